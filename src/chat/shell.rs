@@ -1,0 +1,93 @@
+//! The shell adapter: each line typed is a chat message from one user in
+//! one channel; replies are printed as plain text.
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::Inbound;
+use crate::app::Shutdown;
+use crate::commands::reply::Outcome;
+use crate::commands::Engine;
+use crate::domain::{Platform, UserId};
+
+/// Who is typing, and where.
+#[derive(Debug, Clone)]
+pub struct ShellSession {
+    pub user: UserId,
+    pub channel: String,
+    /// Whether to print a prompt (only when a person is at a terminal).
+    pub prompt: bool,
+}
+
+impl ShellSession {
+    /// A session for the shell user `name` in `channel`.
+    pub fn new(
+        name: &str,
+        channel: &str,
+        prompt: bool,
+    ) -> Result<Self, crate::domain::user::UserIdError> {
+        Ok(ShellSession {
+            user: UserId::new(Platform::Shell, name)?,
+            channel: channel.to_string(),
+            prompt,
+        })
+    }
+}
+
+/// The text printed for a reply: refusals and outages are marked so they
+/// stand out in a terminal and in scripts.
+pub fn render(outcome: Outcome, text: &str) -> String {
+    match outcome {
+        Outcome::Done => text.to_string(),
+        Outcome::Refused => format!("refused: {text}"),
+        Outcome::Unavailable => format!("error: {text}"),
+    }
+}
+
+/// Reads lines from `input` until it ends or `shutdown` fires, answering
+/// each on `output`.
+pub async fn run<R, W>(
+    engine: &Engine,
+    session: &ShellSession,
+    input: R,
+    mut output: W,
+    mut shutdown: Shutdown,
+) -> std::io::Result<()>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut lines = input.lines();
+    let prompt = format!("{}@#{}> ", session.user.id(), session.channel);
+    if session.prompt {
+        output
+            .write_all(b"itsm-bot shell: type /itsm help, Ctrl-D to leave.\n")
+            .await?;
+    }
+    loop {
+        if session.prompt {
+            output.write_all(prompt.as_bytes()).await?;
+            output.flush().await?;
+        }
+        let line = tokio::select! {
+            line = lines.next_line() => line?,
+            () = shutdown.wait() => None,
+        };
+        let Some(line) = line else {
+            break;
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let inbound = Inbound::new(session.user.clone(), session.channel.clone(), line);
+        let reply = engine.handle(&inbound).await;
+        let text = render(reply.outcome, &reply.message.plain_text());
+        output.write_all(text.as_bytes()).await?;
+        output.write_all(b"\n").await?;
+        output.flush().await?;
+    }
+    if session.prompt {
+        output.write_all(b"\n").await?;
+        output.flush().await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,453 @@
+//! The executor: runs a [`Command`] against the domain rules and the store,
+//! in one transaction, and answers with a [`Reply`].
+
+use std::sync::Arc;
+
+use sqlx::PgConnection;
+
+use super::command::{Command, IncidentCommand, IncidentReport, QueryCommand};
+use super::help::help;
+use super::parse::{parse_line, ParseContext};
+use super::refusal::Refusal;
+use super::reply::{Block, Message, Outcome, Reply};
+use super::show;
+use crate::chat::Inbound;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::incident::{IncidentAction, LifecycleRules, NewIncident, Origin};
+use crate::domain::roles::RoleSet;
+use crate::domain::service::nearest_names;
+use crate::domain::{Role, RoleBook, TicketRef, UserId};
+use crate::store::incidents::OpenFilter;
+use crate::store::{self, Store, StoreError};
+
+/// Most incidents listed in one reply.
+const LIST_LIMIT: i64 = 25;
+
+/// Who asked, and where: everything about a command except the command.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub actor: UserId,
+    pub channel: String,
+    pub thread: Option<String>,
+    pub message: Option<String>,
+    /// The platform's id for this delivery; a second delivery with the same
+    /// id changes nothing and gets the first reply again.
+    pub event_id: Option<String>,
+}
+
+impl Request {
+    /// A request from `actor` in `channel`.
+    pub fn new(actor: UserId, channel: impl Into<String>) -> Self {
+        Request {
+            actor,
+            channel: channel.into(),
+            thread: None,
+            message: None,
+            event_id: None,
+        }
+    }
+
+    fn from_inbound(inbound: &Inbound) -> Self {
+        Request {
+            actor: inbound.user.clone(),
+            channel: inbound.channel.clone(),
+            thread: inbound.thread.clone(),
+            message: inbound.message.clone(),
+            event_id: inbound.event_id.clone(),
+        }
+    }
+}
+
+/// Why a command did not complete.
+#[derive(Debug, thiserror::Error)]
+enum ExecError {
+    #[error("{0}")]
+    Refused(Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<Refusal> for ExecError {
+    fn from(refusal: Refusal) -> Self {
+        ExecError::Refused(refusal)
+    }
+}
+
+/// Runs commands. Cheap to clone; share one per process.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    store: Store,
+    config: Arc<Config>,
+    roles: RoleBook,
+    lifecycle: LifecycleRules,
+    clock: Arc<dyn Clock>,
+}
+
+impl Engine {
+    /// An engine over `store` with `config`, telling time by `clock`.
+    pub fn new(store: Store, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
+        Engine {
+            roles: config.roles.book(),
+            lifecycle: config.incident.lifecycle(),
+            store,
+            config,
+            clock,
+        }
+    }
+
+    /// The store this engine writes to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Parses and runs one chat line.
+    pub async fn handle(&self, inbound: &Inbound) -> Reply {
+        let ctx = ParseContext {
+            platform: inbound.platform,
+            actor: &inbound.user,
+        };
+        match parse_line(&inbound.text, ctx) {
+            Ok(command) => self.execute(&Request::from_inbound(inbound), command).await,
+            Err(refusal) => Reply::refused(&refusal),
+        }
+    }
+
+    /// Runs `command` for `request` in one transaction: it commits only when
+    /// the command succeeds, so a refused or failed command changes nothing.
+    pub async fn execute(&self, request: &Request, command: Command) -> Reply {
+        let platform = request.actor.platform();
+        match self.run_once(request, command).await {
+            Ok(reply) => reply,
+            Err(ExecError::Refused(refusal)) => Reply::refused(&refusal),
+            Err(ExecError::Store(StoreError::Unavailable(err))) => {
+                tracing::warn!(error = %err, %platform, "database unavailable");
+                Reply::unavailable()
+            }
+            Err(ExecError::Store(err)) => {
+                tracing::error!(error = %err, %platform, "command failed");
+                Reply::failed()
+            }
+        }
+    }
+
+    async fn run_once(&self, request: &Request, command: Command) -> Result<Reply, ExecError> {
+        let platform = request.actor.platform();
+        let mut tx = self.store.begin().await?;
+        if let Some(event_id) = &request.event_id {
+            if let Some(previous) =
+                store::inbound::previous_reply(&mut tx, platform, event_id).await?
+            {
+                return Ok(Reply::done(Message::text(previous)));
+            }
+        }
+        let reply = self.run(&mut tx, request, command).await?;
+        if reply.outcome != Outcome::Done {
+            return Ok(reply);
+        }
+        if let Some(event_id) = &request.event_id {
+            let text = reply.message.plain_text();
+            let now = self.clock.now();
+            if !store::inbound::record(&mut tx, platform, event_id, now, &text).await? {
+                // Another worker handled the same delivery a moment ago: keep
+                // its effect, drop ours.
+                tx.rollback().await.map_err(StoreError::from)?;
+                let mut conn = self
+                    .store
+                    .pool()
+                    .acquire()
+                    .await
+                    .map_err(StoreError::from)?;
+                let previous = store::inbound::previous_reply(&mut conn, platform, event_id)
+                    .await?
+                    .unwrap_or(text);
+                return Ok(Reply::done(Message::text(previous)));
+            }
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(reply)
+    }
+
+    async fn run(
+        &self,
+        conn: &mut PgConnection,
+        request: &Request,
+        command: Command,
+    ) -> Result<Reply, ExecError> {
+        match command {
+            Command::ReportIncident(report) => self.report_incident(conn, request, report).await,
+            Command::OpenIncidentForm => Err(Refusal::new("This chat has no forms.")
+                .hint("Report with `/incident <what is broken> [P1-P4] [service:<name>]`, e.g. `/incident VPN down in Berlin office P2`.")
+                .into()),
+            Command::Incident(reference, IncidentCommand::Show) => self.show_incident(conn, reference).await,
+            Command::Incident(reference, IncidentCommand::Act(action)) => {
+                self.act_on_incident(conn, request, reference, action).await
+            }
+            Command::Query(query) => self.query(conn, request, query).await,
+        }
+    }
+
+    async fn roles_of(
+        &self,
+        conn: &mut PgConnection,
+        user: &UserId,
+    ) -> Result<RoleSet, StoreError> {
+        let stored = store::roles::stored_roles(conn, user).await?;
+        Ok(self.roles.roles_of(user, &stored))
+    }
+
+    async fn require(
+        &self,
+        conn: &mut PgConnection,
+        user: &UserId,
+        role: Role,
+        doing: &str,
+    ) -> Result<(), ExecError> {
+        if self.roles_of(conn, user).await?.allows(role) {
+            return Ok(());
+        }
+        Err(Refusal::new(format!(
+            "Only someone with the {role} role can {doing}; you ({user}) do not have it."
+        ))
+        .hint(format!(
+            "Ask an admin to grant it (`[roles] {role}` in the configuration)."
+        ))
+        .into())
+    }
+
+    async fn report_incident(
+        &self,
+        conn: &mut PgConnection,
+        request: &Request,
+        report: IncidentReport,
+    ) -> Result<Reply, ExecError> {
+        let service_id = match &report.service {
+            Some(name) => Some(self.find_service(conn, name).await?),
+            None => None,
+        };
+        let settings = &self.config.incident;
+        let impact = report.impact.unwrap_or(settings.default_impact);
+        let urgency = report.urgency.unwrap_or(settings.default_urgency);
+        let priority = report
+            .priority
+            .unwrap_or_else(|| settings.priority_matrix.priority(impact, urgency));
+        let new = NewIncident {
+            title: report.title,
+            description: report
+                .description
+                .map(|d| d.into_string())
+                .unwrap_or_default(),
+            priority,
+            impact,
+            urgency,
+            service: report.service,
+            reporter: request.actor.clone(),
+            origin: Origin {
+                platform: request.actor.platform(),
+                channel: request.channel.clone(),
+                thread: request.thread.clone(),
+                message: request.message.clone(),
+            },
+        };
+        let now = self.clock.now();
+        let incident = store::incidents::insert(conn, &new, service_id, now).await?;
+        store::timeline::append(
+            conn,
+            incident.id,
+            &request.actor,
+            now,
+            &[new.created_event()],
+        )
+        .await?;
+        let derived = if report.priority.is_some() {
+            String::new()
+        } else {
+            format!(
+                "Priority {} from impact {impact} × urgency {urgency}. ",
+                incident.priority
+            )
+        };
+        let message = Message::default()
+            .with(Block::Header(format!(
+                "{} reported: {}",
+                incident.reference(),
+                incident.title
+            )))
+            .with(show::incident_fields(&incident))
+            .with(Block::Context(format!(
+                "{derived}Engineers: `/incident {} ack` to take it.",
+                incident.reference()
+            )));
+        Ok(Reply::done(message).about(incident.reference()))
+    }
+
+    async fn find_service(&self, conn: &mut PgConnection, name: &str) -> Result<i64, ExecError> {
+        if let Some(id) = store::services::find_id(conn, name).await? {
+            return Ok(id);
+        }
+        let names = store::services::names(conn).await?;
+        let nearest = nearest_names(name, names.iter().map(String::as_str));
+        let hint = if nearest.is_empty() {
+            format!(
+                "Services in the catalog: {}.",
+                if names.is_empty() {
+                    "none yet".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )
+        } else {
+            format!(
+                "Did you mean {}?",
+                nearest
+                    .iter()
+                    .map(|n| format!("`service:{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )
+        };
+        Err(
+            Refusal::new(format!("There is no service `{name}` in the catalog."))
+                .hint(hint)
+                .into(),
+        )
+    }
+
+    async fn show_incident(
+        &self,
+        conn: &mut PgConnection,
+        reference: TicketRef,
+    ) -> Result<Reply, ExecError> {
+        let incident = store::incidents::get(conn, reference.number)
+            .await?
+            .ok_or_else(|| no_such(reference))?;
+        let events = store::timeline::list(conn, incident.id).await?;
+        Ok(Reply::answer(show::incident_card(&incident, &events)).about(reference))
+    }
+
+    async fn act_on_incident(
+        &self,
+        conn: &mut PgConnection,
+        request: &Request,
+        reference: TicketRef,
+        action: IncidentAction,
+    ) -> Result<Reply, ExecError> {
+        let incident = store::incidents::lock(conn, reference.number)
+            .await?
+            .ok_or_else(|| no_such(reference))?;
+        let own = incident.reporter == request.actor;
+        let reporter_may = matches!(action, IncidentAction::Note(_))
+            || (own && matches!(action, IncidentAction::Reopen(_)));
+        if !reporter_may {
+            let doing = format!("`{}` an incident", action.verb());
+            self.require(conn, &request.actor, Role::Engineer, &doing)
+                .await?;
+        }
+        let now = self.clock.now();
+        let applied = incident
+            .apply(&action, &request.actor, now, &self.lifecycle)
+            .map_err(Refusal::from)?;
+        store::incidents::update(conn, &applied.incident).await?;
+        store::timeline::append(conn, incident.id, &request.actor, now, &applied.events).await?;
+        let after = &applied.incident;
+        let text = match &action {
+            IncidentAction::Acknowledge => format!("{reference} acknowledged by {}.", request.actor),
+            IncidentAction::Assign(user) => format!(
+                "{reference} assigned to {user}{}.",
+                incident.assignee.as_ref().map(|was| format!(" (was {was})")).unwrap_or_default()
+            ),
+            IncidentAction::SetPriority(priority) => format!("{reference} priority {} → {priority}.", incident.priority),
+            IncidentAction::Note(_) => format!("Note added to {reference}."),
+            IncidentAction::Hold(reason) => format!(
+                "{reference} is on hold: {reason}. `/incident {reference} resume` takes it off hold."
+            ),
+            IncidentAction::Resume => format!("{reference} resumed; it is {} again.", after.status),
+            IncidentAction::Resolve(resolution) => format!("{reference} resolved: {resolution}."),
+            IncidentAction::Close => format!("{reference} closed."),
+            IncidentAction::Reopen(why) => format!("{reference} reopened ({}): {why}.", after.status),
+        };
+        let message = Message::text(text).with(Block::Context(show::incident_line(after)));
+        Ok(Reply::done(message).about(reference))
+    }
+
+    async fn query(
+        &self,
+        conn: &mut PgConnection,
+        request: &Request,
+        query: QueryCommand,
+    ) -> Result<Reply, ExecError> {
+        let message = match query {
+            QueryCommand::Help(topic) => help(topic.as_deref())?,
+            QueryCommand::Whoami => {
+                let roles = self.roles_of(conn, &request.actor).await?;
+                let names: Vec<&str> = roles.iter().map(Role::as_str).collect();
+                Message::text(format!("You are {}.", request.actor))
+                    .with(Block::Fields(vec![("Roles".into(), names.join(", "))]))
+            }
+            QueryCommand::Open(priorities) => {
+                let filter = OpenFilter {
+                    priorities: priorities.clone(),
+                    ..OpenFilter::default()
+                };
+                let (incidents, total) =
+                    store::incidents::list_open(conn, &filter, LIST_LIMIT).await?;
+                let which = if priorities.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " {}",
+                        priorities
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("/")
+                    )
+                };
+                list_message(&format!("Open{which} incidents"), &incidents, total)
+            }
+            QueryCommand::Mine => {
+                let assigned = OpenFilter {
+                    assignee: Some(request.actor.clone()),
+                    ..OpenFilter::default()
+                };
+                let reported = OpenFilter {
+                    reporter: Some(request.actor.clone()),
+                    ..OpenFilter::default()
+                };
+                let (assigned, assigned_total) =
+                    store::incidents::list_open(conn, &assigned, LIST_LIMIT).await?;
+                let (reported, reported_total) =
+                    store::incidents::list_open(conn, &reported, LIST_LIMIT).await?;
+                let mut message = list_message("Assigned to you", &assigned, assigned_total);
+                message
+                    .blocks
+                    .extend(list_message("Reported by you", &reported, reported_total).blocks);
+                message
+            }
+        };
+        Ok(Reply::answer(message))
+    }
+}
+
+fn no_such(reference: TicketRef) -> Refusal {
+    Refusal::new(format!("There is no {reference}.")).hint("`/itsm open` lists the open incidents.")
+}
+
+fn list_message(
+    title: &str,
+    incidents: &[crate::domain::incident::Incident],
+    total: i64,
+) -> Message {
+    if incidents.is_empty() {
+        return Message::text(format!("{title}: none."));
+    }
+    let mut items: Vec<String> = incidents.iter().map(show::incident_line).collect();
+    let shown = incidents.len() as i64;
+    if total > shown {
+        items.push(format!("… and {} more", total - shown));
+    }
+    Message::default().with(Block::List {
+        title: Some(format!("{title} ({total})")),
+        items,
+    })
+}

@@ -1,0 +1,18 @@
+//! The one command language of every platform: text (`/incident VPN down
+//! P2`) and structured input (a form, a slash command's options) both become
+//! a [`Command`], which the [`Engine`] executes into a platform-free
+//! [`reply::Reply`].
+
+pub mod command;
+pub mod execute;
+pub mod help;
+pub mod parse;
+pub mod refusal;
+pub mod reply;
+mod show;
+
+pub use command::{Command, IncidentCommand, IncidentReport, QueryCommand};
+pub use execute::{Engine, Request};
+pub use parse::{parse, parse_line, ParseContext};
+pub use refusal::Refusal;
+pub use reply::{Block, Message, Outcome, Reply};

@@ -1,0 +1,319 @@
+//! Text → [`Command`]. Pure: no I/O, and every input either parses or gets a
+//! [`Refusal`] that says what would work.
+
+use crate::domain::incident::IncidentAction;
+use crate::domain::text::{check_text, MAX_TEXT_CHARS};
+use crate::domain::{FreeText, Level, Platform, Priority, TicketKind, TicketRef, Title, UserId};
+
+use super::command::{Command, IncidentCommand, IncidentReport, QueryCommand};
+use super::refusal::{sentence, Refusal};
+
+/// Who is speaking, which decides what `me` and `@name` mean.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseContext<'a> {
+    pub platform: Platform,
+    pub actor: &'a UserId,
+}
+
+/// Parses a whole chat line such as `/incident VPN down P2`.
+pub fn parse_line(line: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
+    check_length(line)?;
+    let trimmed = line.trim();
+    let Some((command, text)) = next_word(trimmed) else {
+        return Err(Refusal::new("Nothing to do: the message is empty.").hint(TRY_HELP));
+    };
+    if !command.starts_with('/') {
+        return Err(Refusal::new("That is not a command.").hint(
+            "Commands start with a slash: `/incident <what is broken> [P1-P4]` reports an incident, `/itsm help` lists the rest.",
+        ));
+    }
+    parse(command, text, ctx)
+}
+
+/// Parses the text of slash command `command` (`/incident`, `/itsm`, …), as
+/// a platform that splits the two delivers it.
+pub fn parse(command: &str, text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
+    check_length(text)?;
+    match command.to_ascii_lowercase().trim_start_matches('/') {
+        "incident" => parse_incident(text, ctx),
+        "itsm" => parse_itsm(text, ctx),
+        "problem" | "change" => Err(not_yet(command)),
+        other => Err(Refusal::new(format!("`/{other}` is not a command of this bot."))
+            .hint("The commands are /incident, /problem, /change and /itsm; `/itsm help` explains them.")),
+    }
+}
+
+const TRY_HELP: &str = "`/itsm help` lists what you can do.";
+
+fn not_yet(command: &str) -> Refusal {
+    Refusal::new(format!(
+        "`{}` is not available in this version: it handles incidents so far.",
+        command.to_ascii_lowercase()
+    ))
+    .hint("`/incident <what is broken>` reports an incident; `/itsm help` lists what works.")
+}
+
+fn check_length(text: &str) -> Result<(), Refusal> {
+    check_text("message", text, MAX_TEXT_CHARS).map_err(|err| {
+        Refusal::new(sentence(&err.to_string())).hint(
+            "Shorten it: give a short title when reporting, and add details in several notes (`/incident INC-n note <text>`).",
+        )
+    })
+}
+
+/// Splits off the first whitespace-separated word, keeping the rest as typed.
+fn next_word(text: &str) -> Option<(&str, &str)> {
+    let text = text.trim_start();
+    if text.is_empty() {
+        return None;
+    }
+    match text.find(char::is_whitespace) {
+        Some(end) => Some((&text[..end], text[end..].trim_start())),
+        None => Some((text, "")),
+    }
+}
+
+fn parse_incident(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
+    let Some((first, rest)) = next_word(text) else {
+        return Ok(Command::OpenIncidentForm);
+    };
+    if TicketRef::looks_like(first) {
+        let reference: TicketRef =
+            first
+                .parse()
+                .map_err(|err: crate::domain::reference::ReferenceError| {
+                    Refusal::new(sentence(&err.to_string()))
+                        .hint("For example: `/incident INC-12 ack`.")
+                })?;
+        if reference.kind != TicketKind::Incident {
+            return Err(
+                Refusal::new(format!("{reference} is not an incident.",)).hint(format!(
+                    "Work it with `{} {reference} …`.",
+                    reference.kind.command()
+                )),
+            );
+        }
+        let command = parse_incident_action(reference, rest, ctx)?;
+        return Ok(Command::Incident(reference, command));
+    }
+    parse_report(text).map(Command::ReportIncident)
+}
+
+const REPORT_USAGE: &str =
+    "Report an incident with `/incident <what is broken> [P1-P4] [service:<name>] [impact:h/m/l] [urgency:h/m/l]`, e.g. `/incident VPN down in Berlin office P2`.";
+
+fn parse_report(text: &str) -> Result<IncidentReport, Refusal> {
+    let mut priority = None;
+    let mut impact = None;
+    let mut urgency = None;
+    let mut service = None;
+    let mut title_words = Vec::new();
+    for word in text.split_whitespace() {
+        if let Ok(p) = word.parse::<Priority>() {
+            set_once(&mut priority, p, "priority")?;
+            continue;
+        }
+        let option = word
+            .split_once(':')
+            .map(|(key, value)| (key.to_ascii_lowercase(), value));
+        match option {
+            Some((key, value)) if key == "service" => {
+                let name = value.to_ascii_lowercase();
+                if !crate::domain::service::valid_name(&name) {
+                    return Err(Refusal::new(format!("`{value}` is not a service name."))
+                        .hint("Write `service:<name>` with a name from the catalog, e.g. `service:vpn`; `/itsm help incident` explains."));
+                }
+                set_once(&mut service, name, "service")?;
+            }
+            Some((key, value)) if key == "impact" || key == "urgency" => {
+                let level = value
+                    .parse::<Level>()
+                    .map_err(|err| Refusal::new(format!("{key}: {err}.")).hint(REPORT_USAGE))?;
+                let slot = if key == "impact" {
+                    &mut impact
+                } else {
+                    &mut urgency
+                };
+                set_once(
+                    slot,
+                    level,
+                    if key == "impact" { "impact" } else { "urgency" },
+                )?;
+            }
+            _ => title_words.push(word),
+        }
+    }
+    if title_words.is_empty() {
+        return Err(
+            Refusal::new("An incident needs a title: say what is broken.").hint(REPORT_USAGE),
+        );
+    }
+    let title = Title::parse(&title_words.join(" "))
+        .map_err(|err| Refusal::new(sentence(&err.to_string())).hint(REPORT_USAGE))?;
+    Ok(IncidentReport {
+        title,
+        description: None,
+        priority,
+        impact,
+        urgency,
+        service,
+    })
+}
+
+fn set_once<T>(slot: &mut Option<T>, value: T, what: &str) -> Result<(), Refusal> {
+    if slot.is_some() {
+        return Err(
+            Refusal::new(format!("The {what} is given twice; give it once.")).hint(REPORT_USAGE),
+        );
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+const ACTIONS: &str = "ack, assign @user, priority P1-P4, note <text>, hold <reason>, resume, resolve <resolution>, close, reopen <why>, show";
+
+fn parse_incident_action(
+    reference: TicketRef,
+    text: &str,
+    ctx: ParseContext<'_>,
+) -> Result<IncidentCommand, Refusal> {
+    let Some((verb, rest)) = next_word(text) else {
+        return Ok(IncidentCommand::Show);
+    };
+    let verb = verb.to_ascii_lowercase();
+    let usage = |form: &str| format!("For example: `/incident {reference} {form}`.");
+    let no_text = |verb: &str| -> Result<(), Refusal> {
+        if rest.is_empty() {
+            Ok(())
+        } else {
+            Err(
+                Refusal::new(format!("`{verb}` takes nothing after it.")).hint(format!(
+                    "To add a comment, use `/incident {reference} note <text>`."
+                )),
+            )
+        }
+    };
+    let free_text = |what: &'static str, form: &str| {
+        FreeText::parse(what, rest)
+            .map_err(|err| Refusal::new(sentence(&err.to_string())).hint(usage(form)))
+    };
+    let action = match verb.as_str() {
+        "show" => {
+            no_text("show")?;
+            return Ok(IncidentCommand::Show);
+        }
+        "ack" | "acknowledge" => {
+            no_text("ack")?;
+            IncidentAction::Acknowledge
+        }
+        "assign" => {
+            let mut words = rest.split_whitespace();
+            let (Some(who), None) = (words.next(), words.next()) else {
+                return Err(Refusal::new("`assign` needs exactly one person.")
+                    .hint(usage("assign @bob` or `assign me")));
+            };
+            let user = UserId::from_mention(who, ctx.platform, ctx.actor).map_err(|err| {
+                Refusal::new(sentence(&err.to_string())).hint(usage("assign @bob"))
+            })?;
+            IncidentAction::Assign(user)
+        }
+        "priority" | "prio" => {
+            let mut words = rest.split_whitespace();
+            let (Some(word), None) = (words.next(), words.next()) else {
+                return Err(Refusal::new("`priority` needs one priority, P1 to P4.")
+                    .hint(usage("priority P1")));
+            };
+            let priority = word.parse::<Priority>().map_err(|err| {
+                Refusal::new(sentence(&err.to_string())).hint(usage("priority P1"))
+            })?;
+            IncidentAction::SetPriority(priority)
+        }
+        "note" | "comment" => {
+            IncidentAction::Note(free_text("note", "note restarted the concentrator")?)
+        }
+        "hold" => IncidentAction::Hold(free_text("hold reason", "hold waiting for the vendor")?),
+        "resume" => {
+            no_text("resume")?;
+            IncidentAction::Resume
+        }
+        "resolve" => {
+            IncidentAction::Resolve(free_text("resolution", "resolve firmware rolled back")?)
+        }
+        "close" => {
+            no_text("close")?;
+            IncidentAction::Close
+        }
+        "reopen" => IncidentAction::Reopen(free_text(
+            "reason to reopen",
+            "reopen still failing for remote staff",
+        )?),
+        other => {
+            return Err(Refusal::new(format!(
+                "`{other}` is not something you can do to an incident."
+            ))
+            .hint(format!("Try one of: {ACTIONS}.")))
+        }
+    };
+    Ok(IncidentCommand::Act(action))
+}
+
+fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
+    let Some((sub, rest)) = next_word(text) else {
+        return Ok(Command::Query(QueryCommand::Help(None)));
+    };
+    let sub = sub.to_ascii_lowercase();
+    let no_text = |what: &str| -> Result<(), Refusal> {
+        if rest.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusal::new(format!("`/itsm {what}` takes nothing after it.")).hint(TRY_HELP))
+        }
+    };
+    let query = match sub.as_str() {
+        "incident" => return parse_incident(rest, ctx),
+        "problem" | "change" => return Err(not_yet(&format!("/{sub}"))),
+        "help" => {
+            let topic = rest.split_whitespace().next().map(str::to_ascii_lowercase);
+            if rest.split_whitespace().count() > 1 {
+                return Err(Refusal::new("`/itsm help` takes one topic.").hint(super::help::TOPICS_HINT));
+            }
+            QueryCommand::Help(topic)
+        }
+        "mine" => {
+            no_text("mine")?;
+            QueryCommand::Mine
+        }
+        "whoami" => {
+            no_text("whoami")?;
+            QueryCommand::Whoami
+        }
+        "open" => {
+            let mut priorities = Vec::new();
+            for word in rest.split_whitespace() {
+                let priority = word.parse::<Priority>().map_err(|err| {
+                    Refusal::new(sentence(&err.to_string())).hint("For example: `/itsm open P1 P2`.")
+                })?;
+                if !priorities.contains(&priority) {
+                    priorities.push(priority);
+                }
+            }
+            priorities.sort();
+            QueryCommand::Open(priorities)
+        }
+        "report" | "sla" => {
+            return Err(Refusal::new(format!(
+                "`/itsm {sub}` is not available in this version: SLA reports arrive with SLA management."
+            ))
+            .hint("`/itsm open` lists what is open now."))
+        }
+        other => {
+            return Err(Refusal::new(format!("`/itsm {other}` is not a command.")).hint(
+                "`/itsm` knows: help [topic], mine, open [P1…], whoami, incident …",
+            ))
+        }
+    };
+    Ok(Command::Query(query))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,354 @@
+//! Configuration: `config/default.toml` (built into the binary), then the
+//! file named by `--config`/`ITSM_CONFIG`, then `ITSM__SECTION__KEY`
+//! environment variables, then `DATABASE_URL`; each layer overrides the one
+//! before it key by key.
+//!
+//! Every section refuses unknown keys, and every value is parsed into its
+//! domain type while loading, so a typo or a bad cron expression stops the
+//! bot at start with a message that names the key.
+
+mod settings;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+use crate::domain::incident::LifecycleRules;
+use crate::domain::roles::{Role, RoleBook};
+use crate::domain::{Level, PriorityMatrix};
+
+pub use settings::{CronSetting, DurationSetting, TimeZoneSetting, UserPatternSetting};
+
+/// The committed defaults, built in so the binary runs from any directory.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// Prefix of the environment variables that override config keys.
+pub const ENV_PREFIX: &str = "ITSM__";
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("configuration error: {}", describe_figment_error(.0))]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration error: `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub http: HttpConfig,
+    pub shell: ShellConfig,
+    pub incident: IncidentConfig,
+    pub roles: RolesConfig,
+    #[serde(default)]
+    pub services: Vec<ServiceConfig>,
+    pub scheduler: SchedulerConfig,
+    pub digest: DigestConfig,
+}
+
+/// `[database]`
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// PostgreSQL URL; may hold a password, so it is never printed whole.
+    pub url: String,
+    pub max_connections: u32,
+    /// How long a command waits for a connection before answering that the
+    /// database is unavailable.
+    pub acquire_timeout: DurationSetting,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .finish()
+    }
+}
+
+/// Replaces the password in a URL with `***` so it can be logged.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match credentials.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub enabled: bool,
+    pub bind: SocketAddr,
+}
+
+/// `[shell]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShellConfig {
+    /// Whether `serve` runs the shell adapter when standard input is a terminal.
+    pub enabled: bool,
+    /// The channel shell lines are said in unless `--channel` is given.
+    pub channel: String,
+}
+
+/// `[incident]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentConfig {
+    pub default_impact: Level,
+    pub default_urgency: Level,
+    pub reopen_grace: DurationSetting,
+    pub priority_matrix: PriorityMatrix,
+}
+
+impl IncidentConfig {
+    /// The lifecycle rules these settings give.
+    pub fn lifecycle(&self) -> LifecycleRules {
+        LifecycleRules {
+            reopen_grace: self.reopen_grace.0,
+        }
+    }
+}
+
+/// `[roles]`: role = list of users (`slack:U024BE7LH`, `shell:*`, `*`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolesConfig {
+    #[serde(default)]
+    pub reporter: Vec<UserPatternSetting>,
+    #[serde(default)]
+    pub engineer: Vec<UserPatternSetting>,
+    #[serde(default)]
+    pub manager: Vec<UserPatternSetting>,
+    #[serde(default)]
+    pub cab: Vec<UserPatternSetting>,
+    #[serde(default)]
+    pub emergency_cab: Vec<UserPatternSetting>,
+    #[serde(default)]
+    pub admin: Vec<UserPatternSetting>,
+}
+
+impl RolesConfig {
+    /// The grants as a [`RoleBook`].
+    pub fn book(&self) -> RoleBook {
+        let lists = [
+            (Role::Reporter, &self.reporter),
+            (Role::Engineer, &self.engineer),
+            (Role::Manager, &self.manager),
+            (Role::Cab, &self.cab),
+            (Role::EmergencyCab, &self.emergency_cab),
+            (Role::Admin, &self.admin),
+        ];
+        RoleBook::new(
+            lists
+                .into_iter()
+                .flat_map(|(role, patterns)| patterns.iter().map(move |p| (role, p.0.clone())))
+                .collect(),
+        )
+    }
+}
+
+/// One `[[services]]` entry of the service catalog.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub owner: Option<crate::domain::UserId>,
+}
+
+/// `[scheduler]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerConfig {
+    pub enabled: bool,
+    /// When the SLA sweep runs (cron, seconds first).
+    pub sla_sweep: CronSetting,
+}
+
+/// `[digest]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestConfig {
+    /// Default schedule of a channel's digest.
+    pub schedule: CronSetting,
+    /// Default time zone the schedule is read in.
+    pub time_zone: TimeZoneSetting,
+    #[serde(default)]
+    pub channels: Vec<DigestChannel>,
+}
+
+/// One `[[digest.channels]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestChannel {
+    pub channel: String,
+    pub schedule: Option<CronSetting>,
+    pub time_zone: Option<TimeZoneSetting>,
+}
+
+impl Config {
+    /// Loads the layered configuration from the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// Loads the layered configuration with the environment given as
+    /// `vars`, so tests need not touch the process environment.
+    pub fn load_with_env(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new().merge(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::MissingFile(path.to_path_buf()));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let mut database_url = None;
+        for (key, value) in vars {
+            if key == "DATABASE_URL" {
+                database_url = Some(value);
+            } else if let Some(rest) = key.strip_prefix(ENV_PREFIX) {
+                let path = rest.to_ascii_lowercase().replace("__", ".");
+                figment = figment.merge(EnvVar {
+                    name: key.clone(),
+                    provider: Serialized::default(&path, parse_env_value(&value)),
+                });
+            }
+        }
+        if let Some(url) = database_url {
+            figment = figment.merge(EnvVar {
+                name: "DATABASE_URL".to_string(),
+                provider: Serialized::default("database.url", url),
+            });
+        }
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The built-in defaults alone, for tests and benchmarks.
+    pub fn defaults() -> Result<Config, ConfigError> {
+        Self::load_with_env(None, std::iter::empty())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.to_string(),
+            message,
+        };
+        if self.database.max_connections == 0 {
+            return Err(invalid(
+                "database.max_connections",
+                "must be at least 1".into(),
+            ));
+        }
+        if self.shell.channel.trim().is_empty() {
+            return Err(invalid("shell.channel", "must not be empty".into()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (index, service) in self.services.iter().enumerate() {
+            if !crate::domain::service::valid_name(&service.name) {
+                return Err(invalid(
+                    &format!("services[{index}].name"),
+                    format!(
+                        "`{}` is not a service name; use lower-case letters, digits, `-`, `_` or `.`, up to 64 characters",
+                        service.name
+                    ),
+                ));
+            }
+            if !seen.insert(service.name.as_str()) {
+                return Err(invalid(
+                    &format!("services[{index}].name"),
+                    format!("service `{}` is defined twice", service.name),
+                ));
+            }
+        }
+        for (index, channel) in self.digest.channels.iter().enumerate() {
+            if channel.channel.trim().is_empty() {
+                return Err(invalid(
+                    &format!("digest.channels[{index}].channel"),
+                    "must not be empty".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One environment variable as a configuration layer, named in errors.
+struct EnvVar<T> {
+    name: String,
+    provider: Serialized<T>,
+}
+
+impl<T: serde::Serialize> figment::Provider for EnvVar<T> {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named(format!("environment variable {}", self.name))
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        self.provider.data()
+    }
+}
+
+/// Writes figment's errors as "`key`: what is wrong (in which source)",
+/// one per line, without figment's internal profile name.
+fn describe_figment_error(err: &figment::Error) -> String {
+    err.clone()
+        .into_iter()
+        .map(|err| {
+            let key = err.path.join(".");
+            let source = err.metadata.as_ref().map(|meta| match &meta.source {
+                Some(figment::Source::File(path)) => path.display().to_string(),
+                _ if meta.name.starts_with("environment variable") => meta.name.to_string(),
+                _ => "config/default.toml".to_string(),
+            });
+            let kind = match &err.kind {
+                figment::error::Kind::Message(message) => message.clone(),
+                other => other.to_string(),
+            };
+            match (key.is_empty(), source) {
+                (true, Some(source)) => format!("{kind} (in {source})"),
+                (true, None) => kind,
+                (false, Some(source)) => format!("`{key}`: {kind} (in {source})"),
+                (false, None) => format!("`{key}`: {kind}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Reads an environment variable's value the way figment reads one (`5`,
+/// `true`, `[0.75, 0.9]`), falling back to a plain string.
+fn parse_env_value(raw: &str) -> figment::value::Value {
+    match raw.parse::<figment::value::Value>() {
+        Ok(value) => value,
+        Err(never) => match never {},
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,161 @@
+use std::io::Write;
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn file(contents: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(contents.as_bytes()).unwrap();
+    file
+}
+
+fn error_of(contents: &str) -> String {
+    let file = file(contents);
+    Config::load_with_env(Some(file.path()), env(&[]))
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn defaults_load_and_run_against_a_local_database() {
+    let config = Config::defaults().unwrap();
+    assert_eq!(
+        config.database.url,
+        "postgres://postgres@127.0.0.1:5432/itsm"
+    );
+    assert_eq!(config.http.bind.to_string(), "127.0.0.1:8080");
+    assert!(config.scheduler.enabled);
+    let alice = "shell:alice".parse().unwrap();
+    assert!(config
+        .roles
+        .book()
+        .roles_of(&alice, &[])
+        .allows(Role::Engineer));
+}
+
+#[test]
+fn layers_override_key_by_key_in_order() {
+    let overlay = file("[http]\nbind = \"127.0.0.1:9999\"\n[database]\nmax_connections = 3\n");
+    let config = Config::load_with_env(
+        Some(overlay.path()),
+        env(&[
+            ("ITSM__DATABASE__MAX_CONNECTIONS", "7"),
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/other"),
+            ("ITSM__DATABASE__URL", "postgres://ignored/db"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.http.bind.port(), 9999, "file overrides default");
+    assert!(
+        config.http.enabled,
+        "keys the file does not name keep their default"
+    );
+    assert_eq!(
+        config.database.max_connections, 7,
+        "environment overrides file"
+    );
+    assert_eq!(
+        config.database.url, "postgres://postgres@127.0.0.1:5432/other",
+        "DATABASE_URL wins"
+    );
+}
+
+#[test]
+fn environment_values_are_typed() {
+    let config = Config::load_with_env(
+        None,
+        env(&[
+            ("ITSM__SCHEDULER__ENABLED", "false"),
+            ("ITSM__INCIDENT__DEFAULT_IMPACT", "high"),
+        ]),
+    )
+    .unwrap();
+    assert!(!config.scheduler.enabled);
+    assert_eq!(config.incident.default_impact, Level::High);
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let message = error_of("[http]\nbnid = \"127.0.0.1:1\"\n");
+    assert!(message.contains("bnid"), "{message}");
+    let message = error_of("[slackk]\nmode = \"socket\"\n");
+    assert!(message.contains("slackk"), "{message}");
+    let message = Config::load_with_env(None, env(&[("ITSM__HTTP__PORT", "1")]))
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("port"), "{message}");
+}
+
+#[test]
+fn bad_values_name_their_key() {
+    let cases = [
+        (
+            "[digest]\nschedule = \"every morning\"\n",
+            "digest.schedule",
+        ),
+        (
+            "[digest]\ntime_zone = \"Mars/Olympus\"\n",
+            "digest.time_zone",
+        ),
+        (
+            "[scheduler]\nsla_sweep = \"0 0 25 * * *\"\n",
+            "scheduler.sla_sweep",
+        ),
+        (
+            "[incident]\nreopen_grace = \"a week\"\n",
+            "incident.reopen_grace",
+        ),
+        (
+            "[incident]\ndefault_urgency = \"extreme\"\n",
+            "incident.default_urgency",
+        ),
+        (
+            "[incident.priority_matrix]\nhigh = { high = \"P0\", medium = \"P2\", low = \"P3\" }\n",
+            "incident.priority_matrix.high.high",
+        ),
+        ("[roles]\nengineer = [\"irc:bob\"]\n", "roles.engineer"),
+        ("[roles]\nwizard = [\"shell:bob\"]\n", "wizard"),
+        ("[http]\nbind = \"localhost\"\n", "http.bind"),
+        ("[[services]]\nname = \"VPN!\"\n", "services[0].name"),
+        (
+            "[[services]]\nname = \"vpn\"\n[[services]]\nname = \"vpn\"\n",
+            "services[1].name",
+        ),
+        (
+            "[[digest.channels]]\nchannel = \"ops\"\ntime_zone = \"Nowhere\"\n",
+            "digest.channels",
+        ),
+    ];
+    for (contents, key) in cases {
+        let message = error_of(contents);
+        assert!(message.contains(key), "expected `{key}` in: {message}");
+    }
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let err =
+        Config::load_with_env(Some(Path::new("/nonexistent/itsm.toml")), env(&[])).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/itsm.toml"));
+}
+
+#[test]
+fn database_passwords_are_redacted() {
+    assert_eq!(
+        redact_url("postgres://itsm:s3cret@db:5432/itsm"),
+        "postgres://itsm:***@db:5432/itsm"
+    );
+    assert_eq!(
+        redact_url("postgres://postgres@127.0.0.1/itsm"),
+        "postgres://postgres@127.0.0.1/itsm"
+    );
+    let config =
+        Config::load_with_env(None, env(&[("DATABASE_URL", "postgres://u:hunter2@h/d")])).unwrap();
+    assert!(!format!("{config:?}").contains("hunter2"));
+}

@@ -1,0 +1,23 @@
+//! Plain types and rules of the service desk, free of I/O.
+//!
+//! Everything here can be built only by parsing ("parse, don't validate"): a
+//! [`Title`] or a [`Priority`] that exists is valid, and an
+//! [`incident::Incident`] changes only through [`incident::Incident::apply`],
+//! which refuses illegal transitions with a typed error.
+
+pub mod duration;
+pub mod incident;
+pub mod priority;
+pub mod reference;
+pub mod roles;
+pub mod service;
+pub mod text;
+pub mod timeline;
+pub mod user;
+
+pub use duration::{parse_duration, DurationError};
+pub use priority::{Level, Priority, PriorityMatrix};
+pub use reference::{TicketKind, TicketRef};
+pub use roles::{Role, RoleBook};
+pub use text::{FreeText, TextError, Title};
+pub use user::{Platform, UserId};

@@ -1,0 +1,139 @@
+//! The append-only timeline: every change to a ticket, who made it and when.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+
+use super::user::UserId;
+
+/// What happened to a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventAction {
+    Created,
+    Acknowledged,
+    Assigned,
+    PriorityChanged,
+    Note,
+    Held,
+    Resumed,
+    Resolved,
+    Closed,
+    Reopened,
+}
+
+impl EventAction {
+    const ALL: [EventAction; 10] = [
+        EventAction::Created,
+        EventAction::Acknowledged,
+        EventAction::Assigned,
+        EventAction::PriorityChanged,
+        EventAction::Note,
+        EventAction::Held,
+        EventAction::Resumed,
+        EventAction::Resolved,
+        EventAction::Closed,
+        EventAction::Reopened,
+    ];
+
+    /// The name stored in `ticket_events.action`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventAction::Created => "created",
+            EventAction::Acknowledged => "acknowledged",
+            EventAction::Assigned => "assigned",
+            EventAction::PriorityChanged => "priority_changed",
+            EventAction::Note => "note",
+            EventAction::Held => "held",
+            EventAction::Resumed => "resumed",
+            EventAction::Resolved => "resolved",
+            EventAction::Closed => "closed",
+            EventAction::Reopened => "reopened",
+        }
+    }
+}
+
+impl FromStr for EventAction {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|action| action.as_str() == text)
+            .ok_or_else(|| format!("unknown timeline action `{text}`"))
+    }
+}
+
+impl fmt::Display for EventAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An event about to be written: the store adds the ticket, actor and time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub action: EventAction,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub body: Option<String>,
+}
+
+impl NewEvent {
+    /// An event with nothing but its action.
+    pub fn new(action: EventAction) -> Self {
+        NewEvent {
+            action,
+            from: None,
+            to: None,
+            body: None,
+        }
+    }
+
+    /// Records a change of a value.
+    pub fn change(mut self, from: Option<String>, to: impl Into<String>) -> Self {
+        self.from = from;
+        self.to = Some(to.into());
+        self
+    }
+
+    /// Adds the text that came with the event (a note, a reason, a resolution).
+    pub fn body(mut self, body: impl Into<String>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: UserId,
+    pub action: EventAction,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub body: Option<String>,
+}
+
+impl Event {
+    /// One line describing the event, without its time and actor.
+    pub fn describe(&self) -> String {
+        let change = match (&self.from, &self.to) {
+            (Some(from), Some(to)) => format!(" {from} → {to}"),
+            (None, Some(to)) => format!(" {to}"),
+            _ => String::new(),
+        };
+        let body = self
+            .body
+            .as_deref()
+            .map(|body| format!(": {body}"))
+            .unwrap_or_default();
+        let verb = match self.action {
+            EventAction::PriorityChanged => "priority",
+            EventAction::Note => "note",
+            other => other.as_str(),
+        };
+        format!("{verb}{change}{body}")
+    }
+}

@@ -1,0 +1,48 @@
+//! The HTTP server: health and readiness now; the API, webhooks, Slack's
+//! HTTP mode and the dashboard join it on the same router.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::store::Store;
+
+/// State shared by the handlers.
+#[derive(Debug, Clone)]
+pub struct HttpState {
+    pub store: Store,
+}
+
+/// The bot's routes.
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> impl IntoResponse {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Readiness: the database answers and its schema is current.
+async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
+    match state.store.ready().await {
+        Ok(true) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Ok(false) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "not ready", "reason": "database migrations are not current" })),
+        ),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "not ready", "reason": "database unavailable" })),
+            )
+        }
+    }
+}

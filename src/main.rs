@@ -1,0 +1,185 @@
+//! The `itsm-bot` binary: the command line over the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use itsm_bot::app::{self, App, Shutdown};
+use itsm_bot::chat::shell::{self, ShellSession};
+use itsm_bot::chat::Inbound;
+use itsm_bot::commands::reply::Outcome;
+use itsm_bot::config::Config;
+use itsm_bot::domain::UserId;
+use itsm_bot::store::Store;
+use itsm_bot::telemetry;
+
+/// itsm-bot: an IT service management bot for Slack, Discord and the shell.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file whose keys override config/default.toml.
+    #[arg(long, global = true, env = "ITSM_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply migrations, then run the adapters and the HTTP server until SIGINT/SIGTERM (the default).
+    Serve,
+    /// Create the database if missing, apply migrations, and exit.
+    Migrate,
+    /// Chat with the bot on the terminal.
+    Shell {
+        /// Who you are (default: $USER).
+        #[arg(long)]
+        user: Option<String>,
+        /// The channel you talk in (default: shell.channel).
+        #[arg(long)]
+        channel: Option<String>,
+    },
+    /// Run one chat line and print the reply; exit 0 when done, 1 when refused, 2 on a configuration or database error.
+    Say {
+        /// Who says it: a shell user name, or platform:id.
+        #[arg(long)]
+        user: Option<String>,
+        /// The channel it is said in (default: shell.channel).
+        #[arg(long)]
+        channel: Option<String>,
+        /// The chat line, e.g. `/incident VPN down P2`.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        text: Vec<String>,
+    },
+}
+
+/// Exit code for configuration and database errors.
+const EXIT_SETUP: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("itsm-bot: {err}");
+            return ExitCode::from(EXIT_SETUP);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("itsm-bot: cannot start the async runtime: {err}");
+            return ExitCode::from(EXIT_SETUP);
+        }
+    };
+    let code = match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("itsm-bot: {err:#}");
+            EXIT_SETUP
+        }
+    };
+    // A blocking read of standard input may still be parked in the runtime;
+    // exiting here keeps shutdown from waiting for a key press.
+    std::process::exit(i32::from(code))
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
+    match command {
+        Command::Migrate => {
+            Store::open(&config.database)
+                .await
+                .context("migrating the database")?;
+            println!("database is up to date");
+            Ok(0)
+        }
+        Command::Serve => serve(config).await,
+        Command::Shell { user, channel } => {
+            let session = session(&config, user, channel, true)?;
+            let app = App::open(config).await.context("opening the database")?;
+            let (_trigger, stop) = Shutdown::new();
+            let input = tokio::io::BufReader::new(tokio::io::stdin());
+            shell::run(&app.engine, &session, input, tokio::io::stdout(), stop).await?;
+            app.store.close().await;
+            Ok(0)
+        }
+        Command::Say {
+            user,
+            channel,
+            text,
+        } => {
+            let session = session(&config, user, channel, false)?;
+            let app = App::open(config).await.context("opening the database")?;
+            let inbound = Inbound::new(session.user, session.channel, text.join(" "));
+            let reply = app.engine.handle(&inbound).await;
+            app.store.close().await;
+            let text = reply.message.plain_text();
+            Ok(match reply.outcome {
+                Outcome::Done => {
+                    println!("{text}");
+                    0
+                }
+                Outcome::Refused => {
+                    println!("{}", shell::render(reply.outcome, &text));
+                    1
+                }
+                Outcome::Unavailable => {
+                    eprintln!("{}", shell::render(reply.outcome, &text));
+                    EXIT_SETUP
+                }
+            })
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<u8> {
+    let shell_session = if app::wants_shell(&config) {
+        Some(session(&config, None, None, true)?)
+    } else {
+        None
+    };
+    let (trigger, mut stop) = Shutdown::new();
+    let on_signal = trigger.clone();
+    tokio::spawn(async move {
+        app::termination_signal().await;
+        tracing::info!("signal received; shutting down");
+        on_signal.trigger();
+    });
+    let Some(app) = App::open_patiently(config, &mut stop)
+        .await
+        .context("starting")?
+    else {
+        return Ok(0);
+    };
+    tracing::info!("itsm-bot serving");
+    app.serve(shell_session, stop, trigger).await?;
+    Ok(0)
+}
+
+fn session(
+    config: &Config,
+    user: Option<String>,
+    channel: Option<String>,
+    interactive: bool,
+) -> anyhow::Result<ShellSession> {
+    let name = user
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "operator".to_string());
+    let channel = channel.unwrap_or_else(|| config.shell.channel.clone());
+    let prompt = interactive && std::io::IsTerminal::is_terminal(&std::io::stdin());
+    if name.contains(':') {
+        let user: UserId = name.parse().with_context(|| format!("--user {name}"))?;
+        return Ok(ShellSession {
+            user,
+            channel,
+            prompt,
+        });
+    }
+    ShellSession::new(&name, &channel, prompt).with_context(|| format!("--user {name}"))
+}

@@ -1,0 +1,256 @@
+//! Incidents: a `tickets` row of kind `incident` plus its `incidents` row.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use super::StoreError;
+use crate::domain::incident::{Incident, IncidentStatus, NewIncident, Origin};
+use crate::domain::{Priority, UserId};
+
+const SELECT_INCIDENT: &str = "
+SELECT t.id, t.number, t.title, t.description, t.priority, t.status,
+       t.reporter, t.assignee, t.origin_platform, t.origin_channel,
+       t.origin_thread, t.origin_message, t.created_at, t.updated_at,
+       s.name AS service, i.impact, i.urgency, i.status_before_hold,
+       i.hold_reason, i.acknowledged_at, i.acknowledged_by, i.resolved_at,
+       i.resolution, i.closed_at
+FROM tickets t
+JOIN incidents i ON i.ticket_id = t.id
+LEFT JOIN services s ON s.id = t.service_id";
+
+#[derive(sqlx::FromRow)]
+struct IncidentRow {
+    id: i64,
+    number: i64,
+    title: String,
+    description: String,
+    priority: Option<i16>,
+    status: String,
+    reporter: String,
+    assignee: Option<String>,
+    origin_platform: String,
+    origin_channel: String,
+    origin_thread: Option<String>,
+    origin_message: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    service: Option<String>,
+    impact: String,
+    urgency: String,
+    status_before_hold: Option<String>,
+    hold_reason: Option<String>,
+    acknowledged_at: Option<DateTime<Utc>>,
+    acknowledged_by: Option<String>,
+    resolved_at: Option<DateTime<Utc>>,
+    resolution: Option<String>,
+    closed_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<IncidentRow> for Incident {
+    type Error = StoreError;
+
+    fn try_from(row: IncidentRow) -> Result<Self, Self::Error> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("INC-{}: {what}", row.number));
+        let user = |text: &str| text.parse::<UserId>().map_err(|e| corrupt(&e.to_string()));
+        let optional_user = |text: &Option<String>| text.as_deref().map(user).transpose();
+        Ok(Incident {
+            id: row.id,
+            number: row.number,
+            priority: row
+                .priority
+                .and_then(Priority::from_i16)
+                .ok_or_else(|| corrupt("bad priority"))?,
+            impact: row.impact.parse().map_err(|_| corrupt("bad impact"))?,
+            urgency: row.urgency.parse().map_err(|_| corrupt("bad urgency"))?,
+            status: row.status.parse().map_err(|e: String| corrupt(&e))?,
+            status_before_hold: row
+                .status_before_hold
+                .as_deref()
+                .map(str::parse::<IncidentStatus>)
+                .transpose()
+                .map_err(|e| corrupt(&e))?,
+            reporter: user(&row.reporter)?,
+            assignee: optional_user(&row.assignee)?,
+            acknowledged_by: optional_user(&row.acknowledged_by)?,
+            origin: Origin {
+                platform: row
+                    .origin_platform
+                    .parse()
+                    .map_err(|_| corrupt("bad origin platform"))?,
+                channel: row.origin_channel,
+                thread: row.origin_thread,
+                message: row.origin_message,
+            },
+            title: row.title,
+            description: row.description,
+            hold_reason: row.hold_reason,
+            service: row.service,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            acknowledged_at: row.acknowledged_at,
+            resolved_at: row.resolved_at,
+            resolution: row.resolution,
+            closed_at: row.closed_at,
+        })
+    }
+}
+
+/// Stores a new incident, numbered from the incident sequence, and returns it.
+pub async fn insert(
+    conn: &mut PgConnection,
+    new: &NewIncident,
+    service_id: Option<i64>,
+    at: DateTime<Utc>,
+) -> Result<Incident, StoreError> {
+    let (id, number): (i64, i64) = sqlx::query_as(
+        "WITH ticket AS (
+            INSERT INTO tickets (kind, number, title, description, status, priority, service_id,
+                                 reporter, origin_platform, origin_channel, origin_thread,
+                                 origin_message, created_at, updated_at)
+            VALUES ('incident', nextval('incident_number_seq'), $1, $2, 'new', $3, $4,
+                    $5, $6, $7, $8, $9, $10, $10)
+            RETURNING id, number
+         ), details AS (
+            INSERT INTO incidents (ticket_id, impact, urgency)
+            SELECT id, $11, $12 FROM ticket
+         )
+         SELECT id, number FROM ticket",
+    )
+    .bind(new.title.as_str())
+    .bind(&new.description)
+    .bind(new.priority.as_i16())
+    .bind(service_id)
+    .bind(new.reporter.to_string())
+    .bind(new.origin.platform.as_str())
+    .bind(&new.origin.channel)
+    .bind(&new.origin.thread)
+    .bind(&new.origin.message)
+    .bind(at)
+    .bind(new.impact.as_str())
+    .bind(new.urgency.as_str())
+    .fetch_one(conn)
+    .await?;
+    Ok(Incident {
+        id,
+        number,
+        title: new.title.to_string(),
+        description: new.description.clone(),
+        priority: new.priority,
+        impact: new.impact,
+        urgency: new.urgency,
+        status: IncidentStatus::New,
+        status_before_hold: None,
+        hold_reason: None,
+        service: new.service.clone(),
+        reporter: new.reporter.clone(),
+        assignee: None,
+        origin: new.origin.clone(),
+        created_at: at,
+        updated_at: at,
+        acknowledged_at: None,
+        acknowledged_by: None,
+        resolved_at: None,
+        resolution: None,
+        closed_at: None,
+    })
+}
+
+/// Reads incident `number` and locks it until the transaction ends, so
+/// concurrent changes to one incident happen one after the other.
+pub async fn lock(conn: &mut PgConnection, number: i64) -> Result<Option<Incident>, StoreError> {
+    let query =
+        format!("{SELECT_INCIDENT} WHERE t.kind = 'incident' AND t.number = $1 FOR UPDATE OF t, i");
+    let row: Option<IncidentRow> = sqlx::query_as(&query)
+        .bind(number)
+        .fetch_optional(conn)
+        .await?;
+    row.map(Incident::try_from).transpose()
+}
+
+/// Reads incident `number`.
+pub async fn get(conn: &mut PgConnection, number: i64) -> Result<Option<Incident>, StoreError> {
+    let query = format!("{SELECT_INCIDENT} WHERE t.kind = 'incident' AND t.number = $1");
+    let row: Option<IncidentRow> = sqlx::query_as(&query)
+        .bind(number)
+        .fetch_optional(conn)
+        .await?;
+    row.map(Incident::try_from).transpose()
+}
+
+/// Writes an incident's changeable fields back.
+pub async fn update(conn: &mut PgConnection, incident: &Incident) -> Result<(), StoreError> {
+    sqlx::query(
+        "WITH ticket AS (
+            UPDATE tickets SET status = $2, priority = $3, assignee = $4, updated_at = $5
+            WHERE id = $1 RETURNING id
+         )
+         UPDATE incidents SET status_before_hold = $6, hold_reason = $7,
+                acknowledged_at = $8, acknowledged_by = $9, resolved_at = $10,
+                resolution = $11, closed_at = $12
+         WHERE ticket_id = (SELECT id FROM ticket)",
+    )
+    .bind(incident.id)
+    .bind(incident.status.as_str())
+    .bind(incident.priority.as_i16())
+    .bind(incident.assignee.as_ref().map(ToString::to_string))
+    .bind(incident.updated_at)
+    .bind(incident.status_before_hold.map(IncidentStatus::as_str))
+    .bind(&incident.hold_reason)
+    .bind(incident.acknowledged_at)
+    .bind(incident.acknowledged_by.as_ref().map(ToString::to_string))
+    .bind(incident.resolved_at)
+    .bind(&incident.resolution)
+    .bind(incident.closed_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Which open incidents to list.
+#[derive(Debug, Clone, Default)]
+pub struct OpenFilter {
+    /// Only these priorities; all when empty.
+    pub priorities: Vec<Priority>,
+    /// Only those assigned to this person.
+    pub assignee: Option<UserId>,
+    /// Only those reported by this person.
+    pub reporter: Option<UserId>,
+}
+
+/// Open incidents matching `filter`, most urgent and oldest first, at most
+/// `limit` of them, with the number of all that match.
+pub async fn list_open(
+    conn: &mut PgConnection,
+    filter: &OpenFilter,
+    limit: i64,
+) -> Result<(Vec<Incident>, i64), StoreError> {
+    let priorities: Vec<i16> = filter.priorities.iter().map(|p| p.as_i16()).collect();
+    let condition = "t.kind = 'incident' AND t.status IN ('new', 'acknowledged', 'on_hold')
+        AND (cardinality($1::smallint[]) = 0 OR t.priority = ANY($1))
+        AND ($2::text IS NULL OR t.assignee = $2)
+        AND ($3::text IS NULL OR t.reporter = $3)";
+    let query = format!(
+        "{SELECT_INCIDENT} WHERE {condition} ORDER BY t.priority, t.created_at, t.id LIMIT $4"
+    );
+    let assignee = filter.assignee.as_ref().map(ToString::to_string);
+    let reporter = filter.reporter.as_ref().map(ToString::to_string);
+    let rows: Vec<IncidentRow> = sqlx::query_as(&query)
+        .bind(&priorities)
+        .bind(&assignee)
+        .bind(&reporter)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    let total: i64 =
+        sqlx::query_scalar(&format!("SELECT count(*) FROM tickets t WHERE {condition}"))
+            .bind(&priorities)
+            .bind(&assignee)
+            .bind(&reporter)
+            .fetch_one(&mut *conn)
+            .await?;
+    let incidents = rows
+        .into_iter()
+        .map(Incident::try_from)
+        .collect::<Result<_, _>>()?;
+    Ok((incidents, total))
+}

@@ -1,0 +1,148 @@
+//! All SQL lives here: the connection pool, migrations and one module per
+//! table group. Functions take a `&mut PgConnection` so the caller decides
+//! the transaction: every change to a ticket commits together with its
+//! timeline events.
+
+pub mod inbound;
+pub mod incidents;
+pub mod roles;
+pub mod services;
+pub mod timeline;
+
+use std::time::Duration;
+
+use sqlx::migrate::{MigrateDatabase, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::config::{redact_url, DatabaseConfig};
+
+/// The migrations in `migrations/`, built into the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// A database transaction.
+pub type Tx = Transaction<'static, Postgres>;
+
+/// What went wrong talking to the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached right now; trying again later may work.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// The database refused a statement.
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    /// A stored row does not make sense (a bad status, a bad user id).
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    /// Applying migrations failed.
+    #[error("could not apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        if is_unavailable(&err) {
+            StoreError::Unavailable(err)
+        } else {
+            StoreError::Database(err)
+        }
+    }
+}
+
+/// Whether an error means "cannot reach the database" rather than "the
+/// database said no": connection failures, pool timeouts, and the server
+/// shutting down or starting up (SQLSTATE classes 08 and 57P).
+fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
+}
+
+/// The bot's handle on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Wraps an existing pool (tests get one per test from `#[sqlx::test]`).
+    pub fn from_pool(pool: PgPool) -> Self {
+        Store { pool }
+    }
+
+    /// Creates the database if it does not exist, connects, and applies
+    /// pending migrations.
+    pub async fn open(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        ensure_database(&config.url).await?;
+        let options: PgConnectOptions = config.url.parse()?;
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(
+                config
+                    .acquire_timeout
+                    .0
+                    .to_std()
+                    .unwrap_or(Duration::from_secs(5)),
+            )
+            .connect_with(options)
+            .await?;
+        let store = Store { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations. sqlx holds an advisory lock meanwhile, so
+    /// replicas starting together are safe.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Starts a transaction.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Checks that the database answers and its schema is current.
+    pub async fn ready(&self) -> Result<bool, StoreError> {
+        let applied: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(applied >= MIGRATOR.iter().count() as i64)
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Creates the database named in `url` if it does not exist yet.
+pub async fn ensure_database(url: &str) -> Result<(), StoreError> {
+    if Postgres::database_exists(url).await? {
+        return Ok(());
+    }
+    tracing::info!(database = %redact_url(url), "creating database");
+    if let Err(err) = Postgres::create_database(url).await {
+        // Another replica may have created it a moment ago.
+        if !Postgres::database_exists(url).await? {
+            return Err(err.into());
+        }
+    }
+    Ok(())
+}

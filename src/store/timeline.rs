@@ -1,0 +1,80 @@
+//! The append-only timeline (`ticket_events`).
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use super::StoreError;
+use crate::domain::timeline::{Event, NewEvent};
+use crate::domain::UserId;
+
+/// Appends `events` by `actor` at `at` to a ticket's timeline in one statement.
+pub async fn append(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    actor: &UserId,
+    at: DateTime<Utc>,
+    events: &[NewEvent],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    let froms: Vec<Option<&str>> = events.iter().map(|e| e.from.as_deref()).collect();
+    let tos: Vec<Option<&str>> = events.iter().map(|e| e.to.as_deref()).collect();
+    let bodies: Vec<Option<&str>> = events.iter().map(|e| e.body.as_deref()).collect();
+    sqlx::query(
+        "INSERT INTO ticket_events (ticket_id, at, actor, action, from_value, to_value, body)
+         SELECT $1, $2, $3, action, from_value, to_value, body
+         FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[])
+              WITH ORDINALITY AS e(action, from_value, to_value, body, n)
+         ORDER BY n",
+    )
+    .bind(ticket_id)
+    .bind(at)
+    .bind(actor.to_string())
+    .bind(&actions)
+    .bind(&froms)
+    .bind(&tos)
+    .bind(&bodies)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: i64,
+    at: DateTime<Utc>,
+    actor: String,
+    action: String,
+    from_value: Option<String>,
+    to_value: Option<String>,
+    body: Option<String>,
+}
+
+/// A ticket's whole timeline, oldest first.
+pub async fn list(conn: &mut PgConnection, ticket_id: i64) -> Result<Vec<Event>, StoreError> {
+    let rows: Vec<EventRow> = sqlx::query_as(
+        "SELECT id, at, actor, action, from_value, to_value, body
+         FROM ticket_events WHERE ticket_id = $1 ORDER BY id",
+    )
+    .bind(ticket_id)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(Event {
+                id: row.id,
+                at: row.at,
+                actor: row
+                    .actor
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", row.id)))?,
+                action: row.action.parse().map_err(StoreError::Corrupt)?,
+                from: row.from_value,
+                to: row.to_value,
+                body: row.body,
+            })
+        })
+        .collect()
+}

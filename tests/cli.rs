@@ -1,0 +1,255 @@
+//! The `itsm-bot` binary as scripts and operators use it, against a
+//! database it creates itself.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_itsm-bot");
+
+/// A database name no other test uses, on the server DATABASE_URL names,
+/// dropped again when the test ends.
+struct FreshDatabase {
+    url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl FreshDatabase {
+    fn new(tag: &str) -> Self {
+        let admin_url = std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!(
+            "itsm_cli_{tag}_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(base, _)| base);
+        FreshDatabase {
+            url: format!("{base}/{name}"),
+            admin_url,
+            name,
+        }
+    }
+
+    fn bot(&self) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .env("DATABASE_URL", &self.url)
+            .env("RUST_LOG", "warn")
+            .env_remove("ITSM_CONFIG")
+            .stdin(Stdio::null());
+        command
+    }
+
+    fn say(&self, text: &str) -> Output {
+        self.bot()
+            .args(["say", "--user", "alice", "--channel", "ops", "--", text])
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &self.admin_url,
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn the_foundation_story_through_say() {
+    let db = FreshDatabase::new("story");
+    let steps = [
+        (
+            "/incident VPN down in Berlin office P2",
+            "INC-1 reported: VPN down in Berlin office",
+        ),
+        ("/incident INC-1 ack", "INC-1 acknowledged by shell:alice"),
+        ("/incident INC-1 assign @bob", "INC-1 assigned to shell:bob"),
+        (
+            "/incident INC-1 note restarted the concentrator",
+            "Note added to INC-1",
+        ),
+        (
+            "/incident INC-1 resolve firmware rollback",
+            "INC-1 resolved: firmware rollback",
+        ),
+        ("/incident INC-1 close", "INC-1 closed"),
+    ];
+    for (text, expected) in steps {
+        let output = db.say(text);
+        assert_eq!(output.status.code(), Some(0), "{text}: {output:?}");
+        assert!(
+            stdout(&output).contains(expected),
+            "{text}: {}",
+            stdout(&output)
+        );
+    }
+    let show = db.say("/incident INC-1 show");
+    assert_eq!(show.status.code(), Some(0));
+    let text = stdout(&show);
+    assert!(text.contains("Priority: P2 · Status: closed"), "{text}");
+    assert!(text.contains("Timeline (6 events)"), "{text}");
+    for action in [
+        "created",
+        "acknowledged",
+        "assigned",
+        "note",
+        "resolved",
+        "closed",
+    ] {
+        assert!(
+            text.contains(&format!("shell:alice  {action}")),
+            "{action} missing:\n{text}"
+        );
+    }
+
+    let refused = db.say("/incident INC-1 ack");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stdout(&refused).contains("INC-1 is closed, so it cannot be acknowledged"));
+    assert_eq!(
+        stdout(&db.say("/incident INC-1 show")),
+        text,
+        "the refusal changed nothing"
+    );
+
+    let no_title = db.say("/incident P2");
+    assert_eq!(no_title.status.code(), Some(1));
+    assert!(stdout(&no_title).contains("An incident needs a title"));
+    let huge = db.say(&format!("/incident {}", "a".repeat(5_000)));
+    assert_eq!(huge.status.code(), Some(1));
+    assert!(stdout(&huge).contains("the limit is 4000"));
+}
+
+#[test]
+fn migrate_creates_the_database_and_is_idempotent() {
+    let db = FreshDatabase::new("migrate");
+    for _ in 0..2 {
+        let output = db.bot().arg("migrate").output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+    }
+}
+
+#[test]
+fn configuration_errors_exit_2_naming_the_key() {
+    let db = FreshDatabase::new("config");
+    let output = db
+        .bot()
+        .env("ITSM__DIGEST__TIME_ZONE", "Mars/Olympus")
+        .args(["say", "--", "/itsm whoami"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("digest.time_zone") && stderr.contains("Mars/Olympus"),
+        "{stderr}"
+    );
+
+    let output = db
+        .bot()
+        .args(["--config", "/nonexistent.toml", "migrate"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn an_unreachable_database_exits_2() {
+    let output = Command::new(BIN)
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/itsm")
+        .env("ITSM__DATABASE__ACQUIRE_TIMEOUT", "1s")
+        .args(["say", "--", "/itsm whoami"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+#[test]
+fn serve_answers_health_checks_and_stops_cleanly_on_sigterm() {
+    let db = FreshDatabase::new("serve");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = db
+        .bot()
+        .env("ITSM__HTTP__BIND", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ready = loop {
+        if let Some(response) = http_get(port, "/readyz") {
+            if response.starts_with("HTTP/1.1 200") {
+                break response;
+            }
+        }
+        assert!(Instant::now() < deadline, "serve did not become ready");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(ready.contains("ready"));
+    assert!(http_get(port, "/healthz")
+        .unwrap()
+        .starts_with("HTTP/1.1 200"));
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not stop within 10 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.contains("stopped"), "{stderr}");
+}

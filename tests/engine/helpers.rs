@@ -1,0 +1,114 @@
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use itsm_bot::app::App;
+use itsm_bot::chat::Inbound;
+use itsm_bot::clock::ManualClock;
+use itsm_bot::commands::reply::{Outcome, Reply};
+use itsm_bot::commands::Engine;
+use itsm_bot::config::Config;
+use itsm_bot::domain::UserId;
+use itsm_bot::store::Store;
+use sqlx::PgPool;
+
+/// A service desk on a fresh database, with a clock the test controls.
+pub struct Desk {
+    pub engine: Engine,
+    pub clock: Arc<ManualClock>,
+    pub pool: PgPool,
+}
+
+/// The instant every test starts at.
+pub fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()
+}
+
+impl Desk {
+    pub async fn new(pool: PgPool) -> Desk {
+        Self::with_config(pool, Config::defaults().unwrap()).await
+    }
+
+    pub async fn with_config(pool: PgPool, config: Config) -> Desk {
+        let clock = Arc::new(ManualClock::new(start()));
+        let app = App::with_store(config, Store::from_pool(pool.clone()), clock.clone())
+            .await
+            .unwrap();
+        Desk {
+            engine: app.engine,
+            clock,
+            pool,
+        }
+    }
+
+    /// `who` (a shell user name, or platform:id) says `text` in #ops.
+    pub async fn say(&self, who: &str, text: &str) -> Reply {
+        self.engine.handle(&inbound(who, text)).await
+    }
+
+    /// Says `text` and expects it done; returns the reply's text.
+    pub async fn ok(&self, who: &str, text: &str) -> String {
+        let reply = self.say(who, text).await;
+        let plain = reply.message.plain_text();
+        assert_eq!(reply.outcome, Outcome::Done, "{who}: {text}\n{plain}");
+        plain
+    }
+
+    /// Says `text` and expects it refused, with nothing changed; returns the reason.
+    pub async fn refused(&self, who: &str, text: &str) -> String {
+        let before = self.snapshot().await;
+        let reply = self.say(who, text).await;
+        let plain = reply.message.plain_text();
+        assert_eq!(reply.outcome, Outcome::Refused, "{who}: {text}\n{plain}");
+        assert_eq!(
+            self.snapshot().await,
+            before,
+            "a refused command changed the database: {text}"
+        );
+        plain
+    }
+
+    /// A fingerprint of everything a command could change.
+    pub async fn snapshot(&self) -> Vec<Option<String>> {
+        snapshot(&self.pool).await
+    }
+}
+
+/// A chat line from `who` in #ops.
+pub fn inbound(who: &str, text: &str) -> Inbound {
+    let user: UserId = if who.contains(':') {
+        who.parse().unwrap()
+    } else {
+        format!("shell:{who}").parse().unwrap()
+    };
+    Inbound::new(user, "ops", text)
+}
+
+/// A fingerprint of the tables commands write to.
+pub async fn snapshot(pool: &PgPool) -> Vec<Option<String>> {
+    let mut out = Vec::new();
+    for table in [
+        "tickets",
+        "incidents",
+        "ticket_events",
+        "processed_inbound",
+        "services",
+        "role_grants",
+    ] {
+        let query = format!("SELECT md5(string_agg(row_to_json(t)::text, ',' ORDER BY row_to_json(t)::text)) FROM {table} t");
+        let digest: Option<String> = sqlx::query_scalar(&query).fetch_one(pool).await.unwrap();
+        out.push(digest);
+    }
+    out
+}
+
+/// The actions on INC-`number`'s timeline, oldest first.
+pub async fn timeline_actions(pool: &PgPool, number: i64) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT e.action FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id
+         WHERE t.kind = 'incident' AND t.number = $1 ORDER BY e.id",
+    )
+    .bind(number)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}

@@ -1,0 +1,56 @@
+use itsm_bot::commands::reply::Outcome;
+use sqlx::PgPool;
+
+use crate::helpers::{inbound, Desk};
+
+/// A platform that delivers the same event twice (Slack retries, a resent
+/// Discord interaction) gets the first answer and nothing twice.
+#[sqlx::test]
+async fn a_redelivered_event_changes_nothing(pool: PgPool) {
+    let desk = Desk::new(pool.clone()).await;
+    let mut event = inbound("alice", "/incident Wifi drops in meeting room P3");
+    event.event_id = Some("Ev0PV52K21".into());
+
+    let first = desk.engine.handle(&event).await;
+    assert_eq!(first.outcome, Outcome::Done);
+    let before = desk.snapshot().await;
+    let second = desk.engine.handle(&event).await;
+    assert_eq!(second.outcome, Outcome::Done);
+    assert_eq!(second.message.plain_text(), first.message.plain_text());
+    assert_eq!(desk.snapshot().await, before);
+
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+}
+
+/// Two workers handling the same delivery at once still make one incident.
+#[sqlx::test]
+async fn simultaneous_redeliveries_make_one_incident(pool: PgPool) {
+    let desk = Desk::new(pool.clone()).await;
+    for n in 0..10 {
+        let mut event = inbound("alice", &format!("/incident Badge reader {n} dead"));
+        event.event_id = Some(format!("Ev{n}"));
+        let (a, b) = tokio::join!(desk.engine.handle(&event), desk.engine.handle(&event));
+        assert_eq!((a.outcome, b.outcome), (Outcome::Done, Outcome::Done));
+        assert_eq!(a.message.plain_text(), b.message.plain_text());
+    }
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 10);
+}
+
+/// A refused command is not remembered: fixing the cause and retrying works.
+#[sqlx::test]
+async fn a_refused_event_is_not_recorded(pool: PgPool) {
+    let desk = Desk::new(pool.clone()).await;
+    let mut event = inbound("alice", "/incident INC-1 ack");
+    event.event_id = Some("Ev1".into());
+    assert_eq!(desk.engine.handle(&event).await.outcome, Outcome::Refused);
+    desk.ok("alice", "/incident Printer offline").await;
+    assert_eq!(desk.engine.handle(&event).await.outcome, Outcome::Done);
+}

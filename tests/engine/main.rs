@@ -1,0 +1,13 @@
+//! The engine driven like a user would drive it, against a real PostgreSQL
+//! (`#[sqlx::test]` gives each test a fresh database).
+
+mod concurrency;
+mod helpers;
+mod http;
+mod idempotency;
+mod incident_story;
+mod outages;
+mod queries;
+mod refusals;
+mod roles;
+mod shell;
