@@ -8,9 +8,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::chat::shell::{self, ShellSession};
+use crate::chat::slack::{routes as slack_routes, SlackAdapter};
 use crate::clock::{Clock, SystemClock};
 use crate::commands::Engine;
-use crate::config::Config;
+use crate::config::{Config, SlackMode};
 use crate::http::{router, HttpState};
 use crate::store::{self, Store, StoreError};
 
@@ -26,6 +27,8 @@ pub enum AppError {
     },
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Slack(#[from] crate::chat::slack::SlackError),
 }
 
 /// A signal that tells every task to finish what it is doing and stop.
@@ -121,15 +124,30 @@ impl App {
         trigger: ShutdownTrigger,
     ) -> Result<(), AppError> {
         let mut tasks = tokio::task::JoinSet::new();
+        let slack = if self.config.slack.enabled() {
+            let adapter = SlackAdapter::new(self.engine.clone(), &self.config.slack)?;
+            let stop = shutdown.clone();
+            let runner = adapter.clone();
+            tasks.spawn(async move {
+                runner.run(stop).await?;
+                Ok("Slack adapter")
+            });
+            Some(adapter)
+        } else {
+            None
+        };
         if self.config.http.enabled {
             let addr = self.config.http.bind;
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|source| AppError::Bind { addr, source })?;
             tracing::info!(%addr, "HTTP server listening");
-            let app = router(HttpState {
+            let mut app = router(HttpState {
                 store: self.store.clone(),
             });
+            if let (Some(adapter), SlackMode::Http) = (&slack, self.config.slack.mode) {
+                app = app.merge(slack_routes(adapter.clone()));
+            }
             let mut stop = shutdown.clone();
             tasks.spawn(async move {
                 axum::serve(listener, app)

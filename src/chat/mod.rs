@@ -2,7 +2,9 @@
 //! messages for the engine and renders the engine's replies. No business
 //! rule lives here.
 
+pub mod outbound;
 pub mod shell;
+pub mod slack;
 
 use crate::domain::{Platform, UserId};
 

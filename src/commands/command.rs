@@ -12,6 +12,8 @@ pub enum Command {
     OpenIncidentForm,
     /// Work or show an existing incident.
     Incident(TicketRef, IncidentCommand),
+    /// A reply in a chat thread: a note on the incident discussed there, if any.
+    ThreadReply(FreeText),
     /// Ask something of the service desk.
     Query(QueryCommand),
 }
@@ -34,6 +36,8 @@ pub enum IncidentCommand {
     Act(IncidentAction),
     /// Print the ticket with its timeline.
     Show,
+    /// The reporter's satisfaction score, 1–5.
+    Rate(u8),
 }
 
 /// Questions that change nothing.

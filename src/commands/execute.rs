@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use sqlx::PgConnection;
+use tokio::sync::Notify;
 
 use super::command::{Command, IncidentCommand, IncidentReport, QueryCommand};
 use super::help::help;
@@ -14,11 +15,14 @@ use super::show;
 use crate::chat::Inbound;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::domain::incident::Incident;
 use crate::domain::incident::{IncidentAction, LifecycleRules, NewIncident, Origin};
 use crate::domain::roles::RoleSet;
 use crate::domain::service::nearest_names;
-use crate::domain::{Role, RoleBook, TicketRef, UserId};
+use crate::domain::timeline::{EventAction, NewEvent};
+use crate::domain::{Platform, Role, RoleBook, TicketRef, UserId};
 use crate::store::incidents::OpenFilter;
+use crate::store::outbox::OutboxKind;
 use crate::store::{self, Store, StoreError};
 
 /// Most incidents listed in one reply.
@@ -82,6 +86,8 @@ pub struct Engine {
     roles: RoleBook,
     lifecycle: LifecycleRules,
     clock: Arc<dyn Clock>,
+    /// Wakes the outbox workers after a command queued something.
+    outbox_signal: Arc<Notify>,
 }
 
 impl Engine {
@@ -93,7 +99,24 @@ impl Engine {
             store,
             config,
             clock,
+            outbox_signal: Arc::new(Notify::new()),
         }
+    }
+
+    /// The names in the service catalog, for forms.
+    pub async fn service_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.store.pool().acquire().await?;
+        store::services::names(&mut conn).await
+    }
+
+    /// Notified whenever a command has queued outbound messages.
+    pub fn outbox_signal(&self) -> Arc<Notify> {
+        self.outbox_signal.clone()
+    }
+
+    /// The clock this engine tells time by.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     /// The store this engine writes to.
@@ -165,6 +188,7 @@ impl Engine {
             }
         }
         tx.commit().await.map_err(StoreError::from)?;
+        self.outbox_signal.notify_waiters();
         Ok(reply)
     }
 
@@ -180,6 +204,18 @@ impl Engine {
                 .hint("Report with `/incident <what is broken> [P1-P4] [service:<name>]`, e.g. `/incident VPN down in Berlin office P2`.")
                 .into()),
             Command::Incident(reference, IncidentCommand::Show) => self.show_incident(conn, reference).await,
+            Command::Incident(reference, IncidentCommand::Rate(score)) => {
+                self.rate_incident(conn, request, reference, score).await
+            }
+            Command::ThreadReply(text) => {
+                let platform = request.actor.platform();
+                let thread = request.thread.as_deref().ok_or_else(|| Refusal::new("This message is not in a thread."))?;
+                let number = store::messages::incident_in_thread(conn, platform, &request.channel, thread)
+                    .await?
+                    .ok_or_else(|| Refusal::new("This thread does not belong to an incident."))?;
+                self.act_on_incident(conn, request, TicketRef::incident(number), IncidentAction::Note(text))
+                    .await
+            }
             Command::Incident(reference, IncidentCommand::Act(action)) => {
                 self.act_on_incident(conn, request, reference, action).await
             }
@@ -225,6 +261,18 @@ impl Engine {
             Some(name) => Some(self.find_service(conn, name).await?),
             None => None,
         };
+        if let Some(message) = &request.message {
+            let platform = request.actor.platform();
+            if let Some(number) =
+                store::incidents::reported_from(conn, platform, &request.channel, message).await?
+            {
+                return Err(Refusal::new(format!(
+                    "This message was already reported as INC-{number}."
+                ))
+                .hint(format!("`/incident INC-{number} show` shows it."))
+                .into());
+            }
+        }
         let settings = &self.config.incident;
         let impact = report.impact.unwrap_or(settings.default_impact);
         let urgency = report.urgency.unwrap_or(settings.default_urgency);
@@ -259,6 +307,7 @@ impl Engine {
             &[new.created_event()],
         )
         .await?;
+        let carded = self.sync_cards(conn, &incident, now).await?;
         let derived = if report.priority.is_some() {
             String::new()
         } else {
@@ -278,7 +327,70 @@ impl Engine {
                 "{derived}Engineers: `/incident {} ack` to take it.",
                 incident.reference()
             )));
-        Ok(Reply::done(message).about(incident.reference()))
+        let reply = Reply::done(message).about(incident.reference());
+        Ok(if carded { reply.privately() } else { reply })
+    }
+
+    /// Queues an update of the incident's card on every platform that shows
+    /// it (or should: the one it was reported on). True when any was queued.
+    async fn sync_cards(
+        &self,
+        conn: &mut PgConnection,
+        incident: &Incident,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut platforms = store::messages::platforms_of(conn, incident.id).await?;
+        platforms.push(incident.origin.platform);
+        platforms.sort();
+        platforms.dedup();
+        let mut queued = false;
+        for platform in platforms.into_iter().filter(|p| delivers_to(*p)) {
+            store::outbox::enqueue(conn, platform, OutboxKind::TicketMessage, incident.id, now)
+                .await?;
+            queued = true;
+        }
+        Ok(queued)
+    }
+
+    async fn rate_incident(
+        &self,
+        conn: &mut PgConnection,
+        request: &Request,
+        reference: TicketRef,
+        score: u8,
+    ) -> Result<Reply, ExecError> {
+        let incident = store::incidents::get(conn, reference.number)
+            .await?
+            .ok_or_else(|| no_such(reference))?;
+        if incident.reporter != request.actor {
+            return Err(Refusal::new(format!(
+                "Only the reporter of {reference} ({}) can rate how it was handled.",
+                incident.reporter
+            ))
+            .into());
+        }
+        if incident.status.is_open() {
+            return Err(Refusal::new(format!(
+                "{reference} is still {}; rate it once it is resolved.",
+                incident.status
+            ))
+            .into());
+        }
+        let now = self.clock.now();
+        let (standing, new) =
+            store::satisfaction::record_once(conn, incident.id, score, &request.actor, now).await?;
+        if !new {
+            return Ok(Reply::answer(Message::text(format!(
+                "You already rated {reference} {standing}/5; that score stands. Thank you!"
+            )))
+            .about(reference));
+        }
+        let event = NewEvent::new(EventAction::Rated).change(None, format!("{score}/5"));
+        store::timeline::append(conn, incident.id, &request.actor, now, &[event]).await?;
+        Ok(Reply::answer(Message::text(format!(
+            "Thank you! You rated {reference} {score}/5."
+        )))
+        .about(reference))
     }
 
     async fn find_service(&self, conn: &mut PgConnection, name: &str) -> Result<i64, ExecError> {
@@ -349,6 +461,18 @@ impl Engine {
             .map_err(Refusal::from)?;
         store::incidents::update(conn, &applied.incident).await?;
         store::timeline::append(conn, incident.id, &request.actor, now, &applied.events).await?;
+        let carded = self.sync_cards(conn, &applied.incident, now).await?;
+        let reporter_platform = applied.incident.reporter.platform();
+        if matches!(action, IncidentAction::Resolve(_)) && delivers_to(reporter_platform) {
+            store::outbox::enqueue(
+                conn,
+                reporter_platform,
+                OutboxKind::Survey,
+                incident.id,
+                now,
+            )
+            .await?;
+        }
         let after = &applied.incident;
         let text = match &action {
             IncidentAction::Acknowledge => format!("{reference} acknowledged by {}.", request.actor),
@@ -367,7 +491,8 @@ impl Engine {
             IncidentAction::Reopen(why) => format!("{reference} reopened ({}): {why}.", after.status),
         };
         let message = Message::text(text).with(Block::Context(show::incident_line(after)));
-        Ok(Reply::done(message).about(reference))
+        let reply = Reply::done(message).about(reference);
+        Ok(if carded { reply.privately() } else { reply })
     }
 
     async fn query(
@@ -427,6 +552,13 @@ impl Engine {
         };
         Ok(Reply::answer(message))
     }
+}
+
+/// Whether the bot owes `platform` cards and surveys. Every process writes
+/// them to the outbox, whether or not it runs that platform's adapter: a
+/// change made with `itsm-bot say` still reaches the Slack card.
+fn delivers_to(platform: Platform) -> bool {
+    matches!(platform, Platform::Slack | Platform::Discord)
 }
 
 fn no_such(reference: TicketRef) -> Refusal {

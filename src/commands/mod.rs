@@ -3,13 +3,14 @@
 //! a [`Command`], which the [`Engine`] executes into a platform-free
 //! [`reply::Reply`].
 
+pub mod actions;
 pub mod command;
 pub mod execute;
 pub mod help;
 pub mod parse;
 pub mod refusal;
 pub mod reply;
-mod show;
+pub mod show;
 
 pub use command::{Command, IncidentCommand, IncidentReport, QueryCommand};
 pub use execute::{Engine, Request};

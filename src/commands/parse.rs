@@ -170,7 +170,7 @@ fn set_once<T>(slot: &mut Option<T>, value: T, what: &str) -> Result<(), Refusal
     Ok(())
 }
 
-const ACTIONS: &str = "ack, assign @user, priority P1-P4, note <text>, hold <reason>, resume, resolve <resolution>, close, reopen <why>, show";
+const ACTIONS: &str = "ack, assign @user, priority P1-P4, note <text>, hold <reason>, resume, resolve <resolution>, close, reopen <why>, rate 1-5, show";
 
 fn parse_incident_action(
     reference: TicketRef,
@@ -247,6 +247,18 @@ fn parse_incident_action(
             "reason to reopen",
             "reopen still failing for remote staff",
         )?),
+        "rate" => {
+            let score = rest
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|score| (1..=5).contains(score))
+                .ok_or_else(|| {
+                    Refusal::new("`rate` takes a score from 1 (poor) to 5 (excellent).")
+                        .hint(usage("rate 5"))
+                })?;
+            return Ok(IncidentCommand::Rate(score));
+        }
         other => {
             return Err(Refusal::new(format!(
                 "`{other}` is not something you can do to an incident."

@@ -39,6 +39,8 @@ pub enum Block {
     },
     /// Small print under the rest.
     Context(String),
+    /// Buttons. Platforms without buttons leave them out.
+    Actions(Vec<super::actions::Button>),
 }
 
 /// A message made of blocks.
@@ -76,6 +78,7 @@ impl Message {
                         .collect::<Vec<_>>()
                         .join(" · "),
                 ),
+                Block::Actions(_) => {}
                 Block::List { title, items } => {
                     if let Some(title) = title {
                         out.push(title.clone());
@@ -151,6 +154,13 @@ impl Reply {
             ),
             ..Reply::unavailable()
         }
+    }
+
+    /// Shows the reply only to the person who asked (the channel sees the
+    /// ticket's card instead).
+    pub fn privately(mut self) -> Self {
+        self.visibility = Visibility::Ephemeral;
+        self
     }
 
     /// Names the ticket this reply is about.

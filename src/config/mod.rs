@@ -52,6 +52,7 @@ pub struct Config {
     pub services: Vec<ServiceConfig>,
     pub scheduler: SchedulerConfig,
     pub digest: DigestConfig,
+    pub slack: SlackConfig,
 }
 
 /// `[database]`
@@ -175,6 +176,74 @@ pub struct ServiceConfig {
     pub owner: Option<crate::domain::UserId>,
 }
 
+/// How the Slack adapter connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlackMode {
+    /// Socket Mode: an outbound WebSocket, no public URL needed.
+    Socket,
+    /// HTTP: Slack POSTs to `/slack/…` on the bot's HTTP server.
+    Http,
+}
+
+/// `[slack]`. The adapter runs when a bot token is configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    pub mode: SlackMode,
+    /// Web API base URL, without a trailing slash.
+    pub api_url: String,
+    /// Bot token (`xoxb-…`); set it with ITSM__SLACK__BOT_TOKEN or a file.
+    pub bot_token: Option<Secret>,
+    pub bot_token_file: Option<PathBuf>,
+    /// App-level token (`xapp-…`) for Socket Mode.
+    pub app_token: Option<Secret>,
+    pub app_token_file: Option<PathBuf>,
+    /// Signing secret for HTTP mode.
+    pub signing_secret: Option<Secret>,
+    pub signing_secret_file: Option<PathBuf>,
+    /// Channel ids whose top-level messages become incidents.
+    #[serde(default)]
+    pub intake_channels: Vec<String>,
+    /// Reaction name (without colons) that turns any message into an incident.
+    pub create_reaction: String,
+    /// Socket Mode connections kept open.
+    pub socket_connections: u32,
+    /// How long a slash command may run before Slack is answered "working on
+    /// it" and the result follows through `response_url` (Slack allows 3 s).
+    pub reply_within: DurationSetting,
+}
+
+impl SlackConfig {
+    /// Whether the Slack adapter runs.
+    pub fn enabled(&self) -> bool {
+        self.bot_token.is_some()
+    }
+}
+
+/// A secret: shown as `***` in logs and debug output.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// A secret holding `value`.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret value, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
 /// `[scheduler]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -242,7 +311,8 @@ impl Config {
                 provider: Serialized::default("database.url", url),
             });
         }
-        let config: Config = figment.extract().map_err(Box::new)?;
+        let mut config: Config = figment.extract().map_err(Box::new)?;
+        config.read_secret_files()?;
         config.validate()?;
         Ok(config)
     }
@@ -250,6 +320,38 @@ impl Config {
     /// The built-in defaults alone, for tests and benchmarks.
     pub fn defaults() -> Result<Config, ConfigError> {
         Self::load_with_env(None, std::iter::empty())
+    }
+
+    /// Fills secrets from the files named by `*_file` keys.
+    fn read_secret_files(&mut self) -> Result<(), ConfigError> {
+        let slack = &mut self.slack;
+        let pairs = [
+            (
+                "slack.bot_token_file",
+                &slack.bot_token_file,
+                &mut slack.bot_token,
+            ),
+            (
+                "slack.app_token_file",
+                &slack.app_token_file,
+                &mut slack.app_token,
+            ),
+            (
+                "slack.signing_secret_file",
+                &slack.signing_secret_file,
+                &mut slack.signing_secret,
+            ),
+        ];
+        for (key, file, secret) in pairs {
+            if let Some(path) = file {
+                let value = std::fs::read_to_string(path).map_err(|err| ConfigError::Invalid {
+                    key: key.to_string(),
+                    message: format!("cannot read {}: {err}", path.display()),
+                })?;
+                *secret = Some(Secret(value.trim().to_string()));
+            }
+        }
+        Ok(())
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -283,6 +385,41 @@ impl Config {
                     format!("service `{}` is defined twice", service.name),
                 ));
             }
+        }
+        let slack = &self.slack;
+        if !(slack.api_url.starts_with("http://") || slack.api_url.starts_with("https://"))
+            || slack.api_url.ends_with('/')
+        {
+            return Err(invalid("slack.api_url", format!("`{}` must be an http(s) URL without a trailing slash, e.g. https://slack.com/api", slack.api_url)));
+        }
+        if slack.enabled() {
+            match slack.mode {
+                SlackMode::Socket if slack.app_token.is_none() => {
+                    return Err(invalid("slack.app_token", "Socket Mode needs an app-level token: set ITSM__SLACK__APP_TOKEN or slack.app_token_file".into()));
+                }
+                SlackMode::Http if slack.signing_secret.is_none() => {
+                    return Err(invalid("slack.signing_secret", "HTTP mode needs the signing secret: set ITSM__SLACK__SIGNING_SECRET or slack.signing_secret_file".into()));
+                }
+                SlackMode::Http if !self.http.enabled => {
+                    return Err(invalid(
+                        "http.enabled",
+                        "Slack HTTP mode needs the HTTP server".into(),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if slack.socket_connections == 0 {
+            return Err(invalid(
+                "slack.socket_connections",
+                "must be at least 1".into(),
+            ));
+        }
+        if slack.create_reaction.trim().is_empty() || slack.create_reaction.contains(':') {
+            return Err(invalid(
+                "slack.create_reaction",
+                "write the reaction's name without colons, e.g. `ticket`".into(),
+            ));
         }
         for (index, channel) in self.digest.channels.iter().enumerate() {
             if channel.channel.trim().is_empty() {

@@ -70,6 +70,33 @@ impl fmt::Display for Title {
     }
 }
 
+/// A title for a ticket reported from a chat message: its first non-empty
+/// line, shortened at a word boundary to fit the title limit.
+pub fn summarize_title(text: &str) -> Result<Title, TextError> {
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or_default();
+    let words: Vec<&str> = first.split_whitespace().collect();
+    let mut title = String::new();
+    for word in words {
+        let extra = usize::from(!title.is_empty()) + word.chars().count();
+        if title.chars().count() + extra > MAX_TITLE_CHARS - 1 {
+            if title.is_empty() {
+                title = word.chars().take(MAX_TITLE_CHARS - 1).collect();
+            }
+            title.push('…');
+            break;
+        }
+        if !title.is_empty() {
+            title.push(' ');
+        }
+        title.push_str(word);
+    }
+    Title::parse(&title)
+}
+
 /// Free text such as a note, a hold reason or a resolution: 1–4,000
 /// characters, trimmed, line breaks kept.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -125,6 +152,23 @@ mod tests {
             Title::parse("Drucker 🖨️ kaputt — ß").unwrap().as_str(),
             "Drucker 🖨️ kaputt — ß"
         );
+    }
+
+    #[test]
+    fn message_titles_are_first_lines_cut_at_words() {
+        assert_eq!(
+            summarize_title("\n  VPN down\nsince 9am").unwrap().as_str(),
+            "VPN down"
+        );
+        let long = "word ".repeat(100);
+        let title = summarize_title(&long).unwrap();
+        assert!(title.as_str().chars().count() <= MAX_TITLE_CHARS);
+        assert!(title.as_str().ends_with("word…"));
+        assert!(summarize_title(&"x".repeat(500))
+            .unwrap()
+            .as_str()
+            .ends_with('…'));
+        assert!(summarize_title("   ").is_err());
     }
 
     #[test]

@@ -20,10 +20,11 @@ pub enum EventAction {
     Resolved,
     Closed,
     Reopened,
+    Rated,
 }
 
 impl EventAction {
-    const ALL: [EventAction; 10] = [
+    const ALL: [EventAction; 11] = [
         EventAction::Created,
         EventAction::Acknowledged,
         EventAction::Assigned,
@@ -34,6 +35,7 @@ impl EventAction {
         EventAction::Resolved,
         EventAction::Closed,
         EventAction::Reopened,
+        EventAction::Rated,
     ];
 
     /// The name stored in `ticket_events.action`.
@@ -49,6 +51,7 @@ impl EventAction {
             EventAction::Resolved => "resolved",
             EventAction::Closed => "closed",
             EventAction::Reopened => "reopened",
+            EventAction::Rated => "rated",
         }
     }
 }

@@ -177,6 +177,32 @@ pub async fn get(conn: &mut PgConnection, number: i64) -> Result<Option<Incident
     row.map(Incident::try_from).transpose()
 }
 
+/// Reads the incident stored as ticket `id`.
+pub async fn get_by_id(conn: &mut PgConnection, id: i64) -> Result<Option<Incident>, StoreError> {
+    let query = format!("{SELECT_INCIDENT} WHERE t.kind = 'incident' AND t.id = $1");
+    let row: Option<IncidentRow> = sqlx::query_as(&query).bind(id).fetch_optional(conn).await?;
+    row.map(Incident::try_from).transpose()
+}
+
+/// The incident reported from chat message `message` in `channel`, if any.
+pub async fn reported_from(
+    conn: &mut PgConnection,
+    platform: crate::domain::Platform,
+    channel: &str,
+    message: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT number FROM tickets
+         WHERE kind = 'incident' AND origin_platform = $1 AND origin_channel = $2 AND origin_message = $3
+         LIMIT 1",
+    )
+    .bind(platform.as_str())
+    .bind(channel)
+    .bind(message)
+    .fetch_optional(conn)
+    .await?)
+}
+
 /// Writes an incident's changeable fields back.
 pub async fn update(conn: &mut PgConnection, incident: &Incident) -> Result<(), StoreError> {
     sqlx::query(

@@ -5,7 +5,10 @@
 
 pub mod inbound;
 pub mod incidents;
+pub mod messages;
+pub mod outbox;
 pub mod roles;
+pub mod satisfaction;
 pub mod services;
 pub mod timeline;
 

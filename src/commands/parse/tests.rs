@@ -108,6 +108,10 @@ fn every_incident_verb_parses() {
         Command::Incident(TicketRef::incident(7), IncidentCommand::Show)
     );
     assert_eq!(
+        parse_as_alice("/incident INC-7 rate 4").unwrap(),
+        Command::Incident(TicketRef::incident(7), IncidentCommand::Rate(4))
+    );
+    assert_eq!(
         parse_as_alice("/incident INC-7").unwrap(),
         Command::Incident(TicketRef::incident(7), IncidentCommand::Show)
     );
@@ -151,6 +155,8 @@ fn refusals_say_what_was_wrong_and_what_would_work() {
         ("/incident VPN impact:huge", "not a level"),
         ("/incident VPN service:Bad/Name", "not a service name"),
         ("/itsm open P9", "not a priority"),
+        ("/incident INC-1 rate 6", "score from 1"),
+        ("/incident INC-1 rate", "score from 1"),
         ("/itsm frobnicate", "not a command"),
         ("/frobnicate", "not a command"),
         ("hello there", "not a command"),

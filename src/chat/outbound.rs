@@ -1,0 +1,221 @@
+//! Delivering the outbox: ticket cards (posted once, then edited in place)
+//! and satisfaction surveys. The worker is the same for every platform; a
+//! [`Deliver`] implementation renders and sends for one platform.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::app::Shutdown;
+use crate::clock::Clock;
+use crate::commands::reply::Message;
+use crate::commands::show;
+use crate::domain::incident::Incident;
+use crate::domain::{Platform, UserId};
+use crate::store::messages::PostedMessage;
+use crate::store::outbox::{OutboxItem, OutboxKind};
+use crate::store::{self, Store, StoreError};
+
+/// Why a delivery failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Worth trying again (rate limits, 5xx, timeouts), after `after` if the
+    /// platform said so.
+    #[error("temporary failure: {reason}")]
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    /// Will not work however often it is tried (bad channel, revoked token).
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// Sends rendered messages to one platform.
+pub trait Deliver: Send + Sync + 'static {
+    /// The platform this delivers to.
+    fn platform(&self) -> Platform;
+
+    /// Posts a ticket's card in `channel` (in `thread` when given) and says
+    /// where it landed.
+    fn post_card(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        card: &Message,
+    ) -> impl Future<Output = Result<PostedMessage, DeliveryError>> + Send;
+
+    /// Replaces a posted card with `card`.
+    fn update_card(
+        &self,
+        posted: &PostedMessage,
+        card: &Message,
+    ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+
+    /// Sends `survey` to `reporter` directly.
+    fn send_survey(
+        &self,
+        reporter: &UserId,
+        survey: &Message,
+    ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+}
+
+/// Attempts before a row is parked as failed.
+const MAX_ATTEMPTS: i32 = 8;
+/// How often the worker looks for due rows when nothing woke it.
+const POLL: Duration = Duration::from_secs(1);
+
+/// Claims outbox rows for one platform and delivers them.
+pub struct OutboxWorker<D> {
+    store: Store,
+    deliver: Arc<D>,
+    clock: Arc<dyn Clock>,
+    signal: Arc<Notify>,
+}
+
+impl<D: Deliver> OutboxWorker<D> {
+    /// A worker delivering through `deliver`, woken by `signal`.
+    pub fn new(store: Store, deliver: Arc<D>, clock: Arc<dyn Clock>, signal: Arc<Notify>) -> Self {
+        OutboxWorker {
+            store,
+            deliver,
+            clock,
+            signal,
+        }
+    }
+
+    /// Delivers until shutdown, then returns.
+    pub async fn run(self, mut shutdown: Shutdown) {
+        loop {
+            let notified = self.signal.notified();
+            match self.drain().await {
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, platform = %self.deliver.platform(), "outbox delivery paused")
+                }
+            }
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep(POLL) => {}
+                () = shutdown.wait() => return,
+            }
+        }
+    }
+
+    /// Delivers every due row; returns how many rows it handled.
+    pub async fn drain(&self) -> Result<usize, StoreError> {
+        let mut handled = 0;
+        while self.deliver_one().await? {
+            handled += 1;
+        }
+        Ok(handled)
+    }
+
+    /// Claims and delivers one due row. The claim, the delivery's record and
+    /// the row's new state commit together: a crash mid-way leaves the row
+    /// to be delivered again, so at most this one message is repeated.
+    pub async fn deliver_one(&self) -> Result<bool, StoreError> {
+        let platform = self.deliver.platform();
+        let mut tx = self.store.begin().await?;
+        let now = self.clock.now();
+        let Some(item) = store::outbox::claim(&mut tx, platform, now).await? else {
+            return Ok(false);
+        };
+        let incident = store::incidents::get_by_id(&mut tx, item.ticket_id).await?;
+        let result = match &incident {
+            Some(incident) => self.deliver_item(&mut tx, &item, incident).await,
+            None => Err(DeliveryError::Permanent(format!(
+                "ticket {} no longer exists",
+                item.ticket_id
+            ))),
+        };
+        let now = self.clock.now();
+        match result {
+            Ok(()) => store::outbox::mark_sent(&mut tx, platform, &item, now).await?,
+            Err(err) => {
+                let retry_at = match &err {
+                    DeliveryError::Retry { after, .. } if item.attempts + 1 < MAX_ATTEMPTS => {
+                        let wait = after.unwrap_or_else(|| backoff(item.attempts));
+                        Some(
+                            now + chrono::Duration::from_std(wait)
+                                .unwrap_or(chrono::Duration::seconds(60)),
+                        )
+                    }
+                    _ => None,
+                };
+                tracing::warn!(
+                    error = %err,
+                    %platform,
+                    outbox_id = item.id,
+                    attempts = item.attempts + 1,
+                    parked = retry_at.is_none(),
+                    "delivery failed"
+                );
+                store::outbox::mark_failed(&mut tx, &item, &err.to_string(), retry_at, now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn deliver_item(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        item: &OutboxItem,
+        incident: &Incident,
+    ) -> Result<(), DeliveryError> {
+        let platform = self.deliver.platform();
+        let unavailable = |err: StoreError| DeliveryError::Retry {
+            reason: err.to_string(),
+            after: None,
+        };
+        match item.kind {
+            OutboxKind::TicketMessage => {
+                let card = show::incident_message(incident);
+                match store::messages::find(conn, incident.id, platform)
+                    .await
+                    .map_err(unavailable)?
+                {
+                    Some(posted) => {
+                        self.deliver.update_card(&posted, &card).await?;
+                        let now = self.clock.now();
+                        store::messages::record(conn, incident.id, platform, &posted, now)
+                            .await
+                            .map_err(unavailable)?;
+                    }
+                    None => {
+                        let origin = &incident.origin;
+                        let posted = self
+                            .deliver
+                            .post_card(&origin.channel, origin.thread.as_deref(), &card)
+                            .await?;
+                        let now = self.clock.now();
+                        store::messages::record(conn, incident.id, platform, &posted, now)
+                            .await
+                            .map_err(unavailable)?;
+                    }
+                }
+                Ok(())
+            }
+            OutboxKind::Survey => {
+                self.deliver
+                    .send_survey(&incident.reporter, &show::survey_message(incident))
+                    .await
+            }
+        }
+    }
+}
+
+/// Exponential backoff with jitter: about 1 s, 2 s, 4 s … up to 5 minutes.
+fn backoff(attempts: i32) -> Duration {
+    let base = 2_u64.saturating_pow(attempts.clamp(0, 9) as u32).min(300);
+    let jitter = u64::from(
+        std::process::id()
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos()),
+    ) % 1000;
+    Duration::from_secs(base) + Duration::from_millis(jitter)
+}

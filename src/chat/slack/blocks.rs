@@ -1,0 +1,214 @@
+//! Platform-free messages → Block Kit, and the bot's modals.
+
+use slack_morphism::prelude::*;
+
+use crate::commands::actions::{Button, ButtonStyle};
+use crate::commands::reply::{Block, Message};
+use crate::domain::TicketRef;
+
+use super::people::People;
+
+/// Callback id of the incident form.
+pub const REPORT_FORM: &str = "itsm:report";
+/// Callback id of the resolution form.
+pub const RESOLVE_FORM: &str = "itsm:resolve";
+
+/// Block and action ids of the forms' fields (the same string for both).
+pub mod field {
+    pub const TITLE: &str = "title";
+    pub const DESCRIPTION: &str = "description";
+    pub const IMPACT: &str = "impact";
+    pub const URGENCY: &str = "urgency";
+    pub const SERVICE: &str = "service";
+    pub const RESOLUTION: &str = "resolution";
+}
+
+/// Slack's limits: section text 3,000 characters, header 150, fallback text 4,000.
+const SECTION_LIMIT: usize = 3_000;
+const HEADER_LIMIT: usize = 150;
+const FALLBACK_LIMIT: usize = 4_000;
+
+/// Escapes the three characters mrkdwn treats as control characters, so a
+/// title like `<!channel>` cannot ping everyone.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn truncate(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(limit.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// A message's blocks and fallback text, with Slack user ids shown as names.
+pub async fn render(message: &Message, people: &People) -> SlackMessageContent {
+    let mut blocks: Vec<SlackBlock> = Vec::new();
+    for block in &message.blocks {
+        match block {
+            Block::Header(text) => {
+                let text = people.humanize(text).await;
+                blocks.push(SlackHeaderBlock::new(truncate(&text, HEADER_LIMIT).into()).into());
+            }
+            Block::Text(text) => {
+                let text = escape(&people.humanize(text).await);
+                blocks.push(
+                    SlackSectionBlock::new()
+                        .with_text(md!("{}", truncate(&text, SECTION_LIMIT)))
+                        .into(),
+                );
+            }
+            Block::Fields(fields) => {
+                let mut texts = Vec::new();
+                for (label, value) in fields.iter().take(10) {
+                    let value = escape(&people.humanize(value).await);
+                    texts.push(md!("*{}*\n{}", escape(label), truncate(&value, 1_900)));
+                }
+                blocks.push(SlackSectionBlock::new().with_fields(texts).into());
+            }
+            Block::List { title, items } => {
+                let mut text = title
+                    .as_ref()
+                    .map(|t| format!("*{}*\n", escape(t)))
+                    .unwrap_or_default();
+                for item in items {
+                    text.push_str(&format!("• {}\n", escape(&people.humanize(item).await)));
+                }
+                blocks.push(
+                    SlackSectionBlock::new()
+                        .with_text(md!("{}", truncate(text.trim_end(), SECTION_LIMIT)))
+                        .into(),
+                );
+            }
+            Block::Context(text) => {
+                let text = escape(&people.humanize(text).await);
+                blocks.push(
+                    SlackContextBlock::new(vec![md!("{}", truncate(&text, SECTION_LIMIT))]).into(),
+                );
+            }
+            Block::Actions(buttons) => {
+                blocks.push(SlackActionsBlock::new(buttons.iter().map(button).collect()).into());
+            }
+        }
+    }
+    let fallback = truncate(
+        &people.humanize(&message.plain_text()).await,
+        FALLBACK_LIMIT,
+    );
+    SlackMessageContent::new()
+        .with_text(fallback)
+        .with_blocks(blocks)
+}
+
+fn button(button: &Button) -> SlackActionBlockElement {
+    let (action_id, value) = button.action.encode();
+    let element = SlackBlockButtonElement::new(button.label.as_str().into())
+        .with_action_id(action_id.into())
+        .with_value(value);
+    match button.style {
+        ButtonStyle::Primary => element.with_style(SlackBlockButtonStyle::Primary),
+        ButtonStyle::Danger => element.with_style(SlackBlockButtonStyle::Danger),
+        ButtonStyle::Default => element,
+    }
+    .into()
+}
+
+fn level_select(action: &str) -> SlackInputBlockElement {
+    let option =
+        |label: &str, value: &str| SlackBlockChoiceItem::new(label.into(), value.to_string());
+    SlackBlockStaticSelectElement::new()
+        .with_action_id(action.into())
+        .with_options(vec![
+            option("High", "high"),
+            option("Medium", "medium"),
+            option("Low", "low"),
+        ])
+        .with_initial_option(option("Medium", "medium"))
+        .into()
+}
+
+/// The incident form. `channel` (where `/incident` was typed) travels in
+/// the view's private metadata, since a submission does not say.
+pub fn report_form(channel: &str, services: &[String]) -> SlackView {
+    let mut blocks: Vec<SlackBlock> = vec![
+        SlackInputBlock::new(
+            "What is broken?".into(),
+            SlackBlockPlainTextInputElement::new()
+                .with_action_id(field::TITLE.into())
+                .with_max_length(200)
+                .into(),
+        )
+        .with_block_id(field::TITLE.into())
+        .into(),
+        SlackInputBlock::new(
+            "Details".into(),
+            SlackBlockPlainTextInputElement::new()
+                .with_action_id(field::DESCRIPTION.into())
+                .with_multiline(true)
+                .with_max_length(4000)
+                .into(),
+        )
+        .with_block_id(field::DESCRIPTION.into())
+        .with_optional(true)
+        .into(),
+        SlackInputBlock::new("Impact".into(), level_select(field::IMPACT))
+            .with_block_id(field::IMPACT.into())
+            .into(),
+        SlackInputBlock::new("Urgency".into(), level_select(field::URGENCY))
+            .with_block_id(field::URGENCY.into())
+            .into(),
+    ];
+    if !services.is_empty() {
+        let options = services
+            .iter()
+            .take(100)
+            .map(|name| SlackBlockChoiceItem::new(name.as_str().into(), name.clone()))
+            .collect();
+        blocks.push(
+            SlackInputBlock::new(
+                "Service".into(),
+                SlackBlockStaticSelectElement::new()
+                    .with_action_id(field::SERVICE.into())
+                    .with_options(options)
+                    .into(),
+            )
+            .with_block_id(field::SERVICE.into())
+            .with_optional(true)
+            .into(),
+        );
+    }
+    SlackView::Modal(
+        SlackModalView::new("Report an incident".into(), blocks)
+            .with_callback_id(REPORT_FORM.into())
+            .with_private_metadata(channel.to_string())
+            .with_submit("Report".into())
+            .with_close("Cancel".into()),
+    )
+}
+
+/// The resolution form for `reference`.
+pub fn resolve_form(reference: TicketRef) -> SlackView {
+    SlackView::Modal(
+        SlackModalView::new(
+            format!("Resolve {reference}").as_str().into(),
+            vec![SlackInputBlock::new(
+                "Resolution".into(),
+                SlackBlockPlainTextInputElement::new()
+                    .with_action_id(field::RESOLUTION.into())
+                    .with_multiline(true)
+                    .with_max_length(4000)
+                    .into(),
+            )
+            .with_block_id(field::RESOLUTION.into())
+            .into()],
+        )
+        .with_callback_id(RESOLVE_FORM.into())
+        .with_private_metadata(reference.to_string())
+        .with_submit("Resolve".into())
+        .with_close("Cancel".into()),
+    )
+}

@@ -1,0 +1,585 @@
+//! Slack's slash commands, interactions and events → engine commands.
+//! Shared by HTTP mode and Socket Mode.
+
+use std::time::Duration;
+
+use slack_morphism::prelude::*;
+
+use super::blocks::{self, field, REPORT_FORM, RESOLVE_FORM};
+use super::SlackAdapter;
+use crate::commands::actions::{ButtonAction, Click};
+use crate::commands::reply::{Message, Outcome, Reply, Visibility};
+use crate::commands::{parse, Command, IncidentCommand, IncidentReport, ParseContext, Request};
+use crate::domain::incident::IncidentAction;
+use crate::domain::text::summarize_title;
+use crate::domain::{FreeText, Level, Platform, TicketRef, Title, UserId};
+
+/// What a failed handling means for Slack: answer with an error status so
+/// Slack (or the Socket Mode listener) delivers the event again.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Redeliver(pub String);
+
+fn slack_user(id: &SlackUserId) -> Option<UserId> {
+    UserId::new(Platform::Slack, &id.0).ok()
+}
+
+fn request(user: UserId, channel: &str) -> Request {
+    Request::new(user, channel)
+}
+
+impl SlackAdapter {
+    /// The reply to a slash command: within Slack's time limit, or "working
+    /// on it" with the result following through `response_url`.
+    pub async fn on_command(&self, event: SlackCommandEvent) -> SlackCommandEventResponse {
+        let Some(user) = slack_user(&event.user_id) else {
+            return ephemeral(Message::text("Your Slack user id could not be read."));
+        };
+        let text = event.text.clone().unwrap_or_default();
+        let command = event.command.0.clone();
+        if text.trim().is_empty() && matches!(command.trim_start_matches('/'), "incident") {
+            return self.open_report_form(&event).await;
+        }
+        let ctx = ParseContext {
+            platform: Platform::Slack,
+            actor: &user,
+        };
+        let parsed = match parse(&command, &text, ctx) {
+            Ok(Command::OpenIncidentForm) => return self.open_report_form(&event).await,
+            Ok(parsed) => parsed,
+            Err(refusal) => return respond(&Reply::refused(&refusal), self).await,
+        };
+        let mut request = request(user, &event.channel_id.0);
+        // A slash command has no event id; its trigger id is unique per invocation.
+        request.event_id = Some(format!("command:{}", event.trigger_id.0));
+        let engine = self.inner.engine.clone();
+        let work = tokio::spawn(async move { engine.execute(&request, parsed).await });
+        let limit = self
+            .inner
+            .config
+            .reply_within
+            .0
+            .to_std()
+            .unwrap_or(Duration::from_secs(2));
+        let mut work = work;
+        match tokio::time::timeout(limit, &mut work).await {
+            Ok(Ok(reply)) => respond(&reply, self).await,
+            Ok(Err(join)) => {
+                tracing::error!(error = %join, "slash command task failed");
+                respond(&Reply::failed(), self).await
+            }
+            Err(_) => {
+                let adapter = self.clone();
+                let response_url = event.response_url.clone();
+                tokio::spawn(async move {
+                    let reply = match work.await {
+                        Ok(reply) => reply,
+                        Err(_) => Reply::failed(),
+                    };
+                    adapter.post_to_response_url(&response_url, &reply).await;
+                });
+                ephemeral(Message::text("Working on it…"))
+            }
+        }
+    }
+
+    async fn open_report_form(&self, event: &SlackCommandEvent) -> SlackCommandEventResponse {
+        let services = self.inner.engine.service_names().await.unwrap_or_default();
+        let view = blocks::report_form(&event.channel_id.0, &services);
+        let session = self.inner.client.open_session(&self.inner.bot_token);
+        match session
+            .views_open(&SlackApiViewsOpenRequest::new(
+                event.trigger_id.clone(),
+                view,
+            ))
+            .await
+        {
+            Ok(_) => SlackCommandEventResponse::new(SlackMessageContent::new()),
+            Err(err) => {
+                tracing::warn!(error = %err, "views.open failed");
+                ephemeral(Message::text(
+                    "The incident form could not be opened. Report with `/incident <what is broken> [P1-P4]` instead.",
+                ))
+            }
+        }
+    }
+
+    /// Posts `reply` to a slash command's or action's `response_url`.
+    pub async fn post_to_response_url(&self, url: &SlackResponseUrl, reply: &Reply) {
+        let content = blocks::render(&reply.message, &self.inner.people).await;
+        let mut body = serde_json::to_value(&content).unwrap_or_default();
+        if let Some(object) = body.as_object_mut() {
+            let kind = match reply.visibility {
+                Visibility::Channel => "in_channel",
+                Visibility::Ephemeral => "ephemeral",
+            };
+            object.insert("response_type".into(), kind.into());
+            object.insert("replace_original".into(), false.into());
+        }
+        let span = tracing::Span::none();
+        let context = SlackClientApiCallContext {
+            rate_control_params: None,
+            token: None,
+            tracing_span: &span,
+            is_sensitive_url: true,
+        };
+        let sent: ClientResult<SlackApiPostWebhookMessageResponse> = self
+            .inner
+            .client
+            .http_api
+            .connector
+            .http_post_uri(url.0.clone(), &body, context)
+            .await;
+        if let Err(err) = sent {
+            tracing::warn!(error = %err, "posting to response_url failed");
+        }
+    }
+
+    /// Handles a button click, form submission or message shortcut. The
+    /// answer is what Slack expects back (form errors, or nothing).
+    pub async fn on_interaction(
+        &self,
+        event: SlackInteractionEvent,
+    ) -> Result<SlackInteractionResponse, Redeliver> {
+        match event {
+            SlackInteractionEvent::BlockActions(actions) => {
+                self.on_block_actions(actions).await;
+                Ok(SlackInteractionResponse::Empty)
+            }
+            SlackInteractionEvent::ViewSubmission(submission) => {
+                Ok(self.on_view_submission(submission).await)
+            }
+            SlackInteractionEvent::MessageAction(action) => {
+                self.on_message_action(action).await?;
+                Ok(SlackInteractionResponse::Empty)
+            }
+            _ => Ok(SlackInteractionResponse::Empty),
+        }
+    }
+
+    async fn on_block_actions(&self, event: SlackInteractionBlockActionsEvent) {
+        let Some(user) = event.user.as_ref().and_then(|u| slack_user(&u.id)) else {
+            return;
+        };
+        let channel = event
+            .channel
+            .as_ref()
+            .map(|c| c.id.0.clone())
+            .or_else(|| match &event.container {
+                SlackInteractionActionContainer::Message(m) => {
+                    m.channel_id.as_ref().map(|c| c.0.clone())
+                }
+                _ => None,
+            })
+            .unwrap_or_default();
+        for action in event.actions.iter().flatten() {
+            let Some(button) = ButtonAction::decode(
+                &action.action_id.0,
+                action.value.as_deref().unwrap_or_default(),
+            ) else {
+                continue;
+            };
+            match button.click(&user) {
+                Click::AskResolution(reference) => {
+                    let session = self.inner.client.open_session(&self.inner.bot_token);
+                    let view = blocks::resolve_form(reference);
+                    if let Err(err) = session
+                        .views_open(&SlackApiViewsOpenRequest::new(
+                            event.trigger_id.clone(),
+                            view,
+                        ))
+                        .await
+                    {
+                        tracing::warn!(error = %err, "views.open failed");
+                    }
+                }
+                Click::Run(command) => {
+                    let mut request = request(user.clone(), &channel);
+                    request.event_id = Some(format!(
+                        "action:{}:{}",
+                        event.trigger_id.0, action.action_id.0
+                    ));
+                    let reply = self.inner.engine.execute(&request, command).await;
+                    // Successful clicks show in the card, which the outbox
+                    // updates; refusals and thanks go to the clicker alone.
+                    let worth_saying =
+                        reply.outcome != Outcome::Done || matches!(button, ButtonAction::Rate(..));
+                    if let (true, Some(url)) = (worth_saying, &event.response_url) {
+                        self.post_to_response_url(url, &reply.privately()).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_view_submission(
+        &self,
+        event: SlackInteractionViewSubmissionEvent,
+    ) -> SlackInteractionResponse {
+        let SlackView::Modal(modal) = &event.view.view else {
+            return SlackInteractionResponse::Empty;
+        };
+        let Some(user) = slack_user(&event.user.id) else {
+            return SlackInteractionResponse::Empty;
+        };
+        let values = FormValues(event.view.state_params.state.as_ref());
+        let callback = modal
+            .callback_id
+            .as_ref()
+            .map(|c| c.0.as_str())
+            .unwrap_or_default();
+        let metadata = modal.private_metadata.clone().unwrap_or_default();
+        let mut request = request(user, &metadata);
+        request.event_id = Some(format!(
+            "view:{}:{}",
+            event.view.state_params.id.0, event.view.state_params.hash
+        ));
+        let (command, error_field) = match callback {
+            REPORT_FORM => match report_from_form(&values) {
+                Ok(report) => (Command::ReportIncident(report), field::TITLE),
+                Err(errors) => return form_errors(errors),
+            },
+            RESOLVE_FORM => {
+                let Ok(reference) = metadata.parse::<TicketRef>() else {
+                    return SlackInteractionResponse::Empty;
+                };
+                match FreeText::parse(
+                    "resolution",
+                    values.text(field::RESOLUTION).unwrap_or_default(),
+                ) {
+                    Ok(text) => (
+                        Command::Incident(
+                            reference,
+                            IncidentCommand::Act(IncidentAction::Resolve(text)),
+                        ),
+                        field::RESOLUTION,
+                    ),
+                    Err(err) => {
+                        return form_errors(vec![(field::RESOLUTION, sentence(&err.to_string()))])
+                    }
+                }
+            }
+            _ => return SlackInteractionResponse::Empty,
+        };
+        let reply = self.inner.engine.execute(&request, command).await;
+        match reply.outcome {
+            Outcome::Done => SlackInteractionResponse::Empty,
+            Outcome::Refused | Outcome::Unavailable => {
+                form_errors(vec![(error_field, reply.message.plain_text())])
+            }
+        }
+    }
+
+    async fn on_message_action(
+        &self,
+        event: SlackInteractionMessageActionEvent,
+    ) -> Result<(), Redeliver> {
+        let Some(user) = slack_user(&event.user.id) else {
+            return Ok(());
+        };
+        let (Some(channel), Some(message)) = (event.channel.as_ref(), event.message.as_ref())
+        else {
+            return Ok(());
+        };
+        let text = message.content.text.clone().unwrap_or_default();
+        let author = message.sender.user.as_ref().map(|u| u.0.clone());
+        let reply = self
+            .report_from_message(
+                user,
+                &channel.id.0,
+                &message.origin.ts.0,
+                author.as_deref(),
+                &text,
+                None,
+            )
+            .await;
+        self.post_to_response_url(&event.response_url, &reply.privately())
+            .await;
+        Ok(())
+    }
+
+    /// Handles an Events API event: intake messages, thread replies,
+    /// reactions. An error asks Slack to deliver it again.
+    pub async fn on_push(&self, event: SlackPushEventCallback) -> Result<(), Redeliver> {
+        let event_id = event.event_id.0.clone();
+        match event.event {
+            SlackEventCallbackBody::Message(message) => self.on_message(message, event_id).await,
+            SlackEventCallbackBody::ReactionAdded(reaction) => {
+                self.on_reaction(reaction, event_id).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn on_message(
+        &self,
+        message: SlackMessageEvent,
+        event_id: String,
+    ) -> Result<(), Redeliver> {
+        if message.subtype.is_some() || message.sender.bot_id.is_some() {
+            return Ok(());
+        }
+        let Some(sender) = message.sender.user.as_ref() else {
+            return Ok(());
+        };
+        if self.inner.bot_user.get() == Some(sender) {
+            return Ok(());
+        }
+        let (Some(user), Some(channel)) = (slack_user(sender), message.origin.channel.as_ref())
+        else {
+            return Ok(());
+        };
+        let text = message
+            .content
+            .as_ref()
+            .and_then(|c| c.text.clone())
+            .unwrap_or_default();
+        if text.trim().is_empty() {
+            return Ok(());
+        }
+        let ts = message.origin.ts.0.clone();
+        match message.origin.thread_ts.as_ref().map(|t| t.0.clone()) {
+            Some(thread) if thread != ts => {
+                let Ok(note) = FreeText::parse("note", &text) else {
+                    return Ok(());
+                };
+                let mut request = request(user, &channel.0);
+                request.thread = Some(thread);
+                request.event_id = Some(format!("event:{event_id}"));
+                let reply = self
+                    .inner
+                    .engine
+                    .execute(&request, Command::ThreadReply(note))
+                    .await;
+                unavailable_is_retry(&reply)
+            }
+            _ if self
+                .inner
+                .config
+                .intake_channels
+                .iter()
+                .any(|c| c == &channel.0) =>
+            {
+                let reply = self
+                    .report_from_message(
+                        user.clone(),
+                        &channel.0,
+                        &ts,
+                        Some(user.id()),
+                        &text,
+                        Some(event_id),
+                    )
+                    .await;
+                unavailable_is_retry(&reply)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn on_reaction(
+        &self,
+        reaction: SlackReactionAddedEvent,
+        event_id: String,
+    ) -> Result<(), Redeliver> {
+        if reaction.reaction.0 != self.inner.config.create_reaction {
+            return Ok(());
+        }
+        let SlackReactionsItem::Message(item) = &reaction.item else {
+            return Ok(());
+        };
+        let (Some(user), Some(channel)) =
+            (slack_user(&reaction.user), item.origin.channel.as_ref())
+        else {
+            return Ok(());
+        };
+        let ts = item.origin.ts.clone();
+        let Some((author, text)) = self.fetch_message(channel, &ts).await? else {
+            return Ok(());
+        };
+        let reply = self
+            .report_from_message(
+                user,
+                &channel.0,
+                &ts.0,
+                author.as_deref(),
+                &text,
+                Some(event_id),
+            )
+            .await;
+        if reply.outcome == Outcome::Refused {
+            tracing::debug!(reply = %reply.message.plain_text(), "reaction did not report an incident");
+        }
+        unavailable_is_retry(&reply)
+    }
+
+    /// The author and text of message `ts` in `channel`.
+    async fn fetch_message(
+        &self,
+        channel: &SlackChannelId,
+        ts: &SlackTs,
+    ) -> Result<Option<(Option<String>, String)>, Redeliver> {
+        let session = self.inner.client.open_session(&self.inner.bot_token);
+        let history = session
+            .conversations_history(
+                &SlackApiConversationsHistoryRequest::new()
+                    .with_channel(channel.clone())
+                    .with_latest(ts.clone())
+                    .with_inclusive(true)
+                    .with_limit(1),
+            )
+            .await
+            .map_err(|err| Redeliver(format!("conversations.history failed: {err}")))?;
+        let mut found = history.messages.into_iter().find(|m| &m.origin.ts == ts);
+        if found.is_none() {
+            // A reply inside a thread is not in the channel's history.
+            let replies = session
+                .conversations_replies(&SlackApiConversationsRepliesRequest::new(
+                    channel.clone(),
+                    ts.clone(),
+                ))
+                .await
+                .map_err(|err| Redeliver(format!("conversations.replies failed: {err}")))?;
+            found = replies.messages.into_iter().find(|m| &m.origin.ts == ts);
+        }
+        Ok(found.map(|m| {
+            (
+                m.sender.user.map(|u| u.0),
+                m.content.text.unwrap_or_default(),
+            )
+        }))
+    }
+
+    /// Reports an incident from a chat message: the first line becomes the
+    /// title, the message is quoted and linked in the description.
+    async fn report_from_message(
+        &self,
+        reporter: UserId,
+        channel: &str,
+        ts: &str,
+        author: Option<&str>,
+        text: &str,
+        event_id: Option<String>,
+    ) -> Reply {
+        let title = match summarize_title(text) {
+            Ok(title) => title,
+            Err(err) => {
+                return Reply::refused(&crate::commands::Refusal::new(sentence(&err.to_string())))
+            }
+        };
+        let link = format!(
+            "https://slack.com/archives/{channel}/p{}",
+            ts.replace('.', "")
+        );
+        let quoted: String = text.lines().map(|line| format!("> {line}\n")).collect();
+        let by = author.map(|a| format!(" by slack:{a}")).unwrap_or_default();
+        let description = format!("{quoted}Reported from a message{by}: {link}");
+        let description = FreeText::parse("description", &description).ok();
+        let mut request = request(reporter, channel);
+        request.thread = Some(ts.to_string());
+        request.message = Some(ts.to_string());
+        request.event_id = event_id.map(|id| format!("event:{id}"));
+        let report = IncidentReport {
+            title,
+            description,
+            priority: None,
+            impact: None,
+            urgency: None,
+            service: None,
+        };
+        self.inner
+            .engine
+            .execute(&request, Command::ReportIncident(report))
+            .await
+    }
+}
+
+fn unavailable_is_retry(reply: &Reply) -> Result<(), Redeliver> {
+    if reply.outcome == Outcome::Unavailable {
+        Err(Redeliver(reply.message.plain_text()))
+    } else {
+        Ok(())
+    }
+}
+
+fn sentence(text: &str) -> String {
+    crate::commands::refusal::sentence(text)
+}
+
+/// A slash command's answer: refusals and private replies are ephemeral.
+async fn respond(reply: &Reply, adapter: &SlackAdapter) -> SlackCommandEventResponse {
+    let content = blocks::render(&reply.message, &adapter.inner.people).await;
+    let kind = match reply.visibility {
+        Visibility::Channel => SlackMessageResponseType::InChannel,
+        Visibility::Ephemeral => SlackMessageResponseType::Ephemeral,
+    };
+    SlackCommandEventResponse::new(content).with_response_type(kind)
+}
+
+fn ephemeral(message: Message) -> SlackCommandEventResponse {
+    SlackCommandEventResponse::new(SlackMessageContent::new().with_text(message.plain_text()))
+        .with_response_type(SlackMessageResponseType::Ephemeral)
+}
+
+/// The values typed into a form.
+struct FormValues<'a>(Option<&'a SlackViewState>);
+
+impl FormValues<'_> {
+    fn get(&self, id: &str) -> Option<&SlackViewStateValue> {
+        self.0?.values.get(&id.into())?.get(&id.into())
+    }
+
+    fn text(&self, id: &str) -> Option<&str> {
+        self.get(id)?.value.as_deref()
+    }
+
+    fn selected(&self, id: &str) -> Option<&str> {
+        self.get(id)?
+            .selected_option
+            .as_ref()
+            .map(|o| o.value.as_str())
+    }
+}
+
+fn report_from_form(
+    values: &FormValues<'_>,
+) -> Result<IncidentReport, Vec<(&'static str, String)>> {
+    let mut errors = Vec::new();
+    let title = Title::parse(values.text(field::TITLE).unwrap_or_default())
+        .map_err(|err| errors.push((field::TITLE, sentence(&err.to_string()))))
+        .ok();
+    let description = match values.text(field::DESCRIPTION).map(str::trim) {
+        None | Some("") => None,
+        Some(text) => FreeText::parse("description", text)
+            .map_err(|err| errors.push((field::DESCRIPTION, sentence(&err.to_string()))))
+            .ok(),
+    };
+    let mut level = |id: &'static str| match values.selected(id) {
+        None => None,
+        Some(value) => value
+            .parse::<Level>()
+            .map_err(|err| errors.push((id, sentence(&err.to_string()))))
+            .ok(),
+    };
+    let impact = level(field::IMPACT);
+    let urgency = level(field::URGENCY);
+    let service = values.selected(field::SERVICE).map(str::to_string);
+    match (title, errors.is_empty()) {
+        (Some(title), true) => Ok(IncidentReport {
+            title,
+            description,
+            priority: None,
+            impact,
+            urgency,
+            service,
+        }),
+        _ => Err(errors),
+    }
+}
+
+fn form_errors(errors: Vec<(&'static str, String)>) -> SlackInteractionResponse {
+    let map = errors
+        .into_iter()
+        .map(|(field, message)| (field.to_string(), message))
+        .collect();
+    SlackViewSubmissionResponse::Errors(SlackViewSubmissionErrorsResponse::new(map)).into()
+}

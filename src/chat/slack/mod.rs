@@ -1,0 +1,134 @@
+//! The Slack adapter, on `slack-morphism`: Socket Mode or HTTP mode in,
+//! Block Kit out. It translates Slack's payloads into commands for the
+//! engine and renders the engine's messages; no business rule lives here.
+
+mod blocks;
+mod delivery;
+mod events;
+mod http;
+mod people;
+mod socket;
+
+use std::sync::Arc;
+
+use slack_morphism::prelude::*;
+
+use crate::app::Shutdown;
+use crate::chat::outbound::OutboxWorker;
+use crate::commands::Engine;
+use crate::config::{SlackConfig, SlackMode};
+
+pub use delivery::SlackDelivery;
+pub use http::routes;
+
+/// Why the Slack adapter could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SlackError {
+    #[error("Slack is not configured: {0}")]
+    NotConfigured(&'static str),
+    #[error("cannot build the HTTPS connector: {0}")]
+    Connector(#[from] std::io::Error),
+    #[error("Slack API call failed: {0}")]
+    Api(#[from] slack_morphism::errors::SlackClientError),
+}
+
+/// The running Slack adapter, shared by its HTTP routes, Socket Mode
+/// callbacks and outbox worker.
+#[derive(Clone)]
+pub struct SlackAdapter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    client: Arc<SlackHyperClient>,
+    bot_token: SlackApiToken,
+    config: SlackConfig,
+    people: people::People,
+    /// The bot's own user id, learnt from `auth.test`, to ignore its own messages.
+    bot_user: tokio::sync::OnceCell<SlackUserId>,
+}
+
+impl std::fmt::Debug for SlackAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackAdapter")
+            .field("mode", &self.inner.config.mode)
+            .field("api_url", &self.inner.config.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A Slack Web API client for `api_url`. The connector speaks plain HTTP as
+/// well as HTTPS so tests can point it at a local fake.
+pub fn client(api_url: &str) -> Result<Arc<SlackHyperClient>, SlackError> {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let connector = SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url);
+    Ok(Arc::new(SlackClient::new(connector)))
+}
+
+impl SlackAdapter {
+    /// Builds the adapter for `engine` from `config`.
+    pub fn new(engine: Engine, config: &SlackConfig) -> Result<Self, SlackError> {
+        let token = config
+            .bot_token
+            .as_ref()
+            .ok_or(SlackError::NotConfigured("no bot token"))?;
+        let client = client(&config.api_url)?;
+        let bot_token = SlackApiToken::new(token.expose().into());
+        Ok(SlackAdapter {
+            inner: Arc::new(Inner {
+                people: people::People::new(client.clone(), bot_token.clone()),
+                engine,
+                client,
+                bot_token,
+                config: config.clone(),
+                bot_user: tokio::sync::OnceCell::new(),
+            }),
+        })
+    }
+
+    /// Runs the outbox worker and, in Socket Mode, the listener, until
+    /// shutdown.
+    pub async fn run(self, shutdown: Shutdown) -> Result<(), SlackError> {
+        self.learn_bot_user().await;
+        let engine = &self.inner.engine;
+        let worker = OutboxWorker::new(
+            engine.store().clone(),
+            Arc::new(SlackDelivery::new(
+                self.inner.client.clone(),
+                self.inner.bot_token.clone(),
+                self.inner.people.clone(),
+            )),
+            engine.clock(),
+            engine.outbox_signal(),
+        );
+        let outbox = tokio::spawn(worker.run(shutdown.clone()));
+        let result = match self.inner.config.mode {
+            SlackMode::Socket => socket::run(self.clone(), shutdown).await,
+            SlackMode::Http => {
+                let mut shutdown = shutdown;
+                shutdown.wait().await;
+                Ok(())
+            }
+        };
+        let _ = outbox.await;
+        result
+    }
+
+    /// Asks Slack who the bot is, so its own messages can be ignored. A
+    /// failure is logged, not fatal: messages with a `bot_id` are ignored anyway.
+    async fn learn_bot_user(&self) {
+        let session = self.inner.client.open_session(&self.inner.bot_token);
+        match session.auth_test().await {
+            Ok(me) => {
+                tracing::info!(bot_user = %me.user_id, team = %me.team_id, "connected to Slack");
+                let _ = self.inner.bot_user.set(me.user_id);
+            }
+            Err(err) => tracing::warn!(error = %err, "Slack auth.test failed"),
+        }
+    }
+}

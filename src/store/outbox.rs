@@ -1,0 +1,156 @@
+//! The outbox: posts and edits owed to chat platforms.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use super::StoreError;
+use crate::domain::Platform;
+
+/// What an outbox row asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxKind {
+    /// Post the ticket's card, or update it in place when it exists.
+    TicketMessage,
+    /// Ask the reporter for a satisfaction score.
+    Survey,
+}
+
+impl OutboxKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::TicketMessage => "ticket_message",
+            OutboxKind::Survey => "survey",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, StoreError> {
+        match text {
+            "ticket_message" => Ok(OutboxKind::TicketMessage),
+            "survey" => Ok(OutboxKind::Survey),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown outbox kind `{other}`"
+            ))),
+        }
+    }
+}
+
+/// One claimed outbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub kind: OutboxKind,
+    pub ticket_id: i64,
+    pub attempts: i32,
+}
+
+/// Queues `kind` for `ticket_id` on `platform`. Card updates already waiting
+/// for the same ticket are enough: the worker renders the latest state.
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    platform: Platform,
+    kind: OutboxKind,
+    ticket_id: i64,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO outbox (platform, kind, ticket_id, created_at, not_before)
+         SELECT $1, $2, $3, $4, $4
+         WHERE $2 <> 'ticket_message' OR NOT EXISTS (
+             SELECT 1 FROM outbox
+             WHERE ticket_id = $3 AND platform = $1 AND kind = $2
+               AND sent_at IS NULL AND failed_at IS NULL AND attempts = 0)",
+    )
+    .bind(platform.as_str())
+    .bind(kind.as_str())
+    .bind(ticket_id)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Claims the oldest due row for `platform`, locking it until the
+/// transaction ends; other workers skip it.
+pub async fn claim(
+    conn: &mut PgConnection,
+    platform: Platform,
+    now: DateTime<Utc>,
+) -> Result<Option<OutboxItem>, StoreError> {
+    let row: Option<(i64, String, i64, i32)> = sqlx::query_as(
+        "SELECT id, kind, ticket_id, attempts FROM outbox
+         WHERE platform = $1 AND sent_at IS NULL AND failed_at IS NULL AND not_before <= $2
+         ORDER BY not_before, id
+         LIMIT 1
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(platform.as_str())
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|(id, kind, ticket_id, attempts)| {
+        Ok(OutboxItem {
+            id,
+            kind: OutboxKind::parse(&kind)?,
+            ticket_id,
+            attempts,
+        })
+    })
+    .transpose()
+}
+
+/// Marks a row sent, with every other waiting card update for the same
+/// ticket, which the message just sent already shows.
+pub async fn mark_sent(
+    conn: &mut PgConnection,
+    platform: Platform,
+    item: &OutboxItem,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE outbox SET sent_at = $4
+         WHERE id = $1
+            OR ($3 = 'ticket_message' AND ticket_id = $2 AND platform = $5 AND kind = $3
+                AND sent_at IS NULL AND failed_at IS NULL)",
+    )
+    .bind(item.id)
+    .bind(item.ticket_id)
+    .bind(item.kind.as_str())
+    .bind(at)
+    .bind(platform.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt: retried from `retry_at`, or parked as failed.
+pub async fn mark_failed(
+    conn: &mut PgConnection,
+    item: &OutboxItem,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $2,
+                not_before = COALESCE($3, not_before),
+                failed_at = CASE WHEN $3 IS NULL THEN $4 END
+         WHERE id = $1",
+    )
+    .bind(item.id)
+    .bind(error)
+    .bind(retry_at)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Rows waiting to be sent on `platform` (for tests and status).
+pub async fn pending(conn: &mut PgConnection, platform: Platform) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE platform = $1 AND sent_at IS NULL AND failed_at IS NULL",
+    )
+    .bind(platform.as_str())
+    .fetch_one(conn)
+    .await?)
+}
