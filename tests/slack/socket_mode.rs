@@ -134,3 +134,43 @@ async fn wait_until(condition: impl Fn() -> bool) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Tokens and the signing secret never reach a log line, even at trace level.
+#[sqlx::test]
+async fn secrets_never_reach_the_logs(pool: PgPool) {
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || LogSink(sink.clone()))
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let bot = connected(pool).await;
+    report(&bot, "Scanner offline", "log1").await;
+    bot.fake.wait_for("chat.postMessage", |c| c.to_string().contains("INC-1"), WAIT).await;
+    bot.fake.drop_all().await;
+    bot.fake.wait_connected(1, WAIT).await;
+    let (status, _) = bot.post("/slack/commands", "application/x-www-form-urlencoded", "text=x", Some((now(), "v0=00".into()))).await;
+    assert_eq!(status, axum::http::StatusCode::UNAUTHORIZED);
+
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(text.len() > 1_000, "the test should capture real logs, got {} bytes", text.len());
+    for secret in ["xoxb-test-bot-token", "xapp-test-app-token", SECRET] {
+        assert!(!text.contains(secret), "{secret} leaked into the logs");
+    }
+}
+
+struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
