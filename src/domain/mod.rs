@@ -5,12 +5,16 @@
 //! [`incident::Incident`] changes only through [`incident::Incident::apply`],
 //! which refuses illegal transitions with a typed error.
 
+pub mod calendar;
+pub mod channel;
 pub mod duration;
 pub mod incident;
 pub mod priority;
 pub mod reference;
+pub mod report;
 pub mod roles;
 pub mod service;
+pub mod sla;
 pub mod text;
 pub mod timeline;
 pub mod user;

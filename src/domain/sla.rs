@@ -1,0 +1,339 @@
+//! SLA clocks: time to respond (acknowledge) and time to resolve, per
+//! priority, counted around the clock or in business hours, with warnings
+//! at fractions of the target and a breach at 100%.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::calendar::Hours;
+use super::duration::format_duration;
+use super::incident::Incident;
+use super::priority::Priority;
+
+/// Which clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SlaClock {
+    /// From report to acknowledgement (or resolution, whichever is first).
+    Respond,
+    /// From report to resolution, not counting pauses.
+    Resolve,
+}
+
+impl SlaClock {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlaClock::Respond => "respond",
+            SlaClock::Resolve => "resolve",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "respond" => Some(SlaClock::Respond),
+            "resolve" => Some(SlaClock::Resolve),
+            _ => None,
+        }
+    }
+
+    /// How the clock is called in messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            SlaClock::Respond => "response",
+            SlaClock::Resolve => "resolution",
+        }
+    }
+}
+
+impl fmt::Display for SlaClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The targets of one priority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlaTarget {
+    pub respond: Duration,
+    pub resolve: Duration,
+    pub hours: Hours,
+    /// The calendar's name, for `/itsm sla` (`None` = around the clock).
+    pub calendar: Option<String>,
+}
+
+impl SlaTarget {
+    fn of(&self, clock: SlaClock) -> Duration {
+        match clock {
+            SlaClock::Respond => self.respond,
+            SlaClock::Resolve => self.resolve,
+        }
+    }
+}
+
+/// The SLA policy: targets per priority and the warning thresholds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlaPolicy {
+    targets: BTreeMap<Priority, SlaTarget>,
+    /// Warning thresholds in percent of the target, ascending, each < 100.
+    warn_at: Vec<u8>,
+}
+
+/// An interval in which the resolve clock does not count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pause {
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// Where a clock stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClockState {
+    /// Counting; `used` percent of the target has passed.
+    Running { used: u32 },
+    /// Stopped for now (on hold, or resolved and waiting for a reopen).
+    Paused,
+    /// Stopped in time, with `margin` to spare.
+    Met { margin: Duration },
+    /// Past its target by `by` (still running, or stopped late).
+    Breached { by: Duration, stopped: bool },
+}
+
+/// One clock of one incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClockView {
+    pub clock: SlaClock,
+    pub target: Duration,
+    /// When the target is (or was) reached; `None` while paused.
+    pub due_at: Option<DateTime<Utc>>,
+    pub state: ClockState,
+    /// When the clock stopped, if it did.
+    pub stopped_at: Option<DateTime<Utc>>,
+}
+
+impl ClockView {
+    /// A short description: "due 09:15 UTC (40% used)", "met with 5m to spare".
+    pub fn describe(&self) -> String {
+        let due = self
+            .due_at
+            .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_else(|| "—".into());
+        match &self.state {
+            ClockState::Running { used } => format!("due {due} ({used}% used)"),
+            ClockState::Paused => "paused".to_string(),
+            ClockState::Met { margin } => format!("met with {} to spare", format_duration(*margin)),
+            ClockState::Breached { by, stopped: false } => {
+                format!("breached {} ago (was due {due})", format_duration(*by))
+            }
+            ClockState::Breached { by, stopped: true } => {
+                format!("breached by {}", format_duration(*by))
+            }
+        }
+    }
+}
+
+/// A threshold crossing still to come: the sweep posts it when it is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub clock: SlaClock,
+    /// Percent of the target; 100 is the breach.
+    pub threshold: u8,
+    pub due_at: DateTime<Utc>,
+}
+
+/// Why a policy could not be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SlaError {
+    #[error("warning thresholds must be fractions between 0 and 1 (exclusive), e.g. [0.75, 0.9]; got {0}")]
+    BadThreshold(f64),
+    #[error("no target for {0}")]
+    MissingPriority(Priority),
+}
+
+impl Default for SlaPolicy {
+    /// The documented defaults: P1 15m/4h and P2 1h/8h around the clock;
+    /// P3 4h/24h and P4 8h/40h in office hours (Mon–Fri 09:00–17:00 UTC);
+    /// warnings at 75% and 90%.
+    fn default() -> Self {
+        let office = Hours::Business(super::calendar::BusinessCalendar::office_utc());
+        let target =
+            |respond: i64, resolve: i64, hours: &Hours, calendar: Option<&str>| SlaTarget {
+                respond: Duration::minutes(respond),
+                resolve: Duration::minutes(resolve),
+                hours: hours.clone(),
+                calendar: calendar.map(str::to_string),
+            };
+        SlaPolicy {
+            targets: BTreeMap::from([
+                (Priority::P1, target(15, 240, &Hours::AroundTheClock, None)),
+                (Priority::P2, target(60, 480, &Hours::AroundTheClock, None)),
+                (Priority::P3, target(240, 1440, &office, Some("office"))),
+                (Priority::P4, target(480, 2400, &office, Some("office"))),
+            ]),
+            warn_at: vec![75, 90],
+        }
+    }
+}
+
+impl SlaPolicy {
+    /// A policy with `targets` for every priority and warnings at the
+    /// fractions `warn_at` (e.g. 0.75 and 0.9).
+    pub fn new(targets: BTreeMap<Priority, SlaTarget>, warn_at: &[f64]) -> Result<Self, SlaError> {
+        for priority in Priority::ALL {
+            if !targets.contains_key(&priority) {
+                return Err(SlaError::MissingPriority(priority));
+            }
+        }
+        let mut percents = Vec::new();
+        for &fraction in warn_at {
+            if !(fraction > 0.0 && fraction < 1.0) {
+                return Err(SlaError::BadThreshold(fraction));
+            }
+            percents.push((fraction * 100.0).round().clamp(1.0, 99.0) as u8);
+        }
+        percents.sort_unstable();
+        percents.dedup();
+        Ok(SlaPolicy {
+            targets,
+            warn_at: percents,
+        })
+    }
+
+    /// The targets of `priority`.
+    pub fn target(&self, priority: Priority) -> Option<&SlaTarget> {
+        self.targets.get(&priority)
+    }
+
+    /// Warning thresholds in percent.
+    pub fn warn_at(&self) -> &[u8] {
+        &self.warn_at
+    }
+
+    /// Both clocks of `incident` at `now`.
+    pub fn clocks(
+        &self,
+        incident: &Incident,
+        pauses: &[Pause],
+        now: DateTime<Utc>,
+    ) -> Vec<ClockView> {
+        let Some(target) = self.targets.get(&incident.priority) else {
+            return Vec::new();
+        };
+        [SlaClock::Respond, SlaClock::Resolve]
+            .into_iter()
+            .map(|clock| view(clock, target, incident, pauses, now))
+            .collect()
+    }
+
+    /// The threshold crossings still ahead of `incident`'s running clocks
+    /// (including ones already past, which the sweep's ledger skips if they
+    /// were posted).
+    pub fn checkpoints(&self, incident: &Incident, pauses: &[Pause]) -> Vec<Checkpoint> {
+        let Some(target) = self.targets.get(&incident.priority) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for clock in [SlaClock::Respond, SlaClock::Resolve] {
+            if stop_of(clock, incident).is_some() || is_paused(clock, pauses) {
+                continue;
+            }
+            let paused = paused_time(clock, &target.hours, pauses);
+            let goal = target.of(clock);
+            for threshold in self.warn_at.iter().copied().chain([100]) {
+                let part = goal * i32::from(threshold) / 100;
+                out.push(Checkpoint {
+                    clock,
+                    threshold,
+                    due_at: target.hours.add(incident.created_at, part + paused),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// When `clock` stopped for good, if it did.
+fn stop_of(clock: SlaClock, incident: &Incident) -> Option<DateTime<Utc>> {
+    match clock {
+        SlaClock::Respond => match (incident.acknowledged_at, incident.resolved_at) {
+            (Some(a), Some(r)) => Some(a.min(r)),
+            (a, r) => a.or(r),
+        },
+        SlaClock::Resolve => incident.resolved_at,
+    }
+}
+
+fn is_paused(clock: SlaClock, pauses: &[Pause]) -> bool {
+    clock == SlaClock::Resolve && pauses.iter().any(|p| p.end.is_none())
+}
+
+/// Counted time spent in closed pauses (only the resolve clock pauses).
+fn paused_time(clock: SlaClock, hours: &Hours, pauses: &[Pause]) -> Duration {
+    if clock != SlaClock::Resolve {
+        return Duration::zero();
+    }
+    pauses
+        .iter()
+        .filter_map(|p| p.end.map(|end| hours.elapsed(p.start, end)))
+        .fold(Duration::zero(), |total, part| total + part)
+}
+
+fn view(
+    clock: SlaClock,
+    target: &SlaTarget,
+    incident: &Incident,
+    pauses: &[Pause],
+    now: DateTime<Utc>,
+) -> ClockView {
+    let goal = target.of(clock);
+    let stopped_at = stop_of(clock, incident);
+    let until = stopped_at.unwrap_or(now);
+    // Pauses count up to `until`; an open pause runs up to it.
+    let paused = if clock == SlaClock::Resolve {
+        pauses
+            .iter()
+            .map(|p| {
+                target
+                    .hours
+                    .elapsed(p.start, p.end.unwrap_or(until).min(until))
+            })
+            .fold(Duration::zero(), |total, part| total + part)
+    } else {
+        Duration::zero()
+    };
+    let used = target.hours.elapsed(incident.created_at, until) - paused;
+    let paused_now = stopped_at.is_none() && is_paused(clock, pauses);
+    let closed_pauses = paused_time(clock, &target.hours, pauses);
+    let due_at = (!paused_now).then(|| target.hours.add(incident.created_at, goal + closed_pauses));
+    let state = if used > goal {
+        ClockState::Breached {
+            by: used - goal,
+            stopped: stopped_at.is_some(),
+        }
+    } else if stopped_at.is_some() {
+        ClockState::Met {
+            margin: goal - used,
+        }
+    } else if paused_now {
+        ClockState::Paused
+    } else {
+        let percent = if goal > Duration::zero() {
+            (used.num_seconds().max(0) * 100 / goal.num_seconds().max(1)) as u32
+        } else {
+            100
+        };
+        ClockState::Running { used: percent }
+    };
+    ClockView {
+        clock,
+        target: goal,
+        due_at,
+        state,
+        stopped_at,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,188 @@
+use chrono::TimeZone;
+
+use super::*;
+use crate::domain::calendar::BusinessCalendar;
+use crate::domain::incident::{IncidentStatus, Origin};
+use crate::domain::{Level, Platform, UserId};
+
+fn at(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, day, hour, minute, 0)
+        .unwrap()
+}
+
+/// The documented defaults: P1 15m/4h and P2 1h/8h around the clock; P3
+/// 4h/24h and P4 8h/40h in the office calendar.
+fn policy() -> SlaPolicy {
+    let office = Hours::Business(BusinessCalendar::office_utc());
+    let target = |respond, resolve, hours: &Hours| SlaTarget {
+        respond: Duration::minutes(respond),
+        resolve: Duration::minutes(resolve),
+        hours: hours.clone(),
+        calendar: None,
+    };
+    let all_day = Hours::AroundTheClock;
+    let targets = BTreeMap::from([
+        (Priority::P1, target(15, 240, &all_day)),
+        (Priority::P2, target(60, 480, &all_day)),
+        (Priority::P3, target(240, 1440, &office)),
+        (Priority::P4, target(480, 2400, &office)),
+    ]);
+    SlaPolicy::new(targets, &[0.75, 0.9]).unwrap()
+}
+
+fn incident(priority: Priority, created: DateTime<Utc>) -> Incident {
+    Incident {
+        id: 1,
+        number: 1,
+        title: "VPN down".into(),
+        description: String::new(),
+        priority,
+        impact: Level::High,
+        urgency: Level::High,
+        status: IncidentStatus::New,
+        status_before_hold: None,
+        hold_reason: None,
+        service: None,
+        reporter: UserId::new(Platform::Shell, "alice").unwrap(),
+        assignee: None,
+        origin: Origin {
+            platform: Platform::Shell,
+            channel: "ops".into(),
+            thread: None,
+            message: None,
+        },
+        created_at: created,
+        updated_at: created,
+        acknowledged_at: None,
+        acknowledged_by: None,
+        resolved_at: None,
+        resolution: None,
+        closed_at: None,
+    }
+}
+
+fn due(checkpoints: &[Checkpoint], clock: SlaClock, threshold: u8) -> DateTime<Utc> {
+    checkpoints
+        .iter()
+        .find(|c| c.clock == clock && c.threshold == threshold)
+        .map(|c| c.due_at)
+        .unwrap_or_else(|| panic!("no {clock} {threshold}% checkpoint in {checkpoints:?}"))
+}
+
+#[test]
+fn a_p1_warns_at_75_and_90_percent_then_breaches() {
+    let created = at(25, 9, 0);
+    let points = policy().checkpoints(&incident(Priority::P1, created), &[]);
+    assert_eq!(
+        due(&points, SlaClock::Respond, 75),
+        created + Duration::seconds(675)
+    );
+    assert_eq!(
+        due(&points, SlaClock::Respond, 90),
+        created + Duration::seconds(810)
+    );
+    assert_eq!(
+        due(&points, SlaClock::Respond, 100),
+        created + Duration::minutes(15)
+    );
+    assert_eq!(
+        due(&points, SlaClock::Resolve, 100),
+        created + Duration::hours(4)
+    );
+}
+
+#[test]
+fn acknowledging_stops_the_respond_clock() {
+    let mut inc = incident(Priority::P1, at(25, 9, 0));
+    inc.acknowledged_at = Some(at(25, 9, 10));
+    let points = policy().checkpoints(&inc, &[]);
+    assert!(points.iter().all(|c| c.clock == SlaClock::Resolve));
+    let clocks = policy().clocks(&inc, &[], at(25, 9, 30));
+    assert_eq!(
+        clocks[0].state,
+        ClockState::Met {
+            margin: Duration::minutes(5)
+        }
+    );
+}
+
+#[test]
+fn a_hold_shifts_the_resolve_due_time() {
+    let inc = incident(Priority::P2, at(25, 9, 0));
+    let pauses = [Pause {
+        start: at(25, 10, 0),
+        end: Some(at(25, 11, 30)),
+    }];
+    let points = policy().checkpoints(&inc, &pauses);
+    assert_eq!(due(&points, SlaClock::Resolve, 100), at(25, 18, 30));
+    // While on hold, the resolve clock has no checkpoints and shows as paused.
+    let open = [Pause {
+        start: at(25, 10, 0),
+        end: None,
+    }];
+    assert!(policy()
+        .checkpoints(&inc, &open)
+        .iter()
+        .all(|c| c.clock == SlaClock::Respond));
+    let views = policy().clocks(&inc, &open, at(25, 12, 0));
+    assert_eq!(views[1].state, ClockState::Paused);
+}
+
+#[test]
+fn a_p3_raised_friday_afternoon_is_due_in_business_hours() {
+    // Friday 2026-11-27 16:30: 30 minutes left that day, then Monday.
+    let inc = incident(Priority::P3, at(27, 16, 30));
+    let points = policy().checkpoints(&inc, &[]);
+    assert_eq!(due(&points, SlaClock::Respond, 100), at(30, 12, 30));
+    // 24 business hours = three 8-hour days: 0.5h Fri + 8h Mon + 8h Tue + 7.5h Wed.
+    assert_eq!(
+        due(&points, SlaClock::Resolve, 100),
+        Utc.with_ymd_and_hms(2026, 12, 2, 16, 30, 0).unwrap()
+    );
+}
+
+#[test]
+fn a_late_stop_is_a_breach_by_how_much() {
+    let mut inc = incident(Priority::P1, at(25, 9, 0));
+    inc.acknowledged_at = Some(at(25, 9, 20));
+    let clocks = policy().clocks(&inc, &[], at(25, 10, 0));
+    assert_eq!(
+        clocks[0].state,
+        ClockState::Breached {
+            by: Duration::minutes(5),
+            stopped: true
+        }
+    );
+    let running = policy().clocks(&incident(Priority::P1, at(25, 9, 0)), &[], at(25, 9, 6));
+    assert_eq!(running[0].state, ClockState::Running { used: 40 });
+}
+
+#[test]
+fn a_priority_change_retargets_from_the_original_start() {
+    let mut inc = incident(Priority::P3, at(25, 9, 0));
+    inc.priority = Priority::P1;
+    let points = policy().checkpoints(&inc, &[]);
+    assert_eq!(due(&points, SlaClock::Respond, 100), at(25, 9, 15));
+}
+
+#[test]
+fn thresholds_must_be_fractions() {
+    let targets = BTreeMap::new();
+    assert!(matches!(
+        SlaPolicy::new(targets.clone(), &[0.5]),
+        Err(SlaError::MissingPriority(_))
+    ));
+    let p = policy();
+    let targets: BTreeMap<_, _> = Priority::ALL
+        .into_iter()
+        .map(|pr| (pr, p.target(pr).unwrap().clone()))
+        .collect();
+    assert!(matches!(
+        SlaPolicy::new(targets.clone(), &[1.5]),
+        Err(SlaError::BadThreshold(_))
+    ));
+    assert!(matches!(
+        SlaPolicy::new(targets, &[0.0]),
+        Err(SlaError::BadThreshold(_))
+    ));
+}
