@@ -136,6 +136,14 @@ impl App {
         } else {
             None
         };
+        if self.config.scheduler.enabled {
+            let engine = self.engine.clone();
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                crate::scheduler::run(engine, stop).await;
+                Ok("scheduler")
+            });
+        }
         if self.config.http.enabled {
             let addr = self.config.http.bind;
             let listener = tokio::net::TcpListener::bind(addr)

@@ -13,5 +13,6 @@ pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod scheduler;
 pub mod store;
 pub mod telemetry;

@@ -53,6 +53,24 @@ enum Command {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         text: Vec<String>,
     },
+    /// Run every time-driven check once (SLA warnings and breaches), now or as if at --at, and print what was posted.
+    Sweep {
+        /// The instant to sweep as if it were now (RFC 3339, e.g. 2026-11-25T09:12:00Z).
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    },
+    /// Print (or post) the daily digest for a channel.
+    Digest {
+        /// The channel: slack:C…, discord:…, or a shell channel name.
+        #[arg(long)]
+        channel: String,
+        /// The calendar day to report on (in the channel's time zone); default: the last 24 hours.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// Post it to the channel instead of only printing it.
+        #[arg(long)]
+        post: bool,
+    },
 }
 
 /// Exit code for configuration and database errors.
@@ -106,6 +124,60 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
             let (_trigger, stop) = Shutdown::new();
             let input = tokio::io::BufReader::new(tokio::io::stdin());
             shell::run(&app.engine, &session, input, tokio::io::stdout(), stop).await?;
+            app.store.close().await;
+            Ok(0)
+        }
+        Command::Sweep { at } => {
+            let app = App::open(config).await.context("opening the database")?;
+            let at = at.map_or_else(chrono::Utc::now, |at| at.with_timezone(&chrono::Utc));
+            let posted = itsm_bot::scheduler::sweep::sweep(&app.engine, at)
+                .await
+                .context("sweeping")?;
+            if posted.is_empty() {
+                println!(
+                    "No SLA warnings or breaches due at {}.",
+                    at.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
+            for item in posted {
+                println!("[{}] {}", item.channel, item.text);
+            }
+            app.store.close().await;
+            Ok(0)
+        }
+        Command::Digest {
+            channel,
+            date,
+            post,
+        } => {
+            use itsm_bot::scheduler::digest;
+            let channel: itsm_bot::domain::channel::ChannelRef = channel
+                .parse()
+                .with_context(|| format!("--channel {channel}"))?;
+            let time_zone = config
+                .digest
+                .channels
+                .iter()
+                .find(|c| c.channel == channel)
+                .and_then(|c| c.time_zone)
+                .unwrap_or(config.digest.time_zone)
+                .0;
+            let app = App::open(config).await.context("opening the database")?;
+            let report = match date {
+                Some(date) => digest::for_date(&app.engine, date, time_zone).await,
+                None => {
+                    let period = itsm_bot::domain::report::Period::Day;
+                    digest::report(&app.engine, period, chrono::Utc::now()).await
+                }
+            }
+            .context("building the digest")?;
+            println!("{}", digest::message(&report).plain_text());
+            if post {
+                let posted = digest::publish(&app.engine, &channel, &report)
+                    .await
+                    .context("posting the digest")?;
+                println!("(posted to {})", posted.channel);
+            }
             app.store.close().await;
             Ok(0)
         }

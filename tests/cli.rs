@@ -253,3 +253,63 @@ fn serve_answers_health_checks_and_stops_cleanly_on_sigterm() {
         .unwrap();
     assert!(stderr.contains("stopped"), "{stderr}");
 }
+
+fn sweep_at(db: &FreshDatabase, at: &str) -> String {
+    let output = db.bot().args(["sweep", "--at", at]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    stdout(&output)
+}
+
+/// The SLA story from the command line: one warning at 12 minutes, none on
+/// a repeat, the breach at 16, and nothing about the response after `ack`.
+#[test]
+fn sweep_posts_each_warning_once_and_digest_counts() {
+    let db = FreshDatabase::new("sweep");
+    assert_eq!(
+        db.say("/incident Core switch down P1").status.code(),
+        Some(0)
+    );
+    let created = Command::new("psql")
+        .args([
+            &db.url,
+            "-tAc",
+            "SELECT extract(epoch FROM created_at)::bigint FROM tickets WHERE number = 1",
+        ])
+        .output()
+        .unwrap();
+    let created: i64 = String::from_utf8_lossy(&created.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    let at = |minutes: i64| {
+        chrono::DateTime::from_timestamp(created + minutes * 60, 0)
+            .unwrap()
+            .to_rfc3339()
+    };
+
+    let first = sweep_at(&db, &at(12));
+    assert_eq!(first.lines().count(), 1, "{first}");
+    assert!(first.contains("75% of the 15m response target"), "{first}");
+    assert!(sweep_at(&db, &at(12)).contains("No SLA warnings or breaches due"));
+    let later = sweep_at(&db, &at(16));
+    assert!(
+        later.contains("breached its 15m response target"),
+        "{later}"
+    );
+
+    assert_eq!(db.say("/incident INC-1 ack").status.code(), Some(0));
+    let after_ack = sweep_at(&db, &at(3 * 60));
+    assert!(!after_ack.contains("response"), "{after_ack}");
+
+    let digest = db
+        .bot()
+        .args(["digest", "--channel", "ops"])
+        .output()
+        .unwrap();
+    assert_eq!(digest.status.code(), Some(0), "{digest:?}");
+    let text = stdout(&digest);
+    assert!(
+        text.contains("Opened: 1") && text.contains("Still open: 1 (P1 1"),
+        "{text}"
+    );
+}

@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::commands::reply::Message;
 use crate::commands::show;
 use crate::domain::incident::Incident;
+use crate::domain::sla::SlaPolicy;
 use crate::domain::{Platform, UserId};
 use crate::store::messages::PostedMessage;
 use crate::store::outbox::{OutboxItem, OutboxKind};
@@ -60,6 +61,15 @@ pub trait Deliver: Send + Sync + 'static {
         reporter: &UserId,
         survey: &Message,
     ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+
+    /// Posts a notice (an SLA warning, a digest) in `channel`, in `thread`
+    /// when given.
+    fn post_notice(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        notice: &Message,
+    ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
 }
 
 /// Attempts before a row is parked as failed.
@@ -73,16 +83,24 @@ pub struct OutboxWorker<D> {
     deliver: Arc<D>,
     clock: Arc<dyn Clock>,
     signal: Arc<Notify>,
+    policy: SlaPolicy,
 }
 
 impl<D: Deliver> OutboxWorker<D> {
     /// A worker delivering through `deliver`, woken by `signal`.
-    pub fn new(store: Store, deliver: Arc<D>, clock: Arc<dyn Clock>, signal: Arc<Notify>) -> Self {
+    pub fn new(
+        store: Store,
+        deliver: Arc<D>,
+        clock: Arc<dyn Clock>,
+        signal: Arc<Notify>,
+        policy: SlaPolicy,
+    ) -> Self {
         OutboxWorker {
             store,
             deliver,
             clock,
             signal,
+            policy,
         }
     }
 
@@ -123,13 +141,17 @@ impl<D: Deliver> OutboxWorker<D> {
         let Some(item) = store::outbox::claim(&mut tx, platform, now).await? else {
             return Ok(false);
         };
-        let incident = store::incidents::get_by_id(&mut tx, item.ticket_id).await?;
-        let result = match &incident {
-            Some(incident) => self.deliver_item(&mut tx, &item, incident).await,
-            None => Err(DeliveryError::Permanent(format!(
-                "ticket {} no longer exists",
-                item.ticket_id
-            ))),
+        let result = match (item.kind, item.ticket_id) {
+            (OutboxKind::Notice, _) => self.deliver_notice(&item).await,
+            (_, Some(ticket_id)) => match store::incidents::get_by_id(&mut tx, ticket_id).await? {
+                Some(incident) => self.deliver_item(&mut tx, &item, &incident).await,
+                None => Err(DeliveryError::Permanent(format!(
+                    "ticket {ticket_id} is not an incident"
+                ))),
+            },
+            (_, None) => Err(DeliveryError::Permanent(
+                "a card or survey without a ticket".into(),
+            )),
         };
         let now = self.clock.now();
         match result {
@@ -160,6 +182,21 @@ impl<D: Deliver> OutboxWorker<D> {
         Ok(true)
     }
 
+    async fn deliver_notice(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
+        let (Some(channel), Some(body)) = (&item.channel, &item.body) else {
+            return Err(DeliveryError::Permanent(
+                "a notice without a channel or text".into(),
+            ));
+        };
+        self.deliver
+            .post_notice(
+                channel,
+                item.thread.as_deref(),
+                &Message::text(body.clone()),
+            )
+            .await
+    }
+
     async fn deliver_item(
         &self,
         conn: &mut sqlx::PgConnection,
@@ -173,7 +210,11 @@ impl<D: Deliver> OutboxWorker<D> {
         };
         match item.kind {
             OutboxKind::TicketMessage => {
-                let card = show::incident_message(incident);
+                let pauses = store::sla::pauses(conn, incident.id)
+                    .await
+                    .map_err(unavailable)?;
+                let clocks = self.policy.clocks(incident, &pauses, self.clock.now());
+                let card = show::incident_message(incident, &clocks);
                 match store::messages::find(conn, incident.id, platform)
                     .await
                     .map_err(unavailable)?
@@ -204,6 +245,7 @@ impl<D: Deliver> OutboxWorker<D> {
                     .send_survey(&incident.reporter, &show::survey_message(incident))
                     .await
             }
+            OutboxKind::Notice => self.deliver_notice(item).await,
         }
     }
 }

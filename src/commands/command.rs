@@ -51,4 +51,8 @@ pub enum QueryCommand {
     Open(Vec<Priority>),
     /// `/itsm whoami`: my user id and roles.
     Whoami,
+    /// `/itsm sla`: the SLA policies.
+    Sla,
+    /// `/itsm report [day|week|month]`: the figures of a period.
+    Report(crate::domain::report::Period),
 }

@@ -103,6 +103,16 @@ impl Engine {
         }
     }
 
+    /// The configuration this engine runs with.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    /// The SLA policy.
+    pub fn sla_policy(&self) -> &crate::domain::sla::SlaPolicy {
+        &self.config.sla_policy
+    }
+
     /// The names in the service catalog, for forms.
     pub async fn service_names(&self) -> Result<Vec<String>, StoreError> {
         let mut conn = self.store.pool().acquire().await?;
@@ -307,6 +317,7 @@ impl Engine {
             &[new.created_event()],
         )
         .await?;
+        let clocks = self.sync_sla(conn, &incident, None, now).await?;
         let carded = self.sync_cards(conn, &incident, now).await?;
         let derived = if report.priority.is_some() {
             String::new()
@@ -323,12 +334,52 @@ impl Engine {
                 incident.title
             )))
             .with(show::incident_fields(&incident))
+            .with(Block::Text(show::due_line(&clocks)))
             .with(Block::Context(format!(
                 "{derived}Engineers: `/incident {} ack` to take it.",
                 incident.reference()
             )));
         let reply = Reply::done(message).about(incident.reference());
         Ok(if carded { reply.privately() } else { reply })
+    }
+
+    /// Brings the incident's SLA state up to date after a change: pauses
+    /// for holds and the time between a resolve and a reopen, the
+    /// checkpoints the sweep will post, and each clock's outcome.
+    async fn sync_sla(
+        &self,
+        conn: &mut PgConnection,
+        incident: &Incident,
+        change: Option<(&Incident, &IncidentAction)>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<crate::domain::sla::ClockView>, StoreError> {
+        match change {
+            Some((_, IncidentAction::Hold(_))) => {
+                store::sla::open_pause(conn, incident.id, now).await?
+            }
+            Some((_, IncidentAction::Resume | IncidentAction::Resolve(_))) => {
+                store::sla::close_pause(conn, incident.id, now).await?
+            }
+            Some((before, IncidentAction::Reopen(_))) => {
+                // The time it spent resolved does not count against it.
+                if let Some(resolved_at) = before.resolved_at {
+                    store::sla::open_pause(conn, incident.id, resolved_at).await?;
+                    store::sla::close_pause(conn, incident.id, now).await?;
+                }
+            }
+            _ => {}
+        }
+        let policy = self.sla_policy();
+        let pauses = store::sla::pauses(conn, incident.id).await?;
+        let checkpoints = if incident.status.is_open() {
+            policy.checkpoints(incident, &pauses)
+        } else {
+            Vec::new()
+        };
+        store::sla::replace_checkpoints(conn, incident.id, &checkpoints).await?;
+        let clocks = policy.clocks(incident, &pauses, now);
+        store::sla::record_outcomes(conn, incident.id, &clocks).await?;
+        Ok(clocks)
     }
 
     /// Queues an update of the incident's card on every platform that shows
@@ -434,7 +485,11 @@ impl Engine {
             .await?
             .ok_or_else(|| no_such(reference))?;
         let events = store::timeline::list(conn, incident.id).await?;
-        Ok(Reply::answer(show::incident_card(&incident, &events)).about(reference))
+        let pauses = store::sla::pauses(conn, incident.id).await?;
+        let clocks = self
+            .sla_policy()
+            .clocks(&incident, &pauses, self.clock.now());
+        Ok(Reply::answer(show::incident_card(&incident, &events, &clocks)).about(reference))
     }
 
     async fn act_on_incident(
@@ -461,6 +516,8 @@ impl Engine {
             .map_err(Refusal::from)?;
         store::incidents::update(conn, &applied.incident).await?;
         store::timeline::append(conn, incident.id, &request.actor, now, &applied.events).await?;
+        self.sync_sla(conn, &applied.incident, Some((&incident, &action)), now)
+            .await?;
         let carded = self.sync_cards(conn, &applied.incident, now).await?;
         let reporter_platform = applied.incident.reporter.platform();
         if matches!(action, IncidentAction::Resolve(_)) && delivers_to(reporter_platform) {
@@ -503,6 +560,20 @@ impl Engine {
     ) -> Result<Reply, ExecError> {
         let message = match query {
             QueryCommand::Help(topic) => help(topic.as_deref())?,
+            QueryCommand::Sla => show::sla_policy(self.sla_policy()),
+            QueryCommand::Report(period) => {
+                let roles = self.roles_of(conn, &request.actor).await?;
+                if !(roles.allows(Role::Manager) || roles.allows(Role::Engineer)) {
+                    return Err(Refusal::new(format!(
+                        "Only someone with the manager or engineer role can read reports; you ({}) have neither.",
+                        request.actor
+                    ))
+                    .into());
+                }
+                let report =
+                    crate::scheduler::digest::report_with(conn, period, self.clock.now()).await?;
+                crate::scheduler::digest::message(&report)
+            }
             QueryCommand::Whoami => {
                 let roles = self.roles_of(conn, &request.actor).await?;
                 let names: Vec<&str> = roles.iter().map(Role::as_str).collect();

@@ -281,49 +281,64 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
             Err(Refusal::new(format!("`/itsm {what}` takes nothing after it.")).hint(TRY_HELP))
         }
     };
-    let query = match sub.as_str() {
-        "incident" => return parse_incident(rest, ctx),
-        "problem" | "change" => return Err(not_yet(&format!("/{sub}"))),
-        "help" => {
-            let topic = rest.split_whitespace().next().map(str::to_ascii_lowercase);
-            if rest.split_whitespace().count() > 1 {
-                return Err(Refusal::new("`/itsm help` takes one topic.").hint(super::help::TOPICS_HINT));
-            }
-            QueryCommand::Help(topic)
-        }
-        "mine" => {
-            no_text("mine")?;
-            QueryCommand::Mine
-        }
-        "whoami" => {
-            no_text("whoami")?;
-            QueryCommand::Whoami
-        }
-        "open" => {
-            let mut priorities = Vec::new();
-            for word in rest.split_whitespace() {
-                let priority = word.parse::<Priority>().map_err(|err| {
-                    Refusal::new(sentence(&err.to_string())).hint("For example: `/itsm open P1 P2`.")
-                })?;
-                if !priorities.contains(&priority) {
-                    priorities.push(priority);
+    let query =
+        match sub.as_str() {
+            "incident" => return parse_incident(rest, ctx),
+            "problem" | "change" => return Err(not_yet(&format!("/{sub}"))),
+            "help" => {
+                let topic = rest.split_whitespace().next().map(str::to_ascii_lowercase);
+                if rest.split_whitespace().count() > 1 {
+                    return Err(Refusal::new("`/itsm help` takes one topic.")
+                        .hint(super::help::TOPICS_HINT));
                 }
+                QueryCommand::Help(topic)
             }
-            priorities.sort();
-            QueryCommand::Open(priorities)
-        }
-        "report" | "sla" => {
-            return Err(Refusal::new(format!(
-                "`/itsm {sub}` is not available in this version: SLA reports arrive with SLA management."
-            ))
-            .hint("`/itsm open` lists what is open now."))
-        }
-        other => {
-            return Err(Refusal::new(format!("`/itsm {other}` is not a command.")).hint(
-                "`/itsm` knows: help [topic], mine, open [P1…], whoami, incident …",
-            ))
-        }
-    };
+            "mine" => {
+                no_text("mine")?;
+                QueryCommand::Mine
+            }
+            "whoami" => {
+                no_text("whoami")?;
+                QueryCommand::Whoami
+            }
+            "open" => {
+                let mut priorities = Vec::new();
+                for word in rest.split_whitespace() {
+                    let priority = word.parse::<Priority>().map_err(|err| {
+                        Refusal::new(sentence(&err.to_string()))
+                            .hint("For example: `/itsm open P1 P2`.")
+                    })?;
+                    if !priorities.contains(&priority) {
+                        priorities.push(priority);
+                    }
+                }
+                priorities.sort();
+                QueryCommand::Open(priorities)
+            }
+            "sla" => {
+                no_text("sla")?;
+                QueryCommand::Sla
+            }
+            "report" => {
+                use crate::domain::report::Period;
+                let period = match rest.trim().to_ascii_lowercase().as_str() {
+                    "" | "day" | "daily" => Period::Day,
+                    "week" | "weekly" => Period::Week,
+                    "month" | "monthly" => Period::Month,
+                    other => {
+                        return Err(Refusal::new(format!("`{other}` is not a report period."))
+                            .hint(
+                            "Use `/itsm report day`, `/itsm report week` or `/itsm report month`.",
+                        ))
+                    }
+                };
+                QueryCommand::Report(period)
+            }
+            other => {
+                return Err(Refusal::new(format!("`/itsm {other}` is not a command."))
+                    .hint("`/itsm` knows: help [topic], mine, open [P1…], whoami, incident …"))
+            }
+        };
     Ok(Command::Query(query))
 }
 

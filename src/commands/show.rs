@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::reply::{Block, Message};
 use crate::domain::incident::Incident;
+use crate::domain::sla::{ClockView, SlaClock};
 use crate::domain::timeline::Event;
 
 /// An instant as shown to people.
@@ -45,7 +46,7 @@ pub fn incident_fields(incident: &Incident) -> Block {
 
 /// The card that shows an incident in a channel, with the buttons that
 /// fit its status. Every change re-renders it in place.
-pub fn incident_message(incident: &Incident) -> Message {
+pub fn incident_message(incident: &Incident, clocks: &[ClockView]) -> Message {
     use super::actions::{Button, ButtonAction, ButtonStyle};
     use crate::domain::incident::IncidentStatus;
     let reference = incident.reference();
@@ -74,6 +75,12 @@ pub fn incident_message(incident: &Incident) -> Message {
     }
     if let Some(resolution) = &incident.resolution {
         message = message.with(Block::Text(format!("Resolution: {resolution}")));
+    }
+    if incident.status.is_open() && !clocks.is_empty() {
+        message = message.with(Block::Text(format!(
+            "SLA: {}",
+            clock_lines(clocks).join(" · ")
+        )));
     }
     message = message.with(Block::Context(format!(
         "Reported by {} · opened {}",
@@ -144,8 +151,73 @@ pub fn survey_message(incident: &Incident) -> Message {
         ))
 }
 
-/// The whole ticket with its timeline.
-pub fn incident_card(incident: &Incident, events: &[Event]) -> Message {
+/// The SLA policy as `/itsm sla` shows it.
+pub fn sla_policy(policy: &crate::domain::sla::SlaPolicy) -> Message {
+    use crate::domain::duration::format_duration;
+    use crate::domain::Priority;
+    let items = Priority::ALL
+        .iter()
+        .filter_map(|priority| {
+            let target = policy.target(*priority)?;
+            let hours = target.calendar.as_ref().map_or_else(
+                || "around the clock".to_string(),
+                |c| format!("business hours ({c})"),
+            );
+            Some(format!(
+                "{priority}: respond within {}, resolve within {}, {hours}",
+                format_duration(target.respond),
+                format_duration(target.resolve)
+            ))
+        })
+        .collect();
+    let warn: Vec<String> = policy.warn_at().iter().map(|p| format!("{p}%")).collect();
+    Message::default()
+        .with(Block::List {
+            title: Some("SLA targets".to_string()),
+            items,
+        })
+        .with(Block::Context(format!(
+            "Warnings at {} of a target, then a breach alert. Time on hold does not count towards resolving.",
+            warn.join(" and ")
+        )))
+}
+
+/// "Respond by … · resolve by …" for a new incident.
+pub fn due_line(clocks: &[ClockView]) -> String {
+    let parts: Vec<String> = clocks
+        .iter()
+        .filter_map(|clock| {
+            let verb = match clock.clock {
+                SlaClock::Respond => "Respond by",
+                SlaClock::Resolve => "resolve by",
+            };
+            clock.due_at.map(|due| format!("{verb} {}", when(due)))
+        })
+        .collect();
+    if parts.is_empty() {
+        "No SLA clocks running.".to_string()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+/// One line per SLA clock: "response (15m): due … (40% used)".
+pub fn clock_lines(clocks: &[ClockView]) -> Vec<String> {
+    clocks
+        .iter()
+        .map(|clock| {
+            format!(
+                "{} ({}): {}",
+                clock.clock.noun(),
+                crate::domain::duration::format_duration(clock.target),
+                clock.describe()
+            )
+        })
+        .collect()
+}
+
+/// The whole ticket with its SLA clocks and timeline.
+pub fn incident_card(incident: &Incident, events: &[Event], clocks: &[ClockView]) -> Message {
     let mut details = vec![
         (
             "Impact / urgency".to_string(),
@@ -184,6 +256,12 @@ pub fn incident_card(incident: &Incident, events: &[Event]) -> Message {
     }
     if let Some(resolution) = &incident.resolution {
         message = message.with(Block::Text(format!("Resolution: {resolution}")));
+    }
+    if !clocks.is_empty() {
+        message = message.with(Block::List {
+            title: Some("SLA".to_string()),
+            items: clock_lines(clocks),
+        });
     }
     message.with(Block::List {
         title: Some(format!("Timeline ({} events)", events.len())),

@@ -8,6 +8,7 @@
 //! bot at start with a message that names the key.
 
 mod settings;
+mod sla;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use crate::domain::roles::{Role, RoleBook};
 use crate::domain::{Level, PriorityMatrix};
 
 pub use settings::{CronSetting, DurationSetting, TimeZoneSetting, UserPatternSetting};
+pub use sla::{CalendarConfig, PolicyConfig, PolicyTable, SlaConfig};
 
 /// The committed defaults, built in so the binary runs from any directory.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -53,6 +55,12 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub digest: DigestConfig,
     pub slack: SlackConfig,
+    pub sla: SlaConfig,
+    #[serde(default)]
+    pub calendars: std::collections::BTreeMap<String, CalendarConfig>,
+    /// The SLA policy built from `[sla]` and `[calendars]` while loading.
+    #[serde(skip)]
+    pub sla_policy: crate::domain::sla::SlaPolicy,
 }
 
 /// `[database]`
@@ -269,7 +277,7 @@ pub struct DigestConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DigestChannel {
-    pub channel: String,
+    pub channel: crate::domain::channel::ChannelRef,
     pub schedule: Option<CronSetting>,
     pub time_zone: Option<TimeZoneSetting>,
 }
@@ -313,6 +321,7 @@ impl Config {
         }
         let mut config: Config = figment.extract().map_err(Box::new)?;
         config.read_secret_files()?;
+        config.sla_policy = sla::build_policy(&config.sla, &config.calendars)?;
         config.validate()?;
         Ok(config)
     }
@@ -420,14 +429,6 @@ impl Config {
                 "slack.create_reaction",
                 "write the reaction's name without colons, e.g. `ticket`".into(),
             ));
-        }
-        for (index, channel) in self.digest.channels.iter().enumerate() {
-            if channel.channel.trim().is_empty() {
-                return Err(invalid(
-                    &format!("digest.channels[{index}].channel"),
-                    "must not be empty".into(),
-                ));
-            }
         }
         Ok(())
     }

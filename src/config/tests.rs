@@ -131,6 +131,16 @@ fn bad_values_name_their_key() {
             "[[digest.channels]]\nchannel = \"ops\"\ntime_zone = \"Nowhere\"\n",
             "digest.channels",
         ),
+        ("[sla]\nwarn_at = [1.5]\n", "sla.warn_at"),
+        (
+            "[sla.policies]\nP3 = { respond = \"4h\", resolve = \"24h\", calendar = \"factory\" }\n",
+            "sla.policies.P3.calendar",
+        ),
+        ("[sla.policies]\nP1 = { respond = \"5h\", resolve = \"4h\" }\n", "sla.policies.P1"),
+        ("[calendars.office]\nworking_days = [\"Funday\"]\n", "calendars.office.working_days"),
+        ("[calendars.office]\nopens = \"9am\"\n", "calendars.office.opens"),
+        ("[calendars.office]\nopens = \"18:00\"\n", "calendars.office"),
+        ("[sla]\nescalation_channel = \"irc:#ops\"\n", "sla.escalation_channel"),
     ];
     for (contents, key) in cases {
         let message = error_of(contents);

@@ -7,9 +7,11 @@ pub mod inbound;
 pub mod incidents;
 pub mod messages;
 pub mod outbox;
+pub mod reports;
 pub mod roles;
 pub mod satisfaction;
 pub mod services;
+pub mod sla;
 pub mod timeline;
 
 use std::time::Duration;

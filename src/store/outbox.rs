@@ -13,6 +13,8 @@ pub enum OutboxKind {
     TicketMessage,
     /// Ask the reporter for a satisfaction score.
     Survey,
+    /// Post a notice (an SLA warning, a digest) to a channel.
+    Notice,
 }
 
 impl OutboxKind {
@@ -20,6 +22,7 @@ impl OutboxKind {
         match self {
             OutboxKind::TicketMessage => "ticket_message",
             OutboxKind::Survey => "survey",
+            OutboxKind::Notice => "notice",
         }
     }
 
@@ -27,6 +30,7 @@ impl OutboxKind {
         match text {
             "ticket_message" => Ok(OutboxKind::TicketMessage),
             "survey" => Ok(OutboxKind::Survey),
+            "notice" => Ok(OutboxKind::Notice),
             other => Err(StoreError::Corrupt(format!(
                 "unknown outbox kind `{other}`"
             ))),
@@ -39,8 +43,13 @@ impl OutboxKind {
 pub struct OutboxItem {
     pub id: i64,
     pub kind: OutboxKind,
-    pub ticket_id: i64,
+    /// The ticket a card or survey is about; a notice may have none.
+    pub ticket_id: Option<i64>,
     pub attempts: i32,
+    /// Where a notice goes, and what it says.
+    pub channel: Option<String>,
+    pub thread: Option<String>,
+    pub body: Option<String>,
 }
 
 /// Queues `kind` for `ticket_id` on `platform`. Card updates already waiting
@@ -69,6 +78,31 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// Queues a notice: `body` posted to `channel` (in `thread` when given).
+pub async fn enqueue_notice(
+    conn: &mut PgConnection,
+    platform: Platform,
+    channel: &str,
+    thread: Option<&str>,
+    body: &str,
+    ticket_id: Option<i64>,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO outbox (platform, kind, ticket_id, channel, thread, body, created_at, not_before)
+         VALUES ($1, 'notice', $2, $3, $4, $5, $6, $6)",
+    )
+    .bind(platform.as_str())
+    .bind(ticket_id)
+    .bind(channel)
+    .bind(thread)
+    .bind(body)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Claims the oldest due row for `platform`, locking it until the
 /// transaction ends; other workers skip it.
 pub async fn claim(
@@ -76,8 +110,17 @@ pub async fn claim(
     platform: Platform,
     now: DateTime<Utc>,
 ) -> Result<Option<OutboxItem>, StoreError> {
-    let row: Option<(i64, String, i64, i32)> = sqlx::query_as(
-        "SELECT id, kind, ticket_id, attempts FROM outbox
+    type Row = (
+        i64,
+        String,
+        Option<i64>,
+        i32,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT id, kind, ticket_id, attempts, channel, thread, body FROM outbox
          WHERE platform = $1 AND sent_at IS NULL AND failed_at IS NULL AND not_before <= $2
          ORDER BY not_before, id
          LIMIT 1
@@ -87,12 +130,15 @@ pub async fn claim(
     .bind(now)
     .fetch_optional(conn)
     .await?;
-    row.map(|(id, kind, ticket_id, attempts)| {
+    row.map(|(id, kind, ticket_id, attempts, channel, thread, body)| {
         Ok(OutboxItem {
             id,
             kind: OutboxKind::parse(&kind)?,
             ticket_id,
             attempts,
+            channel,
+            thread,
+            body,
         })
     })
     .transpose()

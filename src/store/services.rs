@@ -50,3 +50,14 @@ pub async fn names(conn: &mut PgConnection) -> Result<Vec<String>, StoreError> {
             .await?,
     )
 }
+
+/// The owner of the service called `name`, if it has one.
+pub async fn owner_of(conn: &mut PgConnection, name: &str) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar::<_, Option<String>>("SELECT owner FROM services WHERE name = $1")
+            .bind(name)
+            .fetch_optional(conn)
+            .await?
+            .flatten(),
+    )
+}

@@ -11,3 +11,4 @@ mod queries;
 mod refusals;
 mod roles;
 mod shell;
+mod sla;

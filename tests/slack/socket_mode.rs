@@ -149,14 +149,31 @@ async fn secrets_never_reach_the_logs(pool: PgPool) {
 
     let bot = connected(pool).await;
     report(&bot, "Scanner offline", "log1").await;
-    bot.fake.wait_for("chat.postMessage", |c| c.to_string().contains("INC-1"), WAIT).await;
+    bot.fake
+        .wait_for(
+            "chat.postMessage",
+            |c| c.to_string().contains("INC-1"),
+            WAIT,
+        )
+        .await;
     bot.fake.drop_all().await;
     bot.fake.wait_connected(1, WAIT).await;
-    let (status, _) = bot.post("/slack/commands", "application/x-www-form-urlencoded", "text=x", Some((now(), "v0=00".into()))).await;
+    let (status, _) = bot
+        .post(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            "text=x",
+            Some((now(), "v0=00".into())),
+        )
+        .await;
     assert_eq!(status, axum::http::StatusCode::UNAUTHORIZED);
 
     let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
-    assert!(text.len() > 1_000, "the test should capture real logs, got {} bytes", text.len());
+    assert!(
+        text.len() > 1_000,
+        "the test should capture real logs, got {} bytes",
+        text.len()
+    );
     for secret in ["xoxb-test-bot-token", "xapp-test-app-token", SECRET] {
         assert!(!text.contains(secret), "{secret} leaked into the logs");
     }

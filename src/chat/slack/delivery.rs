@@ -127,4 +127,21 @@ impl Deliver for SlackDelivery {
             .map_err(classify)?;
         Ok(())
     }
+
+    async fn post_notice(
+        &self,
+        channel: &str,
+        thread: Option<&str>,
+        notice: &Message,
+    ) -> Result<(), DeliveryError> {
+        let content = render(notice, &self.people).await;
+        let request = SlackApiChatPostMessageRequest::new(channel.into(), content)
+            .opt_thread_ts(thread.map(Into::into));
+        let session = self.client.open_session(&self.token);
+        session
+            .chat_post_message(&request)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
 }

@@ -42,7 +42,11 @@ fn bad_request(why: String) -> Response {
 }
 
 /// Checks `X-Slack-Signature` over the raw body and the timestamp window.
-fn verify(adapter: &SlackAdapter, headers: &HeaderMap, body: &Bytes) -> Result<String, &'static str> {
+fn verify(
+    adapter: &SlackAdapter,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<String, &'static str> {
     let Some(secret) = adapter.inner.config.signing_secret.as_ref() else {
         return Err("HTTP mode is not configured with a signing secret");
     };

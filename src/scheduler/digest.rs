@@ -1,0 +1,159 @@
+//! Digests and reports: one platform-free report, rendered for each platform.
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::Posted;
+use crate::commands::reply::{Block, Message};
+use crate::commands::Engine;
+use crate::domain::channel::ChannelRef;
+use crate::domain::report::{mean, with_trend, Period, Report};
+use crate::store::{self, StoreError};
+
+/// Open incidents listed by name in a report.
+const OLDEST: i64 = 5;
+
+/// The report of `period` ending at `end`, with the previous period for the trend.
+pub async fn report(
+    engine: &Engine,
+    period: Period,
+    end: DateTime<Utc>,
+) -> Result<Report, StoreError> {
+    let mut conn = engine.store().pool().acquire().await?;
+    report_with(&mut conn, period, end).await
+}
+
+/// [`report`] on a connection the caller holds.
+pub async fn report_with(
+    conn: &mut sqlx::PgConnection,
+    period: Period,
+    end: DateTime<Utc>,
+) -> Result<Report, StoreError> {
+    let (from, to) = period.ending_at(end);
+    let figures = store::reports::figures(conn, from, to).await?;
+    let previous = match period {
+        Period::Day => None,
+        Period::Week | Period::Month => {
+            let (before, _) = period.ending_at(from);
+            Some(store::reports::figures(conn, before, from).await?)
+        }
+    };
+    Ok(Report {
+        period,
+        from,
+        to,
+        figures,
+        previous,
+        open_by_priority: store::reports::open_by_priority(conn).await?,
+        oldest_open: store::reports::oldest_open(conn, OLDEST).await?,
+    })
+}
+
+/// The daily digest due at `at`: the 24 hours before it.
+pub async fn daily(
+    engine: &Engine,
+    at: DateTime<Utc>,
+    _time_zone: Tz,
+) -> Result<Report, StoreError> {
+    report(engine, Period::Day, at).await
+}
+
+/// The daily digest of calendar date `date` in `time_zone`: the 24 hours
+/// that end at the start of the next day.
+pub async fn for_date(
+    engine: &Engine,
+    date: NaiveDate,
+    time_zone: Tz,
+) -> Result<Report, StoreError> {
+    let next = date.succ_opt().unwrap_or(date);
+    let end = time_zone
+        .from_local_datetime(&next.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .earliest()
+        .map_or_else(Utc::now, |at| at.with_timezone(&Utc));
+    report(engine, Period::Day, end).await
+}
+
+/// A report as a message.
+pub fn message(report: &Report) -> Message {
+    let f = &report.figures;
+    let p = report.previous.as_ref();
+    let heading = match report.period {
+        Period::Day => "Daily digest",
+        Period::Week => "Weekly report",
+        Period::Month => "Monthly report",
+    };
+    let compliance = f.compliance().map_or_else(
+        || "—".to_string(),
+        |c| format!("{c:.0}% ({}/{})", f.sla_met, f.sla_total),
+    );
+    let csat = f.csat_average.map_or_else(
+        || "—".to_string(),
+        |a| format!("{a:.1}/5 ({} answers)", f.csat_answers),
+    );
+    let open_total: i64 = report.open_by_priority.iter().sum();
+    let open = format!(
+        "{open_total} (P1 {} · P2 {} · P3 {} · P4 {})",
+        report.open_by_priority[0],
+        report.open_by_priority[1],
+        report.open_by_priority[2],
+        report.open_by_priority[3]
+    );
+    let mut message = Message::default()
+        .with(Block::Header(format!(
+            "{heading}: {} – {}",
+            report.from.format("%Y-%m-%d %H:%M"),
+            report.to.format("%Y-%m-%d %H:%M UTC")
+        )))
+        .with(Block::Fields(vec![
+            ("Opened".into(), with_trend(f.opened, p.map(|p| p.opened))),
+            (
+                "Resolved".into(),
+                with_trend(f.resolved, p.map(|p| p.resolved)),
+            ),
+            ("Still open".into(), open),
+            ("MTTA".into(), mean(f.mtta)),
+            ("MTTR".into(), mean(f.mttr)),
+            ("SLA compliance".into(), compliance),
+            (
+                "Breaches".into(),
+                with_trend(f.breaches, p.map(|p| p.breaches)),
+            ),
+            ("CSAT".into(), csat),
+        ]));
+    if !report.oldest_open.is_empty() {
+        message = message.with(Block::List {
+            title: Some("Oldest open".into()),
+            items: report
+                .oldest_open
+                .iter()
+                .map(|item| {
+                    format!(
+                        "{} {} — {} (open since {})",
+                        item.reference,
+                        item.priority,
+                        item.title,
+                        item.opened.format("%Y-%m-%d %H:%M UTC")
+                    )
+                })
+                .collect(),
+        });
+    }
+    message.with(Block::Context(
+        "Changes scheduled in the next 24 hours appear here once change management is enabled."
+            .into(),
+    ))
+}
+
+/// Posts a report to `channel` through the outbox.
+pub async fn publish(
+    engine: &Engine,
+    channel: &ChannelRef,
+    report: &Report,
+) -> Result<Posted, StoreError> {
+    let text = message(report).plain_text();
+    let mut tx = engine.store().begin().await?;
+    let posted = super::post(&mut tx, channel, None, &text, None, engine.clock().now()).await?;
+    tx.commit().await?;
+    engine.outbox_signal().notify_waiters();
+    Ok(posted)
+}

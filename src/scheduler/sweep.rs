@@ -1,0 +1,133 @@
+//! The SLA sweep: posts every warning and breach that has come due, once.
+
+use chrono::{DateTime, Utc};
+
+use super::{post, Posted};
+use crate::commands::Engine;
+use crate::domain::channel::ChannelRef;
+use crate::domain::duration::format_duration;
+use crate::domain::incident::Incident;
+use crate::domain::sla::SlaClock;
+use crate::store::sla::DueCheckpoint;
+use crate::store::{self, StoreError};
+
+/// Checkpoints claimed per transaction.
+const BATCH: i64 = 500;
+
+/// Posts every threshold crossing due at `at` that was not posted before,
+/// and returns what it posted. Safe to run on several replicas at once.
+pub async fn sweep(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, StoreError> {
+    let mut posted = Vec::new();
+    loop {
+        let mut tx = engine.store().begin().await?;
+        let due = store::sla::claim_due(&mut tx, at, BATCH).await?;
+        if due.is_empty() {
+            break;
+        }
+        for checkpoint in &due {
+            store::sla::delete_checkpoint(&mut tx, checkpoint).await?;
+            let Some(incident) = store::incidents::get_by_id(&mut tx, checkpoint.ticket_id).await?
+            else {
+                continue;
+            };
+            if !incident.status.is_open()
+                || !store::sla::record_notification(&mut tx, checkpoint, at).await?
+            {
+                continue;
+            }
+            if checkpoint.threshold >= 100 {
+                store::sla::record_breach(
+                    &mut tx,
+                    incident.id,
+                    checkpoint.clock,
+                    checkpoint.due_at,
+                    at,
+                )
+                .await?;
+            }
+            posted.extend(announce(engine, &mut tx, &incident, checkpoint, at).await?);
+        }
+        tx.commit().await?;
+    }
+    if !posted.is_empty() {
+        engine.outbox_signal().notify_waiters();
+    }
+    Ok(posted)
+}
+
+/// Writes the warning or breach to the incident's channel (in its thread)
+/// and to the escalation channel.
+async fn announce(
+    engine: &Engine,
+    conn: &mut sqlx::PgConnection,
+    incident: &Incident,
+    checkpoint: &DueCheckpoint,
+    at: DateTime<Utc>,
+) -> Result<Vec<Posted>, StoreError> {
+    let policy = engine.sla_policy();
+    let pauses = store::sla::pauses(conn, incident.id).await?;
+    let view = policy
+        .clocks(incident, &pauses, at)
+        .into_iter()
+        .find(|view| view.clock == checkpoint.clock);
+    let target = view
+        .as_ref()
+        .map(|v| format_duration(v.target))
+        .unwrap_or_default();
+    let due = view
+        .as_ref()
+        .and_then(|v| v.due_at)
+        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "—".into());
+    let who = match (&incident.assignee, &incident.service) {
+        (Some(assignee), _) => format!("Assignee: {assignee}."),
+        (None, Some(service)) => match store::services::owner_of(conn, service).await? {
+            Some(owner) => format!("Unassigned; service owner: {owner}."),
+            None => "Unassigned.".to_string(),
+        },
+        (None, None) => "Unassigned.".to_string(),
+    };
+    let reference = incident.reference();
+    let noun = checkpoint.clock.noun();
+    let text = if checkpoint.threshold >= 100 {
+        format!(
+            "🚨 {reference} ({}) {} breached its {target} {noun} target (due {due}). {who}",
+            incident.priority, incident.title
+        )
+    } else {
+        let verb = match checkpoint.clock {
+            SlaClock::Respond => "respond",
+            SlaClock::Resolve => "resolve",
+        };
+        format!(
+            "⚠️ {reference} ({}) {}: {}% of the {target} {noun} target used; {verb} by {due}. {who}",
+            incident.priority, incident.title, checkpoint.threshold
+        )
+    };
+    let mut posted = Vec::new();
+    let origin = ChannelRef {
+        platform: incident.origin.platform,
+        channel: incident.origin.channel.clone(),
+    };
+    let thread = match store::messages::find(conn, incident.id, incident.origin.platform).await? {
+        Some(card) => Some(card.thread),
+        None => incident.origin.thread.clone(),
+    };
+    posted.push(
+        post(
+            conn,
+            &origin,
+            thread.as_deref(),
+            &text,
+            Some(incident.id),
+            at,
+        )
+        .await?,
+    );
+    if let Some(escalation) = &engine.config().sla.escalation_channel {
+        if escalation != &origin {
+            posted.push(post(conn, escalation, None, &text, Some(incident.id), at).await?);
+        }
+    }
+    Ok(posted)
+}

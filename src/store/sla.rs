@@ -1,0 +1,232 @@
+//! SLA state: pauses, checkpoints, the notification ledger, outcomes, and
+//! scheduled job runs.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use super::StoreError;
+use crate::domain::sla::{Checkpoint, ClockState, ClockView, Pause, SlaClock};
+
+/// The pauses of a ticket's resolve clock, oldest first.
+pub async fn pauses(conn: &mut PgConnection, ticket_id: i64) -> Result<Vec<Pause>, StoreError> {
+    let rows: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT started_at, ended_at FROM sla_pauses WHERE ticket_id = $1 ORDER BY started_at",
+    )
+    .bind(ticket_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(start, end)| Pause { start, end })
+        .collect())
+}
+
+/// Starts a pause at `at` (a no-op when one is already open).
+pub async fn open_pause(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sla_pauses (ticket_id, started_at)
+         SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM sla_pauses WHERE ticket_id = $1 AND ended_at IS NULL)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(ticket_id)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Ends the open pause, if any, at `at`.
+pub async fn close_pause(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE sla_pauses SET ended_at = greatest($2, started_at) WHERE ticket_id = $1 AND ended_at IS NULL")
+        .bind(ticket_id)
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Replaces a ticket's checkpoints with `checkpoints`.
+pub async fn replace_checkpoints(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    checkpoints: &[Checkpoint],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM sla_checkpoints WHERE ticket_id = $1")
+        .bind(ticket_id)
+        .execute(&mut *conn)
+        .await?;
+    if checkpoints.is_empty() {
+        return Ok(());
+    }
+    let clocks: Vec<&str> = checkpoints.iter().map(|c| c.clock.as_str()).collect();
+    let thresholds: Vec<i16> = checkpoints.iter().map(|c| i16::from(c.threshold)).collect();
+    let dues: Vec<DateTime<Utc>> = checkpoints.iter().map(|c| c.due_at).collect();
+    sqlx::query(
+        "INSERT INTO sla_checkpoints (ticket_id, clock, threshold, due_at)
+         SELECT $1, * FROM UNNEST($2::text[], $3::smallint[], $4::timestamptz[])",
+    )
+    .bind(ticket_id)
+    .bind(&clocks)
+    .bind(&thresholds)
+    .bind(&dues)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records each clock's current standing for reports.
+pub async fn record_outcomes(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    views: &[ClockView],
+) -> Result<(), StoreError> {
+    for view in views {
+        let (met, margin) = match &view.state {
+            ClockState::Met { margin } => (Some(true), Some(margin.num_seconds())),
+            ClockState::Breached { by, .. } => (Some(false), Some(-by.num_seconds())),
+            ClockState::Running { .. } | ClockState::Paused => (None, None),
+        };
+        sqlx::query(
+            "INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (ticket_id, clock) DO UPDATE SET
+                target_seconds = EXCLUDED.target_seconds, due_at = EXCLUDED.due_at,
+                stopped_at = EXCLUDED.stopped_at, met = EXCLUDED.met, margin_seconds = EXCLUDED.margin_seconds",
+        )
+        .bind(ticket_id)
+        .bind(view.clock.as_str())
+        .bind(view.target.num_seconds())
+        .bind(view.due_at)
+        .bind(view.stopped_at)
+        .bind(met)
+        .bind(margin)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Marks a running clock breached (the sweep saw it pass its target).
+pub async fn record_breach(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    clock: SlaClock,
+    due_at: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE sla_outcomes SET met = false, margin_seconds = -extract(epoch FROM ($4 - $3))::bigint
+         WHERE ticket_id = $1 AND clock = $2 AND stopped_at IS NULL",
+    )
+    .bind(ticket_id)
+    .bind(clock.as_str())
+    .bind(due_at)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A checkpoint claimed by a sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueCheckpoint {
+    pub ticket_id: i64,
+    pub clock: SlaClock,
+    pub threshold: u8,
+    pub due_at: DateTime<Utc>,
+}
+
+/// Claims up to `limit` checkpoints due at `at`, locking them; other
+/// sweepers skip them.
+pub async fn claim_due(
+    conn: &mut PgConnection,
+    at: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<DueCheckpoint>, StoreError> {
+    let rows: Vec<(i64, String, i16, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT ticket_id, clock, threshold, due_at FROM sla_checkpoints
+         WHERE due_at <= $1 ORDER BY due_at, ticket_id, clock, threshold
+         LIMIT $2 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(at)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|(ticket_id, clock, threshold, due_at)| {
+            Ok(DueCheckpoint {
+                ticket_id,
+                clock: SlaClock::parse(&clock)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown clock `{clock}`")))?,
+                threshold: u8::try_from(threshold)
+                    .map_err(|_| StoreError::Corrupt("bad threshold".into()))?,
+                due_at,
+            })
+        })
+        .collect()
+}
+
+/// Deletes a claimed checkpoint.
+pub async fn delete_checkpoint(
+    conn: &mut PgConnection,
+    due: &DueCheckpoint,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM sla_checkpoints WHERE ticket_id = $1 AND clock = $2 AND threshold = $3",
+    )
+    .bind(due.ticket_id)
+    .bind(due.clock.as_str())
+    .bind(i16::from(due.threshold))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes the ledger entry for a crossing; false when it was posted before.
+pub async fn record_notification(
+    conn: &mut PgConnection,
+    due: &DueCheckpoint,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO sla_notifications (ticket_id, clock, threshold, due_at, posted_at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(due.ticket_id)
+    .bind(due.clock.as_str())
+    .bind(i16::from(due.threshold))
+    .bind(due.due_at)
+    .bind(at)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Claims the run of `job` scheduled for `scheduled_for`; false when
+/// another replica (or an earlier start) already ran it.
+pub async fn claim_job_run(
+    conn: &mut PgConnection,
+    job: &str,
+    scheduled_for: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO job_runs (job, scheduled_for, started_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(job)
+    .bind(scheduled_for)
+    .bind(at)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
