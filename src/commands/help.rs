@@ -25,6 +25,8 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "/itsm mine: your open incidents".into(),
                     "/itsm open [P1…]: every open incident, most urgent first".into(),
                     "/itsm whoami: your user id and roles".into(),
+                    "/itsm sla: the response and resolution targets".into(),
+                    "/itsm report [day|week|month]: volumes, MTTA/MTTR, SLA compliance, CSAT".into(),
                     "/itsm help <topic>: incident, queries, roles".into(),
                 ],
             })
@@ -47,7 +49,8 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "resolve <resolution>".into(),
                     "close: after the reporter confirms".into(),
                     "reopen <why>: from resolved, or from closed within the grace period".into(),
-                    "show: the ticket and its timeline".into(),
+                    "rate 1-5: the reporter's satisfaction, once resolved".into(),
+                    "show: the ticket, its SLA clocks and its timeline".into(),
                 ],
             })
             .with(Block::Context("Titles are up to 200 characters, messages up to 4,000.".into())),
@@ -59,6 +62,8 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "/itsm mine: open incidents assigned to you or reported by you".into(),
                     "/itsm open [P1 P2 …]: open incidents, most urgent and oldest first".into(),
                     "/itsm whoami: who the bot thinks you are, and your roles".into(),
+                    "/itsm sla: the SLA targets per priority".into(),
+                    "/itsm report [day|week|month]: the period's figures and the trend".into(),
                 ],
             }),
         Some("roles") => Message::default()
