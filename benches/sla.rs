@@ -22,6 +22,9 @@ use itsm_bot::domain::report::Period;
 use itsm_bot::scheduler::{digest, sweep::sweep};
 use sqlx::{Connection, PgPool};
 
+#[path = "common/mod.rs"]
+mod common;
+
 const DATABASE: &str = "itsm_bench_sla";
 const TICKETS: i64 = 1_000_000;
 const OPEN: i64 = 50_000;
@@ -50,10 +53,7 @@ fn main() -> anyhow::Result<()> {
             .fetch_one(&pool)
             .await?;
         println!("itsm-bot SLA benchmark: {TICKETS} tickets, {OPEN} open");
-        println!(
-            "machine: {} cores; PostgreSQL {version}",
-            std::thread::available_parallelism().map_or(0, |n| n.get())
-        );
+        println!("machine: {}; PostgreSQL {version}", common::machine());
 
         let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
         let seeded = Instant::now();

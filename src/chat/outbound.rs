@@ -192,7 +192,10 @@ impl<D: Deliver> OutboxWorker<D> {
             .post_notice(
                 channel,
                 item.thread.as_deref(),
-                &Message::text(body.clone()),
+                // Notices keep their blocks as JSON; older plain-text rows
+                // still deliver as a paragraph.
+                &serde_json::from_str::<Message>(body)
+                    .unwrap_or_else(|_| Message::text(body.clone())),
             )
             .await
     }

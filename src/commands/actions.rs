@@ -7,7 +7,7 @@ use crate::domain::incident::IncidentAction;
 use crate::domain::{TicketRef, UserId};
 
 /// What a button does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ButtonAction {
     Acknowledge(TicketRef),
     AssignToMe(TicketRef),
@@ -18,7 +18,7 @@ pub enum ButtonAction {
 }
 
 /// How a button looks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ButtonStyle {
     Default,
     Primary,
@@ -26,7 +26,7 @@ pub enum ButtonStyle {
 }
 
 /// A button on a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Button {
     pub label: String,
     pub action: ButtonAction,

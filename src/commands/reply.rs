@@ -23,8 +23,10 @@ pub enum Visibility {
     Ephemeral,
 }
 
-/// One block of a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One block of a message. Serializable so notices can wait in the outbox
+/// and still be rendered natively by each platform.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Block {
     /// A heading line.
     Header(String),
@@ -44,7 +46,7 @@ pub enum Block {
 }
 
 /// A message made of blocks.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Message {
     pub blocks: Vec<Block>,
 }

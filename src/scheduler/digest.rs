@@ -150,9 +150,16 @@ pub async fn publish(
     channel: &ChannelRef,
     report: &Report,
 ) -> Result<Posted, StoreError> {
-    let text = message(report).plain_text();
     let mut tx = engine.store().begin().await?;
-    let posted = super::post(&mut tx, channel, None, &text, None, engine.clock().now()).await?;
+    let posted = super::post(
+        &mut tx,
+        channel,
+        None,
+        &message(report),
+        None,
+        engine.clock().now(),
+    )
+    .await?;
     tx.commit().await?;
     engine.outbox_signal().notify_waiters();
     Ok(posted)

@@ -6,12 +6,14 @@
 pub mod digest;
 pub mod sweep;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 
 use crate::app::Shutdown;
+use crate::commands::reply::Message;
 use crate::commands::Engine;
 use crate::domain::channel::ChannelRef;
+use crate::domain::report::Period;
 use crate::store::{self, StoreError};
 
 /// Something the scheduler posted (or, for shell channels, printed).
@@ -27,17 +29,21 @@ pub(crate) async fn post(
     conn: &mut sqlx::PgConnection,
     channel: &ChannelRef,
     thread: Option<&str>,
-    text: &str,
+    message: &Message,
     ticket_id: Option<i64>,
     at: DateTime<Utc>,
 ) -> Result<Posted, StoreError> {
     if channel.platform != crate::domain::Platform::Shell {
+        // The message keeps its blocks in the outbox, so each platform
+        // renders it natively when it is delivered.
+        let body =
+            serde_json::to_string(message).map_err(|err| StoreError::Corrupt(err.to_string()))?;
         store::outbox::enqueue_notice(
             conn,
             channel.platform,
             &channel.channel,
             thread,
-            text,
+            &body,
             ticket_id,
             at,
         )
@@ -45,7 +51,7 @@ pub(crate) async fn post(
     }
     Ok(Posted {
         channel: channel.clone(),
-        text: text.to_string(),
+        text: message.plain_text(),
     })
 }
 
@@ -140,6 +146,21 @@ async fn run_job(
             let report = digest::daily(engine, scheduled_for, job.time_zone).await?;
             let posted = digest::publish(engine, channel, &report).await?;
             tracing::info!(channel = %posted.channel, "digest posted");
+            // Mondays also bring the weekly report, the 1st the monthly one,
+            // each with the trend against the period before.
+            let local = scheduled_for.with_timezone(&job.time_zone);
+            let mut periods = Vec::new();
+            if local.weekday() == chrono::Weekday::Mon {
+                periods.push(Period::Week);
+            }
+            if local.day() == 1 {
+                periods.push(Period::Month);
+            }
+            for period in periods {
+                let report = digest::report(engine, period, scheduled_for).await?;
+                digest::publish(engine, channel, &report).await?;
+                tracing::info!(channel = %channel, period = period.as_str(), "report posted");
+            }
         }
     }
     Ok(())

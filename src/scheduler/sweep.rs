@@ -104,6 +104,7 @@ async fn announce(
             incident.priority, incident.title, checkpoint.threshold
         )
     };
+    let message = crate::commands::reply::Message::text(text);
     let mut posted = Vec::new();
     let origin = ChannelRef {
         platform: incident.origin.platform,
@@ -118,7 +119,7 @@ async fn announce(
             conn,
             &origin,
             thread.as_deref(),
-            &text,
+            &message,
             Some(incident.id),
             at,
         )
@@ -126,7 +127,7 @@ async fn announce(
     );
     if let Some(escalation) = &engine.config().sla.escalation_channel {
         if escalation != &origin {
-            posted.push(post(conn, escalation, None, &text, Some(incident.id), at).await?);
+            posted.push(post(conn, escalation, None, &message, Some(incident.id), at).await?);
         }
     }
     Ok(posted)
