@@ -141,6 +141,7 @@ impl<D: Deliver> OutboxWorker<D> {
         let Some(item) = store::outbox::claim(&mut tx, platform, now).await? else {
             return Ok(false);
         };
+        let covered = store::outbox::coalescible(&mut tx, platform, &item).await?;
         let result = match (item.kind, item.ticket_id) {
             (OutboxKind::Notice, _) => self.deliver_notice(&item).await,
             (_, Some(ticket_id)) => match store::incidents::get_by_id(&mut tx, ticket_id).await? {
@@ -155,7 +156,7 @@ impl<D: Deliver> OutboxWorker<D> {
         };
         let now = self.clock.now();
         match result {
-            Ok(()) => store::outbox::mark_sent(&mut tx, platform, &item, now).await?,
+            Ok(()) => store::outbox::mark_sent(&mut tx, &covered, now).await?,
             Err(err) => {
                 let retry_at = match &err {
                     DeliveryError::Retry { after, .. } if item.attempts + 1 < MAX_ATTEMPTS => {

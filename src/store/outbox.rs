@@ -52,8 +52,9 @@ pub struct OutboxItem {
     pub body: Option<String>,
 }
 
-/// Queues `kind` for `ticket_id` on `platform`. Card updates already waiting
-/// for the same ticket are enough: the worker renders the latest state.
+/// Queues `kind` for `ticket_id` on `platform`. Every change queues its own
+/// row, even when an update is already waiting: that one may be in flight
+/// with an older state. The worker coalesces what it can.
 pub async fn enqueue(
     conn: &mut PgConnection,
     platform: Platform,
@@ -62,12 +63,7 @@ pub async fn enqueue(
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO outbox (platform, kind, ticket_id, created_at, not_before)
-         SELECT $1, $2, $3, $4, $4
-         WHERE $2 <> 'ticket_message' OR NOT EXISTS (
-             SELECT 1 FROM outbox
-             WHERE ticket_id = $3 AND platform = $1 AND kind = $2
-               AND sent_at IS NULL AND failed_at IS NULL AND attempts = 0)",
+        "INSERT INTO outbox (platform, kind, ticket_id, created_at, not_before) VALUES ($1, $2, $3, $4, $4)",
     )
     .bind(platform.as_str())
     .bind(kind.as_str())
@@ -144,27 +140,44 @@ pub async fn claim(
     .transpose()
 }
 
-/// Marks a row sent, with every other waiting card update for the same
-/// ticket, which the message just sent already shows.
-pub async fn mark_sent(
+/// The waiting card updates of a ticket, read *before* the ticket's state
+/// is read for rendering: every change behind them is then in what gets
+/// rendered, so they may be marked sent with it. Rows committed later stay
+/// waiting, so no change is lost to coalescing.
+pub async fn coalescible(
     conn: &mut PgConnection,
     platform: Platform,
     item: &OutboxItem,
+) -> Result<Vec<i64>, StoreError> {
+    if item.kind != OutboxKind::TicketMessage {
+        return Ok(vec![item.id]);
+    }
+    let mut ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM outbox
+         WHERE ticket_id = $1 AND platform = $2 AND kind = 'ticket_message'
+           AND sent_at IS NULL AND failed_at IS NULL",
+    )
+    .bind(item.ticket_id)
+    .bind(platform.as_str())
+    .fetch_all(conn)
+    .await?;
+    if !ids.contains(&item.id) {
+        ids.push(item.id);
+    }
+    Ok(ids)
+}
+
+/// Marks rows `ids` sent (the claimed row and the updates it covered).
+pub async fn mark_sent(
+    conn: &mut PgConnection,
+    ids: &[i64],
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE outbox SET sent_at = $4
-         WHERE id = $1
-            OR ($3 = 'ticket_message' AND ticket_id = $2 AND platform = $5 AND kind = $3
-                AND sent_at IS NULL AND failed_at IS NULL)",
-    )
-    .bind(item.id)
-    .bind(item.ticket_id)
-    .bind(item.kind.as_str())
-    .bind(at)
-    .bind(platform.as_str())
-    .execute(conn)
-    .await?;
+    sqlx::query("UPDATE outbox SET sent_at = $2 WHERE id = ANY($1) AND sent_at IS NULL")
+        .bind(ids)
+        .bind(at)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ mod http;
 mod idempotency;
 mod incident_story;
 mod outages;
+mod outbox;
 mod queries;
 mod refusals;
 mod roles;

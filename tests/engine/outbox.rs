@@ -1,0 +1,204 @@
+//! The outbox worker with a recording platform: cards posted once, edited
+//! in place, and no change lost while a delivery is in flight.
+
+use std::sync::{Arc, Mutex};
+
+use itsm_bot::chat::outbound::{Deliver, DeliveryError, OutboxWorker};
+use itsm_bot::commands::reply::Message;
+use itsm_bot::commands::Engine;
+use itsm_bot::domain::{Platform, UserId};
+use itsm_bot::store::messages::PostedMessage;
+use sqlx::PgPool;
+
+use crate::helpers::{inbound, Desk};
+
+/// A platform that records what it was sent and, on the first post, lets a
+/// change happen while the post is in flight.
+struct Recorder {
+    sent: Mutex<Vec<String>>,
+    during_first_post: Mutex<Option<(Engine, String)>>,
+    fail_next: Mutex<Option<DeliveryError>>,
+}
+
+impl Recorder {
+    fn new() -> Arc<Self> {
+        Arc::new(Recorder {
+            sent: Mutex::new(Vec::new()),
+            during_first_post: Mutex::new(None),
+            fail_next: Mutex::new(None),
+        })
+    }
+
+    fn sent(&self) -> Vec<String> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+impl Deliver for Recorder {
+    fn platform(&self) -> Platform {
+        Platform::Slack
+    }
+
+    async fn post_card(
+        &self,
+        channel: &str,
+        _thread: Option<&str>,
+        card: &Message,
+    ) -> Result<PostedMessage, DeliveryError> {
+        if let Some(err) = self.fail_next.lock().unwrap().take() {
+            return Err(err);
+        }
+        let change = self.during_first_post.lock().unwrap().take();
+        if let Some((engine, text)) = change {
+            let reply = engine.handle(&inbound("bob", &text)).await;
+            assert!(
+                reply.message.plain_text().contains("resolved"),
+                "{}",
+                reply.message.plain_text()
+            );
+        }
+        self.sent
+            .lock()
+            .unwrap()
+            .push(format!("post {}", card.plain_text()));
+        Ok(PostedMessage {
+            channel: channel.to_string(),
+            message_id: "1764000000.000100".into(),
+            thread: "1764000000.000100".into(),
+        })
+    }
+
+    async fn update_card(
+        &self,
+        _posted: &PostedMessage,
+        card: &Message,
+    ) -> Result<(), DeliveryError> {
+        self.sent
+            .lock()
+            .unwrap()
+            .push(format!("update {}", card.plain_text()));
+        Ok(())
+    }
+
+    async fn send_survey(&self, reporter: &UserId, _survey: &Message) -> Result<(), DeliveryError> {
+        self.sent.lock().unwrap().push(format!("survey {reporter}"));
+        Ok(())
+    }
+
+    async fn post_notice(
+        &self,
+        channel: &str,
+        _thread: Option<&str>,
+        notice: &Message,
+    ) -> Result<(), DeliveryError> {
+        self.sent
+            .lock()
+            .unwrap()
+            .push(format!("notice {channel} {}", notice.plain_text()));
+        Ok(())
+    }
+}
+
+fn worker(desk: &Desk, recorder: &Arc<Recorder>) -> OutboxWorker<Recorder> {
+    OutboxWorker::new(
+        desk.engine.store().clone(),
+        recorder.clone(),
+        desk.engine.clock(),
+        desk.engine.outbox_signal(),
+        desk.engine.sla_policy().clone(),
+    )
+}
+
+#[sqlx::test]
+async fn a_change_during_a_post_is_not_lost(pool: PgPool) {
+    let desk = Desk::new(pool).await;
+    let recorder = Recorder::new();
+    desk.ok("slack:U0STAFF01", "/incident Scanner jams P3")
+        .await;
+    *recorder.during_first_post.lock().unwrap() = Some((
+        desk.engine.clone(),
+        "/incident INC-1 resolve cleared the feeder".into(),
+    ));
+
+    let worker = worker(&desk, &recorder);
+    worker.drain().await.unwrap();
+    let sent = recorder.sent();
+    assert!(
+        sent[0].starts_with("post ") && sent[0].contains("Status: new"),
+        "{sent:?}"
+    );
+    let last_card = sent
+        .iter()
+        .rev()
+        .find(|s| s.starts_with("update "))
+        .expect("an update after the post");
+    assert!(
+        last_card.contains("Status: resolved") && last_card.contains("cleared the feeder"),
+        "{sent:?}"
+    );
+    assert!(
+        sent.contains(&"survey slack:U0STAFF01".to_string()),
+        "{sent:?}"
+    );
+    assert_eq!(worker.drain().await.unwrap(), 0, "nothing left to send");
+}
+
+#[sqlx::test]
+async fn updates_waiting_together_are_sent_as_one(pool: PgPool) {
+    let desk = Desk::new(pool).await;
+    let recorder = Recorder::new();
+    desk.ok("slack:U0STAFF01", "/incident Badge reader dead P3")
+        .await;
+    let worker = worker(&desk, &recorder);
+    worker.drain().await.unwrap();
+    desk.ok("bob", "/incident INC-1 ack").await;
+    desk.ok("bob", "/incident INC-1 assign @bob").await;
+    desk.ok("bob", "/incident INC-1 priority P2").await;
+    worker.drain().await.unwrap();
+    let updates: Vec<String> = recorder
+        .sent()
+        .into_iter()
+        .filter(|s| s.starts_with("update "))
+        .collect();
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert!(
+        updates[0].contains("Priority: P2") && updates[0].contains("Assignee: shell:bob"),
+        "{updates:?}"
+    );
+}
+
+#[sqlx::test]
+async fn temporary_failures_are_retried_and_permanent_ones_parked(pool: PgPool) {
+    let desk = Desk::new(pool.clone()).await;
+    let recorder = Recorder::new();
+    desk.ok("slack:U0STAFF01", "/incident Phone line dead P3")
+        .await;
+    *recorder.fail_next.lock().unwrap() = Some(DeliveryError::Retry {
+        reason: "429".into(),
+        after: Some(std::time::Duration::from_secs(30)),
+    });
+    let worker = worker(&desk, &recorder);
+    worker.drain().await.unwrap();
+    assert!(recorder.sent().is_empty());
+    let (attempts, waiting): (i32, bool) = sqlx::query_as(
+        "SELECT attempts, not_before > now() - interval '1 day' AND sent_at IS NULL FROM outbox",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((attempts, waiting), (1, true));
+    // Once Retry-After has passed, it goes out.
+    desk.clock.advance(chrono::Duration::seconds(31));
+    worker.drain().await.unwrap();
+    assert_eq!(recorder.sent().len(), 1);
+
+    desk.ok("slack:U0STAFF01", "/incident Fax dead P4").await;
+    *recorder.fail_next.lock().unwrap() =
+        Some(DeliveryError::Permanent("channel_not_found".into()));
+    worker.drain().await.unwrap();
+    let parked: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE failed_at IS NOT NULL")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(parked, 1);
+}
