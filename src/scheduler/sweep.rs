@@ -80,9 +80,9 @@ async fn announce(
         .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_else(|| "—".into());
     let who = match (&incident.assignee, &incident.service) {
-        (Some(assignee), _) => format!("Assignee: {assignee}."),
+        (Some(assignee), _) => format!("Assignee: @{assignee}."),
         (None, Some(service)) => match store::services::owner_of(conn, service).await? {
-            Some(owner) => format!("Unassigned; service owner: {owner}."),
+            Some(owner) => format!("Unassigned; service owner: @{owner}."),
             None => "Unassigned.".to_string(),
         },
         (None, None) => "Unassigned.".to_string(),
@@ -105,6 +105,8 @@ async fn announce(
         )
     };
     let message = crate::commands::reply::Message::text(text);
+    // A sweep "as if at" a later instant still posts now.
+    let queued_at = engine.clock().now();
     let mut posted = Vec::new();
     let origin = ChannelRef {
         platform: incident.origin.platform,
@@ -121,13 +123,23 @@ async fn announce(
             thread.as_deref(),
             &message,
             Some(incident.id),
-            at,
+            queued_at,
         )
         .await?,
     );
     if let Some(escalation) = &engine.config().sla.escalation_channel {
         if escalation != &origin {
-            posted.push(post(conn, escalation, None, &message, Some(incident.id), at).await?);
+            posted.push(
+                post(
+                    conn,
+                    escalation,
+                    None,
+                    &message,
+                    Some(incident.id),
+                    queued_at,
+                )
+                .await?,
+            );
         }
     }
     Ok(posted)

@@ -576,3 +576,47 @@ async fn url_verification_and_unsigned_requests(pool: PgPool) {
         .iter()
         .all(|h| h == "Bearer xoxb-test-bot-token" || h == "Bearer xapp-test-app-token"));
 }
+
+/// SLA warnings land in the incident's thread and mention the assignee.
+#[sqlx::test]
+async fn sla_warnings_go_to_the_thread_and_mention_the_assignee(pool: PgPool) {
+    let bot = Bot::start(pool, "http").await;
+    bot.slash(STAFF, "/incident", "Core switch down P1", "t-sla")
+        .await;
+    let card = bot
+        .fake
+        .wait_for("chat.postMessage", |c| contains_text(c, "INC-1"), WAIT)
+        .await;
+    assert!(
+        contains_text(&card, "SLA: response (15m): due"),
+        "the card shows the SLA: {card}"
+    );
+    let click = block_action(
+        ENGINEER,
+        CHANNEL,
+        "1764000000.000100",
+        "itsm:assign_me",
+        "INC-1",
+        "t-sla-2",
+        &bot.fake.response_url("sla2"),
+    );
+    bot.interact(&click).await;
+    let at = chrono::Utc::now() + chrono::Duration::minutes(12);
+    let posted = itsm_bot::scheduler::sweep::sweep(&bot.engine, at)
+        .await
+        .unwrap();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    let warning = bot
+        .fake
+        .wait_for("chat.postMessage", |c| contains_text(c, "75%"), WAIT)
+        .await;
+    assert_eq!(warning["channel"], CHANNEL);
+    assert_eq!(
+        warning["thread_ts"], "1764000000.000100",
+        "in the card's thread: {warning}"
+    );
+    assert!(
+        contains_text(&warning, &format!("<@{ENGINEER}>")),
+        "mentions the assignee: {warning}"
+    );
+}

@@ -6,7 +6,7 @@ use crate::commands::actions::{Button, ButtonStyle};
 use crate::commands::reply::{Block, Message};
 use crate::domain::TicketRef;
 
-use super::people::People;
+use super::people::{mentions, People};
 
 /// Callback id of the incident form.
 pub const REPORT_FORM: &str = "itsm:report";
@@ -55,7 +55,7 @@ pub async fn render(message: &Message, people: &People) -> SlackMessageContent {
                 blocks.push(SlackHeaderBlock::new(truncate(&text, HEADER_LIMIT).into()).into());
             }
             Block::Text(text) => {
-                let text = escape(&people.humanize(text).await);
+                let text = mentions(&escape(&people.humanize(text).await));
                 blocks.push(
                     SlackSectionBlock::new()
                         .with_text(md!("{}", truncate(&text, SECTION_LIMIT)))

@@ -65,7 +65,8 @@ impl People {
         name
     }
 
-    /// Replaces every `slack:U…` user id in `text` with the person's name.
+    /// Replaces every `slack:U…` user id in `text` with the person's name,
+    /// except `@slack:U…` mentions, which [`mentions`] turns into pings.
     pub async fn humanize(&self, text: &str) -> String {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
@@ -75,8 +76,9 @@ impl People {
             let len = after
                 .find(|c: char| !c.is_ascii_alphanumeric())
                 .unwrap_or(after.len());
-            if len == 0 {
+            if len == 0 || out.ends_with('@') {
                 out.push_str("slack:");
+                out.push_str(&after[..len]);
             } else {
                 out.push_str(&self.name(&after[..len]).await);
             }
@@ -85,4 +87,26 @@ impl People {
         out.push_str(rest);
         out
     }
+}
+
+/// Turns `@slack:U123` in already-escaped mrkdwn into a Slack mention
+/// (`<@U123>`), so the person is notified.
+pub fn mentions(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("@slack:") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + "@slack:".len()..];
+        let len = after
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(after.len());
+        if len == 0 {
+            out.push_str("@slack:");
+        } else {
+            out.push_str(&format!("<@{}>", &after[..len]));
+        }
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+    out
 }
