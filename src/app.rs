@@ -139,8 +139,13 @@ impl App {
         if self.config.scheduler.enabled {
             let engine = self.engine.clone();
             let stop = shutdown.clone();
+            let sink = shell_session.as_ref().map(|_| {
+                let (sink, posts) = tokio::sync::mpsc::unbounded_channel();
+                shell::print_posts(posts);
+                sink
+            });
             tasks.spawn(async move {
-                crate::scheduler::run(engine, stop).await;
+                crate::scheduler::run(engine, stop, sink).await;
                 Ok("scheduler")
             });
         }

@@ -120,10 +120,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
         Command::Serve => serve(config).await,
         Command::Shell { user, channel } => {
             let session = session(&config, user, channel, true)?;
+            let scheduled = config.scheduler.enabled;
             let app = App::open(config).await.context("opening the database")?;
-            let (_trigger, stop) = Shutdown::new();
+            let (trigger, stop) = Shutdown::new();
+            if scheduled {
+                // The shell runs the scheduler too, so warnings and digests
+                // for shell channels appear inline.
+                let (sink, posts) = tokio::sync::mpsc::unbounded_channel();
+                shell::print_posts(posts);
+                tokio::spawn(itsm_bot::scheduler::run(
+                    app.engine.clone(),
+                    stop.clone(),
+                    Some(sink),
+                ));
+            }
             let input = tokio::io::BufReader::new(tokio::io::stdin());
             shell::run(&app.engine, &session, input, tokio::io::stdout(), stop).await?;
+            trigger.trigger();
             app.store.close().await;
             Ok(0)
         }

@@ -43,6 +43,22 @@ pub fn render(outcome: Outcome, text: &str) -> String {
     }
 }
 
+/// Prints scheduler posts for shell channels (SLA warnings, digests) as
+/// they happen, so a terminal session sees them inline.
+pub fn print_posts(
+    mut posts: tokio::sync::mpsc::UnboundedReceiver<crate::scheduler::Posted>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut out = tokio::io::stdout();
+        while let Some(posted) = posts.recv().await {
+            let line = format!("\n[#{}] {}\n", posted.channel, posted.text);
+            if out.write_all(line.as_bytes()).await.is_err() || out.flush().await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
 /// Reads lines from `input` until it ends or `shutdown` fires, answering
 /// each on `output`.
 pub async fn run<R, W>(

@@ -79,7 +79,12 @@ impl Job {
 }
 
 /// Runs the scheduled jobs until shutdown.
-pub async fn run(engine: Engine, mut shutdown: Shutdown) {
+/// Where posts for shell channels go while someone is at the terminal.
+pub type ShellSink = tokio::sync::mpsc::UnboundedSender<Posted>;
+
+/// Runs the scheduled jobs until shutdown. Posts to shell channels are also
+/// handed to `shell`, so a terminal session sees them inline.
+pub async fn run(engine: Engine, mut shutdown: Shutdown, shell: Option<ShellSink>) {
     let config = engine.config().clone();
     let mut jobs = vec![Job {
         name: "sla_sweep".into(),
@@ -115,7 +120,7 @@ pub async fn run(engine: Engine, mut shutdown: Shutdown) {
             () = tokio::time::sleep(wait) => {}
             () = shutdown.wait() => return,
         }
-        if let Err(err) = run_job(&engine, job, at).await {
+        if let Err(err) = run_job(&engine, job, at, shell.as_ref()).await {
             tracing::warn!(job = %job.name, error = %err, "scheduled job failed; it runs again at its next time");
         }
     }
@@ -125,7 +130,15 @@ async fn run_job(
     engine: &Engine,
     job: &Job,
     scheduled_for: DateTime<Utc>,
+    shell: Option<&ShellSink>,
 ) -> Result<(), StoreError> {
+    let show = |posted: &Posted| {
+        if let Some(sink) =
+            shell.filter(|_| posted.channel.platform == crate::domain::Platform::Shell)
+        {
+            let _ = sink.send(posted.clone());
+        }
+    };
     match &job.kind {
         // The sweep's own ledger makes every post once; no run claim needed,
         // and a missed minute is caught up by the next.
@@ -134,6 +147,7 @@ async fn run_job(
             if !posted.is_empty() {
                 tracing::info!(posted = posted.len(), "SLA sweep posted");
             }
+            posted.iter().for_each(show);
         }
         JobKind::Digest(channel) => {
             let mut conn = engine.store().pool().acquire().await?;
@@ -146,6 +160,7 @@ async fn run_job(
             let report = digest::daily(engine, scheduled_for, job.time_zone).await?;
             let posted = digest::publish(engine, channel, &report).await?;
             tracing::info!(channel = %posted.channel, "digest posted");
+            show(&posted);
             // Mondays also bring the weekly report, the 1st the monthly one,
             // each with the trend against the period before.
             let local = scheduled_for.with_timezone(&job.time_zone);
@@ -158,7 +173,7 @@ async fn run_job(
             }
             for period in periods {
                 let report = digest::report(engine, period, scheduled_for).await?;
-                digest::publish(engine, channel, &report).await?;
+                show(&digest::publish(engine, channel, &report).await?);
                 tracing::info!(channel = %channel, period = period.as_str(), "report posted");
             }
         }

@@ -192,3 +192,32 @@ async fn a_digest_over_a_seeded_week_matches_the_hand_counted_figures(pool: PgPo
     let refused = desk.refused("slack:U0STAFF01", "/itsm report").await;
     assert!(refused.contains("manager or engineer"), "{refused}");
 }
+
+/// The scheduler inside the process sweeps on its cron schedule and hands
+/// shell-channel posts to the terminal.
+#[sqlx::test]
+async fn the_scheduler_sweeps_on_schedule_and_shows_shell_posts(pool: PgPool) {
+    let vars = [(
+        "ITSM__SCHEDULER__SLA_SWEEP".to_string(),
+        "* * * * * *".to_string(),
+    )];
+    let config = itsm_bot::config::Config::load_with_env(None, vars).unwrap();
+    let desk = Desk::with_config(pool, config).await;
+    desk.ok("alice", "/incident Core switch down P1").await;
+    desk.clock.set(start() + Duration::minutes(12));
+    let (sink, mut posts) = tokio::sync::mpsc::unbounded_channel();
+    let (trigger, stop) = itsm_bot::app::Shutdown::new();
+    let scheduler = tokio::spawn(itsm_bot::scheduler::run(
+        desk.engine.clone(),
+        stop,
+        Some(sink),
+    ));
+    let posted = tokio::time::timeout(std::time::Duration::from_secs(5), posts.recv())
+        .await
+        .expect("a post within a few seconds")
+        .unwrap();
+    assert_eq!(posted.channel.to_string(), "ops");
+    assert!(posted.text.contains("75%"), "{}", posted.text);
+    trigger.trigger();
+    scheduler.await.unwrap();
+}
