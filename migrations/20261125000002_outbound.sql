@@ -13,7 +13,9 @@ CREATE TABLE ticket_messages (
     updated_at timestamptz NOT NULL,
     PRIMARY KEY (ticket_id, platform)
 );
-CREATE UNIQUE INDEX ticket_messages_by_thread ON ticket_messages (platform, channel, thread);
+-- Not unique: an incident reported from a reply can have its card in a
+-- thread that already holds another incident's card.
+CREATE INDEX ticket_messages_by_thread ON ticket_messages (platform, channel, thread);
 
 -- Every post or edit owed to a platform, written in the same transaction as
 -- the change that causes it. A delivery worker claims due rows with
@@ -44,6 +46,7 @@ CREATE TABLE satisfaction (
     answered_at timestamptz NOT NULL
 );
 
--- A chat message becomes at most one incident.
-CREATE INDEX tickets_by_origin_message ON tickets (origin_platform, origin_channel, origin_message)
+-- A chat message becomes at most one incident, even when two people react
+-- to it at the same moment.
+CREATE UNIQUE INDEX tickets_by_origin_message ON tickets (kind, origin_platform, origin_channel, origin_message)
     WHERE origin_message IS NOT NULL;

@@ -2,6 +2,10 @@
 -- cross their warning and breach thresholds, the ledger of what was posted,
 -- each clock's outcome for reports, and scheduled job runs.
 
+-- When the response clock stopped: the first acknowledgement or
+-- resolution. Unlike resolved_at, a reopen does not clear it.
+ALTER TABLE incidents ADD COLUMN responded_at timestamptz;
+
 -- Intervals in which an incident's resolve clock does not count: time on
 -- hold, and time between a resolve and a reopen.
 CREATE TABLE sla_pauses (

@@ -153,7 +153,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
                 );
             }
             for item in posted {
-                println!("[{}] {}", item.channel, item.text);
+                println!("[{}] {}", item.channel, item.text.replace('\n', " "));
             }
             app.store.close().await;
             Ok(0)

@@ -141,6 +141,11 @@ impl<D: Deliver> OutboxWorker<D> {
         let Some(item) = store::outbox::claim(&mut tx, platform, now).await? else {
             return Ok(false);
         };
+        if let (OutboxKind::TicketMessage, Some(ticket_id)) = (item.kind, item.ticket_id) {
+            // One worker at a time handles a ticket's card, so two replicas
+            // never both post it.
+            store::outbox::lock_ticket(&mut tx, ticket_id).await?;
+        }
         let covered = store::outbox::coalescible(&mut tx, platform, &item).await?;
         let result = match (item.kind, item.ticket_id) {
             (OutboxKind::Notice, _) => self.deliver_notice(&item).await,
@@ -155,32 +160,55 @@ impl<D: Deliver> OutboxWorker<D> {
             )),
         };
         let now = self.clock.now();
-        match result {
-            Ok(()) => store::outbox::mark_sent(&mut tx, &covered, now).await?,
+        let recorded = match &result {
+            Ok(()) => store::outbox::mark_sent(&mut tx, &covered, now).await,
             Err(err) => {
-                let retry_at = match &err {
-                    DeliveryError::Retry { after, .. } if item.attempts + 1 < MAX_ATTEMPTS => {
-                        let wait = after.unwrap_or_else(|| backoff(item.attempts));
-                        Some(
-                            now + chrono::Duration::from_std(wait)
-                                .unwrap_or(chrono::Duration::seconds(60)),
-                        )
-                    }
-                    _ => None,
+                let retry_at = self.retry_at(&item, err, now);
+                store::outbox::mark_failed(&mut tx, &item, &err.to_string(), retry_at, now).await
+            }
+        };
+        if let Err(err) = &result {
+            tracing::warn!(error = %err, %platform, outbox_id = item.id, attempts = item.attempts + 1, "delivery failed");
+        }
+        match recorded {
+            Ok(()) => tx.commit().await?,
+            Err(store_err) => {
+                // The transaction is unusable (recording the delivery broke
+                // a constraint, or the database went away). Count the
+                // attempt in a fresh one, so the row backs off and is
+                // parked in the end instead of being re-sent every second.
+                drop(tx);
+                tracing::warn!(error = %store_err, outbox_id = item.id, "could not record a delivery");
+                let failure = DeliveryError::Retry {
+                    reason: store_err.to_string(),
+                    after: None,
                 };
-                tracing::warn!(
-                    error = %err,
-                    %platform,
-                    outbox_id = item.id,
-                    attempts = item.attempts + 1,
-                    parked = retry_at.is_none(),
-                    "delivery failed"
-                );
-                store::outbox::mark_failed(&mut tx, &item, &err.to_string(), retry_at, now).await?;
+                let retry_at = self.retry_at(&item, &failure, now);
+                let mut retry = self.store.begin().await?;
+                store::outbox::mark_failed(&mut retry, &item, &failure.to_string(), retry_at, now)
+                    .await?;
+                retry.commit().await?;
             }
         }
-        tx.commit().await?;
         Ok(true)
+    }
+
+    /// When to try a failed row again, or `None` to park it.
+    fn retry_at(
+        &self,
+        item: &OutboxItem,
+        err: &DeliveryError,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        match err {
+            DeliveryError::Retry { after, .. } if item.attempts + 1 < MAX_ATTEMPTS => {
+                let wait = after.unwrap_or_else(|| backoff(item.attempts));
+                Some(
+                    now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60)),
+                )
+            }
+            _ => None,
+        }
     }
 
     async fn deliver_notice(&self, item: &OutboxItem) -> Result<(), DeliveryError> {

@@ -171,7 +171,7 @@ impl Engine {
             if let Some(previous) =
                 store::inbound::previous_reply(&mut tx, platform, event_id).await?
             {
-                return Ok(Reply::done(Message::text(previous)));
+                return Ok(stored_reply(&previous));
             }
         }
         let reply = self.run(&mut tx, request, command).await?;
@@ -179,7 +179,7 @@ impl Engine {
             return Ok(reply);
         }
         if let Some(event_id) = &request.event_id {
-            let text = reply.message.plain_text();
+            let text = store_reply(&reply);
             let now = self.clock.now();
             if !store::inbound::record(&mut tx, platform, event_id, now, &text).await? {
                 // Another worker handled the same delivery a moment ago: keep
@@ -194,7 +194,7 @@ impl Engine {
                 let previous = store::inbound::previous_reply(&mut conn, platform, event_id)
                     .await?
                     .unwrap_or(text);
-                return Ok(Reply::done(Message::text(previous)));
+                return Ok(stored_reply(&previous));
             }
         }
         tx.commit().await.map_err(StoreError::from)?;
@@ -308,7 +308,17 @@ impl Engine {
             },
         };
         let now = self.clock.now();
-        let incident = store::incidents::insert(conn, &new, service_id, now).await?;
+        let incident = match store::incidents::insert(conn, &new, service_id, now).await {
+            Err(StoreError::Conflict(constraint)) if constraint == "tickets_by_origin_message" => {
+                // Someone reported the same message a moment ago.
+                return Err(
+                    Refusal::new("This message was already reported a moment ago.")
+                        .hint("`/itsm open` lists it.")
+                        .into(),
+                );
+            }
+            other => other?,
+        };
         store::timeline::append(
             conn,
             incident.id,
@@ -622,6 +632,42 @@ impl Engine {
             }
         };
         Ok(Reply::answer(message))
+    }
+}
+
+/// A reply as remembered for redeliveries: who saw it, its blocks, its ticket.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredReply {
+    ephemeral: bool,
+    message: Message,
+    ticket: Option<TicketRef>,
+}
+
+fn store_reply(reply: &Reply) -> String {
+    let stored = StoredReply {
+        ephemeral: reply.visibility == crate::commands::reply::Visibility::Ephemeral,
+        message: reply.message.clone(),
+        ticket: reply.ticket,
+    };
+    serde_json::to_string(&stored).unwrap_or_else(|_| reply.message.plain_text())
+}
+
+/// The first delivery's reply, as it was (older rows hold plain text).
+fn stored_reply(stored: &str) -> Reply {
+    match serde_json::from_str::<StoredReply>(stored) {
+        Ok(stored) => {
+            let reply = Reply::done(stored.message);
+            let reply = if stored.ephemeral {
+                reply.privately()
+            } else {
+                reply
+            };
+            match stored.ticket {
+                Some(ticket) => reply.about(ticket),
+                None => reply,
+            }
+        }
+        Err(_) => Reply::done(Message::text(stored)),
     }
 }
 

@@ -41,6 +41,9 @@ pub enum Block {
     },
     /// Small print under the rest.
     Context(String),
+    /// Someone the bot calls on (`slack:U…`, `shell:bob`): platforms that can
+    /// notify people mention them. Only the bot writes these, never user text.
+    Mention { label: String, user: String },
     /// Buttons. Platforms without buttons leave them out.
     Actions(Vec<super::actions::Button>),
 }
@@ -70,6 +73,7 @@ impl Message {
         let mut out: Vec<String> = Vec::new();
         for block in &self.blocks {
             match block {
+                Block::Mention { label, user } => out.push(format!("{label} {user}")),
                 Block::Header(text) | Block::Text(text) | Block::Context(text) => {
                     out.push(text.clone())
                 }

@@ -85,18 +85,33 @@ impl std::fmt::Debug for DatabaseConfig {
     }
 }
 
-/// Replaces the password in a URL with `***` so it can be logged.
+/// Replaces the password in a URL (`user:pass@` or `?password=`) with `***`
+/// so it can be logged.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "(unparsable URL)".to_string();
     };
-    let Some((credentials, host)) = rest.rsplit_once('@') else {
-        return url.to_string();
-    };
-    match credentials.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
     }
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| {
+            let hidden = matches!(k.to_ascii_lowercase().as_str(), "password" | "sslpassword");
+            (
+                k.into_owned(),
+                if hidden {
+                    "***".to_string()
+                } else {
+                    v.into_owned()
+                },
+            )
+        })
+        .collect();
+    if !pairs.is_empty() {
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 /// `[http]`

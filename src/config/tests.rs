@@ -165,6 +165,10 @@ fn database_passwords_are_redacted() {
         redact_url("postgres://postgres@127.0.0.1/itsm"),
         "postgres://postgres@127.0.0.1/itsm"
     );
+    assert_eq!(
+        redact_url("postgres://db/itsm?password=s3cret&sslmode=require"),
+        "postgres://db/itsm?password=***&sslmode=require"
+    );
     let config =
         Config::load_with_env(None, env(&[("DATABASE_URL", "postgres://u:hunter2@h/d")])).unwrap();
     assert!(!format!("{config:?}").contains("hunter2"));

@@ -104,6 +104,9 @@ pub struct Incident {
     pub updated_at: DateTime<Utc>,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub acknowledged_by: Option<UserId>,
+    /// The first acknowledgement or resolution: when the response clock
+    /// stopped. A reopen does not clear it.
+    pub responded_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub resolution: Option<String>,
     pub closed_at: Option<DateTime<Utc>>,
@@ -219,6 +222,7 @@ impl Incident {
                     next.status = Acknowledged;
                     next.acknowledged_at = Some(now);
                     next.acknowledged_by = Some(actor.clone());
+                    next.responded_at = self.responded_at.or(Some(now));
                     vec![status_event(Acknowledged, EventAction::Acknowledged)]
                 }
                 Acknowledged => {
@@ -320,6 +324,7 @@ impl Incident {
                     next.status_before_hold = None;
                     next.hold_reason = None;
                     next.resolved_at = Some(now);
+                    next.responded_at = self.responded_at.or(Some(now));
                     next.resolution = Some(resolution.to_string());
                     vec![status_event(Resolved, EventAction::Resolved).body(resolution.as_str())]
                 }
@@ -468,6 +473,7 @@ mod tests {
             updated_at: at(0),
             acknowledged_at: None,
             acknowledged_by: None,
+            responded_at: None,
             resolved_at: None,
             resolution: None,
             closed_at: (status == IncidentStatus::Closed).then(|| at(0)),

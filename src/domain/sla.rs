@@ -257,10 +257,7 @@ impl SlaPolicy {
 /// When `clock` stopped for good, if it did.
 fn stop_of(clock: SlaClock, incident: &Incident) -> Option<DateTime<Utc>> {
     match clock {
-        SlaClock::Respond => match (incident.acknowledged_at, incident.resolved_at) {
-            (Some(a), Some(r)) => Some(a.min(r)),
-            (a, r) => a.or(r),
-        },
+        SlaClock::Respond => incident.responded_at,
         SlaClock::Resolve => incident.resolved_at,
     }
 }

@@ -50,6 +50,8 @@ pub enum UserIdError {
         "`{0}` is not a user; write @name, a chat mention, or platform:id such as slack:U024BE7LH"
     )]
     Malformed(String),
+    #[error("`{0}` is a typed name, not a mention; type @ and pick the person from the list so the chat sends their id")]
+    NotAMention(String),
 }
 
 /// A person: the platform and the platform's own id for them.
@@ -107,6 +109,11 @@ impl UserId {
             return UserId::new(platform, id).map_err(|_| malformed());
         }
         if let Some(name) = token.strip_prefix('@') {
+            if platform != Platform::Shell {
+                // Chat platforms send a real mention (`<@U…>`) when the
+                // person is picked from the list; a typed name is not an id.
+                return Err(UserIdError::NotAMention(token.to_string()));
+            }
             return UserId::new(platform, name).map_err(|_| malformed());
         }
         if token.contains(':') {

@@ -106,22 +106,29 @@ pub async fn run(engine: Engine, mut shutdown: Shutdown, shell: Option<ShellSink
         });
     }
     let clock = engine.clock();
+    // Each job keeps its own next time, advanced only after it ran, so jobs
+    // due at the same instant (the sweep and a 09:00 digest) all run.
+    let start = clock.now();
+    let mut next: Vec<Option<DateTime<Utc>>> =
+        jobs.iter().map(|job| job.next_after(start)).collect();
     loop {
-        let now = clock.now();
-        let Some((job, at)) = jobs
-            .iter()
-            .filter_map(|job| job.next_after(now).map(|at| (job, at)))
-            .min_by_key(|(_, at)| *at)
-        else {
+        let Some(at) = next.iter().flatten().min().copied() else {
             return;
         };
-        let wait = (at - now).to_std().unwrap_or_default();
+        let wait = (at - clock.now()).to_std().unwrap_or_default();
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = shutdown.wait() => return,
         }
-        if let Err(err) = run_job(&engine, job, at, shell.as_ref()).await {
-            tracing::warn!(job = %job.name, error = %err, "scheduled job failed; it runs again at its next time");
+        for (job, due) in jobs.iter().zip(next.iter_mut()) {
+            let Some(scheduled_for) = *due else { continue };
+            if scheduled_for > at {
+                continue;
+            }
+            if let Err(err) = run_job(&engine, job, scheduled_for, shell.as_ref()).await {
+                tracing::warn!(job = %job.name, error = %err, "scheduled job failed");
+            }
+            *due = job.next_after(scheduled_for.max(clock.now()));
         }
     }
 }
@@ -150,31 +157,47 @@ async fn run_job(
             posted.iter().for_each(show);
         }
         JobKind::Digest(channel) => {
-            let mut conn = engine.store().pool().acquire().await?;
-            if !store::sla::claim_job_run(&mut conn, &job.name, scheduled_for, engine.clock().now())
-                .await?
-            {
+            // Claim, build and queue in one transaction: if anything fails
+            // the claim rolls back with it and the next replica (or the
+            // next minute's retry) posts it.
+            let mut tx = engine.store().begin().await?;
+            let now = engine.clock().now();
+            if !store::sla::claim_job_run(&mut tx, &job.name, scheduled_for, now).await? {
                 return Ok(());
             }
-            drop(conn);
-            let report = digest::daily(engine, scheduled_for, job.time_zone).await?;
-            let posted = digest::publish(engine, channel, &report).await?;
-            tracing::info!(channel = %posted.channel, "digest posted");
-            show(&posted);
-            // Mondays also bring the weekly report, the 1st the monthly one,
-            // each with the trend against the period before.
             let local = scheduled_for.with_timezone(&job.time_zone);
-            let mut periods = Vec::new();
-            if local.weekday() == chrono::Weekday::Mon {
+            let mut periods = vec![Period::Day];
+            // The weekly and monthly reports go out with the first digest of
+            // their week or month, whichever day that is.
+            let week = format!(
+                "{}:week:{}-W{:02}",
+                job.name,
+                local.iso_week().year(),
+                local.iso_week().week()
+            );
+            if store::sla::claim_job_run(&mut tx, &week, scheduled_for, now).await?
+                && store::sla::first_claim(&mut tx, &week).await?
+            {
                 periods.push(Period::Week);
             }
-            if local.day() == 1 {
+            let month = format!("{}:month:{}-{:02}", job.name, local.year(), local.month());
+            if store::sla::claim_job_run(&mut tx, &month, scheduled_for, now).await?
+                && store::sla::first_claim(&mut tx, &month).await?
+            {
                 periods.push(Period::Month);
             }
+            let mut posted = Vec::new();
             for period in periods {
-                let report = digest::report(engine, period, scheduled_for).await?;
-                show(&digest::publish(engine, channel, &report).await?);
-                tracing::info!(channel = %channel, period = period.as_str(), "report posted");
+                let report = digest::report_with(&mut tx, period, scheduled_for).await?;
+                posted.push(
+                    post(&mut tx, channel, None, &digest::message(&report), None, now).await?,
+                );
+            }
+            tx.commit().await?;
+            engine.outbox_signal().notify_waiters();
+            for item in &posted {
+                tracing::info!(channel = %item.channel, "digest posted");
+                show(item);
             }
         }
     }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{post, Posted};
+use crate::commands::reply::{Block, Message};
 use crate::commands::Engine;
 use crate::domain::channel::ChannelRef;
 use crate::domain::duration::format_duration;
@@ -80,18 +81,24 @@ async fn announce(
         .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_else(|| "—".into());
     let who = match (&incident.assignee, &incident.service) {
-        (Some(assignee), _) => format!("Assignee: @{assignee}."),
-        (None, Some(service)) => match store::services::owner_of(conn, service).await? {
-            Some(owner) => format!("Unassigned; service owner: @{owner}."),
-            None => "Unassigned.".to_string(),
+        (Some(assignee), _) => Block::Mention {
+            label: "Assignee:".into(),
+            user: assignee.to_string(),
         },
-        (None, None) => "Unassigned.".to_string(),
+        (None, Some(service)) => match store::services::owner_of(conn, service).await? {
+            Some(owner) => Block::Mention {
+                label: "Unassigned; service owner:".into(),
+                user: owner,
+            },
+            None => Block::Context("Unassigned.".into()),
+        },
+        (None, None) => Block::Context("Unassigned.".into()),
     };
     let reference = incident.reference();
     let noun = checkpoint.clock.noun();
     let text = if checkpoint.threshold >= 100 {
         format!(
-            "🚨 {reference} ({}) {} breached its {target} {noun} target (due {due}). {who}",
+            "🚨 {reference} ({}) {} breached its {target} {noun} target (due {due}).",
             incident.priority, incident.title
         )
     } else {
@@ -100,11 +107,11 @@ async fn announce(
             SlaClock::Resolve => "resolve",
         };
         format!(
-            "⚠️ {reference} ({}) {}: {}% of the {target} {noun} target used; {verb} by {due}. {who}",
+            "⚠️ {reference} ({}) {}: {}% of the {target} {noun} target used; {verb} by {due}.",
             incident.priority, incident.title, checkpoint.threshold
         )
     };
-    let message = crate::commands::reply::Message::text(text);
+    let message = Message::text(text).with(who);
     // A sweep "as if at" a later instant still posts now.
     let queued_at = engine.clock().now();
     let mut posted = Vec::new();

@@ -12,7 +12,7 @@ SELECT t.id, t.number, t.title, t.description, t.priority, t.status,
        t.reporter, t.assignee, t.origin_platform, t.origin_channel,
        t.origin_thread, t.origin_message, t.created_at, t.updated_at,
        s.name AS service, i.impact, i.urgency, i.status_before_hold,
-       i.hold_reason, i.acknowledged_at, i.acknowledged_by, i.resolved_at,
+       i.hold_reason, i.acknowledged_at, i.acknowledged_by, i.responded_at, i.resolved_at,
        i.resolution, i.closed_at
 FROM tickets t
 JOIN incidents i ON i.ticket_id = t.id
@@ -41,6 +41,7 @@ struct IncidentRow {
     hold_reason: Option<String>,
     acknowledged_at: Option<DateTime<Utc>>,
     acknowledged_by: Option<String>,
+    responded_at: Option<DateTime<Utc>>,
     resolved_at: Option<DateTime<Utc>>,
     resolution: Option<String>,
     closed_at: Option<DateTime<Utc>>,
@@ -88,6 +89,7 @@ impl TryFrom<IncidentRow> for Incident {
             created_at: row.created_at,
             updated_at: row.updated_at,
             acknowledged_at: row.acknowledged_at,
+            responded_at: row.responded_at,
             resolved_at: row.resolved_at,
             resolution: row.resolution,
             closed_at: row.closed_at,
@@ -149,6 +151,7 @@ pub async fn insert(
         updated_at: at,
         acknowledged_at: None,
         acknowledged_by: None,
+        responded_at: None,
         resolved_at: None,
         resolution: None,
         closed_at: None,
@@ -212,7 +215,7 @@ pub async fn update(conn: &mut PgConnection, incident: &Incident) -> Result<(), 
          )
          UPDATE incidents SET status_before_hold = $6, hold_reason = $7,
                 acknowledged_at = $8, acknowledged_by = $9, resolved_at = $10,
-                resolution = $11, closed_at = $12
+                resolution = $11, closed_at = $12, responded_at = $13
          WHERE ticket_id = (SELECT id FROM ticket)",
     )
     .bind(incident.id)
@@ -227,6 +230,7 @@ pub async fn update(conn: &mut PgConnection, incident: &Incident) -> Result<(), 
     .bind(incident.resolved_at)
     .bind(&incident.resolution)
     .bind(incident.closed_at)
+    .bind(incident.responded_at)
     .execute(conn)
     .await?;
     Ok(())

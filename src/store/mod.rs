@@ -37,6 +37,9 @@ pub enum StoreError {
     /// The database refused a statement.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// A unique constraint refused the row (named by the constraint).
+    #[error("conflicts with an existing row ({0})")]
+    Conflict(String),
     /// A stored row does not make sense (a bad status, a bad user id).
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
@@ -49,6 +52,12 @@ impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
         if is_unavailable(&err) {
             StoreError::Unavailable(err)
+        } else if let Some(constraint) = err
+            .as_database_error()
+            .filter(|db| db.code().as_deref() == Some("23505"))
+            .and_then(|db| db.constraint().map(str::to_string))
+        {
+            StoreError::Conflict(constraint)
         } else {
             StoreError::Database(err)
         }

@@ -152,10 +152,12 @@ pub async fn coalescible(
     if item.kind != OutboxKind::TicketMessage {
         return Ok(vec![item.id]);
     }
+    // Rows another worker holds are its to send.
     let mut ids: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM outbox
          WHERE ticket_id = $1 AND platform = $2 AND kind = 'ticket_message'
-           AND sent_at IS NULL AND failed_at IS NULL",
+           AND sent_at IS NULL AND failed_at IS NULL
+         FOR UPDATE SKIP LOCKED",
     )
     .bind(item.ticket_id)
     .bind(platform.as_str())
@@ -165,6 +167,15 @@ pub async fn coalescible(
         ids.push(item.id);
     }
     Ok(ids)
+}
+
+/// Serializes card delivery per ticket until the transaction ends.
+pub async fn lock_ticket(conn: &mut PgConnection, ticket_id: i64) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(ticket_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Marks rows `ids` sent (the claimed row and the updates it covered).

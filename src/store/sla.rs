@@ -230,3 +230,13 @@ pub async fn claim_job_run(
     .rows_affected();
     Ok(inserted == 1)
 }
+
+/// Whether `job` has exactly one recorded run (the caller's, just claimed):
+/// how a once-per-period job tells it is the period's first.
+pub async fn first_claim(conn: &mut PgConnection, job: &str) -> Result<bool, StoreError> {
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM job_runs WHERE job = $1")
+        .bind(job)
+        .fetch_one(conn)
+        .await?;
+    Ok(runs == 1)
+}

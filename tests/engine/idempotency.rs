@@ -54,3 +54,54 @@ async fn a_refused_event_is_not_recorded(pool: PgPool) {
     desk.ok("alice", "/incident Printer offline").await;
     assert_eq!(desk.engine.handle(&event).await.outcome, Outcome::Done);
 }
+
+/// Two people reporting the same chat message at the same moment make one
+/// incident; the other is told it was already reported.
+#[sqlx::test]
+async fn one_message_becomes_one_incident_even_at_the_same_moment(pool: PgPool) {
+    use itsm_bot::commands::{Command, IncidentReport, Request};
+    use itsm_bot::domain::Title;
+    let desk = Desk::new(pool.clone()).await;
+    for round in 0..10 {
+        let request = |who: &str| {
+            let mut request = Request::new(format!("slack:{who}").parse().unwrap(), "C0GENERAL");
+            request.message = Some(format!("1764000000.{round:06}"));
+            request.thread = request.message.clone();
+            request
+        };
+        let report = || {
+            Command::ReportIncident(IncidentReport {
+                title: Title::parse("Coffee machine broken").unwrap(),
+                description: None,
+                priority: None,
+                impact: None,
+                urgency: None,
+                service: None,
+            })
+        };
+        let (first, second) = (request("U1"), request("U2"));
+        let (a, b) = tokio::join!(
+            desk.engine.execute(&first, report()),
+            desk.engine.execute(&second, report())
+        );
+        let done = [a.outcome, b.outcome]
+            .iter()
+            .filter(|o| **o == Outcome::Done)
+            .count();
+        assert_eq!(done, 1, "round {round}: {a:?} {b:?}");
+        let refused = if a.outcome == Outcome::Refused {
+            &a
+        } else {
+            &b
+        };
+        assert!(
+            refused.message.plain_text().contains("already reported"),
+            "{refused:?}"
+        );
+    }
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 10);
+}

@@ -221,3 +221,65 @@ async fn the_scheduler_sweeps_on_schedule_and_shows_shell_posts(pool: PgPool) {
     trigger.trigger();
     scheduler.await.unwrap();
 }
+
+/// Reopening an incident that was resolved without an acknowledgement does
+/// not restart its response clock.
+#[sqlx::test]
+async fn a_reopen_keeps_the_response_that_was_given(pool: PgPool) {
+    let desk = Desk::new(pool).await;
+    desk.ok("alice", "/incident VPN down P1").await;
+    desk.clock.set(start() + Duration::minutes(5));
+    desk.ok("bob", "/incident INC-1 resolve restarted it").await;
+    desk.clock.set(start() + Duration::hours(2));
+    desk.ok("alice", "/incident INC-1 reopen down again").await;
+    let show = desk.ok("bob", "/incident INC-1 show").await;
+    assert!(
+        show.contains("response (15m): met with 10m to spare"),
+        "{show}"
+    );
+    let posted = texts(&desk, 3 * 60).await;
+    assert!(posted.iter().all(|t| !t.contains("response")), "{posted:?}");
+}
+
+/// A digest due at the same instant as the sweep is not skipped.
+#[sqlx::test]
+async fn digests_due_with_the_sweep_still_run(pool: PgPool) {
+    let vars = [
+        (
+            "ITSM__SCHEDULER__SLA_SWEEP".to_string(),
+            "* * * * * *".to_string(),
+        ),
+        (
+            "ITSM__DIGEST__SCHEDULE".to_string(),
+            "* * * * * *".to_string(),
+        ),
+        (
+            "ITSM__DIGEST__CHANNELS".to_string(),
+            "[{ channel = \"ops\" }]".to_string(),
+        ),
+    ];
+    let config = itsm_bot::config::Config::load_with_env(None, vars).unwrap();
+    let desk = Desk::with_config(pool.clone(), config).await;
+    desk.clock.set(Utc::now());
+    let (sink, mut posts) = tokio::sync::mpsc::unbounded_channel();
+    let (trigger, stop) = itsm_bot::app::Shutdown::new();
+    let scheduler = tokio::spawn(itsm_bot::scheduler::run(
+        desk.engine.clone(),
+        stop,
+        Some(sink),
+    ));
+    // The manual clock stands still, so the next second is "due" at once;
+    // the digest must run as well as the sweep.
+    let posted = tokio::time::timeout(std::time::Duration::from_secs(5), posts.recv())
+        .await
+        .expect("the digest within a few seconds")
+        .unwrap();
+    assert!(posted.text.contains("Daily digest"), "{}", posted.text);
+    trigger.trigger();
+    scheduler.await.unwrap();
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM job_runs WHERE job = 'digest:ops'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(runs >= 1);
+}

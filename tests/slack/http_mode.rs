@@ -620,3 +620,37 @@ async fn sla_warnings_go_to_the_thread_and_mention_the_assignee(pool: PgPool) {
         "mentions the assignee: {warning}"
     );
 }
+
+/// A ticket reaction on the bot's own card reports nothing new, and the
+/// outbox keeps flowing.
+#[sqlx::test]
+async fn reacting_to_the_bots_card_reports_nothing(pool: PgPool) {
+    let bot = Bot::start(pool, "http").await;
+    bot.slash(STAFF, "/incident", "Door badge reader dead", "t-card")
+        .await;
+    let card = bot
+        .fake
+        .wait_for("chat.postMessage", |c| contains_text(c, "INC-1"), WAIT)
+        .await;
+    assert_eq!(card["channel"], CHANNEL);
+    let reaction = json!({
+        "type": "reaction_added", "user": STAFF, "reaction": "ticket", "item_user": "UBOT",
+        "item": { "type": "message", "channel": CHANNEL, "ts": "1764000000.000100" }, "event_ts": "1764000001.000100"
+    });
+    let (status, _) = bot.event("Ev0CARD001", reaction).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bot.count("SELECT count(*) FROM tickets").await, 1);
+    let click = block_action(
+        ENGINEER,
+        CHANNEL,
+        "1764000000.000100",
+        "itsm:ack",
+        "INC-1",
+        "t-card-2",
+        &bot.fake.response_url("card2"),
+    );
+    bot.interact(&click).await;
+    bot.fake
+        .wait_for("chat.update", |c| contains_text(c, "acknowledged"), WAIT)
+        .await;
+}

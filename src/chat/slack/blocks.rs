@@ -6,7 +6,7 @@ use crate::commands::actions::{Button, ButtonStyle};
 use crate::commands::reply::{Block, Message};
 use crate::domain::TicketRef;
 
-use super::people::{mentions, People};
+use super::people::People;
 
 /// Callback id of the incident form.
 pub const REPORT_FORM: &str = "itsm:report";
@@ -55,7 +55,7 @@ pub async fn render(message: &Message, people: &People) -> SlackMessageContent {
                 blocks.push(SlackHeaderBlock::new(truncate(&text, HEADER_LIMIT).into()).into());
             }
             Block::Text(text) => {
-                let text = mentions(&escape(&people.humanize(text).await));
+                let text = escape(&people.humanize(text).await);
                 blocks.push(
                     SlackSectionBlock::new()
                         .with_text(md!("{}", truncate(&text, SECTION_LIMIT)))
@@ -90,13 +90,23 @@ pub async fn render(message: &Message, people: &People) -> SlackMessageContent {
                     SlackContextBlock::new(vec![md!("{}", truncate(&text, SECTION_LIMIT))]).into(),
                 );
             }
+            Block::Mention { label, user } => {
+                // A Slack user is pinged; anyone else is named.
+                let who = match user.strip_prefix("slack:") {
+                    Some(id) if id.chars().all(|c| c.is_ascii_alphanumeric()) => format!("<@{id}>"),
+                    _ => escape(&people.humanize(user).await),
+                };
+                blocks.push(SlackContextBlock::new(vec![md!("{} {}", escape(label), who)]).into());
+            }
             Block::Actions(buttons) => {
                 blocks.push(SlackActionsBlock::new(buttons.iter().map(button).collect()).into());
             }
         }
     }
+    // The fallback text is what notifications show, and Slack parses it
+    // for `<!channel>` too, so it is escaped like the blocks.
     let fallback = truncate(
-        &people.humanize(&message.plain_text()).await,
+        &escape(&people.humanize(&message.plain_text()).await),
         FALLBACK_LIMIT,
     );
     SlackMessageContent::new()

@@ -283,6 +283,12 @@ impl SlackAdapter {
         };
         let text = message.content.text.clone().unwrap_or_default();
         let author = message.sender.user.as_ref().map(|u| u.0.clone());
+        if message.sender.bot_id.is_some() || self.is_bot(author.as_deref()) {
+            let refusal = crate::commands::Refusal::new("That is the bot's own message; work its incident with the buttons or `/incident INC-n …`.");
+            self.post_to_response_url(&event.response_url, &Reply::refused(&refusal))
+                .await;
+            return Ok(());
+        }
         let reply = self
             .report_from_message(
                 user,
@@ -316,7 +322,13 @@ impl SlackAdapter {
         message: SlackMessageEvent,
         event_id: String,
     ) -> Result<(), Redeliver> {
-        if message.subtype.is_some() || message.sender.bot_id.is_some() {
+        // Messages with a file or sent to the channel from a thread are
+        // still people talking; edits, deletions, joins and bots are not.
+        let human = matches!(
+            message.subtype,
+            None | Some(SlackMessageEventType::FileShare | SlackMessageEventType::ThreadBroadcast)
+        );
+        if !human || message.sender.bot_id.is_some() {
             return Ok(());
         }
         let Some(sender) = message.sender.user.as_ref() else {
@@ -396,6 +408,10 @@ impl SlackAdapter {
         let Some((author, text)) = self.fetch_message(channel, &ts).await? else {
             return Ok(());
         };
+        if self.is_bot(author.as_deref()) {
+            // A reaction on the bot's own card is about that incident.
+            return Ok(());
+        }
         let reply = self
             .report_from_message(
                 user,
@@ -410,6 +426,14 @@ impl SlackAdapter {
             tracing::debug!(reply = %reply.message.plain_text(), "reaction did not report an incident");
         }
         unavailable_is_retry(&reply)
+    }
+
+    /// Whether `user` is this bot.
+    fn is_bot(&self, user: Option<&str>) -> bool {
+        match (user, self.inner.bot_user.get()) {
+            (Some(user), Some(bot)) => user == bot.0,
+            _ => false,
+        }
     }
 
     /// The author and text of message `ts` in `channel`.

@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 use slack_morphism::prelude::*;
 use tokio::sync::Mutex;
 
+/// Most user ids looked up for one message.
+const MAX_LOOKUPS: usize = 10;
+
 /// How long a looked-up name is trusted.
 const TTL: Duration = Duration::from_secs(3600);
 
@@ -54,8 +57,10 @@ impl People {
                 .unwrap_or_else(|| id.to_string())
             }
             Err(err) => {
+                // Remembered too, so a made-up id is not looked up again on
+                // every render.
                 tracing::debug!(error = %err, user = id, "users.info failed");
-                return id.to_string();
+                id.to_string()
             }
         };
         self.names
@@ -65,21 +70,26 @@ impl People {
         name
     }
 
-    /// Replaces every `slack:U…` user id in `text` with the person's name,
-    /// except `@slack:U…` mentions, which [`mentions`] turns into pings.
+    /// Replaces every `slack:U…` user id in `text` with the person's name.
     pub async fn humanize(&self, text: &str) -> String {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
+        // A message names a handful of people; text stuffed with ids does
+        // not get a lookup for each.
+        let mut lookups = 0;
         while let Some(start) = rest.find("slack:") {
             out.push_str(&rest[..start]);
             let after = &rest[start + "slack:".len()..];
             let len = after
                 .find(|c: char| !c.is_ascii_alphanumeric())
                 .unwrap_or(after.len());
-            if len == 0 || out.ends_with('@') {
+            if len == 0 {
+                out.push_str("slack:");
+            } else if lookups >= MAX_LOOKUPS {
                 out.push_str("slack:");
                 out.push_str(&after[..len]);
             } else {
+                lookups += 1;
                 out.push_str(&self.name(&after[..len]).await);
             }
             rest = &after[len..];
@@ -87,26 +97,4 @@ impl People {
         out.push_str(rest);
         out
     }
-}
-
-/// Turns `@slack:U123` in already-escaped mrkdwn into a Slack mention
-/// (`<@U123>`), so the person is notified.
-pub fn mentions(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("@slack:") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + "@slack:".len()..];
-        let len = after
-            .find(|c: char| !c.is_ascii_alphanumeric())
-            .unwrap_or(after.len());
-        if len == 0 {
-            out.push_str("@slack:");
-        } else {
-            out.push_str(&format!("<@{}>", &after[..len]));
-        }
-        rest = &after[len..];
-    }
-    out.push_str(rest);
-    out
 }

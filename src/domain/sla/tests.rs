@@ -55,6 +55,7 @@ fn incident(priority: Priority, created: DateTime<Utc>) -> Incident {
         updated_at: created,
         acknowledged_at: None,
         acknowledged_by: None,
+        responded_at: None,
         resolved_at: None,
         resolution: None,
         closed_at: None,
@@ -95,6 +96,7 @@ fn a_p1_warns_at_75_and_90_percent_then_breaches() {
 fn acknowledging_stops_the_respond_clock() {
     let mut inc = incident(Priority::P1, at(25, 9, 0));
     inc.acknowledged_at = Some(at(25, 9, 10));
+    inc.responded_at = inc.acknowledged_at;
     let points = policy().checkpoints(&inc, &[]);
     assert!(points.iter().all(|c| c.clock == SlaClock::Resolve));
     let clocks = policy().clocks(&inc, &[], at(25, 9, 30));
@@ -145,6 +147,7 @@ fn a_p3_raised_friday_afternoon_is_due_in_business_hours() {
 fn a_late_stop_is_a_breach_by_how_much() {
     let mut inc = incident(Priority::P1, at(25, 9, 0));
     inc.acknowledged_at = Some(at(25, 9, 20));
+    inc.responded_at = inc.acknowledged_at;
     let clocks = policy().clocks(&inc, &[], at(25, 10, 0));
     assert_eq!(
         clocks[0].state,
