@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::chat::discord::DiscordAdapter;
 use crate::chat::shell::{self, ShellSession};
 use crate::chat::slack::{routes as slack_routes, SlackAdapter};
 use crate::clock::{Clock, SystemClock};
@@ -29,6 +30,8 @@ pub enum AppError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Slack(#[from] crate::chat::slack::SlackError),
+    #[error(transparent)]
+    Discord(#[from] crate::chat::discord::DiscordError),
 }
 
 /// A signal that tells every task to finish what it is doing and stop.
@@ -136,6 +139,14 @@ impl App {
         } else {
             None
         };
+        if self.config.discord.enabled() {
+            let adapter = DiscordAdapter::new(self.engine.clone(), &self.config.discord)?;
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                adapter.run(stop).await?;
+                Ok("Discord adapter")
+            });
+        }
         if self.config.scheduler.enabled {
             let engine = self.engine.clone();
             let stop = shutdown.clone();

@@ -2,6 +2,7 @@
 //! messages for the engine and renders the engine's replies. No business
 //! rule lives here.
 
+pub mod discord;
 pub mod outbound;
 pub mod shell;
 pub mod slack;

@@ -55,6 +55,7 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub digest: DigestConfig,
     pub slack: SlackConfig,
+    pub discord: DiscordConfig,
     pub sla: SlaConfig,
     #[serde(default)]
     pub calendars: std::collections::BTreeMap<String, CalendarConfig>,
@@ -244,6 +245,34 @@ impl SlackConfig {
     }
 }
 
+/// `[discord]`. The adapter runs when a bot token is configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordConfig {
+    /// REST base URL (the gateway URL comes from its `/gateway` answer).
+    pub api_url: String,
+    /// Bot token; set it with ITSM__DISCORD__TOKEN or a file.
+    pub token: Option<Secret>,
+    pub token_file: Option<PathBuf>,
+    /// Guilds to register commands in (fast); empty = register globally.
+    #[serde(default)]
+    pub guild_ids: Vec<u64>,
+    /// Channel ids whose messages become incidents.
+    #[serde(default)]
+    pub intake_channels: Vec<String>,
+    /// The emoji that turns any message into an incident.
+    pub create_reaction: String,
+    /// Whether each incident gets a thread under its card.
+    pub incident_threads: bool,
+}
+
+impl DiscordConfig {
+    /// Whether the Discord adapter runs.
+    pub fn enabled(&self) -> bool {
+        self.token.is_some()
+    }
+}
+
 /// A secret: shown as `***` in logs and debug output.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -348,7 +377,7 @@ impl Config {
 
     /// Fills secrets from the files named by `*_file` keys.
     fn read_secret_files(&mut self) -> Result<(), ConfigError> {
-        let slack = &mut self.slack;
+        let (slack, discord) = (&mut self.slack, &mut self.discord);
         let pairs = [
             (
                 "slack.bot_token_file",
@@ -364,6 +393,11 @@ impl Config {
                 "slack.signing_secret_file",
                 &slack.signing_secret_file,
                 &mut slack.signing_secret,
+            ),
+            (
+                "discord.token_file",
+                &discord.token_file,
+                &mut discord.token,
             ),
         ];
         for (key, file, secret) in pairs {
@@ -432,6 +466,28 @@ impl Config {
                 }
                 _ => {}
             }
+        }
+        let discord = &self.discord;
+        if !(discord.api_url.starts_with("http://") || discord.api_url.starts_with("https://")) {
+            return Err(invalid(
+                "discord.api_url",
+                format!(
+                    "`{}` must be an http(s) URL, e.g. https://discord.com",
+                    discord.api_url
+                ),
+            ));
+        }
+        if discord.create_reaction.trim().is_empty() {
+            return Err(invalid(
+                "discord.create_reaction",
+                "must name an emoji, e.g. 🎫".into(),
+            ));
+        }
+        if discord.guild_ids.contains(&0) {
+            return Err(invalid(
+                "discord.guild_ids",
+                "guild ids are non-zero snowflakes".into(),
+            ));
         }
         if slack.socket_connections == 0 {
             return Err(invalid(

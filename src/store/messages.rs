@@ -61,8 +61,9 @@ pub async fn record(
     Ok(())
 }
 
-/// The incident whose conversation happens in `thread` of `channel`, if
-/// any: the thread of its card, or the message it was reported from (known
+/// The incident whose conversation happens in `thread` of `channel` (any
+/// channel when `channel` is empty: Discord threads are channels with ids
+/// of their own), if any: the thread of its card, or the message it was reported from (known
 /// from the moment it is reported, before the card is posted).
 pub async fn incident_in_thread(
     conn: &mut PgConnection,
@@ -73,10 +74,10 @@ pub async fn incident_in_thread(
     Ok(sqlx::query_scalar(
         "SELECT number FROM (
             SELECT t.number, m.posted_at AS at FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id
-             WHERE m.platform = $1 AND m.channel = $2 AND m.thread = $3 AND t.kind = 'incident'
+             WHERE m.platform = $1 AND ($2 = '' OR m.channel = $2) AND m.thread = $3 AND t.kind = 'incident'
             UNION ALL
             SELECT number, created_at FROM tickets
-             WHERE kind = 'incident' AND origin_platform = $1 AND origin_channel = $2 AND origin_message = $3
+             WHERE kind = 'incident' AND origin_platform = $1 AND ($2 = '' OR origin_channel = $2) AND origin_message = $3
          ) AS found ORDER BY at DESC LIMIT 1",
     )
     .bind(platform.as_str())

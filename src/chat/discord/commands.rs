@@ -1,0 +1,220 @@
+//! The application commands: their registration, and how their options
+//! become the shared command language (there is no second grammar: the
+//! options are written out as the line a person would type, and only the
+//! typed fields of a report go straight into its value).
+
+use serenity::all::{
+    CommandDataOption, CommandDataOptionValue, CommandInteraction, CommandOptionType, CommandType,
+    CreateCommand, CreateCommandOption,
+};
+
+/// Every command the bot registers.
+pub fn definitions() -> Vec<CreateCommand> {
+    let ticket = || {
+        CreateCommandOption::new(
+            CommandOptionType::String,
+            "ticket",
+            "Reference, e.g. INC-12",
+        )
+        .required(true)
+    };
+    let text = |name: &str, what: &str, required: bool| {
+        CreateCommandOption::new(CommandOptionType::String, name, what)
+            .required(required)
+            .max_length(4000)
+    };
+    let priority = |required: bool| {
+        ["P1", "P2", "P3", "P4"].into_iter().fold(
+            CreateCommandOption::new(
+                CommandOptionType::String,
+                "priority",
+                "P1 (critical) to P4 (low)",
+            )
+            .required(required),
+            |option, p| option.add_string_choice(p, p),
+        )
+    };
+    let sub = |name: &str, what: &str| {
+        CreateCommandOption::new(CommandOptionType::SubCommand, name, what)
+    };
+    let incident = CreateCommand::new("incident")
+        .description("Report and work incidents")
+        .add_option(
+            sub("create", "Report an incident (without a title: a form)")
+                .add_sub_option(text("title", "What is broken", false).max_length(200))
+                .add_sub_option(priority(false))
+                .add_sub_option(
+                    CreateCommandOption::new(
+                        CommandOptionType::String,
+                        "service",
+                        "Affected service",
+                    )
+                    .set_autocomplete(true),
+                )
+                .add_sub_option(text("description", "Details", false)),
+        )
+        .add_option(sub("ack", "Acknowledge: you are on it").add_sub_option(ticket()))
+        .add_option(
+            sub("assign", "Assign to someone")
+                .add_sub_option(ticket())
+                .add_sub_option(
+                    CreateCommandOption::new(CommandOptionType::User, "user", "Who").required(true),
+                ),
+        )
+        .add_option(
+            sub("priority", "Change the priority")
+                .add_sub_option(ticket())
+                .add_sub_option(priority(true)),
+        )
+        .add_option(
+            sub("note", "Add a note")
+                .add_sub_option(ticket())
+                .add_sub_option(text("text", "The note", true)),
+        )
+        .add_option(
+            sub("hold", "Put on hold")
+                .add_sub_option(ticket())
+                .add_sub_option(text("reason", "Waiting for what", true)),
+        )
+        .add_option(sub("resume", "Take off hold").add_sub_option(ticket()))
+        .add_option(
+            sub("resolve", "Resolve (without a resolution: a form)")
+                .add_sub_option(ticket())
+                .add_sub_option(text("resolution", "What fixed it", false)),
+        )
+        .add_option(sub("close", "Close after resolve").add_sub_option(ticket()))
+        .add_option(
+            sub("reopen", "Reopen")
+                .add_sub_option(ticket())
+                .add_sub_option(text("why", "Why", true)),
+        )
+        .add_option(sub("show", "Show the ticket and its timeline").add_sub_option(ticket()))
+        .add_option(
+            sub("rate", "Rate how it was handled")
+                .add_sub_option(ticket())
+                .add_sub_option(
+                    CreateCommandOption::new(
+                        CommandOptionType::Integer,
+                        "score",
+                        "1 (poor) to 5 (excellent)",
+                    )
+                    .required(true)
+                    .min_int_value(1)
+                    .max_int_value(5),
+                ),
+        );
+    let itsm = CreateCommand::new("itsm")
+        .description("Service desk queries and help")
+        .add_option(sub("help", "Help").add_sub_option(text(
+            "topic",
+            "incident, queries, roles",
+            false,
+        )))
+        .add_option(sub("mine", "Your open incidents"))
+        .add_option(sub("open", "Open incidents").add_sub_option(priority(false)))
+        .add_option(sub("whoami", "Your user id and roles"))
+        .add_option(sub("sla", "The SLA targets"))
+        .add_option(
+            sub("report", "Figures of a period").add_sub_option(
+                CreateCommandOption::new(CommandOptionType::String, "period", "day, week or month")
+                    .add_string_choice("day", "day")
+                    .add_string_choice("week", "week")
+                    .add_string_choice("month", "month"),
+            ),
+        );
+    let free = |name: &str, what: &str| {
+        CreateCommand::new(name)
+            .description(what)
+            .add_option(text("text", "What to do", false))
+    };
+    vec![
+        incident,
+        itsm,
+        free("change", "Change requests"),
+        free("problem", "Problem management"),
+        CreateCommand::new("Create incident").kind(CommandType::Message),
+    ]
+}
+
+/// What a slash command asks for.
+pub enum Invocation {
+    /// `/incident create` without a title: open the form.
+    ReportForm,
+    /// `/incident resolve` without a resolution: open the resolution form.
+    ResolveForm(String),
+    /// `/incident create` with its typed options, as given.
+    Report {
+        title: String,
+        priority: Option<String>,
+        service: Option<String>,
+        description: Option<String>,
+    },
+    /// A command line of the shared language: (`/incident`, `INC-1 ack`).
+    Line(String, String),
+}
+
+fn value(option: &CommandDataOption) -> Option<String> {
+    match &option.value {
+        CommandDataOptionValue::String(s) => Some(s.clone()),
+        CommandDataOptionValue::Integer(i) => Some(i.to_string()),
+        CommandDataOptionValue::User(id) => Some(format!("<@{}>", id.get())),
+        _ => None,
+    }
+}
+
+/// The command line an application command stands for.
+pub fn invocation(command: &CommandInteraction) -> Invocation {
+    let name = command.data.name.as_str();
+    let (sub, options): (Option<&str>, Vec<&CommandDataOption>) = match command.data.options.first()
+    {
+        Some(CommandDataOption {
+            name,
+            value: CommandDataOptionValue::SubCommand(options),
+            ..
+        }) => (Some(name.as_str()), options.iter().collect()),
+        _ => (None, command.data.options.iter().collect()),
+    };
+    let get = |key: &str| {
+        options
+            .iter()
+            .find(|o| o.name == key)
+            .and_then(|o| value(o))
+    };
+    match (name, sub) {
+        // Typed options need no parsing: "P1" inside a title stays title.
+        ("incident", Some("create")) => match get("title") {
+            None => Invocation::ReportForm,
+            Some(title) => Invocation::Report {
+                title,
+                priority: get("priority"),
+                service: get("service"),
+                description: get("description"),
+            },
+        },
+        ("incident", Some("resolve")) if get("resolution").is_none() => {
+            Invocation::ResolveForm(get("ticket").unwrap_or_default())
+        }
+        ("incident", Some(verb)) => {
+            let ticket = get("ticket").unwrap_or_default();
+            let rest: Vec<String> = options
+                .iter()
+                .filter(|o| o.name != "ticket")
+                .filter_map(|o| value(o))
+                .collect();
+            Invocation::Line(
+                "/incident".into(),
+                format!("{ticket} {verb} {}", rest.join(" "))
+                    .trim()
+                    .to_string(),
+            )
+        }
+        ("itsm", Some(sub)) => {
+            let rest: Vec<String> = options.iter().filter_map(|o| value(o)).collect();
+            Invocation::Line(
+                "/itsm".into(),
+                format!("{sub} {}", rest.join(" ")).trim().to_string(),
+            )
+        }
+        (other, _) => Invocation::Line(format!("/{other}"), get("text").unwrap_or_default()),
+    }
+}

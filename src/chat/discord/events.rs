@@ -1,0 +1,482 @@
+//! Gateway events → engine commands: interactions (commands, buttons,
+//! forms, autocomplete), intake messages, thread replies and reactions.
+
+use serenity::all::{
+    ActionRowComponent, AutocompleteChoice, CommandInteraction, CommandType, ComponentInteraction,
+    Context, CreateActionRow, CreateAutocompleteResponse, CreateInputText,
+    CreateInteractionResponse, CreateInteractionResponseMessage, CreateModal, EventHandler,
+    GuildId, InputTextStyle, Interaction, Message, ModalInteraction, Reaction, ReactionType, Ready,
+    ResolvedTarget,
+};
+
+use super::commands::{definitions, invocation, Invocation};
+use super::render::{button_action, render};
+use super::DiscordAdapter;
+use crate::commands::actions::Click;
+use crate::commands::reply::{Outcome, Reply, Visibility};
+use crate::commands::{
+    parse, Command, IncidentCommand, IncidentReport, ParseContext, Refusal, Request,
+};
+use crate::domain::incident::IncidentAction;
+use crate::domain::text::summarize_title;
+use crate::domain::{FreeText, Platform, Priority, TicketRef, Title, UserId};
+
+const REPORT_FORM: &str = "itsm:report";
+const RESOLVE_FORM: &str = "itsm:resolve";
+
+/// serenity's event handler for the adapter.
+pub struct Handler {
+    adapter: DiscordAdapter,
+}
+
+impl Handler {
+    pub fn new(adapter: DiscordAdapter) -> Self {
+        Handler { adapter }
+    }
+}
+
+fn person(id: serenity::all::UserId) -> Option<UserId> {
+    UserId::new(Platform::Discord, &id.get().to_string()).ok()
+}
+
+fn sentence(text: &str) -> String {
+    crate::commands::refusal::sentence(text)
+}
+
+#[serenity::async_trait]
+impl EventHandler for Handler {
+    /// Registers the commands; safe to repeat, since every re-identify
+    /// brings a new READY.
+    async fn ready(&self, ctx: Context, ready: Ready) {
+        tracing::info!(bot = %ready.user.id, "connected to Discord");
+        let commands = definitions();
+        let config = &self.adapter.inner.config;
+        let result = if config.guild_ids.is_empty() {
+            serenity::all::Command::set_global_commands(&ctx.http, commands)
+                .await
+                .map(|_| ())
+        } else {
+            let mut result = Ok(());
+            for guild in config.guild_ids.iter().copied().filter(|id| *id != 0) {
+                if let Err(err) = GuildId::new(guild)
+                    .set_commands(&ctx.http, commands.clone())
+                    .await
+                {
+                    result = Err(err);
+                }
+            }
+            result
+        };
+        if let Err(err) = result {
+            tracing::warn!(error = %err, "registering Discord commands failed");
+        }
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        let adapter = &self.adapter;
+        let result = match interaction {
+            Interaction::Command(command) if command.data.kind == CommandType::Message => {
+                adapter.on_context_menu(&ctx, &command).await
+            }
+            Interaction::Command(command) => adapter.on_command(&ctx, &command).await,
+            Interaction::Autocomplete(command) => adapter.on_autocomplete(&ctx, &command).await,
+            Interaction::Component(component) => adapter.on_button(&ctx, &component).await,
+            Interaction::Modal(modal) => adapter.on_form(&ctx, &modal).await,
+            _ => Ok(()),
+        };
+        if let Err(err) = result {
+            tracing::warn!(error = %err, "answering a Discord interaction failed");
+        }
+    }
+
+    async fn message(&self, _ctx: Context, message: Message) {
+        self.adapter.on_message(&message).await;
+    }
+
+    async fn reaction_add(&self, ctx: Context, reaction: Reaction) {
+        self.adapter.on_reaction(&ctx, &reaction).await;
+    }
+}
+
+/// An interaction response showing `reply`; refusals and private replies
+/// are ephemeral.
+fn respond(reply: &Reply) -> CreateInteractionResponse {
+    let rendered = render(&reply.message);
+    let private = reply.outcome != Outcome::Done || reply.visibility == Visibility::Ephemeral;
+    let mut message = CreateInteractionResponseMessage::new()
+        .embed(rendered.embed)
+        .components(rendered.rows)
+        .ephemeral(private);
+    if let Some(content) = rendered.content {
+        message = message.content(content);
+    }
+    CreateInteractionResponse::Message(message)
+}
+
+impl DiscordAdapter {
+    fn request(
+        &self,
+        user: UserId,
+        channel: serenity::all::ChannelId,
+        interaction_id: u64,
+    ) -> Request {
+        let mut request = Request::new(user, channel.get().to_string());
+        request.event_id = Some(format!("interaction:{interaction_id}"));
+        request
+    }
+
+    async fn on_command(
+        &self,
+        ctx: &Context,
+        command: &CommandInteraction,
+    ) -> serenity::Result<()> {
+        let Some(user) = person(command.user.id) else {
+            return Ok(());
+        };
+        let request = self.request(user.clone(), command.channel_id, command.id.get());
+        let parsed = match invocation(command) {
+            Invocation::ReportForm => {
+                return command.create_response(&ctx.http, report_form()).await
+            }
+            Invocation::ResolveForm(ticket) => {
+                return command
+                    .create_response(&ctx.http, resolve_form(&ticket))
+                    .await;
+            }
+            Invocation::Report {
+                title,
+                priority,
+                service,
+                description,
+            } => report(&title, priority.as_deref(), service, description.as_deref()),
+            Invocation::Line(name, text) => parse(
+                &name,
+                &text,
+                ParseContext {
+                    platform: Platform::Discord,
+                    actor: &user,
+                },
+            ),
+        };
+        let reply = match parsed {
+            Ok(parsed) => self.inner.engine.execute(&request, parsed).await,
+            Err(refusal) => Reply::refused(&refusal),
+        };
+        command.create_response(&ctx.http, respond(&reply)).await
+    }
+
+    async fn on_autocomplete(
+        &self,
+        ctx: &Context,
+        command: &CommandInteraction,
+    ) -> serenity::Result<()> {
+        let typed = command
+            .data
+            .autocomplete()
+            .map(|option| option.value.to_lowercase())
+            .unwrap_or_default();
+        let names = self.inner.engine.service_names().await.unwrap_or_default();
+        let choices: Vec<AutocompleteChoice> = names
+            .into_iter()
+            .filter(|name| name.contains(&typed))
+            .take(25)
+            .map(|name| AutocompleteChoice::new(name.clone(), name))
+            .collect();
+        command
+            .create_response(
+                &ctx.http,
+                CreateInteractionResponse::Autocomplete(
+                    CreateAutocompleteResponse::new().set_choices(choices),
+                ),
+            )
+            .await
+    }
+
+    async fn on_button(
+        &self,
+        ctx: &Context,
+        component: &ComponentInteraction,
+    ) -> serenity::Result<()> {
+        let (Some(user), Some(action)) = (
+            person(component.user.id),
+            button_action(&component.data.custom_id),
+        ) else {
+            return Ok(());
+        };
+        match action.click(&user) {
+            Click::AskResolution(reference) => {
+                component
+                    .create_response(&ctx.http, resolve_form(&reference.to_string()))
+                    .await
+            }
+            Click::Run(command) => {
+                let request = self.request(user, component.channel_id, component.id.get());
+                let reply = self.inner.engine.execute(&request, command).await;
+                // A click that worked shows in the card, which the outbox
+                // edits; refusals and thanks go to the clicker alone.
+                if reply.outcome == Outcome::Done
+                    && !matches!(action, crate::commands::actions::ButtonAction::Rate(..))
+                {
+                    component
+                        .create_response(&ctx.http, CreateInteractionResponse::Acknowledge)
+                        .await
+                } else {
+                    component
+                        .create_response(&ctx.http, respond(&reply.privately()))
+                        .await
+                }
+            }
+        }
+    }
+
+    async fn on_form(&self, ctx: &Context, modal: &ModalInteraction) -> serenity::Result<()> {
+        let Some(user) = person(modal.user.id) else {
+            return Ok(());
+        };
+        let field = |id: &str| {
+            modal
+                .data
+                .components
+                .iter()
+                .flat_map(|row| row.components.iter())
+                .find_map(|component| match component {
+                    ActionRowComponent::InputText(input) if input.custom_id == id => {
+                        input.value.clone()
+                    }
+                    _ => None,
+                })
+        };
+        let request = self.request(user, modal.channel_id, modal.id.get());
+        let (form, ticket) = modal
+            .data
+            .custom_id
+            .split_once('|')
+            .unwrap_or((modal.data.custom_id.as_str(), ""));
+        let command = match form {
+            REPORT_FORM => report(
+                &field("title").unwrap_or_default(),
+                None,
+                None,
+                field("description").as_deref(),
+            ),
+            RESOLVE_FORM => ticket
+                .parse::<TicketRef>()
+                .map_err(|err| Refusal::new(sentence(&err.to_string())))
+                .and_then(|reference| {
+                    let text =
+                        FreeText::parse("resolution", &field("resolution").unwrap_or_default())
+                            .map_err(|err| Refusal::new(sentence(&err.to_string())))?;
+                    Ok(Command::Incident(
+                        reference,
+                        IncidentCommand::Act(IncidentAction::Resolve(text)),
+                    ))
+                }),
+            _ => return Ok(()),
+        };
+        let reply = match command {
+            Ok(command) => self.inner.engine.execute(&request, command).await,
+            Err(refusal) => Reply::refused(&refusal),
+        };
+        modal
+            .create_response(&ctx.http, respond(&reply.privately()))
+            .await
+    }
+
+    async fn on_context_menu(
+        &self,
+        ctx: &Context,
+        command: &CommandInteraction,
+    ) -> serenity::Result<()> {
+        let Some(user) = person(command.user.id) else {
+            return Ok(());
+        };
+        let Some(ResolvedTarget::Message(message)) = command.data.target() else {
+            return Ok(());
+        };
+        let reply = if message.author.bot {
+            Reply::refused(&Refusal::new(
+                "That is the bot's own message; work its incident with its buttons.",
+            ))
+        } else {
+            self.report_from_message(
+                user,
+                message,
+                Some(format!("interaction:{}", command.id.get())),
+            )
+            .await
+        };
+        command
+            .create_response(&ctx.http, respond(&reply.privately()))
+            .await
+    }
+
+    async fn on_message(&self, message: &Message) {
+        if message.author.bot || message.content.trim().is_empty() {
+            return;
+        }
+        let Some(user) = person(message.author.id) else {
+            return;
+        };
+        let channel = message.channel_id.get().to_string();
+        // A reply in an incident's thread is a note on it.
+        if let Ok(note) = FreeText::parse("note", &message.content) {
+            let mut request = Request::new(user.clone(), "");
+            request.thread = Some(channel.clone());
+            request.event_id = Some(format!("message:{}", message.id.get()));
+            let reply = self
+                .inner
+                .engine
+                .execute(&request, Command::ThreadReply(note))
+                .await;
+            if reply.outcome == Outcome::Done {
+                return;
+            }
+        }
+        if self
+            .inner
+            .config
+            .intake_channels
+            .iter()
+            .any(|c| c == &channel)
+        {
+            let reply = self
+                .report_from_message(user, message, Some(format!("message:{}", message.id.get())))
+                .await;
+            if reply.outcome != Outcome::Done {
+                tracing::debug!(reply = %reply.message.plain_text(), "intake message not reported");
+            }
+        }
+    }
+
+    async fn on_reaction(&self, ctx: &Context, reaction: &Reaction) {
+        let ReactionType::Unicode(emoji) = &reaction.emoji else {
+            return;
+        };
+        if emoji != &self.inner.config.create_reaction {
+            return;
+        }
+        let Some(user) = reaction.user_id.and_then(person) else {
+            return;
+        };
+        let message = match reaction
+            .channel_id
+            .message(&ctx.http, reaction.message_id)
+            .await
+        {
+            Ok(message) => message,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not read the reacted-to message");
+                return;
+            }
+        };
+        if message.author.bot {
+            return;
+        }
+        let event = format!("reaction:{}:{}", reaction.message_id.get(), user);
+        self.report_from_message(user, &message, Some(event)).await;
+    }
+
+    /// Reports an incident from a chat message: its first line is the
+    /// title; the message is quoted and linked.
+    async fn report_from_message(
+        &self,
+        reporter: UserId,
+        message: &Message,
+        event_id: Option<String>,
+    ) -> Reply {
+        let title = match summarize_title(&message.content) {
+            Ok(title) => title,
+            Err(err) => return Reply::refused(&Refusal::new(sentence(&err.to_string()))),
+        };
+        let guild = message
+            .guild_id
+            .map_or_else(|| "@me".to_string(), |g| g.get().to_string());
+        let link = format!(
+            "https://discord.com/channels/{guild}/{}/{}",
+            message.channel_id.get(),
+            message.id.get()
+        );
+        let quoted: String = message
+            .content
+            .lines()
+            .map(|line| format!("> {line}\n"))
+            .collect();
+        let description = format!(
+            "{quoted}Reported from a message by discord:{}: {link}",
+            message.author.id.get()
+        );
+        let mut request = Request::new(reporter, message.channel_id.get().to_string());
+        request.message = Some(message.id.get().to_string());
+        request.event_id = event_id;
+        let report = IncidentReport {
+            title,
+            description: FreeText::parse("description", &description).ok(),
+            priority: None,
+            impact: None,
+            urgency: None,
+            service: None,
+        };
+        self.inner
+            .engine
+            .execute(&request, Command::ReportIncident(report))
+            .await
+    }
+}
+
+/// A report from `/incident create`'s typed options or the form.
+fn report(
+    title: &str,
+    priority: Option<&str>,
+    service: Option<String>,
+    description: Option<&str>,
+) -> Result<Command, Refusal> {
+    let title = Title::parse(title).map_err(|err| Refusal::new(sentence(&err.to_string())))?;
+    let priority = priority
+        .map(str::parse::<Priority>)
+        .transpose()
+        .map_err(|err| Refusal::new(sentence(&err.to_string())))?;
+    let description = match description.map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(
+            FreeText::parse("description", text)
+                .map_err(|err| Refusal::new(sentence(&err.to_string())))?,
+        ),
+    };
+    Ok(Command::ReportIncident(IncidentReport {
+        title,
+        description,
+        priority,
+        impact: None,
+        urgency: None,
+        service: service.map(|s| s.to_lowercase()),
+    }))
+}
+
+fn report_form() -> CreateInteractionResponse {
+    CreateInteractionResponse::Modal(
+        CreateModal::new(REPORT_FORM, "Report an incident").components(vec![
+            CreateActionRow::InputText(
+                CreateInputText::new(InputTextStyle::Short, "What is broken?", "title")
+                    .max_length(200),
+            ),
+            CreateActionRow::InputText(
+                CreateInputText::new(InputTextStyle::Paragraph, "Details", "description")
+                    .required(false)
+                    .max_length(4000),
+            ),
+        ]),
+    )
+}
+
+fn resolve_form(ticket: &str) -> CreateInteractionResponse {
+    CreateInteractionResponse::Modal(
+        CreateModal::new(
+            format!("{RESOLVE_FORM}|{ticket}"),
+            format!("Resolve {ticket}"),
+        )
+        .components(vec![CreateActionRow::InputText(
+            CreateInputText::new(InputTextStyle::Paragraph, "Resolution", "resolution")
+                .max_length(4000),
+        )]),
+    )
+}

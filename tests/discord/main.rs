@@ -1,0 +1,398 @@
+//! The Discord adapter driven through the real `serenity` client against a
+//! fake Discord (REST + gateway), with a real PostgreSQL.
+
+mod fake_discord;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fake_discord::{FakeDiscord, APP_ID, CHANNEL_ID, GUILD_ID};
+use itsm_bot::app::{App, Shutdown, ShutdownTrigger};
+use itsm_bot::chat::discord::DiscordAdapter;
+use itsm_bot::chat::Inbound;
+use itsm_bot::clock::SystemClock;
+use itsm_bot::commands::Engine;
+use itsm_bot::config::Config;
+use itsm_bot::store::Store;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+const ENGINEER: u64 = 830_000_000_000_000_001;
+const STAFF: u64 = 830_000_000_000_000_002;
+const INTAKE: u64 = 820_000_000_000_000_009;
+const WAIT: Duration = Duration::from_secs(15);
+
+struct Bot {
+    fake: FakeDiscord,
+    engine: Engine,
+    pool: PgPool,
+    trigger: ShutdownTrigger,
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        self.trigger.trigger();
+    }
+}
+
+impl Bot {
+    async fn start(pool: PgPool) -> Bot {
+        let fake = FakeDiscord::start().await;
+        let vars = [
+            ("ITSM__DISCORD__TOKEN", "discord-test-token".to_string()),
+            ("ITSM__DISCORD__API_URL", fake.base_url()),
+            ("ITSM__DISCORD__GUILD_IDS", format!("[{GUILD_ID}]")),
+            ("ITSM__DISCORD__INTAKE_CHANNELS", format!("[\"{INTAKE}\"]")),
+            (
+                "ITSM__ROLES__ENGINEER",
+                format!("[\"shell:*\", \"discord:{ENGINEER}\"]"),
+            ),
+        ];
+        let config =
+            Config::load_with_env(None, vars.iter().map(|(k, v)| (k.to_string(), v.clone())))
+                .unwrap();
+        let app = App::with_store(
+            config.clone(),
+            Store::from_pool(pool.clone()),
+            Arc::new(SystemClock),
+        )
+        .await
+        .unwrap();
+        let adapter = DiscordAdapter::new(app.engine.clone(), &config.discord).unwrap();
+        let (trigger, shutdown) = Shutdown::new();
+        tokio::spawn(adapter.run(shutdown));
+        fake.wait_ready(WAIT).await;
+        Bot {
+            fake,
+            engine: app.engine,
+            pool,
+            trigger,
+        }
+    }
+
+    async fn count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM tickets")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn status_of(&self, number: i64) -> String {
+        sqlx::query_scalar("SELECT status FROM tickets WHERE number = $1")
+            .bind(number)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// The callback body the bot sent for interaction `id`.
+    async fn callback(&self, id: u64) -> Value {
+        self.fake
+            .wait_for("POST", &format!("/interactions/{id}/"), |_| true, WAIT)
+            .await
+    }
+}
+
+/// The id of INC-1's card, once the outbox has recorded it.
+async fn card_message(bot: &Bot) -> u64 {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT message_id FROM ticket_messages LIMIT 1")
+                .fetch_optional(&bot.pool)
+                .await
+                .unwrap();
+        if let Some(id) = id.and_then(|id| id.parse().ok()) {
+            return id;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the card was never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn create_options(title: &str, priority: &str) -> Value {
+    json!([{ "name": "create", "type": 1, "options": [
+        { "name": "title", "type": 3, "value": title },
+        { "name": "priority", "type": 3, "value": priority }
+    ]}])
+}
+
+fn custom_ids(message: &Value) -> Vec<String> {
+    message["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c["custom_id"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The story from the issue: /incident with a title and P1 creates INC-1,
+/// the callback names it, the embed has three buttons; Acknowledge updates
+/// the database and edits the embed; a resolve from the shell edits it too.
+#[sqlx::test]
+async fn report_by_slash_command_acknowledge_and_edit_from_the_shell(pool: PgPool) {
+    let bot = Bot::start(pool).await;
+    let registered = bot
+        .fake
+        .wait_for(
+            "PUT",
+            &format!("/applications/{APP_ID}/guilds/{GUILD_ID}/commands"),
+            |_| true,
+            WAIT,
+        )
+        .await;
+    assert!(
+        registered.to_string().contains("\"incident\"")
+            && registered.to_string().contains("Create incident")
+    );
+
+    let interaction = FakeDiscord::command_interaction(
+        9001,
+        "token-1",
+        "incident",
+        create_options("Build server unreachable", "P1"),
+        STAFF,
+    );
+    bot.fake.dispatch("INTERACTION_CREATE", interaction).await;
+    let callback = bot.callback(9001).await;
+    assert_eq!(callback["type"], 4);
+    assert!(callback.to_string().contains("INC-1"), "{callback}");
+    assert_eq!(bot.count().await, 1);
+
+    let card = bot
+        .fake
+        .wait_for(
+            "POST",
+            &format!("/channels/{CHANNEL_ID}/messages"),
+            |b| b.to_string().contains("INC-1"),
+            WAIT,
+        )
+        .await;
+    assert_eq!(
+        custom_ids(&card),
+        [
+            "itsm:ack|INC-1",
+            "itsm:assign_me|INC-1",
+            "itsm:resolve|INC-1"
+        ]
+    );
+    assert_eq!(card["embeds"][0]["color"], 0xE74C3C, "P1 is red: {card}");
+
+    let card_id = card_message(&bot).await;
+    let press =
+        FakeDiscord::button_interaction(9002, "token-2", "itsm:ack|INC-1", card_id, ENGINEER);
+    bot.fake.dispatch("INTERACTION_CREATE", press).await;
+    assert_eq!(bot.callback(9002).await["type"], 6);
+    assert_eq!(bot.status_of(1).await, "acknowledged");
+    bot.fake
+        .wait_for(
+            "PATCH",
+            &format!("/messages/{card_id}"),
+            |b| b.to_string().contains("acknowledged"),
+            WAIT,
+        )
+        .await;
+
+    let shell = Inbound::new(
+        "shell:alice".parse().unwrap(),
+        "ops",
+        "/incident INC-1 resolve fixed DNS",
+    );
+    assert!(bot
+        .engine
+        .handle(&shell)
+        .await
+        .message
+        .plain_text()
+        .contains("resolved"));
+    let edited = bot
+        .fake
+        .wait_for(
+            "PATCH",
+            &format!("/messages/{card_id}"),
+            |b| b.to_string().contains("fixed DNS"),
+            WAIT,
+        )
+        .await;
+    assert!(
+        custom_ids(&edited).is_empty(),
+        "a resolved card has no buttons: {edited}"
+    );
+}
+
+#[sqlx::test]
+async fn a_duplicated_interaction_creates_one_incident(pool: PgPool) {
+    let bot = Bot::start(pool).await;
+    let interaction = FakeDiscord::command_interaction(
+        9101,
+        "token-d",
+        "incident",
+        create_options("Badge reader dead", "P3"),
+        STAFF,
+    );
+    bot.fake
+        .dispatch("INTERACTION_CREATE", interaction.clone())
+        .await;
+    bot.callback(9101).await;
+    bot.fake.dispatch("INTERACTION_CREATE", interaction).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(bot.count().await, 1);
+}
+
+#[sqlx::test]
+async fn refusals_are_ephemeral_and_forms_open_without_a_title(pool: PgPool) {
+    let bot = Bot::start(pool).await;
+    let ack = json!([{ "name": "ack", "type": 1, "options": [{ "name": "ticket", "type": 3, "value": "INC-42" }] }]);
+    bot.fake
+        .dispatch(
+            "INTERACTION_CREATE",
+            FakeDiscord::command_interaction(9201, "t", "incident", ack, STAFF),
+        )
+        .await;
+    let refusal = bot.callback(9201).await;
+    assert_eq!(refusal["data"]["flags"], 64, "ephemeral: {refusal}");
+    assert!(
+        refusal.to_string().contains("There is no INC-42"),
+        "{refusal}"
+    );
+
+    let create = json!([{ "name": "create", "type": 1, "options": [] }]);
+    bot.fake
+        .dispatch(
+            "INTERACTION_CREATE",
+            FakeDiscord::command_interaction(9202, "t2", "incident", create, STAFF),
+        )
+        .await;
+    let form = bot.callback(9202).await;
+    assert_eq!(form["type"], 9, "a modal: {form}");
+    bot.fake
+        .dispatch(
+            "INTERACTION_CREATE",
+            FakeDiscord::modal_interaction(
+                9203,
+                "t3",
+                "itsm:report",
+                &[("title", "Projector dead"), ("description", "Room 4")],
+                STAFF,
+            ),
+        )
+        .await;
+    assert!(bot.callback(9203).await.to_string().contains("INC-1"));
+    assert_eq!(bot.count().await, 1);
+}
+
+#[sqlx::test]
+async fn intake_messages_reactions_and_thread_replies(pool: PgPool) {
+    let bot = Bot::start(pool.clone()).await;
+    bot.fake
+        .dispatch(
+            "MESSAGE_CREATE",
+            FakeDiscord::message_create(
+                950_000_000_000_000_001,
+                INTAKE,
+                STAFF,
+                "Wifi is down on floor 2",
+            ),
+        )
+        .await;
+    bot.fake
+        .wait_for(
+            "POST",
+            &format!("/channels/{INTAKE}/messages"),
+            |b| b.to_string().contains("INC-1"),
+            WAIT,
+        )
+        .await;
+    let thread = bot.fake.wait_for("POST", "/threads", |_| true, WAIT).await;
+    assert!(
+        thread["name"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("INC-1"),
+        "{thread}"
+    );
+    // The thread's id is what the bot recorded for the card.
+    card_message(&bot).await;
+    let thread_id: String = sqlx::query_scalar("SELECT thread FROM ticket_messages")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let reply = FakeDiscord::message_create(
+        950_000_000_000_000_002,
+        thread_id.parse().unwrap(),
+        ENGINEER,
+        "Rebooted the access point",
+    );
+    bot.fake.dispatch("MESSAGE_CREATE", reply).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let notes: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM ticket_events WHERE action = 'note'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if notes == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the thread reply did not become a note"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A message in an ordinary channel is conversation, until someone
+    // gives it the ticket reaction.
+    bot.fake
+        .dispatch(
+            "MESSAGE_CREATE",
+            FakeDiscord::message_create(
+                950_000_000_000_000_003,
+                CHANNEL_ID,
+                STAFF,
+                "The coffee machine is leaking",
+            ),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(bot.count().await, 1);
+    bot.fake
+        .dispatch(
+            "MESSAGE_REACTION_ADD",
+            FakeDiscord::reaction_add(950_000_000_000_000_003, ENGINEER, "🎫"),
+        )
+        .await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while bot.count().await < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reaction did not report an incident"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[sqlx::test]
+async fn the_bot_resumes_after_the_gateway_drops(pool: PgPool) {
+    let bot = Bot::start(pool).await;
+    bot.fake.drop_connection().await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while bot.fake.resumes() + bot.fake.identifies() < 2 {
+        assert!(std::time::Instant::now() < deadline, "no reconnect");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bot.fake.wait_ready(WAIT).await;
+    let interaction = FakeDiscord::command_interaction(
+        9301,
+        "token-r",
+        "incident",
+        create_options("After the drop", "P2"),
+        STAFF,
+    );
+    bot.fake.dispatch("INTERACTION_CREATE", interaction).await;
+    assert!(bot.callback(9301).await.to_string().contains("INC-1"));
+}
