@@ -396,3 +396,176 @@ async fn the_bot_resumes_after_the_gateway_drops(pool: PgPool) {
     bot.fake.dispatch("INTERACTION_CREATE", interaction).await;
     assert!(bot.callback(9301).await.to_string().contains("INC-1"));
 }
+
+/// Resolve by button and form; the reporter gets the survey by direct
+/// message and rates once.
+#[sqlx::test]
+async fn resolve_form_survey_by_dm_and_rating_once(pool: PgPool) {
+    let bot = Bot::start(pool.clone()).await;
+    let interaction = FakeDiscord::command_interaction(
+        9401,
+        "t1",
+        "incident",
+        create_options("Laptop will not charge", "P3"),
+        STAFF,
+    );
+    bot.fake.dispatch("INTERACTION_CREATE", interaction).await;
+    bot.callback(9401).await;
+    let card_id = card_message(&bot).await;
+
+    bot.fake
+        .dispatch(
+            "INTERACTION_CREATE",
+            FakeDiscord::button_interaction(9402, "t2", "itsm:resolve|INC-1", card_id, ENGINEER),
+        )
+        .await;
+    let form = bot.callback(9402).await;
+    assert_eq!(form["type"], 9, "{form}");
+    assert_eq!(form["data"]["custom_id"], "itsm:resolve|INC-1");
+    bot.fake
+        .dispatch(
+            "INTERACTION_CREATE",
+            FakeDiscord::modal_interaction(
+                9403,
+                "t3",
+                "itsm:resolve|INC-1",
+                &[("resolution", "replaced the adapter")],
+                ENGINEER,
+            ),
+        )
+        .await;
+    assert!(bot
+        .callback(9403)
+        .await
+        .to_string()
+        .contains("INC-1 resolved"));
+    assert_eq!(bot.status_of(1).await, "resolved");
+
+    bot.fake
+        .wait_for(
+            "POST",
+            "/users/@me/channels",
+            |b| b.to_string().contains(&STAFF.to_string()),
+            WAIT,
+        )
+        .await;
+    let survey = bot
+        .fake
+        .wait_for(
+            "POST",
+            "/messages",
+            |b| b.to_string().contains("itsm:rate_5|INC-1"),
+            WAIT,
+        )
+        .await;
+    assert_eq!(custom_ids(&survey).len(), 5);
+
+    bot.fake
+        .dispatch(
+            "INTERACTION_CREATE",
+            FakeDiscord::button_interaction(9404, "t4", "itsm:rate_4|INC-1", 1, STAFF),
+        )
+        .await;
+    assert!(bot.callback(9404).await.to_string().contains("4/5"));
+    bot.fake
+        .dispatch(
+            "INTERACTION_CREATE",
+            FakeDiscord::button_interaction(9405, "t5", "itsm:rate_1|INC-1", 1, STAFF),
+        )
+        .await;
+    let again = bot.callback(9405).await.to_string();
+    assert!(
+        again.contains("already rated") && again.contains("4/5"),
+        "{again}"
+    );
+}
+
+/// Service autocomplete offers the catalog; the context-menu command
+/// reports a message.
+#[sqlx::test]
+async fn autocomplete_and_the_context_menu(pool: PgPool) {
+    let bot = Bot::start(pool).await;
+    let mut typing = FakeDiscord::command_interaction(
+        9501,
+        "t1",
+        "incident",
+        json!([{ "name": "create", "type": 1, "options": [{ "name": "service", "type": 3, "value": "vp", "focused": true }] }]),
+        STAFF,
+    );
+    typing["type"] = json!(4);
+    bot.fake.dispatch("INTERACTION_CREATE", typing).await;
+    let choices = bot.callback(9501).await;
+    assert_eq!(choices["type"], 8);
+    assert!(choices.to_string().contains("\"vpn\""), "{choices}");
+
+    let message = FakeDiscord::message_create(
+        950_000_000_000_000_010,
+        CHANNEL_ID,
+        STAFF,
+        "Printer on 2nd floor prints blank pages",
+    );
+    let mut menu =
+        FakeDiscord::command_interaction(9502, "t2", "Create incident", Value::Null, ENGINEER);
+    menu["data"] = json!({
+        "id": "702", "name": "Create incident", "type": 3, "target_id": "950000000000000010",
+        "resolved": { "messages": { "950000000000000010": message } }
+    });
+    bot.fake.dispatch("INTERACTION_CREATE", menu).await;
+    let reply = bot.callback(9502).await;
+    assert!(reply.to_string().contains("INC-1"), "{reply}");
+    assert_eq!(reply["data"]["flags"], 64);
+    assert_eq!(bot.count().await, 1);
+}
+
+/// The bot token never reaches a log line, even at trace level.
+#[sqlx::test]
+async fn the_token_never_reaches_the_logs(pool: PgPool) {
+    let logs = Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || LogSink(sink.clone()))
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let bot = Bot::start(pool).await;
+    let interaction = FakeDiscord::command_interaction(
+        9601,
+        "t1",
+        "incident",
+        create_options("Scanner offline", "P2"),
+        STAFF,
+    );
+    bot.fake.dispatch("INTERACTION_CREATE", interaction).await;
+    bot.callback(9601).await;
+    bot.fake.drop_connection().await;
+    bot.fake.wait_ready(WAIT).await;
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(
+        text.len() > 1_000,
+        "the test should capture real logs, got {} bytes",
+        text.len()
+    );
+    assert!(
+        !text.contains("discord-test-token"),
+        "the token leaked into the logs"
+    );
+    assert!(bot
+        .fake
+        .auth_headers()
+        .iter()
+        .all(|h| h == "Bot discord-test-token"));
+}
+
+struct LogSink(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
