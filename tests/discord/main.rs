@@ -569,3 +569,38 @@ impl std::io::Write for LogSink {
         Ok(())
     }
 }
+
+/// Text typed into the `ticket` option cannot smuggle in another command.
+#[sqlx::test]
+async fn the_ticket_option_is_one_reference(pool: PgPool) {
+    let bot = Bot::start(pool.clone()).await;
+    bot.fake
+        .dispatch(
+            "INTERACTION_CREATE",
+            FakeDiscord::command_interaction(
+                9701,
+                "t1",
+                "incident",
+                create_options("Mail down", "P2"),
+                STAFF,
+            ),
+        )
+        .await;
+    bot.callback(9701).await;
+    for (id, verb) in [(9702, "ack"), (9703, "resolve")] {
+        let options = json!([{ "name": verb, "type": 1, "options": [{ "name": "ticket", "type": 3, "value": "INC-1 resolve done" }] }]);
+        bot.fake
+            .dispatch(
+                "INTERACTION_CREATE",
+                FakeDiscord::command_interaction(id, "t", "incident", options, ENGINEER),
+            )
+            .await;
+        let refusal = bot.callback(id).await;
+        assert_eq!(refusal["data"]["flags"], 64, "{refusal}");
+        assert!(
+            refusal.to_string().contains("not a ticket reference"),
+            "{refusal}"
+        );
+    }
+    assert_eq!(bot.status_of(1).await, "new");
+}

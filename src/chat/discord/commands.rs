@@ -17,6 +17,7 @@ pub fn definitions() -> Vec<CreateCommand> {
             "Reference, e.g. INC-12",
         )
         .required(true)
+        .max_length(20)
     };
     let text = |name: &str, what: &str, required: bool| {
         CreateCommandOption::new(CommandOptionType::String, name, what)
@@ -151,6 +152,22 @@ pub enum Invocation {
     },
     /// A command line of the shared language: (`/incident`, `INC-1 ack`).
     Line(String, String),
+    /// The options cannot be a command (e.g. a `ticket` that is not one reference).
+    Refused(String),
+}
+
+/// The `ticket` option as one reference: text after it must not turn into
+/// another command (`INC-1 resolve done` typed into `ticket`).
+fn ticket_of(value: Option<String>) -> Result<String, String> {
+    let value = value.unwrap_or_default();
+    let trimmed = value.trim();
+    match trimmed.parse::<crate::domain::TicketRef>() {
+        Ok(reference) if !trimmed.contains(char::is_whitespace) => Ok(reference.to_string()),
+        _ => Err(format!(
+            "`{}` is not a ticket reference; give one such as INC-12.",
+            trimmed.chars().take(40).collect::<String>()
+        )),
+    }
 }
 
 fn value(option: &CommandDataOption) -> Option<String> {
@@ -192,10 +209,16 @@ pub fn invocation(command: &CommandInteraction) -> Invocation {
             },
         },
         ("incident", Some("resolve")) if get("resolution").is_none() => {
-            Invocation::ResolveForm(get("ticket").unwrap_or_default())
+            match ticket_of(get("ticket")) {
+                Ok(ticket) => Invocation::ResolveForm(ticket),
+                Err(why) => Invocation::Refused(why),
+            }
         }
         ("incident", Some(verb)) => {
-            let ticket = get("ticket").unwrap_or_default();
+            let ticket = match ticket_of(get("ticket")) {
+                Ok(ticket) => ticket,
+                Err(why) => return Invocation::Refused(why),
+            };
             let rest: Vec<String> = options
                 .iter()
                 .filter(|o| o.name != "ticket")

@@ -138,7 +138,9 @@ impl Deliver for DiscordDelivery {
             .map(MessageId::new)
             .ok_or_else(|| DeliveryError::Permanent("bad Discord message id".into()))?;
         let rendered = render(card);
+        // Content carries the pings; a reassignment must replace the old one.
         let edit = EditMessage::new()
+            .content(rendered.content.unwrap_or_default())
             .embed(rendered.embed)
             .components(rendered.rows);
         target
@@ -171,9 +173,21 @@ impl Deliver for DiscordDelivery {
         thread: Option<&str>,
         notice: &Message,
     ) -> Result<(), DeliveryError> {
-        // On Discord a thread is a channel of its own.
-        let target = channel(thread.unwrap_or(channel_id))?;
-        target
+        // On Discord a thread is a channel of its own. An incident without
+        // a thread (threads off, or it could not be opened) has its card's
+        // message id there instead: the notice then goes to the channel.
+        if let Some(thread) = thread.filter(|thread| *thread != channel_id) {
+            match channel(thread)?
+                .send_message(&self.http, create(notice))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(serenity::Error::Http(http))
+                    if http.status_code().map(|s| s.as_u16()) == Some(404) => {}
+                Err(err) => return Err(classify(err)),
+            }
+        }
+        channel(channel_id)?
             .send_message(&self.http, create(notice))
             .await
             .map_err(classify)?;

@@ -149,6 +149,7 @@ impl DiscordAdapter {
                 service,
                 description,
             } => report(&title, priority.as_deref(), service, description.as_deref()),
+            Invocation::Refused(why) => Err(Refusal::new(why)),
             Invocation::Line(name, text) => parse(
                 &name,
                 &text,
@@ -178,9 +179,9 @@ impl DiscordAdapter {
         let names = self.inner.engine.service_names().await.unwrap_or_default();
         let choices: Vec<AutocompleteChoice> = names
             .into_iter()
-            .filter(|name| name.contains(&typed))
+            .filter(|name| name.to_lowercase().contains(&typed))
             .take(25)
-            .map(|name| AutocompleteChoice::new(name.clone(), name))
+            .map(|name| AutocompleteChoice::new(name.chars().take(100).collect::<String>(), name))
             .collect();
         command
             .create_response(
@@ -396,11 +397,7 @@ impl DiscordAdapter {
             message.channel_id.get(),
             message.id.get()
         );
-        let quoted: String = message
-            .content
-            .lines()
-            .map(|line| format!("> {line}\n"))
-            .collect();
+        let quoted = quote(&message.content);
         let description = format!(
             "{quoted}Reported from a message by discord:{}: {link}",
             message.author.id.get()
@@ -421,6 +418,17 @@ impl DiscordAdapter {
             .execute(&request, Command::ReportIncident(report))
             .await
     }
+}
+
+/// The message quoted for a description, shortened so the quote, its
+/// author and link still fit the text limit.
+fn quote(text: &str) -> String {
+    let short: String = text.chars().take(3_000).collect();
+    let mut quoted: String = short.lines().map(|line| format!("> {line}\n")).collect();
+    if short.len() < text.len() {
+        quoted.push_str("> …\n");
+    }
+    quoted
 }
 
 /// A report from `/incident create`'s typed options or the form.

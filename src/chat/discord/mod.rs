@@ -125,10 +125,14 @@ impl DiscordAdapter {
                 shards.shutdown_all().await;
             }
             finished = gateway => {
-                if let Ok(Err(err)) = finished {
-                    let _ = outbox.await;
-                    return Err(err.into());
-                }
+                // The gateway only ends by itself on a fatal error (a bad
+                // token, intents not granted): stop and say so.
+                outbox.abort();
+                return match finished {
+                    Ok(Err(err)) => Err(err.into()),
+                    Ok(Ok(())) => Err(DiscordError::NotConfigured("the gateway connection ended")),
+                    Err(_) => Err(DiscordError::NotConfigured("the gateway task failed")),
+                };
             }
         }
         let _ = outbox.await;

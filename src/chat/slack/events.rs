@@ -494,7 +494,12 @@ impl SlackAdapter {
             "https://slack.com/archives/{channel}/p{}",
             ts.replace('.', "")
         );
-        let quoted: String = text.lines().map(|line| format!("> {line}\n")).collect();
+        // Shortened so the quote, its author and link fit the text limit.
+        let short: String = text.chars().take(3_000).collect();
+        let mut quoted: String = short.lines().map(|line| format!("> {line}\n")).collect();
+        if short.len() < text.len() {
+            quoted.push_str("> …\n");
+        }
         let by = author.map(|a| format!(" by slack:{a}")).unwrap_or_default();
         let description = format!("{quoted}Reported from a message{by}: {link}");
         let description = FreeText::parse("description", &description).ok();
