@@ -380,7 +380,11 @@ impl Engine {
             _ => {}
         }
         let policy = self.sla_policy();
-        let pauses = store::sla::pauses(conn, incident.id).await?;
+        // A new incident has no pauses yet; skip the read.
+        let pauses = match change {
+            None => Vec::new(),
+            Some(_) => store::sla::pauses(conn, incident.id).await?,
+        };
         let checkpoints = if incident.status.is_open() {
             policy.checkpoints(incident, &pauses)
         } else {

@@ -53,25 +53,26 @@ pub async fn close_pause(
     Ok(())
 }
 
-/// Replaces a ticket's checkpoints with `checkpoints`.
+/// Replaces a ticket's checkpoints with `checkpoints`, in one statement.
 pub async fn replace_checkpoints(
     conn: &mut PgConnection,
     ticket_id: i64,
     checkpoints: &[Checkpoint],
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM sla_checkpoints WHERE ticket_id = $1")
-        .bind(ticket_id)
-        .execute(&mut *conn)
-        .await?;
-    if checkpoints.is_empty() {
-        return Ok(());
-    }
     let clocks: Vec<&str> = checkpoints.iter().map(|c| c.clock.as_str()).collect();
     let thresholds: Vec<i16> = checkpoints.iter().map(|c| i16::from(c.threshold)).collect();
     let dues: Vec<DateTime<Utc>> = checkpoints.iter().map(|c| c.due_at).collect();
     sqlx::query(
-        "INSERT INTO sla_checkpoints (ticket_id, clock, threshold, due_at)
-         SELECT $1, * FROM UNNEST($2::text[], $3::smallint[], $4::timestamptz[])",
+        "WITH wanted AS (
+            SELECT * FROM UNNEST($2::text[], $3::smallint[], $4::timestamptz[]) AS w(clock, threshold, due_at)
+         ), stale AS (
+            DELETE FROM sla_checkpoints c WHERE c.ticket_id = $1
+               AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.clock = c.clock AND w.threshold = c.threshold)
+         )
+         INSERT INTO sla_checkpoints (ticket_id, clock, threshold, due_at)
+         SELECT $1, clock, threshold, due_at FROM wanted
+         ON CONFLICT (ticket_id, clock, threshold) DO UPDATE SET due_at = EXCLUDED.due_at
+         WHERE sla_checkpoints.due_at IS DISTINCT FROM EXCLUDED.due_at",
     )
     .bind(ticket_id)
     .bind(&clocks)
@@ -82,35 +83,47 @@ pub async fn replace_checkpoints(
     Ok(())
 }
 
-/// Records each clock's current standing for reports.
+/// Records each clock's current standing for reports, in one statement.
 pub async fn record_outcomes(
     conn: &mut PgConnection,
     ticket_id: i64,
     views: &[ClockView],
 ) -> Result<(), StoreError> {
+    let mut clocks = Vec::new();
+    let mut targets = Vec::new();
+    let mut dues = Vec::new();
+    let mut stops = Vec::new();
+    let mut mets = Vec::new();
+    let mut margins = Vec::new();
     for view in views {
         let (met, margin) = match &view.state {
             ClockState::Met { margin } => (Some(true), Some(margin.num_seconds())),
             ClockState::Breached { by, .. } => (Some(false), Some(-by.num_seconds())),
             ClockState::Running { .. } | ClockState::Paused => (None, None),
         };
-        sqlx::query(
-            "INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (ticket_id, clock) DO UPDATE SET
-                target_seconds = EXCLUDED.target_seconds, due_at = EXCLUDED.due_at,
-                stopped_at = EXCLUDED.stopped_at, met = EXCLUDED.met, margin_seconds = EXCLUDED.margin_seconds",
-        )
-        .bind(ticket_id)
-        .bind(view.clock.as_str())
-        .bind(view.target.num_seconds())
-        .bind(view.due_at)
-        .bind(view.stopped_at)
-        .bind(met)
-        .bind(margin)
-        .execute(&mut *conn)
-        .await?;
+        clocks.push(view.clock.as_str());
+        targets.push(view.target.num_seconds());
+        dues.push(view.due_at);
+        stops.push(view.stopped_at);
+        mets.push(met);
+        margins.push(margin);
     }
+    sqlx::query(
+        "INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds)
+         SELECT $1, * FROM UNNEST($2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::bool[], $7::bigint[])
+         ON CONFLICT (ticket_id, clock) DO UPDATE SET
+            target_seconds = EXCLUDED.target_seconds, due_at = EXCLUDED.due_at,
+            stopped_at = EXCLUDED.stopped_at, met = EXCLUDED.met, margin_seconds = EXCLUDED.margin_seconds",
+    )
+    .bind(ticket_id)
+    .bind(&clocks)
+    .bind(&targets)
+    .bind(&dues)
+    .bind(&stops)
+    .bind(&mets)
+    .bind(&margins)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
