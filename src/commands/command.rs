@@ -29,6 +29,39 @@ pub struct IncidentReport {
     pub service: Option<String>,
 }
 
+impl IncidentReport {
+    /// A report of a chat message (an intake message, a ticket reaction, a
+    /// "Create incident" shortcut): its first line is the title; the
+    /// message is quoted, shortened to fit, with its author and a link.
+    pub fn from_chat_message(
+        text: &str,
+        author: Option<&str>,
+        link: &str,
+    ) -> Result<Self, super::Refusal> {
+        let title = crate::domain::text::summarize_title(text)
+            .map_err(|err| super::Refusal::new(super::refusal::sentence(&err.to_string())))?;
+        let short: String = text.chars().take(3_000).collect();
+        let mut quoted: String = short.lines().map(|line| format!("> {line}\n")).collect();
+        if short.len() < text.len() {
+            quoted.push_str("> …\n");
+        }
+        let by = author.map(|a| format!(" by {a}")).unwrap_or_default();
+        let description = FreeText::parse(
+            "description",
+            &format!("{quoted}Reported from a message{by}: {link}"),
+        )
+        .ok();
+        Ok(IncidentReport {
+            title,
+            description,
+            priority: None,
+            impact: None,
+            urgency: None,
+            service: None,
+        })
+    }
+}
+
 /// What to do with an existing incident.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IncidentCommand {
@@ -55,4 +88,37 @@ pub enum QueryCommand {
     Sla,
     /// `/itsm report [day|week|month]`: the figures of a period.
     Report(crate::domain::report::Period),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chat_message_becomes_a_report_that_fits() {
+        let report = IncidentReport::from_chat_message(
+            "VPN down\nsince 9am",
+            Some("slack:U1"),
+            "https://x/1",
+        )
+        .unwrap();
+        assert_eq!(report.title.as_str(), "VPN down");
+        let description = report.description.unwrap();
+        assert!(description
+            .as_str()
+            .starts_with("> VPN down\n> since 9am\n"));
+        assert!(description
+            .as_str()
+            .ends_with("Reported from a message by slack:U1: https://x/1"));
+
+        let long = "word ".repeat(900);
+        let report = IncidentReport::from_chat_message(&long, None, "https://x/2").unwrap();
+        let description = report
+            .description
+            .expect("a long message is shortened, not dropped");
+        assert!(
+            description.as_str().contains("> …") && description.as_str().ends_with("https://x/2")
+        );
+        assert!(IncidentReport::from_chat_message("   ", None, "https://x/3").is_err());
+    }
 }

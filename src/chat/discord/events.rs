@@ -18,7 +18,6 @@ use crate::commands::{
     parse, Command, IncidentCommand, IncidentReport, ParseContext, Refusal, Request,
 };
 use crate::domain::incident::IncidentAction;
-use crate::domain::text::summarize_title;
 use crate::domain::{FreeText, Platform, Priority, TicketRef, Title, UserId};
 
 const REPORT_FORM: &str = "itsm:report";
@@ -385,10 +384,6 @@ impl DiscordAdapter {
         message: &Message,
         event_id: Option<String>,
     ) -> Reply {
-        let title = match summarize_title(&message.content) {
-            Ok(title) => title,
-            Err(err) => return Reply::refused(&Refusal::new(sentence(&err.to_string()))),
-        };
         let guild = message
             .guild_id
             .map_or_else(|| "@me".to_string(), |g| g.get().to_string());
@@ -397,38 +392,20 @@ impl DiscordAdapter {
             message.channel_id.get(),
             message.id.get()
         );
-        let quoted = quote(&message.content);
-        let description = format!(
-            "{quoted}Reported from a message by discord:{}: {link}",
-            message.author.id.get()
-        );
+        let author = format!("discord:{}", message.author.id.get());
+        let report = match IncidentReport::from_chat_message(&message.content, Some(&author), &link)
+        {
+            Ok(report) => report,
+            Err(refusal) => return Reply::refused(&refusal),
+        };
         let mut request = Request::new(reporter, message.channel_id.get().to_string());
         request.message = Some(message.id.get().to_string());
         request.event_id = event_id;
-        let report = IncidentReport {
-            title,
-            description: FreeText::parse("description", &description).ok(),
-            priority: None,
-            impact: None,
-            urgency: None,
-            service: None,
-        };
         self.inner
             .engine
             .execute(&request, Command::ReportIncident(report))
             .await
     }
-}
-
-/// The message quoted for a description, shortened so the quote, its
-/// author and link still fit the text limit.
-fn quote(text: &str) -> String {
-    let short: String = text.chars().take(3_000).collect();
-    let mut quoted: String = short.lines().map(|line| format!("> {line}\n")).collect();
-    if short.len() < text.len() {
-        quoted.push_str("> …\n");
-    }
-    quoted
 }
 
 /// A report from `/incident create`'s typed options or the form.

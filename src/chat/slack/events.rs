@@ -11,7 +11,6 @@ use crate::commands::actions::{ButtonAction, Click};
 use crate::commands::reply::{Message, Outcome, Reply, Visibility};
 use crate::commands::{parse, Command, IncidentCommand, IncidentReport, ParseContext, Request};
 use crate::domain::incident::IncidentAction;
-use crate::domain::text::summarize_title;
 use crate::domain::{FreeText, Level, Platform, TicketRef, Title, UserId};
 
 /// What a failed handling means for Slack: answer with an error status so
@@ -484,37 +483,19 @@ impl SlackAdapter {
         text: &str,
         event_id: Option<String>,
     ) -> Reply {
-        let title = match summarize_title(text) {
-            Ok(title) => title,
-            Err(err) => {
-                return Reply::refused(&crate::commands::Refusal::new(sentence(&err.to_string())))
-            }
-        };
         let link = format!(
             "https://slack.com/archives/{channel}/p{}",
             ts.replace('.', "")
         );
-        // Shortened so the quote, its author and link fit the text limit.
-        let short: String = text.chars().take(3_000).collect();
-        let mut quoted: String = short.lines().map(|line| format!("> {line}\n")).collect();
-        if short.len() < text.len() {
-            quoted.push_str("> …\n");
-        }
-        let by = author.map(|a| format!(" by slack:{a}")).unwrap_or_default();
-        let description = format!("{quoted}Reported from a message{by}: {link}");
-        let description = FreeText::parse("description", &description).ok();
+        let author = author.map(|a| format!("slack:{a}"));
+        let report = match IncidentReport::from_chat_message(text, author.as_deref(), &link) {
+            Ok(report) => report,
+            Err(refusal) => return Reply::refused(&refusal),
+        };
         let mut request = request(reporter, channel);
         request.thread = Some(ts.to_string());
         request.message = Some(ts.to_string());
         request.event_id = event_id.map(|id| format!("event:{id}"));
-        let report = IncidentReport {
-            title,
-            description,
-            priority: None,
-            impact: None,
-            urgency: None,
-            service: None,
-        };
         self.inner
             .engine
             .execute(&request, Command::ReportIncident(report))
