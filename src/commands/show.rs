@@ -44,6 +44,21 @@ pub fn incident_fields(incident: &Incident) -> Block {
     Block::Fields(fields)
 }
 
+/// The incident's free text: description, hold reason, resolution.
+fn incident_texts(incident: &Incident) -> Vec<Block> {
+    let mut texts = Vec::new();
+    if !incident.description.is_empty() {
+        texts.push(Block::Text(incident.description.clone()));
+    }
+    if let Some(reason) = &incident.hold_reason {
+        texts.push(Block::Text(format!("On hold: {reason}")));
+    }
+    if let Some(resolution) = &incident.resolution {
+        texts.push(Block::Text(format!("Resolution: {resolution}")));
+    }
+    texts
+}
+
 /// The card that shows an incident in a channel, with the buttons that
 /// fit its status. Every change re-renders it in place.
 pub fn incident_message(incident: &Incident, clocks: &[ClockView]) -> Message {
@@ -67,15 +82,7 @@ pub fn incident_message(incident: &Incident, clocks: &[ClockView]) -> Message {
     let mut message = Message::default()
         .with(Block::Header(format!("{reference} · {}", incident.title)))
         .with(Block::Fields(fields));
-    if !incident.description.is_empty() {
-        message = message.with(Block::Text(incident.description.clone()));
-    }
-    if let Some(reason) = &incident.hold_reason {
-        message = message.with(Block::Text(format!("On hold: {reason}")));
-    }
-    if let Some(resolution) = &incident.resolution {
-        message = message.with(Block::Text(format!("Resolution: {resolution}")));
-    }
+    message.blocks.extend(incident_texts(incident));
     if incident.status.is_open() && !clocks.is_empty() {
         message = message.with(Block::Text(format!(
             "SLA: {}",
@@ -248,15 +255,7 @@ pub fn incident_card(incident: &Incident, events: &[Event], clocks: &[ClockView]
         )))
         .with(incident_fields(incident))
         .with(Block::Fields(details));
-    if !incident.description.is_empty() {
-        message = message.with(Block::Text(incident.description.clone()));
-    }
-    if let Some(reason) = &incident.hold_reason {
-        message = message.with(Block::Text(format!("On hold: {reason}")));
-    }
-    if let Some(resolution) = &incident.resolution {
-        message = message.with(Block::Text(format!("Resolution: {resolution}")));
-    }
+    message.blocks.extend(incident_texts(incident));
     if !clocks.is_empty() {
         message = message.with(Block::List {
             title: Some("SLA".to_string()),

@@ -49,15 +49,6 @@ pub async fn report_with(
     })
 }
 
-/// The daily digest due at `at`: the 24 hours before it.
-pub async fn daily(
-    engine: &Engine,
-    at: DateTime<Utc>,
-    _time_zone: Tz,
-) -> Result<Report, StoreError> {
-    report(engine, Period::Day, at).await
-}
-
 /// The daily digest of calendar date `date` in `time_zone`: the 24 hours
 /// that end at the start of the next day.
 pub async fn for_date(

@@ -214,13 +214,3 @@ pub async fn mark_failed(
     .await?;
     Ok(())
 }
-
-/// Rows waiting to be sent on `platform` (for tests and status).
-pub async fn pending(conn: &mut PgConnection, platform: Platform) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT count(*) FROM outbox WHERE platform = $1 AND sent_at IS NULL AND failed_at IS NULL",
-    )
-    .bind(platform.as_str())
-    .fetch_one(conn)
-    .await?)
-}
