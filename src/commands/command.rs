@@ -16,6 +16,56 @@ pub enum Command {
     ThreadReply(FreeText),
     /// Ask something of the service desk.
     Query(QueryCommand),
+    /// Open a problem record.
+    RecordProblem(ProblemDraft),
+    /// Work or show an existing problem.
+    Problem(TicketRef, ProblemCommand),
+    /// `/problem search <words>`: search the known-error database.
+    SearchProblems(String),
+    /// Draft a change request.
+    DraftChange(ChangeDraft),
+    /// Work or show an existing change.
+    Change(TicketRef, ChangeCommand),
+}
+
+/// A new problem as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProblemDraft {
+    pub title: Title,
+    pub service: Option<String>,
+}
+
+/// What to do with an existing problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProblemCommand {
+    /// A lifecycle action.
+    Act(crate::domain::problem::ProblemAction),
+    /// Print the problem with its links and timeline.
+    Show,
+    /// Resolve every still-open incident linked to the problem.
+    ResolveIncidents,
+}
+
+/// A new change request as drafted, before the engine fills in the defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeDraft {
+    pub title: Title,
+    pub change_type: Option<crate::domain::change::ChangeType>,
+    /// A `[[change.standard_catalog]]` entry this change follows.
+    pub standard: Option<String>,
+    pub risk: Option<crate::domain::change::Risk>,
+    pub impact: Option<Level>,
+    pub likelihood: Option<Level>,
+    pub service: Option<String>,
+}
+
+/// What to do with an existing change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeCommand {
+    /// A lifecycle action.
+    Act(crate::domain::change::ChangeAction),
+    /// Print the change with its approvals and timeline.
+    Show,
 }
 
 /// A new incident as reported, before the engine fills in the defaults.
@@ -71,6 +121,8 @@ pub enum IncidentCommand {
     Show,
     /// The reporter's satisfaction score, 1–5.
     Rate(u8),
+    /// Link the incident to a problem (`/incident INC-m problem PRB-n`).
+    LinkProblem(TicketRef),
 }
 
 /// Questions that change nothing.
@@ -88,6 +140,23 @@ pub enum QueryCommand {
     Sla,
     /// `/itsm report [day|week|month]`: the figures of a period.
     Report(crate::domain::report::Period),
+    /// `/itsm changes [today|week]`: the change schedule.
+    Changes(ScheduleRange),
+    /// `/itsm grant @user role` (admins only).
+    Grant(crate::domain::UserId, crate::domain::Role),
+    /// `/itsm revoke @user role` (admins only).
+    Revoke(crate::domain::UserId, crate::domain::Role),
+}
+
+/// Which part of the change schedule to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleRange {
+    /// Windows that overlap today (in the change time zone).
+    Today,
+    /// Windows that overlap the next seven days.
+    Week,
+    /// Every upcoming and running window.
+    Upcoming,
 }
 
 #[cfg(test)]

@@ -12,7 +12,10 @@ pub mod refusal;
 pub mod reply;
 pub mod show;
 
-pub use command::{Command, IncidentCommand, IncidentReport, QueryCommand};
+pub use command::{
+    ChangeCommand, ChangeDraft, Command, IncidentCommand, IncidentReport, ProblemCommand,
+    ProblemDraft, QueryCommand, ScheduleRange,
+};
 pub use execute::{Engine, Request};
 pub use parse::{parse, parse_line, ParseContext};
 pub use refusal::Refusal;

@@ -37,7 +37,8 @@ pub fn parse(command: &str, text: &str, ctx: ParseContext<'_>) -> Result<Command
     match command.to_ascii_lowercase().trim_start_matches('/') {
         "incident" => parse_incident(text, ctx),
         "itsm" => parse_itsm(text, ctx),
-        "problem" | "change" => Err(not_yet(command)),
+        "problem" => problem::parse_problem(text, ctx),
+        "change" => change::parse_change(text, ctx),
         other => Err(Refusal::new(format!("`/{other}` is not a command of this bot."))
             .hint("The commands are /incident, /problem, /change and /itsm; `/itsm help` explains them.")),
     }
@@ -170,7 +171,7 @@ fn set_once<T>(slot: &mut Option<T>, value: T, what: &str) -> Result<(), Refusal
     Ok(())
 }
 
-const ACTIONS: &str = "ack, assign @user, priority P1-P4, note <text>, hold <reason>, resume, resolve <resolution>, close, reopen <why>, rate 1-5, show";
+const ACTIONS: &str = "ack, assign @user, priority P1-P4, note <text>, hold <reason>, resume, resolve <resolution>, close, reopen <why>, rate 1-5, problem PRB-n, show";
 
 fn parse_incident_action(
     reference: TicketRef,
@@ -247,6 +248,21 @@ fn parse_incident_action(
             "reason to reopen",
             "reopen still failing for remote staff",
         )?),
+        "problem" => {
+            let mut words = rest.split_whitespace();
+            let problem = match (words.next(), words.next()) {
+                (Some(word), None) => word
+                    .parse::<TicketRef>()
+                    .ok()
+                    .filter(|r| r.kind == TicketKind::Problem),
+                _ => None,
+            };
+            let problem = problem.ok_or_else(|| {
+                Refusal::new("`problem` links the incident to one problem, e.g. PRB-3.")
+                    .hint(usage("problem PRB-3"))
+            })?;
+            return Ok(IncidentCommand::LinkProblem(problem));
+        }
         "rate" => {
             let score = rest
                 .trim()
@@ -284,7 +300,39 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
     let query =
         match sub.as_str() {
             "incident" => return parse_incident(rest, ctx),
-            "problem" | "change" => return Err(not_yet(&format!("/{sub}"))),
+            "problem" => return problem::parse_problem(rest, ctx),
+            "change" => return change::parse_change(rest, ctx),
+            "changes" => {
+                use super::command::ScheduleRange;
+                let range = match rest.trim().to_ascii_lowercase().as_str() {
+                    "" => ScheduleRange::Upcoming,
+                    "today" | "day" => ScheduleRange::Today,
+                    "week" => ScheduleRange::Week,
+                    other => {
+                        return Err(Refusal::new(format!("`{other}` is not a schedule range."))
+                            .hint("Use `/itsm changes`, `/itsm changes today` or `/itsm changes week`."))
+                    }
+                };
+                QueryCommand::Changes(range)
+            }
+            "grant" | "revoke" => {
+                let usage = format!("For example: `/itsm {sub} @bob cab`; roles are engineer, manager, cab, emergency_cab and admin.");
+                let mut words = rest.split_whitespace();
+                let (Some(who), Some(role), None) = (words.next(), words.next(), words.next()) else {
+                    return Err(Refusal::new(format!("`/itsm {sub}` needs a person and a role.")).hint(usage));
+                };
+                let user = UserId::from_mention(who, ctx.platform, ctx.actor)
+                    .map_err(|err| Refusal::new(sentence(&err.to_string())).hint(usage.clone()))?;
+                let role = role
+                    .to_ascii_lowercase()
+                    .parse::<crate::domain::Role>()
+                    .map_err(|err| Refusal::new(sentence(&err.to_string())).hint(usage.clone()))?;
+                if sub == "grant" {
+                    QueryCommand::Grant(user, role)
+                } else {
+                    QueryCommand::Revoke(user, role)
+                }
+            }
             "help" => {
                 let topic = rest.split_whitespace().next().map(str::to_ascii_lowercase);
                 if rest.split_whitespace().count() > 1 {
@@ -336,11 +384,14 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
             }
             other => {
                 return Err(Refusal::new(format!("`/itsm {other}` is not a command."))
-                    .hint("`/itsm` knows: help [topic], mine, open [P1…], whoami, incident …"))
+                    .hint("`/itsm` knows: help [topic], mine, open [P1…], whoami, sla, report, changes, grant, revoke, incident …, change …, problem …"))
             }
         };
     Ok(Command::Query(query))
 }
+
+mod change;
+mod problem;
 
 #[cfg(test)]
 mod tests;

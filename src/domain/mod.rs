@@ -6,10 +6,12 @@
 //! which refuses illegal transitions with a typed error.
 
 pub mod calendar;
+pub mod change;
 pub mod channel;
 pub mod duration;
 pub mod incident;
 pub mod priority;
+pub mod problem;
 pub mod reference;
 pub mod report;
 pub mod roles;

@@ -19,3 +19,40 @@ pub async fn stored_roles(conn: &mut PgConnection, user: &UserId) -> Result<Vec<
         })
         .collect()
 }
+
+/// Stores `role` for `user`; false when it was already stored.
+pub async fn grant(
+    conn: &mut PgConnection,
+    user: &UserId,
+    role: Role,
+    granted_by: &UserId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO role_grants (user_id, role, granted_by, granted_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id, role) DO NOTHING",
+    )
+    .bind(user.to_string())
+    .bind(role.as_str())
+    .bind(granted_by.to_string())
+    .bind(at)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Removes a stored grant; false when there was none.
+pub async fn revoke(
+    conn: &mut PgConnection,
+    user: &UserId,
+    role: Role,
+) -> Result<bool, StoreError> {
+    let deleted = sqlx::query("DELETE FROM role_grants WHERE user_id = $1 AND role = $2")
+        .bind(user.to_string())
+        .bind(role.as_str())
+        .execute(conn)
+        .await?
+        .rows_affected();
+    Ok(deleted == 1)
+}

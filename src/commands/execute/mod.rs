@@ -25,6 +25,10 @@ use crate::store::incidents::OpenFilter;
 use crate::store::outbox::OutboxKind;
 use crate::store::{self, Store, StoreError};
 
+mod change;
+mod problem;
+mod roles;
+
 /// Most incidents listed in one reply.
 const LIST_LIMIT: i64 = 25;
 
@@ -229,7 +233,15 @@ impl Engine {
             Command::Incident(reference, IncidentCommand::Act(action)) => {
                 self.act_on_incident(conn, request, reference, action).await
             }
+            Command::Incident(incident, IncidentCommand::LinkProblem(problem)) => {
+                self.link_problem_from_incident(conn, request, incident, problem).await
+            }
             Command::Query(query) => self.query(conn, request, query).await,
+            Command::RecordProblem(draft) => self.record_problem(conn, request, draft).await,
+            Command::Problem(reference, command) => self.work_problem(conn, request, reference, command).await,
+            Command::SearchProblems(words) => self.search_problems(conn, request, &words).await,
+            Command::DraftChange(draft) => self.draft_change(conn, request, draft).await,
+            Command::Change(reference, command) => self.work_change(conn, request, reference, command).await,
         }
     }
 
@@ -349,6 +361,10 @@ impl Engine {
                 "{derived}Engineers: `/incident {} ack` to take it.",
                 incident.reference()
             )));
+        let mut message = message;
+        message
+            .blocks
+            .extend(self.known_error_hints(conn, &incident.title).await?);
         let reply = Reply::done(message).about(incident.reference());
         Ok(if carded { reply.privately() } else { reply })
     }
@@ -574,6 +590,13 @@ impl Engine {
     ) -> Result<Reply, ExecError> {
         let message = match query {
             QueryCommand::Help(topic) => help(topic.as_deref())?,
+            QueryCommand::Grant(user, role) => return self.grant(conn, request, user, role).await,
+            QueryCommand::Revoke(user, role) => {
+                return self.revoke(conn, request, user, role).await
+            }
+            QueryCommand::Changes(range) => {
+                return self.change_schedule(conn, request, range).await
+            }
             QueryCommand::Sla => show::sla_policy(self.sla_policy()),
             QueryCommand::Report(period) => {
                 let roles = self.roles_of(conn, &request.actor).await?;

@@ -1,0 +1,102 @@
+//! Change windows and freeze periods.
+
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use crate::domain::duration::format_duration;
+
+/// A start as typed: local to the change time zone, or with its own offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartTime {
+    Local(NaiveDateTime),
+    Fixed(DateTime<Utc>),
+}
+
+/// Why a window was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    #[error("`{0}` is not a start time; write `YYYY-MM-DDTHH:MM` (in the change time zone) or RFC 3339 with an offset, e.g. `2026-12-01T22:00`")]
+    BadStart(String),
+    #[error("{0} does not exist in {1} (the clocks skip it); choose another start")]
+    Skipped(NaiveDateTime, Tz),
+    #[error("a window must last at least a minute and at most 30 days, not {0}")]
+    BadLength(String),
+    #[error("the window {window} has already ended; choose one that has not")]
+    Ended { window: String },
+}
+
+impl StartTime {
+    /// The instant this start means in `zone`. An ambiguous local time (the
+    /// hour the clocks go back) is read as the earlier of the two.
+    pub fn resolve(self, zone: Tz) -> Result<DateTime<Utc>, WindowError> {
+        match self {
+            StartTime::Fixed(at) => Ok(at),
+            StartTime::Local(local) => match zone.from_local_datetime(&local) {
+                LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => {
+                    Ok(at.with_timezone(&Utc))
+                }
+                LocalResult::None => Err(WindowError::Skipped(local, zone)),
+            },
+        }
+    }
+}
+
+/// When a change is planned to happen: `[start, start + duration)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub duration: Duration,
+}
+
+impl Window {
+    /// A window, if its length is sensible.
+    pub fn new(start: DateTime<Utc>, duration: Duration) -> Result<Self, WindowError> {
+        if duration < Duration::minutes(1) || duration > Duration::days(30) {
+            return Err(WindowError::BadLength(format_duration(duration)));
+        }
+        Ok(Window { start, duration })
+    }
+
+    /// When it ends.
+    pub fn end(&self) -> DateTime<Utc> {
+        self.start + self.duration
+    }
+
+    /// Whether the two share any instant.
+    pub fn overlaps(&self, other: &Window) -> bool {
+        self.start < other.end() && other.start < self.end()
+    }
+
+    /// `2026-12-01 22:00 UTC for 2h`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} for {}",
+            super::show_time(self.start),
+            format_duration(self.duration)
+        )
+    }
+}
+
+/// A period in which only emergency changes may happen (e.g. year-end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Freeze {
+    pub name: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl Freeze {
+    /// Whether `window` touches the freeze.
+    pub fn overlaps(&self, window: &Window) -> bool {
+        window.start < self.end && self.start < window.end()
+    }
+
+    /// `2026-12-20 00:00 UTC – 2027-01-04 00:00 UTC`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} – {}",
+            super::show_time(self.start),
+            super::show_time(self.end)
+        )
+    }
+}
