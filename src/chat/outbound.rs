@@ -12,8 +12,9 @@ use crate::app::Shutdown;
 use crate::clock::Clock;
 use crate::commands::reply::Message;
 use crate::commands::show;
+use crate::config::Config;
+use crate::domain::change::Change;
 use crate::domain::incident::Incident;
-use crate::domain::sla::SlaPolicy;
 use crate::domain::{Platform, UserId};
 use crate::store::messages::PostedMessage;
 use crate::store::outbox::{OutboxItem, OutboxKind};
@@ -83,7 +84,8 @@ pub struct OutboxWorker<D> {
     deliver: Arc<D>,
     clock: Arc<dyn Clock>,
     signal: Arc<Notify>,
-    policy: SlaPolicy,
+    /// The SLA policy (incident cards) and the CAB channel (change cards).
+    config: Arc<Config>,
 }
 
 impl<D: Deliver> OutboxWorker<D> {
@@ -93,14 +95,14 @@ impl<D: Deliver> OutboxWorker<D> {
         deliver: Arc<D>,
         clock: Arc<dyn Clock>,
         signal: Arc<Notify>,
-        policy: SlaPolicy,
+        config: Arc<Config>,
     ) -> Self {
         OutboxWorker {
             store,
             deliver,
             clock,
             signal,
-            policy,
+            config,
         }
     }
 
@@ -151,9 +153,12 @@ impl<D: Deliver> OutboxWorker<D> {
             (OutboxKind::Notice, _) => self.deliver_notice(&item).await,
             (_, Some(ticket_id)) => match store::incidents::get_by_id(&mut tx, ticket_id).await? {
                 Some(incident) => self.deliver_item(&mut tx, &item, &incident).await,
-                None => Err(DeliveryError::Permanent(format!(
-                    "ticket {ticket_id} is not an incident"
-                ))),
+                None => match store::changes::get_by_id(&mut tx, ticket_id).await? {
+                    Some(change) => self.deliver_change(&mut tx, &item, &change).await,
+                    None => Err(DeliveryError::Permanent(format!(
+                        "ticket {ticket_id} has no card to deliver"
+                    ))),
+                },
             },
             (_, None) => Err(DeliveryError::Permanent(
                 "a card or survey without a ticket".into(),
@@ -235,7 +240,6 @@ impl<D: Deliver> OutboxWorker<D> {
         item: &OutboxItem,
         incident: &Incident,
     ) -> Result<(), DeliveryError> {
-        let platform = self.deliver.platform();
         let unavailable = |err: StoreError| DeliveryError::Retry {
             reason: err.to_string(),
             after: None,
@@ -245,32 +249,19 @@ impl<D: Deliver> OutboxWorker<D> {
                 let pauses = store::sla::pauses(conn, incident.id)
                     .await
                     .map_err(unavailable)?;
-                let clocks = self.policy.clocks(incident, &pauses, self.clock.now());
+                let clocks = self
+                    .config
+                    .sla_policy
+                    .clocks(incident, &pauses, self.clock.now());
                 let card = show::incident_message(incident, &clocks);
-                match store::messages::find(conn, incident.id, platform)
-                    .await
-                    .map_err(unavailable)?
-                {
-                    Some(posted) => {
-                        self.deliver.update_card(&posted, &card).await?;
-                        let now = self.clock.now();
-                        store::messages::record(conn, incident.id, platform, &posted, now)
-                            .await
-                            .map_err(unavailable)?;
-                    }
-                    None => {
-                        let origin = &incident.origin;
-                        let posted = self
-                            .deliver
-                            .post_card(&origin.channel, origin.thread.as_deref(), &card)
-                            .await?;
-                        let now = self.clock.now();
-                        store::messages::record(conn, incident.id, platform, &posted, now)
-                            .await
-                            .map_err(unavailable)?;
-                    }
-                }
-                Ok(())
+                let origin = &incident.origin;
+                self.post_or_update(
+                    conn,
+                    incident.id,
+                    (&origin.channel, origin.thread.as_deref()),
+                    &card,
+                )
+                .await
             }
             OutboxKind::Survey => {
                 self.deliver
@@ -279,6 +270,80 @@ impl<D: Deliver> OutboxWorker<D> {
             }
             OutboxKind::Notice => self.deliver_notice(item).await,
         }
+    }
+}
+
+impl<D: Deliver> OutboxWorker<D> {
+    /// Posts a ticket's card in `home` the first time, then edits it in place.
+    async fn post_or_update(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        ticket_id: i64,
+        home: (&str, Option<&str>),
+        card: &Message,
+    ) -> Result<(), DeliveryError> {
+        let platform = self.deliver.platform();
+        let unavailable = |err: StoreError| DeliveryError::Retry {
+            reason: err.to_string(),
+            after: None,
+        };
+        let posted = match store::messages::find(conn, ticket_id, platform)
+            .await
+            .map_err(unavailable)?
+        {
+            Some(posted) => {
+                self.deliver.update_card(&posted, card).await?;
+                posted
+            }
+            None => self.deliver.post_card(home.0, home.1, card).await?,
+        };
+        let now = self.clock.now();
+        store::messages::record(conn, ticket_id, platform, &posted, now)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// A change's CAB card: posted in `change.cab_channel` (or, without one,
+    /// where the change was drafted) and edited as approvals arrive.
+    async fn deliver_change(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        item: &OutboxItem,
+        change: &Change,
+    ) -> Result<(), DeliveryError> {
+        if item.kind != OutboxKind::TicketMessage {
+            return Err(DeliveryError::Permanent(format!(
+                "{} has no survey",
+                change.reference()
+            )));
+        }
+        let platform = self.deliver.platform();
+        let settings = &self.config.change;
+        let home = match &settings.cab_channel {
+            Some(cab) if cab.platform == platform => (cab.channel.as_str(), None),
+            _ if change.origin.platform == platform => (
+                change.origin.channel.as_str(),
+                change.origin.thread.as_deref(),
+            ),
+            _ => {
+                return Err(DeliveryError::Permanent(format!(
+                    "{} has no channel on {platform}",
+                    change.reference()
+                )))
+            }
+        };
+        let flags: Vec<String> = store::timeline::list(conn, change.id)
+            .await
+            .map_err(|err| DeliveryError::Retry {
+                reason: err.to_string(),
+                after: None,
+            })?
+            .into_iter()
+            .filter(|event| event.action == crate::domain::timeline::EventAction::Flagged)
+            .filter_map(|event| event.body)
+            .collect();
+        let card = crate::commands::change_view::change_message(change, &settings.rules, &flags);
+        self.post_or_update(conn, change.id, home, &card).await
     }
 }
 

@@ -2,9 +2,11 @@
 //! called, how their ids travel through a platform, and the command a
 //! click becomes.
 
-use super::command::{Command, IncidentCommand};
+use super::command::{ChangeCommand, Command, IncidentCommand};
+use super::refusal::{sentence, Refusal};
+use crate::domain::change::ChangeAction;
 use crate::domain::incident::IncidentAction;
-use crate::domain::{TicketRef, UserId};
+use crate::domain::{FreeText, TicketRef, UserId};
 
 /// What a button does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -15,6 +17,10 @@ pub enum ButtonAction {
     Resolve(TicketRef),
     /// A satisfaction score of 1–5.
     Rate(TicketRef, u8),
+    /// A CAB member approves a change.
+    Approve(TicketRef),
+    /// Opens a form asking why the change is rejected.
+    Reject(TicketRef),
 }
 
 /// How a button looks.
@@ -38,8 +44,93 @@ pub struct Button {
 pub enum Click {
     /// Run this command as the person who clicked.
     Run(Command),
-    /// Ask for the resolution of this incident in a form first.
-    AskResolution(TicketRef),
+    /// Ask for some text in a form first (a resolution, a reason).
+    Ask(Prompt),
+}
+
+/// A form with one text field that completes a command: the resolution of
+/// an incident, the reason for rejecting a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    Resolution(TicketRef),
+    Rejection(TicketRef),
+}
+
+impl Prompt {
+    /// The form's id on the platforms.
+    pub fn form_id(&self) -> &'static str {
+        match self {
+            Prompt::Resolution(_) => "itsm:resolve",
+            Prompt::Rejection(_) => "itsm:reject",
+        }
+    }
+
+    /// The ticket the form is about.
+    pub fn reference(&self) -> TicketRef {
+        match *self {
+            Prompt::Resolution(r) | Prompt::Rejection(r) => r,
+        }
+    }
+
+    /// Reads a form id and ticket back; `None` for forms that are not prompts.
+    pub fn decode(form_id: &str, reference: &str) -> Option<Self> {
+        let reference: TicketRef = reference.parse().ok()?;
+        match form_id {
+            "itsm:resolve" => Some(Prompt::Resolution(reference)),
+            "itsm:reject" => Some(Prompt::Rejection(reference)),
+            _ => None,
+        }
+    }
+
+    /// The form's title.
+    pub fn title(&self) -> String {
+        match self {
+            Prompt::Resolution(r) => format!("Resolve {r}"),
+            Prompt::Rejection(r) => format!("Reject {r}"),
+        }
+    }
+
+    /// The id of the text field.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Prompt::Resolution(_) => "resolution",
+            Prompt::Rejection(_) => "reason",
+        }
+    }
+
+    /// The text field's label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Prompt::Resolution(_) => "Resolution",
+            Prompt::Rejection(_) => "Why is it rejected?",
+        }
+    }
+
+    /// The submit button's label.
+    pub fn submit(&self) -> &'static str {
+        match self {
+            Prompt::Resolution(_) => "Resolve",
+            Prompt::Rejection(_) => "Reject",
+        }
+    }
+
+    /// The command the answered form stands for.
+    pub fn command(&self, text: &str) -> Result<Command, Refusal> {
+        let what = match self {
+            Prompt::Resolution(_) => "resolution",
+            Prompt::Rejection(_) => "reason for rejecting",
+        };
+        let text =
+            FreeText::parse(what, text).map_err(|err| Refusal::new(sentence(&err.to_string())))?;
+        Ok(match *self {
+            Prompt::Resolution(r) => {
+                Command::Incident(r, IncidentCommand::Act(IncidentAction::Resolve(text)))
+            }
+            Prompt::Rejection(r) => {
+                Command::Change(r, ChangeCommand::Act(ChangeAction::Reject(text)))
+            }
+        })
+    }
 }
 
 /// Prefix of every action id this bot puts on a button.
@@ -53,6 +144,8 @@ impl ButtonAction {
             ButtonAction::AssignToMe(r) => ("assign_me".to_string(), r),
             ButtonAction::Resolve(r) => ("resolve".to_string(), r),
             ButtonAction::Rate(r, score) => (format!("rate_{score}"), r),
+            ButtonAction::Approve(r) => ("approve".to_string(), r),
+            ButtonAction::Reject(r) => ("reject".to_string(), r),
         };
         (format!("{PREFIX}{verb}"), reference.to_string())
     }
@@ -65,6 +158,8 @@ impl ButtonAction {
             "ack" => Some(ButtonAction::Acknowledge(reference)),
             "assign_me" => Some(ButtonAction::AssignToMe(reference)),
             "resolve" => Some(ButtonAction::Resolve(reference)),
+            "approve" => Some(ButtonAction::Approve(reference)),
+            "reject" => Some(ButtonAction::Reject(reference)),
             other => {
                 let score: u8 = other.strip_prefix("rate_")?.parse().ok()?;
                 (1..=5)
@@ -82,7 +177,12 @@ impl ButtonAction {
         match *self {
             ButtonAction::Acknowledge(r) => act(r, IncidentAction::Acknowledge),
             ButtonAction::AssignToMe(r) => act(r, IncidentAction::Assign(actor.clone())),
-            ButtonAction::Resolve(r) => Click::AskResolution(r),
+            ButtonAction::Resolve(r) => Click::Ask(Prompt::Resolution(r)),
+            ButtonAction::Approve(r) => Click::Run(Command::Change(
+                r,
+                ChangeCommand::Act(ChangeAction::Approve(None)),
+            )),
+            ButtonAction::Reject(r) => Click::Ask(Prompt::Rejection(r)),
             ButtonAction::Rate(r, score) => {
                 Click::Run(Command::Incident(r, IncidentCommand::Rate(score)))
             }
@@ -102,6 +202,14 @@ mod tests {
             ButtonAction::AssignToMe(inc),
             ButtonAction::Resolve(inc),
             ButtonAction::Rate(inc, 5),
+            ButtonAction::Approve(TicketRef {
+                kind: crate::domain::TicketKind::Change,
+                number: 3,
+            }),
+            ButtonAction::Reject(TicketRef {
+                kind: crate::domain::TicketKind::Change,
+                number: 3,
+            }),
         ] {
             let (id, value) = action.encode();
             assert_eq!(ButtonAction::decode(&id, &value), Some(action));
@@ -109,5 +217,21 @@ mod tests {
         assert_eq!(ButtonAction::decode("itsm:rate_9", "INC-7"), None);
         assert_eq!(ButtonAction::decode("other:ack", "INC-7"), None);
         assert_eq!(ButtonAction::decode("itsm:ack", "not-a-ref"), None);
+    }
+
+    #[test]
+    fn prompts_round_trip_and_refuse_empty_text() {
+        let chg: TicketRef = "CHG-3".parse().unwrap();
+        let prompt = Prompt::Rejection(chg);
+        assert_eq!(Prompt::decode(prompt.form_id(), "CHG-3"), Some(prompt));
+        assert!(matches!(
+            prompt.command("no rollback tested"),
+            Ok(Command::Change(
+                _,
+                ChangeCommand::Act(ChangeAction::Reject(_))
+            ))
+        ));
+        assert!(prompt.command("   ").is_err());
+        assert_eq!(Prompt::decode("itsm:report", "CHG-3"), None);
     }
 }

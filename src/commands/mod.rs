@@ -4,6 +4,7 @@
 //! [`reply::Reply`].
 
 pub mod actions;
+pub mod change_view;
 pub mod command;
 pub mod execute;
 pub mod help;

@@ -7,6 +7,7 @@
 //! domain type while loading, so a typo or a bad cron expression stops the
 //! bot at start with a message that names the key.
 
+mod change;
 mod settings;
 mod sla;
 
@@ -21,6 +22,7 @@ use crate::domain::incident::LifecycleRules;
 use crate::domain::roles::{Role, RoleBook};
 use crate::domain::{Level, PriorityMatrix};
 
+pub use change::{ChangeConfig, FreezeConfig, StandardChange};
 pub use settings::{CronSetting, DurationSetting, TimeZoneSetting, UserPatternSetting};
 pub use sla::{CalendarConfig, PolicyConfig, PolicyTable, SlaConfig};
 
@@ -57,6 +59,7 @@ pub struct Config {
     pub slack: SlackConfig,
     pub discord: DiscordConfig,
     pub sla: SlaConfig,
+    pub change: ChangeConfig,
     #[serde(default)]
     pub calendars: std::collections::BTreeMap<String, CalendarConfig>,
     /// The SLA policy built from `[sla]` and `[calendars]` while loading.
@@ -366,6 +369,7 @@ impl Config {
         let mut config: Config = figment.extract().map_err(Box::new)?;
         config.read_secret_files()?;
         config.sla_policy = sla::build_policy(&config.sla, &config.calendars)?;
+        config.change.build()?;
         config.validate()?;
         Ok(config)
     }

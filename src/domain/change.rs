@@ -837,14 +837,18 @@ impl Change {
                                 return Err(ChangeError::EarlyStartNeedsConfirmation {
                                     reference,
                                     opens: show_time(window.start),
-                                    until: format_duration(window.start - ctx.now),
+                                    until: format_duration(Duration::minutes(
+                                        (window.start - ctx.now).num_minutes().max(1),
+                                    )),
                                     command: format!("/change {reference} start now"),
                                 })
                             }
                             (EarlyStart::Confirm, true) => {
                                 let flag = format!(
                                     "Started {} before its window opens ({}).",
-                                    format_duration(window.start - ctx.now),
+                                    format_duration(Duration::minutes(
+                                        (window.start - ctx.now).num_minutes().max(1)
+                                    )),
                                     show_time(window.start)
                                 );
                                 started = started.body(flag.clone());

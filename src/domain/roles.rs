@@ -110,6 +110,18 @@ impl RoleBook {
         RoleBook { grants }
     }
 
+    /// The people named one by one for `role` (not `shell:*` or `*`), for
+    /// telling who is asked.
+    pub fn named_holders(&self, role: Role) -> Vec<String> {
+        self.grants
+            .iter()
+            .filter_map(|(granted, pattern)| match pattern {
+                UserPattern::Exact(user) if *granted == role => Some(user.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Every role `user` holds: reporter, the config grants, and `stored`
     /// (grants from the database).
     pub fn roles_of(&self, user: &UserId, stored: &[Role]) -> RoleSet {

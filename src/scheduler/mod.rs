@@ -3,6 +3,7 @@
 //! claimed with `FOR UPDATE SKIP LOCKED` behind a unique ledger, and each
 //! scheduled digest is claimed once in `job_runs`.
 
+pub mod change_reminders;
 pub mod digest;
 pub mod sweep;
 

@@ -1,4 +1,5 @@
-//! The SLA sweep: posts every warning and breach that has come due, once.
+//! The sweep: posts every SLA warning and breach that has come due, and
+//! every change reminder, once.
 
 use chrono::{DateTime, Utc};
 
@@ -53,6 +54,7 @@ pub async fn sweep(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, St
     if !posted.is_empty() {
         engine.outbox_signal().notify_waiters();
     }
+    posted.extend(super::change_reminders::remind(engine, at).await?);
     Ok(posted)
 }
 

@@ -56,3 +56,13 @@ pub async fn revoke(
         .rows_affected();
     Ok(deleted == 1)
 }
+
+/// The people granted `role` from chat.
+pub async fn holders(conn: &mut PgConnection, role: Role) -> Result<Vec<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT user_id FROM role_grants WHERE role = $1 ORDER BY user_id")
+            .bind(role.as_str())
+            .fetch_all(conn)
+            .await?,
+    )
+}

@@ -93,6 +93,8 @@ pub async fn snapshot(pool: &PgPool) -> Vec<Option<String>> {
         "processed_inbound",
         "services",
         "role_grants",
+        "changes",
+        "change_approvals",
     ] {
         let query = format!("SELECT md5(string_agg(row_to_json(t)::text, ',' ORDER BY row_to_json(t)::text)) FROM {table} t");
         let digest: Option<String> = sqlx::query_scalar(&query).fetch_one(pool).await.unwrap();

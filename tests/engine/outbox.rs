@@ -105,7 +105,7 @@ fn worker(desk: &Desk, recorder: &Arc<Recorder>) -> OutboxWorker<Recorder> {
         recorder.clone(),
         desk.engine.clock(),
         desk.engine.outbox_signal(),
-        desk.engine.sla_policy().clone(),
+        desk.engine.config().clone(),
     )
 }
 

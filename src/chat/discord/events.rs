@@ -12,16 +12,12 @@ use serenity::all::{
 use super::commands::{definitions, invocation, Invocation};
 use super::render::{button_action, render};
 use super::DiscordAdapter;
-use crate::commands::actions::Click;
+use crate::commands::actions::{Click, Prompt};
 use crate::commands::reply::{Outcome, Reply, Visibility};
-use crate::commands::{
-    parse, Command, IncidentCommand, IncidentReport, ParseContext, Refusal, Request,
-};
-use crate::domain::incident::IncidentAction;
-use crate::domain::{FreeText, Platform, Priority, TicketRef, Title, UserId};
+use crate::commands::{parse, Command, IncidentReport, ParseContext, Refusal, Request};
+use crate::domain::{FreeText, Platform, Priority, Title, UserId};
 
 const REPORT_FORM: &str = "itsm:report";
-const RESOLVE_FORM: &str = "itsm:resolve";
 
 /// serenity's event handler for the adapter.
 pub struct Handler {
@@ -138,8 +134,11 @@ impl DiscordAdapter {
                 return command.create_response(&ctx.http, report_form()).await
             }
             Invocation::ResolveForm(ticket) => {
+                let Ok(reference) = ticket.parse() else {
+                    return Ok(());
+                };
                 return command
-                    .create_response(&ctx.http, resolve_form(&ticket))
+                    .create_response(&ctx.http, prompt_form(Prompt::Resolution(reference)))
                     .await;
             }
             Invocation::Report {
@@ -204,9 +203,9 @@ impl DiscordAdapter {
             return Ok(());
         };
         match action.click(&user) {
-            Click::AskResolution(reference) => {
+            Click::Ask(prompt) => {
                 component
-                    .create_response(&ctx.http, resolve_form(&reference.to_string()))
+                    .create_response(&ctx.http, prompt_form(prompt))
                     .await
             }
             Click::Run(command) => {
@@ -259,19 +258,10 @@ impl DiscordAdapter {
                 None,
                 field("description").as_deref(),
             ),
-            RESOLVE_FORM => ticket
-                .parse::<TicketRef>()
-                .map_err(|err| Refusal::new(sentence(&err.to_string())))
-                .and_then(|reference| {
-                    let text =
-                        FreeText::parse("resolution", &field("resolution").unwrap_or_default())
-                            .map_err(|err| Refusal::new(sentence(&err.to_string())))?;
-                    Ok(Command::Incident(
-                        reference,
-                        IncidentCommand::Act(IncidentAction::Resolve(text)),
-                    ))
-                }),
-            _ => return Ok(()),
+            _ => match Prompt::decode(form, ticket) {
+                Some(prompt) => prompt.command(&field(prompt.field()).unwrap_or_default()),
+                None => return Ok(()),
+            },
         };
         let reply = match command {
             Ok(command) => self.inner.engine.execute(&request, command).await,
@@ -453,14 +443,15 @@ fn report_form() -> CreateInteractionResponse {
     )
 }
 
-fn resolve_form(ticket: &str) -> CreateInteractionResponse {
+/// A one-field form whose answer completes a command (see [`Prompt`]).
+fn prompt_form(prompt: Prompt) -> CreateInteractionResponse {
     CreateInteractionResponse::Modal(
         CreateModal::new(
-            format!("{RESOLVE_FORM}|{ticket}"),
-            format!("Resolve {ticket}"),
+            format!("{}|{}", prompt.form_id(), prompt.reference()),
+            prompt.title(),
         )
         .components(vec![CreateActionRow::InputText(
-            CreateInputText::new(InputTextStyle::Paragraph, "Resolution", "resolution")
+            CreateInputText::new(InputTextStyle::Paragraph, prompt.label(), prompt.field())
                 .max_length(4000),
         )]),
     )

@@ -110,7 +110,7 @@ impl DiscordAdapter {
             )),
             engine.clock(),
             engine.outbox_signal(),
-            engine.sla_policy().clone(),
+            engine.config().clone(),
         );
         let outbox = tokio::spawn(worker.run(shutdown.clone()));
         let mut client =

@@ -2,16 +2,13 @@
 
 use slack_morphism::prelude::*;
 
-use crate::commands::actions::{Button, ButtonStyle};
+use crate::commands::actions::{Button, ButtonStyle, Prompt};
 use crate::commands::reply::{Block, Message};
-use crate::domain::TicketRef;
 
 use super::people::People;
 
 /// Callback id of the incident form.
 pub const REPORT_FORM: &str = "itsm:report";
-/// Callback id of the resolution form.
-pub const RESOLVE_FORM: &str = "itsm:resolve";
 
 /// Block and action ids of the forms' fields (the same string for both).
 pub mod field {
@@ -20,7 +17,6 @@ pub mod field {
     pub const IMPACT: &str = "impact";
     pub const URGENCY: &str = "urgency";
     pub const SERVICE: &str = "service";
-    pub const RESOLUTION: &str = "resolution";
 }
 
 /// Slack's limits: section text 3,000 characters, header 150, fallback text 4,000.
@@ -200,25 +196,26 @@ pub fn report_form(channel: &str, services: &[String]) -> SlackView {
     )
 }
 
-/// The resolution form for `reference`.
-pub fn resolve_form(reference: TicketRef) -> SlackView {
+/// A one-field form whose answer completes a command (see [`Prompt`]);
+/// the ticket travels in the private metadata.
+pub fn prompt_form(prompt: Prompt) -> SlackView {
     SlackView::Modal(
         SlackModalView::new(
-            format!("Resolve {reference}").as_str().into(),
+            prompt.title().as_str().into(),
             vec![SlackInputBlock::new(
-                "Resolution".into(),
+                prompt.label().into(),
                 SlackBlockPlainTextInputElement::new()
-                    .with_action_id(field::RESOLUTION.into())
+                    .with_action_id(prompt.field().into())
                     .with_multiline(true)
                     .with_max_length(4000)
                     .into(),
             )
-            .with_block_id(field::RESOLUTION.into())
+            .with_block_id(prompt.field().into())
             .into()],
         )
-        .with_callback_id(RESOLVE_FORM.into())
-        .with_private_metadata(reference.to_string())
-        .with_submit("Resolve".into())
+        .with_callback_id(prompt.form_id().into())
+        .with_private_metadata(prompt.reference().to_string())
+        .with_submit(prompt.submit().into())
         .with_close("Cancel".into()),
     )
 }

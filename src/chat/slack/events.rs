@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use slack_morphism::prelude::*;
 
-use super::blocks::{self, field, REPORT_FORM, RESOLVE_FORM};
+use super::blocks::{self, field, REPORT_FORM};
 use super::SlackAdapter;
-use crate::commands::actions::{ButtonAction, Click};
+use crate::commands::actions::{ButtonAction, Click, Prompt};
 use crate::commands::reply::{Message, Outcome, Reply, Visibility};
-use crate::commands::{parse, Command, IncidentCommand, IncidentReport, ParseContext, Request};
-use crate::domain::incident::IncidentAction;
-use crate::domain::{FreeText, Level, Platform, TicketRef, Title, UserId};
+use crate::commands::{parse, Command, IncidentReport, ParseContext, Request};
+use crate::domain::{FreeText, Level, Platform, Title, UserId};
 
 /// What a failed handling means for Slack: answer with an error status so
 /// Slack (or the Socket Mode listener) delivers the event again.
@@ -179,9 +178,9 @@ impl SlackAdapter {
                 continue;
             };
             match button.click(&user) {
-                Click::AskResolution(reference) => {
+                Click::Ask(prompt) => {
                     let session = self.inner.client.open_session(&self.inner.bot_token);
-                    let view = blocks::resolve_form(reference);
+                    let view = blocks::prompt_form(prompt);
                     if let Err(err) = session
                         .views_open(&SlackApiViewsOpenRequest::new(
                             event.trigger_id.clone(),
@@ -238,27 +237,15 @@ impl SlackAdapter {
                 Ok(report) => (Command::ReportIncident(report), field::TITLE),
                 Err(errors) => return form_errors(errors),
             },
-            RESOLVE_FORM => {
-                let Ok(reference) = metadata.parse::<TicketRef>() else {
+            _ => {
+                let Some(prompt) = Prompt::decode(callback, &metadata) else {
                     return SlackInteractionResponse::Empty;
                 };
-                match FreeText::parse(
-                    "resolution",
-                    values.text(field::RESOLUTION).unwrap_or_default(),
-                ) {
-                    Ok(text) => (
-                        Command::Incident(
-                            reference,
-                            IncidentCommand::Act(IncidentAction::Resolve(text)),
-                        ),
-                        field::RESOLUTION,
-                    ),
-                    Err(err) => {
-                        return form_errors(vec![(field::RESOLUTION, sentence(&err.to_string()))])
-                    }
+                match prompt.command(values.text(prompt.field()).unwrap_or_default()) {
+                    Ok(command) => (command, prompt.field()),
+                    Err(refusal) => return form_errors(vec![(prompt.field(), refusal.reason)]),
                 }
             }
-            _ => return SlackInteractionResponse::Empty,
         };
         let reply = self.inner.engine.execute(&request, command).await;
         match reply.outcome {

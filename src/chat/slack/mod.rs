@@ -105,7 +105,7 @@ impl SlackAdapter {
             )),
             engine.clock(),
             engine.outbox_signal(),
-            engine.sla_policy().clone(),
+            engine.config().clone(),
         );
         let outbox = tokio::spawn(worker.run(shutdown.clone()));
         let result = match self.inner.config.mode {

@@ -1,0 +1,207 @@
+//! How change requests look: list lines, the CAB card with its buttons, and
+//! the whole record for `/change CHG-n show`.
+
+use super::actions::{Button, ButtonAction, ButtonStyle};
+use super::reply::{Block, Message};
+use super::show::when;
+use crate::domain::change::{Change, ChangeRules, ChangeStatus, Window};
+use crate::domain::timeline::Event;
+
+/// One line for lists: `CHG-3 approved normal · vpn · 2026-12-01 22:00 UTC for 2h — Upgrade firmware`.
+pub fn change_line(change: &Change) -> String {
+    let window = change
+        .window
+        .as_ref()
+        .map_or_else(|| "no window".to_string(), Window::describe);
+    let service = change
+        .service
+        .as_deref()
+        .map(|s| format!(" · {s}"))
+        .unwrap_or_default();
+    let implementer = change
+        .implementer
+        .as_ref()
+        .map(|i| format!(" ({i})"))
+        .unwrap_or_default();
+    format!(
+        "{} {} {}{service} · {window} — {}{implementer}",
+        change.reference(),
+        change.status,
+        change.change_type,
+        change.title
+    )
+}
+
+/// The fields that sum a change up.
+pub fn change_fields(change: &Change, rules: &ChangeRules) -> Block {
+    let mut fields = vec![
+        ("Status".to_string(), change.status.to_string()),
+        ("Type".to_string(), change.change_type.to_string()),
+        (
+            "Risk".to_string(),
+            format!(
+                "{} (impact {}, likelihood {})",
+                change.risk, change.impact, change.likelihood
+            ),
+        ),
+        (
+            "Window".to_string(),
+            change
+                .window
+                .as_ref()
+                .map_or_else(|| "not set".to_string(), Window::describe),
+        ),
+    ];
+    if let Some(service) = &change.service {
+        fields.push(("Service".to_string(), service.clone()));
+    }
+    fields.push(("Requester".to_string(), change.requester.to_string()));
+    if let Some(implementer) = &change.implementer {
+        fields.push(("Implementer".to_string(), implementer.to_string()));
+    }
+    if change.change_type != crate::domain::change::ChangeType::Standard {
+        fields.push(("Approvals".to_string(), approvals_summary(change, rules)));
+    }
+    Block::Fields(fields)
+}
+
+/// `1 of 2: shell:carol`.
+pub fn approvals_summary(change: &Change, rules: &ChangeRules) -> String {
+    let names: Vec<String> = change
+        .approvals
+        .iter()
+        .map(|a| a.approver.to_string())
+        .collect();
+    let count = format!(
+        "{} of {}",
+        change.approvals.len(),
+        change.approvals_needed(rules)
+    );
+    if names.is_empty() {
+        count
+    } else {
+        format!("{count}: {}", names.join(", "))
+    }
+}
+
+/// The plans and outcome, each a paragraph.
+fn change_texts(change: &Change) -> Vec<Block> {
+    let mut texts = Vec::new();
+    if !change.description.is_empty() {
+        texts.push(Block::Text(change.description.clone()));
+    }
+    let plans = [
+        ("Plan", &change.plan),
+        ("Test plan", &change.test_plan),
+        ("Rollback plan", &change.rollback_plan),
+    ];
+    for (label, text) in plans {
+        texts.push(Block::Text(format!(
+            "{label}: {}",
+            text.as_deref().unwrap_or("not set")
+        )));
+    }
+    if let Some(reason) = &change.rejection {
+        texts.push(Block::Text(format!("Rejected: {reason}")));
+    }
+    if let Some(outcome) = &change.outcome {
+        let label = match change.status {
+            ChangeStatus::Completed => "Review",
+            ChangeStatus::Failed => "Failure",
+            ChangeStatus::RolledBack => "Rollback",
+            _ => "Outcome",
+        };
+        texts.push(Block::Text(format!("{label}: {outcome}")));
+    }
+    texts
+}
+
+/// The card that asks the CAB for a decision and shows the change as it
+/// moves; every change re-renders it in place. `flags` are guard warnings
+/// (freeze, overlaps) the approvers should see.
+pub fn change_message(change: &Change, rules: &ChangeRules, flags: &[String]) -> Message {
+    let reference = change.reference();
+    let mut message = Message::default()
+        .with(Block::Header(format!("{reference} · {}", change.title)))
+        .with(change_fields(change, rules));
+    message.blocks.extend(change_texts(change));
+    for flag in flags {
+        message = message.with(Block::Text(format!("⚠️ {flag}")));
+    }
+    let ask = match change.status {
+        ChangeStatus::Submitted => {
+            let role = change.approver_role();
+            message = message.with(Block::Context(format!(
+                "Waiting for {} more approval(s) from {role}. The requester cannot approve. `/change {reference} approve [comment]` or `reject <reason>`.",
+                change
+                    .approvals_needed(rules)
+                    .saturating_sub(change.approvals.len() as u32)
+            )));
+            true
+        }
+        _ => {
+            message = message.with(Block::Context(format!(
+                "Requested by {} · drafted {}",
+                change.requester,
+                when(change.created_at)
+            )));
+            false
+        }
+    };
+    if ask {
+        message = message.with(Block::Actions(vec![
+            Button {
+                label: "Approve".into(),
+                action: ButtonAction::Approve(reference),
+                style: ButtonStyle::Primary,
+            },
+            Button {
+                label: "Reject".into(),
+                action: ButtonAction::Reject(reference),
+                style: ButtonStyle::Danger,
+            },
+        ]));
+    }
+    message
+}
+
+/// The whole change with its approvals and timeline, for `show`.
+pub fn change_card(change: &Change, rules: &ChangeRules, events: &[Event]) -> Message {
+    let mut message = Message::default()
+        .with(Block::Header(format!(
+            "{} · {}",
+            change.reference(),
+            change.title
+        )))
+        .with(change_fields(change, rules));
+    if let Some(standard) = &change.standard {
+        message = message.with(Block::Context(format!(
+            "Standard change `{standard}` from the catalog."
+        )));
+    }
+    message.blocks.extend(change_texts(change));
+    if !change.approvals.is_empty() {
+        message = message.with(Block::List {
+            title: Some("Approvals".to_string()),
+            items: change
+                .approvals
+                .iter()
+                .map(|a| {
+                    let comment = a
+                        .comment
+                        .as_deref()
+                        .map(|c| format!(": {c}"))
+                        .unwrap_or_default();
+                    format!("{}  {}{comment}", when(a.at), a.approver)
+                })
+                .collect(),
+        });
+    }
+    message.with(Block::List {
+        title: Some(format!("Timeline ({} events)", events.len())),
+        items: events
+            .iter()
+            .map(|event| format!("{}  {}  {}", when(event.at), event.actor, event.describe()))
+            .collect(),
+    })
+}
