@@ -5,7 +5,7 @@ use super::reply::{Block, Message};
 
 /// The topics `/itsm help` knows, for refusals.
 pub const TOPICS_HINT: &str =
-    "Topics: incident, queries, roles. For example: `/itsm help incident`.";
+    "Topics: incident, change, queries, roles. For example: `/itsm help change`.";
 
 /// The help text for `topic`, or the overview.
 pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
@@ -20,6 +20,13 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 ],
             })
             .with(Block::List {
+                title: Some("Plan and approve changes".into()),
+                items: vec![
+                    "/change <what changes> [type:standard/normal/emergency] [service:<name>] [impact:h/m/l likelihood:h/m/l]".into(),
+                    "/change CHG-n plan · test · rollback <text> · window <start> <duration> · submit · approve · reject <reason> · start · complete [review] · fail · rolled-back · cancel · show".into(),
+                ],
+            })
+            .with(Block::List {
                 title: Some("Ask".into()),
                 items: vec![
                     "/itsm mine: your open incidents".into(),
@@ -27,7 +34,8 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "/itsm whoami: your user id and roles".into(),
                     "/itsm sla: the response and resolution targets".into(),
                     "/itsm report [day|week|month]: volumes, MTTA/MTTR, SLA compliance, CSAT".into(),
-                    "/itsm help <topic>: incident, queries, roles".into(),
+                    "/itsm changes [today|week]: the change schedule".into(),
+                    "/itsm help <topic>: incident, change, queries, roles".into(),
                 ],
             })
             .with(Block::Context(
@@ -54,6 +62,24 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 ],
             })
             .with(Block::Context("Titles are up to 200 characters, messages up to 4,000.".into())),
+        Some("change" | "changes") => Message::default()
+            .with(Block::Header("Changes".into()))
+            .with(Block::Text(
+                "`/change <title> [type:standard/normal/emergency] [service:<name>] [impact:h/m/l likelihood:h/m/l] [risk:low/medium/high]` drafts one (normal unless a type is given; risk from impact × likelihood). `standard:<name>` follows a pre-approved standard change from the catalog, with its plans filled in.".into(),
+            ))
+            .with(Block::List {
+                title: Some("Lifecycle: draft → submitted → approved → in_progress → completed / failed / rolled_back; rejected; cancelled".into()),
+                items: vec![
+                    "plan <text> · test <text> · rollback <text>: the implementation, test and rollback plans".into(),
+                    "window <start> <duration>: e.g. `window 2026-12-01T22:00 2h` (start in the change time zone, or RFC 3339 with an offset)".into(),
+                    "describe <text> · assess impact:h/m/l likelihood:h/m/l · risk low/medium/high · implementer @user".into(),
+                    "submit: needs all three plans and a window; a standard change is approved at once".into(),
+                    "approve [comment] · reject <reason>: cab for normal changes (the configured number of distinct members), emergency_cab for emergency ones; never the requester".into(),
+                    "start (`start now` before the window opens) · complete [review note] · fail <what happened> · rolled-back [note] · cancel [why]".into(),
+                    "note <text> · show: the whole record with approvals and timeline".into(),
+                ],
+            })
+            .with(Block::Context("Windows in a freeze period are refused for normal changes and flagged for emergency ones; a window overlapping another approved change on the same service is flagged. The implementer is reminded a day and an hour before the window.".into())),
         Some("queries" | "itsm") => Message::default()
             .with(Block::Header("Queries".into()))
             .with(Block::List {
@@ -64,12 +90,13 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "/itsm whoami: who the bot thinks you are, and your roles".into(),
                     "/itsm sla: the SLA targets per priority".into(),
                     "/itsm report [day|week|month]: the period's figures and the trend".into(),
+                    "/itsm changes [today|week]: changes whose window falls in the period (all upcoming without one)".into(),
                 ],
             }),
         Some("roles") => Message::default()
             .with(Block::Header("Roles".into()))
             .with(Block::Text(
-                "Everyone is a reporter: reporters report incidents, add notes and reopen their own. Engineers work incidents (ack, assign, priority, hold, resume, resolve, close). Managers read reports; cab and emergency_cab approve changes; admins grant roles. Roles are granted in the `[roles]` section of the configuration.".into(),
+                "Everyone is a reporter: reporters report incidents, add notes, reopen their own, and read changes and problems. Engineers work incidents, problems and changes. Managers (and engineers) read reports. cab approves normal changes, emergency_cab emergency ones, never their own. Admins may do what engineers and managers do, and grant roles. Roles come from the `[roles]` section of the configuration and from `/itsm grant @user <role>` / `/itsm revoke @user <role>` by an admin.".into(),
             )),
         Some(other) => {
             return Err(Refusal::new(format!("There is no help on `{other}`.")).hint(TOPICS_HINT));

@@ -104,11 +104,26 @@ pub fn definitions() -> Vec<CreateCommand> {
                     .max_int_value(5),
                 ),
         );
+    let role_grant = |name: &str, what: &str| {
+        sub(name, what)
+            .add_sub_option(
+                CreateCommandOption::new(CommandOptionType::User, "user", "Who").required(true),
+            )
+            .add_sub_option(
+                ["engineer", "manager", "cab", "emergency_cab", "admin"]
+                    .into_iter()
+                    .fold(
+                        CreateCommandOption::new(CommandOptionType::String, "role", "Which role")
+                            .required(true),
+                        |option, role| option.add_string_choice(role, role),
+                    ),
+            )
+    };
     let itsm = CreateCommand::new("itsm")
         .description("Service desk queries and help")
         .add_option(sub("help", "Help").add_sub_option(text(
             "topic",
-            "incident, queries, roles",
+            "incident, change, queries, roles",
             false,
         )))
         .add_option(sub("mine", "Your open incidents"))
@@ -122,7 +137,19 @@ pub fn definitions() -> Vec<CreateCommand> {
                     .add_string_choice("week", "week")
                     .add_string_choice("month", "month"),
             ),
-        );
+        )
+        .add_option(
+            sub("changes", "The change schedule").add_sub_option(
+                CreateCommandOption::new(CommandOptionType::String, "range", "today or week")
+                    .add_string_choice("today", "today")
+                    .add_string_choice("week", "week"),
+            ),
+        )
+        .add_option(role_grant("grant", "Grant a role (admins)"))
+        .add_option(role_grant(
+            "revoke",
+            "Revoke a role granted from chat (admins)",
+        ));
     let free = |name: &str, what: &str| {
         CreateCommand::new(name)
             .description(what)
