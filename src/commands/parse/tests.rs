@@ -161,7 +161,7 @@ fn refusals_say_what_was_wrong_and_what_would_work() {
         ("/frobnicate", "not a command"),
         ("hello there", "not a command"),
         ("", "empty"),
-        ("/change Upgrade router", "not available in this version"),
+        ("/change", "needs a title"),
         ("/incident bad\u{0}byte", "control characters"),
     ];
     for (line, expected) in cases {
