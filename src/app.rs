@@ -166,9 +166,7 @@ impl App {
                 .await
                 .map_err(|source| AppError::Bind { addr, source })?;
             tracing::info!(%addr, "HTTP server listening");
-            let mut app = router(HttpState {
-                store: self.store.clone(),
-            });
+            let mut app = router(HttpState::new(self.engine.clone()));
             if let (Some(adapter), SlackMode::Http) = (&slack, self.config.slack.mode) {
                 app = app.merge(slack_routes(adapter.clone()));
             }

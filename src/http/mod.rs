@@ -8,12 +8,25 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
+use crate::commands::Engine;
 use crate::store::Store;
 
-/// State shared by the handlers.
+/// State shared by the handlers: the engine every route works through.
 #[derive(Debug, Clone)]
 pub struct HttpState {
-    pub store: Store,
+    pub engine: Engine,
+}
+
+impl HttpState {
+    /// State for routes served by `engine`.
+    pub fn new(engine: Engine) -> Self {
+        HttpState { engine }
+    }
+
+    /// The store the engine writes to.
+    pub fn store(&self) -> &Store {
+        self.engine.store()
+    }
 }
 
 /// The bot's routes.
@@ -31,7 +44,7 @@ async fn healthz() -> impl IntoResponse {
 
 /// Readiness: the database answers and its schema is current.
 async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
-    match state.store.ready().await {
+    match state.store().ready().await {
         Ok(true) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
         Ok(false) => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -1,10 +1,15 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use itsm_bot::clock::SystemClock;
+use itsm_bot::commands::Engine;
+use itsm_bot::config::Config;
 use itsm_bot::http::{router, HttpState};
 use itsm_bot::store::Store;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tower::ServiceExt;
+
+use crate::helpers::Desk;
 
 async fn get(state: HttpState, path: &str) -> (StatusCode, String) {
     let response = router(state)
@@ -20,9 +25,7 @@ async fn get(state: HttpState, path: &str) -> (StatusCode, String) {
 
 #[sqlx::test]
 async fn health_and_readiness(pool: PgPool) {
-    let state = HttpState {
-        store: Store::from_pool(pool),
-    };
+    let state = HttpState::new(Desk::new(pool).await.engine);
     assert_eq!(get(state.clone(), "/healthz").await.0, StatusCode::OK);
     let (status, body) = get(state, "/readyz").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -34,9 +37,11 @@ async fn readiness_fails_without_a_database() {
         .acquire_timeout(std::time::Duration::from_secs(1))
         .connect_lazy("postgres://postgres@127.0.0.1:1/itsm")
         .unwrap();
-    let state = HttpState {
-        store: Store::from_pool(pool),
-    };
+    let state = HttpState::new(Engine::new(
+        Store::from_pool(pool),
+        std::sync::Arc::new(Config::defaults().unwrap()),
+        std::sync::Arc::new(SystemClock),
+    ));
     assert_eq!(get(state.clone(), "/healthz").await.0, StatusCode::OK);
     let (status, body) = get(state, "/readyz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);

@@ -69,10 +69,7 @@ impl Bot {
         let adapter = SlackAdapter::new(app.engine.clone(), &config.slack).unwrap();
         let (trigger, shutdown) = Shutdown::new();
         tokio::spawn(adapter.clone().run(shutdown));
-        let router = router(HttpState {
-            store: app.store.clone(),
-        })
-        .merge(routes(adapter));
+        let router = router(HttpState::new(app.engine.clone())).merge(routes(adapter));
         Bot {
             fake,
             engine: app.engine.clone(),
