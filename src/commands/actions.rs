@@ -2,7 +2,7 @@
 //! called, how their ids travel through a platform, and the command a
 //! click becomes.
 
-use super::command::{Command, IncidentCommand};
+use super::command::{Command, IncidentCommand, ProblemCommand};
 use crate::domain::incident::IncidentAction;
 use crate::domain::{TicketRef, UserId};
 
@@ -15,6 +15,8 @@ pub enum ButtonAction {
     Resolve(TicketRef),
     /// A satisfaction score of 1–5.
     Rate(TicketRef, u8),
+    /// Resolves a resolved problem's still-open incidents.
+    ResolveProblemIncidents(TicketRef),
 }
 
 /// How a button looks.
@@ -53,6 +55,7 @@ impl ButtonAction {
             ButtonAction::AssignToMe(r) => ("assign_me".to_string(), r),
             ButtonAction::Resolve(r) => ("resolve".to_string(), r),
             ButtonAction::Rate(r, score) => (format!("rate_{score}"), r),
+            ButtonAction::ResolveProblemIncidents(r) => ("resolve_incidents".to_string(), r),
         };
         (format!("{PREFIX}{verb}"), reference.to_string())
     }
@@ -65,6 +68,7 @@ impl ButtonAction {
             "ack" => Some(ButtonAction::Acknowledge(reference)),
             "assign_me" => Some(ButtonAction::AssignToMe(reference)),
             "resolve" => Some(ButtonAction::Resolve(reference)),
+            "resolve_incidents" => Some(ButtonAction::ResolveProblemIncidents(reference)),
             other => {
                 let score: u8 = other.strip_prefix("rate_")?.parse().ok()?;
                 (1..=5)
@@ -86,6 +90,9 @@ impl ButtonAction {
             ButtonAction::Rate(r, score) => {
                 Click::Run(Command::Incident(r, IncidentCommand::Rate(score)))
             }
+            ButtonAction::ResolveProblemIncidents(r) => {
+                Click::Run(Command::Problem(r, ProblemCommand::ResolveIncidents))
+            }
         }
     }
 }
@@ -102,6 +109,7 @@ mod tests {
             ButtonAction::AssignToMe(inc),
             ButtonAction::Resolve(inc),
             ButtonAction::Rate(inc, 5),
+            ButtonAction::ResolveProblemIncidents("PRB-2".parse().unwrap()),
         ] {
             let (id, value) = action.encode();
             assert_eq!(ButtonAction::decode(&id, &value), Some(action));
