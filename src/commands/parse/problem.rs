@@ -317,4 +317,14 @@ mod tests {
             assert!(message.contains(expected), "{line:?}: {message}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
+            let _ = parse(&format!("/problem {text}"));
+            let _ = parse(&format!("/problem PRB-1 {text}"));
+            let _ = parse(&format!("/problem PRB-1 link {text}"));
+            let _ = parse(&format!("/problem search {text}"));
+        }
+    }
 }
