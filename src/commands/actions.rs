@@ -2,7 +2,7 @@
 //! called, how their ids travel through a platform, and the command a
 //! click becomes.
 
-use super::command::{ChangeCommand, Command, IncidentCommand};
+use super::command::{ChangeCommand, Command, IncidentCommand, ProblemCommand};
 use super::refusal::{sentence, Refusal};
 use crate::domain::change::ChangeAction;
 use crate::domain::incident::IncidentAction;
@@ -21,6 +21,8 @@ pub enum ButtonAction {
     Approve(TicketRef),
     /// Opens a form asking why the change is rejected.
     Reject(TicketRef),
+    /// Resolves a resolved problem's still-open incidents.
+    ResolveProblemIncidents(TicketRef),
 }
 
 /// How a button looks.
@@ -146,6 +148,7 @@ impl ButtonAction {
             ButtonAction::Rate(r, score) => (format!("rate_{score}"), r),
             ButtonAction::Approve(r) => ("approve".to_string(), r),
             ButtonAction::Reject(r) => ("reject".to_string(), r),
+            ButtonAction::ResolveProblemIncidents(r) => ("resolve_incidents".to_string(), r),
         };
         (format!("{PREFIX}{verb}"), reference.to_string())
     }
@@ -160,6 +163,7 @@ impl ButtonAction {
             "resolve" => Some(ButtonAction::Resolve(reference)),
             "approve" => Some(ButtonAction::Approve(reference)),
             "reject" => Some(ButtonAction::Reject(reference)),
+            "resolve_incidents" => Some(ButtonAction::ResolveProblemIncidents(reference)),
             other => {
                 let score: u8 = other.strip_prefix("rate_")?.parse().ok()?;
                 (1..=5)
@@ -186,6 +190,9 @@ impl ButtonAction {
             ButtonAction::Rate(r, score) => {
                 Click::Run(Command::Incident(r, IncidentCommand::Rate(score)))
             }
+            ButtonAction::ResolveProblemIncidents(r) => {
+                Click::Run(Command::Problem(r, ProblemCommand::ResolveIncidents))
+            }
         }
     }
 }
@@ -210,6 +217,7 @@ mod tests {
                 kind: crate::domain::TicketKind::Change,
                 number: 3,
             }),
+            ButtonAction::ResolveProblemIncidents("PRB-2".parse().unwrap()),
         ] {
             let (id, value) = action.encode();
             assert_eq!(ButtonAction::decode(&id, &value), Some(action));

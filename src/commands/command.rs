@@ -32,6 +32,8 @@ pub enum Command {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProblemDraft {
     pub title: Title,
+    /// The lines after the title, if any.
+    pub description: Option<FreeText>,
     pub service: Option<String>,
 }
 

@@ -5,7 +5,7 @@ use super::reply::{Block, Message};
 
 /// The topics `/itsm help` knows, for refusals.
 pub const TOPICS_HINT: &str =
-    "Topics: incident, change, queries, roles. For example: `/itsm help change`.";
+    "Topics: incident, change, problem, queries, roles. For example: `/itsm help change`.";
 
 /// The help text for `topic`, or the overview.
 pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
@@ -27,6 +27,12 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 ],
             })
             .with(Block::List {
+                title: Some("Find and remove the causes of incidents".into()),
+                items: vec![
+                    "/problem <cause> [service:<name>] · /problem PRB-n link INC-m · rca <text> · workaround <text> · known-error · fix CHG-n · resolve · close · show · /problem search <words>".into(),
+                ],
+            })
+            .with(Block::List {
                 title: Some("Ask".into()),
                 items: vec![
                     "/itsm mine: your open incidents".into(),
@@ -35,7 +41,7 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "/itsm sla: the response and resolution targets".into(),
                     "/itsm report [day|week|month]: volumes, MTTA/MTTR, SLA compliance, CSAT".into(),
                     "/itsm changes [today|week]: the change schedule".into(),
-                    "/itsm help <topic>: incident, change, queries, roles".into(),
+                    "/itsm help <topic>: incident, change, problem, queries, roles".into(),
                 ],
             })
             .with(Block::Context(
@@ -80,6 +86,26 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 ],
             })
             .with(Block::Context("Windows in a freeze period are refused for normal changes and flagged for emergency ones; a window overlapping another approved change on the same service is flagged. The implementer is reminded a day and an hour before the window.".into())),
+        Some("problem" | "problems") => Message::default()
+            .with(Block::Header("Problems".into()))
+            .with(Block::Text(
+                "A problem is the cause behind one or more incidents. `/problem <title> [service:<name>]` records one (engineers); further lines become its description. Once it has a workaround it can be published as a known error: new incidents whose titles look like it are offered the workaround.".into(),
+            ))
+            .with(Block::List {
+                title: Some("Lifecycle: new → investigating → known_error → resolved → closed".into()),
+                items: vec![
+                    "link INC-m [INC-k …]: incidents it caused (or `/incident INC-m problem PRB-n`)".into(),
+                    "rca <text>: the root cause; starts the investigation".into(),
+                    "workaround <text>: how to get by until it is fixed; starts the investigation".into(),
+                    "known-error: publish it with its workaround".into(),
+                    "fix CHG-n: the change that removes the cause".into(),
+                    "resolve [how]: the cause is gone; offers to resolve its open incidents".into(),
+                    "resolve-incidents: resolve every still-open linked incident".into(),
+                    "close · note <text> · show".into(),
+                    "/problem search <words>: titles, root causes and workarounds; known errors first".into(),
+                ],
+            })
+            .with(Block::Context("Recording and working problems needs the engineer role; anyone can show and search.".into())),
         Some("queries" | "itsm") => Message::default()
             .with(Block::Header("Queries".into()))
             .with(Block::List {

@@ -46,14 +46,6 @@ pub fn parse(command: &str, text: &str, ctx: ParseContext<'_>) -> Result<Command
 
 const TRY_HELP: &str = "`/itsm help` lists what you can do.";
 
-fn not_yet(command: &str) -> Refusal {
-    Refusal::new(format!(
-        "`{}` is not available in this version: it handles incidents so far.",
-        command.to_ascii_lowercase()
-    ))
-    .hint("`/incident <what is broken>` reports an incident; `/itsm help` lists what works.")
-}
-
 fn check_length(text: &str) -> Result<(), Refusal> {
     check_text("message", text, MAX_TEXT_CHARS).map_err(|err| {
         Refusal::new(sentence(&err.to_string())).hint(

@@ -8,6 +8,7 @@ pub mod inbound;
 pub mod incidents;
 pub mod messages;
 pub mod outbox;
+pub mod problems;
 pub mod reports;
 pub mod roles;
 pub mod satisfaction;

@@ -9,6 +9,7 @@ mod idempotency;
 mod incident_story;
 mod outages;
 mod outbox;
+mod problems;
 mod queries;
 mod refusals;
 mod roles;

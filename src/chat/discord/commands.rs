@@ -123,7 +123,7 @@ pub fn definitions() -> Vec<CreateCommand> {
         .description("Service desk queries and help")
         .add_option(sub("help", "Help").add_sub_option(text(
             "topic",
-            "incident, change, queries, roles",
+            "incident, change, problem, queries, roles",
             false,
         )))
         .add_option(sub("mine", "Your open incidents"))
