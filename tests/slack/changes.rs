@@ -285,3 +285,132 @@ async fn the_reject_button_asks_for_a_reason_and_rejects(pool: PgPool) {
     assert!(update.to_string().contains("rejected"), "{update}");
     assert!(button_ids(&update).is_empty(), "{update}");
 }
+
+/// Over Socket Mode the form's answer travels in the envelope's ack: a
+/// blank reason comes back as a field error there, a reason rejects. The
+/// change is drafted through the engine, as a Slack user.
+#[sqlx::test]
+async fn the_reject_form_over_socket_mode(pool: PgPool) {
+    let bot = Bot::start_with(
+        pool,
+        "socket",
+        &[
+            ("ITSM__ROLES__CAB", format!("[\"slack:{CAB_ONE}\"]")),
+            ("ITSM__CHANGE__CAB_CHANNEL", format!("slack:{CAB_CHANNEL}")),
+        ],
+    )
+    .await;
+    bot.fake.wait_connected(1, WAIT).await;
+    let requester: itsm_bot::domain::UserId = format!("slack:{ENGINEER}").parse().unwrap();
+    for line in [
+        "Rotate the VPN keys".to_string(),
+        "CHG-1 plan generate and roll out new keys".to_string(),
+        "CHG-1 test connect from the office".to_string(),
+        "CHG-1 rollback restore the old keys".to_string(),
+        format!("CHG-1 window {}", next_week()),
+        "CHG-1 submit".to_string(),
+    ] {
+        let inbound =
+            itsm_bot::chat::Inbound::new(requester.clone(), CHANNEL, format!("/change {line}"));
+        let reply = bot.engine.handle(&inbound).await;
+        assert_eq!(
+            reply.outcome,
+            itsm_bot::commands::reply::Outcome::Done,
+            "{line}: {}",
+            reply.message.plain_text()
+        );
+    }
+    let (_, ts) = cab_card(&bot, 1).await;
+
+    let press = block_action(
+        CAB_ONE,
+        CAB_CHANNEL,
+        &ts,
+        "itsm:reject",
+        "CHG-1",
+        "trigger-sock-reject",
+        &bot.fake.response_url("sock-reject"),
+    );
+    let envelope = bot.fake.send_envelope("interactive", press).await;
+    bot.fake.wait_ack(&envelope, WAIT).await;
+    let form = bot
+        .fake
+        .wait_for(
+            "views.open",
+            |c| c["trigger_id"] == "trigger-sock-reject",
+            WAIT,
+        )
+        .await;
+    assert_eq!(form["view"]["callback_id"], "itsm:reject");
+
+    let blank: serde_json::Map<String, Value> = [text_value("reason", "")].into_iter().collect();
+    let envelope = bot
+        .fake
+        .send_envelope(
+            "interactive",
+            view_submission(CAB_ONE, "itsm:reject", "CHG-1", Value::Object(blank)),
+        )
+        .await;
+    let ack = bot.fake.wait_ack(&envelope, WAIT).await;
+    assert_eq!(ack["payload"]["response_action"], "errors", "{ack}");
+    assert!(ack["payload"]["errors"]["reason"].is_string(), "{ack}");
+    assert_eq!(change_status(&bot, 1).await, "submitted");
+
+    let values: serde_json::Map<String, Value> = [text_value("reason", "wait for the audit")]
+        .into_iter()
+        .collect();
+    let envelope = bot
+        .fake
+        .send_envelope(
+            "interactive",
+            view_submission(CAB_ONE, "itsm:reject", "CHG-1", Value::Object(values)),
+        )
+        .await;
+    bot.fake.wait_ack(&envelope, WAIT).await;
+    assert_eq!(change_status(&bot, 1).await, "rejected");
+    let update = bot
+        .fake
+        .wait_for(
+            "chat.update",
+            |c| c.to_string().contains("wait for the audit"),
+            WAIT,
+        )
+        .await;
+    assert_eq!(update["ts"], ts.as_str());
+    assert!(button_ids(&update).is_empty(), "{update}");
+}
+
+/// Both CAB members click at the same moment: both approvals count, and
+/// once the outbox is drained the one card shows the change approved.
+#[sqlx::test]
+async fn simultaneous_approvals_leave_the_card_approved(pool: PgPool) {
+    let bot = cab_bot(pool).await;
+    submit(&bot, 1, "Renew the wildcard certificate").await;
+    let (_, ts) = cab_card(&bot, 1).await;
+
+    tokio::join!(
+        click(&bot, CAB_ONE, &ts, "itsm:approve", "CHG-1", "both1"),
+        click(&bot, CAB_TWO, &ts, "itsm:approve", "CHG-1", "both2"),
+    );
+    assert_eq!(change_status(&bot, 1).await, "approved");
+    assert_eq!(approvers(&bot, 1).await.len(), 2);
+    bot.fake
+        .wait_for("chat.update", |c| c.to_string().contains("2 of 2"), WAIT)
+        .await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while bot
+        .count("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
+        .await
+        > 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the outbox never drained"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let stored = bot.fake.message(CAB_CHANNEL, &ts).unwrap();
+    assert!(stored.to_string().contains("2 of 2"), "{stored}");
+    assert!(button_ids(&stored).is_empty(), "{stored}");
+    assert!(bot.fake.responses("both1").is_empty() && bot.fake.responses("both2").is_empty());
+}
