@@ -1,6 +1,7 @@
 //! The Discord adapter driven through the real `serenity` client against a
 //! fake Discord (REST + gateway), with a real PostgreSQL.
 
+mod changes;
 mod fake_discord;
 
 use std::sync::Arc;
@@ -37,8 +38,14 @@ impl Drop for Bot {
 
 impl Bot {
     async fn start(pool: PgPool) -> Bot {
+        Bot::start_with(pool, &[]).await
+    }
+
+    /// Like [`Bot::start`], with `extra` environment settings on top (roles,
+    /// the CAB channel, ...).
+    async fn start_with(pool: PgPool, extra: &[(&str, String)]) -> Bot {
         let fake = FakeDiscord::start().await;
-        let vars = [
+        let mut vars = vec![
             ("ITSM__DISCORD__TOKEN", "discord-test-token".to_string()),
             ("ITSM__DISCORD__API_URL", fake.base_url()),
             ("ITSM__DISCORD__GUILD_IDS", format!("[{GUILD_ID}]")),
@@ -48,6 +55,7 @@ impl Bot {
                 format!("[\"shell:*\", \"discord:{ENGINEER}\"]"),
             ),
         ];
+        vars.extend(extra.iter().cloned());
         let config =
             Config::load_with_env(None, vars.iter().map(|(k, v)| (k.to_string(), v.clone())))
                 .unwrap();

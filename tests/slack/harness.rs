@@ -41,8 +41,14 @@ impl Drop for Bot {
 
 impl Bot {
     pub async fn start(pool: PgPool, mode: &str) -> Bot {
+        Bot::start_with(pool, mode, &[]).await
+    }
+
+    /// Like [`Bot::start`], with `extra` environment settings on top (roles,
+    /// the CAB channel, ...).
+    pub async fn start_with(pool: PgPool, mode: &str, extra: &[(&str, String)]) -> Bot {
         let fake = FakeSlack::start().await;
-        let vars = [
+        let mut vars = vec![
             ("ITSM__SLACK__MODE", mode.to_string()),
             ("ITSM__SLACK__API_URL", fake.api_url()),
             ("ITSM__SLACK__BOT_TOKEN", "xoxb-test-bot-token".to_string()),
@@ -56,6 +62,7 @@ impl Bot {
             ),
             ("ITSM__SLACK__REPLY_WITHIN", "1s".to_string()),
         ];
+        vars.extend(extra.iter().cloned());
         let config =
             Config::load_with_env(None, vars.iter().map(|(k, v)| (k.to_string(), v.clone())))
                 .unwrap();
