@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod metrics;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;

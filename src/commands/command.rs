@@ -28,6 +28,62 @@ pub enum Command {
     Change(TicketRef, ChangeCommand),
 }
 
+impl Command {
+    /// A short, stable name for metrics: `incident.create`, `change.approve`, `query.open`.
+    pub fn name(&self) -> &'static str {
+        use crate::domain::change::ChangeAction as C;
+        use crate::domain::incident::IncidentAction as I;
+        match self {
+            Command::ReportIncident(_) => "incident.create",
+            Command::OpenIncidentForm => "incident.form",
+            Command::ThreadReply(_) => "incident.thread_reply",
+            Command::Incident(_, command) => match command {
+                IncidentCommand::Show => "incident.show",
+                IncidentCommand::Rate(_) => "incident.rate",
+                IncidentCommand::LinkProblem(_) => "incident.problem",
+                IncidentCommand::Act(action) => match action {
+                    I::Acknowledge => "incident.ack",
+                    I::Assign(_) => "incident.assign",
+                    I::SetPriority(_) => "incident.priority",
+                    I::Note(_) => "incident.note",
+                    I::Hold(_) => "incident.hold",
+                    I::Resume => "incident.resume",
+                    I::Resolve(_) => "incident.resolve",
+                    I::Close => "incident.close",
+                    I::Reopen(_) => "incident.reopen",
+                },
+            },
+            Command::RecordProblem(_) => "problem.create",
+            Command::Problem(_, ProblemCommand::Show) => "problem.show",
+            Command::Problem(_, ProblemCommand::ResolveIncidents) => "problem.resolve_incidents",
+            Command::Problem(_, ProblemCommand::Act(_)) => "problem.act",
+            Command::SearchProblems(_) => "problem.search",
+            Command::DraftChange(_) => "change.create",
+            Command::Change(_, ChangeCommand::Show) => "change.show",
+            Command::Change(_, ChangeCommand::Act(action)) => match action {
+                C::Submit => "change.submit",
+                C::Approve(_) => "change.approve",
+                C::Reject(_) => "change.reject",
+                C::Start { .. } => "change.start",
+                C::Complete(_) | C::Fail(_) | C::RolledBack(_) => "change.finish",
+                C::Cancel(_) => "change.cancel",
+                _ => "change.edit",
+            },
+            Command::Query(query) => match query {
+                QueryCommand::Help(_) => "query.help",
+                QueryCommand::Mine => "query.mine",
+                QueryCommand::Open(_) => "query.open",
+                QueryCommand::Whoami => "query.whoami",
+                QueryCommand::Sla => "query.sla",
+                QueryCommand::Report(_) => "query.report",
+                QueryCommand::Changes(_) => "query.changes",
+                QueryCommand::Grant(..) => "roles.grant",
+                QueryCommand::Revoke(..) => "roles.revoke",
+            },
+        }
+    }
+}
+
 /// A new problem as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProblemDraft {

@@ -34,7 +34,30 @@ pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+/// Prometheus scrape target.
+async fn metrics(State(state): State<HttpState>) -> axum::response::Response {
+    match state.engine.metrics().render(state.store()).await {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                crate::metrics::CONTENT_TYPE,
+            )],
+            text,
+        )
+            .into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "metrics unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "error": "metrics unavailable: the database did not answer" })),
+            )
+                .into_response()
+        }
+    }
 }
 
 /// Liveness: the process answers.

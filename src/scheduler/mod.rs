@@ -126,7 +126,13 @@ pub async fn run(engine: Engine, mut shutdown: Shutdown, shell: Option<ShellSink
             if scheduled_for > at {
                 continue;
             }
-            if let Err(err) = run_job(&engine, job, scheduled_for, shell.as_ref()).await {
+            let result = run_job(&engine, job, scheduled_for, shell.as_ref()).await;
+            let kind = match job.kind {
+                JobKind::Sweep => "sweep",
+                JobKind::Digest(_) => "digest",
+            };
+            engine.metrics().job_run(kind, result.is_ok());
+            if let Err(err) = result {
                 tracing::warn!(job = %job.name, error = %err, "scheduled job failed");
             }
             *due = job.next_after(scheduled_for.max(clock.now()));

@@ -37,6 +37,9 @@ pub async fn sweep(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, St
             {
                 continue;
             }
+            engine
+                .metrics()
+                .sla_notification(checkpoint.threshold >= 100, checkpoint.clock.as_str());
             if checkpoint.threshold >= 100 {
                 store::sla::record_breach(
                     &mut tx,

@@ -98,3 +98,17 @@ pub async fn oldest_open(conn: &mut PgConnection, limit: i64) -> Result<Vec<Open
         })
         .collect())
 }
+
+/// Open tickets by kind and priority (`P1`…, or `none`), for metrics.
+pub async fn open_tickets(
+    conn: &mut PgConnection,
+) -> Result<Vec<(String, String, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT kind, COALESCE('P' || priority::text, 'none'), count(*)
+         FROM tickets
+         WHERE status NOT IN ('resolved', 'closed', 'completed', 'failed', 'rolled_back', 'rejected', 'cancelled')
+         GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .fetch_all(conn)
+    .await?)
+}

@@ -7,6 +7,7 @@ mod helpers;
 mod http;
 mod idempotency;
 mod incident_story;
+mod metrics;
 mod outages;
 mod outbox;
 mod problems;

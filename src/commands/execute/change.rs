@@ -270,8 +270,9 @@ impl Engine {
         }
     }
 
-    /// Queues the change's CAB card: posted in `change.cab_channel` once the
-    /// change is submitted, then edited in place on every change. True when
+    /// Queues the change's CAB card: posted in `change.cab_channel` (or
+    /// where it was drafted) once the change is submitted, then edited in
+    /// place on every change. True when
     /// a card was queued.
     async fn sync_change_cards(
         &self,
@@ -281,9 +282,11 @@ impl Engine {
     ) -> Result<bool, StoreError> {
         let mut platforms = store::messages::platforms_of(conn, change.id).await?;
         if change.status != ChangeStatus::Draft {
-            if let Some(channel) = &self.config.change.cab_channel {
-                platforms.push(channel.platform);
-            }
+            // Without a CAB channel the card is posted where the change was drafted.
+            platforms.push(match &self.config.change.cab_channel {
+                Some(channel) => channel.platform,
+                None => change.origin.platform,
+            });
         }
         platforms.sort();
         platforms.dedup();

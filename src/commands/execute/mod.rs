@@ -92,6 +92,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     /// Wakes the outbox workers after a command queued something.
     outbox_signal: Arc<Notify>,
+    metrics: crate::metrics::Metrics,
 }
 
 impl Engine {
@@ -104,7 +105,13 @@ impl Engine {
             config,
             clock,
             outbox_signal: Arc::new(Notify::new()),
+            metrics: crate::metrics::Metrics::new(),
         }
+    }
+
+    /// The metrics every part of the bot counts into.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     /// The configuration this engine runs with.
@@ -153,6 +160,24 @@ impl Engine {
     /// Runs `command` for `request` in one transaction: it commits only when
     /// the command succeeds, so a refused or failed command changes nothing.
     pub async fn execute(&self, request: &Request, command: Command) -> Reply {
+        let started = std::time::Instant::now();
+        let name = command.name();
+        let reply = self.execute_timed(request, command).await;
+        let outcome = match reply.outcome {
+            Outcome::Done => "done",
+            Outcome::Refused => "refused",
+            Outcome::Unavailable => "unavailable",
+        };
+        self.metrics.command(
+            request.actor.platform().as_str(),
+            name,
+            outcome,
+            started.elapsed(),
+        );
+        reply
+    }
+
+    async fn execute_timed(&self, request: &Request, command: Command) -> Reply {
         let platform = request.actor.platform();
         match self.run_once(request, command).await {
             Ok(reply) => reply,

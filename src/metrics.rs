@@ -1,0 +1,175 @@
+//! Prometheus metrics: what the bot did since it started (counters and a
+//! latency histogram, kept in memory) and what the database holds now (open
+//! tickets, pool use, read at scrape time so every replica reports the
+//! same truth).
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::store::{self, Store, StoreError};
+
+/// Why metrics could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("encoding metrics: {0}")]
+    Encode(#[from] prometheus::Error),
+    #[error("metrics are not UTF-8: {0}")]
+    Utf8(#[from] std::string::FromUtf8Error),
+}
+
+/// The bot's metrics. Cheap to clone: the series are shared.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    commands: IntCounterVec,
+    latency: HistogramVec,
+    sla_notifications: IntCounterVec,
+    job_runs: IntCounterVec,
+    open_tickets: IntGaugeVec,
+    pool: IntGaugeVec,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh set of series in a registry of their own (not the global
+    /// one, so tests and several engines in one process do not collide).
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let commands = IntCounterVec::new(
+            Opts::new(
+                "itsm_commands_total",
+                "Commands handled, by platform, command and outcome.",
+            ),
+            &["platform", "command", "outcome"],
+        )
+        .expect("static metric definition");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "itsm_command_duration_seconds",
+                "Time to run a command, from parsed to answered, by platform and command.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["platform", "command"],
+        )
+        .expect("static metric definition");
+        let sla_notifications = IntCounterVec::new(
+            Opts::new(
+                "itsm_sla_notifications_total",
+                "SLA warnings and breaches posted, by kind and clock.",
+            ),
+            &["kind", "clock"],
+        )
+        .expect("static metric definition");
+        let job_runs = IntCounterVec::new(
+            Opts::new(
+                "itsm_scheduler_runs_total",
+                "Scheduler job runs, by job and result.",
+            ),
+            &["job", "result"],
+        )
+        .expect("static metric definition");
+        let open_tickets = IntGaugeVec::new(
+            Opts::new("itsm_open_tickets", "Open tickets, by kind and priority (\"none\" for changes and problems without one)."),
+            &["kind", "priority"],
+        )
+        .expect("static metric definition");
+        let pool = IntGaugeVec::new(
+            Opts::new(
+                "itsm_db_pool_connections",
+                "Database pool connections, by state (idle, in_use, max).",
+            ),
+            &["state"],
+        )
+        .expect("static metric definition");
+        for collector in [
+            Box::new(commands.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(sla_notifications.clone()),
+            Box::new(job_runs.clone()),
+            Box::new(open_tickets.clone()),
+            Box::new(pool.clone()),
+        ] {
+            // Names are distinct constants; registering can only fail on a duplicate.
+            let _ = registry.register(collector);
+        }
+        Metrics {
+            registry,
+            commands,
+            latency,
+            sla_notifications,
+            job_runs,
+            open_tickets,
+            pool,
+        }
+    }
+
+    /// Counts one command and how long it took.
+    pub fn command(&self, platform: &str, command: &str, outcome: &str, took: Duration) {
+        self.commands
+            .with_label_values(&[platform, command, outcome])
+            .inc();
+        self.latency
+            .with_label_values(&[platform, command])
+            .observe(took.as_secs_f64());
+    }
+
+    /// Counts an SLA warning (`threshold` < 100) or breach.
+    pub fn sla_notification(&self, breach: bool, clock: &str) {
+        let kind = if breach { "breach" } else { "warning" };
+        self.sla_notifications
+            .with_label_values(&[kind, clock])
+            .inc();
+    }
+
+    /// Counts one run of a scheduler job.
+    pub fn job_run(&self, job: &str, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.job_runs.with_label_values(&[job, result]).inc();
+    }
+
+    /// The metrics in Prometheus' text format, with the gauges read now.
+    pub async fn render(&self, store: &Store) -> Result<String, MetricsError> {
+        let pool = store.pool();
+        let size = i64::from(pool.size());
+        let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
+        self.pool.with_label_values(&["idle"]).set(idle);
+        self.pool
+            .with_label_values(&["in_use"])
+            .set((size - idle).max(0));
+        self.pool
+            .with_label_values(&["max"])
+            .set(i64::from(pool.options().get_max_connections()));
+        let mut conn = pool.acquire().await.map_err(StoreError::from)?;
+        let open = store::reports::open_tickets(&mut conn).await?;
+        self.open_tickets.reset();
+        for (kind, priority, count) in open {
+            self.open_tickets
+                .with_label_values(&[kind.as_str(), priority.as_str()])
+                .set(count);
+        }
+        let mut buffer = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        Ok(String::from_utf8(buffer)?)
+    }
+}
+
+/// The content type of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
