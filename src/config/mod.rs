@@ -61,6 +61,8 @@ pub struct Config {
     pub sla: SlaConfig,
     pub change: ChangeConfig,
     #[serde(default)]
+    pub api: ApiConfig,
+    #[serde(default)]
     pub calendars: std::collections::BTreeMap<String, CalendarConfig>,
     /// The SLA policy built from `[sla]` and `[calendars]` while loading.
     #[serde(skip)]
@@ -299,6 +301,38 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// `[api]`: who may call the REST API.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Bearer tokens, each named and read-only or read-write. The API
+    /// answers 401 to everyone while there are none.
+    #[serde(default)]
+    pub tokens: Vec<ApiToken>,
+}
+
+/// What an API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiAccess {
+    /// GET only.
+    Read,
+    /// GET, and creating incidents.
+    Write,
+}
+
+/// One `[[api.tokens]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiToken {
+    /// Who holds it; changes made with it are recorded as `shell:api.<name>`.
+    pub name: String,
+    pub access: ApiAccess,
+    /// The token itself; better given through `token_file` or the environment.
+    pub token: Option<Secret>,
+    pub token_file: Option<PathBuf>,
+}
+
 /// `[scheduler]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -406,11 +440,15 @@ impl Config {
         ];
         for (key, file, secret) in pairs {
             if let Some(path) = file {
-                let value = std::fs::read_to_string(path).map_err(|err| ConfigError::Invalid {
-                    key: key.to_string(),
-                    message: format!("cannot read {}: {err}", path.display()),
-                })?;
-                *secret = Some(Secret(value.trim().to_string()));
+                *secret = Some(read_secret(key, path)?);
+            }
+        }
+        for (index, token) in self.api.tokens.iter_mut().enumerate() {
+            if let Some(path) = &token.token_file {
+                token.token = Some(read_secret(
+                    &format!("api.tokens[{index}].token_file"),
+                    path,
+                )?);
             }
         }
         Ok(())
@@ -446,6 +484,36 @@ impl Config {
                     &format!("services[{index}].name"),
                     format!("service `{}` is defined twice", service.name),
                 ));
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (index, token) in self.api.tokens.iter().enumerate() {
+            let key = |field: &str| format!("api.tokens[{index}].{field}");
+            if !crate::domain::service::valid_name(&token.name)
+                || !names.insert(token.name.as_str())
+            {
+                return Err(invalid(
+                    &key("name"),
+                    format!(
+                        "`{}` must be a unique name of lower-case letters, digits, `-`, `_` or `.`",
+                        token.name
+                    ),
+                ));
+            }
+            match &token.token {
+                None => {
+                    return Err(invalid(
+                        &key("token"),
+                        "set token_file (or token) for every API token".into(),
+                    ))
+                }
+                Some(secret) if secret.expose().chars().count() < 16 => {
+                    return Err(invalid(
+                        &key("token"),
+                        "must be at least 16 characters".into(),
+                    ))
+                }
+                Some(_) => {}
             }
         }
         let slack = &self.slack;
@@ -556,6 +624,14 @@ fn describe_figment_error(err: &figment::Error) -> String {
 
 /// Reads an environment variable's value the way figment reads one (`5`,
 /// `true`, `[0.75, 0.9]`), falling back to a plain string.
+fn read_secret(key: &str, path: &Path) -> Result<Secret, ConfigError> {
+    let value = std::fs::read_to_string(path).map_err(|err| ConfigError::Invalid {
+        key: key.to_string(),
+        message: format!("cannot read {}: {err}", path.display()),
+    })?;
+    Ok(Secret(value.trim().to_string()))
+}
+
 fn parse_env_value(raw: &str) -> figment::value::Value {
     match raw.parse::<figment::value::Value>() {
         Ok(value) => value,

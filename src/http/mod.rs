@@ -8,6 +8,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
+pub mod api;
+
 use crate::commands::Engine;
 use crate::store::Store;
 
@@ -35,6 +37,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(api::routes())
         .with_state(state)
 }
 

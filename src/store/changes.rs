@@ -414,3 +414,22 @@ pub async fn claim_reminder(
     .rows_affected();
     Ok(inserted == 1)
 }
+
+/// One page of changes matching `filter`, newest first, with the number of all that match.
+pub async fn list(
+    conn: &mut PgConnection,
+    filter: &super::listing::TicketFilter,
+    page: super::listing::Page,
+) -> Result<(Vec<Change>, i64), StoreError> {
+    use super::listing::{bind, count, CONDITION, ORDER_AND_PAGE};
+    let query = format!("{SELECT_CHANGE} WHERE t.kind = 'change' AND {CONDITION} {ORDER_AND_PAGE}");
+    let rows: Vec<ChangeRow> = bind(sqlx::query_as(&query), filter, page)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut changes = Vec::with_capacity(rows.len());
+    for row in rows {
+        let approvals = approvals(conn, row.id).await?;
+        changes.push(row.into_change(approvals)?);
+    }
+    Ok((changes, count(conn, "change", filter).await?))
+}

@@ -284,3 +284,22 @@ pub async fn list_open(
         .collect::<Result<_, _>>()?;
     Ok((incidents, total))
 }
+
+/// One page of incidents matching `filter`, newest first, with the number of all that match.
+pub async fn list(
+    conn: &mut PgConnection,
+    filter: &super::listing::TicketFilter,
+    page: super::listing::Page,
+) -> Result<(Vec<Incident>, i64), StoreError> {
+    use super::listing::{bind, count, CONDITION, ORDER_AND_PAGE};
+    let query =
+        format!("{SELECT_INCIDENT} WHERE t.kind = 'incident' AND {CONDITION} {ORDER_AND_PAGE}");
+    let rows: Vec<IncidentRow> = bind(sqlx::query_as(&query), filter, page)
+        .fetch_all(&mut *conn)
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(Incident::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((items, count(conn, "incident", filter).await?))
+}

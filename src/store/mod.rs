@@ -6,6 +6,7 @@
 pub mod changes;
 pub mod inbound;
 pub mod incidents;
+pub mod listing;
 pub mod messages;
 pub mod outbox;
 pub mod problems;

@@ -314,3 +314,19 @@ pub async fn known_errors_like(
         .await?;
     problems(rows)
 }
+
+/// One page of problems matching `filter`, newest first, with the number of all that match.
+pub async fn list(
+    conn: &mut PgConnection,
+    filter: &super::listing::TicketFilter,
+    page: super::listing::Page,
+) -> Result<(Vec<Problem>, i64), StoreError> {
+    use super::listing::{bind, count, CONDITION, ORDER_AND_PAGE};
+    let query =
+        format!("{SELECT_PROBLEM} WHERE t.kind = 'problem' AND {CONDITION} {ORDER_AND_PAGE}");
+    let rows: Vec<ProblemRow> = bind(sqlx::query_as(&query), filter, page)
+        .fetch_all(&mut *conn)
+        .await?;
+    let items = problems(rows)?;
+    Ok((items, count(conn, "problem", filter).await?))
+}

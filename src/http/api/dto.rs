@@ -1,0 +1,300 @@
+//! The API's JSON shapes. They are the contract with outside scripts: field
+//! names stay stable even when the domain types behind them change.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::change::Change;
+use crate::domain::incident::Incident;
+use crate::domain::problem::Problem;
+use crate::domain::report::{Figures, Report};
+use crate::domain::timeline::Event;
+
+fn time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn time_opt(at: Option<chrono::DateTime<chrono::Utc>>) -> Option<String> {
+    at.map(time)
+}
+
+/// An error answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// What was wrong, and what would work.
+    pub error: String,
+}
+
+/// An incident.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IncidentDto {
+    /// `INC-<n>`.
+    pub reference: String,
+    pub title: String,
+    pub description: String,
+    /// `new`, `acknowledged`, `on_hold`, `resolved` or `closed`.
+    pub status: String,
+    /// `P1` … `P4`.
+    pub priority: String,
+    pub impact: String,
+    pub urgency: String,
+    pub service: Option<String>,
+    /// `platform:id`.
+    pub reporter: String,
+    pub assignee: Option<String>,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub updated_at: String,
+    pub acknowledged_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub closed_at: Option<String>,
+    pub resolution: Option<String>,
+}
+
+impl From<&Incident> for IncidentDto {
+    fn from(incident: &Incident) -> Self {
+        IncidentDto {
+            reference: incident.reference().to_string(),
+            title: incident.title.clone(),
+            description: incident.description.clone(),
+            status: incident.status.to_string(),
+            priority: incident.priority.to_string(),
+            impact: incident.impact.to_string(),
+            urgency: incident.urgency.to_string(),
+            service: incident.service.clone(),
+            reporter: incident.reporter.to_string(),
+            assignee: incident.assignee.as_ref().map(ToString::to_string),
+            created_at: time(incident.created_at),
+            updated_at: time(incident.updated_at),
+            acknowledged_at: time_opt(incident.acknowledged_at),
+            resolved_at: time_opt(incident.resolved_at),
+            closed_at: time_opt(incident.closed_at),
+            resolution: incident.resolution.clone(),
+        }
+    }
+}
+
+/// A problem.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProblemDto {
+    /// `PRB-<n>`.
+    pub reference: String,
+    pub title: String,
+    pub description: String,
+    /// `new`, `investigating`, `known_error`, `resolved` or `closed`.
+    pub status: String,
+    pub service: Option<String>,
+    pub reporter: String,
+    pub root_cause: Option<String>,
+    pub workaround: Option<String>,
+    /// `CHG-<n>` of the change that removes the cause.
+    pub fix_change: Option<String>,
+    pub resolution: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub known_error_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub closed_at: Option<String>,
+}
+
+impl From<&Problem> for ProblemDto {
+    fn from(problem: &Problem) -> Self {
+        ProblemDto {
+            reference: format!("PRB-{}", problem.number),
+            title: problem.title.clone(),
+            description: problem.description.clone(),
+            status: problem.status.to_string(),
+            service: problem.service.clone(),
+            reporter: problem.reporter.to_string(),
+            root_cause: problem.root_cause.clone(),
+            workaround: problem.workaround.clone(),
+            fix_change: problem.fix_change.map(|r| r.to_string()),
+            resolution: problem.resolution.clone(),
+            created_at: time(problem.created_at),
+            updated_at: time(problem.updated_at),
+            known_error_at: time_opt(problem.known_error_at),
+            resolved_at: time_opt(problem.resolved_at),
+            closed_at: time_opt(problem.closed_at),
+        }
+    }
+}
+
+/// One CAB approval.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalDto {
+    pub approver: String,
+    pub at: String,
+    pub comment: Option<String>,
+}
+
+/// A change request.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ChangeDto {
+    /// `CHG-<n>`.
+    pub reference: String,
+    pub title: String,
+    pub description: String,
+    /// `standard`, `normal` or `emergency`.
+    pub change_type: String,
+    /// `draft`, `submitted`, `approved`, `rejected`, `in_progress`,
+    /// `completed`, `failed`, `rolled_back` or `cancelled`.
+    pub status: String,
+    pub service: Option<String>,
+    pub requester: String,
+    pub implementer: Option<String>,
+    pub risk: String,
+    pub impact: String,
+    pub likelihood: String,
+    pub plan: Option<String>,
+    pub test_plan: Option<String>,
+    pub rollback_plan: Option<String>,
+    pub window_start: Option<String>,
+    pub window_end: Option<String>,
+    pub approvals: Vec<ApprovalDto>,
+    pub rejection: Option<String>,
+    pub outcome: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Change> for ChangeDto {
+    fn from(change: &Change) -> Self {
+        ChangeDto {
+            reference: change.reference().to_string(),
+            title: change.title.clone(),
+            description: change.description.clone(),
+            change_type: change.change_type.to_string(),
+            status: change.status.to_string(),
+            service: change.service.clone(),
+            requester: change.requester.to_string(),
+            implementer: change.implementer.as_ref().map(ToString::to_string),
+            risk: change.risk.to_string(),
+            impact: change.impact.to_string(),
+            likelihood: change.likelihood.to_string(),
+            plan: change.plan.clone(),
+            test_plan: change.test_plan.clone(),
+            rollback_plan: change.rollback_plan.clone(),
+            window_start: change.window.map(|w| time(w.start)),
+            window_end: change.window.map(|w| time(w.end())),
+            approvals: change
+                .approvals
+                .iter()
+                .map(|a| ApprovalDto {
+                    approver: a.approver.to_string(),
+                    at: time(a.at),
+                    comment: a.comment.clone(),
+                })
+                .collect(),
+            rejection: change.rejection.clone(),
+            outcome: change.outcome.clone(),
+            created_at: time(change.created_at),
+            updated_at: time(change.updated_at),
+        }
+    }
+}
+
+/// One entry of a ticket's timeline.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventDto {
+    pub at: String,
+    pub actor: String,
+    /// e.g. `created`, `acknowledged`, `note`, `approved`.
+    pub action: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub body: Option<String>,
+}
+
+impl From<&Event> for EventDto {
+    fn from(event: &Event) -> Self {
+        EventDto {
+            at: time(event.at),
+            actor: event.actor.to_string(),
+            action: event.action.to_string(),
+            from: event.from.clone(),
+            to: event.to.clone(),
+            body: event.body.clone(),
+        }
+    }
+}
+
+/// A ticket with its timeline.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WithTimeline<T> {
+    #[serde(flatten)]
+    pub ticket: T,
+    pub timeline: Vec<EventDto>,
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PageOf<T> {
+    pub items: Vec<T>,
+    /// 1-based.
+    pub page: i64,
+    pub per_page: i64,
+    /// Matching items on all pages.
+    pub total: i64,
+}
+
+/// A new incident.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewIncidentDto {
+    /// What is broken, up to 200 characters.
+    pub title: String,
+    pub description: Option<String>,
+    /// `P1` … `P4`; from impact × urgency when absent.
+    pub priority: Option<String>,
+    /// `high`, `medium` or `low`.
+    pub impact: Option<String>,
+    pub urgency: Option<String>,
+    /// A service from the catalog.
+    pub service: Option<String>,
+}
+
+/// A period's figures, as in the digest.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReportDto {
+    /// `day`, `week` or `month`.
+    pub period: String,
+    pub from: String,
+    pub to: String,
+    pub opened: i64,
+    pub resolved: i64,
+    /// Mean time to acknowledge, in seconds.
+    pub mtta_seconds: Option<i64>,
+    /// Mean time to resolve, in seconds.
+    pub mttr_seconds: Option<i64>,
+    pub sla_met: i64,
+    pub sla_total: i64,
+    /// Percent of SLA clocks met, when any stopped in the period.
+    pub sla_compliance: Option<f64>,
+    pub breaches: i64,
+    pub csat_average: Option<f64>,
+    pub csat_answers: i64,
+    /// Open incidents now, P1 to P4.
+    pub open_by_priority: [i64; 4],
+}
+
+impl From<&Report> for ReportDto {
+    fn from(report: &Report) -> Self {
+        let figures: &Figures = &report.figures;
+        ReportDto {
+            period: report.period.as_str().to_string(),
+            from: time(report.from),
+            to: time(report.to),
+            opened: figures.opened,
+            resolved: figures.resolved,
+            mtta_seconds: figures.mtta.map(|d| d.num_seconds()),
+            mttr_seconds: figures.mttr.map(|d| d.num_seconds()),
+            sla_met: figures.sla_met,
+            sla_total: figures.sla_total,
+            sla_compliance: figures.compliance(),
+            breaches: figures.breaches,
+            csat_average: figures.csat_average,
+            csat_answers: figures.csat_answers,
+            open_by_priority: report.open_by_priority,
+        }
+    }
+}
