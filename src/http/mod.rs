@@ -1,5 +1,7 @@
-//! The HTTP server: health and readiness now; the API, webhooks, Slack's
+//! The HTTP server: health and readiness, alert webhooks; the API, Slack's
 //! HTTP mode and the dashboard join it on the same router.
+
+pub mod hooks;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -34,6 +36,7 @@ pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(hooks::routes())
         .with_state(state)
 }
 

@@ -4,6 +4,7 @@
 mod changes;
 mod concurrency;
 mod helpers;
+mod hooks;
 mod http;
 mod idempotency;
 mod incident_story;
