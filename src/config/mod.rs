@@ -60,6 +60,7 @@ pub struct Config {
     pub discord: DiscordConfig,
     pub sla: SlaConfig,
     pub change: ChangeConfig,
+    pub hooks: HooksConfig,
     #[serde(default)]
     pub api: ApiConfig,
     #[serde(default)]
@@ -278,6 +279,45 @@ impl DiscordConfig {
     }
 }
 
+/// `[hooks]`: monitoring alerts (`POST /hooks/alertmanager`,
+/// `/hooks/grafana`) that become incidents. The routes answer only when a
+/// token is configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HooksConfig {
+    /// The bearer token senders must present; set it with ITSM__HOOKS__TOKEN
+    /// or a file named by `token_file`.
+    pub token: Option<Secret>,
+    pub token_file: Option<PathBuf>,
+    /// Whether a resolved alert also resolves its incident (a note is added
+    /// either way).
+    pub auto_resolve: bool,
+    /// Where incidents opened by alerts are posted.
+    pub channel: crate::domain::channel::ChannelRef,
+    /// `severity` label value (lower case) → priority.
+    pub severity_priorities: std::collections::BTreeMap<String, crate::domain::Priority>,
+    /// Priority when the severity label is missing or not in the table.
+    pub default_priority: crate::domain::Priority,
+    /// The label whose value names the incident's service.
+    pub service_label: String,
+}
+
+impl HooksConfig {
+    /// Whether the webhook routes accept deliveries.
+    pub fn enabled(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// The rules that turn an alert into an incident.
+    pub fn rules(&self) -> crate::domain::alert::AlertRules {
+        crate::domain::alert::AlertRules {
+            severity_priorities: self.severity_priorities.clone(),
+            default_priority: self.default_priority,
+            service_label: self.service_label.clone(),
+        }
+    }
+}
+
 /// A secret: shown as `***` in logs and debug output.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -388,9 +428,16 @@ impl Config {
                 database_url = Some(value);
             } else if let Some(rest) = key.strip_prefix(ENV_PREFIX) {
                 let path = rest.to_ascii_lowercase().replace("__", ".");
+                // A secret is text as given: `0123` or `true` must not
+                // become a number or a flag (and fail, or lose a digit).
+                let value = if is_secret_key(&path) {
+                    figment::value::Value::from(value)
+                } else {
+                    parse_env_value(&value)
+                };
                 figment = figment.merge(EnvVar {
                     name: key.clone(),
-                    provider: Serialized::default(&path, parse_env_value(&value)),
+                    provider: Serialized::default(&path, value),
                 });
             }
         }
@@ -415,7 +462,7 @@ impl Config {
 
     /// Fills secrets from the files named by `*_file` keys.
     fn read_secret_files(&mut self) -> Result<(), ConfigError> {
-        let (slack, discord) = (&mut self.slack, &mut self.discord);
+        let (slack, discord, hooks) = (&mut self.slack, &mut self.discord, &mut self.hooks);
         let pairs = [
             (
                 "slack.bot_token_file",
@@ -437,6 +484,7 @@ impl Config {
                 &discord.token_file,
                 &mut discord.token,
             ),
+            ("hooks.token_file", &hooks.token_file, &mut hooks.token),
         ];
         for (key, file, secret) in pairs {
             if let Some(path) = file {
@@ -573,6 +621,33 @@ impl Config {
                 "write the reaction's name without colons, e.g. `ticket`".into(),
             ));
         }
+        let hooks = &self.hooks;
+        if hooks
+            .token
+            .as_ref()
+            .is_some_and(|t| t.expose().trim().is_empty())
+        {
+            return Err(invalid(
+                "hooks.token",
+                "is empty; set a long random token, or leave it unset to turn the alert webhooks off".into(),
+            ));
+        }
+        if hooks.service_label.trim().is_empty() {
+            return Err(invalid(
+                "hooks.service_label",
+                "must name a label, e.g. `service`".into(),
+            ));
+        }
+        if let Some(key) = hooks
+            .severity_priorities
+            .keys()
+            .find(|key| key.to_ascii_lowercase() != **key)
+        {
+            return Err(invalid(
+                &format!("hooks.severity_priorities.{key}"),
+                "write severities in lower case; labels are matched case-insensitively".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -620,6 +695,12 @@ fn describe_figment_error(err: &figment::Error) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Whether the key at `path` (`hooks.token`) holds a secret.
+fn is_secret_key(path: &str) -> bool {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    matches!(last, "token" | "bot_token" | "app_token" | "signing_secret")
 }
 
 /// Reads an environment variable's value the way figment reads one (`5`,

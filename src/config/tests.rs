@@ -173,3 +173,53 @@ fn database_passwords_are_redacted() {
         Config::load_with_env(None, env(&[("DATABASE_URL", "postgres://u:hunter2@h/d")])).unwrap();
     assert!(!format!("{config:?}").contains("hunter2"));
 }
+
+#[test]
+fn hooks_are_off_until_a_token_is_set_and_the_token_stays_hidden() {
+    let config = Config::defaults().unwrap();
+    assert!(!config.hooks.enabled());
+    assert!(config.hooks.auto_resolve);
+    assert_eq!(config.hooks.service_label, "service");
+    assert_eq!(
+        config.hooks.severity_priorities.get("critical"),
+        Some(&crate::domain::Priority::P1)
+    );
+    // A token of digits stays text, leading zero and all.
+    let config = Config::load_with_env(None, env(&[("ITSM__HOOKS__TOKEN", "0123456789")])).unwrap();
+    assert_eq!(
+        config.hooks.token.as_ref().map(Secret::expose),
+        Some("0123456789")
+    );
+    assert!(!format!("{config:?}").contains("0123456789"));
+    let token = file("s3cret-from-file\n");
+    let overlay = file(&format!(
+        "[hooks]\ntoken_file = \"{}\"\n",
+        token.path().display()
+    ));
+    let config = Config::load_with_env(Some(overlay.path()), env(&[])).unwrap();
+    assert_eq!(
+        config.hooks.token.as_ref().map(Secret::expose),
+        Some("s3cret-from-file")
+    );
+}
+
+#[test]
+fn bad_hooks_settings_name_their_key() {
+    for (contents, key) in [
+        ("[hooks]\nchannel = \"irc:#ops\"\n", "hooks.channel"),
+        (
+            "[hooks]\ndefault_priority = \"P9\"\n",
+            "hooks.default_priority",
+        ),
+        (
+            "[hooks.severity_priorities]\nCritical = \"P1\"\n",
+            "hooks.severity_priorities.Critical",
+        ),
+        ("[hooks]\nservice_label = \" \"\n", "hooks.service_label"),
+        ("[hooks]\ntoken = \"\"\n", "hooks.token"),
+        ("[hooks]\nauto_resolv = true\n", "auto_resolv"),
+    ] {
+        let message = error_of(contents);
+        assert!(message.contains(key), "expected `{key}` in: {message}");
+    }
+}

@@ -5,6 +5,7 @@
 //! [`incident::Incident`] changes only through [`incident::Incident::apply`],
 //! which refuses illegal transitions with a typed error.
 
+pub mod alert;
 pub mod calendar;
 pub mod change;
 pub mod channel;

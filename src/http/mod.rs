@@ -1,5 +1,9 @@
-//! The HTTP server: health and readiness now; the API, webhooks, Slack's
-//! HTTP mode and the dashboard join it on the same router.
+//! The HTTP server: health and readiness, Prometheus metrics, alert
+//! webhooks and the REST API; Slack's HTTP mode and the dashboard join it
+//! on the same router.
+
+pub mod api;
+pub mod hooks;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -7,8 +11,6 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
-
-pub mod api;
 
 use crate::commands::Engine;
 use crate::store::Store;
@@ -38,6 +40,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(api::routes())
+        .merge(hooks::routes())
         .with_state(state)
 }
 

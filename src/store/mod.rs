@@ -3,6 +3,7 @@
 //! the transaction: every change to a ticket commits together with its
 //! timeline events.
 
+pub mod alerts;
 pub mod changes;
 pub mod inbound;
 pub mod incidents;

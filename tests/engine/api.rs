@@ -263,7 +263,8 @@ async fn problems_changes_and_reports(pool: PgPool) {
     assert_eq!(change["approvals"], json!([]));
 
     // The day report covers the last whole day: look back from tomorrow.
-    desk.clock.set(crate::helpers::start() + chrono::Duration::days(1));
+    desk.clock
+        .set(crate::helpers::start() + chrono::Duration::days(1));
     let (status, day) = get(&desk, "/api/v1/reports/day").await;
     assert_eq!(status, StatusCode::OK, "{day}");
     let report = itsm_bot::scheduler::digest::report(

@@ -5,6 +5,7 @@ mod api;
 mod changes;
 mod concurrency;
 mod helpers;
+mod hooks;
 mod http;
 mod idempotency;
 mod incident_story;

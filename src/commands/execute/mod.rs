@@ -25,6 +25,7 @@ use crate::store::incidents::OpenFilter;
 use crate::store::outbox::OutboxKind;
 use crate::store::{self, Store, StoreError};
 
+pub mod alerts;
 mod change;
 mod problem;
 mod roles;

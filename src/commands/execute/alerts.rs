@@ -1,0 +1,357 @@
+//! Monitoring alerts in the engine: a firing alert opens an incident, a
+//! repeat of it notes that incident, its recovery notes it and (with
+//! `hooks.auto_resolve`) resolves it. One delivery, however many alerts it
+//! holds, is one transaction.
+
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use super::Engine;
+use crate::domain::alert::{Alert, AlertSource, AlertStatus};
+use crate::domain::incident::{Incident, IncidentAction, IncidentStatus, NewIncident, Origin};
+use crate::domain::timeline::{EventAction, NewEvent};
+use crate::domain::{FreeText, Platform, TicketRef, UserId};
+use crate::store::{self, StoreError};
+
+/// What the engine did with one alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertAction {
+    /// A new incident was opened for it.
+    Opened,
+    /// Its incident got a timeline note (a repeat, or a recovery without
+    /// auto-resolve).
+    Noted,
+    /// Its incident was noted and resolved.
+    Resolved,
+    /// Nothing to do: a recovery of an alert with no open incident, or one
+    /// already recorded.
+    Ignored,
+}
+
+/// One alert's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertResult {
+    pub fingerprint: String,
+    /// The incident the alert is tied to, if any.
+    pub incident: Option<TicketRef>,
+    pub action: AlertAction,
+    /// Anything the sender should know (an unknown service, why it was ignored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What a whole delivery did, alert by alert, in the order received.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AlertOutcome {
+    pub incidents: Vec<AlertResult>,
+}
+
+/// Why a delivery was not recorded. Nothing of it was written.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An incident refused the change (a person changed it at the same
+    /// moment); the sender may deliver again.
+    #[error("alert {fingerprint}: {reason}")]
+    Refused { fingerprint: String, reason: String },
+}
+
+impl AlertError {
+    fn refused(alert: &Alert, reason: impl ToString) -> Self {
+        AlertError::Refused {
+            fingerprint: alert.fingerprint.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// The user alert-made changes are recorded under: `shell:alertmanager`,
+/// `shell:grafana`. A user id needs a platform, and `shell` is the bot's own
+/// local one: no chat platform owns the name, and a `shell:` reporter is not
+/// sent a satisfaction survey, which suits a monitoring system.
+pub fn alert_actor(source: AlertSource) -> Result<UserId, crate::domain::user::UserIdError> {
+    UserId::new(Platform::Shell, source.as_str())
+}
+
+impl Engine {
+    /// Records one delivery of alerts from `source` in one transaction:
+    /// either every alert's effect is stored, or (on an error) none is.
+    pub async fn receive_alerts(
+        &self,
+        source: AlertSource,
+        alerts: &[Alert],
+    ) -> Result<AlertOutcome, AlertError> {
+        let actor = alert_actor(source).map_err(|err| AlertError::Refused {
+            fingerprint: String::new(),
+            reason: err.to_string(),
+        })?;
+        let mut tx = self.store.begin().await?;
+        // Deliveries naming the same alert wait for each other here, so the
+        // second sees the first one's incident instead of opening another.
+        let keys: Vec<(AlertSource, &str)> = alerts
+            .iter()
+            .map(|alert| (source, alert.fingerprint.as_str()))
+            .collect();
+        store::alerts::lock_fingerprints(&mut tx, &keys).await?;
+        let mut outcome = AlertOutcome::default();
+        for alert in alerts {
+            let result = match alert.status {
+                AlertStatus::Firing => self.alert_fired(&mut tx, source, &actor, alert).await?,
+                AlertStatus::Resolved => {
+                    self.alert_resolved(&mut tx, source, &actor, alert).await?
+                }
+            };
+            outcome.incidents.push(result);
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        self.outbox_signal.notify_waiters();
+        Ok(outcome)
+    }
+
+    async fn alert_fired(
+        &self,
+        conn: &mut PgConnection,
+        source: AlertSource,
+        actor: &UserId,
+        alert: &Alert,
+    ) -> Result<AlertResult, AlertError> {
+        let fingerprint = alert.fingerprint.as_str();
+        let link = store::alerts::find(conn, source, fingerprint).await?;
+        if let Some(link) = &link {
+            let incident = self.lock_linked(conn, link.ticket_id).await?;
+            if incident.status.is_open() {
+                let again = if link.status == AlertStatus::Resolved {
+                    "is firing again"
+                } else {
+                    "is still firing"
+                };
+                let note = format!("{} alert {fingerprint} {again}.", source.product());
+                self.alert_acts(conn, actor, alert, &incident, note_action(alert, &note)?)
+                    .await?;
+                store::alerts::set_status(
+                    conn,
+                    source,
+                    fingerprint,
+                    AlertStatus::Firing,
+                    self.clock.now(),
+                )
+                .await?;
+                return Ok(result(alert, &incident, AlertAction::Noted, None));
+            }
+            // Its incident was resolved or closed (by a person, or by the
+            // recovery): this is a new episode and gets a new incident.
+        }
+        let (incident, note) = self.open_for_alert(conn, source, actor, alert).await?;
+        store::alerts::link(
+            conn,
+            source,
+            fingerprint,
+            incident.id,
+            link.is_some(),
+            self.clock.now(),
+        )
+        .await?;
+        Ok(result(alert, &incident, AlertAction::Opened, note))
+    }
+
+    async fn alert_resolved(
+        &self,
+        conn: &mut PgConnection,
+        source: AlertSource,
+        actor: &UserId,
+        alert: &Alert,
+    ) -> Result<AlertResult, AlertError> {
+        let fingerprint = alert.fingerprint.as_str();
+        let Some(link) = store::alerts::find(conn, source, fingerprint).await? else {
+            return Ok(ignored(
+                alert,
+                None,
+                "no incident was opened for this alert",
+            ));
+        };
+        let incident = self.lock_linked(conn, link.ticket_id).await?;
+        if link.status == AlertStatus::Resolved {
+            // A redelivery of the recovery, or a repeat Alertmanager sends
+            // until the alert ages out: recorded once is enough.
+            return Ok(ignored(
+                alert,
+                Some(&incident),
+                "this recovery was already recorded",
+            ));
+        }
+        let now = self.clock.now();
+        store::alerts::set_status(conn, source, fingerprint, AlertStatus::Resolved, now).await?;
+        if incident.status == IncidentStatus::Closed {
+            return Ok(ignored(
+                alert,
+                Some(&incident),
+                "its incident is already closed",
+            ));
+        }
+        let at = alert.ends_at.unwrap_or(now).format("%Y-%m-%d %H:%M UTC");
+        let recovered = format!("{} alert {fingerprint} resolved at {at}.", source.product());
+        let incident = self
+            .alert_acts(
+                conn,
+                actor,
+                alert,
+                &incident,
+                note_action(alert, &recovered)?,
+            )
+            .await?;
+        if self.config.hooks.auto_resolve && incident.status.is_open() {
+            let resolution = format!("the {} alert resolved", source.product());
+            let resolution = FreeText::parse("resolution", &resolution)
+                .map_err(|err| AlertError::refused(alert, err))?;
+            let incident = self
+                .alert_acts(
+                    conn,
+                    actor,
+                    alert,
+                    &incident,
+                    IncidentAction::Resolve(resolution),
+                )
+                .await?;
+            return Ok(result(alert, &incident, AlertAction::Resolved, None));
+        }
+        Ok(result(alert, &incident, AlertAction::Noted, None))
+    }
+
+    /// Opens the incident for a firing alert, posted to `hooks.channel`.
+    /// Returns it and, when the alert named a service the catalog does not
+    /// have, a note saying so (also on the timeline).
+    async fn open_for_alert(
+        &self,
+        conn: &mut PgConnection,
+        source: AlertSource,
+        actor: &UserId,
+        alert: &Alert,
+    ) -> Result<(Incident, Option<String>), AlertError> {
+        let hooks = &self.config.hooks;
+        let rules = hooks.rules();
+        let (priority, _) = alert.priority(&rules);
+        let mut note = None;
+        let mut service = None;
+        let mut service_id = None;
+        if let Some(named) = alert.service(&rules) {
+            // The catalog's names are lower case; labels often are not.
+            let name = named.to_ascii_lowercase();
+            match store::services::find_id(conn, &name).await? {
+                Some(id) => {
+                    service = Some(name);
+                    service_id = Some(id);
+                }
+                // An unknown service must not lose the alert: open the
+                // incident without one and say so.
+                None => {
+                    note = Some(format!(
+                        "The alert's `{}` label names `{named}`, which is not in the service catalog; the incident has no service.",
+                        rules.service_label
+                    ));
+                }
+            }
+        }
+        let settings = &self.config.incident;
+        let new = NewIncident {
+            title: alert.title(),
+            description: alert.description(source),
+            priority,
+            impact: settings.default_impact,
+            urgency: settings.default_urgency,
+            service,
+            reporter: actor.clone(),
+            origin: Origin {
+                platform: hooks.channel.platform,
+                channel: hooks.channel.channel.clone(),
+                thread: None,
+                message: None,
+            },
+        };
+        let now = self.clock.now();
+        let incident = store::incidents::insert(conn, &new, service_id, now).await?;
+        let mut events = vec![new.created_event()];
+        if let Some(note) = &note {
+            events.push(
+                NewEvent::new(EventAction::Note).body(crate::domain::alert::shorten(
+                    note,
+                    crate::domain::text::MAX_TEXT_CHARS,
+                )),
+            );
+        }
+        store::timeline::append(conn, incident.id, actor, now, &events).await?;
+        self.sync_sla(conn, &incident, None, now).await?;
+        self.sync_cards(conn, &incident, now).await?;
+        Ok((incident, note))
+    }
+
+    /// The incident an alert is tied to, locked until the transaction ends.
+    async fn lock_linked(
+        &self,
+        conn: &mut PgConnection,
+        ticket_id: i64,
+    ) -> Result<Incident, AlertError> {
+        let number = store::incidents::get_by_id(conn, ticket_id)
+            .await?
+            .map(|incident| incident.number)
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("alert points at missing ticket {ticket_id}"))
+            })?;
+        Ok(store::incidents::lock(conn, number)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("INC-{number} vanished")))?)
+    }
+
+    /// Applies `action` to the locked `incident` as the monitoring system.
+    /// Not `act_on_incident`: that checks the actor's roles, and a monitoring
+    /// system holds none; the webhook's token is what authorises it.
+    async fn alert_acts(
+        &self,
+        conn: &mut PgConnection,
+        actor: &UserId,
+        alert: &Alert,
+        incident: &Incident,
+        action: IncidentAction,
+    ) -> Result<Incident, AlertError> {
+        let now = self.clock.now();
+        let applied = incident
+            .apply(&action, actor, now, &self.lifecycle)
+            .map_err(|err| AlertError::refused(alert, err))?;
+        store::incidents::update(conn, &applied.incident).await?;
+        store::timeline::append(conn, incident.id, actor, now, &applied.events).await?;
+        self.sync_sla(conn, &applied.incident, Some((incident, &action)), now)
+            .await?;
+        self.sync_cards(conn, &applied.incident, now).await?;
+        Ok(applied.incident)
+    }
+}
+
+fn note_action(alert: &Alert, text: &str) -> Result<IncidentAction, AlertError> {
+    FreeText::parse("note", text)
+        .map(IncidentAction::Note)
+        .map_err(|err| AlertError::refused(alert, err))
+}
+
+fn result(
+    alert: &Alert,
+    incident: &Incident,
+    action: AlertAction,
+    note: Option<String>,
+) -> AlertResult {
+    AlertResult {
+        fingerprint: alert.fingerprint.to_string(),
+        incident: Some(incident.reference()),
+        action,
+        note,
+    }
+}
+
+fn ignored(alert: &Alert, incident: Option<&Incident>, why: &str) -> AlertResult {
+    AlertResult {
+        fingerprint: alert.fingerprint.to_string(),
+        incident: incident.map(Incident::reference),
+        action: AlertAction::Ignored,
+        note: Some(why.to_string()),
+    }
+}
