@@ -32,6 +32,7 @@ pub struct Metrics {
     job_runs: IntCounterVec,
     open_tickets: IntGaugeVec,
     pool: IntGaugeVec,
+    outbox: IntGaugeVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -99,6 +100,11 @@ impl Metrics {
             &["state"],
         )
         .expect("static metric definition");
+        let outbox = IntGaugeVec::new(
+            Opts::new("itsm_outbox_rows", "Posts owed to chat platforms, by state (pending, failed: parked after the last attempt)."),
+            &["state"],
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(commands.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -106,6 +112,7 @@ impl Metrics {
             Box::new(job_runs.clone()),
             Box::new(open_tickets.clone()),
             Box::new(pool.clone()),
+            Box::new(outbox.clone()),
         ] {
             // Names are distinct constants; registering can only fail on a duplicate.
             let _ = registry.register(collector);
@@ -118,6 +125,7 @@ impl Metrics {
             job_runs,
             open_tickets,
             pool,
+            outbox,
         }
     }
 
@@ -165,6 +173,9 @@ impl Metrics {
                 .with_label_values(&[kind.as_str(), priority.as_str()])
                 .set(count);
         }
+        let (pending, failed) = store::outbox::counts(&mut conn).await?;
+        self.outbox.with_label_values(&["pending"]).set(pending);
+        self.outbox.with_label_values(&["failed"]).set(failed);
         let mut buffer = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
         Ok(String::from_utf8(buffer)?)

@@ -79,6 +79,8 @@ impl Command {
                 QueryCommand::Changes(_) => "query.changes",
                 QueryCommand::Grant(..) => "roles.grant",
                 QueryCommand::Revoke(..) => "roles.revoke",
+                QueryCommand::Outbox => "outbox.show",
+                QueryCommand::OutboxRetry(_) => "outbox.retry",
             },
         }
     }
@@ -204,6 +206,10 @@ pub enum QueryCommand {
     Grant(crate::domain::UserId, crate::domain::Role),
     /// `/itsm revoke @user role` (admins only).
     Revoke(crate::domain::UserId, crate::domain::Role),
+    /// `/itsm outbox` (admins): what waits to be posted, and what was parked.
+    Outbox,
+    /// `/itsm outbox retry [id…]` (admins): queue parked posts again.
+    OutboxRetry(Vec<i64>),
 }
 
 /// Which part of the change schedule to list.

@@ -307,6 +307,26 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
                 };
                 QueryCommand::Changes(range)
             }
+            "outbox" => {
+                let mut words = rest.split_whitespace();
+                match words.next().map(str::to_ascii_lowercase).as_deref() {
+                    None => QueryCommand::Outbox,
+                    Some("retry") => {
+                        let ids = words
+                            .map(|word| word.trim_start_matches('#').parse::<i64>())
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(|_| {
+                                Refusal::new("`/itsm outbox retry` takes the ids of parked posts, or nothing for all of them.")
+                                    .hint("For example: `/itsm outbox retry 41 42`; `/itsm outbox` lists them.")
+                            })?;
+                        QueryCommand::OutboxRetry(ids)
+                    }
+                    Some(other) => {
+                        return Err(Refusal::new(format!("`/itsm outbox {other}` is not a command."))
+                            .hint("`/itsm outbox` lists parked posts; `/itsm outbox retry [id…]` queues them again."))
+                    }
+                }
+            }
             "grant" | "revoke" => {
                 let usage = format!("For example: `/itsm {sub} @bob cab`; roles are engineer, manager, cab, emergency_cab and admin.");
                 let mut words = rest.split_whitespace();

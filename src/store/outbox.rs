@@ -214,3 +214,86 @@ pub async fn mark_failed(
     .await?;
     Ok(())
 }
+
+/// A row parked after its last attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedRow {
+    pub id: i64,
+    pub platform: String,
+    pub kind: String,
+    /// `INC-3`, `CHG-1`, …, when the row is about a ticket.
+    pub ticket: Option<String>,
+    pub channel: Option<String>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub failed_at: DateTime<Utc>,
+}
+
+/// Rows waiting to be sent and rows parked as failed.
+pub async fn counts(conn: &mut PgConnection) -> Result<(i64, i64), StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE failed_at IS NULL), count(*) FILTER (WHERE failed_at IS NOT NULL)
+         FROM outbox WHERE sent_at IS NULL",
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
+/// The most recently parked rows, at most `limit`.
+pub async fn parked(conn: &mut PgConnection, limit: i64) -> Result<Vec<ParkedRow>, StoreError> {
+    type Row = (
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        i32,
+        Option<String>,
+        DateTime<Utc>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT o.id, o.platform, o.kind,
+                CASE t.kind WHEN 'incident' THEN 'INC-' WHEN 'problem' THEN 'PRB-' WHEN 'change' THEN 'CHG-' END || t.number,
+                o.channel, o.attempts, o.last_error, o.failed_at
+         FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id
+         WHERE o.sent_at IS NULL AND o.failed_at IS NOT NULL
+         ORDER BY o.failed_at DESC, o.id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, platform, kind, ticket, channel, attempts, last_error, failed_at)| ParkedRow {
+                id,
+                platform,
+                kind,
+                ticket,
+                channel,
+                attempts,
+                last_error,
+                failed_at,
+            },
+        )
+        .collect())
+}
+
+/// Puts parked rows back in the queue with a fresh set of attempts: the
+/// ones in `ids`, or every parked row when `ids` is empty. Returns how many.
+pub async fn retry_parked(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE outbox SET failed_at = NULL, attempts = 0, not_before = $2
+         WHERE sent_at IS NULL AND failed_at IS NOT NULL
+           AND (cardinality($1::bigint[]) = 0 OR id = ANY($1))",
+    )
+    .bind(ids)
+    .bind(now)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}

@@ -202,3 +202,50 @@ async fn temporary_failures_are_retried_and_permanent_ones_parked(pool: PgPool) 
         .unwrap();
     assert_eq!(parked, 1);
 }
+
+/// Admins see parked posts with their last error and queue them again.
+#[sqlx::test]
+async fn admins_list_and_retry_parked_posts(pool: PgPool) {
+    let vars = [(
+        "ITSM__ROLES__ADMIN".to_string(),
+        "[\"shell:root\"]".to_string(),
+    )];
+    let config = itsm_bot::config::Config::load_with_env(None, vars).unwrap();
+    let desk = Desk::with_config(pool.clone(), config).await;
+    desk.ok("slack:U0STAFF01", "/incident Cannot print P3")
+        .await;
+    desk.ok("slack:U0STAFF01", "/incident Cannot scan P3").await;
+    sqlx::query(
+        "UPDATE outbox SET failed_at = now(), attempts = 8, last_error = 'channel_not_found'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let status = desk.ok("root", "/itsm outbox").await;
+    assert!(status.contains("0 post(s) waiting, 2 parked"), "{status}");
+    assert!(
+        status.contains("INC-1") && status.contains("channel_not_found"),
+        "{status}"
+    );
+    let refused = desk.refused("alice", "/itsm outbox").await;
+    assert!(refused.contains("admin role"), "{refused}");
+    desk.refused("root", "/itsm outbox retry 999").await;
+    desk.refused("root", "/itsm outbox retry soon").await;
+
+    let id: i64 = sqlx::query_scalar("SELECT min(id) FROM outbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let one = desk.ok("root", &format!("/itsm outbox retry {id}")).await;
+    assert!(one.contains("1 parked post(s) queued again"), "{one}");
+    let all = desk.ok("root", "/itsm outbox retry").await;
+    assert!(all.contains("1 parked post(s) queued again"), "{all}");
+    let (waiting, attempts): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), sum(attempts) FROM outbox WHERE failed_at IS NULL AND sent_at IS NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((waiting, attempts), (2, 0));
+    desk.refused("root", "/itsm outbox retry").await;
+}

@@ -623,6 +623,8 @@ impl Engine {
             QueryCommand::Changes(range) => {
                 return self.change_schedule(conn, request, range).await
             }
+            QueryCommand::Outbox => return self.outbox_status(conn, request).await,
+            QueryCommand::OutboxRetry(ids) => return self.outbox_retry(conn, request, ids).await,
             QueryCommand::Sla => show::sla_policy(self.sla_policy()),
             QueryCommand::Report(period) => {
                 let roles = self.roles_of(conn, &request.actor).await?;
