@@ -168,7 +168,8 @@ impl App {
             tracing::info!(%addr, "HTTP server listening");
             let mut app = router(HttpState::new(self.engine.clone()));
             if let (Some(adapter), SlackMode::Http) = (&slack, self.config.slack.mode) {
-                app = app.merge(slack_routes(adapter.clone()));
+                let limit = crate::http::body_limit(&HttpState::new(self.engine.clone()));
+                app = app.merge(slack_routes(adapter.clone()).layer(limit));
             }
             let mut stop = shutdown.clone();
             tasks.spawn(async move {

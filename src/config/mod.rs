@@ -63,6 +63,7 @@ pub struct Config {
     pub hooks: HooksConfig,
     #[serde(default)]
     pub api: ApiConfig,
+    pub limits: LimitsConfig,
     #[serde(default)]
     pub calendars: std::collections::BTreeMap<String, CalendarConfig>,
     /// The SLA policy built from `[sla]` and `[calendars]` while loading.
@@ -127,6 +128,8 @@ pub fn redact_url(url: &str) -> String {
 pub struct HttpConfig {
     pub enabled: bool,
     pub bind: SocketAddr,
+    /// The largest request body any route accepts, in bytes.
+    pub max_body_bytes: usize,
 }
 
 /// `[shell]`
@@ -339,6 +342,15 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("\"***\"")
     }
+}
+
+/// `[limits]`: protection against floods.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Commands one person may run per minute on one replica; more are
+    /// answered "slow down". 0 turns the limit off.
+    pub commands_per_minute: u32,
 }
 
 /// `[api]`: who may call the REST API.

@@ -33,6 +33,12 @@ impl HttpState {
     }
 }
 
+/// The request body limit from `http.max_body_bytes`, for every route
+/// (the Slack routes merged in later get it too).
+pub fn body_limit(state: &HttpState) -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(state.engine.config().http.max_body_bytes)
+}
+
 /// The bot's routes.
 pub fn router(state: HttpState) -> Router {
     Router::new()
@@ -41,6 +47,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/metrics", get(metrics))
         .merge(api::routes())
         .merge(hooks::routes())
+        .layer(body_limit(&state))
         .with_state(state)
 }
 

@@ -94,12 +94,17 @@ pub struct Engine {
     /// Wakes the outbox workers after a command queued something.
     outbox_signal: Arc<Notify>,
     metrics: crate::metrics::Metrics,
+    /// Commands per person per minute, when limited.
+    limiter: Option<Arc<governor::DefaultKeyedRateLimiter<UserId>>>,
 }
 
 impl Engine {
     /// An engine over `store` with `config`, telling time by `clock`.
     pub fn new(store: Store, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {
+        let limiter = std::num::NonZeroU32::new(config.limits.commands_per_minute)
+            .map(|n| Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(n))));
         Engine {
+            limiter,
             roles: config.roles.book(),
             lifecycle: config.incident.lifecycle(),
             store,
@@ -163,7 +168,10 @@ impl Engine {
     pub async fn execute(&self, request: &Request, command: Command) -> Reply {
         let started = std::time::Instant::now();
         let name = command.name();
-        let reply = self.execute_timed(request, command).await;
+        let reply = match self.slow_down(&request.actor) {
+            Some(refusal) => Reply::refused(&refusal),
+            None => self.execute_timed(request, command).await,
+        };
         let outcome = match reply.outcome {
             Outcome::Done => "done",
             Outcome::Refused => "refused",
@@ -176,6 +184,29 @@ impl Engine {
             started.elapsed(),
         );
         reply
+    }
+
+    /// A refusal when `actor` has used up their commands for now.
+    fn slow_down(&self, actor: &UserId) -> Option<Refusal> {
+        let limiter = self.limiter.as_ref()?;
+        let wait = limiter.check_key(actor).err()?;
+        // Forget people who have been quiet, so the map stays small.
+        if limiter.len() > 10_000 {
+            limiter.retain_recent();
+        }
+        let seconds = wait
+            .wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ))
+            .as_secs()
+            .max(1);
+        Some(
+            Refusal::new(format!(
+                "Slow down: you have sent more than {} commands in a minute. Nothing was done; try again in {seconds}s.",
+                self.config.limits.commands_per_minute
+            ))
+            .hint("The limit is `limits.commands_per_minute` in the configuration."),
+        )
     }
 
     async fn execute_timed(&self, request: &Request, command: Command) -> Reply {
