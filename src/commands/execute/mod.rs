@@ -419,9 +419,10 @@ impl Engine {
                 incident.reference()
             )));
         let mut message = message;
-        message
-            .blocks
-            .extend(self.known_error_hints(conn, &incident.title).await?);
+        message.blocks.extend(
+            self.known_error_hints(conn, incident.reference(), &incident.title)
+                .await?,
+        );
         let reply = Reply::done(message).about(incident.reference());
         Ok(if carded { reply.privately() } else { reply })
     }

@@ -380,11 +380,13 @@ impl Engine {
         Ok(Reply::done(message.with(Block::Context(problem_line(&linked)))).about(incident))
     }
 
-    /// Known errors whose text matches a new incident's title, as blocks
-    /// for the report's reply (with their workarounds); empty when none match.
+    /// Known errors whose text matches new incident `incident`'s title, as
+    /// blocks for the report's reply (with their workarounds); empty when
+    /// none match.
     pub(super) async fn known_error_hints(
         &self,
         conn: &mut PgConnection,
+        incident: TicketRef,
         title: &str,
     ) -> Result<Vec<Block>, ExecError> {
         let matches =
@@ -404,7 +406,7 @@ impl Engine {
             })
             .collect();
         blocks.push(Block::Context(format!(
-            "If it is the same cause, link them: `/incident INC-n problem {}`.",
+            "If it is the same cause, link them: `/incident {incident} problem {}`.",
             first.reference()
         )));
         Ok(blocks)
