@@ -33,6 +33,7 @@ pub struct Metrics {
     open_tickets: IntGaugeVec,
     pool: IntGaugeVec,
     outbox: IntGaugeVec,
+    alerts: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -105,6 +106,11 @@ impl Metrics {
             &["state"],
         )
         .expect("static metric definition");
+        let alerts = IntCounterVec::new(
+            Opts::new("itsm_alerts_total", "Alerts received by webhook, by source and what they did (opened, noted, resolved, ignored)."),
+            &["source", "action"],
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(commands.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -113,6 +119,7 @@ impl Metrics {
             Box::new(open_tickets.clone()),
             Box::new(pool.clone()),
             Box::new(outbox.clone()),
+            Box::new(alerts.clone()),
         ] {
             // Names are distinct constants; registering can only fail on a duplicate.
             let _ = registry.register(collector);
@@ -126,6 +133,7 @@ impl Metrics {
             open_tickets,
             pool,
             outbox,
+            alerts,
         }
     }
 
@@ -145,6 +153,11 @@ impl Metrics {
         self.sla_notifications
             .with_label_values(&[kind, clock])
             .inc();
+    }
+
+    /// Counts one alert from a webhook and what it did.
+    pub fn alert(&self, source: &str, action: &str) {
+        self.alerts.with_label_values(&[source, action]).inc();
     }
 
     /// Counts one run of a scheduler job.

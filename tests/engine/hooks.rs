@@ -306,6 +306,61 @@ async fn an_alertmanager_alert_opens_notes_and_resolves_one_incident(pool: PgPoo
         actions(&summary),
         [("opened".to_string(), Some("INC-2".to_string()))]
     );
+
+    // The API shows INC-1 with its timeline, and /metrics counts the alerts.
+    let mut config = config_with_token();
+    config.api.tokens = vec![itsm_bot::config::ApiToken {
+        name: "ops".into(),
+        access: itsm_bot::config::ApiAccess::Read,
+        token: Some(Secret::new("api-token-0123456789")),
+        token_file: None,
+    }];
+    let api = Desk::with_config(pool.clone(), config).await;
+    let fetch = |path: &'static str, token: Option<&'static str>| {
+        let router = itsm_bot::http::router(itsm_bot::http::HttpState::new(api.engine.clone()));
+        async move {
+            let mut request = Request::get(path);
+            if let Some(token) = token {
+                request = request.header("authorization", format!("Bearer {token}"));
+            }
+            let response = router
+                .oneshot(request.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            String::from_utf8(bytes.to_vec()).unwrap()
+        }
+    };
+    let inc: Value =
+        serde_json::from_str(&fetch("/api/v1/incidents/INC-1", Some("api-token-0123456789")).await)
+            .unwrap();
+    assert_eq!(
+        (inc["priority"].as_str(), inc["service"].as_str()),
+        (Some("P1"), Some("vpn"))
+    );
+    assert_eq!(inc["timeline"].as_array().map(Vec::len), Some(4));
+    let metrics = fetch("/metrics", None).await;
+    assert!(
+        metrics.contains("itsm_open_tickets{kind=\"incident\",priority=\"P1\"} 1"),
+        "{metrics}"
+    );
+    let metrics = {
+        let router = itsm_bot::http::router(itsm_bot::http::HttpState::new(desk.engine.clone()));
+        let response = router
+            .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    };
+    assert!(
+        metrics.contains("itsm_alerts_total{action=\"opened\",source=\"alertmanager\"} 2"),
+        "{metrics}"
+    );
 }
 
 #[sqlx::test]

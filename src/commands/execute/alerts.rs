@@ -29,6 +29,18 @@ pub enum AlertAction {
     Ignored,
 }
 
+impl AlertAction {
+    /// The name in responses and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertAction::Opened => "opened",
+            AlertAction::Noted => "noted",
+            AlertAction::Resolved => "resolved",
+            AlertAction::Ignored => "ignored",
+        }
+    }
+}
+
 /// One alert's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AlertResult {

@@ -250,6 +250,12 @@ async fn deliver(
         }
     };
     tracing::info!(%source, alerts = alerts.len(), "alert webhook delivery recorded");
+    for result in &outcome.incidents {
+        state
+            .engine
+            .metrics()
+            .alert(source.as_str(), result.action.as_str());
+    }
     let mut body = json!(outcome);
     if truncated > 0 {
         body["truncated_alerts"] = json!(truncated);
