@@ -124,6 +124,10 @@ pub fn redact_url(url: &str) -> String {
 pub struct HttpConfig {
     pub enabled: bool,
     pub bind: SocketAddr,
+    /// Shared secret guarding the managers' dashboard (`GET /`); the
+    /// dashboard is open when unset. Set it with ITSM__HTTP__DASHBOARD_TOKEN.
+    #[serde(default)]
+    pub dashboard_token: Option<Secret>,
 }
 
 /// `[shell]`
@@ -201,6 +205,14 @@ pub struct ServiceConfig {
     #[serde(default)]
     pub description: String,
     pub owner: Option<crate::domain::UserId>,
+    /// Availability the service should reach, in percent (default 99.9).
+    #[serde(default = "default_availability_target")]
+    pub availability_target: f64,
+}
+
+/// The availability target of a service that names none.
+fn default_availability_target() -> f64 {
+    99.9
 }
 
 /// How the Slack adapter connects.
@@ -277,9 +289,28 @@ impl DiscordConfig {
 }
 
 /// A secret: shown as `***` in logs and debug output.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
+
+impl<'de> Deserialize<'de> for Secret {
+    /// A string, or whole number: an environment variable such as
+    /// `ITSM__HTTP__DASHBOARD_TOKEN=123456` reaches figment as a number, and
+    /// a token of digits is still a token.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Unsigned(u64),
+            Signed(i64),
+        }
+        Ok(Secret(match Raw::deserialize(deserializer)? {
+            Raw::Text(text) => text,
+            Raw::Unsigned(n) => n.to_string(),
+            Raw::Signed(n) => n.to_string(),
+        }))
+    }
+}
 
 impl Secret {
     /// A secret holding `value`.
@@ -439,6 +470,13 @@ impl Config {
                         "`{}` is not a service name; use lower-case letters, digits, `-`, `_` or `.`, up to 64 characters",
                         service.name
                     ),
+                ));
+            }
+            let target = service.availability_target;
+            if !(target > 0.0 && target <= 100.0) {
+                return Err(invalid(
+                    &format!("services[{index}].availability_target"),
+                    format!("`{target}` is not a percentage; give a number above 0 and at most 100, e.g. 99.9"),
                 ));
             }
             if !seen.insert(service.name.as_str()) {
