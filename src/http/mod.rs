@@ -1,6 +1,8 @@
 //! The HTTP server: health and readiness now; the API, webhooks, Slack's
 //! HTTP mode and the dashboard join it on the same router.
 
+pub mod dashboard;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -35,6 +37,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(dashboard::routes(state.clone()))
         .with_state(state)
 }
 

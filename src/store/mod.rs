@@ -4,6 +4,7 @@
 //! timeline events.
 
 pub mod changes;
+pub mod dashboard;
 pub mod inbound;
 pub mod incidents;
 pub mod messages;

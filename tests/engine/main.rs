@@ -3,6 +3,8 @@
 
 mod changes;
 mod concurrency;
+mod dashboard;
+mod dashboard_seed;
 mod helpers;
 mod http;
 mod idempotency;
