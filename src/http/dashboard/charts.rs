@@ -3,6 +3,7 @@
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::view::{AvailabilityView, ComplianceView, DayView};
 
@@ -16,6 +17,8 @@ pub struct ChartError {
 
 type Drawn = Result<(), Box<dyn std::error::Error>>;
 
+/// Axis labels and legends; plotters' default is too small to read.
+const LABELS: (&str, u32) = ("sans-serif", 14);
 const WIDTH: u32 = 560;
 const HEIGHT: u32 = 280;
 const OPENED: RGBColor = RGBColor(0x1f, 0x6f, 0xb4);
@@ -62,10 +65,12 @@ fn at(i: usize) -> SegmentValue<i32> {
     SegmentValue::CenterOf(i32::try_from(i).unwrap_or(i32::MAX))
 }
 
+/// `n` slots on the x axis (at least one). The integer range is inclusive
+/// of its end, so `0..n - 1` gives exactly `n` segments.
 fn segments(
     n: usize,
 ) -> plotters::coord::ranged1d::SegmentedCoord<plotters::coord::types::RangedCoordi32> {
-    (0..i32::try_from(n.max(1)).unwrap_or(i32::MAX)).into_segmented()
+    (0..i32::try_from(n.max(1) - 1).unwrap_or(i32::MAX)).into_segmented()
 }
 
 fn day_labels(days: &[DayView]) -> Vec<String> {
@@ -92,6 +97,8 @@ pub fn volume(days: &[DayView]) -> Result<String, ChartError> {
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .label_style(LABELS)
+            .axis_desc_style(LABELS)
             .x_labels(days.len().clamp(1, 10))
             .x_label_formatter(&|v| segment_label(v, &labels))
             .y_desc("incidents")
@@ -124,6 +131,7 @@ pub fn volume(days: &[DayView]) -> Result<String, ChartError> {
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
+            .label_font(LABELS)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK.mix(0.3))
             .draw()?;
@@ -150,6 +158,8 @@ pub fn trend(days: &[DayView]) -> Result<String, ChartError> {
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .label_style(LABELS)
+            .axis_desc_style(LABELS)
             .x_labels(days.len().clamp(1, 10))
             .x_label_formatter(&|v| segment_label(v, &labels))
             .y_desc("hours")
@@ -182,6 +192,7 @@ pub fn trend(days: &[DayView]) -> Result<String, ChartError> {
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
+            .label_font(LABELS)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK.mix(0.3))
             .draw()?;
@@ -223,6 +234,8 @@ fn bars(spec: Bars<'_>) -> Result<String, ChartError> {
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .label_style(LABELS)
+            .axis_desc_style(LABELS)
             .x_labels(labels.len().max(1))
             .x_label_formatter(&|v| segment_label(v, &labels))
             .y_desc(y_desc)
@@ -245,7 +258,11 @@ fn bars(spec: Bars<'_>) -> Result<String, ChartError> {
             bar.set_margin(0, 0, 14, 14);
             bar
         }))?;
-        let style = ("sans-serif", 13).into_font().color(&BLACK);
+        // Each value centred just above its bar.
+        let style = ("sans-serif", 13)
+            .into_font()
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Center, VPos::Bottom));
         chart.draw_series(
             drawn
                 .iter()
@@ -262,22 +279,12 @@ fn bars(spec: Bars<'_>) -> Result<String, ChartError> {
                 ])
             })
             .collect();
-        if !lines.is_empty() {
-            chart
-                .draw_series(
-                    lines
-                        .into_iter()
-                        .map(|line| PathElement::new(line, BAD.stroke_width(2))),
-                )?
-                .label("target")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BAD.stroke_width(2)));
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK.mix(0.3))
-                .draw()?;
-        }
+        // No legend: it would cover a bar; the caption names the line.
+        chart.draw_series(
+            lines
+                .into_iter()
+                .map(|line| PathElement::new(line, BAD.stroke_width(2))),
+        )?;
         Ok(())
     })
 }
@@ -340,4 +347,39 @@ pub fn availability(rows: &[AvailabilityView]) -> Result<String, ChartError> {
         targets: rows.iter().map(|r| Some(r.target_percent)).collect(),
         value_text: &|v| format!("{v:.2}%"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    fn day(d: u32, opened: i64) -> DayView {
+        DayView {
+            date: NaiveDate::from_ymd_opt(2026, 11, d).unwrap(),
+            opened,
+            resolved: 0,
+            mtta_seconds: None,
+            mttr_seconds: Some(3600),
+        }
+    }
+
+    #[test]
+    fn one_day_no_data_and_many_days_all_draw() {
+        for days in [
+            vec![],
+            vec![day(1, 0)],
+            (1..=30).map(|d| day(d, 3)).collect(),
+        ] {
+            let svg = volume(&days).unwrap();
+            assert!(svg.starts_with("<svg"), "{svg}");
+            assert_eq!(svg.matches("<circle").count(), 2 * days.len());
+            trend(&days).unwrap();
+        }
+        compliance(&[]).unwrap();
+        availability(&[]).unwrap();
+        let svg = csat(&[0, 0, 0, 0, 0]).unwrap();
+        assert!(svg.contains("5/5"), "{svg}");
+    }
 }

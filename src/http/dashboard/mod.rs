@@ -129,6 +129,20 @@ struct Page<'a> {
     text: Texts,
     charts: Charts,
     availability: Vec<AvailabilityText>,
+    open_urgent: Vec<UrgentRow<'a>>,
+    generated: String,
+}
+
+/// A row of the open P1/P2 list, with its times written for people.
+#[derive(Serialize)]
+struct UrgentRow<'a> {
+    reference: &'a str,
+    priority: &'a str,
+    title: &'a str,
+    status: String,
+    service: Option<&'a str>,
+    assignee: Option<&'a str>,
+    opened: String,
 }
 
 #[derive(Serialize)]
@@ -140,7 +154,9 @@ struct Texts {
     compliance: String,
     breaches: String,
     csat: String,
-    open: String,
+    csat_answers: String,
+    open_total: String,
+    open_breakdown: String,
 }
 
 #[derive(Serialize)]
@@ -198,11 +214,16 @@ pub fn render(dashboard: &Dashboard) -> Result<String, DashboardError> {
                 |c| format!("{c:.0}% ({}/{})", f.sla_met, f.sla_total),
             ),
             breaches: f.breaches.to_string(),
-            csat: f.csat_average.map_or_else(
-                || "—".to_string(),
-                |a| format!("{a:.1}/5 ({} answers)", f.csat_answers),
-            ),
-            open: format!("{open_total} (P1 {p1} · P2 {p2} · P3 {p3} · P4 {p4})"),
+            csat: f
+                .csat_average
+                .map_or_else(|| "—".to_string(), |a| format!("{a:.1}/5")),
+            csat_answers: match f.csat_answers {
+                0 => String::new(),
+                1 => "1 answer".to_string(),
+                n => format!("{n} answers"),
+            },
+            open_total: open_total.to_string(),
+            open_breakdown: format!("P1 {p1} · P2 {p2} · P3 {p3} · P4 {p4}"),
         },
         charts: Charts {
             volume: charts::volume(&dashboard.days)?,
@@ -226,6 +247,23 @@ pub fn render(dashboard: &Dashboard) -> Result<String, DashboardError> {
                 met: a.met,
             })
             .collect(),
+        open_urgent: dashboard
+            .open_urgent
+            .iter()
+            .map(|i| UrgentRow {
+                reference: &i.reference,
+                priority: &i.priority,
+                title: &i.title,
+                status: i.status.replace('_', " "),
+                service: i.service.as_deref(),
+                assignee: i.assignee.as_deref(),
+                opened: i.opened.format("%Y-%m-%d %H:%M").to_string(),
+            })
+            .collect(),
+        generated: dashboard
+            .generated_at
+            .format("%Y-%m-%d %H:%M UTC")
+            .to_string(),
     };
     let mut env = minijinja::Environment::new();
     env.add_template("dashboard.html", TEMPLATE)?;
