@@ -293,22 +293,27 @@ impl DiscordConfig {
 pub struct Secret(String);
 
 impl<'de> Deserialize<'de> for Secret {
-    /// A string, or whole number: an environment variable such as
+    /// A string, or a whole number: an environment variable such as
     /// `ITSM__HTTP__DASHBOARD_TOKEN=123456` reaches figment as a number, and
     /// a token of digits is still a token.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Unsigned(u64),
-            Signed(i64),
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Secret;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a secret string")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Secret, E> {
+                Ok(Secret(value.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Secret, E> {
+                Ok(Secret(value.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Secret, E> {
+                Ok(Secret(value.to_string()))
+            }
         }
-        Ok(Secret(match Raw::deserialize(deserializer)? {
-            Raw::Text(text) => text,
-            Raw::Unsigned(n) => n.to_string(),
-            Raw::Signed(n) => n.to_string(),
-        }))
+        deserializer.deserialize_any(Visitor)
     }
 }
 

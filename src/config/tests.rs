@@ -200,4 +200,9 @@ fn the_dashboard_token_comes_from_the_environment_and_is_never_printed() {
     let config =
         Config::load_with_env(None, env(&[("ITSM__HTTP__DASHBOARD_TOKEN", "123456")])).unwrap();
     assert_eq!(config.http.dashboard_token.unwrap().expose(), "123456");
+    let error = error_of("[http]\ndashboard_token = true\n");
+    assert!(
+        error.contains("dashboard_token") && error.contains("a secret string"),
+        "{error}"
+    );
 }

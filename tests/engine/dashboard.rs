@@ -234,3 +234,24 @@ async fn the_token_guards_the_dashboard_when_set(pool: PgPool) {
     // The other routes stay open.
     assert_eq!(get(&desk, "/healthz").await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn without_a_database_the_dashboard_says_try_again() {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_secs(1))
+        .connect_lazy("postgres://postgres@127.0.0.1:1/itsm")
+        .unwrap();
+    let engine = itsm_bot::commands::Engine::new(
+        itsm_bot::store::Store::from_pool(pool),
+        std::sync::Arc::new(Config::defaults().unwrap()),
+        std::sync::Arc::new(itsm_bot::clock::SystemClock),
+    );
+    let response = router(HttpState::new(engine))
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body(response)
+        .await
+        .contains("please try again in a moment"));
+}

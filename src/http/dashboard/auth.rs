@@ -35,7 +35,7 @@ pub async fn require_token(
             return login(request.uri(), &token);
         }
     }
-    tracing::info!(path = %request.uri().path(), "dashboard request without a valid token refused");
+    tracing::debug!(path = %request.uri().path(), "dashboard request without a valid token refused");
     (
         StatusCode::UNAUTHORIZED,
         [
