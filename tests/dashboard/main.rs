@@ -311,21 +311,36 @@ async fn check_page(client: &Client, desk: &Desk, addr: SocketAddr) {
 
     // A screenshot to look at.
     let png = client.screenshot().await.unwrap();
-    let path = screenshot_path();
+    let path = screenshot_path("dashboard.png");
     std::fs::write(&path, png).unwrap();
     println!("screenshot: {}", path.display());
 
-    // The period links work without JavaScript.
+    // The period links work without JavaScript; a month draws 31 days.
     client
-        .goto(&format!("http://{addr}/?period=day"))
+        .find(Locator::Css("nav a[href='/?period=month']"))
+        .await
+        .unwrap()
+        .click()
         .await
         .unwrap();
-    let current = text(client, "nav a[aria-current=page]").await;
-    assert_eq!(current, "Day");
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(
+            "nav a[aria-current=page][href='/?period=month']",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(count(client, "#chart-volume svg circle").await, 2 * 31);
+    std::fs::write(
+        screenshot_path("dashboard-month.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
 }
 
-/// `<target dir>/dashboard.png`.
-fn screenshot_path() -> PathBuf {
+/// `<target dir>/<name>`.
+fn screenshot_path(name: &str) -> PathBuf {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(tmp).join("dashboard.png")
+    tmp.parent().unwrap_or(tmp).join(name)
 }
