@@ -130,6 +130,10 @@ pub struct HttpConfig {
     pub bind: SocketAddr,
     /// The largest request body any route accepts, in bytes.
     pub max_body_bytes: usize,
+    /// Shared secret guarding the managers' dashboard (`GET /`); the
+    /// dashboard is open when unset. Set it with ITSM__HTTP__DASHBOARD_TOKEN.
+    #[serde(default)]
+    pub dashboard_token: Option<Secret>,
 }
 
 /// `[shell]`
@@ -207,6 +211,14 @@ pub struct ServiceConfig {
     #[serde(default)]
     pub description: String,
     pub owner: Option<crate::domain::UserId>,
+    /// Availability the service should reach, in percent (default 99.9).
+    #[serde(default = "default_availability_target")]
+    pub availability_target: f64,
+}
+
+/// The availability target of a service that names none.
+fn default_availability_target() -> f64 {
+    99.9
 }
 
 /// How the Slack adapter connects.
@@ -322,9 +334,33 @@ impl HooksConfig {
 }
 
 /// A secret: shown as `***` in logs and debug output.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
+
+impl<'de> Deserialize<'de> for Secret {
+    /// A string, or a whole number: an environment variable such as
+    /// `ITSM__HTTP__DASHBOARD_TOKEN=123456` reaches figment as a number, and
+    /// a token of digits is still a token.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Secret;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a secret string")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Secret, E> {
+                Ok(Secret(value.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Secret, E> {
+                Ok(Secret(value.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Secret, E> {
+                Ok(Secret(value.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
 
 impl Secret {
     /// A secret holding `value`.
@@ -537,6 +573,13 @@ impl Config {
                         "`{}` is not a service name; use lower-case letters, digits, `-`, `_` or `.`, up to 64 characters",
                         service.name
                     ),
+                ));
+            }
+            let target = service.availability_target;
+            if !(target > 0.0 && target <= 100.0) {
+                return Err(invalid(
+                    &format!("services[{index}].availability_target"),
+                    format!("`{target}` is not a percentage; give a number above 0 and at most 100, e.g. 99.9"),
                 ));
             }
             if !seen.insert(service.name.as_str()) {

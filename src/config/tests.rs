@@ -204,6 +204,20 @@ fn hooks_are_off_until_a_token_is_set_and_the_token_stays_hidden() {
 }
 
 #[test]
+fn services_default_to_a_three_nines_target_and_refuse_a_bad_one() {
+    let config = Config::defaults().unwrap();
+    assert!(config
+        .services
+        .iter()
+        .all(|s| (s.availability_target - 99.9).abs() < 1e-9));
+    let error = error_of("[[services]]\nname = \"vpn\"\navailability_target = 120\n");
+    assert!(
+        error.contains("services[0].availability_target") && error.contains("at most 100"),
+        "{error}"
+    );
+}
+
+#[test]
 fn bad_hooks_settings_name_their_key() {
     for (contents, key) in [
         ("[hooks]\nchannel = \"irc:#ops\"\n", "hooks.channel"),
@@ -222,4 +236,23 @@ fn bad_hooks_settings_name_their_key() {
         let message = error_of(contents);
         assert!(message.contains(key), "expected `{key}` in: {message}");
     }
+}
+
+#[test]
+fn the_dashboard_token_comes_from_the_environment_and_is_never_printed() {
+    assert!(Config::defaults().unwrap().http.dashboard_token.is_none());
+    let config =
+        Config::load_with_env(None, env(&[("ITSM__HTTP__DASHBOARD_TOKEN", "s3cret-42")])).unwrap();
+    let token = config.http.dashboard_token.as_ref().unwrap();
+    assert_eq!(token.expose(), "s3cret-42");
+    assert!(!format!("{:?}", config.http).contains("s3cret"));
+    // A token made of digits is still a string.
+    let config =
+        Config::load_with_env(None, env(&[("ITSM__HTTP__DASHBOARD_TOKEN", "123456")])).unwrap();
+    assert_eq!(config.http.dashboard_token.unwrap().expose(), "123456");
+    let error = error_of("[http]\ndashboard_token = true\n");
+    assert!(
+        error.contains("dashboard_token") && error.contains("a secret string"),
+        "{error}"
+    );
 }

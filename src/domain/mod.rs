@@ -9,6 +9,7 @@ pub mod alert;
 pub mod calendar;
 pub mod change;
 pub mod channel;
+pub mod dashboard;
 pub mod duration;
 pub mod incident;
 pub mod priority;

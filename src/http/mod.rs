@@ -1,8 +1,9 @@
 //! The HTTP server: health and readiness, Prometheus metrics, alert
-//! webhooks and the REST API; Slack's HTTP mode and the dashboard join it
-//! on the same router.
+//! webhooks, the REST API and the managers' dashboard; Slack's HTTP mode
+//! joins it on the same router.
 
 pub mod api;
+pub mod dashboard;
 pub mod hooks;
 
 use axum::extract::State;
@@ -47,6 +48,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/metrics", get(metrics))
         .merge(api::routes())
         .merge(hooks::routes())
+        .merge(dashboard::routes(state.clone()))
         .layer(body_limit(&state))
         .with_state(state)
 }

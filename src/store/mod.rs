@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod changes;
+pub mod dashboard;
 pub mod inbound;
 pub mod incidents;
 pub mod listing;

@@ -4,6 +4,8 @@
 mod api;
 mod changes;
 mod concurrency;
+mod dashboard;
+mod dashboard_seed;
 mod helpers;
 mod hooks;
 mod http;

@@ -1,0 +1,346 @@
+//! The managers' dashboard in a real browser: headless Chromium, driven
+//! over WebDriver (chromedriver), opens the page served by the bot's router
+//! over a seeded database, logs in with `?token=`, checks that every chart
+//! was drawn with its data and that the figures on the page are the
+//! report's, and saves a screenshot to `<target dir>/dashboard.png`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` packages
+//! (`apt-get install -y chromium chromium-driver`; `.ci/run` installs them).
+//! `CHROMEDRIVER` names another chromedriver binary.
+
+#[allow(dead_code)]
+#[path = "../engine/helpers.rs"]
+mod helpers;
+
+#[path = "../engine/dashboard_seed.rs"]
+mod dashboard_seed;
+
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::FutureExt;
+use hyper_util::client::legacy::connect::HttpConnector;
+use itsm_bot::config::{Config, Secret};
+use itsm_bot::domain::report::{mean, Period};
+use itsm_bot::http::{router, HttpState};
+use itsm_bot::scheduler::digest;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+use dashboard_seed::{friday, seed};
+use helpers::Desk;
+
+const TOKEN: &str = "browser-test-token";
+const INSTALL: &str = "the dashboard browser test needs Chromium and chromedriver: \
+    install them with `apt-get install -y chromium chromium-driver` (Debian), \
+    or set CHROMEDRIVER to a chromedriver binary";
+
+/// A child process killed when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chromedriver() -> PathBuf {
+    let path = std::env::var_os("CHROMEDRIVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromedriver"));
+    assert!(path.is_file(), "{INSTALL} ({} is missing)", path.display());
+    path
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts chromedriver on a free port and waits until it accepts connections.
+fn start_chromedriver() -> (Killed, u16) {
+    let binary = chromedriver();
+    let port = free_port();
+    let child = Command::new(&binary)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|err| panic!("{INSTALL} (could not start {}: {err})", binary.display()));
+    let child = Killed(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not listen on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    (child, port)
+}
+
+async fn browser(port: u16) -> Client {
+    let mut options = json!({
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-dev-shm-usage",
+            "--window-size=1360,2000",
+        ]
+    });
+    // Debian's /usr/bin/chromium is a wrapper script; hand chromedriver the
+    // browser itself when it is there.
+    if Path::new("/usr/lib/chromium/chromium").is_file() {
+        options["binary"] = json!("/usr/lib/chromium/chromium");
+    }
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("goog:chromeOptions".into(), options);
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .unwrap_or_else(|err| panic!("{INSTALL} (WebDriver session failed: {err})"))
+}
+
+/// Serves the bot's router on an ephemeral port.
+async fn serve(desk: &Desk) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router(HttpState::new(desk.engine.clone()));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// `/dashboard.json` of the same router, read in-process.
+async fn dashboard_json(desk: &Desk, query: &str) -> Value {
+    let response = router(HttpState::new(desk.engine.clone()))
+        .oneshot(
+            Request::get(format!("/dashboard.json?{query}"))
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+        .await
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+async fn count(client: &Client, css: &str) -> usize {
+    client.find_all(Locator::Css(css)).await.unwrap().len()
+}
+
+async fn text(client: &Client, css: &str) -> String {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|err| panic!("{css}: {err}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn data_value(client: &Client, css: &str) -> String {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .attr("data-value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+#[sqlx::test]
+async fn the_dashboard_renders_in_headless_chromium(pool: PgPool) {
+    let (_driver, driver_port) = start_chromedriver();
+    let mut config = Config::defaults().unwrap();
+    config.http.dashboard_token = Some(Secret::new(TOKEN));
+    let desk = Desk::with_config(pool, config).await;
+    seed(&desk).await;
+    let addr = serve(&desk).await;
+    let client = browser(driver_port).await;
+
+    let checked = AssertUnwindSafe(check_page(&client, &desk, addr))
+        .catch_unwind()
+        .await;
+    // Close the browser even when a check failed, then report the failure.
+    let _ = client.close().await;
+    if let Err(panic) = checked {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn check_page(client: &Client, desk: &Desk, addr: SocketAddr) {
+    // Without the token: refused.
+    client.goto(&format!("http://{addr}/")).await.unwrap();
+    let body = text(client, "body").await;
+    assert!(body.contains("needs its token"), "{body}");
+
+    // The ?token= login sets the cookie and drops the token from the address.
+    client
+        .goto(&format!("http://{addr}/?period=week&token={TOKEN}"))
+        .await
+        .unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#chart-availability svg"))
+        .await
+        .unwrap();
+    let url = client.current_url().await.unwrap();
+    assert_eq!(url.as_str(), format!("http://{addr}/?period=week"));
+
+    // Every chart is an SVG with its data drawn.
+    let json = dashboard_json(desk, "period=week").await;
+    let days = json["days"].as_array().unwrap();
+    for chart in ["volume", "trend", "compliance", "csat", "availability"] {
+        let svg = client
+            .find(Locator::Css(&format!("#chart-{chart} svg")))
+            .await
+            .unwrap();
+        let (_, _, width, height) = svg.rectangle().await.unwrap();
+        assert!(width > 200.0 && height > 100.0, "{chart}: {width}×{height}");
+    }
+    assert_eq!(
+        count(client, "#chart-volume svg circle").await,
+        2 * days.len(),
+        "a point per day for opened and for resolved"
+    );
+    let measured = days
+        .iter()
+        .map(|d| {
+            usize::from(!d["mtta_seconds"].is_null()) + usize::from(!d["mttr_seconds"].is_null())
+        })
+        .sum::<usize>();
+    assert_eq!(count(client, "#chart-trend svg circle").await, measured);
+    let svg_text = |chart: &'static str| async move {
+        let all = client
+            .find_all(Locator::Css(&format!("#chart-{chart} svg text")))
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for t in all {
+            out.push(t.text().await.unwrap());
+        }
+        out
+    };
+    let availability = svg_text("availability").await;
+    assert!(availability.iter().any(|t| t == "vpn"), "{availability:?}");
+    let vpn = json["availability"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["service"] == "vpn")
+        .unwrap();
+    let vpn_percent = format!("{:.2}%", vpn["availability_percent"].as_f64().unwrap());
+    assert!(
+        availability.contains(&vpn_percent),
+        "{vpn_percent} in {availability:?}"
+    );
+    let compliance = svg_text("compliance").await;
+    assert!(
+        compliance.iter().any(|t| t == "0%"),
+        "P1 met neither clock: {compliance:?}"
+    );
+    let csat = svg_text("csat").await;
+    assert!(csat.iter().filter(|t| *t == "1").count() >= 2, "{csat:?}");
+
+    // The figures on the page are the JSON's and the report's.
+    let report = digest::report(&desk.engine, Period::Week, friday())
+        .await
+        .unwrap();
+    let f = &report.figures;
+    let figures = &json["figures"];
+    assert_eq!(text(client, "#fig-opened").await, f.opened.to_string());
+    assert_eq!(figures["opened"], f.opened);
+    assert_eq!(text(client, "#fig-resolved").await, f.resolved.to_string());
+    assert_eq!(figures["resolved"], f.resolved);
+    assert_eq!(text(client, "#fig-mtta").await, mean(f.mtta));
+    assert_eq!(
+        data_value(client, "#fig-mtta").await,
+        figures["mtta_seconds"].to_string()
+    );
+    assert_eq!(text(client, "#fig-mttr").await, mean(f.mttr));
+    assert_eq!(
+        data_value(client, "#fig-mttr").await,
+        figures["mttr_seconds"].to_string()
+    );
+    assert_eq!(
+        text(client, "#fig-compliance").await,
+        format!(
+            "{:.0}% ({}/{})",
+            f.compliance().unwrap(),
+            f.sla_met,
+            f.sla_total
+        )
+    );
+    assert_eq!(
+        text(client, "#fig-csat").await,
+        format!(
+            "{:.1}/5 ({} answers)",
+            f.csat_average.unwrap(),
+            f.csat_answers
+        )
+    );
+    let open: i64 = report.open_by_priority.iter().sum();
+    assert!(text(client, "#fig-open")
+        .await
+        .starts_with(&format!("{open} (P1 0")));
+    let urgent = text(client, "#open-urgent").await;
+    assert!(
+        urgent.contains("INC-3") && urgent.contains("Mail slow"),
+        "{urgent}"
+    );
+
+    // A screenshot to look at.
+    let png = client.screenshot().await.unwrap();
+    let path = screenshot_path("dashboard.png");
+    std::fs::write(&path, png).unwrap();
+    println!("screenshot: {}", path.display());
+
+    // The period links work without JavaScript; a month draws 31 days.
+    client
+        .find(Locator::Css("nav a[href='/?period=month']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(
+            "nav a[aria-current=page][href='/?period=month']",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(count(client, "#chart-volume svg circle").await, 2 * 31);
+    std::fs::write(
+        screenshot_path("dashboard-month.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+}
+
+/// `<target dir>/<name>`.
+fn screenshot_path(name: &str) -> PathBuf {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().unwrap_or(tmp).join(name)
+}
