@@ -82,6 +82,7 @@ struct Sent {
     p1: bool,
     replica: usize,
     trigger: String,
+    sent_at: Instant,
     /// The immediate HTTP answer, or why there was none.
     immediate: Result<(u16, String, Instant), String>,
 }
@@ -273,6 +274,7 @@ P1 = {{ respond = "{P1_RESPOND_SECS}s", resolve = "4h" }}
     let mut first_after_restart: Option<Duration> = None;
     let mut served_after_restart = vec![0_usize; replicas.len()];
     let mut expected_notices = 0;
+    let mut during_outage: BTreeMap<&str, usize> = BTreeMap::new();
     for (sent, answer) in sent.iter().zip(&answers) {
         let label = match answer {
             Answer::Reported { .. } => "reported",
@@ -283,6 +285,9 @@ P1 = {{ respond = "{P1_RESPOND_SECS}s", resolve = "4h" }}
             Answer::Other(_) => "other",
         };
         *tally.entry(label).or_default() += 1;
+        if sent.sent_at >= pg_down_at && sent.sent_at < pg_back_at {
+            *during_outage.entry(label).or_default() += 1;
+        }
         let count = in_db(&sent.title);
         match answer {
             Answer::Reported { number, at } => {
@@ -415,6 +420,10 @@ P1 = {{ respond = "{P1_RESPOND_SECS}s", resolve = "4h" }}
             format!("{:.1?}", pg_back_at - pg_down_at),
         ),
         (
+            "commands sent while PostgreSQL was down, by answer",
+            format!("{during_outage:?}"),
+        ),
+        (
             "PostgreSQL back → first successful command",
             first_after_restart.map_or("never".into(), |d| format!("{d:.1?}")),
         ),
@@ -452,6 +461,15 @@ P1 = {{ respond = "{P1_RESPOND_SECS}s", resolve = "4h" }}
     ] {
         if !list.is_empty() {
             println!("  {what}: {list:?}");
+        }
+    }
+    if !card_twice.is_empty() || !notices_twice.is_empty() {
+        // Where the repeats come from: deliveries whose record died with the
+        // database connection.
+        for replica in &replicas {
+            for line in replica.log_lines(&["could not record", "outbox delivery paused"], 4) {
+                println!("  {}: {line}", replica.name);
+            }
         }
     }
     for (id, kind, error) in &parked {
@@ -530,6 +548,7 @@ async fn send_command(fake: &FakeSlack, index: usize, replica: usize, port: u16)
         &trigger,
         &fake.response_url(&trigger),
     );
+    let sent_at = Instant::now();
     let timestamp = now();
     let headers = [
         ("X-Slack-Request-Timestamp", timestamp.to_string()),
@@ -553,6 +572,7 @@ async fn send_command(fake: &FakeSlack, index: usize, replica: usize, port: u16)
         p1,
         replica,
         trigger,
+        sent_at,
         immediate,
     }
 }

@@ -79,6 +79,17 @@ impl Replica {
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
+    /// The first `limit` lines of its log containing any of `needles`.
+    pub fn log_lines(&self, needles: &[&str], limit: usize) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| needles.iter().any(|n| line.contains(n)))
+            .take(limit)
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Waits until `/readyz` answers 200 (database reachable, schema current).
     pub async fn wait_ready(&self, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
