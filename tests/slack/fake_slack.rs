@@ -9,9 +9,11 @@
 //!   `chat.postEphemeral`, `views.open/update/push`, `users.info`,
 //!   `conversations.history/replies`, `auth.test`, `apps.connections.open`,
 //!   `chat.getPermalink`). Any other method answers `{"ok":true}`.
-//!   [`FakeSlack::fail_next`] queues HTTP failures (429 with `Retry-After`, 5xx, ...).
+//!   [`FakeSlack::fail_next`] queues HTTP failures (429 with `Retry-After`, 5xx, ...);
+//!   [`FakeSlack::set_chaos`] makes a random share of all calls fail, for the fault
+//!   test. [`FakeSlack::accepted`] lists the calls that were not made to fail.
 //! * **response_url endpoints** under `/response/{id}`: whatever is POSTed there is
-//!   recorded under `id` (see [`FakeSlack::response_url`]).
+//!   recorded under `id`, with the instant it arrived (see [`FakeSlack::response_url`]).
 //! * **Socket Mode** on the WebSocket endpoint `/link`, the URL that
 //!   `apps.connections.open` hands out. Each connection is greeted with `hello`;
 //!   tests push envelopes ([`FakeSlack::send_envelope`]), wait for the client's acks
@@ -100,6 +102,10 @@ struct Data {
     calls: Vec<RecordedCall>,
     /// Bodies POSTed to `/response/{id}`, by id, oldest first.
     responses: HashMap<String, Vec<Value>>,
+    /// When each body in `responses` arrived, in the same order.
+    response_times: HashMap<String, Vec<Instant>>,
+    /// Random failures for every Web API call (see [`FakeSlack::set_chaos`]).
+    chaos: Option<Chaos>,
     /// Display names set with [`FakeSlack::set_user`].
     users: HashMap<String, String>,
     /// The fake history: messages posted by the bot or added by the test, as the
@@ -117,6 +123,35 @@ struct RecordedCall {
     /// The `Authorization` header, or `""` when there was none.
     authorization: String,
     params: Value,
+    /// Answered with an injected failure (queued or random) instead of the
+    /// method's answer.
+    failed: bool,
+}
+
+/// Random failures: out of every 100 calls, about `too_many` answer `429`
+/// with `Retry-After: 1` and about `server_error` answer `500`.
+struct Chaos {
+    too_many: u64,
+    server_error: u64,
+    /// xorshift64 state: no `rand` dependency for one dice roll per call.
+    state: u64,
+}
+
+impl Chaos {
+    /// The failure for the next call, if it gets one.
+    fn roll(&mut self) -> Option<(u16, Option<u64>)> {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        let dice = self.state % 100;
+        if dice < self.too_many {
+            Some((429, Some(1)))
+        } else if dice < self.too_many + self.server_error {
+            Some((500, None))
+        } else {
+            None
+        }
+    }
 }
 
 /// One open WebSocket connection.
@@ -255,6 +290,39 @@ impl FakeSlack {
             .get(id)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The bodies POSTed to response_url `id` with the instant each arrived,
+    /// oldest first.
+    pub fn timed_responses(&self, id: &str) -> Vec<(Value, Instant)> {
+        let data = lock(&self.shared().data);
+        let bodies = data.responses.get(id).cloned().unwrap_or_default();
+        let times = data.response_times.get(id).cloned().unwrap_or_default();
+        bodies.into_iter().zip(times).collect()
+    }
+
+    /// Every call of Web API `method` that got the method's own answer rather
+    /// than an injected failure, oldest first (see [`FakeSlack::calls`]).
+    pub fn accepted(&self, method: &str) -> Vec<Value> {
+        lock(&self.shared().data)
+            .calls
+            .iter()
+            .filter(|call| call.method == method && !call.failed)
+            .map(|call| call.params.clone())
+            .collect()
+    }
+
+    /// From now on, answers about `too_many` percent of Web API calls (chosen at
+    /// random, seeded with `seed`) with `429` and `Retry-After: 1`, and about
+    /// `server_error` percent with `500`. Failures queued with
+    /// [`FakeSlack::fail_next`] still come first. response_url posts never fail.
+    pub fn set_chaos(&self, too_many: u64, server_error: u64, seed: u64) {
+        lock(&self.shared().data).chaos = Some(Chaos {
+            too_many,
+            server_error,
+            // xorshift never leaves 0.
+            state: seed.max(1),
+        });
     }
 
     /// Waits until something was POSTed to response_url `id` and returns the oldest
@@ -536,12 +604,17 @@ async fn api_call(
 
     let failure = {
         let mut data = lock(&shared.data);
+        let failure = match data.failures.get_mut(&method).and_then(VecDeque::pop_front) {
+            Some(queued) => Some(queued),
+            None => data.chaos.as_mut().and_then(Chaos::roll),
+        };
         data.calls.push(RecordedCall {
             method: method.clone(),
             authorization,
             params: params.clone(),
+            failed: failure.is_some(),
         });
-        data.failures.get_mut(&method).and_then(VecDeque::pop_front)
+        failure
     };
     if let Some((status, retry_after)) = failure {
         return failure_response(status, retry_after);
@@ -831,11 +904,12 @@ async fn response_url_post(
 ) -> Response {
     let value = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-    lock(&shared.data)
-        .responses
-        .entry(id)
+    let mut data = lock(&shared.data);
+    data.response_times
+        .entry(id.clone())
         .or_default()
-        .push(value);
+        .push(Instant::now());
+    data.responses.entry(id).or_default().push(value);
     Json(json!({"ok": true})).into_response()
 }
 
