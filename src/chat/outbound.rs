@@ -13,8 +13,6 @@ use crate::clock::Clock;
 use crate::commands::reply::Message;
 use crate::commands::show;
 use crate::config::Config;
-use crate::domain::change::Change;
-use crate::domain::incident::Incident;
 use crate::domain::{Platform, UserId};
 use crate::store::messages::PostedMessage;
 use crate::store::outbox::{OutboxItem, OutboxKind};
@@ -77,6 +75,12 @@ pub trait Deliver: Send + Sync + 'static {
 const MAX_ATTEMPTS: i32 = 8;
 /// How often the worker looks for due rows when nothing woke it.
 const POLL: Duration = Duration::from_secs(1);
+/// How long a claimed row is this worker's: long enough to ride out a
+/// database restart between sending and recording.
+const LEASE: chrono::Duration = chrono::Duration::minutes(2);
+/// How often a worker tries again to record a delivery while the database
+/// is away.
+const RECORD_RETRY: Duration = Duration::from_millis(500);
 
 /// Claims outbox rows for one platform and delivers them.
 pub struct OutboxWorker<D> {
@@ -133,69 +137,263 @@ impl<D: Deliver> OutboxWorker<D> {
         Ok(handled)
     }
 
-    /// Claims and delivers one due row. The claim, the delivery's record and
-    /// the row's new state commit together: a crash mid-way leaves the row
-    /// to be delivered again, so at most this one message is repeated.
+    /// Claims, sends and records one due row; false when none is due.
+    ///
+    /// The claim is a lease committed *before* anything is sent, and the
+    /// result is recorded in a transaction of its own after. So a database
+    /// that goes away while a message is in flight cannot hand the row to
+    /// another replica to send again: the lease keeps it, and this worker
+    /// keeps trying to record what it sent until the database is back (up
+    /// to the lease). Only a worker that dies between sending and recording
+    /// leaves its row to be sent again when the lease runs out.
     pub async fn deliver_one(&self) -> Result<bool, StoreError> {
         let platform = self.deliver.platform();
-        let mut tx = self.store.begin().await?;
         let now = self.clock.now();
+        let lease_until = now + LEASE;
+        let mut tx = self.store.begin().await?;
         let Some(item) = store::outbox::claim(&mut tx, platform, now).await? else {
             return Ok(false);
         };
-        if let (OutboxKind::TicketMessage, Some(ticket_id)) = (item.kind, item.ticket_id) {
-            // One worker at a time handles a ticket's card, so two replicas
-            // never both post it.
-            store::outbox::lock_ticket(&mut tx, ticket_id).await?;
-        }
-        let covered = store::outbox::coalescible(&mut tx, platform, &item).await?;
-        let result = match (item.kind, item.ticket_id) {
-            (OutboxKind::Notice, _) => self.deliver_notice(&item).await,
-            (_, Some(ticket_id)) => match store::incidents::get_by_id(&mut tx, ticket_id).await? {
-                Some(incident) => self.deliver_item(&mut tx, &item, &incident).await,
-                None => match store::changes::get_by_id(&mut tx, ticket_id).await? {
-                    Some(change) => self.deliver_change(&mut tx, &item, &change).await,
-                    None => Err(DeliveryError::Permanent(format!(
-                        "ticket {ticket_id} has no card to deliver"
-                    ))),
-                },
-            },
-            (_, None) => Err(DeliveryError::Permanent(
-                "a card or survey without a ticket".into(),
-            )),
-        };
-        let now = self.clock.now();
-        let recorded = match &result {
-            Ok(()) => store::outbox::mark_sent(&mut tx, &covered, now).await,
-            Err(err) => {
-                let retry_at = self.retry_at(&item, err, now);
-                store::outbox::mark_failed(&mut tx, &item, &err.to_string(), retry_at, now).await
+        let covered = match (item.kind, item.ticket_id) {
+            (OutboxKind::TicketMessage, Some(ticket_id)) => {
+                // One worker at a time handles a ticket's card, so two
+                // replicas never both post it.
+                store::outbox::lock_ticket(&mut tx, ticket_id).await?;
+                if store::outbox::card_leased(&mut tx, platform, ticket_id, now).await? {
+                    // Another worker is sending this card; its record covers
+                    // the changes this row stands for, or leaves it due.
+                    tx.commit().await?;
+                    return Ok(true);
+                }
+                store::outbox::coalescible(&mut tx, platform, &item).await?
             }
+            _ => vec![item.id],
+        };
+        store::outbox::lease(&mut tx, &covered, lease_until).await?;
+        let job = self.prepare(&mut tx, &item).await?;
+        tx.commit().await?;
+
+        let result = match &job {
+            Ok(job) => self.send(job).await,
+            Err(err) => Err(err.clone()),
         };
         if let Err(err) = &result {
             tracing::warn!(error = %err, %platform, outbox_id = item.id, attempts = item.attempts + 1, "delivery failed");
         }
-        match recorded {
-            Ok(()) => tx.commit().await?,
-            Err(store_err) => {
-                // The transaction is unusable (recording the delivery broke
-                // a constraint, or the database went away). Count the
-                // attempt in a fresh one, so the row backs off and is
-                // parked in the end instead of being re-sent every second.
-                drop(tx);
-                tracing::warn!(error = %store_err, outbox_id = item.id, "could not record a delivery");
-                let failure = DeliveryError::Retry {
-                    reason: store_err.to_string(),
-                    after: None,
-                };
-                let retry_at = self.retry_at(&item, &failure, now);
-                let mut retry = self.store.begin().await?;
-                store::outbox::mark_failed(&mut retry, &item, &failure.to_string(), retry_at, now)
+        self.record(&item, &covered, job.ok().as_ref(), result)
+            .await?;
+        Ok(true)
+    }
+
+    /// Reads what the row needs and renders it, under the claim.
+    async fn prepare(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        item: &OutboxItem,
+    ) -> Result<Result<Job, DeliveryError>, StoreError> {
+        let platform = self.deliver.platform();
+        let Some(ticket_id) = item.ticket_id.filter(|_| item.kind != OutboxKind::Notice) else {
+            return Ok(match (item.kind, &item.channel, &item.body) {
+                (OutboxKind::Notice, Some(channel), Some(body)) => Ok(Job::Notice {
+                    channel: channel.clone(),
+                    thread: item.thread.clone(),
+                    // Notices keep their blocks as JSON; older plain-text rows
+                    // still deliver as a paragraph.
+                    notice: serde_json::from_str::<Message>(body)
+                        .unwrap_or_else(|_| Message::text(body.clone())),
+                }),
+                (OutboxKind::Notice, _, _) => Err(DeliveryError::Permanent(
+                    "a notice without a channel or text".into(),
+                )),
+                _ => Err(DeliveryError::Permanent(
+                    "a card or survey without a ticket".into(),
+                )),
+            });
+        };
+        let posted = store::messages::find(conn, ticket_id, platform).await?;
+        if let Some(incident) = store::incidents::get_by_id(conn, ticket_id).await? {
+            if item.kind == OutboxKind::Survey {
+                return Ok(Ok(Job::Survey {
+                    reporter: incident.reporter.clone(),
+                    survey: show::survey_message(&incident),
+                }));
+            }
+            let pauses = store::sla::pauses(conn, incident.id).await?;
+            let clocks = self
+                .config
+                .sla_policy
+                .clocks(&incident, &pauses, self.clock.now());
+            return Ok(Ok(Job::Card {
+                ticket_id,
+                posted,
+                home: (
+                    incident.origin.channel.clone(),
+                    incident.origin.thread.clone(),
+                ),
+                card: show::incident_message(&incident, &clocks),
+            }));
+        }
+        if let Some(change) = store::changes::get_by_id(conn, ticket_id).await? {
+            if item.kind != OutboxKind::TicketMessage {
+                return Ok(Err(DeliveryError::Permanent(format!(
+                    "{} has no survey",
+                    change.reference()
+                ))));
+            }
+            let flags: Vec<String> = store::timeline::list(conn, change.id)
+                .await?
+                .into_iter()
+                .filter(|event| event.action == crate::domain::timeline::EventAction::Flagged)
+                .filter_map(|event| event.body)
+                .collect();
+            let settings = &self.config.change;
+            let card =
+                crate::commands::change_view::change_message(&change, &settings.rules, &flags);
+            // The CAB card goes to the CAB channel, or without one (or on
+            // another platform) where the change was drafted.
+            let home = match &settings.cab_channel {
+                Some(cab) if cab.platform == platform => (cab.channel.clone(), None),
+                _ if change.origin.platform == platform => {
+                    (change.origin.channel.clone(), change.origin.thread.clone())
+                }
+                _ => {
+                    return Ok(Err(DeliveryError::Permanent(format!(
+                        "{} has no channel on {platform}",
+                        change.reference()
+                    ))))
+                }
+            };
+            return Ok(Ok(Job::Card {
+                ticket_id,
+                posted,
+                home,
+                card,
+            }));
+        }
+        Ok(Err(DeliveryError::Permanent(format!(
+            "ticket {ticket_id} has no card to deliver"
+        ))))
+    }
+
+    /// Sends a prepared job; a card says where it landed.
+    async fn send(&self, job: &Job) -> Result<Option<PostedMessage>, DeliveryError> {
+        match job {
+            Job::Card {
+                posted: Some(posted),
+                card,
+                ..
+            } => {
+                self.deliver.update_card(posted, card).await?;
+                Ok(Some(posted.clone()))
+            }
+            Job::Card {
+                posted: None,
+                home,
+                card,
+                ..
+            } => self
+                .deliver
+                .post_card(&home.0, home.1.as_deref(), card)
+                .await
+                .map(Some),
+            Job::Survey { reporter, survey } => self
+                .deliver
+                .send_survey(reporter, survey)
+                .await
+                .map(|()| None),
+            Job::Notice {
+                channel,
+                thread,
+                notice,
+            } => self
+                .deliver
+                .post_notice(channel, thread.as_deref(), notice)
+                .await
+                .map(|()| None),
+        }
+    }
+
+    /// Records a sent or failed row. While the database is unreachable it
+    /// keeps trying until the lease runs out: the message went out, and
+    /// saying so is what stops it going out again.
+    async fn record(
+        &self,
+        item: &OutboxItem,
+        covered: &[i64],
+        job: Option<&Job>,
+        result: Result<Option<PostedMessage>, DeliveryError>,
+    ) -> Result<(), StoreError> {
+        let platform = self.deliver.platform();
+        // Wall time, not the injected clock: this bounds real waiting.
+        let give_up = std::time::Instant::now() + LEASE.to_std().unwrap_or(POLL);
+        loop {
+            let attempt = self.record_once(item, covered, job, &result).await;
+            match attempt {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Unavailable(err)) if std::time::Instant::now() < give_up => {
+                    tracing::warn!(error = %err, %platform, outbox_id = item.id, "could not record a delivery yet; retrying");
+                    tokio::time::sleep(RECORD_RETRY).await;
+                }
+                Err(StoreError::Unavailable(err)) => return Err(StoreError::Unavailable(err)),
+                Err(store_err) => {
+                    // Recording broke a constraint: count the attempt in a
+                    // fresh transaction, so the row backs off and is parked
+                    // in the end instead of being re-sent every second.
+                    tracing::warn!(error = %store_err, outbox_id = item.id, "could not record a delivery");
+                    let failure = DeliveryError::Retry {
+                        reason: store_err.to_string(),
+                        after: None,
+                    };
+                    let now = self.clock.now();
+                    let retry_at = self.retry_at(item, &failure, now);
+                    let mut retry = self.store.begin().await?;
+                    store::outbox::mark_failed(
+                        &mut retry,
+                        item,
+                        &failure.to_string(),
+                        retry_at,
+                        now,
+                    )
                     .await?;
-                retry.commit().await?;
+                    store::outbox::release(&mut retry, covered).await?;
+                    retry.commit().await?;
+                    return Ok(());
+                }
             }
         }
-        Ok(true)
+    }
+
+    async fn record_once(
+        &self,
+        item: &OutboxItem,
+        covered: &[i64],
+        job: Option<&Job>,
+        result: &Result<Option<PostedMessage>, DeliveryError>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.store.begin().await?;
+        let now = self.clock.now();
+        match result {
+            Ok(posted) => {
+                if let (Some(posted), Some(Job::Card { ticket_id, .. })) = (posted, job) {
+                    store::messages::record(
+                        &mut tx,
+                        *ticket_id,
+                        self.deliver.platform(),
+                        posted,
+                        now,
+                    )
+                    .await?;
+                }
+                store::outbox::mark_sent(&mut tx, covered, now).await?;
+            }
+            Err(err) => {
+                let retry_at = self.retry_at(item, err, now);
+                store::outbox::mark_failed(&mut tx, item, &err.to_string(), retry_at, now).await?;
+                store::outbox::release(&mut tx, covered).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// When to try a failed row again, or `None` to park it.
@@ -215,136 +413,27 @@ impl<D: Deliver> OutboxWorker<D> {
             _ => None,
         }
     }
-
-    async fn deliver_notice(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
-        let (Some(channel), Some(body)) = (&item.channel, &item.body) else {
-            return Err(DeliveryError::Permanent(
-                "a notice without a channel or text".into(),
-            ));
-        };
-        self.deliver
-            .post_notice(
-                channel,
-                item.thread.as_deref(),
-                // Notices keep their blocks as JSON; older plain-text rows
-                // still deliver as a paragraph.
-                &serde_json::from_str::<Message>(body)
-                    .unwrap_or_else(|_| Message::text(body.clone())),
-            )
-            .await
-    }
-
-    async fn deliver_item(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        item: &OutboxItem,
-        incident: &Incident,
-    ) -> Result<(), DeliveryError> {
-        let unavailable = |err: StoreError| DeliveryError::Retry {
-            reason: err.to_string(),
-            after: None,
-        };
-        match item.kind {
-            OutboxKind::TicketMessage => {
-                let pauses = store::sla::pauses(conn, incident.id)
-                    .await
-                    .map_err(unavailable)?;
-                let clocks = self
-                    .config
-                    .sla_policy
-                    .clocks(incident, &pauses, self.clock.now());
-                let card = show::incident_message(incident, &clocks);
-                let origin = &incident.origin;
-                self.post_or_update(
-                    conn,
-                    incident.id,
-                    (&origin.channel, origin.thread.as_deref()),
-                    &card,
-                )
-                .await
-            }
-            OutboxKind::Survey => {
-                self.deliver
-                    .send_survey(&incident.reporter, &show::survey_message(incident))
-                    .await
-            }
-            OutboxKind::Notice => self.deliver_notice(item).await,
-        }
-    }
 }
 
-impl<D: Deliver> OutboxWorker<D> {
-    /// Posts a ticket's card in `home` the first time, then edits it in place.
-    async fn post_or_update(
-        &self,
-        conn: &mut sqlx::PgConnection,
+/// What a claimed row asks to send, read and rendered under the claim.
+enum Job {
+    /// A ticket's card: edited in place when `posted`, else posted in `home`
+    /// (channel, thread).
+    Card {
         ticket_id: i64,
-        home: (&str, Option<&str>),
-        card: &Message,
-    ) -> Result<(), DeliveryError> {
-        let platform = self.deliver.platform();
-        let unavailable = |err: StoreError| DeliveryError::Retry {
-            reason: err.to_string(),
-            after: None,
-        };
-        let posted = match store::messages::find(conn, ticket_id, platform)
-            .await
-            .map_err(unavailable)?
-        {
-            Some(posted) => {
-                self.deliver.update_card(&posted, card).await?;
-                posted
-            }
-            None => self.deliver.post_card(home.0, home.1, card).await?,
-        };
-        let now = self.clock.now();
-        store::messages::record(conn, ticket_id, platform, &posted, now)
-            .await
-            .map_err(unavailable)
-    }
-
-    /// A change's CAB card: posted in `change.cab_channel` (or, without one,
-    /// where the change was drafted) and edited as approvals arrive.
-    async fn deliver_change(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        item: &OutboxItem,
-        change: &Change,
-    ) -> Result<(), DeliveryError> {
-        if item.kind != OutboxKind::TicketMessage {
-            return Err(DeliveryError::Permanent(format!(
-                "{} has no survey",
-                change.reference()
-            )));
-        }
-        let platform = self.deliver.platform();
-        let settings = &self.config.change;
-        let home = match &settings.cab_channel {
-            Some(cab) if cab.platform == platform => (cab.channel.as_str(), None),
-            _ if change.origin.platform == platform => (
-                change.origin.channel.as_str(),
-                change.origin.thread.as_deref(),
-            ),
-            _ => {
-                return Err(DeliveryError::Permanent(format!(
-                    "{} has no channel on {platform}",
-                    change.reference()
-                )))
-            }
-        };
-        let flags: Vec<String> = store::timeline::list(conn, change.id)
-            .await
-            .map_err(|err| DeliveryError::Retry {
-                reason: err.to_string(),
-                after: None,
-            })?
-            .into_iter()
-            .filter(|event| event.action == crate::domain::timeline::EventAction::Flagged)
-            .filter_map(|event| event.body)
-            .collect();
-        let card = crate::commands::change_view::change_message(change, &settings.rules, &flags);
-        self.post_or_update(conn, change.id, home, &card).await
-    }
+        posted: Option<PostedMessage>,
+        home: (String, Option<String>),
+        card: Message,
+    },
+    Survey {
+        reporter: UserId,
+        survey: Message,
+    },
+    Notice {
+        channel: String,
+        thread: Option<String>,
+        notice: Message,
+    },
 }
 
 /// Exponential backoff with jitter: about 1 s, 2 s, 4 s … up to 5 minutes.

@@ -99,8 +99,10 @@ pub async fn enqueue_notice(
     Ok(())
 }
 
-/// Claims the oldest due row for `platform`, locking it until the
-/// transaction ends; other workers skip it.
+/// Finds the oldest due, unleased row for `platform` (skipping cards whose
+/// ticket another worker is sending) and locks it until the transaction
+/// ends; other workers skip it. [`lease`] makes the claim outlast the
+/// transaction.
 pub async fn claim(
     conn: &mut PgConnection,
     platform: Platform,
@@ -116,8 +118,13 @@ pub async fn claim(
         Option<String>,
     );
     let row: Option<Row> = sqlx::query_as(
-        "SELECT id, kind, ticket_id, attempts, channel, thread, body FROM outbox
+        "SELECT id, kind, ticket_id, attempts, channel, thread, body FROM outbox o
          WHERE platform = $1 AND sent_at IS NULL AND failed_at IS NULL AND not_before <= $2
+           AND (claimed_until IS NULL OR claimed_until <= $2)
+           AND NOT (kind = 'ticket_message' AND EXISTS (
+                SELECT 1 FROM outbox c
+                WHERE c.ticket_id = o.ticket_id AND c.platform = o.platform
+                  AND c.kind = 'ticket_message' AND c.sent_at IS NULL AND c.claimed_until > $2))
          ORDER BY not_before, id
          LIMIT 1
          FOR UPDATE SKIP LOCKED",
@@ -178,13 +185,57 @@ pub async fn lock_ticket(conn: &mut PgConnection, ticket_id: i64) -> Result<(), 
     Ok(())
 }
 
+/// Whether another worker holds a lease on `ticket_id`'s card on `platform`.
+pub async fn card_leased(
+    conn: &mut PgConnection,
+    platform: Platform,
+    ticket_id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM outbox
+         WHERE ticket_id = $1 AND platform = $2 AND kind = 'ticket_message'
+           AND sent_at IS NULL AND claimed_until > $3)",
+    )
+    .bind(ticket_id)
+    .bind(platform.as_str())
+    .bind(now)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Leases rows `ids` to the claiming worker until `until`.
+pub async fn lease(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    until: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE outbox SET claimed_until = $2 WHERE id = ANY($1)")
+        .bind(ids)
+        .bind(until)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Gives leased rows back without sending them.
+pub async fn release(conn: &mut PgConnection, ids: &[i64]) -> Result<(), StoreError> {
+    sqlx::query("UPDATE outbox SET claimed_until = NULL WHERE id = ANY($1) AND sent_at IS NULL")
+        .bind(ids)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Marks rows `ids` sent (the claimed row and the updates it covered).
 pub async fn mark_sent(
     conn: &mut PgConnection,
     ids: &[i64],
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE outbox SET sent_at = $2 WHERE id = ANY($1) AND sent_at IS NULL")
+    sqlx::query(
+        "UPDATE outbox SET sent_at = $2, claimed_until = NULL WHERE id = ANY($1) AND sent_at IS NULL",
+    )
         .bind(ids)
         .bind(at)
         .execute(conn)
@@ -201,7 +252,7 @@ pub async fn mark_failed(
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE outbox SET attempts = attempts + 1, last_error = $2,
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $2, claimed_until = NULL,
                 not_before = COALESCE($3, not_before),
                 failed_at = CASE WHEN $3 IS NULL THEN $4 END
          WHERE id = $1",

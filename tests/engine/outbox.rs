@@ -249,3 +249,44 @@ async fn admins_list_and_retry_parked_posts(pool: PgPool) {
     assert_eq!((waiting, attempts), (2, 0));
     desk.refused("root", "/itsm outbox retry").await;
 }
+
+/// A row another worker has leased (it is sending it, or the database went
+/// away before it could record that it did) is left alone until the lease
+/// runs out, so a database restart mid-send does not post it twice.
+#[sqlx::test]
+async fn leased_rows_wait_for_their_worker(pool: PgPool) {
+    let desk = Desk::new(pool.clone()).await;
+    let recorder = Recorder::new();
+    desk.ok("slack:U0STAFF01", "/incident Projector dead P3")
+        .await;
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM outbox")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let until = crate::helpers::start() + chrono::Duration::minutes(2);
+    itsm_bot::store::outbox::lease(&mut conn, &ids, until)
+        .await
+        .unwrap();
+    drop(conn);
+
+    let worker = worker(&desk, &recorder);
+    assert_eq!(worker.drain().await.unwrap(), 0, "leased elsewhere");
+    // A later change to the same card waits too: one worker per card.
+    desk.ok("bob", "/incident INC-1 ack").await;
+    assert_eq!(worker.drain().await.unwrap(), 0, "the card is leased");
+    assert!(recorder.sent().is_empty(), "{:?}", recorder.sent());
+
+    desk.clock.set(until + chrono::Duration::seconds(1));
+    worker.drain().await.unwrap();
+    let sent = recorder.sent();
+    assert_eq!(
+        sent.len(),
+        1,
+        "the card once, with the latest state: {sent:?}"
+    );
+    assert!(
+        sent[0].starts_with("post ") && sent[0].contains("acknowledged"),
+        "{sent:?}"
+    );
+}
