@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod changes;
 pub mod inbound;
 pub mod incidents;
+pub mod leases;
 pub mod listing;
 pub mod messages;
 pub mod outbox;

@@ -9,6 +9,7 @@ mod hooks;
 mod http;
 mod idempotency;
 mod incident_story;
+mod leases;
 mod metrics;
 mod outages;
 mod outbox;
