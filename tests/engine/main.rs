@@ -18,4 +18,5 @@ mod queries;
 mod refusals;
 mod roles;
 mod shell;
+mod shutdown;
 mod sla;
