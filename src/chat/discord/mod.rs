@@ -39,6 +39,19 @@ struct Inner {
     engine: Engine,
     http: Arc<Http>,
     config: DiscordConfig,
+    /// Gateway events being handled right now. serenity runs each in a task
+    /// of its own that closing the gateway does not wait for, so shutdown
+    /// waits on this count instead.
+    in_flight: tokio::sync::watch::Sender<usize>,
+}
+
+/// Counts one gateway event as in flight until dropped.
+pub(crate) struct Busy(tokio::sync::watch::Sender<usize>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 impl From<serenity::Error> for DiscordError {
@@ -90,6 +103,7 @@ impl DiscordAdapter {
                 http: Arc::new(http(config, token.expose())),
                 engine,
                 config: config.clone(),
+                in_flight: tokio::sync::watch::Sender::new(0),
             }),
         })
     }
@@ -121,7 +135,11 @@ impl DiscordAdapter {
             engine.outbox_signal(),
             engine.config().clone(),
         );
-        let outbox = tokio::spawn(worker.run(shutdown.clone()));
+        // The worker's last flush waits for the app's last step *and* for
+        // the gateway events still being handled here, so their cards go out too.
+        let (flush, flush_signal) = Shutdown::new();
+        let outbox = tokio::spawn(worker.run(flush_signal));
+        let mut final_step = shutdown.clone();
         let lease = Lease::new(
             engine.store().clone(),
             GATEWAY_LEASE,
@@ -130,11 +148,21 @@ impl DiscordAdapter {
         let result = self.gateway_while_leased(token, &lease, shutdown).await;
         match result {
             Ok(()) => {
+                let mut in_flight = self.inner.in_flight.subscribe();
+                let _ = in_flight.wait_for(|n| *n == 0).await;
+                final_step.wait_final().await;
+                flush.trigger();
                 let _ = outbox.await;
             }
             Err(_) => outbox.abort(),
         }
         result
+    }
+
+    /// Marks a gateway event as being handled until the guard is dropped.
+    pub(crate) fn busy(&self) -> Busy {
+        self.inner.in_flight.send_modify(|n| *n += 1);
+        Busy(self.inner.in_flight.clone())
     }
 
     /// Waits for the lease, connects while holding it, disconnects when it
