@@ -136,6 +136,46 @@ async fn a_replica_that_loses_the_lease_disconnects(pool: PgPool) {
     drop(only);
 }
 
+/// The holder is cut off from the database (as when its host dies or is
+/// partitioned): it cannot renew, so it closes its gateway connection
+/// before its claim expires, and the standby connects within the failover
+/// time, never while the old connection is still open.
+#[sqlx::test]
+async fn when_the_holder_is_cut_off_the_standby_connects_within_the_failover_time(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    let cut_off = PgPool::connect_with(pool.connect_options().as_ref().clone())
+        .await
+        .unwrap();
+    let _holder = replica(&cut_off, &fake).await;
+    fake.wait_ready(WAIT).await;
+    let _standby = replica(&pool, &fake).await;
+    tokio::time::sleep(FAILOVER).await;
+    assert_eq!(fake.identifies(), 1);
+
+    let died = Instant::now();
+    cut_off.close().await;
+    let mut closed_at = None;
+    while fake.identifies() < 2 {
+        if closed_at.is_none() && !fake.connected() {
+            closed_at = Some(died.elapsed());
+        }
+        assert!(died.elapsed() < FAILOVER * 3, "the standby never connected");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let took = died.elapsed();
+    let closed_at =
+        closed_at.expect("the old connection was still open when the standby connected");
+    assert!(
+        closed_at < took,
+        "closed at {closed_at:?}, standby at {took:?}"
+    );
+    assert!(
+        took <= FAILOVER + Duration::from_millis(500),
+        "took over after {took:?}"
+    );
+    fake.wait_ready(WAIT).await;
+}
+
 /// Shutdown hands the lease back: the row is gone at once.
 #[sqlx::test]
 async fn shutdown_releases_the_lease(pool: PgPool) {
