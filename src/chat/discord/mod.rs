@@ -14,6 +14,7 @@ use serenity::all::{ClientBuilder, GatewayIntents, Http, HttpBuilder, ShardManag
 
 use crate::app::lease::{Lease, LeaseEnd, LeaseTiming};
 use crate::app::Shutdown;
+use crate::chat::in_flight::{Busy, InFlight};
 use crate::chat::outbound::OutboxWorker;
 use crate::commands::Engine;
 use crate::config::DiscordConfig;
@@ -42,16 +43,7 @@ struct Inner {
     /// Gateway events being handled right now. serenity runs each in a task
     /// of its own that closing the gateway does not wait for, so shutdown
     /// waits on this count instead.
-    in_flight: tokio::sync::watch::Sender<usize>,
-}
-
-/// Counts one gateway event as in flight until dropped.
-pub(crate) struct Busy(tokio::sync::watch::Sender<usize>);
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        self.0.send_modify(|n| *n = n.saturating_sub(1));
-    }
+    in_flight: InFlight,
 }
 
 impl From<serenity::Error> for DiscordError {
@@ -103,7 +95,7 @@ impl DiscordAdapter {
                 http: Arc::new(http(config, token.expose())),
                 engine,
                 config: config.clone(),
-                in_flight: tokio::sync::watch::Sender::new(0),
+                in_flight: InFlight::default(),
             }),
         })
     }
@@ -148,8 +140,7 @@ impl DiscordAdapter {
         let result = self.gateway_while_leased(token, &lease, shutdown).await;
         match result {
             Ok(()) => {
-                let mut in_flight = self.inner.in_flight.subscribe();
-                let _ = in_flight.wait_for(|n| *n == 0).await;
+                self.inner.in_flight.idle().await;
                 final_step.wait_final().await;
                 flush.trigger();
                 let _ = outbox.await;
@@ -161,8 +152,7 @@ impl DiscordAdapter {
 
     /// Marks a gateway event as being handled until the guard is dropped.
     pub(crate) fn busy(&self) -> Busy {
-        self.inner.in_flight.send_modify(|n| *n += 1);
-        Busy(self.inner.in_flight.clone())
+        self.inner.in_flight.start()
     }
 
     /// Waits for the lease, connects while holding it, disconnects when it
