@@ -34,31 +34,79 @@ pub enum AppError {
     Discord(#[from] crate::chat::discord::DiscordError),
 }
 
+pub mod lease;
+
+/// How far shutdown has got. Stages only move forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    Running,
+    /// Stop taking new work; finish what is in flight.
+    Stopping,
+    /// In-flight work is done (or abandoned): flush the outbox one last time
+    /// and return.
+    Finishing,
+}
+
 /// A signal that tells every task to finish what it is doing and stop.
+///
+/// Shutdown has two steps. [`Shutdown::wait`] fires first: stop taking new
+/// work (close listeners and gateways, hand back leases) and finish what is
+/// in flight. [`Shutdown::wait_final`] fires once that is done: the outbox
+/// workers then deliver what is due one last time and return. Dropping every
+/// trigger counts as both.
 #[derive(Debug, Clone)]
-pub struct Shutdown(watch::Receiver<bool>);
+pub struct Shutdown(watch::Receiver<Stage>);
 
 /// The sending side of [`Shutdown`].
 #[derive(Debug, Clone)]
-pub struct ShutdownTrigger(Arc<watch::Sender<bool>>);
+pub struct ShutdownTrigger(Arc<watch::Sender<Stage>>);
 
 impl Shutdown {
     /// A new signal and its trigger.
     pub fn new() -> (ShutdownTrigger, Shutdown) {
-        let (tx, rx) = watch::channel(false);
+        let (tx, rx) = watch::channel(Stage::Running);
         (ShutdownTrigger(Arc::new(tx)), Shutdown(rx))
     }
 
-    /// Waits until shutdown is triggered (or the trigger is dropped).
+    /// Waits until shutdown begins (or the trigger is dropped): stop taking
+    /// new work.
     pub async fn wait(&mut self) {
-        let _ = self.0.wait_for(|stop| *stop).await;
+        let _ = self.0.wait_for(|stage| *stage >= Stage::Stopping).await;
+    }
+
+    /// Waits until in-flight work is done and only flushing is left (or the
+    /// trigger is dropped).
+    pub async fn wait_final(&mut self) {
+        let _ = self.0.wait_for(|stage| *stage >= Stage::Finishing).await;
+    }
+
+    /// Whether shutdown has begun (or the trigger is gone).
+    pub fn is_triggered(&self) -> bool {
+        *self.0.borrow() >= Stage::Stopping || self.0.has_changed().is_err()
     }
 }
 
 impl ShutdownTrigger {
-    /// Tells every holder of the [`Shutdown`] to stop.
+    /// Tells every holder of the [`Shutdown`] to stop at once: both steps
+    /// together, for callers that do not wait for in-flight work in between.
     pub fn trigger(&self) {
-        let _ = self.0.send(true);
+        self.advance(Stage::Finishing);
+    }
+
+    /// Begins a graceful shutdown: stop taking new work and finish what is
+    /// in flight. [`ShutdownTrigger::trigger`] follows once that is done.
+    pub fn stop_intake(&self) {
+        self.advance(Stage::Stopping);
+    }
+
+    fn advance(&self, to: Stage) {
+        self.0.send_if_modified(|stage| {
+            let moved = *stage < to;
+            if moved {
+                *stage = to;
+            }
+            moved
+        });
     }
 }
 
@@ -117,23 +165,31 @@ impl App {
         }
     }
 
-    /// Runs the HTTP server and, when standard input is a terminal, the
-    /// shell adapter, until `shutdown` fires (or the shell's input ends).
-    /// In-flight requests finish before it returns.
+    /// Runs the HTTP server, the chat adapters, the scheduler and, when
+    /// standard input is a terminal, the shell adapter, until `shutdown`
+    /// begins (or the shell's input ends), then shuts down gracefully within
+    /// `shutdown.grace_seconds`:
+    ///
+    /// 1. everything stops taking new work: the HTTP server stops accepting,
+    ///    Socket Mode and the Discord gateway close, leases are handed back;
+    /// 2. in-flight HTTP requests and commands finish;
+    /// 3. the outbox workers deliver what is due one last time;
+    /// 4. whatever is still running when the grace period ends is abandoned
+    ///    and named in the log, so the process never hangs.
     pub async fn serve(
         &self,
         shell_session: Option<ShellSession>,
         shutdown: Shutdown,
         trigger: ShutdownTrigger,
     ) -> Result<(), AppError> {
-        let mut tasks = tokio::task::JoinSet::new();
+        let mut tasks = Tasks::default();
         let slack = if self.config.slack.enabled() {
             let adapter = SlackAdapter::new(self.engine.clone(), &self.config.slack)?;
             let stop = shutdown.clone();
             let runner = adapter.clone();
-            tasks.spawn(async move {
+            tasks.spawn("Slack adapter", false, async move {
                 runner.run(stop).await?;
-                Ok("Slack adapter")
+                Ok(())
             });
             Some(adapter)
         } else {
@@ -142,9 +198,9 @@ impl App {
         if self.config.discord.enabled() {
             let adapter = DiscordAdapter::new(self.engine.clone(), &self.config.discord)?;
             let stop = shutdown.clone();
-            tasks.spawn(async move {
+            tasks.spawn("Discord adapter", false, async move {
                 adapter.run(stop).await?;
-                Ok("Discord adapter")
+                Ok(())
             });
         }
         if self.config.scheduler.enabled {
@@ -155,9 +211,9 @@ impl App {
                 shell::print_posts(posts);
                 sink
             });
-            tasks.spawn(async move {
+            tasks.spawn("scheduler", true, async move {
                 crate::scheduler::run(engine, stop, sink).await;
-                Ok("scheduler")
+                Ok(())
             });
         }
         if self.config.http.enabled {
@@ -172,55 +228,158 @@ impl App {
                 app = app.merge(slack_routes(adapter.clone()).layer(limit));
             }
             let mut stop = shutdown.clone();
-            tasks.spawn(async move {
+            tasks.spawn("HTTP server", true, async move {
                 axum::serve(listener, app)
                     .with_graceful_shutdown(async move { stop.wait().await })
                     .await
                     .map_err(AppError::from)?;
-                Ok("HTTP server")
+                Ok(())
             });
         }
         if let Some(session) = shell_session {
             let engine = self.engine.clone();
             let stop = shutdown.clone();
-            tasks.spawn(async move {
+            tasks.spawn("shell", true, async move {
                 let input = tokio::io::BufReader::new(tokio::io::stdin());
                 shell::run(&engine, &session, input, tokio::io::stdout(), stop).await?;
-                Ok("shell")
+                Ok(())
             });
         }
         let mut stop = shutdown.clone();
         let mut result = Ok(());
-        loop {
+        while !tasks.is_empty() {
             tokio::select! {
                 () = stop.wait() => break,
-                finished = tasks.join_next() => match finished {
-                    None => break,
-                    Some(Ok(Ok(task))) => {
-                        // The shell's input ended (the person at the terminal
-                        // is done) or a server stopped by itself.
-                        tracing::info!(task, "finished; shutting down");
-                        trigger.trigger();
+                finished = tasks.join_next() => {
+                    match finished {
+                        (task, Ok(())) => {
+                            // The shell's input ended (the person at the
+                            // terminal is done) or a server stopped by itself.
+                            tracing::info!(task, "finished; shutting down");
+                        }
+                        (task, Err(err)) => {
+                            tracing::error!(task, error = %err, "failed; shutting down");
+                            result = Err(err);
+                        }
                     }
-                    Some(Ok(Err(err))) => {
-                        result = Err(err);
-                        trigger.trigger();
-                    }
-                    Some(Err(join)) => {
-                        tracing::error!(error = %join, "task failed");
-                        trigger.trigger();
-                    }
-                },
+                    trigger.stop_intake();
+                }
             }
         }
-        while let Some(finished) = tasks.join_next().await {
-            if let Ok(Err(err)) = finished {
-                tracing::warn!(error = %err, "task ended with an error during shutdown");
-            }
+        trigger.stop_intake();
+        let grace = Duration::from_secs(self.config.shutdown.grace_seconds);
+        let deadline = tokio::time::Instant::now() + grace;
+        tracing::info!(grace = ?grace, "shutting down: finishing in-flight work");
+        // In-flight HTTP requests (slash commands, webhooks, API calls) end
+        // with the HTTP server; the adapters meanwhile close their
+        // connections and keep delivering the outbox.
+        tasks.wait_until(deadline, true).await;
+        trigger.trigger();
+        tasks.wait_until(deadline, false).await;
+        let abandoned = tasks.abandon();
+        if !abandoned.is_empty() {
+            tracing::warn!(
+                tasks = ?abandoned,
+                grace = ?grace,
+                "grace period over; abandoning what is still running"
+            );
         }
-        self.store.close().await;
+        let left = deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+            .max(Duration::from_millis(500));
+        match tokio::time::timeout(left, store::outbox::pending(self.store.pool())).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(pending)) => tracing::warn!(
+                pending,
+                "outbox messages left undelivered; another replica or the next start delivers them"
+            ),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "cannot count undelivered outbox messages")
+            }
+            Err(_) => tracing::warn!("counting undelivered outbox messages timed out"),
+        }
+        // Connections still checked out by abandoned work would keep
+        // `close` waiting; the process exits after this either way.
+        if tokio::time::timeout(left, self.store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections still in use at exit");
+        }
         tracing::info!("stopped");
         result
+    }
+}
+
+/// The running tasks of [`App::serve`], by name.
+#[derive(Default)]
+struct Tasks {
+    set: tokio::task::JoinSet<Result<(), AppError>>,
+    /// Name of each running task, and whether it takes work in (stops at
+    /// [`Shutdown::wait`]) rather than delivering it.
+    names: std::collections::HashMap<tokio::task::Id, (&'static str, bool)>,
+}
+
+impl Tasks {
+    fn spawn(
+        &mut self,
+        name: &'static str,
+        intake: bool,
+        task: impl std::future::Future<Output = Result<(), AppError>> + Send + 'static,
+    ) {
+        let handle = self.set.spawn(task);
+        self.names.insert(handle.id(), (name, intake));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+
+    /// The next task to end, by name, with its result. Pending forever
+    /// when none is left, like an idle branch of a `select!`.
+    async fn join_next(&mut self) -> (&'static str, Result<(), AppError>) {
+        match self.set.join_next_with_id().await {
+            Some(Ok((id, result))) => (self.forget(id), result),
+            Some(Err(join)) => {
+                let name = self.forget(join.id());
+                tracing::error!(task = name, error = %join, "task panicked");
+                (name, Ok(()))
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    fn forget(&mut self, id: tokio::task::Id) -> &'static str {
+        self.names.remove(&id).map_or("task", |(name, _)| name)
+    }
+
+    /// Waits until every task (only the intake tasks, with `intake_only`)
+    /// has ended, or `deadline` passes.
+    async fn wait_until(&mut self, deadline: tokio::time::Instant, intake_only: bool) {
+        loop {
+            let waiting = self
+                .names
+                .values()
+                .any(|(_, intake)| *intake || !intake_only);
+            if !waiting || self.set.is_empty() {
+                return;
+            }
+            match tokio::time::timeout_at(deadline, self.join_next()).await {
+                Ok((task, Ok(()))) => tracing::debug!(task, "stopped"),
+                Ok((task, Err(err))) => {
+                    tracing::warn!(task, error = %err, "task ended with an error during shutdown")
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Aborts what is still running and names it.
+    fn abandon(&mut self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.names.drain().map(|(_, (name, _))| name).collect();
+        names.sort_unstable();
+        self.set.abort_all();
+        names
     }
 }
 

@@ -231,10 +231,23 @@ async fn serve(config: Config) -> anyhow::Result<u8> {
     };
     let (trigger, mut stop) = Shutdown::new();
     let on_signal = trigger.clone();
+    let grace = std::time::Duration::from_secs(config.shutdown.grace_seconds);
     tokio::spawn(async move {
         app::termination_signal().await;
-        tracing::info!("signal received; shutting down");
-        on_signal.trigger();
+        tracing::info!(?grace, "signal received; shutting down");
+        on_signal.stop_intake();
+        // `serve` bounds its own shutdown by the grace period; this is the
+        // backstop should anything still hang, and a second signal means
+        // "now".
+        tokio::select! {
+            () = tokio::time::sleep(grace + std::time::Duration::from_secs(2)) => {
+                tracing::error!("shutdown overran the grace period; exiting");
+            }
+            () = app::termination_signal() => {
+                tracing::warn!("second signal; exiting without waiting");
+            }
+        }
+        std::process::exit(1);
     });
     let Some(app) = App::open_patiently(config, &mut stop)
         .await

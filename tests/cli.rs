@@ -313,3 +313,98 @@ fn sweep_posts_each_warning_once_and_digest_counts() {
         "{text}"
     );
 }
+
+/// A platform that accepts connections and never answers: Slack's
+/// `auth.test` and Discord's gateway lookup hang. SIGTERM still ends
+/// `serve` within `shutdown.grace_seconds`, the log names what was
+/// abandoned, and the Discord gateway lease is handed back.
+#[test]
+fn serve_exits_within_the_grace_period_when_a_platform_hangs_and_releases_the_lease() {
+    let db = FreshDatabase::new("grace");
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    // Accept and hold every connection, answering nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming() {
+            held.push(stream);
+        }
+    });
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = db
+        .bot()
+        .env("ITSM__HTTP__BIND", format!("127.0.0.1:{port}"))
+        .env("ITSM__SHUTDOWN__GRACE_SECONDS", "2")
+        .env("ITSM__SLACK__BOT_TOKEN", "xoxb-never-answered")
+        .env("ITSM__SLACK__APP_TOKEN", "xapp-never-answered")
+        .env("ITSM__SLACK__API_URL", format!("{silent_url}/api"))
+        .env("ITSM__DISCORD__TOKEN", "discord-never-answered")
+        .env("ITSM__DISCORD__API_URL", &silent_url)
+        .env("RUST_LOG", "info")
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let lease_held = || {
+        let output = Command::new("psql")
+            .args([
+                db.url.as_str(),
+                "-tA",
+                "-c",
+                "SELECT count(*) FROM leases WHERE name = 'discord-gateway'",
+            ])
+            .output()
+            .unwrap();
+        stdout(&output).trim() == "1"
+    };
+    loop {
+        let ready = http_get(port, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200"));
+        if ready && lease_held() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let signalled = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(5),
+            "serve hung past its 2 s grace period"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = signalled.elapsed();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        took < Duration::from_millis(3500),
+        "took {took:?}: {stderr}"
+    );
+    assert!(stderr.contains("abandoning"), "{stderr}");
+    assert!(stderr.contains("Slack adapter"), "{stderr}");
+    assert!(stderr.contains("stopped"), "{stderr}");
+    assert!(
+        !lease_held(),
+        "the gateway lease was not released: {stderr}"
+    );
+}

@@ -3,6 +3,7 @@
 //! rule lives here.
 
 pub mod discord;
+pub mod in_flight;
 pub mod outbound;
 pub mod shell;
 pub mod slack;

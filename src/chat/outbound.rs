@@ -110,21 +110,31 @@ impl<D: Deliver> OutboxWorker<D> {
         }
     }
 
-    /// Delivers until shutdown, then returns.
+    /// Delivers until the last step of shutdown ([`Shutdown::wait_final`]),
+    /// then delivers what is due one last time and returns. It keeps
+    /// delivering while in-flight commands finish, so their cards go out
+    /// before the process exits; the caller bounds the final flush (a
+    /// platform that hangs is abandoned, and its rows stay for the next
+    /// replica).
     pub async fn run(self, mut shutdown: Shutdown) {
+        let platform = self.deliver.platform();
         loop {
             let notified = self.signal.notified();
             match self.drain().await {
                 Ok(_) => {}
                 Err(err) => {
-                    tracing::warn!(error = %err, platform = %self.deliver.platform(), "outbox delivery paused")
+                    tracing::warn!(error = %err, %platform, "outbox delivery paused")
                 }
             }
             tokio::select! {
                 () = notified => {}
                 () = tokio::time::sleep(POLL) => {}
-                () = shutdown.wait() => return,
+                () = shutdown.wait_final() => break,
             }
+        }
+        match self.drain().await {
+            Ok(flushed) => tracing::info!(%platform, flushed, "outbox flushed at shutdown"),
+            Err(err) => tracing::warn!(error = %err, %platform, "outbox flush at shutdown failed"),
         }
     }
 

@@ -58,6 +58,7 @@ pub struct Config {
     pub digest: DigestConfig,
     pub slack: SlackConfig,
     pub discord: DiscordConfig,
+    pub shutdown: ShutdownConfig,
     pub sla: SlaConfig,
     pub change: ChangeConfig,
     pub hooks: HooksConfig,
@@ -285,6 +286,9 @@ pub struct DiscordConfig {
     pub create_reaction: String,
     /// Whether each incident gets a thread under its card.
     pub incident_threads: bool,
+    /// Only one replica holds the gateway connection (a lease in the
+    /// database); when it dies another connects within this many seconds.
+    pub failover_seconds: u64,
 }
 
 impl DiscordConfig {
@@ -292,6 +296,15 @@ impl DiscordConfig {
     pub fn enabled(&self) -> bool {
         self.token.is_some()
     }
+}
+
+/// `[shutdown]`: what happens on SIGTERM/SIGINT.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// How long in-flight work and the last outbox flush may take before
+    /// the process exits anyway.
+    pub grace_seconds: u64,
 }
 
 /// `[hooks]`: monitoring alerts (`POST /hooks/alertmanager`,
@@ -656,6 +669,19 @@ impl Config {
             return Err(invalid(
                 "discord.create_reaction",
                 "must name an emoji, e.g. 🎫".into(),
+            ));
+        }
+        if discord.failover_seconds == 0 {
+            return Err(invalid(
+                "discord.failover_seconds",
+                "must be at least 1 (seconds until a standby replica takes over the gateway)"
+                    .into(),
+            ));
+        }
+        if self.shutdown.grace_seconds == 0 {
+            return Err(invalid(
+                "shutdown.grace_seconds",
+                "must be at least 1 (seconds in-flight work gets at shutdown)".into(),
             ));
         }
         if discord.guild_ids.contains(&0) {

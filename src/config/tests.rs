@@ -256,3 +256,26 @@ fn the_dashboard_token_comes_from_the_environment_and_is_never_printed() {
         "{error}"
     );
 }
+
+#[test]
+fn failover_and_grace_default_and_refuse_zero() {
+    let config = Config::defaults().unwrap();
+    assert_eq!(config.discord.failover_seconds, 15);
+    assert_eq!(config.shutdown.grace_seconds, 10);
+    let config = Config::load_with_env(
+        None,
+        env(&[
+            ("ITSM__DISCORD__FAILOVER_SECONDS", "3"),
+            ("ITSM__SHUTDOWN__GRACE_SECONDS", "30"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.discord.failover_seconds, 3);
+    assert_eq!(config.shutdown.grace_seconds, 30);
+    let err = error_of("[discord]\nfailover_seconds = 0\n");
+    assert!(err.contains("discord.failover_seconds"), "{err}");
+    let err = error_of("[shutdown]\ngrace_seconds = 0\n");
+    assert!(err.contains("shutdown.grace_seconds"), "{err}");
+    let err = error_of("[shutdown]\ngrace = 5\n");
+    assert!(err.contains("grace"), "{err}");
+}

@@ -8,6 +8,7 @@ pub mod changes;
 pub mod dashboard;
 pub mod inbound;
 pub mod incidents;
+pub mod leases;
 pub mod listing;
 pub mod messages;
 pub mod outbox;

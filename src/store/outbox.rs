@@ -348,3 +348,14 @@ pub async fn retry_parked(
     .await?
     .rows_affected())
 }
+
+/// How many rows are due and neither sent nor parked, on any platform: what
+/// a stopping replica leaves for the others (or its next start).
+pub async fn pending(pool: &sqlx::PgPool) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM outbox
+         WHERE sent_at IS NULL AND failed_at IS NULL AND not_before <= clock_timestamp()",
+    )
+    .fetch_one(pool)
+    .await?)
+}

@@ -305,6 +305,11 @@ impl FakeDiscord {
         }
     }
 
+    /// Whether a gateway connection is open (ready or not).
+    pub fn connected(&self) -> bool {
+        lock(&self.shared().gateway).is_some()
+    }
+
     /// Number of IDENTIFY (op 2) payloads received so far, on any connection.
     pub fn identifies(&self) -> usize {
         self.shared().identifies.load(Ordering::SeqCst)

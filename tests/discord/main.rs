@@ -3,6 +3,7 @@
 
 mod changes;
 mod fake_discord;
+mod lease;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,4 +5,5 @@ mod changes;
 mod fake_slack;
 mod harness;
 mod http_mode;
+mod shutdown;
 mod socket_mode;

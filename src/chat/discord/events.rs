@@ -68,6 +68,7 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        let _busy = self.adapter.busy();
         let adapter = &self.adapter;
         let result = match interaction {
             Interaction::Command(command) if command.data.kind == CommandType::Message => {
@@ -85,10 +86,12 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, _ctx: Context, message: Message) {
+        let _busy = self.adapter.busy();
         self.adapter.on_message(&message).await;
     }
 
     async fn reaction_add(&self, ctx: Context, reaction: Reaction) {
+        let _busy = self.adapter.busy();
         self.adapter.on_reaction(&ctx, &reaction).await;
     }
 }

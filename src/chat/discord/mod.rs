@@ -8,10 +8,13 @@ mod events;
 mod render;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use serenity::all::{ClientBuilder, GatewayIntents, Http, HttpBuilder};
+use serenity::all::{ClientBuilder, GatewayIntents, Http, HttpBuilder, ShardManager};
 
+use crate::app::lease::{Lease, LeaseEnd, LeaseTiming};
 use crate::app::Shutdown;
+use crate::chat::in_flight::{Busy, InFlight};
 use crate::chat::outbound::OutboxWorker;
 use crate::commands::Engine;
 use crate::config::DiscordConfig;
@@ -37,6 +40,10 @@ struct Inner {
     engine: Engine,
     http: Arc<Http>,
     config: DiscordConfig,
+    /// Gateway events being handled right now. serenity runs each in a task
+    /// of its own that closing the gateway does not wait for, so shutdown
+    /// waits on this count instead.
+    in_flight: InFlight,
 }
 
 impl From<serenity::Error> for DiscordError {
@@ -88,13 +95,21 @@ impl DiscordAdapter {
                 http: Arc::new(http(config, token.expose())),
                 engine,
                 config: config.clone(),
+                in_flight: InFlight::default(),
             }),
         })
     }
 
-    /// Connects to the gateway and runs the outbox worker until shutdown.
-    /// serenity reconnects and resumes by itself after dropped connections.
-    pub async fn run(self, mut shutdown: Shutdown) -> Result<(), DiscordError> {
+    /// Runs the outbox worker and, while this replica holds the gateway
+    /// lease, the gateway connection, until shutdown. serenity reconnects
+    /// and resumes by itself after dropped connections.
+    ///
+    /// Only one replica may hold the gateway: two connections would each
+    /// receive, and answer, every event. The outbox worker runs on every
+    /// replica all the same: it only uses REST, and `FOR UPDATE SKIP
+    /// LOCKED` already gives each row to one worker, so standbys share the
+    /// delivery load and cards keep going out while the gateway changes hands.
+    pub async fn run(self, shutdown: Shutdown) -> Result<(), DiscordError> {
         let token = self
             .inner
             .config
@@ -112,30 +127,125 @@ impl DiscordAdapter {
             engine.outbox_signal(),
             engine.config().clone(),
         );
-        let outbox = tokio::spawn(worker.run(shutdown.clone()));
-        let mut client =
-            ClientBuilder::new_with_http(http(&self.inner.config, token.expose()), intents())
-                .event_handler(events::Handler::new(self.clone()))
-                .await?;
-        let shards = client.shard_manager.clone();
-        let gateway = tokio::spawn(async move { client.start().await });
-        tracing::info!("Discord gateway connecting");
-        tokio::select! {
-            () = shutdown.wait() => {
-                shards.shutdown_all().await;
+        // The worker's last flush waits for the app's last step *and* for
+        // the gateway events still being handled here, so their cards go out too.
+        let (flush, flush_signal) = Shutdown::new();
+        let outbox = tokio::spawn(worker.run(flush_signal));
+        let mut final_step = shutdown.clone();
+        let lease = Lease::new(
+            engine.store().clone(),
+            GATEWAY_LEASE,
+            LeaseTiming::for_failover(Duration::from_secs(self.inner.config.failover_seconds)),
+        );
+        let result = self.gateway_while_leased(token, &lease, shutdown).await;
+        match result {
+            Ok(()) => {
+                self.inner.in_flight.idle().await;
+                final_step.wait_final().await;
+                flush.trigger();
+                let _ = outbox.await;
             }
-            finished = gateway => {
-                // The gateway only ends by itself on a fatal error (a bad
-                // token, intents not granted): stop and say so.
-                outbox.abort();
-                return match finished {
-                    Ok(Err(err)) => Err(err.into()),
-                    Ok(Ok(())) => Err(DiscordError::NotConfigured("the gateway connection ended")),
-                    Err(_) => Err(DiscordError::NotConfigured("the gateway task failed")),
-                };
+            Err(_) => outbox.abort(),
+        }
+        result
+    }
+
+    /// Marks a gateway event as being handled until the guard is dropped.
+    pub(crate) fn busy(&self) -> Busy {
+        self.inner.in_flight.start()
+    }
+
+    /// Waits for the lease, connects while holding it, disconnects when it
+    /// is lost (then waits for it again) and hands it back on shutdown.
+    async fn gateway_while_leased(
+        &self,
+        token: &crate::config::Secret,
+        lease: &Lease,
+        mut shutdown: Shutdown,
+    ) -> Result<(), DiscordError> {
+        loop {
+            let Some(valid_until) = lease.acquire(&mut shutdown).await else {
+                return Ok(());
+            };
+            // Building the client asks Discord for the gateway URL; a
+            // Discord that does not answer must not hold up shutdown.
+            let builder =
+                ClientBuilder::new_with_http(http(&self.inner.config, token.expose()), intents())
+                    .event_handler(events::Handler::new(self.clone()));
+            let client = tokio::select! {
+                client = builder => client,
+                () = shutdown.wait() => {
+                    lease.release().await;
+                    return Ok(());
+                }
+            };
+            let mut client = match client {
+                Ok(client) => client,
+                Err(err) => {
+                    lease.release().await;
+                    return Err(err.into());
+                }
+            };
+            let shards = client.shard_manager.clone();
+            let mut gateway = tokio::spawn(async move { client.start().await });
+            tracing::info!(holder = lease.holder(), "Discord gateway connecting");
+            let end = tokio::select! {
+                end = lease.hold(valid_until, &mut shutdown) => end,
+                finished = &mut gateway => {
+                    // The gateway only ends by itself on a fatal error (a
+                    // bad token, intents not granted): stop and say so, and
+                    // let a standby try.
+                    lease.release().await;
+                    return match finished {
+                        Ok(Err(err)) => Err(err.into()),
+                        Ok(Ok(())) => Err(DiscordError::NotConfigured("the gateway connection ended")),
+                        Err(_) => Err(DiscordError::NotConfigured("the gateway task failed")),
+                    };
+                }
+            };
+            stop_gateway(&shards, gateway).await;
+            match end {
+                LeaseEnd::Stopping => {
+                    // Closed first, released second: the standby connects
+                    // only once this connection is gone.
+                    tracing::info!("Discord gateway closed");
+                    lease.release().await;
+                    return Ok(());
+                }
+                LeaseEnd::Lost => {
+                    tracing::warn!("Discord gateway closed: the lease was lost; standing by");
+                }
             }
         }
-        let _ = outbox.await;
-        Ok(())
+    }
+}
+
+/// The lease that decides which replica holds the Discord gateway.
+pub const GATEWAY_LEASE: &str = "discord-gateway";
+
+/// How long closing the gateway may take before its task is abandoned.
+const GATEWAY_STOP: Duration = Duration::from_secs(10);
+
+/// Closes the gateway connection and waits for the client to return.
+/// `shutdown_all` does nothing while the shard is still being started, so
+/// it is repeated until the client has returned.
+async fn stop_gateway(
+    shards: &Arc<ShardManager>,
+    mut gateway: tokio::task::JoinHandle<serenity::Result<()>>,
+) {
+    let deadline = tokio::time::Instant::now() + GATEWAY_STOP;
+    loop {
+        shards.shutdown_all().await;
+        if tokio::time::timeout(Duration::from_millis(250), &mut gateway)
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!("the Discord gateway did not close in time; abandoning it");
+            gateway.abort();
+            return;
+        }
     }
 }

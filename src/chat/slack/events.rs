@@ -30,6 +30,7 @@ impl SlackAdapter {
     /// The reply to a slash command: within Slack's time limit, or "working
     /// on it" with the result following through `response_url`.
     pub async fn on_command(&self, event: SlackCommandEvent) -> SlackCommandEventResponse {
+        let busy = self.busy();
         let Some(user) = slack_user(&event.user_id) else {
             return ephemeral(Message::text("Your Slack user id could not be read."));
         };
@@ -70,6 +71,9 @@ impl SlackAdapter {
                 let adapter = self.clone();
                 let response_url = event.response_url.clone();
                 tokio::spawn(async move {
+                    // Still in flight until the result is posted: shutdown
+                    // waits for it.
+                    let _busy = busy;
                     let reply = match work.await {
                         Ok(reply) => reply,
                         Err(_) => Reply::failed(),
@@ -139,6 +143,7 @@ impl SlackAdapter {
         &self,
         event: SlackInteractionEvent,
     ) -> Result<SlackInteractionResponse, Redeliver> {
+        let _busy = self.busy();
         match event {
             SlackInteractionEvent::BlockActions(actions) => {
                 self.on_block_actions(actions).await;
@@ -293,6 +298,7 @@ impl SlackAdapter {
     /// Handles an Events API event: intake messages, thread replies,
     /// reactions. An error asks Slack to deliver it again.
     pub async fn on_push(&self, event: SlackPushEventCallback) -> Result<(), Redeliver> {
+        let _busy = self.busy();
         let event_id = event.event_id.0.clone();
         match event.event {
             SlackEventCallbackBody::Message(message) => self.on_message(message, event_id).await,

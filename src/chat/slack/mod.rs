@@ -14,6 +14,7 @@ use std::sync::Arc;
 use slack_morphism::prelude::*;
 
 use crate::app::Shutdown;
+use crate::chat::in_flight::{Busy, InFlight};
 use crate::chat::outbound::OutboxWorker;
 use crate::commands::Engine;
 use crate::config::{SlackConfig, SlackMode};
@@ -47,6 +48,9 @@ struct Inner {
     people: people::People,
     /// The bot's own user id, learnt from `auth.test`, to ignore its own messages.
     bot_user: tokio::sync::OnceCell<SlackUserId>,
+    /// Commands, interactions and events being handled right now, including
+    /// slash commands still running after Slack got "working on it".
+    in_flight: InFlight,
 }
 
 impl std::fmt::Debug for SlackAdapter {
@@ -87,6 +91,7 @@ impl SlackAdapter {
                 bot_token,
                 config: config.clone(),
                 bot_user: tokio::sync::OnceCell::new(),
+                in_flight: InFlight::default(),
             }),
         })
     }
@@ -107,7 +112,11 @@ impl SlackAdapter {
             engine.outbox_signal(),
             engine.config().clone(),
         );
-        let outbox = tokio::spawn(worker.run(shutdown.clone()));
+        // The worker's last flush waits for the app's last step *and* for
+        // the commands still being handled here, so their cards go out too.
+        let (flush, flush_signal) = Shutdown::new();
+        let outbox = tokio::spawn(worker.run(flush_signal));
+        let mut final_step = shutdown.clone();
         let result = match self.inner.config.mode {
             SlackMode::Socket => socket::run(self.clone(), shutdown).await,
             SlackMode::Http => {
@@ -116,8 +125,16 @@ impl SlackAdapter {
                 Ok(())
             }
         };
+        self.inner.in_flight.idle().await;
+        final_step.wait_final().await;
+        flush.trigger();
         let _ = outbox.await;
         result
+    }
+
+    /// Marks a command or event as being handled until the guard is dropped.
+    pub(crate) fn busy(&self) -> Busy {
+        self.inner.in_flight.start()
     }
 
     /// Asks Slack who the bot is, so its own messages can be ignored. A
