@@ -76,8 +76,9 @@ const MAX_ATTEMPTS: i32 = 8;
 /// How often the worker looks for due rows when nothing woke it.
 const POLL: Duration = Duration::from_secs(1);
 /// How long a claimed row is this worker's: long enough to ride out a
-/// database restart between sending and recording.
-const LEASE: chrono::Duration = chrono::Duration::minutes(2);
+/// database restart between sending and recording, short enough that a row
+/// whose worker died mid-send goes out again soon.
+const LEASE: chrono::Duration = chrono::Duration::seconds(30);
 /// How often a worker tries again to record a delivery while the database
 /// is away.
 const RECORD_RETRY: Duration = Duration::from_millis(500);

@@ -135,6 +135,9 @@ pub struct HttpConfig {
     /// dashboard is open when unset. Set it with ITSM__HTTP__DASHBOARD_TOKEN.
     #[serde(default)]
     pub dashboard_token: Option<Secret>,
+    /// A file holding the dashboard token (container secrets).
+    #[serde(default)]
+    pub dashboard_token_file: Option<PathBuf>,
 }
 
 /// `[shell]`
@@ -523,7 +526,12 @@ impl Config {
 
     /// Fills secrets from the files named by `*_file` keys.
     fn read_secret_files(&mut self) -> Result<(), ConfigError> {
-        let (slack, discord, hooks) = (&mut self.slack, &mut self.discord, &mut self.hooks);
+        let (slack, discord, hooks, http) = (
+            &mut self.slack,
+            &mut self.discord,
+            &mut self.hooks,
+            &mut self.http,
+        );
         let pairs = [
             (
                 "slack.bot_token_file",
@@ -546,6 +554,11 @@ impl Config {
                 &mut discord.token,
             ),
             ("hooks.token_file", &hooks.token_file, &mut hooks.token),
+            (
+                "http.dashboard_token_file",
+                &http.dashboard_token_file,
+                &mut http.dashboard_token,
+            ),
         ];
         for (key, file, secret) in pairs {
             if let Some(path) = file {

@@ -279,3 +279,19 @@ fn failover_and_grace_default_and_refuse_zero() {
     let err = error_of("[shutdown]\ngrace = 5\n");
     assert!(err.contains("grace"), "{err}");
 }
+
+#[test]
+fn the_dashboard_token_can_come_from_a_file() {
+    let token = file("dash-token-from-file\n");
+    let overlay = file(&format!(
+        "[http]\ndashboard_token_file = \"{}\"\n",
+        token.path().display()
+    ));
+    let config = Config::load_with_env(Some(overlay.path()), env(&[])).unwrap();
+    assert_eq!(
+        config.http.dashboard_token.as_ref().map(Secret::expose),
+        Some("dash-token-from-file")
+    );
+    let missing = error_of("[http]\ndashboard_token_file = \"/nonexistent/token\"\n");
+    assert!(missing.contains("http.dashboard_token_file"), "{missing}");
+}
