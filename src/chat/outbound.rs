@@ -71,8 +71,6 @@ pub trait Deliver: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
 }
 
-/// Attempts before a row is parked as failed.
-const MAX_ATTEMPTS: i32 = 8;
 /// How often the worker looks for due rows when nothing woke it.
 const POLL: Duration = Duration::from_secs(1);
 /// How long a claimed row is this worker's: long enough to ride out a
@@ -415,7 +413,9 @@ impl<D: Deliver> OutboxWorker<D> {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Option<chrono::DateTime<chrono::Utc>> {
         match err {
-            DeliveryError::Retry { after, .. } if item.attempts + 1 < MAX_ATTEMPTS => {
+            DeliveryError::Retry { after, .. }
+                if item.attempts + 1 < self.config.outbox.max_attempts =>
+            {
                 let wait = after.unwrap_or_else(|| backoff(item.attempts));
                 Some(
                     now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60)),

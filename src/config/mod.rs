@@ -65,6 +65,7 @@ pub struct Config {
     #[serde(default)]
     pub api: ApiConfig,
     pub limits: LimitsConfig,
+    pub outbox: OutboxConfig,
     #[serde(default)]
     pub calendars: std::collections::BTreeMap<String, CalendarConfig>,
     /// The SLA policy built from `[sla]` and `[calendars]` while loading.
@@ -396,6 +397,15 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// `[outbox]`: delivering posts to the chat platforms.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// Attempts (with backoff) before a post is parked as failed; parked
+    /// posts show in `/itsm outbox` and `/metrics`.
+    pub max_attempts: i32,
+}
+
 /// `[limits]`: protection against floods.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -614,6 +624,12 @@ impl Config {
                     format!("service `{}` is defined twice", service.name),
                 ));
             }
+        }
+        if !(1..=100).contains(&self.outbox.max_attempts) {
+            return Err(invalid(
+                "outbox.max_attempts",
+                format!("{} is not between 1 and 100", self.outbox.max_attempts),
+            ));
         }
         let mut names = std::collections::BTreeSet::new();
         for (index, token) in self.api.tokens.iter().enumerate() {

@@ -290,3 +290,30 @@ async fn leased_rows_wait_for_their_worker(pool: PgPool) {
         "{sent:?}"
     );
 }
+
+/// `outbox.max_attempts` decides when temporary failures stop being retried.
+#[sqlx::test]
+async fn temporary_failures_are_parked_after_max_attempts(pool: PgPool) {
+    let vars = [("ITSM__OUTBOX__MAX_ATTEMPTS".to_string(), "2".to_string())];
+    let config = itsm_bot::config::Config::load_with_env(None, vars).unwrap();
+    let desk = Desk::with_config(pool.clone(), config).await;
+    let recorder = Recorder::new();
+    desk.ok("slack:U0STAFF01", "/incident Kiosk frozen P3")
+        .await;
+    let worker = worker(&desk, &recorder);
+    for _ in 0..2 {
+        *recorder.fail_next.lock().unwrap() = Some(DeliveryError::Retry {
+            reason: "500".into(),
+            after: Some(std::time::Duration::from_secs(1)),
+        });
+        worker.drain().await.unwrap();
+        desk.clock.advance(chrono::Duration::seconds(2));
+    }
+    let (attempts, parked): (i32, bool) =
+        sqlx::query_as("SELECT attempts, failed_at IS NOT NULL FROM outbox")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((attempts, parked), (2, true));
+    assert!(recorder.sent().is_empty());
+}
