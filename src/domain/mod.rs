@@ -6,11 +6,13 @@
 //! which refuses illegal transitions with a typed error.
 
 pub mod alert;
+pub mod availability;
 pub mod calendar;
 pub mod change;
 pub mod channel;
 pub mod duration;
 pub mod incident;
+pub mod oncall;
 pub mod priority;
 pub mod problem;
 pub mod reference;
