@@ -9,6 +9,7 @@ pub mod inbound;
 pub mod incidents;
 pub mod listing;
 pub mod messages;
+pub mod oncall;
 pub mod outbox;
 pub mod problems;
 pub mod reports;

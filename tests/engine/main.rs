@@ -17,5 +17,6 @@ mod problems;
 mod queries;
 mod refusals;
 mod roles;
+mod services;
 mod shell;
 mod sla;
