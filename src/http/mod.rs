@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod hooks;
+pub mod status;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -47,6 +48,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/metrics", get(metrics))
         .merge(api::routes())
         .merge(hooks::routes())
+        .merge(status::routes())
         .layer(body_limit(&state))
         .with_state(state)
 }

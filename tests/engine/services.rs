@@ -239,3 +239,89 @@ async fn an_outage_can_start_before_it_was_reported(pool: PgPool) {
     assert!(warned[0].contains("100% of the error budget"), "{warned:?}");
     assert!(sweep_at(&desk, 32).await.is_empty());
 }
+
+async fn get(desk: &Desk, path: &str) -> (axum::http::StatusCode, String, String) {
+    use tower::ServiceExt;
+    let state = itsm_bot::http::HttpState::new(desk.engine.clone());
+    let response = itsm_bot::http::router(state)
+        .oneshot(
+            axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, kind, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[sqlx::test]
+async fn the_status_page_shows_public_services_and_nothing_internal(pool: PgPool) {
+    let desk = Desk::with_config(pool, vpn_config()).await;
+    desk.ok(
+        "alice",
+        "/incident VPN down: password of svc-vpn is hunter2 P1 service:vpn",
+    )
+    .await;
+    desk.ok("bob", "/incident INC-1 outage").await;
+    desk.ok(
+        "bob",
+        "/incident INC-1 note internal: the root password was rotated",
+    )
+    .await;
+    desk.ok(
+        "bob",
+        "/incident INC-1 public Remote access is down; we are <b>on it</b>.",
+    )
+    .await;
+    desk.ok("alice", "/incident DNS flaky P1 service:dns").await;
+    desk.ok("bob", "/incident INC-2 public DNS is slow.").await;
+
+    let (status, kind, json) = get(&desk, "/status.json").await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{json}");
+    assert!(kind.starts_with("application/json"), "{kind}");
+    let page: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let services = page["services"].as_array().unwrap();
+    assert_eq!(services.len(), 1, "dns is not public: {json}");
+    let vpn = &services[0];
+    assert_eq!(vpn["name"], "vpn");
+    assert_eq!(vpn["status"], "outage");
+    assert_eq!(vpn["incidents"][0]["reference"], "INC-1");
+    assert_eq!(vpn["incidents"][0]["state"], "ongoing");
+    assert_eq!(
+        vpn["incidents"][0]["updates"][0]["text"],
+        "Remote access is down; we are <b>on it</b>."
+    );
+    for secret in ["hunter2", "root password", "shell:", "DNS", "internal"] {
+        assert!(!json.contains(secret), "{secret} leaked: {json}");
+    }
+
+    let (status, kind, html) = get(&desk, "/status").await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{html}");
+    assert!(kind.starts_with("text/html"), "{kind}");
+    assert!(html.contains("vpn") && html.contains("outage"), "{html}");
+    assert!(
+        html.contains("&lt;b&gt;on it&lt;") && !html.contains("<b>"),
+        "escaped: {html}"
+    );
+    for secret in ["hunter2", "root password", "shell:", "DNS is slow"] {
+        assert!(!html.contains(secret), "{secret} leaked: {html}");
+    }
+
+    desk.clock.set(start() + Duration::minutes(30));
+    desk.ok("bob", "/incident INC-1 resolve fixed").await;
+    let (_, _, json) = get(&desk, "/status.json").await;
+    let page: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let vpn = &page["services"][0];
+    assert_eq!(vpn["status"], "operational");
+    assert_eq!(vpn["incidents"][0]["state"], "resolved");
+    assert_eq!(vpn["availability_30d"], 99.931);
+}
