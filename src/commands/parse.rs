@@ -332,6 +332,8 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
             "services" => services::parse_services(rest)?,
             "service" => services::parse_service(rest)?,
             "oncall" | "on-call" => services::parse_oncall(rest, ctx)?,
+            // Discord's `/itsm override` sub-command.
+            "override" => services::parse_oncall(&format!("override {rest}"), ctx)?,
             "grant" | "revoke" => {
                 let usage = format!("For example: `/itsm {sub} @bob cab`; roles are engineer, manager, cab, emergency_cab and admin.");
                 let mut words = rest.split_whitespace();

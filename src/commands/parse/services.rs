@@ -107,7 +107,11 @@ pub(super) fn parse_outage(reference: TicketRef, rest: &str) -> Result<IncidentC
     let words: Vec<&str> = rest.split_whitespace().collect();
     match words.as_slice() {
         [] => Ok(IncidentCommand::Outage(None)),
+        // `since` may be left out (Discord's option gives the time alone).
         [since, at] if since.eq_ignore_ascii_case("since") => parse_start(at)
+            .map(|start| IncidentCommand::Outage(Some(start)))
+            .map_err(|err| Refusal::new(sentence(&err.to_string())).hint(usage)),
+        [at] => parse_start(at)
             .map(|start| IncidentCommand::Outage(Some(start)))
             .map_err(|err| Refusal::new(sentence(&err.to_string())).hint(usage)),
         _ => Err(Refusal::new("`outage` takes nothing, or `since <time>`.").hint(usage)),

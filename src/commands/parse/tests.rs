@@ -264,6 +264,14 @@ fn outage_and_public_parse() {
         IncidentCommand::Outage(Some(_))
     ));
     assert!(matches!(
+        incident("/incident INC-3 outage 2026-11-25T08:40"),
+        IncidentCommand::Outage(Some(_))
+    ));
+    assert!(matches!(
+        parse_as_alice("/itsm override @bob 2026-11-28T09:00 2d"),
+        Ok(Command::Query(QueryCommand::OncallOverride(_)))
+    ));
+    assert!(matches!(
         incident("/incident INC-3 public We are rolling out a fix."),
         IncidentCommand::Public(_)
     ));
