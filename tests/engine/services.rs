@@ -152,6 +152,11 @@ async fn acknowledging_stops_the_escalation(pool: PgPool) {
     assert!(!quiet.contains("Paged"), "{quiet}");
     let raised = desk.ok("bob", "/incident INC-2 priority P1").await;
     assert!(raised.contains("Paged (on call): shell:bob"), "{raised}");
+    // One already acknowledged is not paged when raised.
+    desk.ok("alice", "/incident VPN odd P4 service:vpn").await;
+    desk.ok("carol", "/incident INC-3 ack").await;
+    let taken = desk.ok("bob", "/incident INC-3 priority P2").await;
+    assert!(!taken.contains("Paged"), "{taken}");
 }
 
 #[sqlx::test]

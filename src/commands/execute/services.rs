@@ -116,7 +116,7 @@ impl Engine {
         let Some(rotation) = self.config.rotation(name) else {
             return Ok(None);
         };
-        let overrides = store::oncall::overrides(conn, name, at - Duration::days(400)).await?;
+        let overrides = store::oncall::overrides(conn, name, at).await?;
         Ok(Some((rotation, overrides)))
     }
 
@@ -576,7 +576,11 @@ impl Engine {
         incident: &Incident,
         now: DateTime<Utc>,
     ) -> Result<Option<UserId>, ExecError> {
-        if incident.priority > Priority::P2 || !incident.status.is_open() {
+        // Someone has already taken it: paging now would only be noise.
+        if incident.priority > Priority::P2
+            || !incident.status.is_open()
+            || incident.acknowledged_at.is_some()
+        {
             return Ok(None);
         }
         let Some(service) = &incident.service else {
