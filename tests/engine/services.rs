@@ -330,3 +330,29 @@ async fn the_status_page_shows_public_services_and_nothing_internal(pool: PgPool
     assert_eq!(vpn["incidents"][0]["state"], "resolved");
     assert_eq!(vpn["availability_30d"], 99.931);
 }
+
+/// Two replicas sweeping at the same moment escalate once and warn once.
+#[sqlx::test]
+async fn concurrent_sweeps_escalate_and_warn_once(pool: PgPool) {
+    let desk = Desk::with_config(pool, vpn_config()).await;
+    desk.ok("alice", "/incident VPN down P1 service:vpn").await;
+    desk.ok("bob", "/incident INC-1 outage since 2026-11-25T08:30")
+        .await;
+    let at = start() + Duration::minutes(6);
+    let (a, b) = tokio::join!(sweep(&desk.engine, at), sweep(&desk.engine, at));
+    let posted: Vec<String> = texts(a.unwrap())
+        .into_iter()
+        .chain(texts(b.unwrap()))
+        .collect();
+    let carol = posted.iter().filter(|t| t.contains("shell:carol")).count();
+    let budget = posted
+        .iter()
+        .filter(|t| t.contains("of the error budget"))
+        .count();
+    assert_eq!((carol, budget), (1, 1), "{posted:?}");
+    let escalations: i64 = sqlx::query_scalar("SELECT count(*) FROM page_steps WHERE step = 1")
+        .fetch_one(&desk.pool)
+        .await
+        .unwrap();
+    assert_eq!(escalations, 1);
+}
