@@ -121,6 +121,26 @@ pub fn rolling(outages: &[Outage], target: f64, at: DateTime<Utc>) -> Availabili
     Availability::new(target, downtime(outages, from, to), from, to)
 }
 
+/// Availability per UTC day for the `days` days up to and including the
+/// one `at` falls in, oldest first; today counts only up to `at`.
+pub fn daily(outages: &[Outage], at: DateTime<Utc>, days: u32) -> Vec<(chrono::NaiveDate, f64)> {
+    let today = at.date_naive();
+    (0..days)
+        .rev()
+        .filter_map(|back| {
+            let date = today - Duration::days(i64::from(back));
+            let from = date.and_hms_opt(0, 0, 0)?.and_utc();
+            let to = (from + Duration::days(1)).min(at);
+            if to <= from {
+                return Some((date, 100.0));
+            }
+            let period = (to - from).num_milliseconds() as f64;
+            let down = downtime(outages, from, to).num_milliseconds() as f64;
+            Some((date, 100.0 * (period - down) / period))
+        })
+        .collect()
+}
+
 /// A percentage as people read it: `99.93%`, `100%`.
 pub fn show_percent(percent: f64) -> String {
     let text = format!("{percent:.3}");
@@ -197,6 +217,26 @@ mod tests {
         assert_eq!(rolling(&[], 100.0, at(100)).budget_spent(), 0.0);
     }
 
+    #[test]
+    fn days_are_counted_separately_and_today_only_so_far() {
+        // at(0) is 2026-11-01 00:00 UTC.
+        let list = [
+            outage(24 * 60 - 30, Some(24 * 60 + 30)),
+            outage(2 * 24 * 60, None),
+        ];
+        let days = daily(&list, at(2 * 24 * 60 + 120), 4);
+        let dates: Vec<String> = days.iter().map(|(d, _)| d.to_string()).collect();
+        assert_eq!(
+            dates,
+            ["2026-10-31", "2026-11-01", "2026-11-02", "2026-11-03"]
+        );
+        assert_eq!(days[0].1, 100.0);
+        assert!((days[1].1 - 97.9167).abs() < 0.001, "{days:?}");
+        assert!((days[2].1 - 97.9167).abs() < 0.001, "{days:?}");
+        // Down for all of today so far.
+        assert_eq!(days[3].1, 0.0);
+    }
+
     fn outages() -> impl Strategy<Value = Vec<Outage>> {
         prop::collection::vec((-200i64..1200, prop::option::of(0i64..300)), 0..8).prop_map(
             |spans| {
@@ -230,6 +270,23 @@ mod tests {
                 downtime(&list, from, mid) + downtime(&list, mid, to),
                 downtime(&list, from, to)
             );
+        }
+
+        #[test]
+        fn daily_figures_are_percentages_that_add_up(list in outages(), minutes in 0i64..1400) {
+            let at = at(1000 + minutes);
+            let days = daily(&list, at, 5);
+            prop_assert_eq!(days.len(), 5);
+            let first = days[0].0.and_hms_opt(0, 0, 0).unwrap().and_utc();
+            let mut down = 0.0;
+            for (date, percent) in &days {
+                prop_assert!((0.0..=100.0).contains(percent));
+                let from = date.and_hms_opt(0, 0, 0).unwrap().and_utc();
+                let to = (from + Duration::days(1)).min(at);
+                down += (100.0 - percent) / 100.0 * (to - from).num_milliseconds() as f64;
+            }
+            let total = downtime(&list, first, at).num_milliseconds() as f64;
+            prop_assert!((down - total).abs() < 1.0, "{} vs {}", down, total);
         }
 
         #[test]

@@ -57,6 +57,17 @@ pub struct PublicService {
     pub availability_90d_text: String,
     pub target_text: String,
     pub incidents: Vec<PublicIncident>,
+    /// Availability per UTC day over the last 90 days, oldest first.
+    pub days: Vec<DayView>,
+}
+
+/// One day of a service's availability.
+#[derive(Debug, Serialize)]
+pub struct DayView {
+    pub date: chrono::NaiveDate,
+    pub availability: f64,
+    /// `up` (100%), `dip` (met the target) or `down`, for the page's bars.
+    pub level: &'static str,
 }
 
 /// An incident as the public sees it: its reference, whether it is
@@ -118,7 +129,23 @@ pub async fn page(state: &HttpState, at: DateTime<Utc>) -> Result<StatusPage, St
                     text: update.body.clone(),
                 });
             }
+            let target = view.entry.availability_target;
+            let days = availability::daily(&mine, at, 90)
+                .into_iter()
+                .map(|(date, percent)| DayView {
+                    date,
+                    availability: round3(percent),
+                    level: if percent >= 100.0 {
+                        "up"
+                    } else if percent >= target {
+                        "dip"
+                    } else {
+                        "down"
+                    },
+                })
+                .collect();
             PublicService {
+                days,
                 name: view.entry.name.clone(),
                 description: view.entry.description.clone(),
                 status: view.status,

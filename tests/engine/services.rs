@@ -329,6 +329,11 @@ async fn the_status_page_shows_public_services_and_nothing_internal(pool: PgPool
     assert_eq!(vpn["status"], "operational");
     assert_eq!(vpn["incidents"][0]["state"], "resolved");
     assert_eq!(vpn["availability_30d"], 99.931);
+    let days = vpn["days"].as_array().unwrap();
+    assert_eq!(days.len(), 90);
+    assert_eq!(days[89]["date"], "2026-11-25");
+    assert_eq!(days[89]["level"], "down", "30 minutes of 9.5 hours");
+    assert_eq!(days[88]["level"], "up");
 }
 
 /// Two replicas sweeping at the same moment escalate once and warn once.
