@@ -243,6 +243,25 @@ async fn an_outage_can_start_before_it_was_reported(pool: PgPool) {
     assert_eq!(warned.len(), 1, "{warned:?}");
     assert!(warned[0].contains("100% of the error budget"), "{warned:?}");
     assert!(sweep_at(&desk, 32).await.is_empty());
+
+    // Once the outage rolls out of the 30 days the warnings re-arm: the
+    // next crossing is announced again.
+    let month = 31 * 24 * 60;
+    assert!(sweep_at(&desk, month).await.is_empty());
+    let armed: i64 = sqlx::query_scalar("SELECT count(*) FROM budget_warnings")
+        .fetch_one(&desk.pool)
+        .await
+        .unwrap();
+    assert_eq!(armed, 0);
+    desk.clock.set(start() + Duration::minutes(month));
+    desk.ok("alice", "/incident VPN down again P1 service:vpn")
+        .await;
+    desk.ok("bob", "/incident INC-3 outage").await;
+    let again = sweep_at(&desk, month + 25).await;
+    assert!(
+        again.iter().any(|t| t.contains("50% of the error budget")),
+        "{again:?}"
+    );
 }
 
 async fn get(desk: &Desk, path: &str) -> (axum::http::StatusCode, String, String) {
