@@ -13,10 +13,18 @@ ALTER TABLE services
     ADD COLUMN public              boolean NOT NULL DEFAULT true,
     ADD COLUMN depends_on          text[] NOT NULL DEFAULT '{}';
 
--- When the outage began (set by `/incident INC-n outage [since <time>]`);
--- it ends when the incident is resolved.
-ALTER TABLE incidents ADD COLUMN outage_since timestamptz;
-CREATE INDEX incidents_outages ON incidents (outage_since) WHERE outage_since IS NOT NULL;
+-- Outages: `/incident INC-n outage [since <time>]` opens one (or moves the
+-- start of the open one); resolving the incident ends it. A reopened
+-- incident is not down again until someone says so, and the time it spent
+-- resolved never counts as downtime.
+CREATE TABLE outages (
+    id         bigserial PRIMARY KEY,
+    ticket_id  bigint NOT NULL REFERENCES tickets (id),
+    started_at timestamptz NOT NULL,
+    ended_at   timestamptz CHECK (ended_at IS NULL OR ended_at >= started_at)
+);
+CREATE UNIQUE INDEX outages_one_open_per_ticket ON outages (ticket_id) WHERE ended_at IS NULL;
+CREATE INDEX outages_by_end ON outages (ended_at);
 
 -- Updates meant for the public status page, never internal notes.
 CREATE TABLE public_updates (

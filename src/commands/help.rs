@@ -118,7 +118,7 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 items: vec![
                     "/itsm services: every service with its status and 30-day availability".into(),
                     "/itsm service <name>: status, owner, who is on call, open incidents, changes in the next 7 days, availability against target and the error budget left".into(),
-                    "/incident INC-n outage [since <time>]: count it as downtime of its service from `since` (default: when it was reported) until it is resolved (engineers)".into(),
+                    "/incident INC-n outage [since <time>]: count it as downtime of its service from `since` (default: when it was reported; after a reopen, now) until it is resolved (engineers)".into(),
                     "/incident INC-n public <text>: an update for the public status page (engineers); notes stay internal".into(),
                     "/itsm oncall [service|rotation]: who is on call now and who is next".into(),
                     "/itsm oncall override @user <start> <duration> [rotation]: someone else covers, e.g. `/itsm oncall override @carol 2026-11-28T09:00 2d` (start in the rotation's time zone; engineers)".into(),

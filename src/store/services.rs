@@ -138,8 +138,10 @@ impl OpenOnService {
 /// Open incidents of every service, most urgent and oldest first.
 pub async fn open_incidents(conn: &mut PgConnection) -> Result<Vec<OpenOnService>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT t.service_id, t.number, t.title, t.priority, t.status, i.outage_since
-           FROM tickets t JOIN incidents i ON i.ticket_id = t.id
+        "SELECT t.service_id, t.number, t.title, t.priority, t.status,
+                (SELECT o.started_at FROM outages o
+                  WHERE o.ticket_id = t.id AND o.ended_at IS NULL) AS outage_since
+           FROM tickets t
           WHERE t.kind = 'incident' AND t.service_id IS NOT NULL
             AND t.status IN ('new', 'acknowledged', 'on_hold')
           ORDER BY t.priority, t.created_at, t.id",
@@ -149,17 +151,25 @@ pub async fn open_incidents(conn: &mut PgConnection) -> Result<Vec<OpenOnService
 }
 
 /// The outages of every service that reach into `[from, …)`, by service id:
-/// from the outage start to the resolution, open-ended while unresolved.
+/// from the outage start to its end (the resolution), open-ended while
+/// still down.
 pub async fn outages_since(
     conn: &mut PgConnection,
     from: DateTime<Utc>,
 ) -> Result<Vec<(i64, Outage)>, StoreError> {
     let rows: Vec<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "SELECT t.service_id, i.outage_since,
-                CASE WHEN t.status IN ('resolved', 'closed') THEN i.resolved_at END
-           FROM tickets t JOIN incidents i ON i.ticket_id = t.id
-          WHERE t.kind = 'incident' AND t.service_id IS NOT NULL AND i.outage_since IS NOT NULL
-            AND (t.status NOT IN ('resolved', 'closed') OR i.resolved_at > $1)",
+        // An open outage of a resolved incident (resolved by a path that did
+        // not end it) ends at the resolution.
+        "SELECT service_id, started_at, ended_at FROM (
+            SELECT t.service_id, o.started_at,
+                   COALESCE(o.ended_at,
+                            CASE WHEN t.status IN ('resolved', 'closed')
+                                 THEN greatest(i.resolved_at, o.started_at) END) AS ended_at
+              FROM outages o
+              JOIN tickets t ON t.id = o.ticket_id
+              JOIN incidents i ON i.ticket_id = o.ticket_id
+             WHERE t.service_id IS NOT NULL) spans
+          WHERE ended_at IS NULL OR ended_at > $1",
     )
     .bind(from)
     .fetch_all(conn)
@@ -170,32 +180,74 @@ pub async fn outages_since(
         .collect())
 }
 
-/// Marks incident `ticket_id` as an outage since `since`.
-pub async fn set_outage(
+/// Marks incident `ticket_id` as an outage from `start` to `end` (`None`:
+/// still down). An outage still open is moved instead of doubled.
+pub async fn mark_outage(
     conn: &mut PgConnection,
     ticket_id: i64,
-    since: DateTime<Utc>,
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE incidents SET outage_since = $2 WHERE ticket_id = $1")
-        .bind(ticket_id)
-        .bind(since)
-        .execute(conn)
-        .await?;
+    let moved = sqlx::query(
+        "UPDATE outages SET started_at = $2, ended_at = $3 WHERE ticket_id = $1 AND ended_at IS NULL",
+    )
+    .bind(ticket_id)
+    .bind(start)
+    .bind(end)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        sqlx::query("INSERT INTO outages (ticket_id, started_at, ended_at) VALUES ($1, $2, $3)")
+            .bind(ticket_id)
+            .bind(start)
+            .bind(end)
+            .execute(conn)
+            .await?;
+    }
     Ok(())
 }
 
-/// When incident `ticket_id`'s outage began, if it is marked as one.
-pub async fn outage_of(
+/// Ends incident `ticket_id`'s open outage at `at` (it was resolved).
+pub async fn end_outage(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE outages SET ended_at = greatest($2, started_at) WHERE ticket_id = $1 AND ended_at IS NULL",
+    )
+    .bind(ticket_id)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// When incident `ticket_id`'s last ended outage ended, if any.
+pub async fn last_outage_end(
     conn: &mut PgConnection,
     ticket_id: i64,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
     Ok(sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
-        "SELECT outage_since FROM incidents WHERE ticket_id = $1",
+        "SELECT max(ended_at) FROM outages WHERE ticket_id = $1",
+    )
+    .bind(ticket_id)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// When incident `ticket_id`'s latest outage began, if it was marked as one.
+pub async fn outage_of(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT started_at FROM outages WHERE ticket_id = $1 ORDER BY id DESC LIMIT 1",
     )
     .bind(ticket_id)
     .fetch_optional(conn)
-    .await?
-    .flatten())
+    .await?)
 }
 
 /// Adds a public update to incident `ticket_id`.

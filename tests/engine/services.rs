@@ -380,3 +380,36 @@ async fn concurrent_sweeps_escalate_and_warn_once(pool: PgPool) {
         .unwrap();
     assert_eq!(escalations, 1);
 }
+
+/// A reopened incident is not down again until someone says so, and the
+/// time it spent resolved is not downtime.
+#[sqlx::test]
+async fn a_reopened_outage_counts_only_while_marked(pool: PgPool) {
+    let desk = Desk::with_config(pool, vpn_config()).await;
+    desk.ok("alice", "/incident VPN down P3 service:vpn").await;
+    desk.ok("bob", "/incident INC-1 outage").await;
+    desk.clock.set(start() + Duration::minutes(10));
+    desk.ok("bob", "/incident INC-1 resolve fixed").await;
+    desk.clock.set(start() + Duration::minutes(60));
+    desk.ok("alice", "/incident INC-1 reopen still down").await;
+    let vpn = desk.ok("alice", "/itsm service vpn").await;
+    assert!(
+        vpn.contains("operational") && vpn.contains("33m12s of 43m12s left"),
+        "{vpn}"
+    );
+    desk.ok("bob", "/incident INC-1 outage").await;
+    desk.clock.set(start() + Duration::minutes(70));
+    let vpn = desk.ok("alice", "/itsm service vpn").await;
+    assert!(
+        vpn.contains("outage") && vpn.contains("23m12s of 43m12s left"),
+        "{vpn}"
+    );
+    desk.ok("bob", "/incident INC-1 resolve fixed for real")
+        .await;
+    desk.clock.set(start() + Duration::minutes(300));
+    let vpn = desk.ok("alice", "/itsm service vpn").await;
+    assert!(
+        vpn.contains("operational") && vpn.contains("23m12s of 43m12s left"),
+        "{vpn}"
+    );
+}

@@ -617,6 +617,10 @@ impl Engine {
             .map_err(Refusal::from)?;
         store::incidents::update(conn, &applied.incident).await?;
         store::timeline::append(conn, incident.id, &request.actor, now, &applied.events).await?;
+        if matches!(action, IncidentAction::Resolve(_)) {
+            // Resolved: the service is up again.
+            store::services::end_outage(conn, incident.id, now).await?;
+        }
         self.sync_sla(conn, &applied.incident, Some((&incident, &action)), now)
             .await?;
         let carded = self.sync_cards(conn, &applied.incident, now).await?;

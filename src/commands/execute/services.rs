@@ -476,7 +476,13 @@ impl Engine {
         };
         let now = self.clock.now();
         let start = match since {
-            None => incident.created_at,
+            // Down since it was reported; but after an earlier outage of it
+            // ended (it was resolved, then reopened), down from now: the
+            // time in between is downtime only if someone says so with `since`.
+            None => match store::services::last_outage_end(conn, incident.id).await? {
+                Some(_) => now,
+                None => incident.created_at,
+            },
             Some(StartTime::Fixed(at)) => at,
             Some(local) => local
                 .resolve(self.config.change.time_zone.0)
@@ -504,7 +510,12 @@ impl Engine {
             }
         }
         let before = store::services::outage_of(conn, incident.id).await?;
-        store::services::set_outage(conn, incident.id, start).await?;
+        let end = if incident.status.is_open() {
+            None
+        } else {
+            incident.resolved_at
+        };
+        store::services::mark_outage(conn, incident.id, start, end).await?;
         let event =
             NewEvent::new(EventAction::Outage).change(before.map(show_time), show_time(start));
         store::timeline::append(conn, incident.id, &request.actor, now, &[event]).await?;
