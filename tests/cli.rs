@@ -408,3 +408,93 @@ fn serve_exits_within_the_grace_period_when_a_platform_hangs_and_releases_the_le
         "the gateway lease was not released: {stderr}"
     );
 }
+
+/// The issue's "done when", through `say` and `sweep` with a config file:
+/// vpn at 99.9% with rotation `network` (bob, then carol, weekly,
+/// escalating after 5 minutes); a P1 outage of 30 minutes.
+#[test]
+fn a_vpn_outage_through_say_and_sweep() {
+    let db = FreshDatabase::new("vpn");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vpn.toml");
+    // A handoff yesterday: bob's week has six days to go whenever this runs.
+    let handoff = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[services]]
+name = "vpn"
+owner = "shell:olivia"
+channel = "netops"
+availability_target = 99.9
+rotation = "network"
+
+[[oncall.rotations]]
+name = "network"
+members = ["shell:bob", "shell:carol"]
+handoff = "{handoff}"
+length = "1w"
+escalate_after = "5m"
+"#
+        ),
+    )
+    .unwrap();
+    let say = |who: &str, text: &str| {
+        let output = db
+            .bot()
+            .args(["--config", config.to_str().unwrap()])
+            .args(["say", "--user", who, "--channel", "ops", "--", text])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{text}: {output:?}");
+        stdout(&output)
+    };
+    let sweep = |at: &str| {
+        let output = db
+            .bot()
+            .args(["--config", config.to_str().unwrap()])
+            .args(["sweep", "--at", at])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        stdout(&output)
+    };
+
+    let vpn = say("alice", "/itsm service vpn");
+    assert!(vpn.contains("operational") && vpn.contains("100%"), "{vpn}");
+    assert!(say("alice", "/itsm oncall vpn").contains("now shell:bob"));
+
+    let now = chrono::Utc::now();
+    let reported = say("alice", "/incident VPN down for everyone P1 service:vpn");
+    assert!(
+        reported.contains("Paged (on call): shell:bob"),
+        "{reported}"
+    );
+    let since = (now - chrono::Duration::minutes(30)).to_rfc3339();
+    say("bob", &format!("/incident INC-1 outage since {since}"));
+    assert!(say("alice", "/itsm service vpn").contains("outage"));
+
+    let at = (now + chrono::Duration::minutes(10)).to_rfc3339();
+    let first = sweep(&at);
+    assert!(
+        first.contains("Paging (next on call): shell:carol"),
+        "{first}"
+    );
+    assert!(first.contains("50% of the error budget"), "{first}");
+    let again = sweep(&at);
+    assert!(
+        !again.contains("shell:carol"),
+        "carol is paged once: {again}"
+    );
+    assert!(!again.contains("error budget"), "{again}");
+
+    say("bob", "/incident INC-1 resolve restarted the concentrator");
+    let vpn = say("alice", "/itsm service vpn");
+    assert!(vpn.contains("operational"), "{vpn}");
+    assert!(vpn.contains("99.93"), "{vpn}");
+    assert!(
+        vpn.contains("69% spent") || vpn.contains("70% spent"),
+        "{vpn}"
+    );
+}

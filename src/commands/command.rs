@@ -41,6 +41,8 @@ impl Command {
                 IncidentCommand::Show => "incident.show",
                 IncidentCommand::Rate(_) => "incident.rate",
                 IncidentCommand::LinkProblem(_) => "incident.problem",
+                IncidentCommand::Outage(_) => "incident.outage",
+                IncidentCommand::Public(_) => "incident.public",
                 IncidentCommand::Act(action) => match action {
                     I::Acknowledge => "incident.ack",
                     I::Assign(_) => "incident.assign",
@@ -81,6 +83,10 @@ impl Command {
                 QueryCommand::Revoke(..) => "roles.revoke",
                 QueryCommand::Outbox => "outbox.show",
                 QueryCommand::OutboxRetry(_) => "outbox.retry",
+                QueryCommand::Services => "services.list",
+                QueryCommand::Service(_) => "services.show",
+                QueryCommand::Oncall(_) => "oncall.show",
+                QueryCommand::OncallOverride(_) => "oncall.override",
             },
         }
     }
@@ -183,6 +189,11 @@ pub enum IncidentCommand {
     Rate(u8),
     /// Link the incident to a problem (`/incident INC-m problem PRB-n`).
     LinkProblem(TicketRef),
+    /// `/incident INC-n outage [since <time>]`: count it as downtime of its
+    /// service from `since` (default: when it was reported) until resolved.
+    Outage(Option<crate::domain::change::StartTime>),
+    /// `/incident INC-n public <text>`: an update for the status page.
+    Public(FreeText),
 }
 
 /// Questions that change nothing.
@@ -210,6 +221,24 @@ pub enum QueryCommand {
     Outbox,
     /// `/itsm outbox retry [id…]` (admins): queue parked posts again.
     OutboxRetry(Vec<i64>),
+    /// `/itsm services`: the catalog with each service's status.
+    Services,
+    /// `/itsm service <name>`: one service in detail.
+    Service(String),
+    /// `/itsm oncall [service|rotation]`: who is on call now and next.
+    Oncall(Option<String>),
+    /// `/itsm oncall override @user <start> <duration> [rotation]`.
+    OncallOverride(OverrideRequest),
+}
+
+/// `/itsm oncall override`: who covers which stretch, of which rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverrideRequest {
+    pub member: crate::domain::UserId,
+    pub start: crate::domain::change::StartTime,
+    pub duration: chrono::Duration,
+    /// The rotation, when the person is not in exactly one.
+    pub rotation: Option<String>,
 }
 
 /// Which part of the change schedule to list.

@@ -5,7 +5,7 @@ use super::reply::{Block, Message};
 
 /// The topics `/itsm help` knows, for refusals.
 pub const TOPICS_HINT: &str =
-    "Topics: incident, change, problem, queries, roles. For example: `/itsm help change`.";
+    "Topics: incident, change, problem, services, queries, roles. For example: `/itsm help change`.";
 
 /// The help text for `topic`, or the overview.
 pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
@@ -41,7 +41,9 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "/itsm sla: the response and resolution targets".into(),
                     "/itsm report [day|week|month]: volumes, MTTA/MTTR, SLA compliance, CSAT".into(),
                     "/itsm changes [today|week]: the change schedule".into(),
-                    "/itsm help <topic>: incident, change, problem, queries, roles".into(),
+                    "/itsm services · /itsm service <name>: status, availability and error budget".into(),
+                    "/itsm oncall [service|rotation]: who is on call now and next".into(),
+                    "/itsm help <topic>: incident, change, problem, services, queries, roles".into(),
                 ],
             })
             .with(Block::Context(
@@ -106,6 +108,25 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 ],
             })
             .with(Block::Context("Recording and working problems needs the engineer role; anyone can show and search.".into())),
+        Some("services" | "service" | "oncall" | "on-call" | "status") => Message::default()
+            .with(Block::Header("Services and on-call".into()))
+            .with(Block::Text(
+                "Services come from `[[services]]` in the configuration: owner, channel, tier, availability target (percent over rolling 30 days, default 99.9), on-call rotation, whether the public status page shows it, and what it depends on. A service is in outage while one of its open incidents is marked as an outage, degraded while a P1 or P2 is open, operational otherwise.".into(),
+            ))
+            .with(Block::List {
+                title: None,
+                items: vec![
+                    "/itsm services: every service with its status and 30-day availability".into(),
+                    "/itsm service <name>: status, owner, who is on call, open incidents, changes in the next 7 days, availability against target and the error budget left".into(),
+                    "/incident INC-n outage [since <time>]: count it as downtime of its service from `since` (default: when it was reported; after a reopen, now) until it is resolved (engineers)".into(),
+                    "/incident INC-n public <text>: an update for the public status page (engineers); notes stay internal".into(),
+                    "/itsm oncall [service|rotation]: who is on call now and who is next".into(),
+                    "/itsm oncall override @user <start> <duration> [rotation]: someone else covers, e.g. `/itsm oncall override @carol 2026-11-28T09:00 2d` (start in the rotation's time zone; engineers)".into(),
+                ],
+            })
+            .with(Block::Context(
+                "A new P1/P2 incident on a service with a rotation pages the person on call in the service's channel. Unacknowledged after the rotation's `escalate_after`, it goes to the next member, then to the channel and the service owner. The service's channel is told when 50% and 100% of the error budget is spent.".into(),
+            )),
         Some("queries" | "itsm") => Message::default()
             .with(Block::Header("Queries".into()))
             .with(Block::List {

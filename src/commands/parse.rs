@@ -163,7 +163,7 @@ fn set_once<T>(slot: &mut Option<T>, value: T, what: &str) -> Result<(), Refusal
     Ok(())
 }
 
-const ACTIONS: &str = "ack, assign @user, priority P1-P4, note <text>, hold <reason>, resume, resolve <resolution>, close, reopen <why>, rate 1-5, problem PRB-n, show";
+const ACTIONS: &str = "ack, assign @user, priority P1-P4, note <text>, hold <reason>, resume, resolve <resolution>, close, reopen <why>, rate 1-5, problem PRB-n, outage [since <time>], public <text>, show";
 
 fn parse_incident_action(
     reference: TicketRef,
@@ -255,6 +255,8 @@ fn parse_incident_action(
             })?;
             return Ok(IncidentCommand::LinkProblem(problem));
         }
+        "outage" => return services::parse_outage(reference, rest),
+        "public" => return services::parse_public(reference, rest),
         "rate" => {
             let score = rest
                 .trim()
@@ -327,6 +329,11 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
                     }
                 }
             }
+            "services" => services::parse_services(rest)?,
+            "service" => services::parse_service(rest)?,
+            "oncall" | "on-call" => services::parse_oncall(rest, ctx)?,
+            // Discord's `/itsm override` sub-command.
+            "override" => services::parse_oncall(&format!("override {rest}"), ctx)?,
             "grant" | "revoke" => {
                 let usage = format!("For example: `/itsm {sub} @bob cab`; roles are engineer, manager, cab, emergency_cab and admin.");
                 let mut words = rest.split_whitespace();
@@ -396,7 +403,7 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
             }
             other => {
                 return Err(Refusal::new(format!("`/itsm {other}` is not a command."))
-                    .hint("`/itsm` knows: help [topic], mine, open [P1…], whoami, sla, report, changes, grant, revoke, incident …, change …, problem …"))
+                    .hint("`/itsm` knows: help [topic], mine, open [P1…], whoami, sla, report, changes, services, service <name>, oncall, grant, revoke, incident …, change …, problem …"))
             }
         };
     Ok(Command::Query(query))
@@ -404,6 +411,7 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
 
 mod change;
 mod problem;
+mod services;
 
 #[cfg(test)]
 mod tests;

@@ -54,6 +54,8 @@ pub struct Config {
     pub roles: RolesConfig,
     #[serde(default)]
     pub services: Vec<ServiceConfig>,
+    #[serde(default)]
+    pub oncall: OncallConfig,
     pub scheduler: SchedulerConfig,
     pub digest: DigestConfig,
     pub slack: SlackConfig,
@@ -219,11 +221,83 @@ pub struct ServiceConfig {
     /// Availability the service should reach, in percent (default 99.9).
     #[serde(default = "default_availability_target")]
     pub availability_target: f64,
+    /// Where pages, escalations and error-budget warnings about it are posted.
+    pub channel: Option<crate::domain::channel::ChannelRef>,
+    /// A free-form criticality tier, e.g. `1` or `gold`.
+    pub tier: Option<String>,
+    /// The `[[oncall.rotations]]` entry paged for its P1/P2 incidents.
+    pub rotation: Option<String>,
+    /// Whether `/status` shows it.
+    #[serde(default = "default_public")]
+    pub public: bool,
+    /// Services it needs to work.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
 }
 
 /// The availability target of a service that names none.
 fn default_availability_target() -> f64 {
     99.9
+}
+
+fn default_public() -> bool {
+    true
+}
+
+/// `[oncall]`: who is paged for P1/P2 incidents.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OncallConfig {
+    #[serde(default)]
+    pub rotations: Vec<RotationConfig>,
+}
+
+/// One `[[oncall.rotations]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationConfig {
+    pub name: String,
+    /// Who takes shifts, in order.
+    pub members: Vec<crate::domain::UserId>,
+    /// A shift start of the first member, `YYYY-MM-DDTHH:MM` in `time_zone`.
+    pub handoff: String,
+    /// Shift length in whole days: `1d`, `1w`.
+    pub length: DurationSetting,
+    #[serde(default = "default_rotation_zone")]
+    pub time_zone: TimeZoneSetting,
+    /// An unacknowledged page escalates after this long.
+    #[serde(default = "default_escalate_after")]
+    pub escalate_after: DurationSetting,
+}
+
+fn default_rotation_zone() -> TimeZoneSetting {
+    TimeZoneSetting(chrono_tz::UTC)
+}
+
+fn default_escalate_after() -> DurationSetting {
+    DurationSetting(chrono::Duration::minutes(5))
+}
+
+impl RotationConfig {
+    /// The rotation as a domain value.
+    pub fn rotation(&self) -> Result<crate::domain::oncall::Rotation, String> {
+        let handoff = chrono::NaiveDateTime::parse_from_str(&self.handoff, "%Y-%m-%dT%H:%M")
+            .map_err(|_| {
+                format!(
+                    "`{}` is not a handoff time; write `YYYY-MM-DDTHH:MM` in the rotation's time zone, e.g. `2026-11-23T09:00`",
+                    self.handoff
+                )
+            })?;
+        crate::domain::oncall::Rotation::new(
+            self.name.clone(),
+            self.members.clone(),
+            handoff,
+            self.length.0,
+            self.time_zone.0,
+            self.escalate_after.0,
+        )
+        .map_err(|err| err.to_string())
+    }
 }
 
 /// How the Slack adapter connects.
@@ -631,6 +705,7 @@ impl Config {
                 format!("{} is not between 1 and 100", self.outbox.max_attempts),
             ));
         }
+        self.validate_oncall()?;
         let mut names = std::collections::BTreeSet::new();
         for (index, token) in self.api.tokens.iter().enumerate() {
             let key = |field: &str| format!("api.tokens[{index}].{field}");
@@ -759,6 +834,88 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+impl Config {
+    /// Checks rotations, and the services' rotations and dependencies.
+    fn validate_oncall(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, message: String| ConfigError::Invalid { key, message };
+        let mut rotations = std::collections::BTreeSet::new();
+        for (index, rotation) in self.oncall.rotations.iter().enumerate() {
+            let key = |field: &str| format!("oncall.rotations[{index}].{field}");
+            if !crate::domain::service::valid_name(&rotation.name)
+                || !rotations.insert(rotation.name.as_str())
+            {
+                return Err(invalid(
+                    key("name"),
+                    format!(
+                        "`{}` must be a unique name of lower-case letters, digits, `-`, `_` or `.`",
+                        rotation.name
+                    ),
+                ));
+            }
+            if let Err(message) = rotation.rotation() {
+                let field = if rotation.members.is_empty() {
+                    "members"
+                } else if message.contains("handoff") {
+                    "handoff"
+                } else {
+                    "length"
+                };
+                return Err(invalid(key(field), message));
+            }
+            if rotation.escalate_after.0 < chrono::Duration::minutes(1) {
+                return Err(invalid(
+                    key("escalate_after"),
+                    "must be at least a minute, e.g. `5m`".into(),
+                ));
+            }
+        }
+        let services: std::collections::BTreeSet<&str> =
+            self.services.iter().map(|s| s.name.as_str()).collect();
+        for (index, service) in self.services.iter().enumerate() {
+            if let Some(rotation) = &service.rotation {
+                if !rotations.contains(rotation.as_str()) {
+                    return Err(invalid(
+                        format!("services[{index}].rotation"),
+                        format!(
+                            "there is no rotation `{rotation}`; define it under [[oncall.rotations]] (defined: {})",
+                            if rotations.is_empty() {
+                                "none".to_string()
+                            } else {
+                                rotations.iter().copied().collect::<Vec<_>>().join(", ")
+                            }
+                        ),
+                    ));
+                }
+            }
+            if let Some(missing) = service
+                .depends_on
+                .iter()
+                .find(|d| !services.contains(d.as_str()) || **d == service.name)
+            {
+                return Err(invalid(
+                    format!("services[{index}].depends_on"),
+                    format!("`{missing}` is not another service in [[services]]"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The rotation called `name`, built (config loading checked it).
+    pub fn rotation(&self, name: &str) -> Option<crate::domain::oncall::Rotation> {
+        self.oncall
+            .rotations
+            .iter()
+            .find(|r| r.name == name)
+            .and_then(|r| r.rotation().ok())
+    }
+
+    /// The service entry called `name`.
+    pub fn service(&self, name: &str) -> Option<&ServiceConfig> {
+        self.services.iter().find(|s| s.name == name)
     }
 }
 

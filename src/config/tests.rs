@@ -295,3 +295,67 @@ fn the_dashboard_token_can_come_from_a_file() {
     let missing = error_of("[http]\ndashboard_token_file = \"/nonexistent/token\"\n");
     assert!(missing.contains("http.dashboard_token_file"), "{missing}");
 }
+
+const VPN_ONCALL: &str = r#"
+[[services]]
+name = "vpn"
+owner = "shell:bob"
+channel = "netops"
+tier = "1"
+rotation = "network"
+depends_on = ["dns"]
+
+[[services]]
+name = "dns"
+public = false
+availability_target = 99.99
+
+[[oncall.rotations]]
+name = "network"
+members = ["shell:bob", "shell:carol"]
+handoff = "2026-11-23T09:00"
+length = "1w"
+time_zone = "Europe/Berlin"
+escalate_after = "5m"
+"#;
+
+#[test]
+fn services_and_rotations_load_with_their_defaults() {
+    let file = file(VPN_ONCALL);
+    let config = Config::load_with_env(Some(file.path()), env(&[])).unwrap();
+    let vpn = config.service("vpn").unwrap();
+    assert!((vpn.availability_target - 99.9).abs() < 1e-9);
+    assert!(vpn.public);
+    assert_eq!(vpn.channel.as_ref().unwrap().to_string(), "netops");
+    let dns = config.service("dns").unwrap();
+    assert!(!dns.public);
+    let rotation = config.rotation("network").unwrap();
+    assert_eq!(rotation.days, 7);
+    assert_eq!(rotation.escalate_after, chrono::Duration::minutes(5));
+}
+
+#[test]
+fn bad_services_and_rotations_name_their_key() {
+    let with = |from: &str, to: &str| error_of(&VPN_ONCALL.replace(from, to));
+    let error = with("rotation = \"network\"", "rotation = \"netwrk\"");
+    assert!(
+        error.contains("services[0].rotation") && error.contains("network"),
+        "{error}"
+    );
+    let error = with("[\"dns\"]", "[\"dnss\"]");
+    assert!(error.contains("services[0].depends_on"), "{error}");
+    let error = with("availability_target = 99.99", "availability_target = 120");
+    assert!(
+        error.contains("services[1].availability_target") && error.contains("at most 100"),
+        "{error}"
+    );
+    let error = with("length = \"1w\"", "length = \"12h\"");
+    assert!(
+        error.contains("oncall.rotations[0].length") && error.contains("whole days"),
+        "{error}"
+    );
+    let error = with("2026-11-23T09:00", "next monday");
+    assert!(error.contains("oncall.rotations[0].handoff"), "{error}");
+    let error = with("members = [\"shell:bob\", \"shell:carol\"]", "members = []");
+    assert!(error.contains("oncall.rotations[0].members"), "{error}");
+}

@@ -6,12 +6,14 @@
 //! which refuses illegal transitions with a typed error.
 
 pub mod alert;
+pub mod availability;
 pub mod calendar;
 pub mod change;
 pub mod channel;
 pub mod dashboard;
 pub mod duration;
 pub mod incident;
+pub mod oncall;
 pub mod priority;
 pub mod problem;
 pub mod reference;

@@ -22,6 +22,76 @@ pub struct Service {
     pub owner: Option<super::UserId>,
 }
 
+/// A service's entry in the catalog, as configured and stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogEntry {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub owner: Option<super::UserId>,
+    pub channel: Option<super::channel::ChannelRef>,
+    pub tier: Option<String>,
+    /// Percent over rolling 30 days.
+    pub availability_target: f64,
+    pub rotation: Option<String>,
+    pub public: bool,
+    pub depends_on: Vec<String>,
+}
+
+/// How a service is doing, from its open incidents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceStatus {
+    Operational,
+    Degraded,
+    Outage,
+}
+
+impl ServiceStatus {
+    /// The status given the open incidents on the service, each as
+    /// (priority, whether it is marked as an outage): an open outage means
+    /// an outage, an open P1 or P2 a degraded service.
+    pub fn from_open(incidents: impl IntoIterator<Item = (super::Priority, bool)>) -> Self {
+        incidents
+            .into_iter()
+            .map(|(priority, outage)| {
+                if outage {
+                    ServiceStatus::Outage
+                } else if priority <= super::Priority::P2 {
+                    ServiceStatus::Degraded
+                } else {
+                    ServiceStatus::Operational
+                }
+            })
+            .max()
+            .unwrap_or(ServiceStatus::Operational)
+    }
+
+    /// The name shown to people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceStatus::Operational => "operational",
+            ServiceStatus::Degraded => "degraded",
+            ServiceStatus::Outage => "outage",
+        }
+    }
+
+    /// A marker for chat.
+    pub fn icon(self) -> &'static str {
+        match self {
+            ServiceStatus::Operational => "🟢",
+            ServiceStatus::Degraded => "🟠",
+            ServiceStatus::Outage => "🔴",
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The catalog names closest to `wanted`, best first, for "did you mean".
 pub fn nearest_names<'a>(wanted: &str, names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
     let wanted = wanted.to_lowercase();
@@ -53,6 +123,28 @@ mod tests {
         assert!(!valid_name("-vpn"));
         assert!(!valid_name(""));
         assert!(!valid_name("a b"));
+    }
+
+    #[test]
+    fn status_comes_from_the_worst_open_incident() {
+        use crate::domain::Priority::*;
+        assert_eq!(ServiceStatus::from_open([]), ServiceStatus::Operational);
+        assert_eq!(
+            ServiceStatus::from_open([(P3, false), (P4, false)]),
+            ServiceStatus::Operational
+        );
+        assert_eq!(
+            ServiceStatus::from_open([(P3, false), (P2, false)]),
+            ServiceStatus::Degraded
+        );
+        assert_eq!(
+            ServiceStatus::from_open([(P1, false)]),
+            ServiceStatus::Degraded
+        );
+        assert_eq!(
+            ServiceStatus::from_open([(P4, true), (P1, false)]),
+            ServiceStatus::Outage
+        );
     }
 
     #[test]

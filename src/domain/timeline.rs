@@ -41,10 +41,14 @@ pub enum EventAction {
     Workaround,
     KnownError,
     FixLinked,
+    Outage,
+    PublicUpdate,
+    Paged,
+    Escalated,
 }
 
 impl EventAction {
-    const ALL: [EventAction; 31] = [
+    const ALL: [EventAction; 35] = [
         EventAction::Created,
         EventAction::Acknowledged,
         EventAction::Assigned,
@@ -76,6 +80,10 @@ impl EventAction {
         EventAction::Workaround,
         EventAction::KnownError,
         EventAction::FixLinked,
+        EventAction::Outage,
+        EventAction::PublicUpdate,
+        EventAction::Paged,
+        EventAction::Escalated,
     ];
 
     /// The name stored in `ticket_events.action`.
@@ -112,6 +120,10 @@ impl EventAction {
             EventAction::Workaround => "workaround",
             EventAction::KnownError => "known_error",
             EventAction::FixLinked => "fix_linked",
+            EventAction::Outage => "outage",
+            EventAction::PublicUpdate => "public_update",
+            EventAction::Paged => "paged",
+            EventAction::Escalated => "escalated",
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod dashboard;
 pub mod hooks;
+pub mod status;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -49,6 +50,7 @@ pub fn router(state: HttpState) -> Router {
         .merge(api::routes())
         .merge(hooks::routes())
         .merge(dashboard::routes(state.clone()))
+        .merge(status::routes())
         .layer(body_limit(&state))
         .with_state(state)
 }

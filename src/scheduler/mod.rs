@@ -3,8 +3,10 @@
 //! claimed with `FOR UPDATE SKIP LOCKED` behind a unique ledger, and each
 //! scheduled digest is claimed once in `job_runs`.
 
+pub mod budget;
 pub mod change_reminders;
 pub mod digest;
+pub mod escalation;
 pub mod sweep;
 
 use chrono::{DateTime, Datelike, Utc};

@@ -1,5 +1,5 @@
-//! The sweep: posts every SLA warning and breach that has come due, and
-//! every change reminder, once.
+//! The sweep: posts every SLA warning and breach that has come due, every
+//! change reminder, on-call escalation and error-budget warning, once.
 
 use chrono::{DateTime, Utc};
 
@@ -58,6 +58,8 @@ pub async fn sweep(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, St
         engine.outbox_signal().notify_waiters();
     }
     posted.extend(super::change_reminders::remind(engine, at).await?);
+    posted.extend(super::escalation::escalate(engine, at).await?);
+    posted.extend(super::budget::warn(engine, at).await?);
     Ok(posted)
 }
 

@@ -11,6 +11,7 @@ pub mod incidents;
 pub mod leases;
 pub mod listing;
 pub mod messages;
+pub mod oncall;
 pub mod outbox;
 pub mod problems;
 pub mod reports;

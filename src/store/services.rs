@@ -2,33 +2,338 @@
 
 use sqlx::{PgConnection, PgPool};
 
+use chrono::{DateTime, Utc};
+
 use super::StoreError;
 use crate::config::ServiceConfig;
+use crate::domain::availability::Outage;
+use crate::domain::channel::ChannelRef;
+use crate::domain::service::CatalogEntry;
+use crate::domain::{Priority, UserId};
 
 /// Inserts or updates the services named in config. Services that config no
 /// longer names stay, since tickets may point at them.
 pub async fn sync_catalog(pool: &PgPool, services: &[ServiceConfig]) -> Result<(), StoreError> {
-    if services.is_empty() {
-        return Ok(());
+    let mut tx = pool.begin().await?;
+    for s in services {
+        sqlx::query(
+            "INSERT INTO services (name, description, owner, channel, tier, availability_target,
+                                   rotation, public, depends_on)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (name) DO UPDATE
+                SET description = EXCLUDED.description, owner = EXCLUDED.owner,
+                    channel = EXCLUDED.channel, tier = EXCLUDED.tier,
+                    availability_target = EXCLUDED.availability_target,
+                    rotation = EXCLUDED.rotation, public = EXCLUDED.public,
+                    depends_on = EXCLUDED.depends_on, updated_at = now()
+              WHERE (services.description, services.owner, services.channel, services.tier,
+                     services.availability_target, services.rotation, services.public,
+                     services.depends_on)
+                    IS DISTINCT FROM
+                    (EXCLUDED.description, EXCLUDED.owner, EXCLUDED.channel, EXCLUDED.tier,
+                     EXCLUDED.availability_target, EXCLUDED.rotation, EXCLUDED.public,
+                     EXCLUDED.depends_on)",
+        )
+        .bind(&s.name)
+        .bind(&s.description)
+        .bind(s.owner.as_ref().map(ToString::to_string))
+        .bind(s.channel.as_ref().map(ToString::to_string))
+        .bind(&s.tier)
+        .bind(s.availability_target)
+        .bind(&s.rotation)
+        .bind(s.public)
+        .bind(&s.depends_on)
+        .execute(&mut *tx)
+        .await?;
     }
-    let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
-    let descriptions: Vec<&str> = services.iter().map(|s| s.description.as_str()).collect();
-    let owners: Vec<Option<String>> = services
-        .iter()
-        .map(|s| s.owner.as_ref().map(ToString::to_string))
-        .collect();
-    sqlx::query(
-        "INSERT INTO services (name, description, owner)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[])
-         ON CONFLICT (name) DO UPDATE
-            SET description = EXCLUDED.description, owner = EXCLUDED.owner, updated_at = now()
-          WHERE (services.description, services.owner) IS DISTINCT FROM (EXCLUDED.description, EXCLUDED.owner)",
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct CatalogRow {
+    id: i64,
+    name: String,
+    description: String,
+    owner: Option<String>,
+    channel: Option<String>,
+    tier: Option<String>,
+    availability_target: f64,
+    rotation: Option<String>,
+    public: bool,
+    depends_on: Vec<String>,
+}
+
+impl TryFrom<CatalogRow> for CatalogEntry {
+    type Error = StoreError;
+
+    fn try_from(row: CatalogRow) -> Result<Self, Self::Error> {
+        let corrupt = |what: String| StoreError::Corrupt(format!("service {}: {what}", row.name));
+        Ok(CatalogEntry {
+            id: row.id,
+            owner: row
+                .owner
+                .as_deref()
+                .map(str::parse::<UserId>)
+                .transpose()
+                .map_err(|e| corrupt(e.to_string()))?,
+            channel: row
+                .channel
+                .as_deref()
+                .map(str::parse::<ChannelRef>)
+                .transpose()
+                .map_err(|e| corrupt(e.to_string()))?,
+            name: row.name,
+            description: row.description,
+            tier: row.tier,
+            availability_target: row.availability_target,
+            rotation: row.rotation,
+            public: row.public,
+            depends_on: row.depends_on,
+        })
+    }
+}
+
+const SELECT_ENTRY: &str = "SELECT id, name, description, owner, channel, tier,
+    availability_target, rotation, public, depends_on FROM services";
+
+/// The whole catalog, alphabetically.
+pub async fn catalog(conn: &mut PgConnection) -> Result<Vec<CatalogEntry>, StoreError> {
+    let rows: Vec<CatalogRow> = sqlx::query_as(&format!("{SELECT_ENTRY} ORDER BY name"))
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter().map(CatalogEntry::try_from).collect()
+}
+
+/// The catalog entry of the service called `name`.
+pub async fn entry(
+    conn: &mut PgConnection,
+    name: &str,
+) -> Result<Option<CatalogEntry>, StoreError> {
+    let row: Option<CatalogRow> = sqlx::query_as(&format!("{SELECT_ENTRY} WHERE name = $1"))
+        .bind(name)
+        .fetch_optional(conn)
+        .await?;
+    row.map(CatalogEntry::try_from).transpose()
+}
+
+/// An open incident on a service, as the catalog shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OpenOnService {
+    pub service_id: i64,
+    pub number: i64,
+    pub title: String,
+    pub priority: i16,
+    pub status: String,
+    pub outage_since: Option<DateTime<Utc>>,
+}
+
+impl OpenOnService {
+    /// Its priority (P4 if the stored one makes no sense).
+    pub fn priority(&self) -> Priority {
+        Priority::from_i16(self.priority).unwrap_or(Priority::P4)
+    }
+}
+
+/// Open incidents of every service, most urgent and oldest first.
+pub async fn open_incidents(conn: &mut PgConnection) -> Result<Vec<OpenOnService>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT t.service_id, t.number, t.title, t.priority, t.status,
+                (SELECT o.started_at FROM outages o
+                  WHERE o.ticket_id = t.id AND o.ended_at IS NULL) AS outage_since
+           FROM tickets t
+          WHERE t.kind = 'incident' AND t.service_id IS NOT NULL
+            AND t.status IN ('new', 'acknowledged', 'on_hold')
+          ORDER BY t.priority, t.created_at, t.id",
     )
-    .bind(&names)
-    .bind(&descriptions)
-    .bind(&owners)
-    .execute(pool)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The outages of every service that reach into `[from, …)`, by service id:
+/// from the outage start to its end (the resolution), open-ended while
+/// still down.
+pub async fn outages_since(
+    conn: &mut PgConnection,
+    from: DateTime<Utc>,
+) -> Result<Vec<(i64, Outage)>, StoreError> {
+    let rows: Vec<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        // An open outage of a resolved incident (resolved by a path that did
+        // not end it) ends at the resolution.
+        "SELECT service_id, started_at, ended_at FROM (
+            SELECT t.service_id, o.started_at,
+                   COALESCE(o.ended_at,
+                            CASE WHEN t.status IN ('resolved', 'closed')
+                                 THEN greatest(i.resolved_at, o.started_at) END) AS ended_at
+              FROM outages o
+              JOIN tickets t ON t.id = o.ticket_id
+              JOIN incidents i ON i.ticket_id = o.ticket_id
+             WHERE t.service_id IS NOT NULL) spans
+          WHERE ended_at IS NULL OR ended_at > $1",
+    )
+    .bind(from)
+    .fetch_all(conn)
     .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(service, start, end)| (service, Outage { start, end }))
+        .collect())
+}
+
+/// Marks incident `ticket_id` as an outage from `start` to `end` (`None`:
+/// still down). An outage still open is moved instead of doubled.
+pub async fn mark_outage(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    let moved = sqlx::query(
+        "UPDATE outages SET started_at = $2, ended_at = $3 WHERE ticket_id = $1 AND ended_at IS NULL",
+    )
+    .bind(ticket_id)
+    .bind(start)
+    .bind(end)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        sqlx::query("INSERT INTO outages (ticket_id, started_at, ended_at) VALUES ($1, $2, $3)")
+            .bind(ticket_id)
+            .bind(start)
+            .bind(end)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Ends incident `ticket_id`'s open outage at `at` (it was resolved).
+pub async fn end_outage(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE outages SET ended_at = greatest($2, started_at) WHERE ticket_id = $1 AND ended_at IS NULL",
+    )
+    .bind(ticket_id)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// When incident `ticket_id`'s last ended outage ended, if any.
+pub async fn last_outage_end(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+        "SELECT max(ended_at) FROM outages WHERE ticket_id = $1",
+    )
+    .bind(ticket_id)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// When incident `ticket_id`'s latest outage began, if it was marked as one.
+pub async fn outage_of(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT started_at FROM outages WHERE ticket_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(ticket_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Adds a public update to incident `ticket_id`.
+pub async fn add_public_update(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    author: &UserId,
+    at: DateTime<Utc>,
+    body: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO public_updates (ticket_id, at, author, body) VALUES ($1, $2, $3, $4)")
+        .bind(ticket_id)
+        .bind(at)
+        .bind(author.to_string())
+        .bind(body)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A public update of an incident, for the status page.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PublicUpdate {
+    pub service: String,
+    pub number: i64,
+    pub title: String,
+    pub status: String,
+    pub at: DateTime<Utc>,
+    pub body: String,
+}
+
+/// Public updates of public services' incidents that are open or were
+/// resolved after `since`, newest first.
+pub async fn public_updates(
+    conn: &mut PgConnection,
+    since: DateTime<Utc>,
+) -> Result<Vec<PublicUpdate>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT s.name AS service, t.number, t.title, t.status, u.at, u.body
+           FROM public_updates u
+           JOIN tickets t ON t.id = u.ticket_id
+           JOIN incidents i ON i.ticket_id = t.id
+           JOIN services s ON s.id = t.service_id
+          WHERE s.public
+            AND (t.status IN ('new', 'acknowledged', 'on_hold') OR i.resolved_at > $1)
+          ORDER BY u.at DESC, u.id DESC
+          LIMIT 200",
+    )
+    .bind(since)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Claims error-budget warning `threshold` of `service_id`; false when it
+/// was posted before and the budget has not recovered since.
+pub async fn claim_budget_warning(
+    conn: &mut PgConnection,
+    service_id: i64,
+    threshold: u32,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO budget_warnings (service_id, threshold, posted_at) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(service_id)
+    .bind(threshold as i16)
+    .bind(at)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Forgets the warnings of `service_id` above `spent` percent, so the next
+/// crossing is announced again.
+pub async fn rearm_budget_warnings(
+    conn: &mut PgConnection,
+    service_id: i64,
+    spent: f64,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM budget_warnings WHERE service_id = $1 AND threshold > $2")
+        .bind(service_id)
+        .bind(spent)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

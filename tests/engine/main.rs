@@ -20,6 +20,7 @@ mod problems;
 mod queries;
 mod refusals;
 mod roles;
+mod services;
 mod shell;
 mod shutdown;
 mod sla;

@@ -91,6 +91,23 @@ pub fn definitions() -> Vec<CreateCommand> {
         )
         .add_option(sub("show", "Show the ticket and its timeline").add_sub_option(ticket()))
         .add_option(
+            sub(
+                "outage",
+                "Count it as downtime of its service until resolved",
+            )
+            .add_sub_option(ticket())
+            .add_sub_option(text(
+                "since",
+                "When the outage began (default: when reported), e.g. 2026-11-25T08:40",
+                false,
+            )),
+        )
+        .add_option(
+            sub("public", "Post an update on the public status page")
+                .add_sub_option(ticket())
+                .add_sub_option(text("text", "The update, as the public will read it", true)),
+        )
+        .add_option(
             sub("rate", "Rate how it was handled")
                 .add_sub_option(ticket())
                 .add_sub_option(
@@ -123,7 +140,7 @@ pub fn definitions() -> Vec<CreateCommand> {
         .description("Service desk queries and help")
         .add_option(sub("help", "Help").add_sub_option(text(
             "topic",
-            "incident, change, problem, queries, roles",
+            "incident, change, problem, services, queries, roles",
             false,
         )))
         .add_option(sub("mine", "Your open incidents"))
@@ -144,6 +161,45 @@ pub fn definitions() -> Vec<CreateCommand> {
                     .add_string_choice("today", "today")
                     .add_string_choice("week", "week"),
             ),
+        )
+        .add_option(sub(
+            "services",
+            "Every service with its status and availability",
+        ))
+        .add_option(
+            sub(
+                "service",
+                "One service: status, on call, incidents, changes, error budget",
+            )
+            .add_sub_option(
+                CreateCommandOption::new(CommandOptionType::String, "name", "The service")
+                    .required(true)
+                    .set_autocomplete(true),
+            ),
+        )
+        .add_option(
+            sub("oncall", "Who is on call now and next").add_sub_option(text(
+                "target",
+                "A service or rotation (default: every rotation)",
+                false,
+            )),
+        )
+        .add_option(
+            sub(
+                "override",
+                "Someone else is on call for a while (engineers)",
+            )
+            .add_sub_option(
+                CreateCommandOption::new(CommandOptionType::User, "user", "Who covers")
+                    .required(true),
+            )
+            .add_sub_option(text(
+                "start",
+                "e.g. 2026-11-28T09:00 (rotation time zone)",
+                true,
+            ))
+            .add_sub_option(text("duration", "e.g. 2d or 12h", true))
+            .add_sub_option(text("rotation", "Which rotation, if not obvious", false)),
         )
         .add_option(role_grant("grant", "Grant a role (admins)"))
         .add_option(role_grant(

@@ -332,6 +332,9 @@ impl Engine {
             .map_err(|err| AlertError::refused(alert, err))?;
         store::incidents::update(conn, &applied.incident).await?;
         store::timeline::append(conn, incident.id, actor, now, &applied.events).await?;
+        if matches!(action, IncidentAction::Resolve(_)) {
+            store::services::end_outage(conn, incident.id, now).await?;
+        }
         self.sync_sla(conn, &applied.incident, Some((incident, &action)), now)
             .await?;
         self.sync_cards(conn, &applied.incident, now).await?;

@@ -29,6 +29,7 @@ pub mod alerts;
 mod change;
 mod problem;
 mod roles;
+pub mod services;
 
 /// Most incidents listed in one reply.
 const LIST_LIMIT: i64 = 25;
@@ -293,6 +294,12 @@ impl Engine {
             Command::Incident(incident, IncidentCommand::LinkProblem(problem)) => {
                 self.link_problem_from_incident(conn, request, incident, problem).await
             }
+            Command::Incident(reference, IncidentCommand::Outage(since)) => {
+                self.mark_outage(conn, request, reference, since).await
+            }
+            Command::Incident(reference, IncidentCommand::Public(text)) => {
+                self.public_update(conn, request, reference, text).await
+            }
             Command::Query(query) => self.query(conn, request, query).await,
             Command::RecordProblem(draft) => self.record_problem(conn, request, draft).await,
             Command::Problem(reference, command) => self.work_problem(conn, request, reference, command).await,
@@ -419,6 +426,12 @@ impl Engine {
                 incident.reference()
             )));
         let mut message = message;
+        if let Some(paged) = self.page_on_call(conn, &incident, now).await? {
+            message.blocks.push(Block::Mention {
+                label: "Paged (on call):".into(),
+                user: paged.to_string(),
+            });
+        }
         message.blocks.extend(
             self.known_error_hints(conn, incident.reference(), &incident.title)
                 .await?,
@@ -604,9 +617,19 @@ impl Engine {
             .map_err(Refusal::from)?;
         store::incidents::update(conn, &applied.incident).await?;
         store::timeline::append(conn, incident.id, &request.actor, now, &applied.events).await?;
+        if matches!(action, IncidentAction::Resolve(_)) {
+            // Resolved: the service is up again.
+            store::services::end_outage(conn, incident.id, now).await?;
+        }
         self.sync_sla(conn, &applied.incident, Some((&incident, &action)), now)
             .await?;
         let carded = self.sync_cards(conn, &applied.incident, now).await?;
+        // Raised to P1/P2: page as if it had been reported so (once).
+        let paged = if matches!(action, IncidentAction::SetPriority(_)) {
+            self.page_on_call(conn, &applied.incident, now).await?
+        } else {
+            None
+        };
         let reporter_platform = applied.incident.reporter.platform();
         if matches!(action, IncidentAction::Resolve(_)) && delivers_to(reporter_platform) {
             store::outbox::enqueue(
@@ -635,7 +658,13 @@ impl Engine {
             IncidentAction::Close => format!("{reference} closed."),
             IncidentAction::Reopen(why) => format!("{reference} reopened ({}): {why}.", after.status),
         };
-        let message = Message::text(text).with(Block::Context(show::incident_line(after)));
+        let mut message = Message::text(text).with(Block::Context(show::incident_line(after)));
+        if let Some(paged) = paged {
+            message.blocks.push(Block::Mention {
+                label: "Paged (on call):".into(),
+                user: paged.to_string(),
+            });
+        }
         let reply = Reply::done(message).about(reference);
         Ok(if carded { reply.privately() } else { reply })
     }
@@ -657,6 +686,12 @@ impl Engine {
             }
             QueryCommand::Outbox => return self.outbox_status(conn, request).await,
             QueryCommand::OutboxRetry(ids) => return self.outbox_retry(conn, request, ids).await,
+            QueryCommand::Services => return self.list_services(conn).await,
+            QueryCommand::Service(name) => return self.show_service(conn, &name).await,
+            QueryCommand::Oncall(target) => return self.show_oncall(conn, target).await,
+            QueryCommand::OncallOverride(wanted) => {
+                return self.override_oncall(conn, request, wanted).await
+            }
             QueryCommand::Sla => show::sla_policy(self.sla_policy()),
             QueryCommand::Report(period) => {
                 let roles = self.roles_of(conn, &request.actor).await?;

@@ -202,3 +202,85 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn services_and_oncall_parse() {
+    use crate::commands::command::OverrideRequest;
+    use crate::domain::change::StartTime;
+    let query = |line: &str| match parse_as_alice(line) {
+        Ok(Command::Query(query)) => query,
+        other => panic!("{line}: {other:?}"),
+    };
+    assert_eq!(query("/itsm services"), QueryCommand::Services);
+    assert_eq!(
+        query("/itsm service VPN"),
+        QueryCommand::Service("vpn".into())
+    );
+    assert_eq!(query("/itsm oncall"), QueryCommand::Oncall(None));
+    assert_eq!(
+        query("/itsm oncall network"),
+        QueryCommand::Oncall(Some("network".into()))
+    );
+    let QueryCommand::OncallOverride(OverrideRequest {
+        member,
+        start,
+        duration,
+        rotation,
+    }) = query("/itsm oncall override @bob 2026-11-28T09:00 2d network")
+    else {
+        panic!("not an override");
+    };
+    assert_eq!(member.to_string(), "shell:bob");
+    assert!(matches!(start, StartTime::Local(_)));
+    assert_eq!(duration, chrono::Duration::days(2));
+    assert_eq!(rotation.as_deref(), Some("network"));
+    for bad in [
+        "/itsm services vpn",
+        "/itsm service",
+        "/itsm service vpn dns",
+        "/itsm service VPN!",
+        "/itsm oncall a b",
+        "/itsm oncall override @bob",
+        "/itsm oncall override @bob soon 2h",
+        "/itsm oncall override @bob 2026-11-28T09:00 forever",
+        "/itsm oncall override @bob 2026-11-28T09:00 100d",
+    ] {
+        assert!(parse_as_alice(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn outage_and_public_parse() {
+    let incident = |line: &str| match parse_as_alice(line) {
+        Ok(Command::Incident(_, command)) => command,
+        other => panic!("{line}: {other:?}"),
+    };
+    assert_eq!(
+        incident("/incident INC-3 outage"),
+        IncidentCommand::Outage(None)
+    );
+    assert!(matches!(
+        incident("/incident inc-3 outage since 2026-11-25T08:40"),
+        IncidentCommand::Outage(Some(_))
+    ));
+    assert!(matches!(
+        incident("/incident INC-3 outage 2026-11-25T08:40"),
+        IncidentCommand::Outage(Some(_))
+    ));
+    assert!(matches!(
+        parse_as_alice("/itsm override @bob 2026-11-28T09:00 2d"),
+        Ok(Command::Query(QueryCommand::OncallOverride(_)))
+    ));
+    assert!(matches!(
+        incident("/incident INC-3 public We are rolling out a fix."),
+        IncidentCommand::Public(_)
+    ));
+    for bad in [
+        "/incident INC-3 outage now",
+        "/incident INC-3 outage since",
+        "/incident INC-3 outage since lunch",
+        "/incident INC-3 public",
+    ] {
+        assert!(parse_as_alice(bad).is_err(), "{bad}");
+    }
+}
