@@ -130,26 +130,27 @@ pub async fn csat_scores(
     Ok(out)
 }
 
-/// The downtime of each service that overlaps `[from, to)`, by service name.
-///
-/// The rule until incidents can be marked as outages (`/incident INC-n
-/// outage`): a service is down from the moment one of its P1 incidents is
-/// opened until it is resolved. Swap this one function when outages are
-/// recorded explicitly.
-pub async fn downtime_from_p1_incidents(
+/// The downtime of each service that overlaps `[from, to)`, by service
+/// name: the incidents marked as outages (`/incident INC-n outage`), from
+/// the outage start to its end (or the resolution), open-ended while down.
+/// The same spans the service catalog and the error budgets count.
+pub async fn downtime_from_outages(
     conn: &mut PgConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<(String, Downtime)>, StoreError> {
     let rows: Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "SELECT s.name, t.created_at, i.resolved_at
-           FROM tickets t
-           JOIN incidents i ON i.ticket_id = t.id
-           JOIN services s ON s.id = t.service_id
-          WHERE t.kind = 'incident' AND t.priority = 1
-            AND t.created_at < $2
-            AND (i.resolved_at IS NULL OR i.resolved_at > $1)
-          ORDER BY s.name, t.created_at",
+        "SELECT name, started_at, ended_at FROM (
+            SELECT s.name, o.started_at,
+                   COALESCE(o.ended_at,
+                            CASE WHEN t.status IN ('resolved', 'closed')
+                                 THEN greatest(i.resolved_at, o.started_at) END) AS ended_at
+              FROM outages o
+              JOIN tickets t ON t.id = o.ticket_id
+              JOIN incidents i ON i.ticket_id = o.ticket_id
+              JOIN services s ON s.id = t.service_id) spans
+          WHERE started_at < $2 AND (ended_at IS NULL OR ended_at > $1)
+          ORDER BY name, started_at",
     )
     .bind(from)
     .bind(to)

@@ -18,7 +18,7 @@ pub fn friday() -> DateTime<Utc> {
 /// Four days of incidents:
 /// - INC-1 P2 laptop: acknowledged after 10m, resolved after 2h, rated 5;
 /// - INC-2 P1 on vpn: acknowledged after 90m, resolved after 11h (the
-///   vpn's downtime), rated 2;
+///   vpn's downtime: marked as an outage), rated 2;
 /// - INC-3 P2 on email, still open; INC-4 P4 printer, still open.
 pub async fn seed(desk: &Desk) {
     let at =
@@ -35,6 +35,7 @@ pub async fn seed(desk: &Desk) {
     step(24, 0);
     desk.ok("alice", "/incident VPN down for everyone P1 service:vpn")
         .await;
+    desk.ok("bob", "/incident INC-2 outage").await;
     step(25, 30);
     desk.ok("bob", "/incident INC-2 ack").await;
     step(35, 0);

@@ -150,7 +150,7 @@ pub async fn collect(engine: &Engine, window: Window) -> Result<Dashboard, Store
         })
         .collect();
     let csat_scores = store::dashboard::csat_scores(&mut conn, from, to).await?;
-    let downtime = store::dashboard::downtime_from_p1_incidents(&mut conn, from, to).await?;
+    let downtime = store::dashboard::downtime_from_outages(&mut conn, from, to).await?;
     let availability = engine
         .config()
         .services
