@@ -344,3 +344,66 @@ fn screenshot_path(name: &str) -> PathBuf {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
     tmp.parent().unwrap_or(tmp).join(name)
 }
+
+/// The public status page in the browser: vpn is down during an outage
+/// incident, its public update is shown, and nothing internal (the title,
+/// notes, people, a non-public service) reaches the page.
+#[sqlx::test]
+async fn the_status_page_shows_public_updates_and_nothing_internal(pool: PgPool) {
+    let (_driver, driver_port) = start_chromedriver();
+    let desk = Desk::new(pool).await;
+    desk.ok(
+        "alice",
+        "/incident Concentrator A kernel panic, ticket from carol P1 service:vpn",
+    )
+    .await;
+    desk.ok("bob", "/incident INC-1 outage").await;
+    desk.ok(
+        "bob",
+        "/incident INC-1 note secret internal note about the root password",
+    )
+    .await;
+    desk.ok(
+        "bob",
+        "/incident INC-1 public Remote access is down; we are restoring it.",
+    )
+    .await;
+    let addr = serve(&desk).await;
+    let client = browser(driver_port).await;
+    let checked = AssertUnwindSafe(async {
+        client.goto(&format!("http://{addr}/status")).await.unwrap();
+        client
+            .wait()
+            .for_element(Locator::Css("section.service#vpn"))
+            .await
+            .unwrap();
+        let vpn = text(&client, "section.service#vpn").await;
+        assert!(vpn.contains("outage"), "{vpn}");
+        assert!(
+            vpn.contains("Remote access is down; we are restoring it."),
+            "{vpn}"
+        );
+        let page = text(&client, "body").await;
+        for secret in [
+            "kernel panic",
+            "root password",
+            "shell:alice",
+            "shell:bob",
+            "carol",
+        ] {
+            assert!(!page.contains(secret), "`{secret}` leaked: {page}");
+        }
+        assert_eq!(count(&client, "section.service#vpn .days span").await, 90);
+        std::fs::write(
+            screenshot_path("status.png"),
+            client.screenshot().await.unwrap(),
+        )
+        .unwrap();
+    })
+    .catch_unwind()
+    .await;
+    let _ = client.close().await;
+    if let Err(panic) = checked {
+        std::panic::resume_unwind(panic);
+    }
+}
