@@ -81,6 +81,11 @@ pub struct Report {
     pub open_by_priority: [i64; 4],
     /// The oldest open incidents, oldest first.
     pub oldest_open: Vec<OpenItem>,
+    /// Each service's availability over the 30 days ending with the period,
+    /// against its target.
+    pub availability: Vec<(String, super::availability::Availability)>,
+    /// Changes whose window opens or runs in the 24 hours after the period.
+    pub upcoming_changes: Vec<super::change::Change>,
 }
 
 /// `12` → `12 (+3)` against the previous value.

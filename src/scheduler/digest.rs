@@ -46,7 +46,33 @@ pub async fn report_with(
         previous,
         open_by_priority: store::reports::open_by_priority(conn).await?,
         oldest_open: store::reports::oldest_open(conn, OLDEST).await?,
+        availability: availability_at(conn, to).await?,
+        upcoming_changes: store::changes::scheduled(conn, to, to + chrono::Duration::hours(24), 10)
+            .await?,
     })
+}
+
+/// Every catalog service's availability over the 30 days ending at `at`.
+async fn availability_at(
+    conn: &mut sqlx::PgConnection,
+    at: DateTime<Utc>,
+) -> Result<Vec<(String, crate::domain::availability::Availability)>, StoreError> {
+    use crate::domain::availability;
+    let catalog = store::services::catalog(conn).await?;
+    let (from, _) = availability::period_ending(at);
+    let outages = store::services::outages_since(conn, from).await?;
+    Ok(catalog
+        .into_iter()
+        .map(|entry| {
+            let mine: Vec<_> = outages
+                .iter()
+                .filter(|(id, _)| *id == entry.id)
+                .map(|(_, outage)| *outage)
+                .collect();
+            let figures = availability::rolling(&mine, entry.availability_target, at);
+            (entry.name, figures)
+        })
+        .collect())
 }
 
 /// The daily digest of calendar date `date` in `time_zone`: the 24 hours
@@ -129,10 +155,38 @@ pub fn message(report: &Report) -> Message {
                 .collect(),
         });
     }
-    message.with(Block::Context(
-        "Changes scheduled in the next 24 hours appear here once change management is enabled."
-            .into(),
-    ))
+    if !report.availability.is_empty() {
+        message = message.with(Block::List {
+            title: Some("Availability, last 30 days".into()),
+            items: report
+                .availability
+                .iter()
+                .map(|(service, a)| {
+                    format!(
+                        "{service}: {:.2}% (target {}%, {}, {:.0}% of the error budget spent)",
+                        a.percent,
+                        a.target,
+                        if a.meets_target() { "met" } else { "missed" },
+                        a.budget_spent()
+                    )
+                })
+                .collect(),
+        });
+    }
+    if report.upcoming_changes.is_empty() {
+        message.with(Block::Context(
+            "No changes scheduled in the next 24 hours.".into(),
+        ))
+    } else {
+        message.with(Block::List {
+            title: Some("Changes in the next 24 hours".into()),
+            items: report
+                .upcoming_changes
+                .iter()
+                .map(crate::commands::change_view::change_line)
+                .collect(),
+        })
+    }
 }
 
 /// Posts a report to `channel` through the outbox.

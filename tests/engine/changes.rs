@@ -618,3 +618,28 @@ async fn change_commands_name_the_role_they_need(pool: PgPool) {
     )
     .await;
 }
+
+#[sqlx::test]
+async fn the_digest_lists_tomorrows_changes_and_availability(pool: PgPool) {
+    let desk = desk(pool).await;
+    let number = ready(
+        &desk,
+        "alice",
+        "Patch VPN gateway service:vpn",
+        "2026-11-25T20:00 1h",
+    )
+    .await;
+    desk.ok("alice", &format!("/change CHG-{number} submit"))
+        .await;
+    let report = itsm_bot::scheduler::digest::report(
+        &desk.engine,
+        itsm_bot::domain::report::Period::Day,
+        start(),
+    )
+    .await
+    .unwrap();
+    let text = itsm_bot::scheduler::digest::message(&report).plain_text();
+    assert!(text.contains("Changes in the next 24 hours"), "{text}");
+    assert!(text.contains(&format!("CHG-{number} submitted")), "{text}");
+    assert!(text.contains("vpn: 100.00% (target 99.9%, met"), "{text}");
+}
