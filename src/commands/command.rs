@@ -41,6 +41,9 @@ impl Command {
                 IncidentCommand::Show => "incident.show",
                 IncidentCommand::Rate(_) => "incident.rate",
                 IncidentCommand::LinkProblem(_) => "incident.problem",
+                IncidentCommand::Postmortem => "incident.postmortem",
+                IncidentCommand::PostmortemSet(..) => "incident.postmortem_set",
+                IncidentCommand::AddAction(_) => "incident.action",
                 IncidentCommand::Act(action) => match action {
                     I::Acknowledge => "incident.ack",
                     I::Assign(_) => "incident.assign",
@@ -81,6 +84,8 @@ impl Command {
                 QueryCommand::Revoke(..) => "roles.revoke",
                 QueryCommand::Outbox => "outbox.show",
                 QueryCommand::OutboxRetry(_) => "outbox.retry",
+                QueryCommand::Actions { .. } => "query.actions",
+                QueryCommand::ActionDone(_) => "action.done",
             },
         }
     }
@@ -183,6 +188,21 @@ pub enum IncidentCommand {
     Rate(u8),
     /// Link the incident to a problem (`/incident INC-m problem PRB-n`).
     LinkProblem(TicketRef),
+    /// `/incident INC-n postmortem`: start the post-incident review, or
+    /// show it as it stands.
+    Postmortem,
+    /// `/incident INC-n postmortem set <section> <text>`.
+    PostmortemSet(crate::domain::postmortem::Section, FreeText),
+    /// `/incident INC-n action <text> [@owner] [due:YYYY-MM-DD]`.
+    AddAction(ActionDraft),
+}
+
+/// A new action item as typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionDraft {
+    pub text: FreeText,
+    pub owner: Option<crate::domain::UserId>,
+    pub due: Option<chrono::NaiveDate>,
 }
 
 /// Questions that change nothing.
@@ -210,6 +230,10 @@ pub enum QueryCommand {
     Outbox,
     /// `/itsm outbox retry [id…]` (admins): queue parked posts again.
     OutboxRetry(Vec<i64>),
+    /// `/itsm actions [mine]`: open action items, overdue ones marked.
+    Actions { mine: bool },
+    /// `/itsm action <id> done`.
+    ActionDone(i64),
 }
 
 /// Which part of the change schedule to list.

@@ -5,7 +5,7 @@ use super::reply::{Block, Message};
 
 /// The topics `/itsm help` knows, for refusals.
 pub const TOPICS_HINT: &str =
-    "Topics: incident, change, problem, queries, roles. For example: `/itsm help change`.";
+    "Topics: incident, change, problem, review, queries, roles. For example: `/itsm help change`.";
 
 /// The help text for `topic`, or the overview.
 pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
@@ -33,6 +33,13 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 ],
             })
             .with(Block::List {
+                title: Some("Learn from incidents".into()),
+                items: vec![
+                    "/incident INC-n postmortem · postmortem set <section> <text> · action <text> [@owner] [due:YYYY-MM-DD]".into(),
+                    "/itsm actions [mine] · /itsm action <id> done".into(),
+                ],
+            })
+            .with(Block::List {
                 title: Some("Ask".into()),
                 items: vec![
                     "/itsm mine: your open incidents".into(),
@@ -41,7 +48,8 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "/itsm sla: the response and resolution targets".into(),
                     "/itsm report [day|week|month]: volumes, MTTA/MTTR, SLA compliance, CSAT".into(),
                     "/itsm changes [today|week]: the change schedule".into(),
-                    "/itsm help <topic>: incident, change, problem, queries, roles".into(),
+                    "/itsm actions [mine]: open action items from reviews, overdue ones marked".into(),
+                    "/itsm help <topic>: incident, change, problem, review, queries, roles".into(),
                 ],
             })
             .with(Block::Context(
@@ -106,6 +114,21 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 ],
             })
             .with(Block::Context("Recording and working problems needs the engineer role; anyone can show and search.".into())),
+        Some("review" | "postmortem" | "reviews" | "actions") => Message::default()
+            .with(Block::Header("Post-incident reviews".into()))
+            .with(Block::Text(
+                "`/incident INC-n postmortem` starts the review of a resolved incident (engineers) and posts it to the incident's thread: summary, impact (duration, outage minutes, SLA results, people), the timeline, root cause and workaround from linked problems, the changes that fix them, and the action items. Run it again to see the review as it stands: sections you set are kept, everything else follows the records.".into(),
+            ))
+            .with(Block::List {
+                title: None,
+                items: vec![
+                    format!("postmortem set <section> <text>: write a section; sections are {}", crate::domain::postmortem::Section::names()),
+                    "action <text> [@owner] [due:YYYY-MM-DD]: agree a follow-up (engineers)".into(),
+                    "/itsm actions [mine]: open action items, soonest due first, overdue ones marked".into(),
+                    "/itsm action <id> done: by an engineer or the item's owner".into(),
+                ],
+            })
+            .with(Block::Context("The review is also served as Markdown at GET /api/v1/incidents/INC-n/postmortem.".into())),
         Some("queries" | "itsm") => Message::default()
             .with(Block::Header("Queries".into()))
             .with(Block::List {
@@ -117,6 +140,7 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "/itsm sla: the SLA targets per priority".into(),
                     "/itsm report [day|week|month]: the period's figures and the trend".into(),
                     "/itsm changes [today|week]: changes whose window falls in the period (all upcoming without one)".into(),
+                    "/itsm actions [mine]: open action items from post-incident reviews; `/itsm action <id> done`".into(),
                 ],
             }),
         Some("roles") => Message::default()

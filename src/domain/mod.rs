@@ -12,6 +12,7 @@ pub mod channel;
 pub mod dashboard;
 pub mod duration;
 pub mod incident;
+pub mod postmortem;
 pub mod priority;
 pub mod problem;
 pub mod reference;

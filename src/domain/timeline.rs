@@ -41,10 +41,18 @@ pub enum EventAction {
     Workaround,
     KnownError,
     FixLinked,
+    /// A post-incident review was started.
+    ReviewCreated,
+    /// A section of the post-incident review was edited.
+    ReviewEdited,
+    /// An action item was agreed.
+    ActionAdded,
+    /// An action item was done.
+    ActionDone,
 }
 
 impl EventAction {
-    const ALL: [EventAction; 31] = [
+    const ALL: [EventAction; 35] = [
         EventAction::Created,
         EventAction::Acknowledged,
         EventAction::Assigned,
@@ -76,6 +84,10 @@ impl EventAction {
         EventAction::Workaround,
         EventAction::KnownError,
         EventAction::FixLinked,
+        EventAction::ReviewCreated,
+        EventAction::ReviewEdited,
+        EventAction::ActionAdded,
+        EventAction::ActionDone,
     ];
 
     /// The name stored in `ticket_events.action`.
@@ -112,6 +124,10 @@ impl EventAction {
             EventAction::Workaround => "workaround",
             EventAction::KnownError => "known_error",
             EventAction::FixLinked => "fix_linked",
+            EventAction::ReviewCreated => "review_created",
+            EventAction::ReviewEdited => "review_edited",
+            EventAction::ActionAdded => "action_added",
+            EventAction::ActionDone => "action_done",
         }
     }
 }
@@ -195,6 +211,10 @@ impl Event {
         let verb = match self.action {
             EventAction::PriorityChanged => "priority",
             EventAction::Note => "note",
+            EventAction::ReviewCreated => "review started",
+            EventAction::ReviewEdited => "review section",
+            EventAction::ActionAdded => "action item",
+            EventAction::ActionDone => "action item done",
             other => other.as_str(),
         };
         format!("{verb}{change}{body}")

@@ -12,6 +12,7 @@ pub mod leases;
 pub mod listing;
 pub mod messages;
 pub mod outbox;
+pub mod postmortems;
 pub mod problems;
 pub mod reports;
 pub mod roles;
