@@ -128,7 +128,7 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "/itsm action <id> done: by an engineer or the item's owner".into(),
                 ],
             })
-            .with(Block::Context("The review is also served as Markdown at GET /api/v1/incidents/INC-n/postmortem.".into())),
+            .with(Block::Context("P1 and P2 incidents without a review get a reminder in their thread two working days after resolve (`postmortem.remind_after_days`). The review is also served as Markdown at GET /api/v1/incidents/INC-n/postmortem.".into())),
         Some("queries" | "itsm") => Message::default()
             .with(Block::Header("Queries".into()))
             .with(Block::List {

@@ -5,6 +5,7 @@
 
 pub mod change_reminders;
 pub mod digest;
+pub mod review_reminders;
 pub mod sweep;
 
 use chrono::{DateTime, Datelike, Utc};

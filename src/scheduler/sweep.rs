@@ -58,6 +58,7 @@ pub async fn sweep(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, St
         engine.outbox_signal().notify_waiters();
     }
     posted.extend(super::change_reminders::remind(engine, at).await?);
+    posted.extend(super::review_reminders::remind(engine, at).await?);
     Ok(posted)
 }
 

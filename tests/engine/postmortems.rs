@@ -1,12 +1,13 @@
 //! Post-incident reviews: a resolved incident's review drafted from what
 //! the bot knows, edited section by section, served by the API, its action
-//! items followed up.
+//! items followed up, and a reminder when nobody started one.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::Duration;
 use itsm_bot::config::Config;
 use itsm_bot::http::{router, HttpState};
+use itsm_bot::scheduler::sweep::sweep;
 use sqlx::PgPool;
 use tower::ServiceExt;
 
@@ -389,4 +390,57 @@ async fn action_items_are_recorded_listed_and_done(pool: PgPool) {
         actions.contains(&"action_added".to_string())
             && actions.contains(&"action_done".to_string())
     );
+}
+
+#[sqlx::test]
+async fn p1_and_p2_without_a_review_are_reminded_once(pool: PgPool) {
+    let desk = Desk::new(pool.clone()).await;
+    // Wednesday 09:00: a P1, a P2 that gets its review, a P3.
+    desk.ok("alice", "/incident VPN down P1").await;
+    desk.ok("alice", "/incident Mail slow P2").await;
+    desk.ok("alice", "/incident Printer jammed P3").await;
+    desk.clock.set(start() + Duration::minutes(90));
+    for n in 1..=3 {
+        desk.ok("bob", &format!("/incident INC-{n} resolve fixed"))
+            .await;
+    }
+    desk.ok("bob", "/incident INC-2 postmortem").await;
+
+    let reminders = |posted: Vec<itsm_bot::scheduler::Posted>| -> Vec<String> {
+        posted
+            .into_iter()
+            .map(|p| p.text)
+            .filter(|t| t.contains("no post-incident review"))
+            .collect()
+    };
+    // Two working days after Wednesday 10:30 is Friday 10:30.
+    let friday = start() + Duration::days(2) + Duration::minutes(90);
+    assert!(reminders(
+        sweep(&desk.engine, friday - Duration::minutes(1))
+            .await
+            .unwrap()
+    )
+    .is_empty());
+    let posted = reminders(
+        sweep(&desk.engine, friday + Duration::minutes(1))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert!(
+        posted[0].contains("INC-1") && posted[0].contains("/incident INC-1 postmortem"),
+        "{posted:?}"
+    );
+    assert!(reminders(
+        sweep(&desk.engine, friday + Duration::hours(2))
+            .await
+            .unwrap()
+    )
+    .is_empty());
+    assert!(reminders(
+        sweep(&desk.engine, friday + Duration::days(5))
+            .await
+            .unwrap()
+    )
+    .is_empty());
 }
