@@ -61,6 +61,26 @@ pub fn render_markdown(template: &str, review: &Review) -> Result<String, miniji
         .render(minijinja::value::Serde(review))
 }
 
+/// The review as a chat message: one text block per `## ` section, so a
+/// platform's per-block limit (Slack's 3,000 characters) cuts at most one
+/// long section (usually the timeline), not the whole review.
+fn review_message(markdown: &str) -> Message {
+    let mut message = Message::default();
+    let mut chunk = String::new();
+    for line in markdown.lines() {
+        if line.starts_with("## ") && !chunk.trim().is_empty() {
+            message = message.with(Block::Text(chunk.trim().to_string()));
+            chunk.clear();
+        }
+        chunk.push_str(line);
+        chunk.push('\n');
+    }
+    if !chunk.trim().is_empty() {
+        message = message.with(Block::Text(chunk.trim().to_string()));
+    }
+    message
+}
+
 impl From<ReviewError> for ExecError {
     fn from(err: ReviewError) -> Self {
         match err {
@@ -167,7 +187,7 @@ impl Engine {
         let now = self.clock.now();
         if store::postmortems::get(conn, incident.id).await?.is_some() {
             let markdown = self.render_review(conn, &incident).await?;
-            return Ok(Reply::answer(Message::text(markdown).with(Block::Context(format!(
+            return Ok(Reply::answer(review_message(&markdown).with(Block::Context(format!(
                 "Edit a section with `/incident {reference} postmortem set <section> <text>` ({}); the timeline, SLA and action items follow the records.",
                 Section::names()
             ))))
@@ -193,7 +213,7 @@ impl Engine {
         )
         .await?;
         let markdown = self.render_review(conn, &incident).await?;
-        let message = Message::text(markdown).with(Block::Context(format!(
+        let message = review_message(&markdown).with(Block::Context(format!(
             "Review of {reference} started by {}. Edit a section with `/incident {reference} postmortem set <section> <text>` ({}); add follow-ups with `/incident {reference} action <text> [@owner] [due:YYYY-MM-DD]`.",
             request.actor,
             Section::names()
@@ -403,5 +423,24 @@ impl Engine {
         )
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_review_becomes_one_block_per_section() {
+        let message =
+            review_message("# Review\n\n| a |\n\n## Summary\n\nText\n\n## Timeline\n\n| x |\n");
+        assert_eq!(
+            message.blocks,
+            vec![
+                Block::Text("# Review\n\n| a |".into()),
+                Block::Text("## Summary\n\nText".into()),
+                Block::Text("## Timeline\n\n| x |".into()),
+            ]
+        );
     }
 }
