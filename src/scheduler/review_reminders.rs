@@ -30,7 +30,9 @@ pub async fn remind(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, S
     // A reminder "as if at" a later instant is still queued now.
     let queued_at = engine.clock().now();
     let since = at - Duration::days(LOOK_BACK_DAYS);
-    for number in store::postmortems::reminder_candidates(&mut tx, since).await? {
+    // N working days are at least N calendar days.
+    let until = at - Duration::days(i64::from(days));
+    for number in store::postmortems::reminder_candidates(&mut tx, since, until).await? {
         let Some(incident) = store::incidents::get(&mut tx, number).await? else {
             continue;
         };

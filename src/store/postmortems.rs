@@ -234,21 +234,25 @@ pub async fn mark_done(
     Ok(())
 }
 
-/// Numbers of P1 and P2 incidents resolved since `since` that have no review
-/// and were not reminded yet: the candidates for a review reminder.
+/// Numbers of P1 and P2 incidents resolved between `since` and `until` that
+/// have no review and were not reminded yet: the candidates for a review
+/// reminder (the caller checks working days; `until` only spares it the
+/// incidents that cannot be due yet).
 pub async fn reminder_candidates(
     conn: &mut PgConnection,
     since: DateTime<Utc>,
+    until: DateTime<Utc>,
 ) -> Result<Vec<i64>, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT t.number FROM tickets t JOIN incidents i ON i.ticket_id = t.id
           WHERE t.kind = 'incident' AND t.priority IN (1, 2)
-            AND t.status IN ('resolved', 'closed') AND i.resolved_at >= $1
+            AND t.status IN ('resolved', 'closed') AND i.resolved_at >= $1 AND i.resolved_at <= $2
             AND NOT EXISTS (SELECT 1 FROM postmortems p WHERE p.incident_id = t.id)
             AND NOT EXISTS (SELECT 1 FROM postmortem_reminders r WHERE r.incident_id = t.id)
           ORDER BY i.resolved_at, t.number",
     )
     .bind(since)
+    .bind(until)
     .fetch_all(conn)
     .await?)
 }
