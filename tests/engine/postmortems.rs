@@ -444,3 +444,32 @@ async fn p1_and_p2_without_a_review_are_reminded_once(pool: PgPool) {
     )
     .is_empty());
 }
+
+#[sqlx::test]
+async fn a_configured_template_replaces_the_built_in_one(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("review.md");
+    std::fs::write(
+        &path,
+        "PIR {{ reference }}: {{ outage_minutes }} min\n{{ sections.lessons }}\n",
+    )
+    .unwrap();
+    let config = Config::load_with_env(
+        None,
+        [(
+            "ITSM__POSTMORTEM__TEMPLATE_FILE".to_string(),
+            path.to_string_lossy().to_string(),
+        )],
+    )
+    .unwrap();
+    let desk = Desk::with_config(pool, config).await;
+    seeded(&desk).await;
+    desk.ok("bob", "/incident INC-1 postmortem").await;
+    desk.ok("bob", "/incident INC-1 postmortem set lessons Canary first")
+        .await;
+    let review = desk.ok("bob", "/incident INC-1 postmortem").await;
+    assert!(
+        review.starts_with("PIR INC-1: 90 min\nCanary first"),
+        "{review}"
+    );
+}
