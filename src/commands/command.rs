@@ -43,6 +43,9 @@ impl Command {
                 IncidentCommand::LinkProblem(_) => "incident.problem",
                 IncidentCommand::Outage(_) => "incident.outage",
                 IncidentCommand::Public(_) => "incident.public",
+                IncidentCommand::Postmortem => "incident.postmortem",
+                IncidentCommand::PostmortemSet(..) => "incident.postmortem_set",
+                IncidentCommand::AddAction(_) => "incident.action",
                 IncidentCommand::Act(action) => match action {
                     I::Acknowledge => "incident.ack",
                     I::Assign(_) => "incident.assign",
@@ -87,6 +90,8 @@ impl Command {
                 QueryCommand::Service(_) => "services.show",
                 QueryCommand::Oncall(_) => "oncall.show",
                 QueryCommand::OncallOverride(_) => "oncall.override",
+                QueryCommand::Actions { .. } => "query.actions",
+                QueryCommand::ActionDone(_) => "action.done",
             },
         }
     }
@@ -194,6 +199,21 @@ pub enum IncidentCommand {
     Outage(Option<crate::domain::change::StartTime>),
     /// `/incident INC-n public <text>`: an update for the status page.
     Public(FreeText),
+    /// `/incident INC-n postmortem`: start the post-incident review, or
+    /// show it as it stands.
+    Postmortem,
+    /// `/incident INC-n postmortem set <section> <text>`.
+    PostmortemSet(crate::domain::postmortem::Section, FreeText),
+    /// `/incident INC-n action <text> [@owner] [due:YYYY-MM-DD]`.
+    AddAction(ActionDraft),
+}
+
+/// A new action item as typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionDraft {
+    pub text: FreeText,
+    pub owner: Option<crate::domain::UserId>,
+    pub due: Option<chrono::NaiveDate>,
 }
 
 /// Questions that change nothing.
@@ -229,6 +249,10 @@ pub enum QueryCommand {
     Oncall(Option<String>),
     /// `/itsm oncall override @user <start> <duration> [rotation]`.
     OncallOverride(OverrideRequest),
+    /// `/itsm actions [mine]`: open action items, overdue ones marked.
+    Actions { mine: bool },
+    /// `/itsm action <id> done`.
+    ActionDone(i64),
 }
 
 /// `/itsm oncall override`: who covers which stretch, of which rotation.

@@ -5,7 +5,7 @@ use super::reply::{Block, Message};
 
 /// The topics `/itsm help` knows, for refusals.
 pub const TOPICS_HINT: &str =
-    "Topics: incident, change, problem, services, queries, roles. For example: `/itsm help change`.";
+    "Topics: incident, change, problem, services, review, queries, roles. For example: `/itsm help change`.";
 
 /// The help text for `topic`, or the overview.
 pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
@@ -33,6 +33,13 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 ],
             })
             .with(Block::List {
+                title: Some("Learn from incidents".into()),
+                items: vec![
+                    "/incident INC-n postmortem · postmortem set <section> <text> · action <text> [@owner] [due:YYYY-MM-DD]".into(),
+                    "/itsm actions [mine] · /itsm action <id> done".into(),
+                ],
+            })
+            .with(Block::List {
                 title: Some("Ask".into()),
                 items: vec![
                     "/itsm mine: your open incidents".into(),
@@ -43,7 +50,8 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "/itsm changes [today|week]: the change schedule".into(),
                     "/itsm services · /itsm service <name>: status, availability and error budget".into(),
                     "/itsm oncall [service|rotation]: who is on call now and next".into(),
-                    "/itsm help <topic>: incident, change, problem, services, queries, roles".into(),
+                    "/itsm actions [mine]: open action items from reviews, overdue ones marked".into(),
+                    "/itsm help <topic>: incident, change, problem, services, review, queries, roles".into(),
                 ],
             })
             .with(Block::Context(
@@ -127,6 +135,21 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
             .with(Block::Context(
                 "A new P1/P2 incident on a service with a rotation pages the person on call in the service's channel. Unacknowledged after the rotation's `escalate_after`, it goes to the next member, then to the channel and the service owner. The service's channel is told when 50% and 100% of the error budget is spent.".into(),
             )),
+        Some("review" | "postmortem" | "reviews" | "actions") => Message::default()
+            .with(Block::Header("Post-incident reviews".into()))
+            .with(Block::Text(
+                "`/incident INC-n postmortem` starts the review of a resolved incident (engineers) and posts it to the incident's thread: summary, impact (duration, outage minutes, SLA results, people), the timeline, root cause and workaround from linked problems, the changes that fix them, and the action items. Run it again to see the review as it stands: sections you set are kept, everything else follows the records.".into(),
+            ))
+            .with(Block::List {
+                title: None,
+                items: vec![
+                    format!("postmortem set <section> <text>: write a section; sections are {}", crate::domain::postmortem::Section::names()),
+                    "action <text> [@owner] [due:YYYY-MM-DD]: agree a follow-up (engineers)".into(),
+                    "/itsm actions [mine]: open action items, soonest due first, overdue ones marked".into(),
+                    "/itsm action <id> done: by an engineer or the item's owner".into(),
+                ],
+            })
+            .with(Block::Context("P1 and P2 incidents without a review get a reminder in their thread two working days after resolve (`postmortem.remind_after_days`). The review is also served as Markdown at GET /api/v1/incidents/INC-n/postmortem.".into())),
         Some("queries" | "itsm") => Message::default()
             .with(Block::Header("Queries".into()))
             .with(Block::List {
@@ -138,6 +161,7 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "/itsm sla: the SLA targets per priority".into(),
                     "/itsm report [day|week|month]: the period's figures and the trend".into(),
                     "/itsm changes [today|week]: changes whose window falls in the period (all upcoming without one)".into(),
+                    "/itsm actions [mine]: open action items from post-incident reviews; `/itsm action <id> done`".into(),
                 ],
             }),
         Some("roles") => Message::default()

@@ -163,7 +163,7 @@ fn set_once<T>(slot: &mut Option<T>, value: T, what: &str) -> Result<(), Refusal
     Ok(())
 }
 
-const ACTIONS: &str = "ack, assign @user, priority P1-P4, note <text>, hold <reason>, resume, resolve <resolution>, close, reopen <why>, rate 1-5, problem PRB-n, outage [since <time>], public <text>, show";
+const ACTIONS: &str = "ack, assign @user, priority P1-P4, note <text>, hold <reason>, resume, resolve <resolution>, close, reopen <why>, rate 1-5, problem PRB-n, outage [since <time>], public <text>, postmortem, postmortem set <section> <text>, action <text> [@owner] [due:YYYY-MM-DD], show";
 
 fn parse_incident_action(
     reference: TicketRef,
@@ -257,6 +257,8 @@ fn parse_incident_action(
         }
         "outage" => return services::parse_outage(reference, rest),
         "public" => return services::parse_public(reference, rest),
+        "postmortem" | "review" => return parse_postmortem(reference, rest),
+        "action" => return parse_action(reference, rest, ctx),
         "rate" => {
             let score = rest
                 .trim()
@@ -277,6 +279,91 @@ fn parse_incident_action(
         }
     };
     Ok(IncidentCommand::Act(action))
+}
+
+/// `postmortem` or `postmortem set <section> <text>`.
+fn parse_postmortem(reference: TicketRef, text: &str) -> Result<IncidentCommand, Refusal> {
+    use crate::domain::postmortem::Section;
+    let usage = format!(
+        "`/incident {reference} postmortem` starts or shows the review; `/incident {reference} postmortem set <section> <text>` edits a section ({}).",
+        Section::names()
+    );
+    let Some((verb, rest)) = next_word(text) else {
+        return Ok(IncidentCommand::Postmortem);
+    };
+    if !verb.eq_ignore_ascii_case("set") {
+        return Err(Refusal::new(format!(
+            "`postmortem {verb}` is not something a review does."
+        ))
+        .hint(usage));
+    }
+    let Some((name, body)) = next_word(rest) else {
+        return Err(Refusal::new("`postmortem set` needs a section and its text.").hint(usage));
+    };
+    let section = name
+        .parse::<Section>()
+        .map_err(|err| Refusal::new(sentence(&err.to_string())).hint(usage.clone()))?;
+    let body = FreeText::parse("section text", body)
+        .map_err(|err| Refusal::new(sentence(&err.to_string())).hint(usage))?;
+    Ok(IncidentCommand::PostmortemSet(section, body))
+}
+
+/// `action <text> [@owner] [due:YYYY-MM-DD]`: the owner and due date may
+/// stand anywhere; every other word is the text.
+fn parse_action(
+    reference: TicketRef,
+    text: &str,
+    ctx: ParseContext<'_>,
+) -> Result<IncidentCommand, Refusal> {
+    let usage = format!(
+        "For example: `/incident {reference} action Alert on VPN capacity @bob due:2026-12-04`; mark one done with `/itsm action <id> done`."
+    );
+    let mut words = Vec::new();
+    let mut owner = None;
+    let mut due = None;
+    for word in text.split_whitespace() {
+        if let Some(date) = word
+            .get(..4)
+            .filter(|p| p.eq_ignore_ascii_case("due:"))
+            .and(word.get(4..))
+        {
+            let date = crate::domain::postmortem::parse_due(date)
+                .map_err(|err| Refusal::new(sentence(&err.to_string())).hint(usage.clone()))?;
+            if due.replace(date).is_some() {
+                return Err(Refusal::new("The due date is given twice; give it once.").hint(usage));
+            }
+        } else if word.starts_with('@') || word.starts_with("<@") {
+            let user = UserId::from_mention(word, ctx.platform, ctx.actor)
+                .map_err(|err| Refusal::new(sentence(&err.to_string())).hint(usage.clone()))?;
+            if owner.replace(user).is_some() {
+                return Err(Refusal::new("An action item has one owner; name one.").hint(usage));
+            }
+        } else {
+            words.push(word);
+        }
+    }
+    if let [id, done] = words.as_slice() {
+        if id.trim_start_matches('#').parse::<i64>().is_ok() && done.eq_ignore_ascii_case("done") {
+            return Err(
+                Refusal::new("Action items are marked done under `/itsm`.").hint(format!(
+                    "`/itsm action {} done`.",
+                    id.trim_start_matches('#')
+                )),
+            );
+        }
+    }
+    if words.is_empty() {
+        return Err(
+            Refusal::new("An action item needs a text: say what will be done.").hint(usage),
+        );
+    }
+    let text = FreeText::parse("action item", &words.join(" "))
+        .map_err(|err| Refusal::new(sentence(&err.to_string())).hint(usage))?;
+    Ok(IncidentCommand::AddAction(super::command::ActionDraft {
+        text,
+        owner,
+        due,
+    }))
 }
 
 fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
@@ -364,6 +451,27 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
                 no_text("mine")?;
                 QueryCommand::Mine
             }
+            "actions" => match rest.trim().to_ascii_lowercase().as_str() {
+                "" | "all" => QueryCommand::Actions { mine: false },
+                "mine" => QueryCommand::Actions { mine: true },
+                other => {
+                    return Err(Refusal::new(format!("`/itsm actions {other}` is not a command."))
+                        .hint("`/itsm actions` lists every open action item; `/itsm actions mine` yours."))
+                }
+            },
+            "action" => {
+                let usage = "Mark an action item done with `/itsm action <id> done`, e.g. `/itsm action 4 done`; `/itsm actions` lists them with their ids.";
+                let mut words = rest.split_whitespace();
+                match (words.next(), words.next(), words.next()) {
+                    (Some(id), Some(done), None) if done.eq_ignore_ascii_case("done") => {
+                        let id = id.trim_start_matches('#').parse::<i64>().map_err(|_| {
+                            Refusal::new(format!("`{id}` is not an action item id.")).hint(usage)
+                        })?;
+                        QueryCommand::ActionDone(id)
+                    }
+                    _ => return Err(Refusal::new("`/itsm action` marks one action item done.").hint(usage)),
+                }
+            }
             "whoami" => {
                 no_text("whoami")?;
                 QueryCommand::Whoami
@@ -403,7 +511,7 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
             }
             other => {
                 return Err(Refusal::new(format!("`/itsm {other}` is not a command."))
-                    .hint("`/itsm` knows: help [topic], mine, open [P1…], whoami, sla, report, changes, services, service <name>, oncall, grant, revoke, incident …, change …, problem …"))
+                    .hint("`/itsm` knows: help [topic], mine, open [P1…], whoami, sla, report, changes, services, service <name>, oncall, actions [mine], action <id> done, grant, revoke, outbox, incident …, change …, problem …"))
             }
         };
     Ok(Command::Query(query))

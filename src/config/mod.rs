@@ -8,6 +8,7 @@
 //! bot at start with a message that names the key.
 
 mod change;
+mod postmortem;
 mod settings;
 mod sla;
 
@@ -23,6 +24,7 @@ use crate::domain::roles::{Role, RoleBook};
 use crate::domain::{Level, PriorityMatrix};
 
 pub use change::{ChangeConfig, FreezeConfig, StandardChange};
+pub use postmortem::PostmortemConfig;
 pub use settings::{CronSetting, DurationSetting, TimeZoneSetting, UserPatternSetting};
 pub use sla::{CalendarConfig, PolicyConfig, PolicyTable, SlaConfig};
 
@@ -68,6 +70,9 @@ pub struct Config {
     pub api: ApiConfig,
     pub limits: LimitsConfig,
     pub outbox: OutboxConfig,
+    /// `[postmortem]`: post-incident reviews (optional).
+    #[serde(default)]
+    pub postmortem: PostmortemConfig,
     #[serde(default)]
     pub calendars: std::collections::BTreeMap<String, CalendarConfig>,
     /// The SLA policy built from `[sla]` and `[calendars]` while loading.
@@ -597,6 +602,7 @@ impl Config {
         }
         let mut config: Config = figment.extract().map_err(Box::new)?;
         config.read_secret_files()?;
+        config.postmortem.load()?;
         config.sla_policy = sla::build_policy(&config.sla, &config.calendars)?;
         config.change.build()?;
         config.validate()?;

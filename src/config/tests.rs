@@ -359,3 +359,43 @@ fn bad_services_and_rotations_name_their_key() {
     let error = with("members = [\"shell:bob\", \"shell:carol\"]", "members = []");
     assert!(error.contains("oncall.rotations[0].members"), "{error}");
 }
+
+#[test]
+fn a_review_template_is_read_and_checked_at_start() {
+    let template = file("# Review of {{ reference }}\n");
+    let path = template.path().to_string_lossy().to_string();
+    let config = Config::load_with_env(
+        None,
+        env(&[("ITSM__POSTMORTEM__TEMPLATE_FILE", path.as_str())]),
+    )
+    .unwrap();
+    assert_eq!(
+        config.postmortem.template.as_deref(),
+        Some("# Review of {{ reference }}\n")
+    );
+
+    let broken = file("# Review of {{ reference \n{% for x in %}");
+    let path = broken.path().to_string_lossy().to_string();
+    let err = Config::load_with_env(
+        None,
+        env(&[("ITSM__POSTMORTEM__TEMPLATE_FILE", path.as_str())]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("postmortem.template_file") && err.contains("not a valid template"),
+        "{err}"
+    );
+
+    let err = Config::load_with_env(
+        None,
+        env(&[("ITSM__POSTMORTEM__TEMPLATE_FILE", "/nonexistent/review.md")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("postmortem.template_file") && err.contains("cannot read"),
+        "{err}"
+    );
+    assert!(Config::defaults().unwrap().postmortem.template.is_none());
+}

@@ -252,6 +252,12 @@ impl BusinessCalendar {
         limit
     }
 
+    /// Whether the local `date` is a working day: not a day off, not a
+    /// holiday. Reminders counted in working days use it.
+    pub fn is_working_day(&self, date: NaiveDate) -> bool {
+        self.working_days & day_bit(date.weekday()) != 0 && !self.holidays.contains(&date)
+    }
+
     /// The working window of a local date, as UTC instants `[opens, closes)`,
     /// or `None` on days off, on holidays, and on dates at the edge of what
     /// chrono can represent.

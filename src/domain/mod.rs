@@ -14,6 +14,7 @@ pub mod dashboard;
 pub mod duration;
 pub mod incident;
 pub mod oncall;
+pub mod postmortem;
 pub mod priority;
 pub mod problem;
 pub mod reference;

@@ -45,10 +45,18 @@ pub enum EventAction {
     PublicUpdate,
     Paged,
     Escalated,
+    /// A post-incident review was started.
+    ReviewCreated,
+    /// A section of the post-incident review was edited.
+    ReviewEdited,
+    /// An action item was agreed.
+    ActionAdded,
+    /// An action item was done.
+    ActionDone,
 }
 
 impl EventAction {
-    const ALL: [EventAction; 35] = [
+    const ALL: [EventAction; 39] = [
         EventAction::Created,
         EventAction::Acknowledged,
         EventAction::Assigned,
@@ -84,6 +92,10 @@ impl EventAction {
         EventAction::PublicUpdate,
         EventAction::Paged,
         EventAction::Escalated,
+        EventAction::ReviewCreated,
+        EventAction::ReviewEdited,
+        EventAction::ActionAdded,
+        EventAction::ActionDone,
     ];
 
     /// The name stored in `ticket_events.action`.
@@ -124,6 +136,10 @@ impl EventAction {
             EventAction::PublicUpdate => "public_update",
             EventAction::Paged => "paged",
             EventAction::Escalated => "escalated",
+            EventAction::ReviewCreated => "review_created",
+            EventAction::ReviewEdited => "review_edited",
+            EventAction::ActionAdded => "action_added",
+            EventAction::ActionDone => "action_done",
         }
     }
 }
@@ -207,6 +223,10 @@ impl Event {
         let verb = match self.action {
             EventAction::PriorityChanged => "priority",
             EventAction::Note => "note",
+            EventAction::ReviewCreated => "review started",
+            EventAction::ReviewEdited => "review section",
+            EventAction::ActionAdded => "action item",
+            EventAction::ActionDone => "action item done",
             other => other.as_str(),
         };
         format!("{verb}{change}{body}")

@@ -7,6 +7,7 @@ pub mod budget;
 pub mod change_reminders;
 pub mod digest;
 pub mod escalation;
+pub mod review_reminders;
 pub mod sweep;
 
 use chrono::{DateTime, Datelike, Utc};

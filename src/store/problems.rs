@@ -259,6 +259,23 @@ pub async fn linked_incidents(
     .await?)
 }
 
+/// The problems incident ticket `incident_id` is linked to, in the order
+/// they were linked (a post-incident review shows their root causes).
+pub async fn linked_to_incident(
+    conn: &mut PgConnection,
+    incident_id: i64,
+) -> Result<Vec<Problem>, StoreError> {
+    let query = format!(
+        "{SELECT_PROBLEM} JOIN problem_incidents l ON l.problem_id = t.id
+         WHERE l.incident_id = $1 ORDER BY l.linked_at, t.number"
+    );
+    let rows: Vec<ProblemRow> = sqlx::query_as(&query)
+        .bind(incident_id)
+        .fetch_all(conn)
+        .await?;
+    problems(rows)
+}
+
 /// Problems matching `words` (web-search syntax: all words, `"a phrase"`,
 /// `or`, `-not`) in their title, root cause or workaround: known errors
 /// first, then by relevance.

@@ -366,3 +366,29 @@ pub async fn owner_of(conn: &mut PgConnection, name: &str) -> Result<Option<Stri
             .flatten(),
     )
 }
+
+/// The spans incident `ticket_id` was marked as an outage, each ending
+/// where it was ended or at the resolution (open while still down).
+pub async fn outages_of_ticket(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+) -> Result<Vec<Outage>, StoreError> {
+    let rows: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT o.started_at,
+                COALESCE(o.ended_at,
+                         CASE WHEN t.status IN ('resolved', 'closed')
+                              THEN greatest(i.resolved_at, o.started_at) END)
+           FROM outages o
+           JOIN tickets t ON t.id = o.ticket_id
+           JOIN incidents i ON i.ticket_id = o.ticket_id
+          WHERE o.ticket_id = $1
+          ORDER BY o.started_at",
+    )
+    .bind(ticket_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(start, end)| Outage { start, end })
+        .collect())
+}

@@ -108,6 +108,36 @@ pub fn definitions() -> Vec<CreateCommand> {
                 .add_sub_option(text("text", "The update, as the public will read it", true)),
         )
         .add_option(
+            sub(
+                "postmortem",
+                "Start or show the post-incident review; with a section, edit it",
+            )
+            .add_sub_option(ticket())
+            .add_sub_option(crate::domain::postmortem::Section::ALL.into_iter().fold(
+                CreateCommandOption::new(
+                    CommandOptionType::String,
+                    "section",
+                    "The section to write",
+                ),
+                |option, s| option.add_string_choice(s.as_str(), s.as_str()),
+            ))
+            .add_sub_option(text("text", "The section's text", false)),
+        )
+        .add_option(
+            sub("action", "Agree an action item")
+                .add_sub_option(ticket())
+                .add_sub_option(text("text", "What will be done", true))
+                .add_sub_option(CreateCommandOption::new(
+                    CommandOptionType::User,
+                    "owner",
+                    "Who does it",
+                ))
+                .add_sub_option(
+                    CreateCommandOption::new(CommandOptionType::String, "due", "YYYY-MM-DD")
+                        .max_length(10),
+                ),
+        )
+        .add_option(
             sub("rate", "Rate how it was handled")
                 .add_sub_option(ticket())
                 .add_sub_option(
@@ -140,7 +170,7 @@ pub fn definitions() -> Vec<CreateCommand> {
         .description("Service desk queries and help")
         .add_option(sub("help", "Help").add_sub_option(text(
             "topic",
-            "incident, change, problem, services, queries, roles",
+            "incident, change, problem, services, review, queries, roles",
             false,
         )))
         .add_option(sub("mine", "Your open incidents"))
@@ -200,6 +230,20 @@ pub fn definitions() -> Vec<CreateCommand> {
             ))
             .add_sub_option(text("duration", "e.g. 2d or 12h", true))
             .add_sub_option(text("rotation", "Which rotation, if not obvious", false)),
+        )
+        .add_option(
+            sub("actions", "Open action items").add_sub_option(
+                CreateCommandOption::new(CommandOptionType::String, "whose", "all or mine")
+                    .add_string_choice("all", "all")
+                    .add_string_choice("mine", "mine"),
+            ),
+        )
+        .add_option(
+            sub("action", "Mark an action item done").add_sub_option(
+                CreateCommandOption::new(CommandOptionType::Integer, "id", "The item's id")
+                    .required(true)
+                    .min_int_value(1),
+            ),
         )
         .add_option(role_grant("grant", "Grant a role (admins)"))
         .add_option(role_grant(
@@ -297,6 +341,40 @@ pub fn invocation(command: &CommandInteraction) -> Invocation {
                 Err(why) => Invocation::Refused(why),
             }
         }
+        // The grammar's keywords that options cannot carry: `set` before a
+        // section, `due:` before a date, `done` after an action item's id.
+        ("incident", Some("postmortem")) if get("section").is_some() => {
+            match ticket_of(get("ticket")) {
+                Ok(ticket) => Invocation::Line(
+                    "/incident".into(),
+                    format!(
+                        "{ticket} postmortem set {} {}",
+                        get("section").unwrap_or_default(),
+                        get("text").unwrap_or_default()
+                    )
+                    .trim()
+                    .to_string(),
+                ),
+                Err(why) => Invocation::Refused(why),
+            }
+        }
+        ("incident", Some("action")) => match ticket_of(get("ticket")) {
+            Ok(ticket) => {
+                let mut line = format!("{ticket} action {}", get("text").unwrap_or_default());
+                if let Some(owner) = get("owner") {
+                    line.push_str(&format!(" {owner}"));
+                }
+                if let Some(due) = get("due") {
+                    line.push_str(&format!(" due:{}", due.trim()));
+                }
+                Invocation::Line("/incident".into(), line.trim().to_string())
+            }
+            Err(why) => Invocation::Refused(why),
+        },
+        ("itsm", Some("action")) => Invocation::Line(
+            "/itsm".into(),
+            format!("action {} done", get("id").unwrap_or_default()),
+        ),
         ("incident", Some(verb)) => {
             let ticket = match ticket_of(get("ticket")) {
                 Ok(ticket) => ticket,
@@ -322,5 +400,87 @@ pub fn invocation(command: &CommandInteraction) -> Invocation {
             )
         }
         (other, _) => Invocation::Line(format!("/{other}"), get("text").unwrap_or_default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A `/name` interaction with `options` (Discord's shape), in a DM.
+    fn interaction(name: &str, options: serde_json::Value) -> CommandInteraction {
+        serde_json::from_value(json!({
+            "id": "1", "application_id": "2", "type": 2, "token": "t", "version": 1,
+            "channel_id": "3",
+            "user": {"id": "42", "username": "bob", "discriminator": "0", "global_name": null, "avatar": null},
+            "app_permissions": "0", "locale": "en-US", "entitlements": [],
+            "authorizing_integration_owners": {}, "attachment_size_limit": 26214400,
+            "data": {"id": "5", "name": name, "type": 1, "options": options},
+        }))
+        .unwrap()
+    }
+
+    fn line(invocation: Invocation) -> (String, String) {
+        match invocation {
+            Invocation::Line(command, text) => (command, text),
+            _ => panic!("not a command line"),
+        }
+    }
+
+    #[test]
+    fn review_options_become_the_typed_grammar() {
+        let set = interaction(
+            "incident",
+            json!([{ "name": "postmortem", "type": 1, "options": [
+                { "name": "ticket", "type": 3, "value": "inc-4" },
+                { "name": "section", "type": 3, "value": "lessons" },
+                { "name": "text", "type": 3, "value": "Canary first" },
+            ] }]),
+        );
+        assert_eq!(
+            line(invocation(&set)),
+            (
+                "/incident".into(),
+                "INC-4 postmortem set lessons Canary first".into()
+            )
+        );
+        let show = interaction(
+            "incident",
+            json!([{ "name": "postmortem", "type": 1, "options": [
+                { "name": "ticket", "type": 3, "value": "INC-4" },
+            ] }]),
+        );
+        assert_eq!(
+            line(invocation(&show)),
+            ("/incident".into(), "INC-4 postmortem".into())
+        );
+        let action = interaction(
+            "incident",
+            json!([{ "name": "action", "type": 1, "options": [
+                { "name": "ticket", "type": 3, "value": "INC-4" },
+                { "name": "due", "type": 3, "value": "2026-12-04" },
+                { "name": "text", "type": 3, "value": "Add an alert" },
+                { "name": "owner", "type": 6, "value": "80351110224678912" },
+            ] }]),
+        );
+        assert_eq!(
+            line(invocation(&action)),
+            (
+                "/incident".into(),
+                "INC-4 action Add an alert <@80351110224678912> due:2026-12-04".into()
+            )
+        );
+        let done = interaction(
+            "itsm",
+            json!([{ "name": "action", "type": 1, "options": [
+                { "name": "id", "type": 4, "value": 7 },
+            ] }]),
+        );
+        assert_eq!(
+            line(invocation(&done)),
+            ("/itsm".into(), "action 7 done".into())
+        );
     }
 }

@@ -27,6 +27,7 @@ use crate::store::{self, Store, StoreError};
 
 pub mod alerts;
 mod change;
+pub mod postmortem;
 mod problem;
 mod roles;
 pub mod services;
@@ -290,6 +291,15 @@ impl Engine {
             }
             Command::Incident(reference, IncidentCommand::Act(action)) => {
                 self.act_on_incident(conn, request, reference, action).await
+            }
+            Command::Incident(reference, IncidentCommand::Postmortem) => {
+                self.postmortem(conn, request, reference).await
+            }
+            Command::Incident(reference, IncidentCommand::PostmortemSet(section, text)) => {
+                self.postmortem_set(conn, request, reference, section, text).await
+            }
+            Command::Incident(reference, IncidentCommand::AddAction(draft)) => {
+                self.add_action(conn, request, reference, draft).await
             }
             Command::Incident(incident, IncidentCommand::LinkProblem(problem)) => {
                 self.link_problem_from_incident(conn, request, incident, problem).await
@@ -685,6 +695,8 @@ impl Engine {
                 return self.change_schedule(conn, request, range).await
             }
             QueryCommand::Outbox => return self.outbox_status(conn, request).await,
+            QueryCommand::Actions { mine } => return self.list_actions(conn, request, mine).await,
+            QueryCommand::ActionDone(id) => return self.action_done(conn, request, id).await,
             QueryCommand::OutboxRetry(ids) => return self.outbox_retry(conn, request, ids).await,
             QueryCommand::Services => return self.list_services(conn).await,
             QueryCommand::Service(name) => return self.show_service(conn, &name).await,

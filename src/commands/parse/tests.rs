@@ -284,3 +284,61 @@ fn outage_and_public_parse() {
         assert!(parse_as_alice(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn review_and_action_item_commands_parse() {
+    use crate::commands::command::ActionDraft;
+    use crate::domain::postmortem::Section;
+    let alice: UserId = "shell:alice".parse().unwrap();
+    let ctx = ParseContext {
+        platform: Platform::Shell,
+        actor: &alice,
+    };
+    let inc = TicketRef::incident(4);
+    assert_eq!(
+        parse_line("/incident INC-4 postmortem", ctx),
+        Ok(Command::Incident(inc, IncidentCommand::Postmortem))
+    );
+    assert_eq!(
+        parse_line(
+            "/incident inc-4 postmortem set Root-Cause firmware leak",
+            ctx
+        ),
+        Ok(Command::Incident(
+            inc,
+            IncidentCommand::PostmortemSet(
+                Section::RootCause,
+                FreeText::parse("section text", "firmware leak").unwrap()
+            )
+        ))
+    );
+    assert_eq!(
+        parse_line("/incident INC-4 action due:2026-12-04 Add alert @bob", ctx),
+        Ok(Command::Incident(
+            inc,
+            IncidentCommand::AddAction(ActionDraft {
+                text: FreeText::parse("action item", "Add alert").unwrap(),
+                owner: Some("shell:bob".parse().unwrap()),
+                due: chrono::NaiveDate::from_ymd_opt(2026, 12, 4),
+            })
+        ))
+    );
+    assert_eq!(
+        parse_line("/itsm actions mine", ctx),
+        Ok(Command::Query(QueryCommand::Actions { mine: true }))
+    );
+    assert_eq!(
+        parse_line("/itsm action #7 done", ctx),
+        Ok(Command::Query(QueryCommand::ActionDone(7)))
+    );
+    for refused in [
+        "/incident INC-4 postmortem publish",
+        "/incident INC-4 postmortem set",
+        "/incident INC-4 action Add alert @bob @carol",
+        "/incident INC-4 action Add alert due:tomorrow",
+        "/itsm actions everyone",
+        "/itsm action 7",
+    ] {
+        assert!(parse_line(refused, ctx).is_err(), "{refused}");
+    }
+}

@@ -43,6 +43,10 @@ pub fn routes() -> Router<HttpState> {
             get(list_incidents).post(create_incident),
         )
         .route("/api/v1/incidents/{reference}", get(get_incident))
+        .route(
+            "/api/v1/incidents/{reference}/postmortem",
+            get(get_postmortem),
+        )
         .route("/api/v1/problems", get(list_problems))
         .route("/api/v1/problems/{reference}", get(get_problem))
         .route("/api/v1/changes", get(list_changes))
@@ -60,6 +64,7 @@ pub fn routes() -> Router<HttpState> {
     paths(
         list_incidents,
         get_incident,
+        get_postmortem,
         create_incident,
         list_problems,
         get_problem,
@@ -369,6 +374,50 @@ async fn get_incident(
         ticket: IncidentDto::from(&incident),
         timeline: timeline.iter().map(EventDto::from).collect(),
     }))
+}
+
+/// An incident's post-incident review, as Markdown.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{reference}/postmortem",
+    params(("reference" = String, Path, description = "INC-<n>")),
+    responses(
+        (status = 200, description = "The review as it stands, rendered from the records and the edited sections", body = String, content_type = "text/markdown"),
+        (status = 404, description = "No such incident, or no review started", body = ErrorBody)
+    )
+)]
+async fn get_postmortem(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    Path(reference): Path<String>,
+) -> Result<Response, ApiError> {
+    caller(&state, &headers)?;
+    let reference = reference_of(&reference, TicketKind::Incident)?;
+    let markdown = state
+        .engine
+        .postmortem_markdown(reference)
+        .await
+        .map_err(|err| match err {
+            crate::commands::execute::postmortem::ReviewError::Store(err) => ApiError::from(err),
+            other => {
+                tracing::error!(error = %other, "API: review rendering failed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string())
+            }
+        })?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("{reference} has no post-incident review (or does not exist)"),
+            )
+        })?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/markdown; charset=utf-8",
+        )],
+        markdown,
+    )
+        .into_response())
 }
 
 /// Report an incident (a read-write token).

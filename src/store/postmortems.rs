@@ -1,0 +1,277 @@
+//! Post-incident reviews (`postmortems`), their action items
+//! (`action_items`) and the review reminders already posted
+//! (`postmortem_reminders`).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgConnection;
+
+use super::StoreError;
+use crate::domain::postmortem::{ActionItem, Section, SlaResult};
+use crate::domain::UserId;
+
+/// A stored review: who started it and the sections people set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReview {
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub sections: BTreeMap<String, String>,
+}
+
+/// The review of incident ticket `incident_id`, if one was started.
+pub async fn get(
+    conn: &mut PgConnection,
+    incident_id: i64,
+) -> Result<Option<StoredReview>, StoreError> {
+    let row: Option<(DateTime<Utc>, String, String)> = sqlx::query_as(
+        "SELECT created_at, created_by, sections::text FROM postmortems WHERE incident_id = $1",
+    )
+    .bind(incident_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|(created_at, created_by, sections)| {
+        let sections = serde_json::from_str(&sections)
+            .map_err(|e| StoreError::Corrupt(format!("review of ticket {incident_id}: {e}")))?;
+        Ok(StoredReview {
+            created_at,
+            created_by,
+            sections,
+        })
+    })
+    .transpose()
+}
+
+/// Starts the review of `incident_id`; `false` when one exists already
+/// (someone else started it a moment ago).
+pub async fn create(
+    conn: &mut PgConnection,
+    incident_id: i64,
+    by: &UserId,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO postmortems (incident_id, created_at, created_by, updated_at)
+         VALUES ($1, $2, $3, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(incident_id)
+    .bind(at)
+    .bind(by.to_string())
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Sets one section's text; `false` when the incident has no review.
+pub async fn set_section(
+    conn: &mut PgConnection,
+    incident_id: i64,
+    section: Section,
+    text: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let updated = sqlx::query(
+        "UPDATE postmortems SET sections = jsonb_set(sections, ARRAY[$2::text], to_jsonb($3::text)),
+                updated_at = $4
+          WHERE incident_id = $1",
+    )
+    .bind(incident_id)
+    .bind(section.as_str())
+    .bind(text)
+    .bind(at)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
+/// The SLA results recorded for ticket `ticket_id`, respond first.
+pub async fn sla_results(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+) -> Result<Vec<SlaResult>, StoreError> {
+    let rows: Vec<(String, i64, Option<bool>, Option<i64>)> = sqlx::query_as(
+        "SELECT clock, target_seconds, met, margin_seconds FROM sla_outcomes
+          WHERE ticket_id = $1 ORDER BY clock = 'resolve', clock",
+    )
+    .bind(ticket_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(clock, target, met, margin)| SlaResult::new(&clock, target, met, margin))
+        .collect())
+}
+
+type ActionRow = (
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<NaiveDate>,
+    Option<DateTime<Utc>>,
+);
+
+const SELECT_ACTION: &str = "SELECT a.id, t.number, a.text, a.owner, a.due, a.done_at
+   FROM action_items a JOIN tickets t ON t.id = a.incident_id";
+
+fn action(row: ActionRow) -> Result<ActionItem, StoreError> {
+    let (id, number, text, owner, due, done_at) = row;
+    let owner = owner
+        .map(|o| o.parse::<UserId>())
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("action item #{id}: {e}")))?;
+    Ok(ActionItem {
+        id,
+        incident: format!("INC-{number}"),
+        text,
+        owner,
+        due,
+        done_at,
+    })
+}
+
+/// Records an action item on incident ticket `incident_id`; returns its id.
+pub async fn add_action(
+    conn: &mut PgConnection,
+    incident_id: i64,
+    text: &str,
+    owner: Option<&UserId>,
+    due: Option<NaiveDate>,
+    by: &UserId,
+    at: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO action_items (incident_id, text, owner, due, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(incident_id)
+    .bind(text)
+    .bind(owner.map(ToString::to_string))
+    .bind(due)
+    .bind(by.to_string())
+    .bind(at)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// The action items of incident ticket `incident_id`, oldest first.
+pub async fn actions_of(
+    conn: &mut PgConnection,
+    incident_id: i64,
+) -> Result<Vec<ActionItem>, StoreError> {
+    let rows: Vec<ActionRow> = sqlx::query_as(&format!(
+        "{SELECT_ACTION} WHERE a.incident_id = $1 ORDER BY a.id"
+    ))
+    .bind(incident_id)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(action).collect()
+}
+
+/// Open action items (of `owner` when given), soonest due first, at most
+/// `limit`, with the number of all that match.
+pub async fn open_actions(
+    conn: &mut PgConnection,
+    owner: Option<&UserId>,
+    limit: i64,
+) -> Result<(Vec<ActionItem>, i64), StoreError> {
+    let owner = owner.map(ToString::to_string);
+    let rows: Vec<ActionRow> = sqlx::query_as(&format!(
+        "{SELECT_ACTION} WHERE a.done_at IS NULL AND ($1::text IS NULL OR a.owner = $1)
+          ORDER BY a.due NULLS LAST, a.id LIMIT $2"
+    ))
+    .bind(&owner)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let total: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM action_items WHERE done_at IS NULL AND ($1::text IS NULL OR owner = $1)",
+    )
+    .bind(&owner)
+    .fetch_one(conn)
+    .await?;
+    Ok((
+        rows.into_iter().map(action).collect::<Result<_, _>>()?,
+        total,
+    ))
+}
+
+/// Action item `id` locked for update, with its incident's ticket id.
+pub async fn lock_action(
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<Option<(ActionItem, i64)>, StoreError> {
+    let incident_id: Option<i64> =
+        sqlx::query_scalar("SELECT incident_id FROM action_items WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(incident_id) = incident_id else {
+        return Ok(None);
+    };
+    let row: ActionRow = sqlx::query_as(&format!("{SELECT_ACTION} WHERE a.id = $1"))
+        .bind(id)
+        .fetch_one(conn)
+        .await?;
+    Ok(Some((action(row)?, incident_id)))
+}
+
+/// Marks action item `id` done by `by` at `at`.
+pub async fn mark_done(
+    conn: &mut PgConnection,
+    id: i64,
+    by: &UserId,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE action_items SET done_at = $2, done_by = $3 WHERE id = $1")
+        .bind(id)
+        .bind(at)
+        .bind(by.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Numbers of P1 and P2 incidents resolved between `since` and `until` that
+/// have no review and were not reminded yet: the candidates for a review
+/// reminder (the caller checks working days; `until` only spares it the
+/// incidents that cannot be due yet).
+pub async fn reminder_candidates(
+    conn: &mut PgConnection,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT t.number FROM tickets t JOIN incidents i ON i.ticket_id = t.id
+          WHERE t.kind = 'incident' AND t.priority IN (1, 2)
+            AND t.status IN ('resolved', 'closed') AND i.resolved_at >= $1 AND i.resolved_at <= $2
+            AND NOT EXISTS (SELECT 1 FROM postmortems p WHERE p.incident_id = t.id)
+            AND NOT EXISTS (SELECT 1 FROM postmortem_reminders r WHERE r.incident_id = t.id)
+          ORDER BY i.resolved_at, t.number",
+    )
+    .bind(since)
+    .bind(until)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Claims the review reminder of incident ticket `incident_id`; `false` when
+/// another run (or replica) posted it already.
+pub async fn claim_reminder(
+    conn: &mut PgConnection,
+    incident_id: i64,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO postmortem_reminders (incident_id, posted_at) VALUES ($1, $2)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(incident_id)
+    .bind(at)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
