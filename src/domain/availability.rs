@@ -56,6 +56,38 @@ pub fn downtime(outages: &[Outage], from: DateTime<Utc>, to: DateTime<Utc>) -> D
     total
 }
 
+/// What is left of `outage` outside the `planned` windows (changes that
+/// declared a planned outage): ITIL counts only unplanned downtime.
+pub fn unplanned(outage: Outage, planned: &[(DateTime<Utc>, DateTime<Utc>)]) -> Vec<Outage> {
+    let mut pieces = vec![outage];
+    for &(p_start, p_end) in planned {
+        pieces = pieces
+            .into_iter()
+            .flat_map(|piece| {
+                let end_before = piece.end.is_some_and(|end| end <= p_start);
+                if end_before || piece.start >= p_end {
+                    return vec![piece];
+                }
+                let mut kept = Vec::new();
+                if piece.start < p_start {
+                    kept.push(Outage {
+                        start: piece.start,
+                        end: Some(p_start),
+                    });
+                }
+                if piece.end.is_none_or(|end| end > p_end) {
+                    kept.push(Outage {
+                        start: p_end,
+                        end: piece.end,
+                    });
+                }
+                kept
+            })
+            .collect();
+    }
+    pieces
+}
+
 /// A service's availability over a period and what is left of its error
 /// budget.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -302,5 +334,42 @@ mod tests {
             }
             prop_assert!(a.budget_left() <= a.budget);
         }
+    }
+
+    #[test]
+    fn planned_windows_are_cut_out_of_outages() {
+        use chrono::TimeZone;
+        let at = |h: u32| Utc.with_ymd_and_hms(2026, 11, 25, h, 0, 0).unwrap();
+        let outage = Outage {
+            start: at(8),
+            end: Some(at(12)),
+        };
+        let pieces = unplanned(outage, &[(at(9), at(10))]);
+        assert_eq!(
+            pieces,
+            vec![
+                Outage {
+                    start: at(8),
+                    end: Some(at(9))
+                },
+                Outage {
+                    start: at(10),
+                    end: Some(at(12))
+                }
+            ]
+        );
+        assert!(unplanned(outage, &[(at(7), at(13))]).is_empty());
+        assert_eq!(unplanned(outage, &[(at(13), at(14))]), vec![outage]);
+        let open = Outage {
+            start: at(8),
+            end: None,
+        };
+        assert_eq!(
+            unplanned(open, &[(at(7), at(9))]),
+            vec![Outage {
+                start: at(9),
+                end: None
+            }]
+        );
     }
 }

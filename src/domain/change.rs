@@ -275,6 +275,9 @@ pub struct Change {
     pub likelihood: Level,
     pub risk: Risk,
     pub approvals: Vec<Approval>,
+    /// The window takes the service down on purpose; downtime in it does
+    /// not count against availability.
+    pub planned_outage: bool,
     pub rejection: Option<String>,
     /// What happened: the post-implementation review note, the failure, the rollback.
     pub outcome: Option<String>,
@@ -346,6 +349,8 @@ pub enum ChangeAction {
     },
     SetRisk(Risk),
     Implementer(UserId),
+    /// `outage`: the window takes the service down on purpose.
+    PlannedOutage,
     Note(FreeText),
     Submit,
     Approve(Option<FreeText>),
@@ -370,6 +375,7 @@ impl ChangeAction {
             ChangeAction::Assess { .. } => "assess",
             ChangeAction::SetRisk(_) => "risk",
             ChangeAction::Implementer(_) => "implementer",
+            ChangeAction::PlannedOutage => "outage",
             ChangeAction::Note(_) => "note",
             ChangeAction::Submit => "submit",
             ChangeAction::Approve(_) => "approve",
@@ -722,6 +728,21 @@ impl Change {
                     self.implementer.as_ref().map(ToString::to_string),
                     user.to_string(),
                 ));
+            }
+            ChangeAction::PlannedOutage => {
+                draft_only("edited")?;
+                if self.planned_outage {
+                    return Err(ChangeError::Unchanged {
+                        reference,
+                        what: "a planned outage".into(),
+                    });
+                }
+                next.planned_outage = true;
+                events.push(
+                    NewEvent::new(EventAction::Planned)
+                        .change(None, "planned outage")
+                        .body("the window takes the service down; downtime in it is not counted"),
+                );
             }
             ChangeAction::Note(text) => {
                 events.push(NewEvent::new(EventAction::Note).body(text.as_str()));

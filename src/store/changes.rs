@@ -15,7 +15,7 @@ SELECT t.id, t.number, t.title, t.description, t.status, t.reporter, t.assignee,
        t.created_at, t.updated_at, s.name AS service,
        c.change_type, c.standard, c.plan, c.test_plan, c.rollback_plan, c.window_start,
        c.window_end, c.impact, c.likelihood, c.risk, c.rejection, c.outcome,
-       c.submitted_at, c.approved_at, c.started_at, c.finished_at
+       c.submitted_at, c.approved_at, c.started_at, c.finished_at, c.planned_outage
 FROM tickets t
 JOIN changes c ON c.ticket_id = t.id
 LEFT JOIN services s ON s.id = t.service_id";
@@ -52,6 +52,7 @@ struct ChangeRow {
     approved_at: Option<DateTime<Utc>>,
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
+    planned_outage: bool,
 }
 
 impl ChangeRow {
@@ -96,6 +97,7 @@ impl ChangeRow {
             rollback_plan: self.rollback_plan,
             window,
             approvals,
+            planned_outage: self.planned_outage,
             rejection: self.rejection,
             outcome: self.outcome,
             created_at: self.created_at,
@@ -208,6 +210,7 @@ pub async fn insert(
         likelihood: new.likelihood,
         risk: new.risk,
         approvals: Vec::new(),
+        planned_outage: false,
         rejection: None,
         outcome: None,
         origin: new.origin.clone(),
@@ -250,7 +253,7 @@ pub async fn update(
          UPDATE changes SET plan = $6, test_plan = $7, rollback_plan = $8, window_start = $9,
                 window_end = $10, impact = $11, likelihood = $12, risk = $13, rejection = $14,
                 outcome = $15, submitted_at = $16, approved_at = $17, started_at = $18,
-                finished_at = $19
+                finished_at = $19, planned_outage = $20
          WHERE ticket_id = (SELECT id FROM ticket)",
     )
     .bind(change.id)
@@ -272,6 +275,7 @@ pub async fn update(
     .bind(change.approved_at)
     .bind(change.started_at)
     .bind(change.finished_at)
+    .bind(change.planned_outage)
     .execute(&mut *conn)
     .await?;
     for approval in change.approvals.iter().skip(before.approvals.len()) {
@@ -432,4 +436,22 @@ pub async fn list(
         changes.push(row.into_change(approvals)?);
     }
     Ok((changes, count(conn, "change", filter).await?))
+}
+
+/// The windows of changes that declared a planned outage and were approved
+/// (or carried out), by service id, reaching past `from`.
+pub async fn planned_outage_windows(
+    conn: &mut PgConnection,
+    from: DateTime<Utc>,
+) -> Result<Vec<(i64, DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT t.service_id, c.window_start, c.window_end
+           FROM changes c JOIN tickets t ON t.id = c.ticket_id
+          WHERE c.planned_outage AND t.service_id IS NOT NULL
+            AND t.status IN ('approved', 'in_progress', 'completed', 'failed', 'rolled_back')
+            AND c.window_end > $1",
+    )
+    .bind(from)
+    .fetch_all(conn)
+    .await?)
 }

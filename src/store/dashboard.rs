@@ -154,11 +154,34 @@ pub async fn downtime_from_outages(
     )
     .bind(from)
     .bind(to)
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
+    let ids: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM services")
+        .fetch_all(&mut *conn)
+        .await?;
+    let planned = super::changes::planned_outage_windows(conn, from).await?;
     Ok(rows
         .into_iter()
-        .map(|(service, start, end)| (service, Downtime { start, end }))
+        .flat_map(|(service, start, end)| {
+            let windows: Vec<_> = planned
+                .iter()
+                .filter(|(id, _, _)| ids.iter().any(|(i, name)| i == id && *name == service))
+                .map(|(_, start, end)| (*start, *end))
+                .collect();
+            let outage = crate::domain::availability::Outage { start, end };
+            crate::domain::availability::unplanned(outage, &windows)
+                .into_iter()
+                .map(move |o| {
+                    (
+                        service.clone(),
+                        Downtime {
+                            start: o.start,
+                            end: o.end,
+                        },
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
         .collect())
 }
 

@@ -172,11 +172,21 @@ pub async fn outages_since(
           WHERE ended_at IS NULL OR ended_at > $1",
     )
     .bind(from)
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
+    let planned = super::changes::planned_outage_windows(conn, from).await?;
     Ok(rows
         .into_iter()
-        .map(|(service, start, end)| (service, Outage { start, end }))
+        .flat_map(|(service, start, end)| {
+            let windows: Vec<_> = planned
+                .iter()
+                .filter(|(id, _, _)| *id == service)
+                .map(|(_, start, end)| (*start, *end))
+                .collect();
+            crate::domain::availability::unplanned(Outage { start, end }, &windows)
+                .into_iter()
+                .map(move |outage| (service, outage))
+        })
         .collect())
 }
 

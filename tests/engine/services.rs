@@ -413,3 +413,42 @@ async fn a_reopened_outage_counts_only_while_marked(pool: PgPool) {
         "{vpn}"
     );
 }
+
+/// Downtime inside the window of an approved change that declared a planned
+/// outage does not spend the error budget; the rest of the outage does.
+#[sqlx::test]
+async fn planned_outage_windows_do_not_count(pool: PgPool) {
+    let mut config = vpn_config();
+    config.roles.cab = ["shell:carol", "shell:dave"]
+        .into_iter()
+        .map(|who| itsm_bot::config::UserPatternSetting(who.parse().unwrap()))
+        .collect();
+    let desk = Desk::with_config(pool, config).await;
+    desk.ok("alice", "/change Replace VPN concentrators service:vpn")
+        .await;
+    for line in [
+        "plan swap both units",
+        "test connect from home",
+        "rollback put the old units back",
+        "window 2026-11-25T09:00 10m",
+        "outage",
+    ] {
+        desk.ok("alice", &format!("/change CHG-1 {line}")).await;
+    }
+    desk.refused("alice", "/change CHG-1 outage").await;
+    desk.ok("alice", "/change CHG-1 submit").await;
+    desk.ok("carol", "/change CHG-1 approve").await;
+    desk.ok("dave", "/change CHG-1 approve").await;
+
+    // Down from 09:00 to 09:30: the first 10 minutes were planned.
+    desk.ok("alice", "/incident VPN down P3 service:vpn").await;
+    desk.ok("bob", "/incident INC-1 outage").await;
+    desk.clock.set(start() + Duration::minutes(30));
+    desk.ok("bob", "/incident INC-1 resolve units swapped")
+        .await;
+    let vpn = desk.ok("alice", "/itsm service vpn").await;
+    assert!(
+        vpn.contains("23m12s of 43m12s left"),
+        "20 minutes counted: {vpn}"
+    );
+}

@@ -192,6 +192,10 @@ impl Engine {
             }
             ChangeAction::Implementer(user) => format!("{reference} will be implemented by {user}."),
             ChangeAction::Note(_) => format!("Note added to {reference}."),
+            ChangeAction::PlannedOutage => format!(
+                "{reference} declares a planned outage: once approved, downtime of {} in its window does not count against availability.",
+                after.service.as_deref().unwrap_or("its service")
+            ),
             ChangeAction::Submit if after.status == ChangeStatus::Approved => format!(
                 "{reference} submitted and approved: a standard change is pre-approved. `/change {reference} start` when the window opens."
             ),

@@ -9,7 +9,7 @@ use crate::domain::{parse_duration, FreeText, Level, TicketKind, TicketRef, Titl
 const DRAFT_USAGE: &str = "Draft a change with `/change <what changes> [type:standard/normal/emergency] [service:<name>] [impact:h/m/l likelihood:h/m/l] [risk:low/medium/high]`, e.g. `/change Upgrade VPN concentrator firmware service:vpn`.";
 
 /// The verbs of an existing change, for refusals.
-pub(super) const CHANGE_ACTIONS: &str = "plan <text>, test <text>, rollback <text>, window <start> <duration>, describe <text>, assess impact:h/m/l likelihood:h/m/l, risk low/medium/high, implementer @user, note <text>, submit, approve [comment], reject <reason>, start [now], complete [review note], fail <what happened>, rolled-back [note], cancel [why], show";
+pub(super) const CHANGE_ACTIONS: &str = "plan <text>, test <text>, rollback <text>, window <start> <duration>, describe <text>, assess impact:h/m/l likelihood:h/m/l, risk low/medium/high, implementer @user, outage (the window takes the service down), note <text>, submit, approve [comment], reject <reason>, start [now], complete [review note], fail <what happened>, rolled-back [note], cancel [why], show";
 
 /// Parses the text after `/change`.
 pub(super) fn parse_change(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
@@ -257,6 +257,12 @@ fn parse_action(
                 Refusal::new(sentence(&err.to_string())).hint(usage("implementer @bob"))
             })?;
             ChangeAction::Implementer(user)
+        }
+        "outage" => {
+            if !rest.is_empty() {
+                return Err(Refusal::new("`outage` takes nothing after it.").hint(usage("outage")));
+            }
+            ChangeAction::PlannedOutage
         }
         "note" | "comment" => {
             ChangeAction::Note(free_text("note", "note vendor confirmed the image")?)

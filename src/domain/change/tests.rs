@@ -35,6 +35,7 @@ fn change(change_type: ChangeType) -> Change {
         likelihood: Level::Medium,
         risk: Risk::Medium,
         approvals: Vec::new(),
+        planned_outage: false,
         rejection: None,
         outcome: None,
         origin: Origin {
