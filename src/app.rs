@@ -32,6 +32,8 @@ pub enum AppError {
     Slack(#[from] crate::chat::slack::SlackError),
     #[error(transparent)]
     Discord(#[from] crate::chat::discord::DiscordError),
+    #[error(transparent)]
+    Paging(#[from] crate::paging::PagingError),
 }
 
 pub mod lease;
@@ -200,6 +202,14 @@ impl App {
             let stop = shutdown.clone();
             tasks.spawn("Discord adapter", false, async move {
                 adapter.run(stop).await?;
+                Ok(())
+            });
+        }
+        if let Some(worker) = crate::paging::PagingWorker::new(&self.engine)? {
+            let stop = shutdown.clone();
+            // Like the outbox workers, it delivers until the final flush.
+            tasks.spawn("paging hook", false, async move {
+                worker.run(stop).await;
                 Ok(())
             });
         }

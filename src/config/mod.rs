@@ -255,6 +255,29 @@ fn default_public() -> bool {
 pub struct OncallConfig {
     #[serde(default)]
     pub rotations: Vec<RotationConfig>,
+    /// The optional outbound paging hook, told of every page, escalation
+    /// step, acknowledgement and resolution.
+    #[serde(default)]
+    pub paging: Option<PagingConfig>,
+}
+
+/// `[oncall.paging]`: an outbound paging hook receiving PagerDuty Events
+/// API v2 events (`trigger`, `acknowledge`, `resolve`, deduplicated by the
+/// incident's reference).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagingConfig {
+    /// Where events are POSTed (http or https), e.g.
+    /// `https://events.pagerduty.com/v2/enqueue`.
+    pub url: String,
+    /// The integration key sent as `routing_key`; set it with
+    /// ITSM__ONCALL__PAGING__ROUTING_KEY or `routing_key_file`.
+    pub routing_key: Option<Secret>,
+    pub routing_key_file: Option<PathBuf>,
+    /// When set, every request carries `X-Itsm-Signature: sha256=<hex
+    /// HMAC-SHA256 of the body>` keyed with it.
+    pub hmac_secret: Option<Secret>,
+    pub hmac_secret_file: Option<PathBuf>,
 }
 
 /// One `[[oncall.rotations]]` entry.
@@ -655,6 +678,14 @@ impl Config {
                 *secret = Some(read_secret(key, path)?);
             }
         }
+        if let Some(paging) = &mut self.oncall.paging {
+            if let Some(path) = &paging.routing_key_file {
+                paging.routing_key = Some(read_secret("oncall.paging.routing_key_file", path)?);
+            }
+            if let Some(path) = &paging.hmac_secret_file {
+                paging.hmac_secret = Some(read_secret("oncall.paging.hmac_secret_file", path)?);
+            }
+        }
         for (index, token) in self.api.tokens.iter_mut().enumerate() {
             if let Some(path) = &token.token_file {
                 token.token = Some(read_secret(
@@ -878,6 +909,40 @@ impl Config {
                 ));
             }
         }
+        if let Some(paging) = &self.oncall.paging {
+            let url_ok = url::Url::parse(&paging.url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !url_ok {
+                return Err(invalid(
+                    "oncall.paging.url".into(),
+                    format!(
+                        "`{}` must be an http(s) URL, e.g. https://events.pagerduty.com/v2/enqueue",
+                        paging.url
+                    ),
+                ));
+            }
+            // The values are secrets: messages say what is wrong, never what they hold.
+            if paging
+                .routing_key
+                .as_ref()
+                .is_none_or(|k| k.expose().trim().is_empty())
+            {
+                return Err(invalid(
+                    "oncall.paging.routing_key".into(),
+                    "the paging hook needs the integration key: set ITSM__ONCALL__PAGING__ROUTING_KEY or oncall.paging.routing_key_file".into(),
+                ));
+            }
+            if paging
+                .hmac_secret
+                .as_ref()
+                .is_some_and(|k| k.expose().trim().is_empty())
+            {
+                return Err(invalid(
+                    "oncall.paging.hmac_secret".into(),
+                    "is empty; set a long random secret, or leave it unset to send unsigned".into(),
+                ));
+            }
+        }
         let services: std::collections::BTreeSet<&str> =
             self.services.iter().map(|s| s.name.as_str()).collect();
         for (index, service) in self.services.iter().enumerate() {
@@ -973,7 +1038,10 @@ fn describe_figment_error(err: &figment::Error) -> String {
 /// Whether the key at `path` (`hooks.token`) holds a secret.
 fn is_secret_key(path: &str) -> bool {
     let last = path.rsplit('.').next().unwrap_or(path);
-    matches!(last, "token" | "bot_token" | "app_token" | "signing_secret")
+    matches!(
+        last,
+        "token" | "bot_token" | "app_token" | "signing_secret" | "routing_key" | "hmac_secret"
+    )
 }
 
 /// Reads an environment variable's value the way figment reads one (`5`,

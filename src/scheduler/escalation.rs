@@ -78,6 +78,10 @@ pub async fn escalate(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>,
         if !store::oncall::claim_step(&mut tx, page.ticket_id, step, &target, at).await? {
             continue;
         }
+        // In the step's transaction: the hook hears of each step once. Like
+        // the posts, it is due now even when sweeping "as if at" later.
+        let config = engine.config();
+        crate::paging::trigger(&mut tx, config, &incident, &target, step, queued_at).await?;
         let event = NewEvent::new(EventAction::Escalated).change(Some(page.paged.clone()), target);
         store::timeline::append(&mut tx, incident.id, &actor, at, &[event]).await?;
         let channel = notice_channel(engine.config(), &entry);

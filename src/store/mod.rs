@@ -13,6 +13,7 @@ pub mod listing;
 pub mod messages;
 pub mod oncall;
 pub mod outbox;
+pub mod paging;
 pub mod postmortems;
 pub mod problems;
 pub mod reports;

@@ -16,6 +16,7 @@ mod limits;
 mod metrics;
 mod outages;
 mod outbox;
+mod paging;
 mod postmortems;
 mod problems;
 mod queries;

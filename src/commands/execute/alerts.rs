@@ -332,6 +332,7 @@ impl Engine {
             .map_err(|err| AlertError::refused(alert, err))?;
         store::incidents::update(conn, &applied.incident).await?;
         store::timeline::append(conn, incident.id, actor, now, &applied.events).await?;
+        crate::paging::follow(conn, &self.config, incident, &applied.incident, now).await?;
         if matches!(action, IncidentAction::Resolve(_)) {
             store::services::end_outage(conn, incident.id, now).await?;
         }

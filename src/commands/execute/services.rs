@@ -615,6 +615,15 @@ impl Engine {
             .change(None, member.to_string())
             .body(format!("on call for {rotation_name}"));
         store::timeline::append(conn, incident.id, &actor, now, &[event]).await?;
+        crate::paging::trigger(
+            conn,
+            &self.config,
+            incident,
+            &member.to_string(),
+            crate::domain::oncall::PageStep::OnCall,
+            now,
+        )
+        .await?;
         let message = Message::text(format!(
             "📟 {} ({}) on {service}: {}. You are on call for {rotation_name}; `/incident {} ack` to take it (escalates after {}).",
             incident.reference(),
