@@ -109,12 +109,9 @@ impl Window {
     }
 }
 
-/// A stretch during which a service was down; `end` is `None` while it lasts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Downtime {
-    pub start: DateTime<Utc>,
-    pub end: Option<DateTime<Utc>>,
-}
+/// A stretch of downtime: the same spans the service catalog and the error
+/// budgets count.
+pub use super::availability::Outage as Downtime;
 
 /// A service's availability over a window, against its target.
 #[derive(Debug, Clone, PartialEq)]
@@ -163,28 +160,7 @@ pub fn downtime_within(
     now: DateTime<Utc>,
     downtime: &[Downtime],
 ) -> Duration {
-    let mut spans: Vec<(DateTime<Utc>, DateTime<Utc>)> = downtime
-        .iter()
-        .map(|d| (d.start.max(from), d.end.unwrap_or(now).min(to)))
-        .filter(|(start, end)| start < end)
-        .collect();
-    spans.sort();
-    let mut total = Duration::zero();
-    let mut current: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
-    for (start, end) in spans {
-        current = match current {
-            Some((s, e)) if start <= e => Some((s, e.max(end))),
-            Some((s, e)) => {
-                total += e - s;
-                Some((start, end))
-            }
-            None => Some((start, end)),
-        };
-    }
-    if let Some((s, e)) = current {
-        total += e - s;
-    }
-    total
+    super::availability::downtime(downtime, from, to.min(now).max(from))
 }
 
 #[cfg(test)]

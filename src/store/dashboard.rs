@@ -139,48 +139,16 @@ pub async fn downtime_from_outages(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<(String, Downtime)>, StoreError> {
-    let rows: Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "SELECT name, started_at, ended_at FROM (
-            SELECT s.name, o.started_at,
-                   COALESCE(o.ended_at,
-                            CASE WHEN t.status IN ('resolved', 'closed')
-                                 THEN greatest(i.resolved_at, o.started_at) END) AS ended_at
-              FROM outages o
-              JOIN tickets t ON t.id = o.ticket_id
-              JOIN incidents i ON i.ticket_id = o.ticket_id
-              JOIN services s ON s.id = t.service_id) spans
-          WHERE started_at < $2 AND (ended_at IS NULL OR ended_at > $1)
-          ORDER BY name, started_at",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut *conn)
-    .await?;
-    let ids: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM services")
+    let names: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM services")
         .fetch_all(&mut *conn)
         .await?;
-    let planned = super::changes::planned_outage_windows(conn, from).await?;
-    Ok(rows
+    Ok(super::services::outages_since(conn, from)
+        .await?
         .into_iter()
-        .flat_map(|(service, start, end)| {
-            let windows: Vec<_> = planned
-                .iter()
-                .filter(|(id, _, _)| ids.iter().any(|(i, name)| i == id && *name == service))
-                .map(|(_, start, end)| (*start, *end))
-                .collect();
-            let outage = crate::domain::availability::Outage { start, end };
-            crate::domain::availability::unplanned(outage, &windows)
-                .into_iter()
-                .map(move |o| {
-                    (
-                        service.clone(),
-                        Downtime {
-                            start: o.start,
-                            end: o.end,
-                        },
-                    )
-                })
-                .collect::<Vec<_>>()
+        .filter(|(_, outage)| outage.start < to)
+        .filter_map(|(id, outage)| {
+            let name = names.iter().find(|(i, _)| *i == id)?.1.clone();
+            Some((name, outage))
         })
         .collect())
 }
