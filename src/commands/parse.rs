@@ -165,6 +165,45 @@ fn set_once<T>(slot: &mut Option<T>, value: T, what: &str) -> Result<(), Refusal
 
 const ACTIONS: &str = "ack, assign @user, priority P1-P4, note <text>, hold <reason>, resume, resolve <resolution>, close, reopen <why>, rate 1-5, problem PRB-n, outage [since <time>], public <text>, postmortem, postmortem set <section> <text>, action <text> [@owner] [due:YYYY-MM-DD], show";
 
+/// The text after a ticket's verb, with the refusals every verb of every
+/// ticket kind shares.
+#[derive(Clone, Copy)]
+struct VerbArgs<'a> {
+    reference: TicketRef,
+    rest: &'a str,
+}
+
+impl VerbArgs<'_> {
+    /// "For example: `/change CHG-3 <form>`."
+    fn usage(&self, form: &str) -> String {
+        format!(
+            "For example: `{} {} {form}`.",
+            self.reference.kind.command(),
+            self.reference
+        )
+    }
+
+    /// Refuses text after a verb that takes none.
+    fn none(&self, verb: &str) -> Result<(), Refusal> {
+        if self.rest.is_empty() {
+            return Ok(());
+        }
+        Err(
+            Refusal::new(format!("`{verb}` takes nothing after it.")).hint(format!(
+                "To add a comment, use `{} {} note <text>`.",
+                self.reference.kind.command(),
+                self.reference
+            )),
+        )
+    }
+
+    /// The rest as free text called `what`, or a refusal showing `form`.
+    fn text(&self, what: &'static str, form: &str) -> Result<FreeText, Refusal> {
+        FreeText::parse(what, self.rest)
+            .map_err(|err| Refusal::new(sentence(&err.to_string())).hint(self.usage(form)))
+    }
+}
+
 fn parse_incident_action(
     reference: TicketRef,
     text: &str,
@@ -174,22 +213,10 @@ fn parse_incident_action(
         return Ok(IncidentCommand::Show);
     };
     let verb = verb.to_ascii_lowercase();
-    let usage = |form: &str| format!("For example: `/incident {reference} {form}`.");
-    let no_text = |verb: &str| -> Result<(), Refusal> {
-        if rest.is_empty() {
-            Ok(())
-        } else {
-            Err(
-                Refusal::new(format!("`{verb}` takes nothing after it.")).hint(format!(
-                    "To add a comment, use `/incident {reference} note <text>`."
-                )),
-            )
-        }
-    };
-    let free_text = |what: &'static str, form: &str| {
-        FreeText::parse(what, rest)
-            .map_err(|err| Refusal::new(sentence(&err.to_string())).hint(usage(form)))
-    };
+    let args = VerbArgs { reference, rest };
+    let usage = |form: &str| args.usage(form);
+    let no_text = |verb: &str| args.none(verb);
+    let free_text = |what: &'static str, form: &str| args.text(what, form);
     let action = match verb.as_str() {
         "show" => {
             no_text("show")?;

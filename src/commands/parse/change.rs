@@ -1,10 +1,10 @@
 //! `/change …` → [`Command`].
 
-use super::{next_word, ParseContext};
+use super::{next_word, ParseContext, VerbArgs};
 use crate::commands::command::{ChangeCommand, ChangeDraft, Command};
 use crate::commands::refusal::{sentence, Refusal};
 use crate::domain::change::{parse_start, ChangeAction, ChangeType, PlanKind, Risk};
-use crate::domain::{parse_duration, FreeText, Level, TicketKind, TicketRef, Title, UserId};
+use crate::domain::{parse_duration, Level, TicketKind, TicketRef, Title, UserId};
 
 const DRAFT_USAGE: &str = "Draft a change with `/change <what changes> [type:standard/normal/emergency] [service:<name>] [impact:h/m/l likelihood:h/m/l] [risk:low/medium/high]`, e.g. `/change Upgrade VPN concentrator firmware service:vpn`.";
 
@@ -146,22 +146,10 @@ fn parse_action(
         return Ok(ChangeCommand::Show);
     };
     let verb = verb.to_ascii_lowercase();
-    let usage = |form: &str| format!("For example: `/change {reference} {form}`.");
-    let no_text = |verb: &str| -> Result<(), Refusal> {
-        if rest.is_empty() {
-            Ok(())
-        } else {
-            Err(
-                Refusal::new(format!("`{verb}` takes nothing after it.")).hint(format!(
-                    "To add a comment, use `/change {reference} note <text>`."
-                )),
-            )
-        }
-    };
-    let free_text = |what: &'static str, form: &str| {
-        FreeText::parse(what, rest)
-            .map_err(|err| Refusal::new(sentence(&err.to_string())).hint(usage(form)))
-    };
+    let args = VerbArgs { reference, rest };
+    let usage = |form: &str| args.usage(form);
+    let no_text = |verb: &str| args.none(verb);
+    let free_text = |what: &'static str, form: &str| args.text(what, form);
     let optional_text = |what: &'static str, form: &str| {
         if rest.is_empty() {
             Ok(None)

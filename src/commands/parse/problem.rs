@@ -1,6 +1,6 @@
 //! `/problem …` → [`Command`].
 
-use super::{next_word, ParseContext};
+use super::{next_word, ParseContext, VerbArgs};
 use crate::commands::command::{Command, ProblemCommand, ProblemDraft};
 use crate::commands::refusal::{sentence, Refusal};
 use crate::domain::problem::ProblemAction;
@@ -96,22 +96,10 @@ fn parse_action(reference: TicketRef, text: &str) -> Result<ProblemCommand, Refu
         return Ok(ProblemCommand::Show);
     };
     let verb = verb.to_ascii_lowercase();
-    let usage = |form: &str| format!("For example: `/problem {reference} {form}`.");
-    let no_text = |verb: &str| -> Result<(), Refusal> {
-        if rest.is_empty() {
-            Ok(())
-        } else {
-            Err(
-                Refusal::new(format!("`{verb}` takes nothing after it.")).hint(format!(
-                    "To add a comment, use `/problem {reference} note <text>`."
-                )),
-            )
-        }
-    };
-    let free_text = |what: &'static str, form: &str| {
-        FreeText::parse(what, rest)
-            .map_err(|err| Refusal::new(sentence(&err.to_string())).hint(usage(form)))
-    };
+    let args = VerbArgs { reference, rest };
+    let usage = |form: &str| args.usage(form);
+    let no_text = |verb: &str| args.none(verb);
+    let free_text = |what: &'static str, form: &str| args.text(what, form);
     let action = match verb.as_str() {
         "show" => {
             no_text("show")?;
