@@ -34,6 +34,8 @@ pub enum AppError {
     Discord(#[from] crate::chat::discord::DiscordError),
     #[error(transparent)]
     Paging(#[from] crate::paging::PagingError),
+    #[error(transparent)]
+    Calls(#[from] crate::automation::CallError),
 }
 
 pub mod lease;
@@ -209,6 +211,14 @@ impl App {
             let stop = shutdown.clone();
             // Like the outbox workers, it delivers until the final flush.
             tasks.spawn("paging hook", false, async move {
+                worker.run(stop).await;
+                Ok(())
+            });
+        }
+        {
+            let worker = crate::automation::CallWorker::new(&self.engine)?;
+            let stop = shutdown.clone();
+            tasks.spawn("outbound calls", false, async move {
                 worker.run(stop).await;
                 Ok(())
             });

@@ -7,6 +7,7 @@
 //! [`commands::reply::Reply`] values that each adapter renders.
 
 pub mod app;
+pub mod automation;
 pub mod chat;
 pub mod clock;
 pub mod commands;

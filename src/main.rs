@@ -53,6 +53,8 @@ enum Command {
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         text: Vec<String>,
     },
+    /// Check the configuration (rules, runbooks, services, schedules) without starting anything; exit 0 when it is valid, 2 when not.
+    CheckConfig,
     /// Run every time-driven check once (SLA warnings and breaches), now or as if at --at, and print what was posted.
     Sweep {
         /// The instant to sweep as if it were now (RFC 3339, e.g. 2026-11-25T09:12:00Z).
@@ -118,6 +120,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Serve => serve(config).await,
+        Command::CheckConfig => {
+            print!("{}", check_config(&config));
+            Ok(0)
+        }
         Command::Shell { user, channel } => {
             let session = session(&config, user, channel, true)?;
             let scheduled = config.scheduler.enabled;
@@ -203,11 +209,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
             let app = App::open(config).await.context("opening the database")?;
             let inbound = Inbound::new(session.user, session.channel, text.join(" "));
             let reply = app.engine.handle(&inbound).await;
+            // A one-shot process sends the calls its command queued (rule
+            // webhooks, a runbook) before it exits, and shows their answers.
+            let results = flush_calls(&app.engine).await;
             app.store.close().await;
             let text = reply.message.plain_text();
             Ok(match reply.outcome {
                 Outcome::Done => {
                     println!("{text}");
+                    for posted in results {
+                        println!("[{}] {}", posted.channel, posted.text.replace('\n', " "));
+                    }
                     0
                 }
                 Outcome::Refused => {
@@ -221,6 +233,79 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
             })
         }
     }
+}
+
+/// Sends the outbound calls that are due, for at most a few seconds.
+async fn flush_calls(engine: &itsm_bot::commands::Engine) -> Vec<itsm_bot::scheduler::Posted> {
+    let worker = match itsm_bot::automation::CallWorker::new(engine) {
+        Ok(worker) => worker,
+        Err(err) => {
+            eprintln!("itsm-bot: {err}");
+            return Vec::new();
+        }
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(15), worker.drain()).await {
+        Ok(Ok(posted)) => posted,
+        Ok(Err(err)) => {
+            eprintln!("itsm-bot: sending queued calls: {err}");
+            Vec::new()
+        }
+        Err(_) => {
+            eprintln!("itsm-bot: queued calls are still being sent; `serve` will finish them");
+            Vec::new()
+        }
+    }
+}
+
+/// What `check-config` prints for a configuration that loaded (and so is
+/// valid): what it holds, and the secrets it will read that are not set.
+fn check_config(config: &Config) -> String {
+    let automation = &config.automation;
+    let mut out = String::from("configuration is valid\n");
+    out.push_str(&format!(
+        "  {} service(s), {} calendar(s), {} digest channel(s)\n",
+        config.services.len(),
+        config.calendars.len(),
+        config.digest.channels.len()
+    ));
+    out.push_str(&format!("  {} rule(s)\n", automation.compiled_rules.len()));
+    for rule in &automation.compiled_rules {
+        let actions: Vec<String> = rule.actions.iter().map(|a| a.describe()).collect();
+        out.push_str(&format!(
+            "    {} · on {} when {} → {}\n",
+            rule.name,
+            rule.on,
+            rule.when.describe(),
+            actions.join(", ")
+        ));
+    }
+    out.push_str(&format!(
+        "  {} runbook(s)\n",
+        automation.compiled_runbooks.len()
+    ));
+    for runbook in &automation.compiled_runbooks {
+        out.push_str(&format!(
+            "    {} · role {} · {} {}{} · {}\n",
+            runbook.name,
+            runbook.role,
+            runbook.request.method.as_str(),
+            runbook.request.url,
+            if runbook.approval {
+                " · needs approval"
+            } else {
+                ""
+            },
+            runbook.usage()
+        ));
+    }
+    for (owner, var) in automation.secret_envs() {
+        if std::env::var_os(&var).is_none() {
+            out.push_str(&format!(
+                "  warning: {owner} reads ${var}, which is not set in this environment\n"
+            ));
+        }
+    }
+    out
 }
 
 async fn serve(config: Config) -> anyhow::Result<u8> {

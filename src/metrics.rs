@@ -34,6 +34,9 @@ pub struct Metrics {
     pool: IntGaugeVec,
     outbox: IntGaugeVec,
     alerts: IntCounterVec,
+    rule_runs: IntCounterVec,
+    outbound_calls: IntCounterVec,
+    outbound_rows: IntGaugeVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -111,6 +114,27 @@ impl Metrics {
             &["source", "action"],
         )
         .expect("static metric definition");
+        let rule_runs = IntCounterVec::new(
+            Opts::new(
+                "itsm_rule_runs_total",
+                "Automation rules run on events, by rule and outcome (ok, failed).",
+            ),
+            &["rule", "outcome"],
+        )
+        .expect("static metric definition");
+        let outbound_calls = IntCounterVec::new(
+            Opts::new("itsm_outbound_calls_total", "Attempts at outbound calls (rule webhooks, runbooks), by source and outcome (ok, retry, failed)."),
+            &["source", "outcome"],
+        )
+        .expect("static metric definition");
+        let outbound_rows = IntGaugeVec::new(
+            Opts::new(
+                "itsm_outbound_call_rows",
+                "Outbound calls owed, by state (pending, failed: given up after the last attempt).",
+            ),
+            &["state"],
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(commands.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -120,6 +144,9 @@ impl Metrics {
             Box::new(pool.clone()),
             Box::new(outbox.clone()),
             Box::new(alerts.clone()),
+            Box::new(rule_runs.clone()),
+            Box::new(outbound_calls.clone()),
+            Box::new(outbound_rows.clone()),
         ] {
             // Names are distinct constants; registering can only fail on a duplicate.
             let _ = registry.register(collector);
@@ -134,7 +161,23 @@ impl Metrics {
             pool,
             outbox,
             alerts,
+            rule_runs,
+            outbound_calls,
+            outbound_rows,
         }
+    }
+
+    /// Counts one run of an automation rule.
+    pub fn rule_run(&self, rule: &str, ok: bool) {
+        let outcome = if ok { "ok" } else { "failed" };
+        self.rule_runs.with_label_values(&[rule, outcome]).inc();
+    }
+
+    /// Counts one attempt at an outbound call: `ok`, `retry` or `failed`.
+    pub fn outbound_call(&self, source: &str, outcome: &str) {
+        self.outbound_calls
+            .with_label_values(&[source, outcome])
+            .inc();
     }
 
     /// Counts one command and how long it took.
@@ -189,6 +232,13 @@ impl Metrics {
         let (pending, failed) = store::outbox::counts(&mut conn).await?;
         self.outbox.with_label_values(&["pending"]).set(pending);
         self.outbox.with_label_values(&["failed"]).set(failed);
+        let (pending, failed) = store::automation::counts(&mut conn).await?;
+        self.outbound_rows
+            .with_label_values(&["pending"])
+            .set(pending);
+        self.outbound_rows
+            .with_label_values(&["failed"])
+            .set(failed);
         let mut buffer = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
         Ok(String::from_utf8(buffer)?)

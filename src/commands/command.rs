@@ -92,6 +92,9 @@ impl Command {
                 QueryCommand::OncallOverride(_) => "oncall.override",
                 QueryCommand::Actions { .. } => "query.actions",
                 QueryCommand::ActionDone(_) => "action.done",
+                QueryCommand::Rules => "query.rules",
+                QueryCommand::Runbooks => "query.runbooks",
+                QueryCommand::Run { .. } => "runbook.run",
             },
         }
     }
@@ -253,6 +256,16 @@ pub enum QueryCommand {
     Actions { mine: bool },
     /// `/itsm action <id> done`.
     ActionDone(i64),
+    /// `/itsm rules`: the automation rules and how often they fired.
+    Rules,
+    /// `/itsm runbooks`: what can be run, by whom.
+    Runbooks,
+    /// `/itsm run <runbook> [INC-n] key=value…`.
+    Run {
+        runbook: String,
+        incident: Option<TicketRef>,
+        args: Vec<String>,
+    },
 }
 
 /// `/itsm oncall override`: who covers which stretch, of which rotation.

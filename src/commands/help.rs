@@ -5,7 +5,7 @@ use super::reply::{Block, Message};
 
 /// The topics `/itsm help` knows, for refusals.
 pub const TOPICS_HINT: &str =
-    "Topics: incident, change, problem, services, review, queries, roles. For example: `/itsm help change`.";
+    "Topics: incident, change, problem, services, review, automation, queries, roles. For example: `/itsm help change`.";
 
 /// The help text for `topic`, or the overview.
 pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
@@ -40,6 +40,13 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 ],
             })
             .with(Block::List {
+                title: Some("Automate".into()),
+                items: vec![
+                    "/itsm rules: what the automation rules do and how often they fired".into(),
+                    "/itsm runbooks · /itsm run <runbook> [INC-n] key=value…".into(),
+                ],
+            })
+            .with(Block::List {
                 title: Some("Ask".into()),
                 items: vec![
                     "/itsm mine: your open incidents".into(),
@@ -51,7 +58,7 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "/itsm services · /itsm service <name>: status, availability and error budget".into(),
                     "/itsm oncall [service|rotation]: who is on call now and next".into(),
                     "/itsm actions [mine]: open action items from reviews, overdue ones marked".into(),
-                    "/itsm help <topic>: incident, change, problem, services, review, queries, roles".into(),
+                    "/itsm help <topic>: incident, change, problem, services, review, automation, queries, roles".into(),
                 ],
             })
             .with(Block::Context(
@@ -150,6 +157,20 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 ],
             })
             .with(Block::Context("P1 and P2 incidents without a review get a reminder in their thread two working days after resolve (`postmortem.remind_after_days`). The review is also served as Markdown at GET /api/v1/incidents/INC-n/postmortem.".into())),
+        Some("automation" | "rules" | "runbooks" | "run") => Message::default()
+            .with(Block::Header("Automation".into()))
+            .with(Block::Text(
+                "Rules (`[[automation.rules]]`) act on events: incident.created, incident.priority_changed, incident.status_changed, sla.warning, sla.breach, alert.fired, alert.resolved, change.approved, change.completed. They can post to a channel, mention the on-call, assign, set the priority, add a note, link a problem, or call a webhook with a signed JSON body. A rule runs once per event, with the event; one that fails is written on the ticket's timeline and never stops the command.".into(),
+            ))
+            .with(Block::List {
+                title: None,
+                items: vec![
+                    "/itsm rules: the rules, their conditions and actions, and how often each fired (engineers, managers)".into(),
+                    "/itsm runbooks: what can be run, by which role, with which parameters".into(),
+                    "/itsm run <runbook> [INC-n] key=value…: run one; `name=\"two words\"` for text with spaces. Runs outside an incident are recorded as standard changes; runbooks that need approval wait for one CAB approval (Approve on the change) and run then.".into(),
+                ],
+            })
+            .with(Block::Context("`itsm-bot check-config` validates rules and runbooks and names the secrets they read that are not set.".into())),
         Some("queries" | "itsm") => Message::default()
             .with(Block::Header("Queries".into()))
             .with(Block::List {

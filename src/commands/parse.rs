@@ -444,6 +444,8 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
                 }
             }
             "services" => services::parse_services(rest)?,
+            "rules" | "runbooks" => automation::parse_listing(&sub, rest)?,
+            "run" => automation::parse_run(rest)?,
             "service" => services::parse_service(rest)?,
             "oncall" | "on-call" => services::parse_oncall(rest, ctx)?,
             // Discord's `/itsm override` sub-command.
@@ -544,6 +546,7 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
     Ok(Command::Query(query))
 }
 
+mod automation;
 mod change;
 mod problem;
 mod services;

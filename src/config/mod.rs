@@ -7,6 +7,7 @@
 //! domain type while loading, so a typo or a bad cron expression stops the
 //! bot at start with a message that names the key.
 
+mod automation;
 mod change;
 mod postmortem;
 mod settings;
@@ -23,6 +24,7 @@ use crate::domain::incident::LifecycleRules;
 use crate::domain::roles::{Role, RoleBook};
 use crate::domain::{Level, PriorityMatrix};
 
+pub use automation::{runbook_context, AutomationConfig};
 pub use change::{ChangeConfig, FreezeConfig, StandardChange};
 pub use postmortem::PostmortemConfig;
 pub use settings::{CronSetting, DurationSetting, TimeZoneSetting, UserPatternSetting};
@@ -73,6 +75,9 @@ pub struct Config {
     /// `[postmortem]`: post-incident reviews (optional).
     #[serde(default)]
     pub postmortem: PostmortemConfig,
+    /// `[automation]`: rules and runbooks (optional).
+    #[serde(default)]
+    pub automation: AutomationConfig,
     #[serde(default)]
     pub calendars: std::collections::BTreeMap<String, CalendarConfig>,
     /// The SLA policy built from `[sla]` and `[calendars]` while loading.
@@ -628,6 +633,7 @@ impl Config {
         config.postmortem.load()?;
         config.sla_policy = sla::build_policy(&config.sla, &config.calendars)?;
         config.change.build()?;
+        config.automation.build(&Role::ALL)?;
         config.validate()?;
         Ok(config)
     }

@@ -253,6 +253,10 @@ pub struct Approval {
     pub comment: Option<String>,
 }
 
+/// How a standard change made by a runbook run names its runbook in
+/// `standard`: `runbook:provision-vm`.
+pub const RUNBOOK_PREFIX: &str = "runbook:";
+
 /// A change request as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
@@ -538,9 +542,20 @@ impl Change {
         }
     }
 
+    /// The runbook this change runs, when it is a runbook's run that asked
+    /// for approval (`standard = "runbook:<name>"`).
+    pub fn runbook(&self) -> Option<&str> {
+        match self.change_type {
+            ChangeType::Standard => self.standard.as_deref()?.strip_prefix(RUNBOOK_PREFIX),
+            _ => None,
+        }
+    }
+
     /// Approvals this change needs before it is approved.
     pub fn approvals_needed(&self, rules: &ChangeRules) -> u32 {
         match self.change_type {
+            // A runbook that asks for approval asks one CAB member.
+            ChangeType::Standard if self.runbook().is_some() => 1,
             ChangeType::Standard => 0,
             ChangeType::Normal => rules.required_approvals.max(1),
             ChangeType::Emergency => 1,
@@ -948,7 +963,7 @@ impl Change {
         attempted: &'static str,
     ) -> Result<(), ChangeError> {
         let reference = self.reference();
-        if self.change_type == ChangeType::Standard {
+        if self.change_type == ChangeType::Standard && self.runbook().is_none() {
             return Err(ChangeError::StandardNeedsNoDecision { reference });
         }
         if self.status != ChangeStatus::Submitted {

@@ -53,10 +53,20 @@ pub enum EventAction {
     ActionAdded,
     /// An action item was done.
     ActionDone,
+    /// An automation rule acted on the ticket (`to` names the rule).
+    RuleFired,
+    /// An automation rule failed (`to` names the rule).
+    RuleFailed,
+    /// Someone asked for a runbook to run (`to` names it).
+    RunbookRequested,
+    /// An outbound call (a rule's webhook, a runbook) was answered with success.
+    CallSucceeded,
+    /// An outbound call failed (tried again, or given up).
+    CallFailed,
 }
 
 impl EventAction {
-    const ALL: [EventAction; 39] = [
+    const ALL: [EventAction; 44] = [
         EventAction::Created,
         EventAction::Acknowledged,
         EventAction::Assigned,
@@ -96,6 +106,11 @@ impl EventAction {
         EventAction::ReviewEdited,
         EventAction::ActionAdded,
         EventAction::ActionDone,
+        EventAction::RuleFired,
+        EventAction::RuleFailed,
+        EventAction::RunbookRequested,
+        EventAction::CallSucceeded,
+        EventAction::CallFailed,
     ];
 
     /// The name stored in `ticket_events.action`.
@@ -140,6 +155,11 @@ impl EventAction {
             EventAction::ReviewEdited => "review_edited",
             EventAction::ActionAdded => "action_added",
             EventAction::ActionDone => "action_done",
+            EventAction::RuleFired => "rule_fired",
+            EventAction::RuleFailed => "rule_failed",
+            EventAction::RunbookRequested => "runbook_requested",
+            EventAction::CallSucceeded => "call_succeeded",
+            EventAction::CallFailed => "call_failed",
         }
     }
 }
@@ -227,6 +247,11 @@ impl Event {
             EventAction::ReviewEdited => "review section",
             EventAction::ActionAdded => "action item",
             EventAction::ActionDone => "action item done",
+            EventAction::RuleFired => "rule",
+            EventAction::RuleFailed => "rule failed",
+            EventAction::RunbookRequested => "runbook",
+            EventAction::CallSucceeded => "call",
+            EventAction::CallFailed => "call failed",
             other => other.as_str(),
         };
         format!("{verb}{change}{body}")

@@ -4,8 +4,10 @@
 use chrono::{DateTime, Utc};
 
 use super::{post, Posted};
+use crate::commands::execute::rules;
 use crate::commands::reply::{Block, Message};
 use crate::commands::Engine;
+use crate::domain::automation::Trigger;
 use crate::domain::channel::ChannelRef;
 use crate::domain::duration::format_duration;
 use crate::domain::incident::Incident;
@@ -51,6 +53,18 @@ pub async fn sweep(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, St
                 .await?;
             }
             posted.extend(announce(engine, &mut tx, &incident, checkpoint, at).await?);
+            let trigger = if checkpoint.threshold >= 100 {
+                Trigger::SlaBreach
+            } else {
+                Trigger::SlaWarning
+            };
+            let mut facts = rules::incident_facts(trigger, &incident, None, at);
+            facts.detail = Some(format!(
+                "{} {}%",
+                checkpoint.clock.as_str(),
+                checkpoint.threshold
+            ));
+            posted.extend(engine.fire_rules(&mut tx, &facts).await?.posted);
         }
         tx.commit().await?;
     }

@@ -4,6 +4,7 @@
 //! timeline events.
 
 pub mod alerts;
+pub mod automation;
 pub mod changes;
 pub mod dashboard;
 pub mod inbound;

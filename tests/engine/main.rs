@@ -2,6 +2,7 @@
 //! (`#[sqlx::test]` gives each test a fresh database).
 
 mod api;
+mod automation;
 mod changes;
 mod concurrency;
 mod dashboard;

@@ -6,8 +6,9 @@
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use super::Engine;
+use super::{rules, Engine};
 use crate::domain::alert::{Alert, AlertSource, AlertStatus};
+use crate::domain::automation::Trigger;
 use crate::domain::incident::{Incident, IncidentAction, IncidentStatus, NewIncident, Origin};
 use crate::domain::timeline::{EventAction, NewEvent};
 use crate::domain::{FreeText, Platform, TicketRef, UserId};
@@ -150,6 +151,10 @@ impl Engine {
                     self.clock.now(),
                 )
                 .await?;
+                if link.status == AlertStatus::Resolved {
+                    self.fire_alert_rules(conn, Trigger::AlertFired, alert, &incident)
+                        .await?;
+                }
                 return Ok(result(alert, &incident, AlertAction::Noted, None));
             }
             // Its incident was resolved or closed (by a person, or by the
@@ -165,7 +170,27 @@ impl Engine {
             self.clock.now(),
         )
         .await?;
+        let now = self.clock.now();
+        let created = rules::incident_facts(Trigger::IncidentCreated, &incident, None, now);
+        self.fire_rules(conn, &created).await?;
+        self.fire_alert_rules(conn, Trigger::AlertFired, alert, &incident)
+            .await?;
         Ok(result(alert, &incident, AlertAction::Opened, note))
+    }
+
+    /// Runs the rules on an alert event about `incident`.
+    async fn fire_alert_rules(
+        &self,
+        conn: &mut PgConnection,
+        trigger: Trigger,
+        alert: &Alert,
+        incident: &Incident,
+    ) -> Result<(), StoreError> {
+        let mut facts = rules::incident_facts(trigger, incident, None, self.clock.now());
+        facts.labels = alert.labels.clone();
+        facts.detail = alert.name().map(str::to_string);
+        self.fire_rules(conn, &facts).await?;
+        Ok(())
     }
 
     async fn alert_resolved(
@@ -202,6 +227,8 @@ impl Engine {
                 "its incident is already closed",
             ));
         }
+        self.fire_alert_rules(conn, Trigger::AlertResolved, alert, &incident)
+            .await?;
         let at = alert.ends_at.unwrap_or(now).format("%Y-%m-%d %H:%M UTC");
         let recovered = format!("{} alert {fingerprint} resolved at {at}.", source.product());
         let incident = self
@@ -217,7 +244,7 @@ impl Engine {
             let resolution = format!("the {} alert resolved", source.product());
             let resolution = FreeText::parse("resolution", &resolution)
                 .map_err(|err| AlertError::refused(alert, err))?;
-            let incident = self
+            let resolved = self
                 .alert_acts(
                     conn,
                     actor,
@@ -226,7 +253,10 @@ impl Engine {
                     IncidentAction::Resolve(resolution),
                 )
                 .await?;
-            return Ok(result(alert, &incident, AlertAction::Resolved, None));
+            for facts in super::incident_change_facts(&incident, &resolved, self.clock.now()) {
+                self.fire_rules(conn, &facts).await?;
+            }
+            return Ok(result(alert, &resolved, AlertAction::Resolved, None));
         }
         Ok(result(alert, &incident, AlertAction::Noted, None))
     }
@@ -326,20 +356,9 @@ impl Engine {
         incident: &Incident,
         action: IncidentAction,
     ) -> Result<Incident, AlertError> {
-        let now = self.clock.now();
-        let applied = incident
-            .apply(&action, actor, now, &self.lifecycle)
-            .map_err(|err| AlertError::refused(alert, err))?;
-        store::incidents::update(conn, &applied.incident).await?;
-        store::timeline::append(conn, incident.id, actor, now, &applied.events).await?;
-        crate::paging::follow(conn, &self.config, incident, &applied.incident, now).await?;
-        if matches!(action, IncidentAction::Resolve(_)) {
-            store::services::end_outage(conn, incident.id, now).await?;
-        }
-        self.sync_sla(conn, &applied.incident, Some((incident, &action)), now)
-            .await?;
-        self.sync_cards(conn, &applied.incident, now).await?;
-        Ok(applied.incident)
+        self.act_unchecked(conn, actor, incident, &action)
+            .await?
+            .map_err(|err| AlertError::refused(alert, err))
     }
 }
 

@@ -4,11 +4,12 @@
 use chrono::{Duration, TimeZone, Utc};
 use sqlx::PgConnection;
 
-use super::{delivers_to, Engine, ExecError, Request, LIST_LIMIT};
+use super::{delivers_to, rules, Engine, ExecError, Request, LIST_LIMIT};
 use crate::commands::change_view;
 use crate::commands::command::{ChangeCommand, ChangeDraft, ScheduleRange};
 use crate::commands::refusal::{sentence, Refusal};
 use crate::commands::reply::{Block, Message, Reply};
+use crate::domain::automation::Trigger;
 use crate::domain::change::{
     ApplyContext, Change, ChangeAction, ChangeStatus, ChangeType, NewChange, Window,
 };
@@ -154,7 +155,12 @@ impl Engine {
                 if decision.is_decision()
                     && change.requester == request.actor
                     && change.status == ChangeStatus::Submitted => {}
-            decision if decision.is_decision() && change.change_type != ChangeType::Standard => {
+            // Standard changes are pre-approved, except a runbook's that asks for approval.
+            decision
+                if decision.is_decision()
+                    && (change.change_type != ChangeType::Standard
+                        || change.runbook().is_some()) =>
+            {
                 let role = change.approver_role();
                 let doing = format!("{} {} changes", decision.verb(), change.change_type);
                 self.require(conn, &request.actor, role, &doing).await?;
@@ -180,6 +186,21 @@ impl Engine {
         store::changes::update(conn, &change, after).await?;
         store::timeline::append(conn, change.id, &request.actor, now, &applied.events).await?;
         let carded = self.sync_change_cards(conn, after, now).await?;
+        let became = |status: ChangeStatus| change.status != status && after.status == status;
+        let mut fired = Vec::new();
+        if became(ChangeStatus::Approved) {
+            let facts = rules::change_facts(Trigger::ChangeApproved, after, now);
+            fired.push(self.fire_rules(conn, &facts).await?);
+        }
+        if became(ChangeStatus::Completed) {
+            let facts = rules::change_facts(Trigger::ChangeCompleted, after, now);
+            fired.push(self.fire_rules(conn, &facts).await?);
+        }
+        let runbook_line = if after.runbook().is_some() {
+            self.runbook_change_decided(conn, &change, after).await?
+        } else {
+            None
+        };
         let text = match &action {
             ChangeAction::Describe(_) => format!("{reference}: description set."),
             ChangeAction::Plan(kind, _) => format!("{reference}: {} set.", kind.noun()),
@@ -240,8 +261,14 @@ impl Engine {
         for flag in &applied.flags {
             message = message.with(Block::Text(format!("⚠️ {flag}")));
         }
+        if let Some(line) = runbook_line {
+            message = message.with(Block::Text(line));
+        }
         let message = message.with(Block::Context(change_view::change_line(after)));
-        let reply = Reply::done(message).about(reference);
+        let mut reply = Reply::done(message).about(reference);
+        for fired in &fired {
+            reply = fired.annotate(reply);
+        }
         // A CAB decision made from the card shows on the card.
         Ok(if carded && action.is_decision() {
             reply.privately()
@@ -278,7 +305,7 @@ impl Engine {
     /// where it was drafted) once the change is submitted, then edited in
     /// place on every change. True when
     /// a card was queued.
-    async fn sync_change_cards(
+    pub(super) async fn sync_change_cards(
         &self,
         conn: &mut PgConnection,
         change: &Change,
@@ -304,7 +331,7 @@ impl Engine {
     }
 
     /// Who holds `role` by name: exact grants in config and from chat.
-    async fn holders_of(
+    pub(super) async fn holders_of(
         &self,
         conn: &mut PgConnection,
         role: Role,

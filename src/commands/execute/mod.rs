@@ -15,6 +15,7 @@ use super::show;
 use crate::chat::Inbound;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::domain::automation::Trigger;
 use crate::domain::incident::Incident;
 use crate::domain::incident::{IncidentAction, LifecycleRules, NewIncident, Origin};
 use crate::domain::roles::RoleSet;
@@ -30,6 +31,8 @@ mod change;
 pub mod postmortem;
 mod problem;
 mod roles;
+pub(crate) mod rules;
+pub mod runbooks;
 pub mod services;
 
 /// Most incidents listed in one reply.
@@ -83,6 +86,33 @@ impl From<Refusal> for ExecError {
     fn from(refusal: Refusal) -> Self {
         ExecError::Refused(refusal)
     }
+}
+
+/// The rule events a change from `before` to `after` raises: a new
+/// priority, a new status.
+pub(crate) fn incident_change_facts(
+    before: &Incident,
+    after: &Incident,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Vec<crate::domain::automation::EventFacts> {
+    let mut facts = Vec::new();
+    if before.priority != after.priority {
+        facts.push(rules::incident_facts(
+            Trigger::IncidentPriorityChanged,
+            after,
+            Some((before.priority.to_string(), after.priority.to_string())),
+            at,
+        ));
+    }
+    if before.status != after.status {
+        facts.push(rules::incident_facts(
+            Trigger::IncidentStatusChanged,
+            after,
+            Some((before.status.to_string(), after.status.to_string())),
+            at,
+        ));
+    }
+    facts
 }
 
 /// Runs commands. Cheap to clone; share one per process.
@@ -446,7 +476,9 @@ impl Engine {
             self.known_error_hints(conn, incident.reference(), &incident.title)
                 .await?,
         );
-        let reply = Reply::done(message).about(incident.reference());
+        let facts = rules::incident_facts(Trigger::IncidentCreated, &incident, None, now);
+        let fired = self.fire_rules(conn, &facts).await?;
+        let reply = fired.annotate(Reply::done(message).about(incident.reference()));
         Ok(if carded { reply.privately() } else { reply })
     }
 
@@ -603,6 +635,35 @@ impl Engine {
         Ok(Reply::answer(show::incident_card(&incident, &events, &clocks)).about(reference))
     }
 
+    /// Applies `action` to the locked `incident` as `actor` with no role
+    /// check, for the bot's own actors (a monitoring system, a rule), which
+    /// config or a token authorises: stored, on the timeline, the paging
+    /// hook, outages, SLA state and the cards kept in step. The inner error
+    /// is the lifecycle's refusal.
+    pub(super) async fn act_unchecked(
+        &self,
+        conn: &mut PgConnection,
+        actor: &UserId,
+        incident: &Incident,
+        action: &IncidentAction,
+    ) -> Result<Result<Incident, crate::domain::incident::IncidentError>, StoreError> {
+        let now = self.clock.now();
+        let applied = match incident.apply(action, actor, now, &self.lifecycle) {
+            Ok(applied) => applied,
+            Err(err) => return Ok(Err(err)),
+        };
+        store::incidents::update(conn, &applied.incident).await?;
+        store::timeline::append(conn, incident.id, actor, now, &applied.events).await?;
+        crate::paging::follow(conn, &self.config, incident, &applied.incident, now).await?;
+        if matches!(action, IncidentAction::Resolve(_)) {
+            store::services::end_outage(conn, incident.id, now).await?;
+        }
+        self.sync_sla(conn, &applied.incident, Some((incident, action)), now)
+            .await?;
+        self.sync_cards(conn, &applied.incident, now).await?;
+        Ok(Ok(applied.incident))
+    }
+
     async fn act_on_incident(
         &self,
         conn: &mut PgConnection,
@@ -676,7 +737,10 @@ impl Engine {
                 user: paged.to_string(),
             });
         }
-        let reply = Reply::done(message).about(reference);
+        let mut reply = Reply::done(message).about(reference);
+        for facts in incident_change_facts(&incident, after, now) {
+            reply = self.fire_rules(conn, &facts).await?.annotate(reply);
+        }
         Ok(if carded { reply.privately() } else { reply })
     }
 
@@ -698,6 +762,20 @@ impl Engine {
             QueryCommand::Outbox => return self.outbox_status(conn, request).await,
             QueryCommand::Actions { mine } => return self.list_actions(conn, request, mine).await,
             QueryCommand::ActionDone(id) => return self.action_done(conn, request, id).await,
+            QueryCommand::Rules => {
+                self.require_automation_reader(conn, &request.actor).await?;
+                return self.list_rules(conn).await;
+            }
+            QueryCommand::Runbooks => return self.list_runbooks(conn, request).await,
+            QueryCommand::Run {
+                runbook,
+                incident,
+                args,
+            } => {
+                return self
+                    .run_runbook(conn, request, &runbook, incident, &args)
+                    .await
+            }
             QueryCommand::OutboxRetry(ids) => return self.outbox_retry(conn, request, ids).await,
             QueryCommand::Services => return self.list_services(conn).await,
             QueryCommand::Service(name) => return self.show_service(conn, &name).await,

@@ -581,6 +581,27 @@ impl Engine {
     /// Pages the on-call person of `incident`'s service when it is P1 or
     /// P2 and the service has a rotation: a notice in the service's channel
     /// and a `paged` event on the timeline. Returns who was paged.
+    /// Who is on call for `service` at `now`, and the rotation (with its name);
+    /// none when the service has no rotation.
+    pub(super) async fn on_call_for(
+        &self,
+        conn: &mut PgConnection,
+        service: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(CatalogEntry, String, Rotation, UserId)>, StoreError> {
+        let Some(entry) = store::services::entry(conn, service).await? else {
+            return Ok(None);
+        };
+        let Some(rotation_name) = entry.rotation.clone() else {
+            return Ok(None);
+        };
+        let Some((rotation, overrides)) = self.rotation_at(conn, &rotation_name, now).await? else {
+            return Ok(None);
+        };
+        let member = rotation.on_call(&overrides, now).member;
+        Ok(Some((entry, rotation_name, rotation, member)))
+    }
+
     pub(super) async fn page_on_call(
         &self,
         conn: &mut PgConnection,
@@ -597,17 +618,12 @@ impl Engine {
         let Some(service) = &incident.service else {
             return Ok(None);
         };
-        let Some(entry) = store::services::entry(conn, service).await? else {
+        let Some((entry, rotation_name, rotation, member)) =
+            self.on_call_for(conn, service, now).await?
+        else {
             return Ok(None);
         };
-        let Some(rotation_name) = &entry.rotation else {
-            return Ok(None);
-        };
-        let Some((rotation, overrides)) = self.rotation_at(conn, rotation_name, now).await? else {
-            return Ok(None);
-        };
-        let member = rotation.on_call(&overrides, now).member;
-        if !store::oncall::record_page(conn, incident.id, rotation_name, &member, now).await? {
+        if !store::oncall::record_page(conn, incident.id, &rotation_name, &member, now).await? {
             return Ok(None);
         }
         let actor = oncall_actor().map_err(|err| StoreError::Corrupt(err.to_string()))?;
