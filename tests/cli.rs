@@ -498,3 +498,256 @@ escalate_after = "5m"
         "{vpn}"
     );
 }
+
+/// One request the fake webhook receiver got: path, headers (lower-case
+/// names) and body.
+type Received = (String, Vec<(String, String)>, String);
+
+/// A tiny HTTP/1.1 receiver on 127.0.0.1 that records every request and
+/// answers 201 with an AWX-like job link. Returns its base URL.
+fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Received>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if std::io::BufRead::read_line(&mut reader, &mut line).is_err() {
+                continue;
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            let mut headers = Vec::new();
+            loop {
+                let mut header = String::new();
+                if std::io::BufRead::read_line(&mut reader, &mut header).unwrap_or(0) == 0 {
+                    break;
+                }
+                let header = header.trim_end();
+                if header.is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':') {
+                    headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+                }
+            }
+            let length = headers
+                .iter()
+                .find(|(name, _)| name == "content-length")
+                .and_then(|(_, value)| value.parse::<usize>().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            log.lock()
+                .unwrap()
+                .push((path, headers, String::from_utf8_lossy(&body).into_owned()));
+            let answer = r#"{"id": 7, "url": "https://awx.example.org/#/jobs/playbook/7"}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    (base, received)
+}
+
+/// Whether `signature` is `sha256=` HMAC-SHA256 of `body` under `secret`.
+fn signed(signature: Option<&str>, secret: &str, body: &str) -> bool {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    signature == Some(format!("sha256={hex}").as_str())
+}
+
+fn header<'a>(request: &'a Received, name: &str) -> Option<&'a str> {
+    request
+        .1
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn reviews_rules_and_runbooks_through_say() {
+    let db = FreshDatabase::new("automation");
+    let (base, received) = webhook_receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("automation.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[roles]
+engineer = ["shell:alice", "shell:bob"]
+
+[[services]]
+name = "vpn"
+owner = "shell:olivia"
+channel = "netops"
+
+[[automation.rules]]
+name = "vpn-p1"
+on = "incident.created"
+when = {{ service = "vpn", priority = ["P1"] }}
+do = [
+  {{ post = "network" }},
+  {{ webhook = "{base}/hook", secret_env = "ITSM_RULE_SECRET" }},
+]
+
+[[automation.runbooks]]
+name = "provision-vm"
+description = "Provision a virtual machine through the CI job"
+role = "engineer"
+params = {{ size = ["small", "medium", "large"] }}
+request = {{ method = "POST", url = "{base}/provision", body = '{{"size": "{{{{ size }}}}"}}', secret_env = "ITSM_RUNBOOK_SECRET" }}
+approval = false
+"#
+        ),
+    )
+    .unwrap();
+    let run = |who: &str, text: &str| {
+        db.bot()
+            .env("ITSM_RULE_SECRET", "rule-secret")
+            .env("ITSM_RUNBOOK_SECRET", "runbook-secret")
+            .args(["--config", config.to_str().unwrap()])
+            .args(["say", "--user", who, "--channel", "ops", "--", text])
+            .output()
+            .unwrap()
+    };
+    let say = |who: &str, text: &str| {
+        let output = run(who, text);
+        assert_eq!(output.status.code(), Some(0), "{text}: {output:?}");
+        stdout(&output)
+    };
+
+    let check = db
+        .bot()
+        .args(["--config", config.to_str().unwrap(), "check-config"])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(0), "{check:?}");
+    let checked = stdout(&check);
+    assert!(
+        checked.contains("1 rule(s)") && checked.contains("vpn-p1"),
+        "{checked}"
+    );
+    assert!(
+        checked.contains("ITSM_RULE_SECRET, which is not set"),
+        "{checked}"
+    );
+
+    // The rule fires once, and the receiver sees a correctly signed body.
+    let reported = say("alice", "/incident VPN down for everyone P1 service:vpn");
+    assert!(reported.contains("vpn-p1: posted to network"), "{reported}");
+    say("alice", "/incident VPN slow in Paris P3 service:vpn");
+    {
+        let received = received.lock().unwrap();
+        assert_eq!(received.len(), 1, "{received:?}");
+        let hook = &received[0];
+        assert_eq!(hook.0, "/hook");
+        assert_eq!(header(hook, "x-itsm-event"), Some("incident.created"));
+        assert!(signed(
+            header(hook, "x-itsm-signature"),
+            "rule-secret",
+            &hook.2
+        ));
+        assert!(hook.2.contains("\"INC-1\""), "{}", hook.2);
+    }
+
+    // A resolved P1 linked to a problem gets its review.
+    let since = (chrono::Utc::now() - chrono::Duration::minutes(42)).to_rfc3339();
+    say("bob", &format!("/incident INC-1 outage since {since}"));
+    say(
+        "bob",
+        "/problem VPN concentrator runs out of memory service:vpn",
+    );
+    say("bob", "/problem PRB-1 link INC-1");
+    say(
+        "bob",
+        "/problem PRB-1 rca Memory leak in the concentrator firmware 4.2",
+    );
+    say("bob", "/incident INC-1 resolve restarted the concentrator");
+    let review = say("bob", "/incident INC-1 postmortem");
+    assert!(
+        review.contains("Memory leak in the concentrator firmware 4.2"),
+        "{review}"
+    );
+    assert!(
+        review.contains("42 min") || review.contains("Outage"),
+        "{review}"
+    );
+    assert!(review.contains("restarted the concentrator"), "{review}");
+    say(
+        "bob",
+        "/incident INC-1 action Upgrade the concentrator firmware @bob due:2026-12-10",
+    );
+    let actions = say("alice", "/itsm actions");
+    assert!(
+        actions.contains("Upgrade the concentrator firmware"),
+        "{actions}"
+    );
+
+    // An engineer runs the runbook: the receiver gets the parameters, signed,
+    // and the run is on the timeline.
+    let ran = say("alice", "/itsm run provision-vm size=small");
+    assert!(ran.contains("Running `provision-vm`"), "{ran}");
+    assert!(ran.contains("answered 201"), "{ran}");
+    {
+        let received = received.lock().unwrap();
+        assert_eq!(received.len(), 2, "{received:?}");
+        let call = &received[1];
+        assert_eq!(call.0, "/provision");
+        assert_eq!(call.2, r#"{"size": "small"}"#);
+        assert_eq!(header(call, "x-itsm-event"), Some("runbook.provision-vm"));
+        assert!(signed(
+            header(call, "x-itsm-signature"),
+            "runbook-secret",
+            &call.2
+        ));
+    }
+    let change = say("alice", "/change CHG-1 show");
+    assert!(
+        change.contains("runbook") && change.contains("answered 201"),
+        "{change}"
+    );
+    assert!(change.contains("completed"), "{change}");
+
+    // A reporter is refused, naming the role; nothing is called.
+    let refused = run("rita", "/itsm run provision-vm size=small");
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(stdout(&refused).contains("engineer role"), "{refused:?}");
+    assert_eq!(received.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn check_config_refuses_a_bad_rule_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "[[automation.rules]]\nname = \"x\"\non = \"incident.created\"\ndo = [{ webhook = \"ftp://example.org\" }]\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .args(["--config", config.to_str().unwrap(), "check-config"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("automation.rules[0].do[0].webhook"),
+        "{stderr}"
+    );
+}

@@ -174,7 +174,11 @@ pub fn change_card(change: &Change, rules: &ChangeRules, events: &[Event]) -> Me
             change.title
         )))
         .with(change_fields(change, rules));
-    if let Some(standard) = &change.standard {
+    if let Some(runbook) = change.runbook() {
+        message = message.with(Block::Context(format!(
+            "Standard change made by a run of the `{runbook}` runbook."
+        )));
+    } else if let Some(standard) = &change.standard {
         message = message.with(Block::Context(format!(
             "Standard change `{standard}` from the catalog."
         )));
