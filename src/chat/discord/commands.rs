@@ -170,7 +170,7 @@ pub fn definitions() -> Vec<CreateCommand> {
         .description("Service desk queries and help")
         .add_option(sub("help", "Help").add_sub_option(text(
             "topic",
-            "incident, change, problem, services, review, queries, roles",
+            "incident, change, problem, services, review, automation, queries, roles",
             false,
         )))
         .add_option(sub("mine", "Your open incidents"))
@@ -244,6 +244,14 @@ pub fn definitions() -> Vec<CreateCommand> {
                     .required(true)
                     .min_int_value(1),
             ),
+        )
+        .add_option(sub("rules", "Automation rules and how often they fired"))
+        .add_option(sub("runbooks", "Runbooks you can run, with their parameters"))
+        .add_option(
+            sub("run", "Run a runbook")
+                .add_sub_option(text("runbook", "Which runbook (see /itsm runbooks)", true))
+                .add_sub_option(text("params", "key=value … e.g. size=small name=web-1", false))
+                .add_sub_option(text("incident", "The incident it is for, e.g. INC-7", false)),
         )
         .add_option(role_grant("grant", "Grant a role (admins)"))
         .add_option(role_grant(
@@ -371,6 +379,12 @@ pub fn invocation(command: &CommandInteraction) -> Invocation {
             }
             Err(why) => Invocation::Refused(why),
         },
+        // Options arrive in any order; the grammar wants runbook, incident, params.
+        ("itsm", Some("run")) => {
+            let parts = [get("runbook"), get("incident"), get("params")];
+            let line = parts.into_iter().flatten().collect::<Vec<_>>().join(" ");
+            Invocation::Line("/itsm".into(), format!("run {line}").trim().to_string())
+        }
         ("itsm", Some("action")) => Invocation::Line(
             "/itsm".into(),
             format!("action {} done", get("id").unwrap_or_default()),
@@ -427,6 +441,25 @@ mod tests {
             Invocation::Line(command, text) => (command, text),
             _ => panic!("not a command line"),
         }
+    }
+
+    #[test]
+    fn run_options_become_the_grammar_in_order() {
+        let run = interaction(
+            "itsm",
+            json!([{ "name": "run", "type": 1, "options": [
+                { "name": "params", "type": 3, "value": "size=small name=web-1" },
+                { "name": "incident", "type": 3, "value": "INC-7" },
+                { "name": "runbook", "type": 3, "value": "provision-vm" },
+            ] }]),
+        );
+        assert_eq!(
+            line(invocation(&run)),
+            (
+                "/itsm".into(),
+                "run provision-vm INC-7 size=small name=web-1".into()
+            )
+        );
     }
 
     #[test]
