@@ -53,10 +53,12 @@ pub enum EventAction {
     ActionAdded,
     /// An action item was done.
     ActionDone,
+    /// An action item was raised as a problem or a change.
+    ActionRaised,
 }
 
 impl EventAction {
-    const ALL: [EventAction; 39] = [
+    const ALL: [EventAction; 40] = [
         EventAction::Created,
         EventAction::Acknowledged,
         EventAction::Assigned,
@@ -96,6 +98,7 @@ impl EventAction {
         EventAction::ReviewEdited,
         EventAction::ActionAdded,
         EventAction::ActionDone,
+        EventAction::ActionRaised,
     ];
 
     /// The name stored in `ticket_events.action`.
@@ -140,6 +143,7 @@ impl EventAction {
             EventAction::ReviewEdited => "review_edited",
             EventAction::ActionAdded => "action_added",
             EventAction::ActionDone => "action_done",
+            EventAction::ActionRaised => "action_raised",
         }
     }
 }
@@ -227,6 +231,7 @@ impl Event {
             EventAction::ReviewEdited => "review section",
             EventAction::ActionAdded => "action item",
             EventAction::ActionDone => "action item done",
+            EventAction::ActionRaised => "action item raised",
             other => other.as_str(),
         };
         format!("{verb}{change}{body}")
