@@ -113,6 +113,8 @@ pub struct Report {
     pub availability: Vec<(String, super::availability::Availability)>,
     /// Changes whose window opens or runs in the 24 hours after the period.
     pub upcoming_changes: Vec<super::change::Change>,
+    /// Open and overdue action items now.
+    pub actions: ActionFigures,
 }
 
 /// `12` → `12 (+3)` against the previous value.

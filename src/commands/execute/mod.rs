@@ -715,8 +715,13 @@ impl Engine {
                     ))
                     .into());
                 }
-                let report =
-                    crate::scheduler::digest::report_with(conn, period, self.clock.now()).await?;
+                let report = crate::scheduler::digest::report_with(
+                    conn,
+                    period,
+                    self.clock.now(),
+                    self.config.digest.time_zone.0,
+                )
+                .await?;
                 crate::scheduler::digest::message(&report)
             }
             QueryCommand::Whoami => {
