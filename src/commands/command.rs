@@ -33,6 +33,7 @@ impl Command {
     pub fn name(&self) -> &'static str {
         use crate::domain::change::ChangeAction as C;
         use crate::domain::incident::IncidentAction as I;
+        use crate::domain::postmortem::RaiseAs;
         match self {
             Command::ReportIncident(_) => "incident.create",
             Command::OpenIncidentForm => "incident.form",
@@ -92,6 +93,8 @@ impl Command {
                 QueryCommand::OncallOverride(_) => "oncall.override",
                 QueryCommand::Actions { .. } => "query.actions",
                 QueryCommand::ActionDone(_) => "action.done",
+                QueryCommand::RaiseAction(_, RaiseAs::Problem) => "action.problem",
+                QueryCommand::RaiseAction(_, RaiseAs::Change) => "action.change",
             },
         }
     }
@@ -253,6 +256,9 @@ pub enum QueryCommand {
     Actions { mine: bool },
     /// `/itsm action <id> done`.
     ActionDone(i64),
+    /// `/itsm action <id> problem|change`: raise the action item as a new
+    /// problem or a draft change; the item records it and stays open.
+    RaiseAction(i64, crate::domain::postmortem::RaiseAs),
 }
 
 /// `/itsm oncall override`: who covers which stretch, of which rotation.

@@ -31,7 +31,7 @@ async fn review_snapshot(pool: &PgPool) -> Vec<Option<String>> {
 }
 
 /// Expects `text` refused with nothing changed, review tables included.
-async fn refused(desk: &Desk, who: &str, text: &str) -> String {
+pub async fn refused(desk: &Desk, who: &str, text: &str) -> String {
     let before = review_snapshot(&desk.pool).await;
     let reason = desk.refused(who, text).await;
     assert_eq!(

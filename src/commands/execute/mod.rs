@@ -698,6 +698,9 @@ impl Engine {
             QueryCommand::Outbox => return self.outbox_status(conn, request).await,
             QueryCommand::Actions { mine } => return self.list_actions(conn, request, mine).await,
             QueryCommand::ActionDone(id) => return self.action_done(conn, request, id).await,
+            QueryCommand::RaiseAction(id, raise_as) => {
+                return self.raise_action(conn, request, id, raise_as).await
+            }
             QueryCommand::OutboxRetry(ids) => return self.outbox_retry(conn, request, ids).await,
             QueryCommand::Services => return self.list_services(conn).await,
             QueryCommand::Service(name) => return self.show_service(conn, &name).await,
