@@ -186,7 +186,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
                 Some(date) => digest::for_date(&app.engine, date, time_zone).await,
                 None => {
                     let period = itsm_bot::domain::report::Period::Day;
-                    digest::report(&app.engine, period, chrono::Utc::now()).await
+                    digest::report_in(&app.engine, period, chrono::Utc::now(), time_zone).await
                 }
             }
             .context("building the digest")?;

@@ -33,6 +33,7 @@ impl Command {
     pub fn name(&self) -> &'static str {
         use crate::domain::change::ChangeAction as C;
         use crate::domain::incident::IncidentAction as I;
+        use crate::domain::postmortem::RaiseAs;
         match self {
             Command::ReportIncident(_) => "incident.create",
             Command::OpenIncidentForm => "incident.form",
@@ -95,6 +96,8 @@ impl Command {
                 QueryCommand::Rules => "query.rules",
                 QueryCommand::Runbooks => "query.runbooks",
                 QueryCommand::Run { .. } => "runbook.run",
+                QueryCommand::RaiseAction(_, RaiseAs::Problem) => "action.problem",
+                QueryCommand::RaiseAction(_, RaiseAs::Change) => "action.change",
             },
         }
     }
@@ -266,6 +269,9 @@ pub enum QueryCommand {
         incident: Option<TicketRef>,
         args: Vec<String>,
     },
+    /// `/itsm action <id> problem|change`: raise the action item as a new
+    /// problem or a draft change; the item records it and stays open.
+    RaiseAction(i64, crate::domain::postmortem::RaiseAs),
 }
 
 /// `/itsm oncall override`: who covers which stretch, of which rotation.

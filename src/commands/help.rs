@@ -36,7 +36,7 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 title: Some("Learn from incidents".into()),
                 items: vec![
                     "/incident INC-n postmortem · postmortem set <section> <text> · action <text> [@owner] [due:YYYY-MM-DD]".into(),
-                    "/itsm actions [mine] · /itsm action <id> done".into(),
+                    "/itsm actions [mine] · /itsm action <id> done · /itsm action <id> problem · /itsm action <id> change".into(),
                 ],
             })
             .with(Block::List {
@@ -154,9 +154,11 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "action <text> [@owner] [due:YYYY-MM-DD]: agree a follow-up (engineers)".into(),
                     "/itsm actions [mine]: open action items, soonest due first, overdue ones marked".into(),
                     "/itsm action <id> done: by an engineer or the item's owner".into(),
+                    "/itsm action <id> problem: raise it as a problem linked to its incident (engineers)".into(),
+                    "/itsm action <id> change: raise it as a draft normal change on the incident's service, requested by you (engineers)".into(),
                 ],
             })
-            .with(Block::Context("P1 and P2 incidents without a review get a reminder in their thread two working days after resolve (`postmortem.remind_after_days`). The review is also served as Markdown at GET /api/v1/incidents/INC-n/postmortem.".into())),
+            .with(Block::Context("A raised action item keeps the PRB/CHG reference and stays open until it is marked done, so its owner and due date still count; each item is raised once. The daily digest and the weekly and monthly reports count the open items and list the overdue ones. P1 and P2 incidents without a review get a reminder in their thread two working days after resolve (`postmortem.remind_after_days`). The review is also served as Markdown at GET /api/v1/incidents/INC-n/postmortem.".into())),
         Some("automation" | "rules" | "runbooks" | "run") => Message::default()
             .with(Block::Header("Automation".into()))
             .with(Block::Text(
@@ -182,7 +184,7 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "/itsm sla: the SLA targets per priority".into(),
                     "/itsm report [day|week|month]: the period's figures and the trend".into(),
                     "/itsm changes [today|week]: changes whose window falls in the period (all upcoming without one)".into(),
-                    "/itsm actions [mine]: open action items from post-incident reviews; `/itsm action <id> done`".into(),
+                    "/itsm actions [mine]: open action items from post-incident reviews; `/itsm action <id> done|problem|change`".into(),
                 ],
             }),
         Some("roles") => Message::default()

@@ -393,6 +393,34 @@ fn parse_action(
     }))
 }
 
+/// `/itsm action <id> done|problem|change`.
+fn parse_action_step(text: &str) -> Result<QueryCommand, Refusal> {
+    use crate::domain::postmortem::RaiseAs;
+    const USAGE: &str = "`/itsm action <id> done` marks an action item done; `/itsm action <id> problem` raises it as a problem, `/itsm action <id> change` as a draft change, e.g. `/itsm action 4 problem`. `/itsm actions` lists them with their ids.";
+    let mut words = text.split_whitespace();
+    let (Some(id), Some(step), None) = (words.next(), words.next(), words.next()) else {
+        return Err(
+            Refusal::new("`/itsm action` takes an action item id and what to do with it.")
+                .hint(USAGE),
+        );
+    };
+    let id = id
+        .trim_start_matches('#')
+        .parse::<i64>()
+        .map_err(|_| Refusal::new(format!("`{id}` is not an action item id.")).hint(USAGE))?;
+    Ok(match step.to_ascii_lowercase().as_str() {
+        "done" => QueryCommand::ActionDone(id),
+        "problem" => QueryCommand::RaiseAction(id, RaiseAs::Problem),
+        "change" => QueryCommand::RaiseAction(id, RaiseAs::Change),
+        other => {
+            return Err(
+                Refusal::new(format!("`{other}` is not something an action item can do."))
+                    .hint(USAGE),
+            )
+        }
+    })
+}
+
 fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
     let Some((sub, rest)) = next_word(text) else {
         return Ok(Command::Query(QueryCommand::Help(None)));
@@ -488,19 +516,7 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
                         .hint("`/itsm actions` lists every open action item; `/itsm actions mine` yours."))
                 }
             },
-            "action" => {
-                let usage = "Mark an action item done with `/itsm action <id> done`, e.g. `/itsm action 4 done`; `/itsm actions` lists them with their ids.";
-                let mut words = rest.split_whitespace();
-                match (words.next(), words.next(), words.next()) {
-                    (Some(id), Some(done), None) if done.eq_ignore_ascii_case("done") => {
-                        let id = id.trim_start_matches('#').parse::<i64>().map_err(|_| {
-                            Refusal::new(format!("`{id}` is not an action item id.")).hint(usage)
-                        })?;
-                        QueryCommand::ActionDone(id)
-                    }
-                    _ => return Err(Refusal::new("`/itsm action` marks one action item done.").hint(usage)),
-                }
-            }
+            "action" => parse_action_step(rest)?,
             "whoami" => {
                 no_text("whoami")?;
                 QueryCommand::Whoami
@@ -540,7 +556,7 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
             }
             other => {
                 return Err(Refusal::new(format!("`/itsm {other}` is not a command."))
-                    .hint("`/itsm` knows: help [topic], mine, open [P1…], whoami, sla, report, changes, services, service <name>, oncall, actions [mine], action <id> done, grant, revoke, outbox, incident …, change …, problem …"))
+                    .hint("`/itsm` knows: help [topic], mine, open [P1…], whoami, sla, report, changes, services, service <name>, oncall, actions [mine], action <id> done|problem|change, grant, revoke, outbox, incident …, change …, problem …"))
             }
         };
     Ok(Command::Query(query))

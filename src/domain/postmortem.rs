@@ -17,6 +17,7 @@ use super::duration::format_duration;
 use super::incident::Incident;
 use super::priority::Priority;
 use super::problem::Problem;
+use super::reference::{TicketKind, TicketRef};
 use super::timeline::Event;
 use super::user::UserId;
 
@@ -102,6 +103,10 @@ pub enum PostmortemError {
     UnknownSection(String),
     #[error("`{0}` is not a date; write due:YYYY-MM-DD, e.g. due:2026-12-04")]
     BadDue(String),
+    #[error("action item #{id} was already done on {on}")]
+    AlreadyDone { id: i64, on: String },
+    #[error("action item #{id} was already raised as {raised_as}")]
+    AlreadyRaised { id: i64, raised_as: TicketRef },
 }
 
 /// Reads the date of `due:<YYYY-MM-DD>`.
@@ -131,12 +136,77 @@ pub struct ActionItem {
     pub owner: Option<UserId>,
     pub due: Option<NaiveDate>,
     pub done_at: Option<DateTime<Utc>>,
+    /// The problem or change it was raised as, if any. Raising it does not
+    /// close it: the item stays open until someone marks it done.
+    pub raised_as: Option<TicketRef>,
+}
+
+/// What an action item can become with `/itsm action <id> problem|change`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RaiseAs {
+    /// A problem, linked to the item's incident.
+    Problem,
+    /// A draft normal change, on the incident's service.
+    Change,
+}
+
+impl RaiseAs {
+    /// The kind of ticket it becomes.
+    pub fn kind(self) -> TicketKind {
+        match self {
+            RaiseAs::Problem => TicketKind::Problem,
+            RaiseAs::Change => TicketKind::Change,
+        }
+    }
+
+    /// The word in commands: `problem` or `change`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RaiseAs::Problem => "problem",
+            RaiseAs::Change => "change",
+        }
+    }
 }
 
 impl ActionItem {
     /// Open and past its due date on `today`.
     pub fn overdue(&self, today: NaiveDate) -> bool {
         self.done_at.is_none() && self.due.is_some_and(|due| due < today)
+    }
+
+    /// Whether it may be raised as a problem or a change: only an open item,
+    /// and only once, so one follow-up does not become two tickets.
+    pub fn check_raise(&self) -> Result<(), PostmortemError> {
+        if let Some(done_at) = self.done_at {
+            return Err(PostmortemError::AlreadyDone {
+                id: self.id,
+                on: done_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            });
+        }
+        if let Some(raised_as) = self.raised_as {
+            return Err(PostmortemError::AlreadyRaised {
+                id: self.id,
+                raised_as,
+            });
+        }
+        Ok(())
+    }
+
+    /// The description of the ticket it is raised as: where the work comes
+    /// from, and the owner and due date the review agreed, since a problem or
+    /// change has no place of its own for them.
+    pub fn raised_description(&self) -> String {
+        let mut text = format!(
+            "Raised from action item #{} of the review of {}.",
+            self.id, self.incident
+        );
+        if let Some(owner) = &self.owner {
+            text.push_str(&format!(" Owner: {owner}."));
+        }
+        if let Some(due) = self.due {
+            text.push_str(&format!(" Due: {due}."));
+        }
+        text
     }
 
     /// One line: `#4 Add VPN capacity alert — shell:bob, due 2026-12-04 (overdue)`.
@@ -147,6 +217,9 @@ impl ActionItem {
         }
         if let Some(due) = self.due {
             parts.push(format!("due {due}"));
+        }
+        if let Some(raised_as) = self.raised_as {
+            parts.push(format!("raised as {raised_as}"));
         }
         let detail = if parts.is_empty() {
             String::new()
@@ -457,6 +530,7 @@ mod tests {
             owner: Some("shell:bob".parse().unwrap()),
             due: NaiveDate::from_ymd_opt(2026, 12, 4),
             done_at: None,
+            raised_as: None,
         };
         let today = NaiveDate::from_ymd_opt(2026, 12, 5).unwrap();
         assert_eq!(
@@ -464,5 +538,40 @@ mod tests {
             "#4 Alert on VPN capacity — shell:bob, due 2026-12-04 (overdue)"
         );
         assert!(parse_due("2026-13-01").is_err());
+    }
+
+    #[test]
+    fn an_action_item_is_raised_once_and_only_while_open() {
+        let mut item = ActionItem {
+            id: 4,
+            incident: "INC-1".into(),
+            text: "Alert on VPN capacity".into(),
+            owner: Some("shell:bob".parse().unwrap()),
+            due: NaiveDate::from_ymd_opt(2026, 12, 4),
+            done_at: None,
+            raised_as: None,
+        };
+        assert_eq!(item.check_raise(), Ok(()));
+        assert_eq!(
+            item.raised_description(),
+            "Raised from action item #4 of the review of INC-1. Owner: shell:bob. Due: 2026-12-04."
+        );
+        let problem: TicketRef = "PRB-2".parse().unwrap();
+        item.raised_as = Some(problem);
+        assert_eq!(
+            item.check_raise().unwrap_err().to_string(),
+            "action item #4 was already raised as PRB-2"
+        );
+        let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        assert_eq!(
+            item.line(today),
+            "#4 Alert on VPN capacity — shell:bob, due 2026-12-04, raised as PRB-2"
+        );
+        item.raised_as = None;
+        item.done_at = Some(Utc.with_ymd_and_hms(2026, 12, 2, 10, 0, 0).unwrap());
+        assert!(matches!(
+            item.check_raise(),
+            Err(PostmortemError::AlreadyDone { id: 4, .. })
+        ));
     }
 }

@@ -1,9 +1,13 @@
 //! Service desk figures over a period, for digests and reports.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::duration::format_duration;
+use super::postmortem::ActionItem;
 use super::priority::Priority;
+
+/// Most overdue action items a report lists by name; the rest are counted.
+pub const OVERDUE_LISTED: i64 = 10;
 
 /// The length of a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +72,29 @@ impl Figures {
     }
 }
 
+/// Action items from post-incident reviews as they stand when a report is
+/// made: not figures of the period, since an item agreed months ago and
+/// still open matters as much as one agreed yesterday.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionFigures {
+    /// The day "overdue" is judged on, in the report's time zone: an item
+    /// is overdue when it is open and its due date is before this day.
+    pub today: NaiveDate,
+    /// Open action items (raised ones included: they are open until done).
+    pub open: i64,
+    /// How many of them are overdue.
+    pub overdue: i64,
+    /// The overdue ones, longest overdue first, at most [`OVERDUE_LISTED`].
+    pub overdue_items: Vec<ActionItem>,
+}
+
+impl ActionFigures {
+    /// Overdue items left out of [`ActionFigures::overdue_items`].
+    pub fn overdue_not_listed(&self) -> i64 {
+        (self.overdue - self.overdue_items.len() as i64).max(0)
+    }
+}
+
 /// A report: the period's figures, what is open now, and the previous
 /// period's figures for the trend.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +113,8 @@ pub struct Report {
     pub availability: Vec<(String, super::availability::Availability)>,
     /// Changes whose window opens or runs in the 24 hours after the period.
     pub upcoming_changes: Vec<super::change::Change>,
+    /// Open and overdue action items now.
+    pub actions: ActionFigures,
 }
 
 /// `12` → `12 (+3)` against the previous value.

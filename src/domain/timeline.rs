@@ -63,10 +63,12 @@ pub enum EventAction {
     CallSucceeded,
     /// An outbound call failed (tried again, or given up).
     CallFailed,
+    /// An action item was raised as a problem or a change.
+    ActionRaised,
 }
 
 impl EventAction {
-    const ALL: [EventAction; 44] = [
+    const ALL: [EventAction; 45] = [
         EventAction::Created,
         EventAction::Acknowledged,
         EventAction::Assigned,
@@ -111,6 +113,7 @@ impl EventAction {
         EventAction::RunbookRequested,
         EventAction::CallSucceeded,
         EventAction::CallFailed,
+        EventAction::ActionRaised,
     ];
 
     /// The name stored in `ticket_events.action`.
@@ -160,6 +163,7 @@ impl EventAction {
             EventAction::RunbookRequested => "runbook_requested",
             EventAction::CallSucceeded => "call_succeeded",
             EventAction::CallFailed => "call_failed",
+            EventAction::ActionRaised => "action_raised",
         }
     }
 }
@@ -252,6 +256,7 @@ impl Event {
             EventAction::RunbookRequested => "runbook",
             EventAction::CallSucceeded => "call",
             EventAction::CallFailed => "call failed",
+            EventAction::ActionRaised => "action item raised",
             other => other.as_str(),
         };
         format!("{verb}{change}{body}")

@@ -7,29 +7,46 @@ use super::Posted;
 use crate::commands::reply::{Block, Message};
 use crate::commands::Engine;
 use crate::domain::channel::ChannelRef;
-use crate::domain::report::{mean, with_trend, Period, Report};
+use crate::domain::report::{mean, with_trend, Period, Report, OVERDUE_LISTED};
 use crate::store::{self, StoreError};
 
 /// Open incidents listed by name in a report.
 const OLDEST: i64 = 5;
 
-/// The report of `period` ending at `end`, with the previous period for the trend.
+/// The report of `period` ending at `end`, with the previous period for the
+/// trend, judging overdue action items by the day in the default digest
+/// time zone (`digest.time_zone`).
 pub async fn report(
     engine: &Engine,
     period: Period,
     end: DateTime<Utc>,
 ) -> Result<Report, StoreError> {
-    let mut conn = engine.store().pool().acquire().await?;
-    report_with(&mut conn, period, end).await
+    report_in(engine, period, end, engine.config().digest.time_zone.0).await
 }
 
-/// [`report`] on a connection the caller holds.
+/// [`report`] for a channel with its own time zone.
+pub async fn report_in(
+    engine: &Engine,
+    period: Period,
+    end: DateTime<Utc>,
+    time_zone: Tz,
+) -> Result<Report, StoreError> {
+    let mut conn = engine.store().pool().acquire().await?;
+    report_with(&mut conn, period, end, time_zone).await
+}
+
+/// [`report_in`] on a connection the caller holds.
 pub async fn report_with(
     conn: &mut sqlx::PgConnection,
     period: Period,
     end: DateTime<Utc>,
+    time_zone: Tz,
 ) -> Result<Report, StoreError> {
     let (from, to) = period.ending_at(end);
+    // An action item due on a day is overdue once that day is over where
+    // the report is read: a digest posted at 09:00 on the 5th in Berlin
+    // counts items due on the 4th, whatever the hour in UTC.
+    let today = to.with_timezone(&time_zone).date_naive();
     let figures = store::reports::figures(conn, from, to).await?;
     let previous = match period {
         Period::Day => None,
@@ -49,6 +66,7 @@ pub async fn report_with(
         availability: availability_at(conn, to).await?,
         upcoming_changes: store::changes::scheduled(conn, to, to + chrono::Duration::hours(24), 10)
             .await?,
+        actions: store::postmortems::action_figures(conn, today, OVERDUE_LISTED).await?,
     })
 }
 
@@ -87,7 +105,7 @@ pub async fn for_date(
         .from_local_datetime(&next.and_hms_opt(0, 0, 0).unwrap_or_default())
         .earliest()
         .map_or_else(Utc::now, |at| at.with_timezone(&Utc));
-    report(engine, Period::Day, end).await
+    report_in(engine, Period::Day, end, time_zone).await
 }
 
 /// A report as a message.
@@ -136,6 +154,7 @@ pub fn message(report: &Report) -> Message {
                 with_trend(f.breaches, p.map(|p| p.breaches)),
             ),
             ("CSAT".into(), csat),
+            ("Action items".into(), action_count(report)),
         ]));
     if !report.oldest_open.is_empty() {
         message = message.with(Block::List {
@@ -153,6 +172,22 @@ pub fn message(report: &Report) -> Message {
                     )
                 })
                 .collect(),
+        });
+    }
+    let actions = &report.actions;
+    if !actions.overdue_items.is_empty() {
+        let mut items: Vec<String> = actions
+            .overdue_items
+            .iter()
+            .map(|item| format!("{} · {}", item.line(actions.today), item.incident))
+            .collect();
+        let more = actions.overdue_not_listed();
+        if more > 0 {
+            items.push(format!("… and {more} more (`/itsm actions`)"));
+        }
+        message = message.with(Block::List {
+            title: Some(format!("Overdue action items ({})", actions.overdue)),
+            items,
         });
     }
     if !report.availability.is_empty() {
@@ -186,6 +221,16 @@ pub fn message(report: &Report) -> Message {
                 .map(crate::commands::change_view::change_line)
                 .collect(),
         })
+    }
+}
+
+/// `3 open, 1 overdue` (or `none open`).
+fn action_count(report: &Report) -> String {
+    let actions = &report.actions;
+    match (actions.open, actions.overdue) {
+        (0, _) => "none open".to_string(),
+        (open, 0) => format!("{open} open"),
+        (open, overdue) => format!("{open} open, {overdue} overdue"),
     }
 }
 

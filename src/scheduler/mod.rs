@@ -198,7 +198,8 @@ async fn run_job(
             }
             let mut posted = Vec::new();
             for period in periods {
-                let report = digest::report_with(&mut tx, period, scheduled_for).await?;
+                let report =
+                    digest::report_with(&mut tx, period, scheduled_for, job.time_zone).await?;
                 posted.push(
                     post(&mut tx, channel, None, &digest::message(&report), None, now).await?,
                 );

@@ -9,7 +9,8 @@ use sqlx::PgConnection;
 
 use super::StoreError;
 use crate::domain::postmortem::{ActionItem, Section, SlaResult};
-use crate::domain::UserId;
+use crate::domain::report::ActionFigures;
+use crate::domain::{TicketKind, TicketRef, UserId};
 
 /// A stored review: who started it and the sections people set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,17 +112,35 @@ type ActionRow = (
     Option<String>,
     Option<NaiveDate>,
     Option<DateTime<Utc>>,
+    Option<String>,
+    Option<i64>,
 );
 
-const SELECT_ACTION: &str = "SELECT a.id, t.number, a.text, a.owner, a.due, a.done_at
-   FROM action_items a JOIN tickets t ON t.id = a.incident_id";
+/// An action item with its incident's number and, when it was raised as a
+/// problem or change, that ticket's kind and number. The columns are named
+/// so the query can stand as a subquery.
+const SELECT_ACTION: &str = "SELECT a.id, t.number AS incident_number, a.text, a.owner, a.due,
+        a.done_at, r.kind AS raised_kind, r.number AS raised_number
+   FROM action_items a JOIN tickets t ON t.id = a.incident_id
+   LEFT JOIN tickets r ON r.id = a.raised_as";
 
 fn action(row: ActionRow) -> Result<ActionItem, StoreError> {
-    let (id, number, text, owner, due, done_at) = row;
+    let (id, number, text, owner, due, done_at, raised_kind, raised_number) = row;
+    let corrupt = |what: String| StoreError::Corrupt(format!("action item #{id}: {what}"));
     let owner = owner
         .map(|o| o.parse::<UserId>())
         .transpose()
-        .map_err(|e| StoreError::Corrupt(format!("action item #{id}: {e}")))?;
+        .map_err(|e| corrupt(e.to_string()))?;
+    let raised_as = match (raised_kind.as_deref(), raised_number) {
+        (None, _) | (_, None) => None,
+        (Some(kind), Some(number)) => {
+            let kind = [TicketKind::Problem, TicketKind::Change]
+                .into_iter()
+                .find(|k| k.as_str() == kind)
+                .ok_or_else(|| corrupt(format!("raised as a ticket of kind `{kind}`")))?;
+            Some(TicketRef { kind, number })
+        }
+    };
     Ok(ActionItem {
         id,
         incident: format!("INC-{number}"),
@@ -129,6 +148,7 @@ fn action(row: ActionRow) -> Result<ActionItem, StoreError> {
         owner,
         due,
         done_at,
+        raised_as,
     })
 }
 
@@ -216,6 +236,81 @@ pub async fn lock_action(
         .fetch_one(conn)
         .await?;
     Ok(Some((action(row)?, incident_id)))
+}
+
+/// Records that action item `id` was raised as ticket `ticket_id` (a
+/// problem or a change); the item stays open.
+pub async fn mark_raised(
+    conn: &mut PgConnection,
+    id: i64,
+    ticket_id: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE action_items SET raised_as = $2 WHERE id = $1")
+        .bind(id)
+        .bind(ticket_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Open action items as a report shows them on `today`: how many are open,
+/// how many overdue (due before `today`), and the `limit` longest overdue.
+///
+/// One query: the counts and the listed items come back together (one row
+/// per listed item, or a single row of counts when none is overdue), both
+/// from the `action_items_open (due, id) WHERE done_at IS NULL` index.
+pub async fn action_figures(
+    conn: &mut PgConnection,
+    today: NaiveDate,
+    limit: i64,
+) -> Result<ActionFigures, StoreError> {
+    type Row = (
+        i64,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<NaiveDate>,
+        Option<DateTime<Utc>>,
+        Option<String>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "WITH counts AS (
+            SELECT count(*) AS open, count(*) FILTER (WHERE due < $1) AS overdue
+              FROM action_items WHERE done_at IS NULL
+         )
+         SELECT c.open, c.overdue, o.id, o.incident_number, o.text, o.owner, o.due,
+                o.done_at, o.raised_kind, o.raised_number
+           FROM counts c
+           LEFT JOIN LATERAL (
+               {SELECT_ACTION} WHERE a.done_at IS NULL AND a.due < $1
+                ORDER BY a.due, a.id LIMIT $2
+           ) o ON true
+          ORDER BY o.due, o.id"
+    ))
+    .bind(today)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    let (open, overdue) = rows.first().map_or((0, 0), |row| (row.0, row.1));
+    let mut overdue_items = Vec::with_capacity(rows.len());
+    for row in rows {
+        // The single row of counts when nothing is overdue has no item.
+        let (Some(id), Some(number), Some(text)) = (row.2, row.3, row.4) else {
+            continue;
+        };
+        overdue_items.push(action((
+            id, number, text, row.5, row.6, row.7, row.8, row.9,
+        ))?);
+    }
+    Ok(ActionFigures {
+        today,
+        open,
+        overdue,
+        overdue_items,
+    })
 }
 
 /// Marks action item `id` done by `by` at `at`.

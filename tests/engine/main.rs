@@ -1,6 +1,7 @@
 //! The engine driven like a user would drive it, against a real PostgreSQL
 //! (`#[sqlx::test]` gives each test a fresh database).
 
+mod action_items;
 mod api;
 mod automation;
 mod changes;

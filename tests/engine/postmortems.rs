@@ -13,7 +13,7 @@ use tower::ServiceExt;
 
 use crate::helpers::{start, timeline_actions, Desk};
 
-const TOKEN: &str = "review-token-0123456789";
+pub const TOKEN: &str = "review-token-0123456789";
 
 /// A fingerprint of the review tables, which the shared snapshot leaves out.
 async fn review_snapshot(pool: &PgPool) -> Vec<Option<String>> {
@@ -31,7 +31,7 @@ async fn review_snapshot(pool: &PgPool) -> Vec<Option<String>> {
 }
 
 /// Expects `text` refused with nothing changed, review tables included.
-async fn refused(desk: &Desk, who: &str, text: &str) -> String {
+pub async fn refused(desk: &Desk, who: &str, text: &str) -> String {
     let before = review_snapshot(&desk.pool).await;
     let reason = desk.refused(who, text).await;
     assert_eq!(
@@ -44,7 +44,7 @@ async fn refused(desk: &Desk, who: &str, text: &str) -> String {
 
 /// INC-1: a P1 VPN outage (marked as one), acknowledged, linked to PRB-1 with a root cause
 /// and workaround and a fix CHG-1, resolved 90 minutes after the report.
-async fn seeded(desk: &Desk) {
+pub async fn seeded(desk: &Desk) {
     desk.ok("alice", "/incident VPN down for everyone P1 service:vpn")
         .await;
     desk.ok("bob", "/incident INC-1 outage").await;
@@ -241,7 +241,7 @@ async fn an_open_incident_has_no_review_yet(pool: PgPool) {
     assert!(reason.contains("There is no INC-9"), "{reason}");
 }
 
-async fn api_get(
+pub async fn api_get(
     desk: &Desk,
     path: &str,
     token: Option<&str>,

@@ -239,19 +239,44 @@ pub fn definitions() -> Vec<CreateCommand> {
             ),
         )
         .add_option(
-            sub("action", "Mark an action item done").add_sub_option(
+            sub(
+                "action",
+                "Mark an action item done, or raise it as a problem or change",
+            )
+            .add_sub_option(
                 CreateCommandOption::new(CommandOptionType::Integer, "id", "The item's id")
                     .required(true)
                     .min_int_value(1),
+            )
+            .add_sub_option(
+                CreateCommandOption::new(
+                    CommandOptionType::String,
+                    "step",
+                    "What to do (default: done)",
+                )
+                .add_string_choice("done", "done")
+                .add_string_choice("raise as a problem", "problem")
+                .add_string_choice("raise as a change", "change"),
             ),
         )
         .add_option(sub("rules", "Automation rules and how often they fired"))
-        .add_option(sub("runbooks", "Runbooks you can run, with their parameters"))
+        .add_option(sub(
+            "runbooks",
+            "Runbooks you can run, with their parameters",
+        ))
         .add_option(
             sub("run", "Run a runbook")
                 .add_sub_option(text("runbook", "Which runbook (see /itsm runbooks)", true))
-                .add_sub_option(text("params", "key=value … e.g. size=small name=web-1", false))
-                .add_sub_option(text("incident", "The incident it is for, e.g. INC-7", false)),
+                .add_sub_option(text(
+                    "params",
+                    "key=value … e.g. size=small name=web-1",
+                    false,
+                ))
+                .add_sub_option(text(
+                    "incident",
+                    "The incident it is for, e.g. INC-7",
+                    false,
+                )),
         )
         .add_option(role_grant("grant", "Grant a role (admins)"))
         .add_option(role_grant(
@@ -387,7 +412,11 @@ pub fn invocation(command: &CommandInteraction) -> Invocation {
         }
         ("itsm", Some("action")) => Invocation::Line(
             "/itsm".into(),
-            format!("action {} done", get("id").unwrap_or_default()),
+            format!(
+                "action {} {}",
+                get("id").unwrap_or_default(),
+                get("step").unwrap_or_else(|| "done".into())
+            ),
         ),
         ("incident", Some(verb)) => {
             let ticket = match ticket_of(get("ticket")) {
@@ -514,6 +543,17 @@ mod tests {
         assert_eq!(
             line(invocation(&done)),
             ("/itsm".into(), "action 7 done".into())
+        );
+        let raise = interaction(
+            "itsm",
+            json!([{ "name": "action", "type": 1, "options": [
+                { "name": "id", "type": 4, "value": 7 },
+                { "name": "step", "type": 3, "value": "problem" },
+            ] }]),
+        );
+        assert_eq!(
+            line(invocation(&raise)),
+            ("/itsm".into(), "action 7 problem".into())
         );
     }
 }

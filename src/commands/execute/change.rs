@@ -32,6 +32,27 @@ impl Engine {
         request: &Request,
         draft: ChangeDraft,
     ) -> Result<Reply, ExecError> {
+        let change = self.create_change(conn, request, draft, None).await?;
+        let reference = change.reference();
+        let mut message = Message::default().with(Block::Header(format!(
+            "{reference} drafted: {}",
+            change.title
+        )));
+        message.blocks.extend(self.draft_details(&change));
+        Ok(Reply::done(message).about(reference))
+    }
+
+    /// Drafts a change with its created event, requested by the actor, for
+    /// whoever may draft changes: `/change <title>` and an action item
+    /// raised as a change. `description` says where it came from, when the
+    /// draft does not name a standard change that brings its own.
+    pub(super) async fn create_change(
+        &self,
+        conn: &mut PgConnection,
+        request: &Request,
+        draft: ChangeDraft,
+        description: Option<String>,
+    ) -> Result<Change, ExecError> {
         self.require(conn, &request.actor, Role::Engineer, "draft a change")
             .await?;
         let settings = &self.config.change;
@@ -61,7 +82,10 @@ impl Engine {
             .unwrap_or_else(|| settings.rules.risk_matrix.risk(impact, likelihood));
         let new = NewChange {
             title: draft.title.to_string(),
-            description: entry.map(|e| e.description.clone()).unwrap_or_default(),
+            description: entry
+                .map(|e| e.description.clone())
+                .or(description)
+                .unwrap_or_default(),
             change_type,
             standard: entry.map(|e| e.name.clone()),
             service,
@@ -86,6 +110,13 @@ impl Engine {
             change.change_type, change.risk, change.title
         ));
         store::timeline::append(conn, change.id, &request.actor, now, &[created]).await?;
+        Ok(change)
+    }
+
+    /// What the reply to a new draft shows under its heading: its fields
+    /// and what it needs next.
+    pub(super) fn draft_details(&self, change: &Change) -> Vec<Block> {
+        let settings = &self.config.change;
         let reference = change.reference();
         let missing = change.missing_for_submit();
         let next = if missing.is_empty() {
@@ -100,14 +131,10 @@ impl Engine {
                     .join(", ")
             )
         };
-        let message = Message::default()
-            .with(Block::Header(format!(
-                "{reference} drafted: {}",
-                change.title
-            )))
-            .with(change_view::change_fields(&change, &settings.rules))
-            .with(Block::Context(next));
-        Ok(Reply::done(message).about(reference))
+        vec![
+            change_view::change_fields(change, &settings.rules),
+            Block::Context(next),
+        ]
     }
 
     /// `/change CHG-n …`.

@@ -776,6 +776,9 @@ impl Engine {
                     .run_runbook(conn, request, &runbook, incident, &args)
                     .await
             }
+            QueryCommand::RaiseAction(id, raise_as) => {
+                return self.raise_action(conn, request, id, raise_as).await
+            }
             QueryCommand::OutboxRetry(ids) => return self.outbox_retry(conn, request, ids).await,
             QueryCommand::Services => return self.list_services(conn).await,
             QueryCommand::Service(name) => return self.show_service(conn, &name).await,
@@ -793,8 +796,13 @@ impl Engine {
                     ))
                     .into());
                 }
-                let report =
-                    crate::scheduler::digest::report_with(conn, period, self.clock.now()).await?;
+                let report = crate::scheduler::digest::report_with(
+                    conn,
+                    period,
+                    self.clock.now(),
+                    self.config.digest.time_zone.0,
+                )
+                .await?;
                 crate::scheduler::digest::message(&report)
             }
             QueryCommand::Whoami => {

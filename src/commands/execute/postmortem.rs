@@ -11,12 +11,16 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use super::{no_such, Engine, ExecError, Request};
-use crate::commands::command::ActionDraft;
-use crate::commands::refusal::Refusal;
+use crate::commands::command::{ActionDraft, ChangeDraft, ProblemDraft};
+use crate::commands::refusal::{sentence, Refusal};
 use crate::commands::reply::{Block, Message, Reply};
+use crate::domain::change::ChangeType;
 use crate::domain::channel::ChannelRef;
 use crate::domain::incident::Incident;
-use crate::domain::postmortem::{ChangeLine, Review, ReviewInput, Section};
+use crate::domain::postmortem::{
+    ActionItem, ChangeLine, PostmortemError, RaiseAs, Review, ReviewInput, Section,
+};
+use crate::domain::text::summarize_title;
 use crate::domain::timeline::{EventAction, NewEvent};
 use crate::domain::{FreeText, Role, TicketRef};
 use crate::store::{self, StoreError};
@@ -365,10 +369,7 @@ impl Engine {
     ) -> Result<Reply, ExecError> {
         let (item, incident_id) = store::postmortems::lock_action(conn, id)
             .await?
-            .ok_or_else(|| {
-                Refusal::new(format!("There is no action item #{id}."))
-                    .hint("`/itsm actions` lists the open ones with their ids.")
-            })?;
+            .ok_or_else(|| no_such_action(id))?;
         if item.owner.as_ref() != Some(&request.actor) {
             self.require(
                 conn,
@@ -396,6 +397,107 @@ impl Engine {
             "Action item #{id} of {} is done: {}",
             item.incident, item.text
         ))))
+    }
+
+    /// `/itsm action <id> problem|change`: raises an open action item as a
+    /// new problem, linked to the item's incident, or as a draft normal
+    /// change on the incident's service, requested by the actor.
+    ///
+    /// The item records the new ticket and stays open until someone marks
+    /// it done: the owner and due date the review agreed still stand, and
+    /// the digest keeps counting it, so the follow-up is not lost in a
+    /// ticket queue nobody watches. It is raised once; a second ticket for
+    /// the same follow-up would split its history.
+    pub(super) async fn raise_action(
+        &self,
+        conn: &mut PgConnection,
+        request: &Request,
+        id: i64,
+        raise_as: RaiseAs,
+    ) -> Result<Reply, ExecError> {
+        // The role of recording a problem or drafting a change, asked first
+        // so that someone without it is told so before anything about the
+        // item (creating the ticket asks again, as it always does).
+        let doing = match raise_as {
+            RaiseAs::Problem => "record problems",
+            RaiseAs::Change => "draft a change",
+        };
+        self.require(conn, &request.actor, Role::Engineer, doing)
+            .await?;
+        let (item, incident_id) = store::postmortems::lock_action(conn, id)
+            .await?
+            .ok_or_else(|| no_such_action(id))?;
+        item.check_raise()
+            .map_err(|err| raise_refusal(&item, &err))?;
+        let incident = store::incidents::get_by_id(conn, incident_id)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "action item #{id} follows up ticket {incident_id}, which is not an incident"
+                ))
+            })?;
+        // A problem or change title is one line of at most 200 characters;
+        // the item's full text stays on the item.
+        let title = summarize_title(&item.text).map_err(Refusal::from)?;
+        // The incident's service, as long as the catalog still has it: a
+        // service removed since should not block the follow-up.
+        let service = match &incident.service {
+            Some(name) if store::services::find_id(conn, name).await?.is_some() => {
+                Some(name.clone())
+            }
+            _ => None,
+        };
+        let (ticket_id, reference, details) = match raise_as {
+            RaiseAs::Problem => {
+                let draft = ProblemDraft {
+                    title,
+                    description: FreeText::parse("description", &item.raised_description()).ok(),
+                    service,
+                };
+                let problem = self.create_problem(conn, request, draft).await?;
+                let reference = problem.reference();
+                self.link(conn, request, reference, &[incident.reference()])
+                    .await?;
+                let details = vec![
+                    super::problem::problem_fields(&problem),
+                    Block::Context(format!(
+                        "{reference} is linked to {}. Record what you learn with `/problem {reference} rca <root cause>` and `workaround <text>`.",
+                        incident.reference()
+                    )),
+                ];
+                (problem.id, reference, details)
+            }
+            RaiseAs::Change => {
+                let draft = ChangeDraft {
+                    title,
+                    change_type: Some(ChangeType::Normal),
+                    standard: None,
+                    risk: None,
+                    impact: None,
+                    likelihood: None,
+                    service,
+                };
+                let change = self
+                    .create_change(conn, request, draft, Some(item.raised_description()))
+                    .await?;
+                (change.id, change.reference(), self.draft_details(&change))
+            }
+        };
+        store::postmortems::mark_raised(conn, id, ticket_id).await?;
+        let now = self.clock.now();
+        let event = NewEvent::new(EventAction::ActionRaised)
+            .change(Some(format!("#{id}")), reference.to_string())
+            .body(item.text.as_str());
+        store::timeline::append(conn, incident.id, &request.actor, now, &[event]).await?;
+        let mut message = Message::text(format!(
+            "Action item #{id} of {} raised as {reference}: {}",
+            item.incident, item.text
+        ));
+        message.blocks.extend(details);
+        message.blocks.push(Block::Context(format!(
+            "The action item stays open, showing {reference}, until `/itsm action {id} done`."
+        )));
+        Ok(Reply::done(message).about(reference))
     }
 
     /// Queues `message` for the incident's thread: under its card where the
@@ -426,6 +528,31 @@ impl Engine {
         )
         .await?;
         Ok(())
+    }
+}
+
+fn no_such_action(id: i64) -> Refusal {
+    Refusal::new(format!("There is no action item #{id}."))
+        .hint("`/itsm actions` lists the open ones with their ids.")
+}
+
+/// Why `item` cannot be raised, and what to do instead.
+fn raise_refusal(item: &ActionItem, err: &PostmortemError) -> Refusal {
+    let refusal = Refusal::new(format!(
+        "{} Nothing was raised.",
+        sentence(&err.to_string())
+    ));
+    match err {
+        PostmortemError::AlreadyRaised { raised_as, .. } => refusal.hint(format!(
+            "Work it there: `{} {raised_as} show`. `/itsm action {} done` closes the item when the work is done.",
+            raised_as.kind.command(),
+            item.id
+        )),
+        PostmortemError::AlreadyDone { .. } => refusal.hint(format!(
+            "Agree a new follow-up with `/incident {} action <text>` if more is needed.",
+            item.incident
+        )),
+        _ => refusal,
     }
 }
 

@@ -27,6 +27,28 @@ impl Engine {
         request: &Request,
         draft: ProblemDraft,
     ) -> Result<Reply, ExecError> {
+        let problem = self.create_problem(conn, request, draft).await?;
+        let reference = problem.reference();
+        let message = Message::default()
+            .with(Block::Header(format!(
+                "{reference} recorded: {}",
+                problem.title
+            )))
+            .with(problem_fields(&problem))
+            .with(Block::Context(format!(
+                "Link the incidents it causes with `/problem {reference} link INC-n…`; record what you learn with `rca <root cause>` and `workaround <text>`."
+            )));
+        Ok(Reply::done(message).about(reference))
+    }
+
+    /// Records a new problem with its created event, for whoever may record
+    /// problems: `/problem <title>` and an action item raised as a problem.
+    pub(super) async fn create_problem(
+        &self,
+        conn: &mut PgConnection,
+        request: &Request,
+        draft: ProblemDraft,
+    ) -> Result<Problem, ExecError> {
         self.require(conn, &request.actor, Role::Engineer, "record problems")
             .await?;
         let service_id = match &draft.service {
@@ -58,17 +80,7 @@ impl Engine {
             &[new.created_event()],
         )
         .await?;
-        let reference = problem.reference();
-        let message = Message::default()
-            .with(Block::Header(format!(
-                "{reference} recorded: {}",
-                problem.title
-            )))
-            .with(problem_fields(&problem))
-            .with(Block::Context(format!(
-                "Link the incidents it causes with `/problem {reference} link INC-n…`; record what you learn with `rca <root cause>` and `workaround <text>`."
-            )));
-        Ok(Reply::done(message).about(reference))
+        Ok(problem)
     }
 
     /// `/problem PRB-n …`.
@@ -173,7 +185,7 @@ impl Engine {
 
     /// Links `incidents` to problem `reference`, on both timelines; refuses
     /// the whole command if any incident is missing or linked already.
-    async fn link(
+    pub(super) async fn link(
         &self,
         conn: &mut PgConnection,
         request: &Request,
@@ -441,7 +453,8 @@ fn change_line(change: &ChangeSummary) -> String {
     format!("{} {} — {}", change.reference, change.status, change.title)
 }
 
-fn problem_fields(problem: &Problem) -> Block {
+/// A problem's status and service.
+pub(super) fn problem_fields(problem: &Problem) -> Block {
     let mut fields = vec![("Status".to_string(), problem.status.to_string())];
     if let Some(service) = &problem.service {
         fields.push(("Service".to_string(), service.clone()));

@@ -288,7 +288,7 @@ fn outage_and_public_parse() {
 #[test]
 fn review_and_action_item_commands_parse() {
     use crate::commands::command::ActionDraft;
-    use crate::domain::postmortem::Section;
+    use crate::domain::postmortem::{RaiseAs, Section};
     let alice: UserId = "shell:alice".parse().unwrap();
     let ctx = ParseContext {
         platform: Platform::Shell,
@@ -331,6 +331,20 @@ fn review_and_action_item_commands_parse() {
         parse_line("/itsm action #7 done", ctx),
         Ok(Command::Query(QueryCommand::ActionDone(7)))
     );
+    assert_eq!(
+        parse_line("/itsm action 7 Problem", ctx),
+        Ok(Command::Query(QueryCommand::RaiseAction(
+            7,
+            RaiseAs::Problem
+        )))
+    );
+    assert_eq!(
+        parse_line("/itsm action #7 change", ctx),
+        Ok(Command::Query(QueryCommand::RaiseAction(
+            7,
+            RaiseAs::Change
+        )))
+    );
     for refused in [
         "/incident INC-4 postmortem publish",
         "/incident INC-4 postmortem set",
@@ -338,6 +352,9 @@ fn review_and_action_item_commands_parse() {
         "/incident INC-4 action Add alert due:tomorrow",
         "/itsm actions everyone",
         "/itsm action 7",
+        "/itsm action 7 incident",
+        "/itsm action seven problem",
+        "/itsm action 7 change now",
     ] {
         assert!(parse_line(refused, ctx).is_err(), "{refused}");
     }

@@ -6,8 +6,9 @@ use utoipa::ToSchema;
 
 use crate::domain::change::Change;
 use crate::domain::incident::Incident;
+use crate::domain::postmortem::ActionItem;
 use crate::domain::problem::Problem;
-use crate::domain::report::{Figures, Report};
+use crate::domain::report::{ActionFigures, Figures, Report};
 use crate::domain::timeline::Event;
 
 fn time(at: chrono::DateTime<chrono::Utc>) -> String {
@@ -275,6 +276,66 @@ pub struct ReportDto {
     pub csat_answers: i64,
     /// Open incidents now, P1 to P4.
     pub open_by_priority: [i64; 4],
+    /// Action items from post-incident reviews as they stand now.
+    pub action_items: ActionItemsDto,
+}
+
+/// Open and overdue action items, as a report shows them.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ActionItemsDto {
+    /// The day overdue is judged on (`YYYY-MM-DD`, in the digest time zone):
+    /// an open item due before it is overdue.
+    pub as_of: String,
+    /// Open action items, those raised as a problem or change included.
+    pub open: i64,
+    /// Open items past their due date.
+    pub overdue: i64,
+    /// The overdue items, longest overdue first, at most 10; `overdue`
+    /// counts them all.
+    pub overdue_items: Vec<ActionItemDto>,
+}
+
+/// One action item.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ActionItemDto {
+    pub id: i64,
+    /// The incident it follows up, `INC-<n>`.
+    pub incident: String,
+    pub text: String,
+    /// `platform:id`.
+    pub owner: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub due: Option<String>,
+    /// The problem or change it was raised as, `PRB-<n>` or `CHG-<n>`.
+    pub raised_as: Option<String>,
+}
+
+impl From<&ActionItem> for ActionItemDto {
+    fn from(item: &ActionItem) -> Self {
+        ActionItemDto {
+            id: item.id,
+            incident: item.incident.clone(),
+            text: item.text.clone(),
+            owner: item.owner.as_ref().map(ToString::to_string),
+            due: item.due.map(|due| due.to_string()),
+            raised_as: item.raised_as.map(|r| r.to_string()),
+        }
+    }
+}
+
+impl From<&ActionFigures> for ActionItemsDto {
+    fn from(actions: &ActionFigures) -> Self {
+        ActionItemsDto {
+            as_of: actions.today.to_string(),
+            open: actions.open,
+            overdue: actions.overdue,
+            overdue_items: actions
+                .overdue_items
+                .iter()
+                .map(ActionItemDto::from)
+                .collect(),
+        }
+    }
 }
 
 impl From<&Report> for ReportDto {
@@ -295,6 +356,7 @@ impl From<&Report> for ReportDto {
             csat_average: figures.csat_average,
             csat_answers: figures.csat_answers,
             open_by_priority: report.open_by_priority,
+            action_items: ActionItemsDto::from(&report.actions),
         }
     }
 }

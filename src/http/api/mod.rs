@@ -80,7 +80,9 @@ pub fn routes() -> Router<HttpState> {
         ApprovalDto,
         EventDto,
         NewIncidentDto,
-        ReportDto
+        ReportDto,
+        ActionItemsDto,
+        ActionItemDto
     )),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -678,8 +680,12 @@ async fn report(
         }
     };
     let mut conn = connection(&state).await?;
-    let report =
-        crate::scheduler::digest::report_with(&mut conn, period, state.engine.clock().now())
-            .await?;
+    let report = crate::scheduler::digest::report_with(
+        &mut conn,
+        period,
+        state.engine.clock().now(),
+        state.engine.config().digest.time_zone.0,
+    )
+    .await?;
     Ok(Json(ReportDto::from(&report)))
 }

@@ -112,7 +112,8 @@ pub async fn collect(engine: &Engine, window: Window) -> Result<Dashboard, Store
     // function behind `/api/v1/reports/{period}`, so the numbers match.
     let (from, to, figures, open_by_priority) = match window.period() {
         Some(period) => {
-            let report = digest::report_with(&mut conn, period, now).await?;
+            let time_zone = engine.config().digest.time_zone.0;
+            let report = digest::report_with(&mut conn, period, now, time_zone).await?;
             (
                 report.from,
                 report.to,
