@@ -67,13 +67,7 @@ impl CallWorker {
 
     /// A worker reading secrets through `env` (tests give their own).
     pub fn with_env(engine: &Engine, env: EnvLookup) -> Result<Self, CallError> {
-        // Plain HTTP as well as HTTPS, so tests can point it at a local fake.
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
+        let client = crate::paging::https_client()?;
         Ok(CallWorker {
             engine: engine.clone(),
             signal: engine.outbox_signal(),
@@ -152,7 +146,7 @@ impl CallWorker {
     async fn send(&self, call: &Call) -> CallReport {
         let failed = |error: String, status: Option<i32>, temporary: bool| {
             let retry_at = (temporary && call.attempts + 1 < call.max_attempts)
-                .then(|| self.engine.clock().now() + backoff(call.attempts));
+                .then(|| self.engine.clock().now() + crate::paging::backoff(call.attempts));
             CallReport {
                 ok: false,
                 status,
@@ -244,12 +238,6 @@ fn link_in(body: &str) -> Option<String> {
         .iter()
         .find_map(|key| value.get(key)?.as_str().map(str::to_string))
         .filter(|link| link.len() <= 500)
-}
-
-/// Exponential backoff: 1 s, 2 s, 4 s … up to 5 minutes.
-fn backoff(attempts: i32) -> chrono::Duration {
-    let seconds = 2_i64.saturating_pow(attempts.clamp(0, 9) as u32).min(300);
-    chrono::Duration::seconds(seconds)
 }
 
 #[cfg(test)]

@@ -152,6 +152,19 @@ pub fn signature(secret: &str, body: &[u8]) -> Result<String, PagingError> {
     Ok(out)
 }
 
+/// An HTTP(S) client for outbound calls (the paging hook, rule webhooks,
+/// runbooks). Plain HTTP as well as HTTPS, so tests can point it at a local
+/// fake.
+pub(crate) fn https_client(
+) -> Result<Client<hyper_rustls::HttpsConnector<HttpConnector>, String>, std::io::Error> {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(hyper_util::rt::TokioExecutor::new()).build(https))
+}
+
 /// The hook's endpoint and credentials, and an HTTP(S) client for it.
 #[derive(Clone)]
 pub struct Hook {
@@ -178,13 +191,7 @@ impl Hook {
             .routing_key
             .clone()
             .ok_or_else(|| PagingError::Permanent("oncall.paging.routing_key is unset".into()))?;
-        // Plain HTTP as well as HTTPS, so tests can point it at a local fake.
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
+        let client = https_client()?;
         Ok(Hook {
             url: config.url.clone(),
             routing_key,
@@ -332,7 +339,7 @@ impl PagingWorker {
 }
 
 /// Exponential backoff: 1 s, 2 s, 4 s … up to 5 minutes.
-fn backoff(attempts: i32) -> chrono::Duration {
+pub(crate) fn backoff(attempts: i32) -> chrono::Duration {
     let seconds = 2_i64.saturating_pow(attempts.clamp(0, 9) as u32).min(300);
     chrono::Duration::seconds(seconds)
 }

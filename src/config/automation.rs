@@ -161,6 +161,17 @@ fn check_url(key: &str, url: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+fn check_name(key: &str, name: &str) -> Result<(), ConfigError> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(invalid(
+            format!("{key}.name"),
+            format!("`{name}` is not a name: use 1–48 lower-case letters, digits, - and _"),
+        ))
+    }
+}
+
 fn check_env_name(key: &str, name: &str) -> Result<(), ConfigError> {
     let fine = !name.is_empty()
         && name
@@ -255,15 +266,7 @@ impl AutomationConfig {
 
 impl RuleConfig {
     fn build(&self, key: &str) -> Result<Rule, ConfigError> {
-        if !valid_name(&self.name) {
-            return Err(invalid(
-                format!("{key}.name"),
-                format!(
-                    "`{}` is not a name: use 1–48 lower-case letters, digits, - and _",
-                    self.name
-                ),
-            ));
-        }
+        check_name(key, &self.name)?;
         let on: Trigger = self
             .on
             .parse()
@@ -469,15 +472,7 @@ impl ActionConfig {
 
 impl RunbookConfig {
     fn build(&self, key: &str, roles: &[Role]) -> Result<Runbook, ConfigError> {
-        if !valid_name(&self.name) {
-            return Err(invalid(
-                format!("{key}.name"),
-                format!(
-                    "`{}` is not a name: use 1–48 lower-case letters, digits, - and _",
-                    self.name
-                ),
-            ));
-        }
+        check_name(key, &self.name)?;
         let role: Role = self
             .role
             .parse()

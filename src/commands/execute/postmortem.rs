@@ -508,7 +508,7 @@ impl Engine {
         incident: &Incident,
         message: &Message,
         at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<crate::scheduler::Posted, StoreError> {
         let origin = ChannelRef {
             platform: incident.origin.platform,
             channel: incident.origin.channel.clone(),
@@ -526,8 +526,7 @@ impl Engine {
             Some(incident.id),
             at,
         )
-        .await?;
-        Ok(())
+        .await
     }
 }
 

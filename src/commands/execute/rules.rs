@@ -11,7 +11,6 @@ use super::{Engine, ExecError};
 use crate::commands::refusal::Refusal;
 use crate::commands::reply::{Block, Message, Reply};
 use crate::domain::automation::{EventFacts, Rule, RuleAction, Trigger};
-use crate::domain::channel::ChannelRef;
 use crate::domain::incident::{Incident, IncidentAction};
 use crate::domain::problem::ProblemAction;
 use crate::domain::timeline::{EventAction, NewEvent};
@@ -288,15 +287,6 @@ impl Engine {
             .on_call_for(conn, service, now)
             .await?
             .ok_or_else(|| Refusal::new(format!("service {service} has no on-call rotation")))?;
-        let channel = ChannelRef {
-            platform: incident.origin.platform,
-            channel: incident.origin.channel.clone(),
-        };
-        let thread =
-            match store::messages::find(conn, incident.id, incident.origin.platform).await? {
-                Some(card) => Some(card.thread),
-                None => incident.origin.thread.clone(),
-            };
         let message = Message::text(format!(
             "⚙ Rule {}: {} ({}) {} on {service}.",
             rule.name,
@@ -308,17 +298,7 @@ impl Engine {
             label: format!("On call for {rotation}:"),
             user: member.to_string(),
         });
-        posted.push(
-            post(
-                conn,
-                &channel,
-                thread.as_deref(),
-                &message,
-                Some(incident.id),
-                now,
-            )
-            .await?,
-        );
+        posted.push(self.post_to_thread(conn, incident, &message, now).await?);
         Ok(format!("mentioned {member} (on call)"))
     }
 
