@@ -237,6 +237,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
 
 /// Sends the outbound calls that are due, for at most a few seconds.
 async fn flush_calls(engine: &itsm_bot::commands::Engine) -> Vec<itsm_bot::scheduler::Posted> {
+    // Most commands queue no call: one cheap count spares loading the TLS
+    // roots on every `say`.
+    let pending = match engine.store().pool().acquire().await {
+        Ok(mut conn) => itsm_bot::store::automation::has_pending(&mut conn)
+            .await
+            .unwrap_or(true),
+        Err(_) => true,
+    };
+    if !pending {
+        return Vec::new();
+    }
     let worker = match itsm_bot::automation::CallWorker::new(engine) {
         Ok(worker) => worker,
         Err(err) => {

@@ -156,6 +156,15 @@ pub enum CallOutcome {
     },
 }
 
+/// Whether any call waits to be sent (the partial index answers it).
+pub async fn has_pending(conn: &mut PgConnection) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM outbound_calls WHERE sent_at IS NULL AND failed_at IS NULL)",
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
 /// Calls not yet sent nor given up: (waiting, given up).
 pub async fn counts(conn: &mut PgConnection) -> Result<(i64, i64), StoreError> {
     Ok(sqlx::query_as(
