@@ -329,27 +329,74 @@ pub async fn mark_done(
     Ok(())
 }
 
-/// Numbers of P1 and P2 incidents resolved between `since` and `until` that
-/// have no review and were not reminded yet: the candidates for a review
-/// reminder (the caller checks working days; `until` only spares it the
-/// incidents that cannot be due yet).
-pub async fn reminder_candidates(
+/// Notes that resolved incident `incident_id` may be owed a review
+/// reminder from `from` on (a lower bound; the sweep refines it).
+pub async fn schedule_reminder(
     conn: &mut PgConnection,
-    since: DateTime<Utc>,
-    until: DateTime<Utc>,
+    incident_id: i64,
+    from: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO review_reminders_due (incident_id, due_at) VALUES ($1, $2)
+         ON CONFLICT (incident_id) DO UPDATE SET due_at = EXCLUDED.due_at",
+    )
+    .bind(incident_id)
+    .bind(from)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Up to `limit` incidents whose reminder row is due at `at`, locked so
+/// another replica's sweep skips them.
+pub async fn due_reminders(
+    conn: &mut PgConnection,
+    at: DateTime<Utc>,
+    limit: i64,
 ) -> Result<Vec<i64>, StoreError> {
     Ok(sqlx::query_scalar(
-        "SELECT t.number FROM tickets t JOIN incidents i ON i.ticket_id = t.id
-          WHERE t.kind = 'incident' AND t.priority IN (1, 2)
-            AND t.status IN ('resolved', 'closed') AND i.resolved_at >= $1 AND i.resolved_at <= $2
-            AND NOT EXISTS (SELECT 1 FROM postmortems p WHERE p.incident_id = t.id)
-            AND NOT EXISTS (SELECT 1 FROM postmortem_reminders r WHERE r.incident_id = t.id)
-          ORDER BY i.resolved_at, t.number",
+        "SELECT incident_id FROM review_reminders_due WHERE due_at <= $1
+          ORDER BY due_at, incident_id LIMIT $2 FOR UPDATE SKIP LOCKED",
     )
-    .bind(since)
-    .bind(until)
+    .bind(at)
+    .bind(limit)
     .fetch_all(conn)
     .await?)
+}
+
+/// Moves incident `incident_id`'s reminder row to `due_at`, or drops it
+/// (`None`) when no reminder is owed any more.
+pub async fn reschedule_reminder(
+    conn: &mut PgConnection,
+    incident_id: i64,
+    due_at: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    match due_at {
+        Some(due_at) => {
+            sqlx::query("UPDATE review_reminders_due SET due_at = $2 WHERE incident_id = $1")
+                .bind(incident_id)
+                .bind(due_at)
+                .execute(conn)
+                .await?
+        }
+        None => {
+            sqlx::query("DELETE FROM review_reminders_due WHERE incident_id = $1")
+                .bind(incident_id)
+                .execute(conn)
+                .await?
+        }
+    };
+    Ok(())
+}
+
+/// Whether incident `incident_id` has a review.
+pub async fn has_review(conn: &mut PgConnection, incident_id: i64) -> Result<bool, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM postmortems WHERE incident_id = $1)")
+            .bind(incident_id)
+            .fetch_one(conn)
+            .await?,
+    )
 }
 
 /// Claims the review reminder of incident ticket `incident_id`; `false` when

@@ -657,6 +657,7 @@ impl Engine {
         crate::paging::follow(conn, &self.config, incident, &applied.incident, now).await?;
         if matches!(action, IncidentAction::Resolve(_)) {
             store::services::end_outage(conn, incident.id, now).await?;
+            crate::scheduler::review_reminders::schedule(self, conn, &applied.incident).await?;
         }
         self.sync_sla(conn, &applied.incident, Some((incident, action)), now)
             .await?;
@@ -692,6 +693,7 @@ impl Engine {
         if matches!(action, IncidentAction::Resolve(_)) {
             // Resolved: the service is up again.
             store::services::end_outage(conn, incident.id, now).await?;
+            crate::scheduler::review_reminders::schedule(self, conn, &applied.incident).await?;
         }
         self.sync_sla(conn, &applied.incident, Some((&incident, &action)), now)
             .await?;
