@@ -1,32 +1,10 @@
-//! What both benchmarks print about the machine they ran on.
+//! What both benchmarks print about the machine they ran on: the same
+//! description the harness (`itsm-bench`) prints, from its own module.
 
-/// CPU model, cores, memory and platform.
-pub fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split_once(':'))
-                .map(|(_, model)| model.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("MemTotal"))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or_else(
-            || "unknown memory".into(),
-            |kb| format!("{:.0} GiB", kb / 1024.0 / 1024.0),
-        );
-    format!(
-        "{cpu}, {cores} cores, {memory}, {} {}",
-        std::env::consts::OS,
-        std::env::consts::ARCH
-    )
-}
+// The harness's module also reads the load average, which these benches
+// do not print.
+#[allow(dead_code)]
+#[path = "../../src/bin/itsm-bench/machine.rs"]
+mod harness_machine;
+
+pub use harness_machine::describe as machine;
