@@ -358,6 +358,22 @@ impl Engine {
         Ok(self.roles.roles_of(user, &stored))
     }
 
+    /// Checks that `actor` holds `role` for `doing`, then locks incident
+    /// `reference` until the transaction ends, refusing an unknown one.
+    async fn lock_incident_for(
+        &self,
+        conn: &mut PgConnection,
+        actor: &UserId,
+        role: Role,
+        doing: &str,
+        reference: TicketRef,
+    ) -> Result<Incident, ExecError> {
+        self.require(conn, actor, role, doing).await?;
+        Ok(store::incidents::lock(conn, reference.number)
+            .await?
+            .ok_or_else(|| no_such(reference))?)
+    }
+
     async fn require(
         &self,
         conn: &mut PgConnection,

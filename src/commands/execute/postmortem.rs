@@ -181,16 +181,15 @@ impl Engine {
         request: &Request,
         reference: TicketRef,
     ) -> Result<Reply, ExecError> {
-        self.require(
-            conn,
-            &request.actor,
-            Role::Engineer,
-            "write post-incident reviews",
-        )
-        .await?;
-        let incident = store::incidents::lock(conn, reference.number)
-            .await?
-            .ok_or_else(|| no_such(reference))?;
+        let incident = self
+            .lock_incident_for(
+                conn,
+                &request.actor,
+                Role::Engineer,
+                "write post-incident reviews",
+                reference,
+            )
+            .await?;
         let now = self.clock.now();
         if store::postmortems::get(conn, incident.id).await?.is_some() {
             let markdown = self.render_review(conn, &incident).await?;
@@ -238,16 +237,15 @@ impl Engine {
         section: Section,
         text: FreeText,
     ) -> Result<Reply, ExecError> {
-        self.require(
-            conn,
-            &request.actor,
-            Role::Engineer,
-            "edit post-incident reviews",
-        )
-        .await?;
-        let incident = store::incidents::lock(conn, reference.number)
-            .await?
-            .ok_or_else(|| no_such(reference))?;
+        let incident = self
+            .lock_incident_for(
+                conn,
+                &request.actor,
+                Role::Engineer,
+                "edit post-incident reviews",
+                reference,
+            )
+            .await?;
         let now = self.clock.now();
         if !store::postmortems::set_section(conn, incident.id, section, text.as_str(), now).await? {
             return Err(Refusal::new(format!("{reference} has no review yet."))

@@ -542,16 +542,15 @@ impl Engine {
         reference: TicketRef,
         text: FreeText,
     ) -> Result<Reply, ExecError> {
-        self.require(
-            conn,
-            &request.actor,
-            Role::Engineer,
-            "post public status updates",
-        )
-        .await?;
-        let incident = store::incidents::lock(conn, reference.number)
-            .await?
-            .ok_or_else(|| no_such(reference))?;
+        let incident = self
+            .lock_incident_for(
+                conn,
+                &request.actor,
+                Role::Engineer,
+                "post public status updates",
+                reference,
+            )
+            .await?;
         let Some(service) = incident.service.clone() else {
             return Err(Refusal::new(format!(
                 "{reference} names no service, so the status page has nowhere to show the update."
