@@ -425,6 +425,37 @@ impl NewIncident {
     pub fn created_event(&self) -> NewEvent {
         NewEvent::new(EventAction::Created).body(format!("{} · {}", self.priority, self.title))
     }
+
+    /// The incident as it stands once stored as ticket `id`, number `number`,
+    /// at `at`. The SLA policy reads only its priority, service and times,
+    /// so the clocks of a new incident can be worked out before the
+    /// database has numbered it.
+    pub fn opened(&self, id: i64, number: i64, at: DateTime<Utc>) -> Incident {
+        Incident {
+            id,
+            number,
+            title: self.title.to_string(),
+            description: self.description.clone(),
+            priority: self.priority,
+            impact: self.impact,
+            urgency: self.urgency,
+            status: IncidentStatus::New,
+            status_before_hold: None,
+            hold_reason: None,
+            service: self.service.clone(),
+            reporter: self.reporter.clone(),
+            assignee: None,
+            origin: self.origin.clone(),
+            created_at: at,
+            updated_at: at,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            responded_at: None,
+            resolved_at: None,
+            resolution: None,
+            closed_at: None,
+        }
+    }
 }
 
 #[cfg(test)]

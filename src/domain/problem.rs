@@ -355,6 +355,25 @@ impl NewProblem {
     }
 }
 
+/// A known error whose words match a new incident's title: what the report's
+/// reply shows so the reporter can try the workaround at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownErrorMatch {
+    pub number: i64,
+    pub title: String,
+    pub workaround: Option<String>,
+}
+
+impl KnownErrorMatch {
+    /// `PRB-<number>`.
+    pub fn reference(&self) -> TicketRef {
+        TicketRef {
+            kind: TicketKind::Problem,
+            number: self.number,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::user::Platform;

@@ -211,6 +211,18 @@ impl SlaPolicy {
         &self.warn_at
     }
 
+    /// Whether a change from `before` to `after` can move either clock: the
+    /// policy reads only the priority, the status and the times the clocks
+    /// stop (pauses come and go with status changes). A note or an
+    /// assignment leaves the checkpoints and outcomes as they are.
+    pub fn moved_by(before: &Incident, after: &Incident) -> bool {
+        before.priority != after.priority
+            || before.status != after.status
+            || before.created_at != after.created_at
+            || before.responded_at != after.responded_at
+            || before.resolved_at != after.resolved_at
+    }
+
     /// Both clocks of `incident` at `now`.
     pub fn clocks(
         &self,

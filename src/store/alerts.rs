@@ -1,5 +1,7 @@
 //! Monitoring alerts and the incidents they opened (`alerts`).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
@@ -29,37 +31,46 @@ pub async fn lock_fingerprints(
     names.sort();
     names.dedup();
     // Advisory locks are keyed by a 64-bit number; a hash collision only
-    // makes two unrelated alerts wait for each other. One statement per lock
-    // keeps the order ours (PostgreSQL may evaluate a set's locks in any order).
-    for name in &names {
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(name)
-            .execute(&mut *conn)
-            .await?;
-    }
+    // makes two unrelated alerts wait for each other. The locks are taken
+    // in the array's (sorted) order: a function scan of `unnest` yields its
+    // elements in order and the projection takes each lock as its row
+    // passes, with nothing in the plan to reorder them.
+    sqlx::query(
+        "SELECT count(pg_advisory_xact_lock(hashtextextended(name, 0)))
+         FROM unnest($1::text[]) AS name",
+    )
+    .bind(&names)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
-/// The incident alert `fingerprint` from `source` is tied to, if any.
-pub async fn find(
+/// The incidents every alert of `fingerprints` from `source` is tied to, by
+/// fingerprint; alerts never seen are absent.
+pub async fn find_all(
     conn: &mut PgConnection,
     source: AlertSource,
-    fingerprint: &str,
-) -> Result<Option<AlertLink>, StoreError> {
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT ticket_id, status FROM alerts WHERE source = $1 AND fingerprint = $2",
+    fingerprints: &[&str],
+) -> Result<HashMap<String, AlertLink>, StoreError> {
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT fingerprint, ticket_id, status FROM alerts
+         WHERE source = $1 AND fingerprint = ANY($2::text[])",
     )
     .bind(source.as_str())
-    .bind(fingerprint)
-    .fetch_optional(conn)
+    .bind(fingerprints)
+    .fetch_all(conn)
     .await?;
-    row.map(|(ticket_id, status)| {
-        Ok(AlertLink {
-            ticket_id,
-            status: status.parse().map_err(StoreError::Corrupt)?,
+    rows.into_iter()
+        .map(|(fingerprint, ticket_id, status)| {
+            Ok((
+                fingerprint,
+                AlertLink {
+                    ticket_id,
+                    status: status.parse().map_err(StoreError::Corrupt)?,
+                },
+            ))
         })
-    })
-    .transpose()
+        .collect()
 }
 
 /// Ties a firing alert to a newly opened incident: a new row, or the row of

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use super::StoreError;
-use crate::domain::incident::{Incident, IncidentStatus, NewIncident, Origin};
+use crate::domain::incident::{Incident, IncidentStatus, Origin};
 use crate::domain::{Priority, UserId};
 
 const SELECT_INCIDENT: &str = "
@@ -97,67 +97,6 @@ impl TryFrom<IncidentRow> for Incident {
     }
 }
 
-/// Stores a new incident, numbered from the incident sequence, and returns it.
-pub async fn insert(
-    conn: &mut PgConnection,
-    new: &NewIncident,
-    service_id: Option<i64>,
-    at: DateTime<Utc>,
-) -> Result<Incident, StoreError> {
-    let (id, number): (i64, i64) = sqlx::query_as(
-        "WITH ticket AS (
-            INSERT INTO tickets (kind, number, title, description, status, priority, service_id,
-                                 reporter, origin_platform, origin_channel, origin_thread,
-                                 origin_message, created_at, updated_at)
-            VALUES ('incident', nextval('incident_number_seq'), $1, $2, 'new', $3, $4,
-                    $5, $6, $7, $8, $9, $10, $10)
-            RETURNING id, number
-         ), details AS (
-            INSERT INTO incidents (ticket_id, impact, urgency)
-            SELECT id, $11, $12 FROM ticket
-         )
-         SELECT id, number FROM ticket",
-    )
-    .bind(new.title.as_str())
-    .bind(&new.description)
-    .bind(new.priority.as_i16())
-    .bind(service_id)
-    .bind(new.reporter.to_string())
-    .bind(new.origin.platform.as_str())
-    .bind(&new.origin.channel)
-    .bind(&new.origin.thread)
-    .bind(&new.origin.message)
-    .bind(at)
-    .bind(new.impact.as_str())
-    .bind(new.urgency.as_str())
-    .fetch_one(conn)
-    .await?;
-    Ok(Incident {
-        id,
-        number,
-        title: new.title.to_string(),
-        description: new.description.clone(),
-        priority: new.priority,
-        impact: new.impact,
-        urgency: new.urgency,
-        status: IncidentStatus::New,
-        status_before_hold: None,
-        hold_reason: None,
-        service: new.service.clone(),
-        reporter: new.reporter.clone(),
-        assignee: None,
-        origin: new.origin.clone(),
-        created_at: at,
-        updated_at: at,
-        acknowledged_at: None,
-        acknowledged_by: None,
-        responded_at: None,
-        resolved_at: None,
-        resolution: None,
-        closed_at: None,
-    })
-}
-
 /// Reads incident `number` and locks it until the transaction ends, so
 /// concurrent changes to one incident happen one after the other.
 pub async fn lock(conn: &mut PgConnection, number: i64) -> Result<Option<Incident>, StoreError> {
@@ -167,6 +106,15 @@ pub async fn lock(conn: &mut PgConnection, number: i64) -> Result<Option<Inciden
         .bind(number)
         .fetch_optional(conn)
         .await?;
+    row.map(Incident::try_from).transpose()
+}
+
+/// Reads the incident stored as ticket `id` and locks it until the
+/// transaction ends.
+pub async fn lock_by_id(conn: &mut PgConnection, id: i64) -> Result<Option<Incident>, StoreError> {
+    let query =
+        format!("{SELECT_INCIDENT} WHERE t.kind = 'incident' AND t.id = $1 FOR UPDATE OF t, i");
+    let row: Option<IncidentRow> = sqlx::query_as(&query).bind(id).fetch_optional(conn).await?;
     row.map(Incident::try_from).transpose()
 }
 

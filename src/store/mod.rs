@@ -13,6 +13,7 @@ pub mod leases;
 pub mod listing;
 pub mod messages;
 pub mod oncall;
+pub mod opening;
 pub mod outbox;
 pub mod paging;
 pub mod postmortems;

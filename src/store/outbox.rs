@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+use super::messages::PostedMessage;
 use super::StoreError;
 use crate::domain::Platform;
 
@@ -72,6 +73,34 @@ pub async fn enqueue(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Queues an update of ticket `ticket_id`'s card on every platform of
+/// `delivering` that shows it or that it came from (`origin`), in one
+/// statement. True when any was queued.
+pub async fn enqueue_cards(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    origin: Platform,
+    delivering: &[Platform],
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let delivering: Vec<&str> = delivering.iter().map(|p| p.as_str()).collect();
+    let queued = sqlx::query(
+        "INSERT INTO outbox (platform, kind, ticket_id, created_at, not_before)
+         SELECT shown.platform, 'ticket_message', $1, $3, $3
+         FROM (SELECT platform FROM ticket_messages WHERE ticket_id = $1
+               UNION SELECT $2) AS shown
+         WHERE shown.platform = ANY($4::text[])",
+    )
+    .bind(ticket_id)
+    .bind(origin.as_str())
+    .bind(at)
+    .bind(&delivering)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(queued > 0)
 }
 
 /// Queues a notice: `body` posted to `channel` (in `thread` when given).
@@ -240,6 +269,39 @@ pub async fn mark_sent(
         .bind(at)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Marks the rows `ids` sent by posting or editing ticket `ticket_id`'s card
+/// on `platform`, and records where the card now is, in one statement (no
+/// transaction needed around it: it commits as a whole).
+pub async fn mark_card_sent(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    ticket_id: i64,
+    platform: Platform,
+    message: &PostedMessage,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "WITH card AS (
+            INSERT INTO ticket_messages (ticket_id, platform, channel, message_id, thread, posted_at, updated_at)
+            VALUES ($3, $4, $5, $6, $7, $2, $2)
+            ON CONFLICT (ticket_id, platform) DO UPDATE
+               SET channel = EXCLUDED.channel, message_id = EXCLUDED.message_id,
+                   thread = EXCLUDED.thread, updated_at = EXCLUDED.updated_at
+         )
+         UPDATE outbox SET sent_at = $2, claimed_until = NULL WHERE id = ANY($1) AND sent_at IS NULL",
+    )
+    .bind(ids)
+    .bind(at)
+    .bind(ticket_id)
+    .bind(platform.as_str())
+    .bind(&message.channel)
+    .bind(&message.message_id)
+    .bind(&message.thread)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

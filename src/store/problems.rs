@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 
 use super::StoreError;
 use crate::domain::incident::Origin;
-use crate::domain::problem::{NewProblem, Problem, ProblemStatus};
+use crate::domain::problem::{KnownErrorMatch, NewProblem, Problem, ProblemStatus};
 use crate::domain::{TicketKind, TicketRef, UserId};
 
 const SELECT_PROBLEM: &str = "
@@ -308,28 +308,49 @@ pub async fn known_errors_like(
     title: &str,
     min_shared: i64,
     limit: i64,
-) -> Result<Vec<Problem>, StoreError> {
-    // plainto_tsquery strips operators and stop words; turning its ANDs
-    // into ORs lets the GIN index find every problem with any of the words,
-    // and the overlap count then keeps those with enough of them.
+) -> Result<Vec<KnownErrorMatch>, StoreError> {
     let query = format!(
-        "{SELECT_PROBLEM},
-            LATERAL (SELECT replace(plainto_tsquery('english', $1)::text, '&', '|')::tsquery AS q,
-                            tsvector_to_array(to_tsvector('english', $1)) AS words) AS wanted,
-            LATERAL (SELECT count(*) AS shared FROM unnest(tsvector_to_array(p.search)) AS w
-                     WHERE w = ANY(wanted.words)) AS overlap
-         WHERE t.kind = 'problem' AND t.status = 'known_error' AND p.search @@ wanted.q
-           AND overlap.shared >= $2
-         ORDER BY overlap.shared DESC, ts_rank(p.search, wanted.q) DESC, t.number DESC
-         LIMIT $3"
+        "SELECT number, title, workaround FROM ({}) k ORDER BY rank",
+        known_errors_matching("$1", "$2", "$3")
     );
-    let rows: Vec<ProblemRow> = sqlx::query_as(&query)
+    let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(&query)
         .bind(title)
         .bind(min_shared)
         .bind(limit)
         .fetch_all(conn)
         .await?;
-    problems(rows)
+    Ok(rows
+        .into_iter()
+        .map(|(number, title, workaround)| KnownErrorMatch {
+            number,
+            title,
+            workaround,
+        })
+        .collect())
+}
+
+/// The known-error search as a subquery over the statement's parameters
+/// `title`, `min_shared` and `limit` (e.g. `"$1"`), so a statement that
+/// opens an incident can search in the same round trip. Its rows are
+/// `number, title, workaround, rank` (1 = best).
+pub(super) fn known_errors_matching(title: &str, min_shared: &str, limit: &str) -> String {
+    // plainto_tsquery strips operators and stop words; turning its ANDs
+    // into ORs lets the GIN index find every problem with any of the words,
+    // and the overlap count then keeps those with enough of them.
+    format!(
+        "SELECT t.number, t.title, p.workaround,
+                row_number() OVER (ORDER BY overlap.shared DESC, ts_rank(p.search, wanted.q) DESC, t.number DESC) AS rank
+         FROM tickets t
+         JOIN problems p ON p.ticket_id = t.id,
+            LATERAL (SELECT replace(plainto_tsquery('english', {title}::text)::text, '&', '|')::tsquery AS q,
+                            tsvector_to_array(to_tsvector('english', {title}::text)) AS words) AS wanted,
+            LATERAL (SELECT count(*) AS shared FROM unnest(tsvector_to_array(p.search)) AS w
+                     WHERE w = ANY(wanted.words)) AS overlap
+         WHERE t.kind = 'problem' AND t.status = 'known_error' AND p.search @@ wanted.q
+           AND overlap.shared >= {min_shared}
+         ORDER BY rank
+         LIMIT {limit}"
+    )
 }
 
 /// One page of problems matching `filter`, newest first, with the number of all that match.

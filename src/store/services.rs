@@ -357,6 +357,19 @@ pub async fn find_id(conn: &mut PgConnection, name: &str) -> Result<Option<i64>,
     )
 }
 
+/// The ids of those of `names` that are in the catalog, by name.
+pub async fn find_ids(
+    conn: &mut PgConnection,
+    names: &[String],
+) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT name, id FROM services WHERE name = ANY($1::text[])")
+            .bind(names)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Every service name, alphabetically.
 pub async fn names(conn: &mut PgConnection) -> Result<Vec<String>, StoreError> {
     Ok(

@@ -59,9 +59,7 @@ pub async fn replace_checkpoints(
     ticket_id: i64,
     checkpoints: &[Checkpoint],
 ) -> Result<(), StoreError> {
-    let clocks: Vec<&str> = checkpoints.iter().map(|c| c.clock.as_str()).collect();
-    let thresholds: Vec<i16> = checkpoints.iter().map(|c| i16::from(c.threshold)).collect();
-    let dues: Vec<DateTime<Utc>> = checkpoints.iter().map(|c| c.due_at).collect();
+    let columns = CheckpointColumns::of(checkpoints);
     sqlx::query(
         "WITH wanted AS (
             SELECT * FROM UNNEST($2::text[], $3::smallint[], $4::timestamptz[]) AS w(clock, threshold, due_at)
@@ -75,12 +73,30 @@ pub async fn replace_checkpoints(
          WHERE sla_checkpoints.due_at IS DISTINCT FROM EXCLUDED.due_at",
     )
     .bind(ticket_id)
-    .bind(&clocks)
-    .bind(&thresholds)
-    .bind(&dues)
+    .bind(&columns.clocks)
+    .bind(&columns.thresholds)
+    .bind(&columns.dues)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Checkpoints as the column arrays `UNNEST` takes, so one statement writes
+/// them all.
+pub(super) struct CheckpointColumns {
+    pub clocks: Vec<&'static str>,
+    pub thresholds: Vec<i16>,
+    pub dues: Vec<DateTime<Utc>>,
+}
+
+impl CheckpointColumns {
+    pub fn of(checkpoints: &[Checkpoint]) -> Self {
+        CheckpointColumns {
+            clocks: checkpoints.iter().map(|c| c.clock.as_str()).collect(),
+            thresholds: checkpoints.iter().map(|c| i16::from(c.threshold)).collect(),
+            dues: checkpoints.iter().map(|c| c.due_at).collect(),
+        }
+    }
 }
 
 /// Records each clock's current standing for reports, in one statement.
@@ -89,25 +105,7 @@ pub async fn record_outcomes(
     ticket_id: i64,
     views: &[ClockView],
 ) -> Result<(), StoreError> {
-    let mut clocks = Vec::new();
-    let mut targets = Vec::new();
-    let mut dues = Vec::new();
-    let mut stops = Vec::new();
-    let mut mets = Vec::new();
-    let mut margins = Vec::new();
-    for view in views {
-        let (met, margin) = match &view.state {
-            ClockState::Met { margin } => (Some(true), Some(margin.num_seconds())),
-            ClockState::Breached { by, .. } => (Some(false), Some(-by.num_seconds())),
-            ClockState::Running { .. } | ClockState::Paused => (None, None),
-        };
-        clocks.push(view.clock.as_str());
-        targets.push(view.target.num_seconds());
-        dues.push(view.due_at);
-        stops.push(view.stopped_at);
-        mets.push(met);
-        margins.push(margin);
-    }
+    let columns = OutcomeColumns::of(views);
     sqlx::query(
         "INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds)
          SELECT $1, * FROM UNNEST($2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::bool[], $7::bigint[])
@@ -116,15 +114,52 @@ pub async fn record_outcomes(
             stopped_at = EXCLUDED.stopped_at, met = EXCLUDED.met, margin_seconds = EXCLUDED.margin_seconds",
     )
     .bind(ticket_id)
-    .bind(&clocks)
-    .bind(&targets)
-    .bind(&dues)
-    .bind(&stops)
-    .bind(&mets)
-    .bind(&margins)
+    .bind(&columns.clocks)
+    .bind(&columns.targets)
+    .bind(&columns.dues)
+    .bind(&columns.stops)
+    .bind(&columns.mets)
+    .bind(&columns.margins)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Clock outcomes as the column arrays `UNNEST` takes.
+pub(super) struct OutcomeColumns {
+    pub clocks: Vec<&'static str>,
+    pub targets: Vec<i64>,
+    pub dues: Vec<Option<DateTime<Utc>>>,
+    pub stops: Vec<Option<DateTime<Utc>>>,
+    pub mets: Vec<Option<bool>>,
+    pub margins: Vec<Option<i64>>,
+}
+
+impl OutcomeColumns {
+    pub fn of(views: &[ClockView]) -> Self {
+        let mut columns = OutcomeColumns {
+            clocks: Vec::with_capacity(views.len()),
+            targets: Vec::with_capacity(views.len()),
+            dues: Vec::with_capacity(views.len()),
+            stops: Vec::with_capacity(views.len()),
+            mets: Vec::with_capacity(views.len()),
+            margins: Vec::with_capacity(views.len()),
+        };
+        for view in views {
+            let (met, margin) = match &view.state {
+                ClockState::Met { margin } => (Some(true), Some(margin.num_seconds())),
+                ClockState::Breached { by, .. } => (Some(false), Some(-by.num_seconds())),
+                ClockState::Running { .. } | ClockState::Paused => (None, None),
+            };
+            columns.clocks.push(view.clock.as_str());
+            columns.targets.push(view.target.num_seconds());
+            columns.dues.push(view.due_at);
+            columns.stops.push(view.stopped_at);
+            columns.mets.push(met);
+            columns.margins.push(margin);
+        }
+        columns
+    }
 }
 
 /// Marks a running clock breached (the sweep saw it pass its target).

@@ -18,10 +18,7 @@ pub async fn append(
     if events.is_empty() {
         return Ok(());
     }
-    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
-    let froms: Vec<Option<&str>> = events.iter().map(|e| e.from.as_deref()).collect();
-    let tos: Vec<Option<&str>> = events.iter().map(|e| e.to.as_deref()).collect();
-    let bodies: Vec<Option<&str>> = events.iter().map(|e| e.body.as_deref()).collect();
+    let columns = EventColumns::of(events);
     sqlx::query(
         "INSERT INTO ticket_events (ticket_id, at, actor, action, from_value, to_value, body)
          SELECT $1, $2, $3, action, from_value, to_value, body
@@ -32,13 +29,32 @@ pub async fn append(
     .bind(ticket_id)
     .bind(at)
     .bind(actor.to_string())
-    .bind(&actions)
-    .bind(&froms)
-    .bind(&tos)
-    .bind(&bodies)
+    .bind(&columns.actions)
+    .bind(&columns.froms)
+    .bind(&columns.tos)
+    .bind(&columns.bodies)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// New events as the column arrays `UNNEST` takes, in order.
+pub(super) struct EventColumns<'a> {
+    pub actions: Vec<&'static str>,
+    pub froms: Vec<Option<&'a str>>,
+    pub tos: Vec<Option<&'a str>>,
+    pub bodies: Vec<Option<&'a str>>,
+}
+
+impl<'a> EventColumns<'a> {
+    pub fn of(events: &'a [NewEvent]) -> Self {
+        EventColumns {
+            actions: events.iter().map(|e| e.action.as_str()).collect(),
+            froms: events.iter().map(|e| e.from.as_deref()).collect(),
+            tos: events.iter().map(|e| e.to.as_deref()).collect(),
+            bodies: events.iter().map(|e| e.body.as_deref()).collect(),
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]

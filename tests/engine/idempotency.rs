@@ -105,3 +105,67 @@ async fn one_message_becomes_one_incident_even_at_the_same_moment(pool: PgPool) 
         .unwrap();
     assert_eq!(count, 10);
 }
+
+/// A redelivery consumes no incident number: the next report is the next
+/// number, whichever path the first delivery took.
+#[sqlx::test]
+async fn a_redelivery_leaves_no_gap_in_the_numbers(pool: PgPool) {
+    let desk = Desk::new(pool.clone()).await;
+    let mut event = inbound("alice", "/incident Projector flickers P3");
+    event.event_id = Some("Ev0GAP".into());
+    for _ in 0..3 {
+        let reply = desk.engine.handle(&event).await;
+        assert!(reply.message.plain_text().contains("INC-1 reported"));
+    }
+    let next = desk.ok("alice", "/incident Wifi slow on floor 2 P4").await;
+    assert!(next.contains("INC-2 reported"), "{next}");
+}
+
+/// A report that paged the on-call engineer is more than its incident (the
+/// page is in the reply): a redelivery gets that reply back word for word
+/// and pages nobody twice.
+#[sqlx::test]
+async fn a_redelivered_report_that_paged_gets_its_reply_and_pages_once(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oncall.toml");
+    std::fs::write(
+        &path,
+        r#"
+[[services]]
+name = "vpn"
+owner = "shell:olivia"
+channel = "netops"
+rotation = "network"
+
+[[oncall.rotations]]
+name = "network"
+members = ["shell:bob", "shell:carol"]
+handoff = "2026-11-23T09:00"
+length = "1w"
+escalate_after = "5m"
+"#,
+    )
+    .unwrap();
+    let config = itsm_bot::config::Config::load_with_env(Some(&path), std::iter::empty()).unwrap();
+    let desk = Desk::with_config(pool.clone(), config).await;
+    let mut event = inbound("alice", "/incident VPN down for everyone P1 service:vpn");
+    event.event_id = Some("Ev0PAGED".into());
+
+    let first = desk.engine.handle(&event).await;
+    assert_eq!(first.outcome, Outcome::Done);
+    assert!(first.message.plain_text().contains("Paged"), "{first:?}");
+    let second = desk.engine.handle(&event).await;
+    assert_eq!(second.message.plain_text(), first.message.plain_text());
+
+    let pages: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM ticket_events WHERE action = 'paged'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(pages, 1);
+    let tickets: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(tickets, 1);
+}

@@ -3,6 +3,8 @@
 //! `hooks.auto_resolve`) resolves it. One delivery, however many alerts it
 //! holds, is one transaction.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use sqlx::PgConnection;
 
@@ -12,6 +14,8 @@ use crate::domain::automation::Trigger;
 use crate::domain::incident::{Incident, IncidentAction, IncidentStatus, NewIncident, Origin};
 use crate::domain::timeline::{EventAction, NewEvent};
 use crate::domain::{FreeText, Platform, TicketRef, UserId};
+use crate::store::alerts::AlertLink;
+use crate::store::opening::{Opened, Opening};
 use crate::store::{self, StoreError};
 
 /// What the engine did with one alert.
@@ -108,12 +112,17 @@ impl Engine {
             .map(|alert| (source, alert.fingerprint.as_str()))
             .collect();
         store::alerts::lock_fingerprints(&mut tx, &keys).await?;
+        let mut known = self.known_to_delivery(&mut tx, source, alerts).await?;
         let mut outcome = AlertOutcome::default();
         for alert in alerts {
             let result = match alert.status {
-                AlertStatus::Firing => self.alert_fired(&mut tx, source, &actor, alert).await?,
+                AlertStatus::Firing => {
+                    self.alert_fired(&mut tx, source, &actor, alert, &mut known)
+                        .await?
+                }
                 AlertStatus::Resolved => {
-                    self.alert_resolved(&mut tx, source, &actor, alert).await?
+                    self.alert_resolved(&mut tx, source, &actor, alert, &mut known)
+                        .await?
                 }
             };
             outcome.incidents.push(result);
@@ -123,15 +132,43 @@ impl Engine {
         Ok(outcome)
     }
 
+    /// What the store knows of a delivery's alerts and the services they
+    /// name, read in two statements for the whole delivery (after its locks).
+    async fn known_to_delivery(
+        &self,
+        conn: &mut PgConnection,
+        source: AlertSource,
+        alerts: &[Alert],
+    ) -> Result<Known, StoreError> {
+        let fingerprints: Vec<&str> = alerts.iter().map(|a| a.fingerprint.as_str()).collect();
+        let links = store::alerts::find_all(conn, source, &fingerprints).await?;
+        let rules = self.config.hooks.rules();
+        let mut names: Vec<String> = alerts
+            .iter()
+            .filter(|alert| alert.status == AlertStatus::Firing)
+            .filter_map(|alert| alert.service(&rules))
+            .map(|name| name.to_ascii_lowercase())
+            .collect();
+        names.sort();
+        names.dedup();
+        let services = if names.is_empty() {
+            HashMap::new()
+        } else {
+            store::services::find_ids(conn, &names).await?
+        };
+        Ok(Known { links, services })
+    }
+
     async fn alert_fired(
         &self,
         conn: &mut PgConnection,
         source: AlertSource,
         actor: &UserId,
         alert: &Alert,
+        known: &mut Known,
     ) -> Result<AlertResult, AlertError> {
         let fingerprint = alert.fingerprint.as_str();
-        let link = store::alerts::find(conn, source, fingerprint).await?;
+        let link = known.links.get(fingerprint).cloned();
         if let Some(link) = &link {
             let incident = self.lock_linked(conn, link.ticket_id).await?;
             if incident.status.is_open() {
@@ -151,6 +188,7 @@ impl Engine {
                     self.clock.now(),
                 )
                 .await?;
+                known.seen(fingerprint, link.ticket_id, AlertStatus::Firing);
                 if link.status == AlertStatus::Resolved {
                     self.fire_alert_rules(conn, Trigger::AlertFired, alert, &incident)
                         .await?;
@@ -160,7 +198,9 @@ impl Engine {
             // Its incident was resolved or closed (by a person, or by the
             // recovery): this is a new episode and gets a new incident.
         }
-        let (incident, note) = self.open_for_alert(conn, source, actor, alert).await?;
+        let (incident, note) = self
+            .open_for_alert(conn, source, actor, alert, &known.services)
+            .await?;
         store::alerts::link(
             conn,
             source,
@@ -170,6 +210,7 @@ impl Engine {
             self.clock.now(),
         )
         .await?;
+        known.seen(fingerprint, incident.id, AlertStatus::Firing);
         let now = self.clock.now();
         let created = rules::incident_facts(Trigger::IncidentCreated, &incident, None, now);
         self.fire_rules(conn, &created).await?;
@@ -199,9 +240,10 @@ impl Engine {
         source: AlertSource,
         actor: &UserId,
         alert: &Alert,
+        known: &mut Known,
     ) -> Result<AlertResult, AlertError> {
         let fingerprint = alert.fingerprint.as_str();
-        let Some(link) = store::alerts::find(conn, source, fingerprint).await? else {
+        let Some(link) = known.links.get(fingerprint).cloned() else {
             return Ok(ignored(
                 alert,
                 None,
@@ -220,6 +262,7 @@ impl Engine {
         }
         let now = self.clock.now();
         store::alerts::set_status(conn, source, fingerprint, AlertStatus::Resolved, now).await?;
+        known.seen(fingerprint, link.ticket_id, AlertStatus::Resolved);
         if incident.status == IncidentStatus::Closed {
             return Ok(ignored(
                 alert,
@@ -270,6 +313,7 @@ impl Engine {
         source: AlertSource,
         actor: &UserId,
         alert: &Alert,
+        services: &HashMap<String, i64>,
     ) -> Result<(Incident, Option<String>), AlertError> {
         let hooks = &self.config.hooks;
         let rules = hooks.rules();
@@ -280,10 +324,10 @@ impl Engine {
         if let Some(named) = alert.service(&rules) {
             // The catalog's names are lower case; labels often are not.
             let name = named.to_ascii_lowercase();
-            match store::services::find_id(conn, &name).await? {
+            match services.get(&name) {
                 Some(id) => {
                     service = Some(name);
-                    service_id = Some(id);
+                    service_id = Some(*id);
                 }
                 // An unknown service must not lose the alert: open the
                 // incident without one and say so.
@@ -312,7 +356,6 @@ impl Engine {
             },
         };
         let now = self.clock.now();
-        let incident = store::incidents::insert(conn, &new, service_id, now).await?;
         let mut events = vec![new.created_event()];
         if let Some(note) = &note {
             events.push(
@@ -322,10 +365,30 @@ impl Engine {
                 )),
             );
         }
-        store::timeline::append(conn, incident.id, actor, now, &events).await?;
-        self.sync_sla(conn, &incident, None, now).await?;
-        self.sync_cards(conn, &incident, now).await?;
-        Ok((incident, note))
+        let policy = self.sla_policy();
+        // The policy reads no id or number: the clocks are known before the
+        // database numbers the incident.
+        let unnumbered = new.opened(0, 0, now);
+        let cards: Vec<Platform> = [new.origin.platform]
+            .into_iter()
+            .filter(|p| super::delivers_to(*p))
+            .collect();
+        let opening = Opening {
+            incident: &new,
+            service_id,
+            at: now,
+            actor,
+            events: &events,
+            checkpoints: &policy.checkpoints(&unnumbered, &[]),
+            outcomes: &policy.clocks(&unnumbered, &[], now),
+            cards: &cards,
+            delivery: None,
+            known_errors: None,
+        };
+        let Opened::New { id, number, .. } = store::opening::open(conn, &opening).await? else {
+            return Err(StoreError::Corrupt("an alert's incident was not opened".into()).into());
+        };
+        Ok((new.opened(id, number, now), note))
     }
 
     /// The incident an alert is tied to, locked until the transaction ends.
@@ -334,15 +397,11 @@ impl Engine {
         conn: &mut PgConnection,
         ticket_id: i64,
     ) -> Result<Incident, AlertError> {
-        let number = store::incidents::get_by_id(conn, ticket_id)
+        Ok(store::incidents::lock_by_id(conn, ticket_id)
             .await?
-            .map(|incident| incident.number)
             .ok_or_else(|| {
                 StoreError::Corrupt(format!("alert points at missing ticket {ticket_id}"))
-            })?;
-        Ok(store::incidents::lock(conn, number)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("INC-{number} vanished")))?)
+            })?)
     }
 
     /// Applies `action` to the locked `incident` as the monitoring system.
@@ -359,6 +418,20 @@ impl Engine {
         self.act_unchecked(conn, actor, incident, &action)
             .await?
             .map_err(|err| AlertError::refused(alert, err))
+    }
+}
+
+/// The delivery's alerts as stored, kept up to date as the delivery goes
+/// (one alert may come twice), and the ids of the services they name.
+struct Known {
+    links: HashMap<String, AlertLink>,
+    services: HashMap<String, i64>,
+}
+
+impl Known {
+    fn seen(&mut self, fingerprint: &str, ticket_id: i64, status: AlertStatus) {
+        self.links
+            .insert(fingerprint.to_string(), AlertLink { ticket_id, status });
     }
 }
 

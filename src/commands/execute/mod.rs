@@ -18,11 +18,14 @@ use crate::config::Config;
 use crate::domain::automation::Trigger;
 use crate::domain::incident::Incident;
 use crate::domain::incident::{IncidentAction, LifecycleRules, NewIncident, Origin};
+use crate::domain::problem::{MAX_HINTS, MIN_SHARED_WORDS};
 use crate::domain::roles::RoleSet;
 use crate::domain::service::nearest_names;
 use crate::domain::timeline::{EventAction, NewEvent};
 use crate::domain::{Platform, Role, RoleBook, TicketRef, UserId};
+use crate::store::inbound::Handled;
 use crate::store::incidents::OpenFilter;
+use crate::store::opening::{KnownErrorSearch, Opened, Opening};
 use crate::store::outbox::OutboxKind;
 use crate::store::{self, Store, StoreError};
 
@@ -258,13 +261,14 @@ impl Engine {
     }
 
     async fn run_once(&self, request: &Request, command: Command) -> Result<Reply, ExecError> {
+        if let Command::ReportIncident(report) = command {
+            return self.report(request, report).await;
+        }
         let platform = request.actor.platform();
         let mut tx = self.store.begin().await?;
         if let Some(event_id) = &request.event_id {
-            if let Some(previous) =
-                store::inbound::previous_reply(&mut tx, platform, event_id).await?
-            {
-                return Ok(stored_reply(&previous));
+            if let Some(previous) = store::inbound::previous(&mut tx, platform, event_id).await? {
+                return self.replay(&mut tx, previous).await;
             }
         }
         let reply = self.run(&mut tx, request, command).await?;
@@ -284,10 +288,10 @@ impl Engine {
                     .acquire()
                     .await
                     .map_err(StoreError::from)?;
-                let previous = store::inbound::previous_reply(&mut conn, platform, event_id)
-                    .await?
-                    .unwrap_or(text);
-                return Ok(stored_reply(&previous));
+                return match store::inbound::previous(&mut conn, platform, event_id).await? {
+                    Some(previous) => self.replay(&mut conn, previous).await,
+                    None => Ok(stored_reply(&text)),
+                };
             }
         }
         tx.commit().await.map_err(StoreError::from)?;
@@ -302,6 +306,8 @@ impl Engine {
         command: Command,
     ) -> Result<Reply, ExecError> {
         match command {
+            // `run_once` sends reports to `report`, which decides whether
+            // they need a transaction; this arm serves callers that have one.
             Command::ReportIncident(report) => self.report_incident(conn, request, report).await,
             Command::OpenIncidentForm => Err(Refusal::new("This chat has no forms.")
                 .hint("Report with `/incident <what is broken> [P1-P4] [service:<name>]`, e.g. `/incident VPN down in Berlin office P2`.")
@@ -393,6 +399,68 @@ impl Engine {
         .into())
     }
 
+    /// Reports an incident. Opening it is one statement, run without a
+    /// transaction around it unless something else must commit with it:
+    /// paging the on-call person, or automation rules on new incidents.
+    async fn report(&self, request: &Request, report: IncidentReport) -> Result<Reply, ExecError> {
+        if self.opens_alone(&report) {
+            let mut conn = self
+                .store
+                .pool()
+                .acquire()
+                .await
+                .map_err(StoreError::from)?;
+            let reply = self.report_incident(&mut conn, request, report).await?;
+            self.outbox_signal.notify_waiters();
+            return Ok(reply);
+        }
+        let mut tx = self.store.begin().await?;
+        let reply = self.report_incident(&mut tx, request, report).await?;
+        if reply.outcome != Outcome::Done {
+            return Ok(reply);
+        }
+        if let Some(event_id) = &request.event_id {
+            // Pages and rule effects cannot be rebuilt from the incident:
+            // keep the reply itself for a redelivery.
+            let platform = request.actor.platform();
+            store::inbound::set_reply(&mut tx, platform, event_id, &store_reply(&reply)).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        self.outbox_signal.notify_waiters();
+        Ok(reply)
+    }
+
+    /// Whether opening `report` writes nothing but the opening statement.
+    fn opens_alone(&self, report: &IncidentReport) -> bool {
+        let (priority, ..) = self.priority_of(report);
+        let rules_on_new = self
+            .config
+            .automation
+            .compiled_rules
+            .iter()
+            .any(|rule| rule.on == Trigger::IncidentCreated);
+        !rules_on_new && !services::pages_when_opened(priority, report.service.as_deref())
+    }
+
+    /// The report's priority, impact and urgency: as given, else from the
+    /// configured defaults and the priority matrix.
+    fn priority_of(
+        &self,
+        report: &IncidentReport,
+    ) -> (
+        crate::domain::Priority,
+        crate::domain::priority::Level,
+        crate::domain::priority::Level,
+    ) {
+        let settings = &self.config.incident;
+        let impact = report.impact.unwrap_or(settings.default_impact);
+        let urgency = report.urgency.unwrap_or(settings.default_urgency);
+        let priority = report
+            .priority
+            .unwrap_or_else(|| settings.priority_matrix.priority(impact, urgency));
+        (priority, impact, urgency)
+    }
+
     async fn report_incident(
         &self,
         conn: &mut PgConnection,
@@ -403,8 +471,8 @@ impl Engine {
             Some(name) => Some(self.find_service(conn, name).await?),
             None => None,
         };
+        let platform = request.actor.platform();
         if let Some(message) = &request.message {
-            let platform = request.actor.platform();
             if let Some(number) =
                 store::incidents::reported_from(conn, platform, &request.channel, message).await?
             {
@@ -415,12 +483,7 @@ impl Engine {
                 .into());
             }
         }
-        let settings = &self.config.incident;
-        let impact = report.impact.unwrap_or(settings.default_impact);
-        let urgency = report.urgency.unwrap_or(settings.default_urgency);
-        let priority = report
-            .priority
-            .unwrap_or_else(|| settings.priority_matrix.priority(impact, urgency));
+        let (priority, impact, urgency) = self.priority_of(&report);
         let new = NewIncident {
             title: report.title,
             description: report
@@ -433,14 +496,44 @@ impl Engine {
             service: report.service,
             reporter: request.actor.clone(),
             origin: Origin {
-                platform: request.actor.platform(),
+                platform,
                 channel: request.channel.clone(),
                 thread: request.thread.clone(),
                 message: request.message.clone(),
             },
         };
         let now = self.clock.now();
-        let incident = match store::incidents::insert(conn, &new, service_id, now).await {
+        let policy = self.sla_policy();
+        // The policy reads no id or number, so a new incident's clocks are
+        // known before the database numbers it.
+        let unnumbered = new.opened(0, 0, now);
+        let checkpoints = policy.checkpoints(&unnumbered, &[]);
+        let clocks = policy.clocks(&unnumbered, &[], now);
+        let cards: Vec<Platform> = [platform].into_iter().filter(|p| delivers_to(*p)).collect();
+        let events = [new.created_event()];
+        let opening = Opening {
+            incident: &new,
+            service_id,
+            at: now,
+            actor: &request.actor,
+            events: &events,
+            checkpoints: &checkpoints,
+            outcomes: &clocks,
+            cards: &cards,
+            delivery: request.event_id.as_deref().map(|id| (platform, id)),
+            known_errors: Some(KnownErrorSearch {
+                title: new.title.as_str(),
+                min_shared: MIN_SHARED_WORDS,
+                limit: MAX_HINTS,
+            }),
+        };
+        let (id, number, known_errors) = match store::opening::open(conn, &opening).await {
+            Ok(Opened::New {
+                id,
+                number,
+                known_errors,
+            }) => (id, number, known_errors),
+            Ok(Opened::AlreadyHandled) => return self.replay_delivery(conn, request).await,
             Err(StoreError::Conflict(constraint)) if constraint == "tickets_by_origin_message" => {
                 // Someone reported the same message a moment ago.
                 return Err(
@@ -449,53 +542,111 @@ impl Engine {
                         .into(),
                 );
             }
-            other => other?,
+            Err(err) => return Err(err.into()),
         };
-        store::timeline::append(
-            conn,
-            incident.id,
-            &request.actor,
-            now,
-            &[new.created_event()],
-        )
-        .await?;
-        let clocks = self.sync_sla(conn, &incident, None, now).await?;
-        let carded = self.sync_cards(conn, &incident, now).await?;
-        let derived = if report.priority.is_some() {
-            String::new()
-        } else {
+        let incident = new.opened(id, number, now);
+        let paged = self.page_on_call(conn, &incident, now).await?;
+        let facts = rules::incident_facts(Trigger::IncidentCreated, &incident, None, now);
+        let fired = self.fire_rules(conn, &facts).await?;
+        Ok(self.reported_reply(&incident, &clocks, paged.as_ref(), &known_errors, fired))
+    }
+
+    /// The reply to a report: what was opened, its priority and SLA, whom it
+    /// paged, the known errors it may be, what the rules did.
+    fn reported_reply(
+        &self,
+        incident: &Incident,
+        clocks: &[crate::domain::sla::ClockView],
+        paged: Option<&UserId>,
+        known_errors: &[crate::domain::problem::KnownErrorMatch],
+        fired: rules::Fired,
+    ) -> Reply {
+        let matrix = &self.config.incident.priority_matrix;
+        // Said whenever it holds, not only when the priority was left out,
+        // so a redelivery's reply rebuilt from the incident reads the same.
+        let derived = if matrix.priority(incident.impact, incident.urgency) == incident.priority {
             format!(
-                "Priority {} from impact {impact} × urgency {urgency}. ",
-                incident.priority
+                "Priority {} from impact {} × urgency {}. ",
+                incident.priority, incident.impact, incident.urgency
             )
+        } else {
+            String::new()
         };
-        let message = Message::default()
+        let mut message = Message::default()
             .with(Block::Header(format!(
                 "{} reported: {}",
                 incident.reference(),
                 incident.title
             )))
-            .with(show::incident_fields(&incident))
-            .with(Block::Text(show::due_line(&clocks)))
+            .with(show::incident_fields(incident))
+            .with(Block::Text(show::due_line(clocks)))
             .with(Block::Context(format!(
                 "{derived}Engineers: `/incident {} ack` to take it.",
                 incident.reference()
             )));
-        let mut message = message;
-        if let Some(paged) = self.page_on_call(conn, &incident, now).await? {
+        if let Some(paged) = paged {
             message.blocks.push(Block::Mention {
                 label: "Paged (on call):".into(),
                 user: paged.to_string(),
             });
         }
-        message.blocks.extend(
-            self.known_error_hints(conn, incident.reference(), &incident.title)
-                .await?,
-        );
-        let facts = rules::incident_facts(Trigger::IncidentCreated, &incident, None, now);
-        let fired = self.fire_rules(conn, &facts).await?;
+        message.blocks.extend(problem::known_error_blocks(
+            incident.reference(),
+            known_errors,
+        ));
         let reply = fired.annotate(Reply::done(message).about(incident.reference()));
-        Ok(if carded { reply.privately() } else { reply })
+        if delivers_to(incident.origin.platform) {
+            reply.privately()
+        } else {
+            reply
+        }
+    }
+
+    /// The first reply to this request's delivery, which was handled before.
+    async fn replay_delivery(
+        &self,
+        conn: &mut PgConnection,
+        request: &Request,
+    ) -> Result<Reply, ExecError> {
+        let platform = request.actor.platform();
+        let event_id = request.event_id.as_deref().unwrap_or_default();
+        let handled = store::inbound::previous(conn, platform, event_id)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "delivery {platform}/{event_id} was claimed, yet no claim is stored"
+                ))
+            })?;
+        self.replay(conn, handled).await
+    }
+
+    /// The reply a delivery got the first time: as stored, or rebuilt from
+    /// the incident it opened.
+    async fn replay(&self, conn: &mut PgConnection, handled: Handled) -> Result<Reply, ExecError> {
+        let ticket_id = match handled {
+            Handled::Reply(stored) => return Ok(stored_reply(&stored)),
+            Handled::Opened(ticket_id) => ticket_id,
+        };
+        let incident = store::incidents::get_by_id(conn, ticket_id)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "a delivery opened ticket {ticket_id}, which is gone"
+                ))
+            })?;
+        let clocks = self
+            .sla_policy()
+            .clocks(&incident, &[], incident.created_at);
+        let known_errors =
+            store::problems::known_errors_like(conn, &incident.title, MIN_SHARED_WORDS, MAX_HINTS)
+                .await?;
+        Ok(self.reported_reply(
+            &incident,
+            &clocks,
+            None,
+            &known_errors,
+            rules::Fired::default(),
+        ))
     }
 
     /// Brings the incident's SLA state up to date after a change: pauses
@@ -507,7 +658,7 @@ impl Engine {
         incident: &Incident,
         change: Option<(&Incident, &IncidentAction)>,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<crate::domain::sla::ClockView>, StoreError> {
+    ) -> Result<(), StoreError> {
         match change {
             Some((_, IncidentAction::Hold(_))) => {
                 store::sla::open_pause(conn, incident.id, now).await?
@@ -525,6 +676,11 @@ impl Engine {
             _ => {}
         }
         let policy = self.sla_policy();
+        if let Some((before, _)) = change {
+            if !crate::domain::sla::SlaPolicy::moved_by(before, incident) {
+                return Ok(());
+            }
+        }
         // A new incident has no pauses yet; skip the read.
         let pauses = match change {
             None => Vec::new(),
@@ -538,7 +694,7 @@ impl Engine {
         store::sla::replace_checkpoints(conn, incident.id, &checkpoints).await?;
         let clocks = policy.clocks(incident, &pauses, now);
         store::sla::record_outcomes(conn, incident.id, &clocks).await?;
-        Ok(clocks)
+        Ok(())
     }
 
     /// Queues an update of the incident's card on every platform that shows
@@ -549,17 +705,14 @@ impl Engine {
         incident: &Incident,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<bool, StoreError> {
-        let mut platforms = store::messages::platforms_of(conn, incident.id).await?;
-        platforms.push(incident.origin.platform);
-        platforms.sort();
-        platforms.dedup();
-        let mut queued = false;
-        for platform in platforms.into_iter().filter(|p| delivers_to(*p)) {
-            store::outbox::enqueue(conn, platform, OutboxKind::TicketMessage, incident.id, now)
-                .await?;
-            queued = true;
-        }
-        Ok(queued)
+        store::outbox::enqueue_cards(
+            conn,
+            incident.id,
+            incident.origin.platform,
+            &CARD_PLATFORMS,
+            now,
+        )
+        .await
     }
 
     async fn rate_incident(
@@ -909,6 +1062,9 @@ fn stored_reply(stored: &str) -> Reply {
         Err(_) => Reply::done(Message::text(stored)),
     }
 }
+
+/// The platforms [`delivers_to`] holds for.
+const CARD_PLATFORMS: [Platform; 2] = [Platform::Slack, Platform::Discord];
 
 /// Whether the bot owes `platform` cards and surveys. Every process writes
 /// them to the outbox, whether or not it runs that platform's adapter: a

@@ -11,7 +11,7 @@ use crate::commands::refusal::Refusal;
 use crate::commands::reply::{Block, Message, Reply};
 use crate::commands::show;
 use crate::domain::incident::{Incident, IncidentAction, Origin};
-use crate::domain::problem::{NewProblem, Problem, ProblemAction, MAX_HINTS, MIN_SHARED_WORDS};
+use crate::domain::problem::{KnownErrorMatch, NewProblem, Problem, ProblemAction};
 use crate::domain::timeline::{Event, EventAction, NewEvent};
 use crate::domain::{FreeText, Role, TicketRef};
 use crate::store::{self, problems::ChangeSummary};
@@ -391,38 +391,30 @@ impl Engine {
         }
         Ok(Reply::done(message.with(Block::Context(problem_line(&linked)))).about(incident))
     }
+}
 
-    /// Known errors whose text matches new incident `incident`'s title, as
-    /// blocks for the report's reply (with their workarounds); empty when
-    /// none match.
-    pub(super) async fn known_error_hints(
-        &self,
-        conn: &mut PgConnection,
-        incident: TicketRef,
-        title: &str,
-    ) -> Result<Vec<Block>, ExecError> {
-        let matches =
-            store::problems::known_errors_like(conn, title, MIN_SHARED_WORDS, MAX_HINTS).await?;
-        let Some(first) = matches.first() else {
-            return Ok(Vec::new());
-        };
-        let mut blocks: Vec<Block> = matches
-            .iter()
-            .map(|problem| {
-                Block::Text(format!(
-                    "Known error {} may match: {}. Workaround: {}",
-                    problem.reference(),
-                    problem.title,
-                    problem.workaround.as_deref().unwrap_or("none recorded")
-                ))
-            })
-            .collect();
-        blocks.push(Block::Context(format!(
-            "If it is the same cause, link them: `/incident {incident} problem {}`.",
-            first.reference()
-        )));
-        Ok(blocks)
-    }
+/// Known errors that match new incident `incident`'s title, as blocks for the
+/// report's reply (with their workarounds); empty when none match.
+pub(super) fn known_error_blocks(incident: TicketRef, matches: &[KnownErrorMatch]) -> Vec<Block> {
+    let Some(first) = matches.first() else {
+        return Vec::new();
+    };
+    let mut blocks: Vec<Block> = matches
+        .iter()
+        .map(|problem| {
+            Block::Text(format!(
+                "Known error {} may match: {}. Workaround: {}",
+                problem.reference(),
+                problem.title,
+                problem.workaround.as_deref().unwrap_or("none recorded")
+            ))
+        })
+        .collect();
+    blocks.push(Block::Context(format!(
+        "If it is the same cause, link them: `/incident {incident} problem {}`.",
+        first.reference()
+    )));
+    blocks
 }
 
 fn no_such_problem(reference: TicketRef) -> Refusal {

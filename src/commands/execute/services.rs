@@ -608,7 +608,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Option<UserId>, ExecError> {
         // Someone has already taken it: paging now would only be noise.
-        if incident.priority > Priority::P2
+        if !pages_when_opened(incident.priority, incident.service.as_deref())
             || !incident.status.is_open()
             || incident.acknowledged_at.is_some()
         {
@@ -655,4 +655,10 @@ impl Engine {
         crate::scheduler::post(conn, &channel, None, &message, Some(incident.id), now).await?;
         Ok(Some(member))
     }
+}
+
+/// Whether a new incident of `priority` on `service` may page someone:
+/// only P1 and P2 on a service (whose rotation, if any, is then looked up).
+pub(super) fn pages_when_opened(priority: Priority, service: Option<&str>) -> bool {
+    priority <= Priority::P2 && service.is_some()
 }
