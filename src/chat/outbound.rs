@@ -379,28 +379,32 @@ impl<D: Deliver> OutboxWorker<D> {
         job: Option<&Job>,
         result: &Result<Option<PostedMessage>, DeliveryError>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.store.begin().await?;
         let now = self.clock.now();
-        match result {
+        let err = match result {
             Ok(posted) => {
-                if let (Some(posted), Some(Job::Card { ticket_id, .. })) = (posted, job) {
-                    store::messages::record(
-                        &mut tx,
-                        *ticket_id,
-                        self.deliver.platform(),
-                        posted,
-                        now,
-                    )
-                    .await?;
-                }
-                store::outbox::mark_sent(&mut tx, covered, now).await?;
+                // One statement each way: no transaction to open and commit.
+                let mut conn = self.store.pool().acquire().await?;
+                return match (posted, job) {
+                    (Some(posted), Some(Job::Card { ticket_id, .. })) => {
+                        store::outbox::mark_card_sent(
+                            &mut conn,
+                            covered,
+                            *ticket_id,
+                            self.deliver.platform(),
+                            posted,
+                            now,
+                        )
+                        .await
+                    }
+                    _ => store::outbox::mark_sent(&mut conn, covered, now).await,
+                };
             }
-            Err(err) => {
-                let retry_at = self.retry_at(item, err, now);
-                store::outbox::mark_failed(&mut tx, item, &err.to_string(), retry_at, now).await?;
-                store::outbox::release(&mut tx, covered).await?;
-            }
-        }
+            Err(err) => err,
+        };
+        let retry_at = self.retry_at(item, err, now);
+        let mut tx = self.store.begin().await?;
+        store::outbox::mark_failed(&mut tx, item, &err.to_string(), retry_at, now).await?;
+        store::outbox::release(&mut tx, covered).await?;
         tx.commit().await?;
         Ok(())
     }

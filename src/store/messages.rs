@@ -1,6 +1,5 @@
 //! Messages the bot posted for tickets (`ticket_messages`).
 
-use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use super::StoreError;
@@ -33,32 +32,6 @@ pub async fn find(
         message_id,
         thread,
     }))
-}
-
-/// Records (or moves) the card of `ticket_id` on `platform`.
-pub async fn record(
-    conn: &mut PgConnection,
-    ticket_id: i64,
-    platform: Platform,
-    message: &PostedMessage,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO ticket_messages (ticket_id, platform, channel, message_id, thread, posted_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6)
-         ON CONFLICT (ticket_id, platform) DO UPDATE
-            SET channel = EXCLUDED.channel, message_id = EXCLUDED.message_id,
-                thread = EXCLUDED.thread, updated_at = EXCLUDED.updated_at",
-    )
-    .bind(ticket_id)
-    .bind(platform.as_str())
-    .bind(&message.channel)
-    .bind(&message.message_id)
-    .bind(&message.thread)
-    .bind(at)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// The incident whose conversation happens in `thread` of `channel` (any
