@@ -168,17 +168,21 @@ impl<D: Deliver> OutboxWorker<D> {
                 // One worker at a time handles a ticket's card, so two
                 // replicas never both post it.
                 store::outbox::lock_ticket(&mut tx, ticket_id).await?;
-                if store::outbox::card_leased(&mut tx, platform, ticket_id, now).await? {
+                let leased =
+                    store::outbox::lease_card(&mut tx, platform, &item, now, lease_until).await?;
+                let Some(covered) = leased else {
                     // Another worker is sending this card; its record covers
                     // the changes this row stands for, or leaves it due.
                     tx.commit().await?;
                     return Ok(true);
-                }
-                store::outbox::coalescible(&mut tx, platform, &item).await?
+                };
+                covered
             }
-            _ => vec![item.id],
+            _ => {
+                store::outbox::lease(&mut tx, &[item.id], lease_until).await?;
+                vec![item.id]
+            }
         };
-        store::outbox::lease(&mut tx, &covered, lease_until).await?;
         let job = self.prepare(&mut tx, &item).await?;
         tx.commit().await?;
 

@@ -176,33 +176,49 @@ pub async fn claim(
     .transpose()
 }
 
-/// The waiting card updates of a ticket, read *before* the ticket's state
-/// is read for rendering: every change behind them is then in what gets
-/// rendered, so they may be marked sent with it. Rows committed later stay
-/// waiting, so no change is lost to coalescing.
-pub async fn coalescible(
+/// Leases `item`, a card update of its ticket, with every waiting update of
+/// the same card, and returns their ids; `None` (and nothing leased) when
+/// another worker holds a lease on the card. Call it holding
+/// [`lock_ticket`], so the check sees every lease committed before.
+///
+/// The waiting updates are read *before* the ticket's state is read for
+/// rendering: every change behind them is then in what gets rendered, so
+/// they may be marked sent with it. Rows committed later stay waiting, so no
+/// change is lost to coalescing. One statement: the check, the rows, the lease.
+pub async fn lease_card(
     conn: &mut PgConnection,
     platform: Platform,
     item: &OutboxItem,
-) -> Result<Vec<i64>, StoreError> {
-    if item.kind != OutboxKind::TicketMessage {
-        return Ok(vec![item.id]);
-    }
-    // Rows another worker holds are its to send.
-    let mut ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM outbox
-         WHERE ticket_id = $1 AND platform = $2 AND kind = 'ticket_message'
-           AND sent_at IS NULL AND failed_at IS NULL
-         FOR UPDATE SKIP LOCKED",
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Option<Vec<i64>>, StoreError> {
+    let (busy, ids): (bool, Vec<i64>) = sqlx::query_as(
+        "WITH busy AS (
+            SELECT EXISTS (SELECT 1 FROM outbox
+                           WHERE ticket_id = $1 AND platform = $2 AND kind = 'ticket_message'
+                             AND sent_at IS NULL AND claimed_until > $4) AS held
+         ), waiting AS (
+            -- Rows another worker holds are its to send.
+            SELECT id FROM outbox
+            WHERE ticket_id = $1 AND platform = $2 AND kind = 'ticket_message'
+              AND sent_at IS NULL AND failed_at IS NULL
+              AND NOT (SELECT held FROM busy)
+            FOR UPDATE SKIP LOCKED
+         ), leased AS (
+            UPDATE outbox SET claimed_until = $5
+            WHERE NOT (SELECT held FROM busy) AND (id IN (SELECT id FROM waiting) OR id = $3)
+            RETURNING id
+         )
+         SELECT (SELECT held FROM busy), COALESCE(array_agg(id ORDER BY id), '{}') FROM leased",
     )
     .bind(item.ticket_id)
     .bind(platform.as_str())
-    .fetch_all(conn)
+    .bind(item.id)
+    .bind(now)
+    .bind(until)
+    .fetch_one(conn)
     .await?;
-    if !ids.contains(&item.id) {
-        ids.push(item.id);
-    }
-    Ok(ids)
+    Ok((!busy).then_some(ids))
 }
 
 /// Serializes card delivery per ticket until the transaction ends.
@@ -212,25 +228,6 @@ pub async fn lock_ticket(conn: &mut PgConnection, ticket_id: i64) -> Result<(), 
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// Whether another worker holds a lease on `ticket_id`'s card on `platform`.
-pub async fn card_leased(
-    conn: &mut PgConnection,
-    platform: Platform,
-    ticket_id: i64,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM outbox
-         WHERE ticket_id = $1 AND platform = $2 AND kind = 'ticket_message'
-           AND sent_at IS NULL AND claimed_until > $3)",
-    )
-    .bind(ticket_id)
-    .bind(platform.as_str())
-    .bind(now)
-    .fetch_one(conn)
-    .await?)
 }
 
 /// Leases rows `ids` to the claiming worker until `until`.
