@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod automation;
+pub mod budgets;
 pub mod changes;
 pub mod dashboard;
 pub mod inbound;

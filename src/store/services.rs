@@ -159,21 +159,32 @@ pub async fn outages_since(
 ) -> Result<Vec<(i64, Outage)>, StoreError> {
     let rows: Vec<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
         // An open outage of a resolved incident (resolved by a path that did
-        // not end it) ends at the resolution.
+        // not end it) ends at the resolution. Only outages still open or
+        // ended after `from` can reach into the period: the inner filter
+        // says so on `outages` itself, so they are found by index
+        // (`outages_by_end`) and only they are joined to their tickets,
+        // instead of every outage ever marked. The resolution is looked up
+        // only for the open ones, the only ones it can end.
         "SELECT service_id, started_at, ended_at FROM (
             SELECT t.service_id, o.started_at,
                    COALESCE(o.ended_at,
                             CASE WHEN t.status IN ('resolved', 'closed')
-                                 THEN greatest(i.resolved_at, o.started_at) END) AS ended_at
+                                 THEN greatest((SELECT i.resolved_at FROM incidents i
+                                                 WHERE i.ticket_id = o.ticket_id),
+                                               o.started_at) END) AS ended_at
               FROM outages o
               JOIN tickets t ON t.id = o.ticket_id
-              JOIN incidents i ON i.ticket_id = o.ticket_id
-             WHERE t.service_id IS NOT NULL) spans
+             WHERE t.service_id IS NOT NULL
+               AND (o.ended_at IS NULL OR o.ended_at > $1)) spans
           WHERE ended_at IS NULL OR ended_at > $1",
     )
     .bind(from)
     .fetch_all(&mut *conn)
     .await?;
+    if rows.is_empty() {
+        // No downtime to cut planned windows out of: spare the query.
+        return Ok(Vec::new());
+    }
     let planned = super::changes::planned_outage_windows(conn, from).await?;
     Ok(rows
         .into_iter()
@@ -309,42 +320,6 @@ pub async fn public_updates(
     .bind(since)
     .fetch_all(conn)
     .await?)
-}
-
-/// Claims error-budget warning `threshold` of `service_id`; false when it
-/// was posted before and the budget has not recovered since.
-pub async fn claim_budget_warning(
-    conn: &mut PgConnection,
-    service_id: i64,
-    threshold: u32,
-    at: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let inserted = sqlx::query(
-        "INSERT INTO budget_warnings (service_id, threshold, posted_at) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(service_id)
-    .bind(threshold as i16)
-    .bind(at)
-    .execute(conn)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
-}
-
-/// Forgets the warnings of `service_id` above `spent` percent, so the next
-/// crossing is announced again.
-pub async fn rearm_budget_warnings(
-    conn: &mut PgConnection,
-    service_id: i64,
-    spent: f64,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM budget_warnings WHERE service_id = $1 AND threshold > $2")
-        .bind(service_id)
-        .bind(spent)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// The id of the service called `name`.

@@ -264,6 +264,38 @@ async fn an_outage_can_start_before_it_was_reported(pool: PgPool) {
     );
 }
 
+/// A budget that recovers re-arms only the warnings it fell below: the 50%
+/// one stays announced while more than half is still spent.
+#[sqlx::test]
+async fn a_recovering_budget_re_arms_only_the_warnings_it_fell_below(pool: PgPool) {
+    let desk = Desk::with_config(pool, vpn_config()).await;
+    desk.ok("alice", "/incident VPN down P3 service:vpn").await;
+    desk.ok("bob", "/incident INC-1 outage since 2026-11-25T08:00")
+        .await;
+    desk.ok("bob", "/incident INC-1 resolve fixed").await;
+    // An hour down against a 43-minute budget: both thresholds, one post.
+    let warned = sweep_at(&desk, 1).await;
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].contains("100% of the error budget"), "{warned:?}");
+    let announced = || async {
+        sqlx::query_scalar::<_, i16>("SELECT threshold FROM budget_warnings ORDER BY threshold")
+            .fetch_all(&desk.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(announced().await, [50, 100]);
+
+    // 30 days on, half the outage has rolled out of the period: 30 minutes
+    // (69%) are left, so only the 100% warning is re-armed, and nothing is
+    // posted.
+    let month = 30 * 24 * 60;
+    assert!(sweep_at(&desk, month - 30).await.is_empty());
+    assert_eq!(announced().await, [50]);
+    // 10 minutes (23%) left: the 50% warning is re-armed too.
+    assert!(sweep_at(&desk, month - 10).await.is_empty());
+    assert!(announced().await.is_empty());
+}
+
 async fn get(desk: &Desk, path: &str) -> (axum::http::StatusCode, String, String) {
     use tower::ServiceExt;
     let state = itsm_bot::http::HttpState::new(desk.engine.clone());
