@@ -11,42 +11,87 @@ use crate::domain::channel::ChannelRef;
 use crate::domain::service::CatalogEntry;
 use crate::domain::{Priority, UserId};
 
+/// A catalog entry as [`sync_catalog`] sends it, in one JSON document.
+#[derive(serde::Serialize)]
+struct SyncedService<'a> {
+    name: &'a str,
+    description: &'a str,
+    owner: Option<String>,
+    channel: Option<String>,
+    tier: Option<&'a str>,
+    availability_target: f64,
+    rotation: Option<&'a str>,
+    public: bool,
+    depends_on: &'a [String],
+}
+
 /// Inserts or updates the services named in config. Services that config no
 /// longer names stay, since tickets may point at them.
+///
+/// Every start runs this (`say` too), so it is one statement whatever the
+/// size of the catalog, and when config has not changed it writes nothing:
+/// only new or changed entries reach the upsert, so no row is locked, no
+/// id drawn from the sequence and no commit waits for a WAL flush.
 pub async fn sync_catalog(pool: &PgPool, services: &[ServiceConfig]) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
-    for s in services {
-        sqlx::query(
-            "INSERT INTO services (name, description, owner, channel, tier, availability_target,
-                                   rotation, public, depends_on)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (name) DO UPDATE
-                SET description = EXCLUDED.description, owner = EXCLUDED.owner,
-                    channel = EXCLUDED.channel, tier = EXCLUDED.tier,
-                    availability_target = EXCLUDED.availability_target,
-                    rotation = EXCLUDED.rotation, public = EXCLUDED.public,
-                    depends_on = EXCLUDED.depends_on, updated_at = now()
-              WHERE (services.description, services.owner, services.channel, services.tier,
-                     services.availability_target, services.rotation, services.public,
-                     services.depends_on)
-                    IS DISTINCT FROM
-                    (EXCLUDED.description, EXCLUDED.owner, EXCLUDED.channel, EXCLUDED.tier,
-                     EXCLUDED.availability_target, EXCLUDED.rotation, EXCLUDED.public,
-                     EXCLUDED.depends_on)",
-        )
-        .bind(&s.name)
-        .bind(&s.description)
-        .bind(s.owner.as_ref().map(ToString::to_string))
-        .bind(s.channel.as_ref().map(ToString::to_string))
-        .bind(&s.tier)
-        .bind(s.availability_target)
-        .bind(&s.rotation)
-        .bind(s.public)
-        .bind(&s.depends_on)
-        .execute(&mut *tx)
-        .await?;
+    // Config refuses a service defined twice; should a caller bring one
+    // anyway, the last definition wins, as it would row by row (one
+    // upsert cannot touch the same row twice).
+    let mut seen = std::collections::HashSet::new();
+    let mut rows: Vec<SyncedService> = services
+        .iter()
+        .rev()
+        .filter(|s| seen.insert(s.name.as_str()))
+        .map(|s| SyncedService {
+            name: &s.name,
+            description: &s.description,
+            owner: s.owner.as_ref().map(ToString::to_string),
+            channel: s.channel.as_ref().map(ToString::to_string),
+            tier: s.tier.as_deref(),
+            availability_target: s.availability_target,
+            rotation: s.rotation.as_deref(),
+            public: s.public,
+            depends_on: &s.depends_on,
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
     }
-    tx.commit().await?;
+    rows.reverse();
+    let catalog =
+        serde_json::to_string(&rows).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+    sqlx::query(
+        "INSERT INTO services (name, description, owner, channel, tier, availability_target,
+                               rotation, public, depends_on)
+         SELECT s.name, s.description, s.owner, s.channel, s.tier, s.availability_target,
+                s.rotation, s.public, s.depends_on
+           FROM jsonb_to_recordset($1::jsonb) AS s(name text, description text, owner text,
+                channel text, tier text, availability_target float8, rotation text,
+                public bool, depends_on text[])
+          WHERE NOT EXISTS (
+                SELECT 1 FROM services c
+                 WHERE c.name = s.name
+                   AND (c.description, c.owner, c.channel, c.tier, c.availability_target,
+                        c.rotation, c.public, c.depends_on)
+                       IS NOT DISTINCT FROM
+                       (s.description, s.owner, s.channel, s.tier, s.availability_target,
+                        s.rotation, s.public, s.depends_on))
+         ON CONFLICT (name) DO UPDATE
+            SET description = EXCLUDED.description, owner = EXCLUDED.owner,
+                channel = EXCLUDED.channel, tier = EXCLUDED.tier,
+                availability_target = EXCLUDED.availability_target,
+                rotation = EXCLUDED.rotation, public = EXCLUDED.public,
+                depends_on = EXCLUDED.depends_on, updated_at = now()
+          WHERE (services.description, services.owner, services.channel, services.tier,
+                 services.availability_target, services.rotation, services.public,
+                 services.depends_on)
+                IS DISTINCT FROM
+                (EXCLUDED.description, EXCLUDED.owner, EXCLUDED.channel, EXCLUDED.tier,
+                 EXCLUDED.availability_target, EXCLUDED.rotation, EXCLUDED.public,
+                 EXCLUDED.depends_on)",
+    )
+    .bind(catalog)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
