@@ -36,6 +36,10 @@ use crate::config::{redact_url, DatabaseConfig};
 /// The migrations in `migrations/`, built into the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
+/// A pooled connection idle for this long is pinged before it is used
+/// again; one used more recently is taken as it is.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 /// A database transaction.
 pub type Tx = Transaction<'static, Postgres>;
 
@@ -120,6 +124,19 @@ impl Store {
             .options([("jit", "off")]);
         let pool_options = PgPoolOptions::new()
             .max_connections(config.max_connections)
+            // sqlx pings every idle connection before handing it out: a
+            // round trip per acquire, four of them in one `say`, and one per
+            // command under load, for connections used a moment ago. Only a
+            // connection that has sat idle for a while is worth checking.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IDLE_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .acquire_timeout(
                 config
                     .acquire_timeout
