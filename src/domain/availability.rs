@@ -145,6 +145,45 @@ impl Availability {
             .filter(|t| spent + 1e-9 >= f64::from(*t))
             .collect()
     }
+
+    /// What a service's error-budget warnings need, given the thresholds
+    /// already announced (`warned`): crossed thresholds not yet announced
+    /// are to be claimed, and announced ones no longer crossed re-armed so
+    /// that the next crossing is announced again. Both come from
+    /// [`Availability::crossed_thresholds`], so a threshold is never
+    /// re-armed and claimed in the same sweep.
+    pub fn budget_warnings(&self, warned: &[u32]) -> BudgetWarnings {
+        let crossed = self.crossed_thresholds();
+        BudgetWarnings {
+            claim: crossed
+                .iter()
+                .copied()
+                .filter(|t| !warned.contains(t))
+                .collect(),
+            rearm: warned
+                .iter()
+                .copied()
+                .filter(|t| !crossed.contains(t))
+                .collect(),
+        }
+    }
+}
+
+/// The changes a service's error-budget warnings need: see
+/// [`Availability::budget_warnings`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BudgetWarnings {
+    /// Thresholds newly crossed: announce each once.
+    pub claim: Vec<u32>,
+    /// Thresholds announced before and no longer crossed: forget them.
+    pub rearm: Vec<u32>,
+}
+
+impl BudgetWarnings {
+    /// Whether nothing is to be claimed or re-armed.
+    pub fn is_empty(&self) -> bool {
+        self.claim.is_empty() && self.rearm.is_empty()
+    }
 }
 
 /// Availability of a service with `outages` over the 30 days ending at `at`.
@@ -247,6 +286,37 @@ mod tests {
         assert_eq!(a.budget_spent(), 100.0);
         assert_eq!(a.crossed_thresholds(), vec![50, 100]);
         assert_eq!(rolling(&[], 100.0, at(100)).budget_spent(), 0.0);
+    }
+
+    #[test]
+    fn budget_warnings_claim_new_crossings_and_rearm_recovered_ones() {
+        let now = at(60 * 24 * 10);
+        // 30 minutes of a 43-minute budget: 69% spent, 50% crossed.
+        let half = rolling(&[outage(0, Some(30))], 99.9, now);
+        assert_eq!(
+            half.budget_warnings(&[]),
+            BudgetWarnings {
+                claim: vec![50],
+                rearm: vec![]
+            }
+        );
+        assert!(half.budget_warnings(&[50]).is_empty());
+        // Announced at 100% before; the budget has since recovered to 69%.
+        assert_eq!(
+            half.budget_warnings(&[50, 100]),
+            BudgetWarnings {
+                claim: vec![],
+                rearm: vec![100]
+            }
+        );
+        // Nothing spent: nothing to claim, every announcement re-armed.
+        let clean = rolling(&[], 99.9, now);
+        assert!(clean.budget_warnings(&[]).is_empty());
+        assert_eq!(clean.budget_warnings(&[50, 100]).rearm, vec![50, 100]);
+        // Overspent: both thresholds, each claimed once.
+        let over = rolling(&[outage(0, Some(90))], 99.9, now);
+        assert_eq!(over.budget_warnings(&[50]).claim, vec![100]);
+        assert!(over.budget_warnings(&[50, 100]).is_empty());
     }
 
     #[test]

@@ -75,21 +75,10 @@ async fn availability_at(
     conn: &mut sqlx::PgConnection,
     at: DateTime<Utc>,
 ) -> Result<Vec<(String, crate::domain::availability::Availability)>, StoreError> {
-    use crate::domain::availability;
-    let catalog = store::services::catalog(conn).await?;
-    let (from, _) = availability::period_ending(at);
-    let outages = store::services::outages_since(conn, from).await?;
-    Ok(catalog
+    Ok(crate::commands::execute::services::availabilities(conn, at)
+        .await?
         .into_iter()
-        .map(|entry| {
-            let mine: Vec<_> = outages
-                .iter()
-                .filter(|(id, _)| *id == entry.id)
-                .map(|(_, outage)| *outage)
-                .collect();
-            let figures = availability::rolling(&mine, entry.availability_target, at);
-            (entry.name, figures)
-        })
+        .map(|(entry, availability)| (entry.name, availability))
         .collect())
 }
 

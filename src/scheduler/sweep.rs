@@ -29,7 +29,6 @@ pub async fn sweep(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, St
             break;
         }
         for checkpoint in &due {
-            store::sla::delete_checkpoint(&mut tx, checkpoint).await?;
             let Some(incident) = store::incidents::get_by_id(&mut tx, checkpoint.ticket_id).await?
             else {
                 continue;

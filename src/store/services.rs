@@ -11,42 +11,87 @@ use crate::domain::channel::ChannelRef;
 use crate::domain::service::CatalogEntry;
 use crate::domain::{Priority, UserId};
 
+/// A catalog entry as [`sync_catalog`] sends it, in one JSON document.
+#[derive(serde::Serialize)]
+struct SyncedService<'a> {
+    name: &'a str,
+    description: &'a str,
+    owner: Option<String>,
+    channel: Option<String>,
+    tier: Option<&'a str>,
+    availability_target: f64,
+    rotation: Option<&'a str>,
+    public: bool,
+    depends_on: &'a [String],
+}
+
 /// Inserts or updates the services named in config. Services that config no
 /// longer names stay, since tickets may point at them.
+///
+/// Every start runs this (`say` too), so it is one statement whatever the
+/// size of the catalog, and when config has not changed it writes nothing:
+/// only new or changed entries reach the upsert, so no row is locked, no
+/// id drawn from the sequence and no commit waits for a WAL flush.
 pub async fn sync_catalog(pool: &PgPool, services: &[ServiceConfig]) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
-    for s in services {
-        sqlx::query(
-            "INSERT INTO services (name, description, owner, channel, tier, availability_target,
-                                   rotation, public, depends_on)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (name) DO UPDATE
-                SET description = EXCLUDED.description, owner = EXCLUDED.owner,
-                    channel = EXCLUDED.channel, tier = EXCLUDED.tier,
-                    availability_target = EXCLUDED.availability_target,
-                    rotation = EXCLUDED.rotation, public = EXCLUDED.public,
-                    depends_on = EXCLUDED.depends_on, updated_at = now()
-              WHERE (services.description, services.owner, services.channel, services.tier,
-                     services.availability_target, services.rotation, services.public,
-                     services.depends_on)
-                    IS DISTINCT FROM
-                    (EXCLUDED.description, EXCLUDED.owner, EXCLUDED.channel, EXCLUDED.tier,
-                     EXCLUDED.availability_target, EXCLUDED.rotation, EXCLUDED.public,
-                     EXCLUDED.depends_on)",
-        )
-        .bind(&s.name)
-        .bind(&s.description)
-        .bind(s.owner.as_ref().map(ToString::to_string))
-        .bind(s.channel.as_ref().map(ToString::to_string))
-        .bind(&s.tier)
-        .bind(s.availability_target)
-        .bind(&s.rotation)
-        .bind(s.public)
-        .bind(&s.depends_on)
-        .execute(&mut *tx)
-        .await?;
+    // Config refuses a service defined twice; should a caller bring one
+    // anyway, the last definition wins, as it would row by row (one
+    // upsert cannot touch the same row twice).
+    let mut seen = std::collections::HashSet::new();
+    let mut rows: Vec<SyncedService> = services
+        .iter()
+        .rev()
+        .filter(|s| seen.insert(s.name.as_str()))
+        .map(|s| SyncedService {
+            name: &s.name,
+            description: &s.description,
+            owner: s.owner.as_ref().map(ToString::to_string),
+            channel: s.channel.as_ref().map(ToString::to_string),
+            tier: s.tier.as_deref(),
+            availability_target: s.availability_target,
+            rotation: s.rotation.as_deref(),
+            public: s.public,
+            depends_on: &s.depends_on,
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
     }
-    tx.commit().await?;
+    rows.reverse();
+    let catalog =
+        serde_json::to_string(&rows).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+    sqlx::query(
+        "INSERT INTO services (name, description, owner, channel, tier, availability_target,
+                               rotation, public, depends_on)
+         SELECT s.name, s.description, s.owner, s.channel, s.tier, s.availability_target,
+                s.rotation, s.public, s.depends_on
+           FROM jsonb_to_recordset($1::jsonb) AS s(name text, description text, owner text,
+                channel text, tier text, availability_target float8, rotation text,
+                public bool, depends_on text[])
+          WHERE NOT EXISTS (
+                SELECT 1 FROM services c
+                 WHERE c.name = s.name
+                   AND (c.description, c.owner, c.channel, c.tier, c.availability_target,
+                        c.rotation, c.public, c.depends_on)
+                       IS NOT DISTINCT FROM
+                       (s.description, s.owner, s.channel, s.tier, s.availability_target,
+                        s.rotation, s.public, s.depends_on))
+         ON CONFLICT (name) DO UPDATE
+            SET description = EXCLUDED.description, owner = EXCLUDED.owner,
+                channel = EXCLUDED.channel, tier = EXCLUDED.tier,
+                availability_target = EXCLUDED.availability_target,
+                rotation = EXCLUDED.rotation, public = EXCLUDED.public,
+                depends_on = EXCLUDED.depends_on, updated_at = now()
+          WHERE (services.description, services.owner, services.channel, services.tier,
+                 services.availability_target, services.rotation, services.public,
+                 services.depends_on)
+                IS DISTINCT FROM
+                (EXCLUDED.description, EXCLUDED.owner, EXCLUDED.channel, EXCLUDED.tier,
+                 EXCLUDED.availability_target, EXCLUDED.rotation, EXCLUDED.public,
+                 EXCLUDED.depends_on)",
+    )
+    .bind(catalog)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -159,21 +204,32 @@ pub async fn outages_since(
 ) -> Result<Vec<(i64, Outage)>, StoreError> {
     let rows: Vec<(i64, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
         // An open outage of a resolved incident (resolved by a path that did
-        // not end it) ends at the resolution.
+        // not end it) ends at the resolution. Only outages still open or
+        // ended after `from` can reach into the period: the inner filter
+        // says so on `outages` itself, so they are found by index
+        // (`outages_by_end`) and only they are joined to their tickets,
+        // instead of every outage ever marked. The resolution is looked up
+        // only for the open ones, the only ones it can end.
         "SELECT service_id, started_at, ended_at FROM (
             SELECT t.service_id, o.started_at,
                    COALESCE(o.ended_at,
                             CASE WHEN t.status IN ('resolved', 'closed')
-                                 THEN greatest(i.resolved_at, o.started_at) END) AS ended_at
+                                 THEN greatest((SELECT i.resolved_at FROM incidents i
+                                                 WHERE i.ticket_id = o.ticket_id),
+                                               o.started_at) END) AS ended_at
               FROM outages o
               JOIN tickets t ON t.id = o.ticket_id
-              JOIN incidents i ON i.ticket_id = o.ticket_id
-             WHERE t.service_id IS NOT NULL) spans
+             WHERE t.service_id IS NOT NULL
+               AND (o.ended_at IS NULL OR o.ended_at > $1)) spans
           WHERE ended_at IS NULL OR ended_at > $1",
     )
     .bind(from)
     .fetch_all(&mut *conn)
     .await?;
+    if rows.is_empty() {
+        // No downtime to cut planned windows out of: spare the query.
+        return Ok(Vec::new());
+    }
     let planned = super::changes::planned_outage_windows(conn, from).await?;
     Ok(rows
         .into_iter()
@@ -309,42 +365,6 @@ pub async fn public_updates(
     .bind(since)
     .fetch_all(conn)
     .await?)
-}
-
-/// Claims error-budget warning `threshold` of `service_id`; false when it
-/// was posted before and the budget has not recovered since.
-pub async fn claim_budget_warning(
-    conn: &mut PgConnection,
-    service_id: i64,
-    threshold: u32,
-    at: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let inserted = sqlx::query(
-        "INSERT INTO budget_warnings (service_id, threshold, posted_at) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(service_id)
-    .bind(threshold as i16)
-    .bind(at)
-    .execute(conn)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
-}
-
-/// Forgets the warnings of `service_id` above `spent` percent, so the next
-/// crossing is announced again.
-pub async fn rearm_budget_warnings(
-    conn: &mut PgConnection,
-    service_id: i64,
-    spent: f64,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM budget_warnings WHERE service_id = $1 AND threshold > $2")
-        .bind(service_id)
-        .bind(spent)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// The id of the service called `name`.

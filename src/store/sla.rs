@@ -192,23 +192,32 @@ pub struct DueCheckpoint {
     pub due_at: DateTime<Utc>,
 }
 
-/// Claims up to `limit` checkpoints due at `at`, locking them; other
-/// sweepers skip them.
+/// Claims up to `limit` checkpoints due at `at` by deleting them, earliest
+/// first; other sweepers skip the rows this one has locked. Should the
+/// transaction roll back, the checkpoints are due again.
+///
+/// Claiming and deleting are one statement: every claimed checkpoint is
+/// spent whatever the sweep then decides (posted, already posted, incident
+/// closed), and a separate delete per checkpoint was a round trip each.
 pub async fn claim_due(
     conn: &mut PgConnection,
     at: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<DueCheckpoint>, StoreError> {
     let rows: Vec<(i64, String, i16, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT ticket_id, clock, threshold, due_at FROM sla_checkpoints
-         WHERE due_at <= $1 ORDER BY due_at, ticket_id, clock, threshold
-         LIMIT $2 FOR UPDATE SKIP LOCKED",
+        "DELETE FROM sla_checkpoints
+          WHERE (ticket_id, clock, threshold) IN (
+                SELECT ticket_id, clock, threshold FROM sla_checkpoints
+                 WHERE due_at <= $1 ORDER BY due_at, ticket_id, clock, threshold
+                 LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING ticket_id, clock, threshold, due_at",
     )
     .bind(at)
     .bind(limit)
     .fetch_all(conn)
     .await?;
-    rows.into_iter()
+    let mut due = rows
+        .into_iter()
         .map(|(ticket_id, clock, threshold, due_at)| {
             Ok(DueCheckpoint {
                 ticket_id,
@@ -219,23 +228,17 @@ pub async fn claim_due(
                 due_at,
             })
         })
-        .collect()
-}
-
-/// Deletes a claimed checkpoint.
-pub async fn delete_checkpoint(
-    conn: &mut PgConnection,
-    due: &DueCheckpoint,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "DELETE FROM sla_checkpoints WHERE ticket_id = $1 AND clock = $2 AND threshold = $3",
-    )
-    .bind(due.ticket_id)
-    .bind(due.clock.as_str())
-    .bind(i16::from(due.threshold))
-    .execute(conn)
-    .await?;
-    Ok(())
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    // RETURNING has no order: announce in the order they fell due.
+    due.sort_by(|a, b| {
+        (a.due_at, a.ticket_id, a.clock.as_str(), a.threshold).cmp(&(
+            b.due_at,
+            b.ticket_id,
+            b.clock.as_str(),
+            b.threshold,
+        ))
+    });
+    Ok(due)
 }
 
 /// Writes the ledger entry for a crossing; false when it was posted before.

@@ -16,6 +16,7 @@ mod incident_story;
 mod leases;
 mod limits;
 mod metrics;
+mod migrations;
 mod outages;
 mod outbox;
 mod paging;

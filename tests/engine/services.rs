@@ -264,6 +264,101 @@ async fn an_outage_can_start_before_it_was_reported(pool: PgPool) {
     );
 }
 
+/// A budget that recovers re-arms only the warnings it fell below: the 50%
+/// one stays announced while more than half is still spent.
+#[sqlx::test]
+async fn a_recovering_budget_re_arms_only_the_warnings_it_fell_below(pool: PgPool) {
+    let desk = Desk::with_config(pool, vpn_config()).await;
+    desk.ok("alice", "/incident VPN down P3 service:vpn").await;
+    desk.ok("bob", "/incident INC-1 outage since 2026-11-25T08:00")
+        .await;
+    desk.ok("bob", "/incident INC-1 resolve fixed").await;
+    // An hour down against a 43-minute budget: both thresholds, one post.
+    let warned = sweep_at(&desk, 1).await;
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].contains("100% of the error budget"), "{warned:?}");
+    let announced = || async {
+        sqlx::query_scalar::<_, i16>("SELECT threshold FROM budget_warnings ORDER BY threshold")
+            .fetch_all(&desk.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(announced().await, [50, 100]);
+
+    // 30 days on, half the outage has rolled out of the period: 30 minutes
+    // (69%) are left, so only the 100% warning is re-armed, and nothing is
+    // posted.
+    let month = 30 * 24 * 60;
+    assert!(sweep_at(&desk, month - 30).await.is_empty());
+    assert_eq!(announced().await, [50]);
+    // 10 minutes (23%) left: the 50% warning is re-armed too.
+    assert!(sweep_at(&desk, month - 10).await.is_empty());
+    assert!(announced().await.is_empty());
+}
+
+/// Every start syncs the catalog from config: entries that have not changed
+/// are not written again (the same row version, no id drawn), a changed one
+/// is updated, a new one added, and one config no longer names stays.
+#[sqlx::test]
+async fn restarting_syncs_the_catalog_and_rewrites_nothing_unchanged(pool: PgPool) {
+    let desk = Desk::with_config(pool.clone(), vpn_config()).await;
+    let rows = || async {
+        sqlx::query_as::<_, (String, String, String)>(
+            "SELECT name, description, xmin::text FROM services ORDER BY name",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    let drawn = || async {
+        sqlx::query_scalar::<_, i64>("SELECT last_value FROM services_id_seq")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let (before, ids) = (rows().await, drawn().await);
+    let restart = |config: Config| {
+        itsm_bot::app::App::with_store(
+            config,
+            itsm_bot::store::Store::from_pool(pool.clone()),
+            desk.clock.clone(),
+        )
+    };
+    restart(vpn_config()).await.unwrap();
+    assert_eq!(rows().await, before);
+    assert_eq!(drawn().await, ids);
+
+    let mut changed = vpn_config();
+    changed.services.retain(|s| s.name == "dns");
+    changed.services[0].description = "Name resolution".into();
+    let mut ldap = changed.services[0].clone();
+    ldap.name = "ldap".into();
+    ldap.depends_on = vec!["dns".into()];
+    changed.services.push(ldap);
+    restart(changed).await.unwrap();
+    let after = rows().await;
+    let names: Vec<(&str, &str)> = after
+        .iter()
+        .map(|(name, description, _)| (name.as_str(), description.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("dns", "Name resolution"),
+            ("ldap", "Name resolution"),
+            ("vpn", "Remote access VPN")
+        ]
+    );
+    assert_ne!(after[0].2, before[0].2, "dns was updated");
+    assert_eq!(after[2].2, before[1].2, "vpn was left alone");
+    let depends: Vec<String> =
+        sqlx::query_scalar("SELECT unnest(depends_on) FROM services WHERE name = 'ldap'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(depends, ["dns"]);
+}
+
 async fn get(desk: &Desk, path: &str) -> (axum::http::StatusCode, String, String) {
     use tower::ServiceExt;
     let state = itsm_bot::http::HttpState::new(desk.engine.clone());

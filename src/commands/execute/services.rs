@@ -40,13 +40,11 @@ pub async fn service_views(
     conn: &mut PgConnection,
     at: DateTime<Utc>,
 ) -> Result<Vec<ServiceView>, StoreError> {
-    let catalog = store::services::catalog(conn).await?;
+    let services = availabilities(conn, at).await?;
     let open = store::services::open_incidents(conn).await?;
-    let (from, _) = availability::period_ending(at);
-    let outages = store::services::outages_since(conn, from).await?;
-    Ok(catalog
+    Ok(services
         .into_iter()
-        .map(|entry| {
+        .map(|(entry, availability)| {
             let mine: Vec<OpenOnService> = open
                 .iter()
                 .filter(|i| i.service_id == entry.id)
@@ -56,12 +54,6 @@ pub async fn service_views(
                 mine.iter()
                     .map(|i| (i.priority(), i.outage_since.is_some())),
             );
-            let list: Vec<_> = outages
-                .iter()
-                .filter(|(id, _)| *id == entry.id)
-                .map(|(_, outage)| *outage)
-                .collect();
-            let availability = availability::rolling(&list, entry.availability_target, at);
             ServiceView {
                 entry,
                 status,
@@ -70,6 +62,41 @@ pub async fn service_views(
             }
         })
         .collect())
+}
+
+/// Every service in the catalog with its 30-day availability at `at`, and
+/// nothing else: no open-incident list, which is a pass over every open
+/// incident (35 ms over 50,000 of them) that the digest and the
+/// error-budget check do not need.
+pub async fn availabilities(
+    conn: &mut PgConnection,
+    at: DateTime<Utc>,
+) -> Result<Vec<(CatalogEntry, Availability)>, StoreError> {
+    let catalog = store::services::catalog(conn).await?;
+    let (from, _) = availability::period_ending(at);
+    let outages = store::services::outages_since(conn, from).await?;
+    Ok(catalog
+        .into_iter()
+        .map(|entry| {
+            let availability = availability_of(&entry, &outages, at);
+            (entry, availability)
+        })
+        .collect())
+}
+
+/// The 30-day availability at `at` of catalog `entry`, from the outages of
+/// every service (by service id) reaching into the period.
+pub fn availability_of(
+    entry: &CatalogEntry,
+    outages: &[(i64, availability::Outage)],
+    at: DateTime<Utc>,
+) -> Availability {
+    let mine: Vec<_> = outages
+        .iter()
+        .filter(|(id, _)| *id == entry.id)
+        .map(|(_, outage)| *outage)
+        .collect();
+    availability::rolling(&mine, entry.availability_target, at)
 }
 
 /// Where notices about `service` go: its channel, else the SLA escalation
