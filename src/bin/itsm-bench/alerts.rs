@@ -151,6 +151,8 @@ pub async fn run(
             new.ok
         );
     }
+    // Let the bot post the new incidents' cards before the next phase.
+    let new_backlog = crate::bot::cards_posted(pool).await?;
     let groups = new.ok;
     let repeat = load::run(
         port,
@@ -162,6 +164,7 @@ pub async fn run(
         }),
     )
     .await?;
+    let repeat_backlog = crate::bot::cards_posted(pool).await?;
     let new_script = scripts.join("alerts_new.sql");
     let repeat_script = scripts.join("alerts_repeat.sql");
     std::fs::write(&new_script, NEW_SQL)?;
@@ -173,17 +176,18 @@ pub async fn run(
     let repeat_baseline =
         pgbench::tps(url, &repeat_script, CLIENTS, budget.time)? * PER_DELIVERY as f64;
     let rows = [
-        ("new fingerprints", &new, new_baseline),
-        ("repeats", &repeat, repeat_baseline),
+        ("new fingerprints", &new, new_baseline, new_backlog),
+        ("repeats", &repeat, repeat_baseline, repeat_backlog),
     ]
     .into_iter()
-    .map(|(kind, measured, baseline)| {
+    .map(|(kind, measured, baseline, backlog)| {
         let alerts = measured.per_second() * PER_DELIVERY as f64;
         Row {
             section: "alerts",
             what: format!(
-                "{kind}, {PER_DELIVERY}/delivery, {CLIENTS} senders ({} alerts)",
-                measured.ok * PER_DELIVERY
+                "{kind}, {PER_DELIVERY}/delivery, {CLIENTS} senders ({} alerts; cards done {:.1} s later)",
+                measured.ok * PER_DELIVERY,
+                backlog.as_secs_f64()
             ),
             measured: format!("{alerts:.0}/s"),
             baseline: format!("{baseline:.0}/s pgbench"),

@@ -232,3 +232,25 @@ pub fn memory(pid: u32) -> anyhow::Result<Memory> {
         peak: field("VmHWM:")?,
     })
 }
+
+/// Longest the bot may take to post the cards a phase left waiting.
+const CARDS_DRAIN_LIMIT: Duration = Duration::from_secs(120);
+
+/// Waits until the bot's outbox holds nothing due; how long that took.
+pub async fn cards_posted(pool: &sqlx::PgPool) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL",
+        )
+        .fetch_one(pool)
+        .await?;
+        if waiting == 0 {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > CARDS_DRAIN_LIMIT {
+            bail!("{waiting} cards still waiting after {CARDS_DRAIN_LIMIT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -245,7 +245,10 @@ async fn with_bot(
     };
     bot.migrate()?;
     let scripts = work.to_path_buf();
-    let pool = PgPool::connect(url).await?;
+    // The raw-SQL baselines run with the session settings the bot uses
+    // (no JIT, see `Store::open`), so neither side pays for compiling.
+    let options: sqlx::postgres::PgConnectOptions = url.parse()?;
+    let pool = PgPool::connect_with(options.options([("jit", "off")])).await?;
     let mut rows = Vec::new();
 
     // Start to ready, with migrations applied: the last start stays up.
