@@ -223,22 +223,21 @@ impl<D: Deliver> OutboxWorker<D> {
                 )),
             });
         };
-        let posted = store::messages::find(conn, ticket_id, platform).await?;
-        if let Some(incident) = store::incidents::get_by_id(conn, ticket_id).await? {
+        if let Some(source) = store::incidents::card_source(conn, ticket_id, platform).await? {
+            let incident = source.incident;
             if item.kind == OutboxKind::Survey {
                 return Ok(Ok(Job::Survey {
                     reporter: incident.reporter.clone(),
                     survey: show::survey_message(&incident),
                 }));
             }
-            let pauses = store::sla::pauses(conn, incident.id).await?;
             let clocks = self
                 .config
                 .sla_policy
-                .clocks(&incident, &pauses, self.clock.now());
+                .clocks(&incident, &source.pauses, self.clock.now());
             return Ok(Ok(Job::Card {
                 ticket_id,
-                posted,
+                posted: source.posted,
                 home: (
                     incident.origin.channel.clone(),
                     incident.origin.thread.clone(),
@@ -247,6 +246,7 @@ impl<D: Deliver> OutboxWorker<D> {
             }));
         }
         if let Some(change) = store::changes::get_by_id(conn, ticket_id).await? {
+            let posted = store::messages::find(conn, ticket_id, platform).await?;
             if item.kind != OutboxKind::TicketMessage {
                 return Ok(Err(DeliveryError::Permanent(format!(
                     "{} has no survey",

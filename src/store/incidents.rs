@@ -3,9 +3,11 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+use super::messages::PostedMessage;
 use super::StoreError;
 use crate::domain::incident::{Incident, IncidentStatus, Origin};
-use crate::domain::{Priority, UserId};
+use crate::domain::sla::Pause;
+use crate::domain::{Platform, Priority, UserId};
 
 const SELECT_INCIDENT: &str = "
 SELECT t.id, t.number, t.title, t.description, t.priority, t.status,
@@ -95,6 +97,70 @@ impl TryFrom<IncidentRow> for Incident {
             closed_at: row.closed_at,
         })
     }
+}
+
+/// What an incident's card is rendered from: the incident, the pauses of
+/// its resolve clock, and where its card is on the platform asked about.
+#[derive(Debug, Clone)]
+pub struct CardSource {
+    pub incident: Incident,
+    pub pauses: Vec<Pause>,
+    pub posted: Option<PostedMessage>,
+}
+
+/// Reads what the card of the incident stored as ticket `id` on `platform`
+/// is rendered from, in one statement (the outbox renders a card for every
+/// change, so this is read as often as incidents are written).
+pub async fn card_source(
+    conn: &mut PgConnection,
+    id: i64,
+    platform: Platform,
+) -> Result<Option<CardSource>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        incident: IncidentRow,
+        pause_starts: Vec<DateTime<Utc>>,
+        pause_ends: Vec<Option<DateTime<Utc>>>,
+        card_channel: Option<String>,
+        card_message: Option<String>,
+        card_thread: Option<String>,
+    }
+    let query = format!(
+        "SELECT x.*,
+                ARRAY(SELECT started_at FROM sla_pauses p WHERE p.ticket_id = x.id ORDER BY started_at) AS pause_starts,
+                ARRAY(SELECT ended_at FROM sla_pauses p WHERE p.ticket_id = x.id ORDER BY started_at) AS pause_ends,
+                m.channel AS card_channel, m.message_id AS card_message, m.thread AS card_thread
+         FROM ({SELECT_INCIDENT} WHERE t.kind = 'incident' AND t.id = $1) AS x
+         LEFT JOIN ticket_messages m ON m.ticket_id = x.id AND m.platform = $2"
+    );
+    let Some(row): Option<Row> = sqlx::query_as(&query)
+        .bind(id)
+        .bind(platform.as_str())
+        .fetch_optional(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let pauses = row
+        .pause_starts
+        .into_iter()
+        .zip(row.pause_ends)
+        .map(|(start, end)| Pause { start, end })
+        .collect();
+    let posted = match (row.card_channel, row.card_message, row.card_thread) {
+        (Some(channel), Some(message_id), Some(thread)) => Some(PostedMessage {
+            channel,
+            message_id,
+            thread,
+        }),
+        _ => None,
+    };
+    Ok(Some(CardSource {
+        incident: Incident::try_from(row.incident)?,
+        pauses,
+        posted,
+    }))
 }
 
 /// Reads incident `number` and locks it until the transaction ends, so
