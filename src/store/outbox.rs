@@ -153,7 +153,8 @@ pub async fn claim(
            AND NOT (kind = 'ticket_message' AND EXISTS (
                 SELECT 1 FROM outbox c
                 WHERE c.ticket_id = o.ticket_id AND c.platform = o.platform
-                  AND c.kind = 'ticket_message' AND c.sent_at IS NULL AND c.claimed_until > $2))
+                  AND c.kind = 'ticket_message' AND c.sent_at IS NULL AND c.failed_at IS NULL
+                  AND c.claimed_until > $2))
          ORDER BY not_before, id
          LIMIT 1
          FOR UPDATE SKIP LOCKED",
@@ -196,7 +197,8 @@ pub async fn lease_card(
         "WITH busy AS (
             SELECT EXISTS (SELECT 1 FROM outbox
                            WHERE ticket_id = $1 AND platform = $2 AND kind = 'ticket_message'
-                             AND sent_at IS NULL AND claimed_until > $4) AS held
+                             AND sent_at IS NULL AND failed_at IS NULL
+                             AND claimed_until > $4) AS held
          ), waiting AS (
             -- Rows another worker holds are its to send.
             SELECT id FROM outbox
