@@ -234,7 +234,7 @@ pub fn memory(pid: u32) -> anyhow::Result<Memory> {
 }
 
 /// Longest the bot may take to post the cards a phase left waiting.
-const CARDS_DRAIN_LIMIT: Duration = Duration::from_secs(120);
+const CARDS_DRAIN_LIMIT: Duration = Duration::from_secs(300);
 
 /// Waits until the bot's outbox holds nothing due; how long that took.
 pub async fn cards_posted(pool: &sqlx::PgPool) -> anyhow::Result<Duration> {
