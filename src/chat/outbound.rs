@@ -407,7 +407,7 @@ impl<D: Deliver> OutboxWorker<D> {
         let err = match result {
             Ok(posted) => {
                 // One statement each way: no transaction to open and commit.
-                let mut conn = self.store.pool().acquire().await?;
+                let mut conn = self.store.acquire().await?;
                 return match (posted, job) {
                     (Some(posted), Some(Job::Card { ticket_id, .. })) => {
                         store::outbox::mark_card_sent(

@@ -206,6 +206,12 @@ impl Store {
         &self.pool
     }
 
+    /// A pooled connection, for work that is one statement and needs no
+    /// transaction around it.
+    pub async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
     /// Starts a transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(self.pool.begin().await?)

@@ -282,12 +282,7 @@ impl Engine {
                 // Another worker handled the same delivery a moment ago: keep
                 // its effect, drop ours.
                 tx.rollback().await.map_err(StoreError::from)?;
-                let mut conn = self
-                    .store
-                    .pool()
-                    .acquire()
-                    .await
-                    .map_err(StoreError::from)?;
+                let mut conn = self.store.acquire().await?;
                 return match store::inbound::previous(&mut conn, platform, event_id).await? {
                     Some(previous) => self.replay(&mut conn, previous).await,
                     None => Ok(stored_reply(&text)),
@@ -404,12 +399,7 @@ impl Engine {
     /// paging the on-call person, or automation rules on new incidents.
     async fn report(&self, request: &Request, report: IncidentReport) -> Result<Reply, ExecError> {
         if self.opens_alone(&report) {
-            let mut conn = self
-                .store
-                .pool()
-                .acquire()
-                .await
-                .map_err(StoreError::from)?;
+            let mut conn = self.store.acquire().await?;
             let reply = self.report_incident(&mut conn, request, report).await?;
             self.outbox_signal.notify_waiters();
             return Ok(reply);
