@@ -14,6 +14,7 @@ use crate::commands::reply::Message;
 use crate::commands::show;
 use crate::config::Config;
 use crate::domain::{Platform, UserId};
+use crate::store::incidents::CardSource;
 use crate::store::messages::PostedMessage;
 use crate::store::outbox::{OutboxItem, OutboxKind};
 use crate::store::{self, Store, StoreError};
@@ -82,11 +83,13 @@ const LEASE: chrono::Duration = chrono::Duration::seconds(30);
 const RECORD_RETRY: Duration = Duration::from_millis(500);
 
 /// Delivery lanes per platform in one process. Every claim and record
-/// commits, and a commit waits for the disk to flush the WAL: one lane
-/// alone posts no more cards a second than the disk flushes twice (about
-/// 60 here), far fewer than reports arrive in a burst. Lanes side by side
-/// share flushes; the claim already keeps them (and replicas) apart.
-const LANES: usize = 4;
+/// commits, and a commit waits for the disk to flush the WAL; lanes side by
+/// side share flushes, and one lane's slow send does not hold up the rest.
+/// The claim keeps them (and replicas) apart.
+const LANES: usize = 2;
+/// Rows one claim takes at most. A batch is sent side by side, so this also
+/// bounds one lane's requests in flight.
+const BATCH: i64 = 16;
 
 /// Claims outbox rows for one platform and delivers them.
 pub struct OutboxWorker<D> {
@@ -160,69 +163,126 @@ impl<D: Deliver> OutboxWorker<D> {
     /// Delivers every due row; returns how many rows it handled.
     pub async fn drain(&self) -> Result<usize, StoreError> {
         let mut handled = 0;
-        while self.deliver_one().await? {
-            handled += 1;
+        loop {
+            match self.deliver_batch().await? {
+                0 => return Ok(handled),
+                batch => handled += batch,
+            }
         }
-        Ok(handled)
     }
 
-    /// Claims, sends and records one due row; false when none is due.
+    /// Claims up to [`BATCH`] due rows, sends them side by side and records
+    /// the results; returns how many rows it claimed (0: none was due).
     ///
     /// The claim is a lease committed *before* anything is sent, and the
-    /// result is recorded in a transaction of its own after. So a database
-    /// that goes away while a message is in flight cannot hand the row to
-    /// another replica to send again: the lease keeps it, and this worker
-    /// keeps trying to record what it sent until the database is back (up
-    /// to the lease). Only a worker that dies between sending and recording
-    /// leaves its row to be sent again when the lease runs out.
-    pub async fn deliver_one(&self) -> Result<bool, StoreError> {
+    /// results are recorded after. So a database that goes away while a
+    /// message is in flight cannot hand the row to another replica to send
+    /// again: the lease keeps it, and this worker keeps trying to record
+    /// what it sent until the database is back (up to the lease). Only a
+    /// worker that dies between sending and recording leaves its rows to be
+    /// sent again when the lease runs out. A batch shares one claim and one
+    /// record: each commit waits for a WAL flush, so a burst of reports is
+    /// carded at a few commits per batch instead of two per card.
+    pub async fn deliver_batch(&self) -> Result<usize, StoreError> {
         let platform = self.deliver.platform();
         let now = self.clock.now();
         let lease_until = now + LEASE;
         let mut tx = self.store.begin().await?;
-        let Some(item) = store::outbox::claim(&mut tx, platform, now).await? else {
-            return Ok(false);
-        };
-        let covered = match (item.kind, item.ticket_id) {
-            (OutboxKind::TicketMessage, Some(ticket_id)) => {
-                // One worker at a time handles a ticket's card, so two
-                // replicas never both post it.
-                store::outbox::lock_ticket(&mut tx, ticket_id).await?;
-                let leased =
-                    store::outbox::lease_card(&mut tx, platform, &item, now, lease_until).await?;
-                let Some(covered) = leased else {
-                    // Another worker is sending this card; its record covers
-                    // the changes this row stands for, or leaves it due.
-                    tx.commit().await?;
-                    return Ok(true);
-                };
-                covered
+        let items = store::outbox::claim(&mut tx, platform, now, BATCH).await?;
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let claimed = items.len();
+        // One row per card leads; the card's other waiting rows are covered
+        // by its lease.
+        let mut leads: Vec<(i64, &OutboxItem)> = Vec::new();
+        let mut others = Vec::new();
+        for item in &items {
+            match (item.kind, item.ticket_id) {
+                (OutboxKind::TicketMessage, Some(ticket)) => {
+                    if !leads.iter().any(|(led, _)| *led == ticket) {
+                        leads.push((ticket, item));
+                    }
+                }
+                _ => others.push(item.id),
             }
-            _ => {
-                store::outbox::lease(&mut tx, &[item.id], lease_until).await?;
-                vec![item.id]
-            }
-        };
-        let job = self.prepare(&mut tx, &item).await?;
+        }
+        let tickets: Vec<i64> = leads.iter().map(|(ticket, _)| *ticket).collect();
+        let locked = store::outbox::try_lock_tickets(&mut tx, &tickets).await?;
+        let cards: Vec<(i64, i64)> = leads
+            .iter()
+            .filter(|(ticket, _)| locked.contains(ticket))
+            .map(|(ticket, item)| (*ticket, item.id))
+            .collect();
+        let leased =
+            store::outbox::lease_batch(&mut tx, platform, &cards, &others, now, lease_until)
+                .await?;
+        // Cards another worker holds are left out: its record covers the
+        // changes their rows stand for, or leaves them due.
+        let mut batch: Vec<(&OutboxItem, Vec<i64>)> = leads
+            .iter()
+            .filter_map(|(ticket, item)| {
+                let (_, covered) = leased.iter().find(|(leased, _)| leased == ticket)?;
+                Some((*item, covered.clone()))
+            })
+            .collect();
+        batch.extend(
+            items
+                .iter()
+                .filter(|item| others.contains(&item.id))
+                .map(|item| (item, vec![item.id])),
+        );
+        let mut jobs = Vec::with_capacity(batch.len());
+        let rendered: Vec<i64> = batch
+            .iter()
+            .filter_map(|(item, _)| item.ticket_id)
+            .collect();
+        let sources = store::incidents::card_sources(&mut tx, &rendered, platform).await?;
+        for (item, _) in &batch {
+            let source = item
+                .ticket_id
+                .and_then(|id| sources.iter().find(|source| source.incident.id == id));
+            jobs.push(self.prepare(&mut tx, item, source).await?);
+        }
         tx.commit().await?;
 
-        let result = match &job {
-            Ok(job) => self.send(job).await,
-            Err(err) => Err(err.clone()),
-        };
-        if let Err(err) = &result {
-            tracing::warn!(error = %err, %platform, outbox_id = item.id, attempts = item.attempts + 1, "delivery failed");
+        let results = futures_util::future::join_all(jobs.iter().map(|job| async move {
+            match job {
+                Ok(job) => self.send(job).await,
+                Err(err) => Err(err.clone()),
+            }
+        }))
+        .await;
+        let done: Vec<Done<'_>> = batch
+            .iter()
+            .zip(&jobs)
+            .zip(results)
+            .map(|(((item, covered), job), result)| {
+                if let Err(err) = &result {
+                    tracing::warn!(error = %err, %platform, outbox_id = item.id, attempts = item.attempts + 1, "delivery failed");
+                }
+                Done {
+                    item,
+                    covered,
+                    job: job.as_ref().ok(),
+                    result,
+                }
+            })
+            .collect();
+        self.record_sent(&done).await?;
+        for done in done.iter().filter(|done| done.result.is_err()) {
+            self.record(done).await?;
         }
-        self.record(&item, &covered, job.ok().as_ref(), result)
-            .await?;
-        Ok(true)
+        Ok(claimed)
     }
 
-    /// Reads what the row needs and renders it, under the claim.
+    /// Reads what the row needs and renders it, under the claim; an
+    /// incident's `source` is read for the whole batch beforehand.
     async fn prepare(
         &self,
         conn: &mut sqlx::PgConnection,
         item: &OutboxItem,
+        source: Option<&CardSource>,
     ) -> Result<Result<Job, DeliveryError>, StoreError> {
         let platform = self.deliver.platform();
         let Some(ticket_id) = item.ticket_id.filter(|_| item.kind != OutboxKind::Notice) else {
@@ -243,26 +303,26 @@ impl<D: Deliver> OutboxWorker<D> {
                 )),
             });
         };
-        if let Some(source) = store::incidents::card_source(conn, ticket_id, platform).await? {
-            let incident = source.incident;
+        if let Some(source) = source {
+            let incident = &source.incident;
             if item.kind == OutboxKind::Survey {
                 return Ok(Ok(Job::Survey {
                     reporter: incident.reporter.clone(),
-                    survey: show::survey_message(&incident),
+                    survey: show::survey_message(incident),
                 }));
             }
             let clocks = self
                 .config
                 .sla_policy
-                .clocks(&incident, &source.pauses, self.clock.now());
+                .clocks(incident, &source.pauses, self.clock.now());
             return Ok(Ok(Job::Card {
                 ticket_id,
-                posted: source.posted,
+                posted: source.posted.clone(),
                 home: (
                     incident.origin.channel.clone(),
                     incident.origin.thread.clone(),
                 ),
-                card: show::incident_message(&incident, &clocks),
+                card: show::incident_message(incident, &clocks),
             }));
         }
         if let Some(change) = store::changes::get_by_id(conn, ticket_id).await? {
@@ -346,89 +406,105 @@ impl<D: Deliver> OutboxWorker<D> {
         }
     }
 
-    /// Records a sent or failed row. While the database is unreachable it
-    /// keeps trying until the lease runs out: the message went out, and
-    /// saying so is what stops it going out again.
-    async fn record(
-        &self,
-        item: &OutboxItem,
-        covered: &[i64],
-        job: Option<&Job>,
-        result: Result<Option<PostedMessage>, DeliveryError>,
-    ) -> Result<(), StoreError> {
+    /// Records every sent row of a batch in one statement. Should that
+    /// statement break a constraint, each sent row is recorded on its own,
+    /// so one bad row does not hold the others back.
+    async fn record_sent(&self, done: &[Done<'_>]) -> Result<(), StoreError> {
+        let sent: Vec<&Done<'_>> = done.iter().filter(|done| done.result.is_ok()).collect();
+        if sent.is_empty() {
+            return Ok(());
+        }
+        match self.until_recorded(|| self.mark_sent(&sent)).await {
+            Err(StoreError::Unavailable(err)) => Err(StoreError::Unavailable(err)),
+            Err(err) if sent.len() > 1 => {
+                tracing::warn!(error = %err, rows = sent.len(), "could not record a batch of deliveries; recording them one by one");
+                for done in sent {
+                    self.record(done).await?;
+                }
+                Ok(())
+            }
+            Err(_) => self.record(sent[0]).await,
+            Ok(()) => Ok(()),
+        }
+    }
+
+    /// Records one sent or failed row.
+    async fn record(&self, done: &Done<'_>) -> Result<(), StoreError> {
+        let store_err = match self.until_recorded(|| self.record_once(done)).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::Unavailable(err)) => return Err(StoreError::Unavailable(err)),
+            Err(store_err) => store_err,
+        };
+        // Recording broke a constraint: count the attempt in a fresh
+        // transaction, so the row backs off and is parked in the end
+        // instead of being re-sent every second.
+        tracing::warn!(error = %store_err, outbox_id = done.item.id, "could not record a delivery");
+        let failure = DeliveryError::Retry {
+            reason: store_err.to_string(),
+            after: None,
+        };
+        let now = self.clock.now();
+        let retry_at = self.retry_at(done.item, &failure, now);
+        let mut retry = self.store.begin().await?;
+        store::outbox::mark_failed(&mut retry, done.item, &failure.to_string(), retry_at, now)
+            .await?;
+        store::outbox::release(&mut retry, done.covered).await?;
+        retry.commit().await?;
+        Ok(())
+    }
+
+    /// Runs `record` until it works, fails for a reason other than the
+    /// database being away, or the lease runs out: the messages went out,
+    /// and saying so is what stops them going out again.
+    async fn until_recorded<F, Fut>(&self, record: F) -> Result<(), StoreError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<(), StoreError>>,
+    {
         let platform = self.deliver.platform();
         // Wall time, not the injected clock: this bounds real waiting.
         let give_up = std::time::Instant::now() + LEASE.to_std().unwrap_or(POLL);
         loop {
-            let attempt = self.record_once(item, covered, job, &result).await;
-            match attempt {
-                Ok(()) => return Ok(()),
+            match record().await {
                 Err(StoreError::Unavailable(err)) if std::time::Instant::now() < give_up => {
-                    tracing::warn!(error = %err, %platform, outbox_id = item.id, "could not record a delivery yet; retrying");
+                    tracing::warn!(error = %err, %platform, "could not record a delivery yet; retrying");
                     tokio::time::sleep(RECORD_RETRY).await;
                 }
-                Err(StoreError::Unavailable(err)) => return Err(StoreError::Unavailable(err)),
-                Err(store_err) => {
-                    // Recording broke a constraint: count the attempt in a
-                    // fresh transaction, so the row backs off and is parked
-                    // in the end instead of being re-sent every second.
-                    tracing::warn!(error = %store_err, outbox_id = item.id, "could not record a delivery");
-                    let failure = DeliveryError::Retry {
-                        reason: store_err.to_string(),
-                        after: None,
-                    };
-                    let now = self.clock.now();
-                    let retry_at = self.retry_at(item, &failure, now);
-                    let mut retry = self.store.begin().await?;
-                    store::outbox::mark_failed(
-                        &mut retry,
-                        item,
-                        &failure.to_string(),
-                        retry_at,
-                        now,
-                    )
-                    .await?;
-                    store::outbox::release(&mut retry, covered).await?;
-                    retry.commit().await?;
-                    return Ok(());
-                }
+                attempt => return attempt,
             }
         }
     }
 
-    async fn record_once(
-        &self,
-        item: &OutboxItem,
-        covered: &[i64],
-        job: Option<&Job>,
-        result: &Result<Option<PostedMessage>, DeliveryError>,
-    ) -> Result<(), StoreError> {
-        let now = self.clock.now();
-        let err = match result {
-            Ok(posted) => {
-                // One statement each way: no transaction to open and commit.
-                let mut conn = self.store.acquire().await?;
-                return match (posted, job) {
-                    (Some(posted), Some(Job::Card { ticket_id, .. })) => {
-                        store::outbox::mark_card_sent(
-                            &mut conn,
-                            covered,
-                            *ticket_id,
-                            self.deliver.platform(),
-                            posted,
-                            now,
-                        )
-                        .await
-                    }
-                    _ => store::outbox::mark_sent(&mut conn, covered, now).await,
-                };
-            }
+    /// Marks `sent` rows sent and records where their cards landed, in one
+    /// statement: no transaction to open and commit.
+    async fn mark_sent(&self, sent: &[&Done<'_>]) -> Result<(), StoreError> {
+        let ids: Vec<i64> = sent
+            .iter()
+            .flat_map(|done| done.covered.iter().copied())
+            .collect();
+        let cards: Vec<(i64, &PostedMessage)> =
+            sent.iter().filter_map(|done| done.card()).collect();
+        let mut conn = self.store.acquire().await?;
+        store::outbox::mark_sent(
+            &mut conn,
+            &ids,
+            self.deliver.platform(),
+            &cards,
+            self.clock.now(),
+        )
+        .await
+    }
+
+    async fn record_once(&self, done: &Done<'_>) -> Result<(), StoreError> {
+        let err = match &done.result {
+            Ok(_) => return self.mark_sent(&[done]).await,
             Err(err) => err,
         };
-        let retry_at = self.retry_at(item, err, now);
+        let now = self.clock.now();
+        let retry_at = self.retry_at(done.item, err, now);
         let mut tx = self.store.begin().await?;
-        store::outbox::mark_failed(&mut tx, item, &err.to_string(), retry_at, now).await?;
-        store::outbox::release(&mut tx, covered).await?;
+        store::outbox::mark_failed(&mut tx, done.item, &err.to_string(), retry_at, now).await?;
+        store::outbox::release(&mut tx, done.covered).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -473,6 +549,25 @@ enum Job {
         thread: Option<String>,
         notice: Message,
     },
+}
+
+/// A claimed row after its send: what it covered and how it went.
+struct Done<'a> {
+    item: &'a OutboxItem,
+    /// The rows the send stands for (a card's coalesced updates).
+    covered: &'a [i64],
+    job: Option<&'a Job>,
+    result: Result<Option<PostedMessage>, DeliveryError>,
+}
+
+impl Done<'_> {
+    /// The ticket and message of a card that was posted or edited.
+    fn card(&self) -> Option<(i64, &PostedMessage)> {
+        match (&self.result, self.job) {
+            (Ok(Some(posted)), Some(Job::Card { ticket_id, .. })) => Some((*ticket_id, posted)),
+            _ => None,
+        }
+    }
 }
 
 /// Exponential backoff with jitter: about 1 s, 2 s, 4 s … up to 5 minutes.

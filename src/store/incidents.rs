@@ -108,14 +108,15 @@ pub struct CardSource {
     pub posted: Option<PostedMessage>,
 }
 
-/// Reads what the card of the incident stored as ticket `id` on `platform`
-/// is rendered from, in one statement (the outbox renders a card for every
-/// change, so this is read as often as incidents are written).
-pub async fn card_source(
+/// Reads what the cards of the incidents stored as tickets `ids` on
+/// `platform` are rendered from, in one statement (the outbox renders a card
+/// for every change, so this is read as often as incidents are written).
+/// Tickets that are not incidents are left out.
+pub async fn card_sources(
     conn: &mut PgConnection,
-    id: i64,
+    ids: &[i64],
     platform: Platform,
-) -> Result<Option<CardSource>, StoreError> {
+) -> Result<Vec<CardSource>, StoreError> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -126,41 +127,45 @@ pub async fn card_source(
         card_message: Option<String>,
         card_thread: Option<String>,
     }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let query = format!(
         "SELECT x.*,
                 ARRAY(SELECT started_at FROM sla_pauses p WHERE p.ticket_id = x.id ORDER BY started_at) AS pause_starts,
                 ARRAY(SELECT ended_at FROM sla_pauses p WHERE p.ticket_id = x.id ORDER BY started_at) AS pause_ends,
                 m.channel AS card_channel, m.message_id AS card_message, m.thread AS card_thread
-         FROM ({SELECT_INCIDENT} WHERE t.kind = 'incident' AND t.id = $1) AS x
+         FROM ({SELECT_INCIDENT} WHERE t.kind = 'incident' AND t.id = ANY($1)) AS x
          LEFT JOIN ticket_messages m ON m.ticket_id = x.id AND m.platform = $2"
     );
-    let Some(row): Option<Row> = sqlx::query_as(&query)
-        .bind(id)
+    let rows: Vec<Row> = sqlx::query_as(&query)
+        .bind(ids)
         .bind(platform.as_str())
-        .fetch_optional(conn)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let pauses = row
-        .pause_starts
-        .into_iter()
-        .zip(row.pause_ends)
-        .map(|(start, end)| Pause { start, end })
-        .collect();
-    let posted = match (row.card_channel, row.card_message, row.card_thread) {
-        (Some(channel), Some(message_id), Some(thread)) => Some(PostedMessage {
-            channel,
-            message_id,
-            thread,
-        }),
-        _ => None,
-    };
-    Ok(Some(CardSource {
-        incident: Incident::try_from(row.incident)?,
-        pauses,
-        posted,
-    }))
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let pauses = row
+                .pause_starts
+                .into_iter()
+                .zip(row.pause_ends)
+                .map(|(start, end)| Pause { start, end })
+                .collect();
+            let posted = match (row.card_channel, row.card_message, row.card_thread) {
+                (Some(channel), Some(message_id), Some(thread)) => Some(PostedMessage {
+                    channel,
+                    message_id,
+                    thread,
+                }),
+                _ => None,
+            };
+            Ok(CardSource {
+                incident: Incident::try_from(row.incident)?,
+                pauses,
+                posted,
+            })
+        })
+        .collect()
 }
 
 /// Reads incident `number` and locks it until the transaction ends, so

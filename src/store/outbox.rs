@@ -128,15 +128,16 @@ pub async fn enqueue_notice(
     Ok(())
 }
 
-/// Finds the oldest due, unleased row for `platform` (skipping cards whose
-/// ticket another worker is sending) and locks it until the transaction
-/// ends; other workers skip it. [`lease`] makes the claim outlast the
-/// transaction.
+/// Finds up to `limit` of the oldest due, unleased rows for `platform`
+/// (skipping cards whose ticket another worker is sending) and locks them
+/// until the transaction ends; other workers skip them. [`lease_batch`]
+/// makes the claim outlast the transaction.
 pub async fn claim(
     conn: &mut PgConnection,
     platform: Platform,
     now: DateTime<Utc>,
-) -> Result<Option<OutboxItem>, StoreError> {
+    limit: i64,
+) -> Result<Vec<OutboxItem>, StoreError> {
     type Row = (
         i64,
         String,
@@ -146,7 +147,7 @@ pub async fn claim(
         Option<String>,
         Option<String>,
     );
-    let row: Option<Row> = sqlx::query_as(
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, kind, ticket_id, attempts, channel, thread, body FROM outbox o
          WHERE platform = $1 AND sent_at IS NULL AND failed_at IS NULL AND not_before <= $2
            AND (claimed_until IS NULL OR claimed_until <= $2)
@@ -156,80 +157,107 @@ pub async fn claim(
                   AND c.kind = 'ticket_message' AND c.sent_at IS NULL AND c.failed_at IS NULL
                   AND c.claimed_until > $2))
          ORDER BY not_before, id
-         LIMIT 1
+         LIMIT $3
          FOR UPDATE SKIP LOCKED",
     )
     .bind(platform.as_str())
     .bind(now)
-    .fetch_optional(conn)
+    .bind(limit)
+    .fetch_all(conn)
     .await?;
-    row.map(|(id, kind, ticket_id, attempts, channel, thread, body)| {
-        Ok(OutboxItem {
-            id,
-            kind: OutboxKind::parse(&kind)?,
-            ticket_id,
-            attempts,
-            channel,
-            thread,
-            body,
+    rows.into_iter()
+        .map(|(id, kind, ticket_id, attempts, channel, thread, body)| {
+            Ok(OutboxItem {
+                id,
+                kind: OutboxKind::parse(&kind)?,
+                ticket_id,
+                attempts,
+                channel,
+                thread,
+                body,
+            })
         })
-    })
-    .transpose()
+        .collect()
 }
 
-/// Leases `item`, a card update of its ticket, with every waiting update of
-/// the same card, and returns their ids; `None` (and nothing leased) when
-/// another worker holds a lease on the card. Call it holding
-/// [`lock_ticket`], so the check sees every lease committed before.
+/// Takes the card lock of every ticket in `tickets` that no other worker
+/// holds, until the transaction ends, and returns those tickets. One worker
+/// at a time leases a ticket's card, so two replicas never both post it; a
+/// ticket whose lock is taken is another worker's to send now. The lock
+/// must be taken in a statement *before* [`lease_batch`]: a statement sees
+/// only what was committed when it began.
+pub async fn try_lock_tickets(
+    conn: &mut PgConnection,
+    tickets: &[i64],
+) -> Result<Vec<i64>, StoreError> {
+    if tickets.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_scalar(
+        "SELECT ticket FROM unnest($1::bigint[]) AS ticket WHERE pg_try_advisory_xact_lock(ticket)",
+    )
+    .bind(tickets)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Leases claimed rows until `until`, in one statement: the rows in
+/// `others` (surveys, notices) as they are, and for each `(ticket, row)` in
+/// `cards` the card row with every waiting update of the same card, unless
+/// another worker holds a lease on that card. Returns, per leased card, its
+/// ticket and the row ids it covers; a ticket missing from the answer was
+/// busy and nothing of it was leased. Call it holding the tickets'
+/// [`try_lock_tickets`] locks, so the check sees every lease committed
+/// before.
 ///
-/// The waiting updates are read *before* the ticket's state is read for
+/// The waiting updates are read *before* the tickets' state is read for
 /// rendering: every change behind them is then in what gets rendered, so
 /// they may be marked sent with it. Rows committed later stay waiting, so no
-/// change is lost to coalescing. One statement: the check, the rows, the lease.
-pub async fn lease_card(
+/// change is lost to coalescing.
+pub async fn lease_batch(
     conn: &mut PgConnection,
     platform: Platform,
-    item: &OutboxItem,
+    cards: &[(i64, i64)],
+    others: &[i64],
     now: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> Result<Option<Vec<i64>>, StoreError> {
-    let (busy, ids): (bool, Vec<i64>) = sqlx::query_as(
-        "WITH busy AS (
-            SELECT EXISTS (SELECT 1 FROM outbox
-                           WHERE ticket_id = $1 AND platform = $2 AND kind = 'ticket_message'
-                             AND sent_at IS NULL AND failed_at IS NULL
-                             AND claimed_until > $4) AS held
+) -> Result<Vec<(i64, Vec<i64>)>, StoreError> {
+    let (tickets, rows): (Vec<i64>, Vec<i64>) = cards.iter().copied().unzip();
+    Ok(sqlx::query_as(
+        "WITH claimed AS (
+            SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS c(ticket_id, item_id)
+         ), free AS (
+            SELECT c.ticket_id, c.item_id FROM claimed c
+            WHERE NOT EXISTS (SELECT 1 FROM outbox o
+                              WHERE o.ticket_id = c.ticket_id AND o.platform = $3
+                                AND o.kind = 'ticket_message' AND o.sent_at IS NULL
+                                AND o.failed_at IS NULL AND o.claimed_until > $4)
          ), waiting AS (
             -- Rows another worker holds are its to send.
-            SELECT id FROM outbox
-            WHERE ticket_id = $1 AND platform = $2 AND kind = 'ticket_message'
-              AND sent_at IS NULL AND failed_at IS NULL
-              AND NOT (SELECT held FROM busy)
-            FOR UPDATE SKIP LOCKED
+            SELECT o.id FROM outbox o JOIN free f ON f.ticket_id = o.ticket_id
+            WHERE o.platform = $3 AND o.kind = 'ticket_message'
+              AND o.sent_at IS NULL AND o.failed_at IS NULL
+            FOR UPDATE OF o SKIP LOCKED
          ), leased AS (
             UPDATE outbox SET claimed_until = $5
-            WHERE NOT (SELECT held FROM busy) AND (id IN (SELECT id FROM waiting) OR id = $3)
-            RETURNING id
+            -- One id set, so the update is a join on the primary key, not
+            -- a scan of the outbox testing each row against three sets.
+            WHERE id IN (SELECT id FROM waiting UNION SELECT item_id FROM free
+                         UNION SELECT unnest($6::bigint[]))
+            RETURNING id, ticket_id, kind
          )
-         SELECT (SELECT held FROM busy), COALESCE(array_agg(id ORDER BY id), '{}') FROM leased",
+         SELECT ticket_id, array_agg(id ORDER BY id) FROM leased
+         WHERE kind = 'ticket_message' AND ticket_id = ANY($1)
+         GROUP BY ticket_id",
     )
-    .bind(item.ticket_id)
+    .bind(&tickets)
+    .bind(&rows)
     .bind(platform.as_str())
-    .bind(item.id)
     .bind(now)
     .bind(until)
-    .fetch_one(conn)
-    .await?;
-    Ok((!busy).then_some(ids))
-}
-
-/// Serializes card delivery per ticket until the transaction ends.
-pub async fn lock_ticket(conn: &mut PgConnection, ticket_id: i64) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(ticket_id)
-        .execute(conn)
-        .await?;
-    Ok(())
+    .bind(others)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Leases rows `ids` to the claiming worker until `until`.
@@ -255,37 +283,25 @@ pub async fn release(conn: &mut PgConnection, ids: &[i64]) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Marks rows `ids` sent (the claimed row and the updates it covered).
+/// Marks rows `ids` sent and records where each card in `cards` (ticket
+/// and message, at most one per ticket) now is on `platform`, in one
+/// statement: no transaction is needed around it, it commits as a whole.
 pub async fn mark_sent(
     conn: &mut PgConnection,
     ids: &[i64],
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE outbox SET sent_at = $2, claimed_until = NULL WHERE id = ANY($1) AND sent_at IS NULL",
-    )
-        .bind(ids)
-        .bind(at)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Marks the rows `ids` sent by posting or editing ticket `ticket_id`'s card
-/// on `platform`, and records where the card now is, in one statement (no
-/// transaction needed around it: it commits as a whole).
-pub async fn mark_card_sent(
-    conn: &mut PgConnection,
-    ids: &[i64],
-    ticket_id: i64,
     platform: Platform,
-    message: &PostedMessage,
+    cards: &[(i64, &PostedMessage)],
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let tickets: Vec<i64> = cards.iter().map(|(ticket, _)| *ticket).collect();
+    let channels: Vec<&str> = cards.iter().map(|(_, m)| m.channel.as_str()).collect();
+    let messages: Vec<&str> = cards.iter().map(|(_, m)| m.message_id.as_str()).collect();
+    let threads: Vec<&str> = cards.iter().map(|(_, m)| m.thread.as_str()).collect();
     sqlx::query(
         "WITH card AS (
             INSERT INTO ticket_messages (ticket_id, platform, channel, message_id, thread, posted_at, updated_at)
-            VALUES ($3, $4, $5, $6, $7, $2, $2)
+            SELECT ticket, $3, channel, message, thread, $2, $2
+            FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[]) AS c(ticket, channel, message, thread)
             ON CONFLICT (ticket_id, platform) DO UPDATE
                SET channel = EXCLUDED.channel, message_id = EXCLUDED.message_id,
                    thread = EXCLUDED.thread, updated_at = EXCLUDED.updated_at
@@ -294,11 +310,11 @@ pub async fn mark_card_sent(
     )
     .bind(ids)
     .bind(at)
-    .bind(ticket_id)
     .bind(platform.as_str())
-    .bind(&message.channel)
-    .bind(&message.message_id)
-    .bind(&message.thread)
+    .bind(&tickets)
+    .bind(&channels)
+    .bind(&messages)
+    .bind(&threads)
     .execute(conn)
     .await?;
     Ok(())

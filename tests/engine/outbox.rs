@@ -317,3 +317,66 @@ async fn temporary_failures_are_parked_after_max_attempts(pool: PgPool) {
     assert_eq!((attempts, parked), (2, true));
     assert!(recorder.sent().is_empty());
 }
+
+/// A burst of reports is carded in batches: every card once, even with two
+/// workers (replicas) draining side by side, and each card's place recorded.
+#[sqlx::test]
+async fn a_burst_is_carded_once_by_workers_side_by_side(pool: PgPool) {
+    let desk = Desk::new(pool.clone()).await;
+    let recorder = Recorder::new();
+    for n in 0..40 {
+        desk.ok("slack:U0STAFF01", &format!("/incident Kiosk {n} frozen P3"))
+            .await;
+    }
+    let (one, two) = (worker(&desk, &recorder), worker(&desk, &recorder));
+    let (first, second) = tokio::join!(one.drain(), two.drain());
+    assert_eq!(first.unwrap() + second.unwrap(), 40);
+    let posts = recorder.sent();
+    assert_eq!(posts.len(), 40, "{posts:?}");
+    for n in 0..40 {
+        let card = format!("Kiosk {n} frozen");
+        assert_eq!(
+            posts.iter().filter(|post| post.contains(&card)).count(),
+            1,
+            "{card}: {posts:?}"
+        );
+    }
+    let (cards, waiting): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM ticket_messages),
+                (SELECT count(*) FROM outbox WHERE sent_at IS NULL)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((cards, waiting), (40, 0));
+}
+
+/// One failed send in a batch is retried on its own; the rest are recorded.
+#[sqlx::test]
+async fn a_failure_in_a_batch_holds_back_only_its_row(pool: PgPool) {
+    let desk = Desk::new(pool.clone()).await;
+    let recorder = Recorder::new();
+    for n in 0..5 {
+        desk.ok("slack:U0STAFF01", &format!("/incident Till {n} offline P3"))
+            .await;
+    }
+    *recorder.fail_next.lock().unwrap() = Some(DeliveryError::Retry {
+        reason: "500".into(),
+        after: Some(std::time::Duration::from_secs(5)),
+    });
+    let worker = worker(&desk, &recorder);
+    assert_eq!(worker.drain().await.unwrap(), 5);
+    assert_eq!(recorder.sent().len(), 4);
+    let (sent, retrying): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE sent_at IS NOT NULL),
+                count(*) FILTER (WHERE sent_at IS NULL AND attempts = 1 AND failed_at IS NULL)
+         FROM outbox",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((sent, retrying), (4, 1));
+    desk.clock.advance(chrono::Duration::seconds(6));
+    assert_eq!(worker.drain().await.unwrap(), 1);
+    assert_eq!(recorder.sent().len(), 5);
+}
