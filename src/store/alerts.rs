@@ -122,3 +122,48 @@ pub async fn set_status(
     .await?;
     Ok(())
 }
+
+/// A firing alert to tie to its newly opened incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewLink<'a> {
+    pub fingerprint: &'a str,
+    pub ticket_id: i64,
+    /// Whether the alert has a row from an earlier episode to move.
+    pub existed: bool,
+}
+
+/// [`link`] for many alerts of `source` in one statement.
+pub async fn link_all(
+    conn: &mut PgConnection,
+    source: AlertSource,
+    links: &[NewLink<'_>],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if links.is_empty() {
+        return Ok(());
+    }
+    let fingerprints: Vec<&str> = links.iter().map(|l| l.fingerprint).collect();
+    let tickets: Vec<i64> = links.iter().map(|l| l.ticket_id).collect();
+    let existed: Vec<bool> = links.iter().map(|l| l.existed).collect();
+    // As in `link`: new alerts get a plain INSERT, so a row another
+    // delivery wrote despite the lock fails this one on the primary key.
+    sqlx::query(
+        "WITH wanted AS (
+            SELECT * FROM UNNEST($3::text[], $4::bigint[], $5::bool[]) AS l(fingerprint, ticket_id, existed)
+         ), moved AS (
+            UPDATE alerts a SET ticket_id = w.ticket_id, status = 'firing', opened_at = $2, updated_at = $2
+            FROM wanted w
+            WHERE w.existed AND a.source = $1 AND a.fingerprint = w.fingerprint
+         )
+         INSERT INTO alerts (source, fingerprint, ticket_id, status, opened_at, updated_at)
+         SELECT $1, fingerprint, ticket_id, 'firing', $2, $2 FROM wanted WHERE NOT existed",
+    )
+    .bind(source.as_str())
+    .bind(at)
+    .bind(&fingerprints)
+    .bind(&tickets)
+    .bind(&existed)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -3,6 +3,7 @@
 //! the transaction: every change to a ticket commits together with its
 //! timeline events.
 
+pub mod alert_delivery;
 pub mod alerts;
 pub mod automation;
 pub mod budgets;

@@ -83,6 +83,7 @@ pub async fn replace_checkpoints(
 
 /// Checkpoints as the column arrays `UNNEST` takes, so one statement writes
 /// them all.
+#[derive(Default)]
 pub(super) struct CheckpointColumns {
     pub clocks: Vec<&'static str>,
     pub thresholds: Vec<i16>,
@@ -91,10 +92,17 @@ pub(super) struct CheckpointColumns {
 
 impl CheckpointColumns {
     pub fn of(checkpoints: &[Checkpoint]) -> Self {
-        CheckpointColumns {
-            clocks: checkpoints.iter().map(|c| c.clock.as_str()).collect(),
-            thresholds: checkpoints.iter().map(|c| i16::from(c.threshold)).collect(),
-            dues: checkpoints.iter().map(|c| c.due_at).collect(),
+        let mut columns = CheckpointColumns::default();
+        columns.extend(checkpoints);
+        columns
+    }
+
+    /// Adds `checkpoints` after those already held.
+    pub fn extend(&mut self, checkpoints: &[Checkpoint]) {
+        for checkpoint in checkpoints {
+            self.clocks.push(checkpoint.clock.as_str());
+            self.thresholds.push(i16::from(checkpoint.threshold));
+            self.dues.push(checkpoint.due_at);
         }
     }
 }
@@ -126,6 +134,7 @@ pub async fn record_outcomes(
 }
 
 /// Clock outcomes as the column arrays `UNNEST` takes.
+#[derive(Default)]
 pub(super) struct OutcomeColumns {
     pub clocks: Vec<&'static str>,
     pub targets: Vec<i64>,
@@ -137,28 +146,26 @@ pub(super) struct OutcomeColumns {
 
 impl OutcomeColumns {
     pub fn of(views: &[ClockView]) -> Self {
-        let mut columns = OutcomeColumns {
-            clocks: Vec::with_capacity(views.len()),
-            targets: Vec::with_capacity(views.len()),
-            dues: Vec::with_capacity(views.len()),
-            stops: Vec::with_capacity(views.len()),
-            mets: Vec::with_capacity(views.len()),
-            margins: Vec::with_capacity(views.len()),
-        };
+        let mut columns = OutcomeColumns::default();
+        columns.extend(views);
+        columns
+    }
+
+    /// Adds `views` after those already held.
+    pub fn extend(&mut self, views: &[ClockView]) {
         for view in views {
             let (met, margin) = match &view.state {
                 ClockState::Met { margin } => (Some(true), Some(margin.num_seconds())),
                 ClockState::Breached { by, .. } => (Some(false), Some(-by.num_seconds())),
                 ClockState::Running { .. } | ClockState::Paused => (None, None),
             };
-            columns.clocks.push(view.clock.as_str());
-            columns.targets.push(view.target.num_seconds());
-            columns.dues.push(view.due_at);
-            columns.stops.push(view.stopped_at);
-            columns.mets.push(met);
-            columns.margins.push(margin);
+            self.clocks.push(view.clock.as_str());
+            self.targets.push(view.target.num_seconds());
+            self.dues.push(view.due_at);
+            self.stops.push(view.stopped_at);
+            self.mets.push(met);
+            self.margins.push(margin);
         }
-        columns
     }
 }
 

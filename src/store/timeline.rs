@@ -39,6 +39,7 @@ pub async fn append(
 }
 
 /// New events as the column arrays `UNNEST` takes, in order.
+#[derive(Default)]
 pub(super) struct EventColumns<'a> {
     pub actions: Vec<&'static str>,
     pub froms: Vec<Option<&'a str>>,
@@ -48,11 +49,19 @@ pub(super) struct EventColumns<'a> {
 
 impl<'a> EventColumns<'a> {
     pub fn of(events: &'a [NewEvent]) -> Self {
-        EventColumns {
-            actions: events.iter().map(|e| e.action.as_str()).collect(),
-            froms: events.iter().map(|e| e.from.as_deref()).collect(),
-            tos: events.iter().map(|e| e.to.as_deref()).collect(),
-            bodies: events.iter().map(|e| e.body.as_deref()).collect(),
+        let mut columns = EventColumns::default();
+        columns.extend(events);
+        columns
+    }
+
+    /// Adds `events` after those already held (several tickets' events in
+    /// one statement, with the ticket in a column of its own).
+    pub fn extend(&mut self, events: &'a [NewEvent]) {
+        for event in events {
+            self.actions.push(event.action.as_str());
+            self.froms.push(event.from.as_deref());
+            self.tos.push(event.to.as_deref());
+            self.bodies.push(event.body.as_deref());
         }
     }
 }

@@ -2,6 +2,7 @@
 //! (`#[sqlx::test]` gives each test a fresh database).
 
 mod action_items;
+mod alert_batches;
 mod api;
 mod automation;
 mod changes;

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 
@@ -12,11 +13,16 @@ use super::{rules, Engine};
 use crate::domain::alert::{Alert, AlertSource, AlertStatus};
 use crate::domain::automation::Trigger;
 use crate::domain::incident::{Incident, IncidentAction, IncidentStatus, NewIncident, Origin};
+use crate::domain::sla::{Checkpoint, ClockView};
 use crate::domain::timeline::{EventAction, NewEvent};
 use crate::domain::{FreeText, Platform, TicketRef, UserId};
 use crate::store::alerts::AlertLink;
 use crate::store::opening::{Opened, Opening};
 use crate::store::{self, StoreError};
+
+mod batch;
+
+use batch::{Delivery, Route};
 
 /// What the engine did with one alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -112,10 +118,34 @@ impl Engine {
             .map(|alert| (source, alert.fingerprint.as_str()))
             .collect();
         store::alerts::lock_fingerprints(&mut tx, &keys).await?;
-        let mut known = self.known_to_delivery(&mut tx, source, alerts).await?;
-        let mut outcome = AlertOutcome::default();
-        for alert in alerts {
-            let result = match alert.status {
+        let fingerprints: Vec<&str> = alerts.iter().map(|a| a.fingerprint.as_str()).collect();
+        let links = store::alerts::find_all(&mut tx, source, &fingerprints).await?;
+        let incidents = self.lock_firing_links(&mut tx, alerts, &links).await?;
+        let delivery = Delivery {
+            source,
+            actor: &actor,
+            alerts,
+            links: &links,
+            incidents: &incidents,
+            now: self.clock.now(),
+            lifecycle: &self.lifecycle,
+            open_together: batch::may_open_together(&self.config.automation.compiled_rules),
+        };
+        let routes = batch::routes(&delivery);
+        let services = self.services_named(&mut tx, alerts, &routes).await?;
+        let mut results: Vec<Option<AlertResult>> = vec![None; alerts.len()];
+        // The routes keep each incident to one of these steps, so their
+        // order does not matter to any incident.
+        self.note_together(&mut tx, &delivery, &routes, &mut results)
+            .await?;
+        self.open_together(&mut tx, &delivery, &routes, &services, &mut results)
+            .await?;
+        let mut known = Known { links, services };
+        for ((alert, route), result) in alerts.iter().zip(&routes).zip(&mut results) {
+            if *route != Route::OneByOne {
+                continue;
+            }
+            *result = Some(match alert.status {
                 AlertStatus::Firing => {
                     self.alert_fired(&mut tx, source, &actor, alert, &mut known)
                         .await?
@@ -124,39 +154,63 @@ impl Engine {
                     self.alert_resolved(&mut tx, source, &actor, alert, &mut known)
                         .await?
                 }
-            };
-            outcome.incidents.push(result);
+            });
         }
+        let incidents = results
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                StoreError::Corrupt("an alert of the delivery was not handled".into())
+            })?;
         tx.commit().await.map_err(StoreError::from)?;
         self.outbox_signal.notify_waiters();
-        Ok(outcome)
+        Ok(AlertOutcome { incidents })
     }
 
-    /// What the store knows of a delivery's alerts and the services they
-    /// name, read in two statements for the whole delivery (after its locks).
-    async fn known_to_delivery(
+    /// Locks, in one statement, the incidents the delivery's firing alerts
+    /// are tied to: whether each is open decides how its alert is handled.
+    async fn lock_firing_links(
         &self,
         conn: &mut PgConnection,
-        source: AlertSource,
         alerts: &[Alert],
-    ) -> Result<Known, StoreError> {
-        let fingerprints: Vec<&str> = alerts.iter().map(|a| a.fingerprint.as_str()).collect();
-        let links = store::alerts::find_all(conn, source, &fingerprints).await?;
+        links: &HashMap<String, AlertLink>,
+    ) -> Result<HashMap<i64, Incident>, StoreError> {
+        let mut ids: Vec<i64> = alerts
+            .iter()
+            .filter(|alert| alert.status == AlertStatus::Firing)
+            .filter_map(|alert| links.get(alert.fingerprint.as_str()))
+            .map(|link| link.ticket_id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let incidents = store::alert_delivery::lock_all_by_id(conn, &ids).await?;
+        Ok(incidents.into_iter().map(|i| (i.id, i)).collect())
+    }
+
+    /// The ids of the catalog services named by the alerts that may open an
+    /// incident, read in one statement (none when no alert names one).
+    async fn services_named(
+        &self,
+        conn: &mut PgConnection,
+        alerts: &[Alert],
+        routes: &[Route],
+    ) -> Result<HashMap<String, i64>, StoreError> {
         let rules = self.config.hooks.rules();
         let mut names: Vec<String> = alerts
             .iter()
-            .filter(|alert| alert.status == AlertStatus::Firing)
-            .filter_map(|alert| alert.service(&rules))
+            .zip(routes)
+            .filter(|(alert, route)| {
+                alert.status == AlertStatus::Firing && !matches!(route, Route::Note { .. })
+            })
+            .filter_map(|(alert, _)| alert.service(&rules))
             .map(|name| name.to_ascii_lowercase())
             .collect();
         names.sort();
         names.dedup();
-        let services = if names.is_empty() {
-            HashMap::new()
-        } else {
-            store::services::find_ids(conn, &names).await?
-        };
-        Ok(Known { links, services })
+        if names.is_empty() {
+            return Ok(HashMap::new());
+        }
+        store::services::find_ids(conn, &names).await
     }
 
     async fn alert_fired(
@@ -172,12 +226,11 @@ impl Engine {
         if let Some(link) = &link {
             let incident = self.lock_linked(conn, link.ticket_id).await?;
             if incident.status.is_open() {
-                let again = if link.status == AlertStatus::Resolved {
-                    "is firing again"
+                let note = if link.status == AlertStatus::Resolved {
+                    format!("{} alert {fingerprint} is firing again.", source.product())
                 } else {
-                    "is still firing"
+                    batch::still_firing(source, fingerprint)
                 };
-                let note = format!("{} alert {fingerprint} {again}.", source.product());
                 self.alert_acts(conn, actor, alert, &incident, note_action(alert, &note)?)
                     .await?;
                 store::alerts::set_status(
@@ -315,6 +368,26 @@ impl Engine {
         alert: &Alert,
         services: &HashMap<String, i64>,
     ) -> Result<(Incident, Option<String>), AlertError> {
+        let now = self.clock.now();
+        let prepared = self.prepare_opening(source, actor, alert, services, now);
+        let opening = prepared.opening(actor, now);
+        let Opened::New { id, number, .. } = store::opening::open(conn, &opening).await? else {
+            return Err(StoreError::Corrupt("an alert's incident was not opened".into()).into());
+        };
+        Ok((prepared.new.opened(id, number, now), prepared.note))
+    }
+
+    /// Works out the incident a firing alert opens at `now`, before
+    /// anything is stored: the SLA policy reads no id or number, so its
+    /// clocks are known before the database numbers the incident.
+    fn prepare_opening(
+        &self,
+        source: AlertSource,
+        actor: &UserId,
+        alert: &Alert,
+        services: &HashMap<String, i64>,
+        now: DateTime<Utc>,
+    ) -> Prepared {
         let hooks = &self.config.hooks;
         let rules = hooks.rules();
         let (priority, _) = alert.priority(&rules);
@@ -355,7 +428,6 @@ impl Engine {
                 message: None,
             },
         };
-        let now = self.clock.now();
         let mut events = vec![new.created_event()];
         if let Some(note) = &note {
             events.push(
@@ -366,29 +438,20 @@ impl Engine {
             );
         }
         let policy = self.sla_policy();
-        // The policy reads no id or number: the clocks are known before the
-        // database numbers the incident.
         let unnumbered = new.opened(0, 0, now);
         let cards: Vec<Platform> = [new.origin.platform]
             .into_iter()
             .filter(|p| super::delivers_to(*p))
             .collect();
-        let opening = Opening {
-            incident: &new,
+        Prepared {
+            checkpoints: policy.checkpoints(&unnumbered, &[]),
+            outcomes: policy.clocks(&unnumbered, &[], now),
+            new,
             service_id,
-            at: now,
-            actor,
-            events: &events,
-            checkpoints: &policy.checkpoints(&unnumbered, &[]),
-            outcomes: &policy.clocks(&unnumbered, &[], now),
-            cards: &cards,
-            delivery: None,
-            known_errors: None,
-        };
-        let Opened::New { id, number, .. } = store::opening::open(conn, &opening).await? else {
-            return Err(StoreError::Corrupt("an alert's incident was not opened".into()).into());
-        };
-        Ok((new.opened(id, number, now), note))
+            note,
+            events,
+            cards,
+        }
     }
 
     /// The incident an alert is tied to, locked until the transaction ends.
@@ -418,6 +481,36 @@ impl Engine {
         self.act_unchecked(conn, actor, incident, &action)
             .await?
             .map_err(|err| AlertError::refused(alert, err))
+    }
+}
+
+/// An alert's incident, worked out and waiting to be stored.
+struct Prepared {
+    new: NewIncident,
+    service_id: Option<i64>,
+    /// Why the incident has no service, when the alert named an unknown one.
+    note: Option<String>,
+    events: Vec<NewEvent>,
+    checkpoints: Vec<Checkpoint>,
+    outcomes: Vec<ClockView>,
+    cards: Vec<Platform>,
+}
+
+impl Prepared {
+    /// The opening that stores it, by `actor` at `at`.
+    fn opening<'a>(&'a self, actor: &'a UserId, at: DateTime<Utc>) -> Opening<'a> {
+        Opening {
+            incident: &self.new,
+            service_id: self.service_id,
+            at,
+            actor,
+            events: &self.events,
+            checkpoints: &self.checkpoints,
+            outcomes: &self.outcomes,
+            cards: &self.cards,
+            delivery: None,
+            known_errors: None,
+        }
     }
 }
 

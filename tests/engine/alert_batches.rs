@@ -1,0 +1,422 @@
+//! Alert deliveries handled together: a delivery's repeats are noted and
+//! its new alerts opened in a few statements, whatever its size, and what
+//! that writes is what handling the alerts one by one writes.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use itsm_bot::config::{Config, Secret};
+use itsm_bot::domain::automation::{Rule, Trigger, When};
+use itsm_bot::http::{router, HttpState};
+use serde_json::Value;
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+use crate::helpers::Desk;
+
+const TOKEN: &str = "batch-test-token-77a0";
+
+/// A desk whose alerts open incidents in Slack channel `channel`, so each
+/// desk's incidents can be told apart and their cards are queued.
+async fn desk(pool: PgPool, channel: &str, one_by_one: bool, auto_resolve: bool) -> Desk {
+    let mut config = Config::defaults().unwrap();
+    config.hooks.token = Some(Secret::new(TOKEN));
+    config.hooks.auto_resolve = auto_resolve;
+    config.hooks.channel = format!("slack:{channel}").parse().unwrap();
+    if one_by_one {
+        // A rule on alert.fired sends every new alert down the one-by-one
+        // path; this one never matches, so it writes nothing of its own.
+        config.automation.compiled_rules.push(Rule {
+            name: "never".into(),
+            on: Trigger::AlertFired,
+            when: When {
+                services: vec!["no-such-service".into()],
+                ..When::default()
+            },
+            actions: Vec::new(),
+        });
+    }
+    Desk::with_config(pool, config).await
+}
+
+/// An Alertmanager (version 4) delivery of `alerts`: (fingerprint, status,
+/// service label). Nothing but the fingerprint tells the alerts apart, so
+/// two deliveries differing only in fingerprints write the same rows.
+fn delivery(alerts: &[(&str, &str, &str)]) -> String {
+    let alerts: Vec<Value> = alerts
+        .iter()
+        .map(|(fingerprint, status, service)| {
+            let ends_at = if *status == "resolved" {
+                "2026-11-25T09:20:00Z"
+            } else {
+                "0001-01-01T00:00:00Z"
+            };
+            serde_json::json!({
+                "status": status,
+                "labels": {"alertname": "DiskFull", "severity": "warning", "service": service},
+                "annotations": {"summary": "Disk almost full"},
+                "startsAt": "2026-11-25T08:55:00Z",
+                "endsAt": ends_at,
+                "generatorURL": "http://prometheus.example.org:9090/graph",
+                "fingerprint": fingerprint,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "version": "4", "groupKey": "{}:{}", "truncatedAlerts": 0, "status": "firing",
+        "receiver": "itsm", "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+        "externalURL": "http://alertmanager.example.org:9093", "alerts": alerts,
+    })
+    .to_string()
+}
+
+/// Delivers `body` to Alertmanager's hook and expects 200; returns the
+/// (fingerprint, action, incident, note) of each alert.
+async fn deliver(desk: &Desk, body: &str) -> Vec<[Option<String>; 4]> {
+    let request = Request::post("/hooks/alertmanager")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = router(HttpState::new(desk.engine.clone()))
+        .oneshot(request)
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let json: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(status, StatusCode::OK, "{json}");
+    json["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            ["fingerprint", "action", "incident", "note"].map(|k| r[k].as_str().map(str::to_string))
+        })
+        .collect()
+}
+
+/// Everything the incidents opened in `channel` hold, as text, with ticket
+/// ids and numbers replaced by the incident's place among them and `prefix`
+/// (the fingerprints' prefix) by `*`: their rows, incident details,
+/// timelines, SLA checkpoints and outcomes, queued cards and alerts.
+async fn written(pool: &PgPool, channel: &str, prefix: &str) -> Vec<String> {
+    let tables = [
+        "SELECT row_to_json(x)::text FROM (SELECT t.title, t.description, t.status, t.priority,
+                t.service_id, t.reporter, t.assignee, t.origin_platform, t.origin_thread,
+                t.origin_message, t.created_at, t.updated_at FROM tickets t WHERE t.id = $1) x",
+        "SELECT row_to_json(x)::text FROM (SELECT impact, urgency, status_before_hold, hold_reason,
+                acknowledged_at, resolved_at, resolution, closed_at, responded_at
+                FROM incidents WHERE ticket_id = $1) x",
+        "SELECT row_to_json(x)::text FROM (SELECT at, actor, action, from_value, to_value, body
+                FROM ticket_events WHERE ticket_id = $1 ORDER BY id) x",
+        "SELECT row_to_json(x)::text FROM (SELECT clock, threshold, due_at
+                FROM sla_checkpoints WHERE ticket_id = $1 ORDER BY clock, threshold) x",
+        "SELECT row_to_json(x)::text FROM (SELECT clock, target_seconds, due_at, stopped_at, met,
+                margin_seconds FROM sla_outcomes WHERE ticket_id = $1 ORDER BY clock) x",
+        "SELECT row_to_json(x)::text FROM (SELECT platform, kind, created_at, not_before, attempts
+                FROM outbox WHERE ticket_id = $1 ORDER BY id) x",
+        "SELECT row_to_json(x)::text FROM (SELECT fingerprint, status, opened_at, updated_at
+                FROM alerts WHERE ticket_id = $1) x",
+    ];
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM tickets WHERE kind = 'incident' AND origin_channel = $1 ORDER BY number",
+    )
+    .bind(channel)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    for (place, id) in ids.into_iter().enumerate() {
+        out.push(format!("incident {place}"));
+        for query in tables {
+            let rows: Vec<String> = sqlx::query_scalar(query)
+                .bind(id)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+            out.extend(rows.into_iter().map(|row| row.replace(prefix, "*")));
+        }
+    }
+    out
+}
+
+/// `results` with fingerprints' `prefix` replaced by `*` and incident
+/// references by their place among `channel`'s incidents.
+async fn neutral(
+    pool: &PgPool,
+    channel: &str,
+    prefix: &str,
+    results: Vec<[Option<String>; 4]>,
+) -> Vec<[Option<String>; 4]> {
+    let numbers: Vec<i64> = sqlx::query_scalar(
+        "SELECT number FROM tickets WHERE kind = 'incident' AND origin_channel = $1 ORDER BY number",
+    )
+    .bind(channel)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    results
+        .into_iter()
+        .map(|[fingerprint, action, incident, note]| {
+            let place = incident.map(|reference| {
+                let number: i64 = reference.trim_start_matches("INC-").parse().unwrap();
+                let place = numbers.iter().position(|n| *n == number).unwrap();
+                format!("incident {place}")
+            });
+            [
+                fingerprint.map(|f| f.replace(prefix, "*")),
+                action,
+                place,
+                note.map(|n| n.replace(prefix, "*")),
+            ]
+        })
+        .collect()
+}
+
+/// The same deliveries, once through a desk that handles every alert on
+/// its own and once through one that handles them together, answer and
+/// write the same: new alerts, repeats, a repeat whose incident a person
+/// resolved, recoveries, an alert listed twice, an unknown service, an
+/// alert firing again after its recovery.
+async fn same_as_one_by_one(pool: PgPool, auto_resolve: bool) {
+    let alone = desk(pool.clone(), "C0ALONE", true, auto_resolve).await;
+    let together = desk(pool.clone(), "C0TOGETHER", false, auto_resolve).await;
+    let rounds: Vec<Vec<(&str, &str, &str)>> = vec![
+        // New alerts: a catalog service, an unknown one, no service.
+        vec![
+            ("a", "firing", "vpn"),
+            ("b", "firing", "nosuch"),
+            ("c", "firing", ""),
+        ],
+        // Repeats.
+        vec![
+            ("a", "firing", "vpn"),
+            ("b", "firing", "nosuch"),
+            ("c", "firing", ""),
+        ],
+        // (A person resolves b's incident in between.) A repeat of b opens
+        // a new incident; a and c are still firing; d is new.
+        vec![
+            ("a", "firing", "vpn"),
+            ("b", "firing", "nosuch"),
+            ("d", "firing", "vpn"),
+            ("c", "firing", ""),
+        ],
+        // Mixed: a repeat, a recovery, an alert listed twice, a new one.
+        vec![
+            ("a", "firing", "vpn"),
+            ("c", "resolved", ""),
+            ("d", "firing", "vpn"),
+            ("e", "firing", "vpn"),
+            ("d", "resolved", "vpn"),
+        ],
+        // c fires again after its recovery (its incident resolved with
+        // auto-resolve, still open without), next to plain repeats.
+        vec![
+            ("c", "firing", ""),
+            ("a", "firing", "vpn"),
+            ("e", "firing", "vpn"),
+        ],
+    ];
+    for (round, alerts) in rounds.iter().enumerate() {
+        if round == 2 {
+            for (desk, channel) in [(&alone, "C0ALONE"), (&together, "C0TOGETHER")] {
+                let number: i64 = sqlx::query_scalar(
+                    "SELECT number FROM tickets WHERE origin_channel = $1 ORDER BY number LIMIT 1 OFFSET 1",
+                )
+                .bind(channel)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                desk.ok(
+                    "alice",
+                    &format!("/incident INC-{number} resolve disk cleaned"),
+                )
+                .await;
+            }
+        }
+        let named = |prefix: &str| -> Vec<(String, &str, &str)> {
+            alerts
+                .iter()
+                .map(|(f, status, service)| (format!("{prefix}{f}"), *status, *service))
+                .collect()
+        };
+        let body = |prefix: &str| {
+            let alerts = named(prefix);
+            let alerts: Vec<(&str, &str, &str)> = alerts
+                .iter()
+                .map(|(f, s, v)| (f.as_str(), *s, *v))
+                .collect();
+            delivery(&alerts)
+        };
+        let one = deliver(&alone, &body("one-")).await;
+        let both = deliver(&together, &body("two-")).await;
+        assert_eq!(
+            neutral(&pool, "C0TOGETHER", "two-", both).await,
+            neutral(&pool, "C0ALONE", "one-", one).await,
+            "round {round}"
+        );
+        assert_eq!(
+            written(&pool, "C0TOGETHER", "two-").await,
+            written(&pool, "C0ALONE", "one-").await,
+            "round {round}"
+        );
+    }
+    let opened: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tickets WHERE origin_channel = 'C0TOGETHER'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let expected = if auto_resolve { 7 } else { 6 };
+    assert_eq!(
+        opened, expected,
+        "a, b, c, then b again, d, e (and c again)"
+    );
+}
+
+#[sqlx::test]
+async fn deliveries_handled_together_write_what_one_by_one_writes(pool: PgPool) {
+    same_as_one_by_one(pool, true).await;
+}
+
+#[sqlx::test]
+async fn without_auto_resolve_too(pool: PgPool) {
+    same_as_one_by_one(pool, false).await;
+}
+
+/// Ten new alerts open ten incidents numbered in the alerts' order; ten
+/// repeats note each incident once and queue an update of each card.
+#[sqlx::test]
+async fn a_delivery_of_ten_opens_and_notes_ten_in_order(pool: PgPool) {
+    let desk = desk(pool.clone(), "C0ALERTS", false, true).await;
+    let names: Vec<String> = (0..10).map(|i| format!("bench-{i:04}")).collect();
+    let alerts: Vec<(&str, &str, &str)> = names
+        .iter()
+        .map(|f| (f.as_str(), "firing", "vpn"))
+        .collect();
+    let body = delivery(&alerts);
+
+    let opened = deliver(&desk, &body).await;
+    let expected: Vec<(Option<String>, Option<String>)> = (1..=10)
+        .map(|n| (Some("opened".to_string()), Some(format!("INC-{n}"))))
+        .collect();
+    let got: Vec<_> = opened
+        .iter()
+        .map(|[_, action, incident, _]| (action.clone(), incident.clone()))
+        .collect();
+    assert_eq!(got, expected);
+    let fingerprints: Vec<Option<String>> = opened.iter().map(|r| r[0].clone()).collect();
+    assert_eq!(
+        fingerprints,
+        names.iter().cloned().map(Some).collect::<Vec<_>>()
+    );
+    let linked: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT a.fingerprint, t.number FROM alerts a JOIN tickets t ON t.id = a.ticket_id
+         ORDER BY t.number",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let want: Vec<(String, i64)> = names.iter().cloned().zip(1..).collect();
+    assert_eq!(linked, want);
+
+    let cards_before = cards(&pool).await;
+    let noted = deliver(&desk, &body).await;
+    assert!(noted
+        .iter()
+        .zip(1..)
+        .all(|(r, n)| r[1].as_deref() == Some("noted")
+            && r[2].as_deref() == Some(format!("INC-{n}").as_str())));
+    let notes: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT t.number, count(*) FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id
+         WHERE e.action = 'note' GROUP BY t.number ORDER BY t.number",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(notes, (1..=10).map(|n| (n, 1)).collect::<Vec<_>>());
+    let cards_after = cards(&pool).await;
+    assert_eq!(
+        cards_after
+            .iter()
+            .zip(&cards_before)
+            .map(|((n, after), (_, before))| (*n, after - before))
+            .collect::<Vec<_>>(),
+        (1..=10).map(|n| (n, 1)).collect::<Vec<_>>(),
+        "one card update queued per noted incident"
+    );
+}
+
+/// Queued card rows per incident number.
+async fn cards(pool: &PgPool) -> Vec<(i64, i64)> {
+    sqlx::query_as(
+        "SELECT t.number, count(o.id) FROM tickets t
+         LEFT JOIN outbox o ON o.ticket_id = t.id AND o.kind = 'ticket_message'
+         WHERE t.kind = 'incident' GROUP BY t.number ORDER BY t.number",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// Counts the statements sqlx sends on this thread while it is the
+/// default subscriber. sqlx logs COMMIT but not BEGIN.
+struct StatementCounter(Arc<AtomicUsize>);
+
+impl tracing::Subscriber for StatementCounter {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        metadata.target() == "sqlx::query"
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if event.metadata().target() == "sqlx::query" {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// The statements a delivery of `size` new alerts and then of their
+/// repeats take, with COMMIT and without BEGIN.
+async fn statements(pool: PgPool, size: usize) -> (usize, usize) {
+    let desk = desk(pool, "C0ALERTS", false, true).await;
+    let names: Vec<String> = (0..size).map(|i| format!("count{size}-{i:04}")).collect();
+    let alerts: Vec<(&str, &str, &str)> = names
+        .iter()
+        .map(|f| (f.as_str(), "firing", "vpn"))
+        .collect();
+    let body = delivery(&alerts);
+    let mut counts = Vec::new();
+    for _ in 0..2 {
+        let count = Arc::new(AtomicUsize::new(0));
+        let guard = tracing::subscriber::set_default(StatementCounter(count.clone()));
+        deliver(&desk, &body).await;
+        drop(guard);
+        counts.push(count.load(Ordering::SeqCst));
+    }
+    (counts[0], counts[1])
+}
+
+/// Issue 12: a delivery takes the same few statements whatever its size.
+/// New alerts: lock their fingerprints, read their links, read the
+/// services, open, link, commit. Repeats: lock, read the links, lock the
+/// incidents, note, commit. (Alert by alert, ten new alerts took 24 and
+/// ten repeats 54.)
+#[sqlx::test]
+async fn a_delivery_takes_a_few_statements_whatever_its_size(pool: PgPool) {
+    let (new_one, repeat_one) = statements(pool.clone(), 1).await;
+    let (new_ten, repeat_ten) = statements(pool, 10).await;
+    assert_eq!((new_ten, repeat_ten), (new_one, repeat_one));
+    assert_eq!(new_ten, 6, "statements for ten new alerts");
+    assert_eq!(repeat_ten, 5, "statements for ten repeats");
+}
