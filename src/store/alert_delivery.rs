@@ -1,8 +1,7 @@
-//! What one delivery of monitoring alerts reads and writes for many
-//! incidents at once: their locks, and the notes that repeats of firing
-//! alerts leave. A delivery of ten alerts took some fifty round trips alert
-//! by alert; PostgreSQL's cost is mostly per statement, so these do the
-//! whole delivery's share in one each.
+//! What one delivery of monitoring alerts writes for many incidents at
+//! once: the notes that repeats of firing alerts leave. A delivery of ten
+//! alerts took some fifty round trips alert by alert; PostgreSQL's cost is
+//! mostly per statement, so this does the whole delivery's share in one.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -10,41 +9,9 @@ use sqlx::PgConnection;
 use super::timeline::EventColumns;
 use super::StoreError;
 use crate::domain::alert::AlertSource;
-use crate::domain::incident::{Incident, IncidentStatus, Origin};
+use crate::domain::incident::Incident;
 use crate::domain::timeline::NewEvent;
-use crate::domain::{Platform, Priority, UserId};
-
-/// The incident columns `store::incidents` reads, for the rows of `t`
-/// (tickets), `i` (incidents) and `s` (services).
-const INCIDENT_COLUMNS: &str = "
-SELECT t.id, t.number, t.title, t.description, t.priority, t.status,
-       t.reporter, t.assignee, t.origin_platform, t.origin_channel,
-       t.origin_thread, t.origin_message, t.created_at, t.updated_at,
-       s.name AS service, i.impact, i.urgency, i.status_before_hold,
-       i.hold_reason, i.acknowledged_at, i.acknowledged_by, i.responded_at, i.resolved_at,
-       i.resolution, i.closed_at
-FROM tickets t
-JOIN incidents i ON i.ticket_id = t.id
-LEFT JOIN services s ON s.id = t.service_id";
-
-/// Reads the incidents stored as tickets `ids` and locks them until the
-/// transaction ends, in one statement; ids that are no incident are left
-/// out. Rows are locked in id order, so two transactions locking
-/// overlapping sets wait for each other instead of deadlocking.
-pub async fn lock_all_by_id(
-    conn: &mut PgConnection,
-    ids: &[i64],
-) -> Result<Vec<Incident>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let query = format!(
-        "{INCIDENT_COLUMNS} WHERE t.kind = 'incident' AND t.id = ANY($1::bigint[])
-         ORDER BY t.id FOR UPDATE OF t, i"
-    );
-    let rows: Vec<IncidentRow> = sqlx::query_as(&query).bind(ids).fetch_all(conn).await?;
-    rows.into_iter().map(Incident::try_from).collect()
-}
+use crate::domain::{Platform, UserId};
 
 /// Repeats of firing alerts to record together: each incident as it is
 /// after its note, and the note.
@@ -133,84 +100,4 @@ pub async fn record_notes(conn: &mut PgConnection, notes: &Notes<'_>) -> Result<
         )));
     }
     Ok(())
-}
-
-// The same row and mapping as `store::incidents` uses for its reads.
-#[derive(sqlx::FromRow)]
-struct IncidentRow {
-    id: i64,
-    number: i64,
-    title: String,
-    description: String,
-    priority: Option<i16>,
-    status: String,
-    reporter: String,
-    assignee: Option<String>,
-    origin_platform: String,
-    origin_channel: String,
-    origin_thread: Option<String>,
-    origin_message: Option<String>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    service: Option<String>,
-    impact: String,
-    urgency: String,
-    status_before_hold: Option<String>,
-    hold_reason: Option<String>,
-    acknowledged_at: Option<DateTime<Utc>>,
-    acknowledged_by: Option<String>,
-    responded_at: Option<DateTime<Utc>>,
-    resolved_at: Option<DateTime<Utc>>,
-    resolution: Option<String>,
-    closed_at: Option<DateTime<Utc>>,
-}
-
-impl TryFrom<IncidentRow> for Incident {
-    type Error = StoreError;
-
-    fn try_from(row: IncidentRow) -> Result<Self, Self::Error> {
-        let corrupt = |what: &str| StoreError::Corrupt(format!("INC-{}: {what}", row.number));
-        let user = |text: &str| text.parse::<UserId>().map_err(|e| corrupt(&e.to_string()));
-        let optional_user = |text: &Option<String>| text.as_deref().map(user).transpose();
-        Ok(Incident {
-            id: row.id,
-            number: row.number,
-            priority: row
-                .priority
-                .and_then(Priority::from_i16)
-                .ok_or_else(|| corrupt("bad priority"))?,
-            impact: row.impact.parse().map_err(|_| corrupt("bad impact"))?,
-            urgency: row.urgency.parse().map_err(|_| corrupt("bad urgency"))?,
-            status: row.status.parse().map_err(|e: String| corrupt(&e))?,
-            status_before_hold: row
-                .status_before_hold
-                .as_deref()
-                .map(str::parse::<IncidentStatus>)
-                .transpose()
-                .map_err(|e| corrupt(&e))?,
-            reporter: user(&row.reporter)?,
-            assignee: optional_user(&row.assignee)?,
-            acknowledged_by: optional_user(&row.acknowledged_by)?,
-            origin: Origin {
-                platform: row
-                    .origin_platform
-                    .parse()
-                    .map_err(|_| corrupt("bad origin platform"))?,
-                channel: row.origin_channel,
-                thread: row.origin_thread,
-                message: row.origin_message,
-            },
-            title: row.title,
-            description: row.description,
-            hold_reason: row.hold_reason,
-            service: row.service,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            acknowledged_at: row.acknowledged_at,
-            responded_at: row.responded_at,
-            resolved_at: row.resolved_at,
-            resolution: row.resolution,
-            closed_at: row.closed_at,
-        })
-    }
 }

@@ -168,6 +168,25 @@ pub async fn card_sources(
         .collect()
 }
 
+/// Reads the incidents stored as tickets `ids` and locks them until the
+/// transaction ends, in one statement; ids that are no incident are left
+/// out. Rows are locked in id order, so two transactions locking
+/// overlapping sets wait for each other instead of deadlocking.
+pub async fn lock_all_by_id(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<Vec<Incident>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = format!(
+        "{SELECT_INCIDENT} WHERE t.kind = 'incident' AND t.id = ANY($1::bigint[])
+         ORDER BY t.id FOR UPDATE OF t, i"
+    );
+    let rows: Vec<IncidentRow> = sqlx::query_as(&query).bind(ids).fetch_all(conn).await?;
+    rows.into_iter().map(Incident::try_from).collect()
+}
+
 /// Reads incident `number` and locks it until the transaction ends, so
 /// concurrent changes to one incident happen one after the other.
 pub async fn lock(conn: &mut PgConnection, number: i64) -> Result<Option<Incident>, StoreError> {

@@ -183,7 +183,7 @@ impl Engine {
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        let incidents = store::alert_delivery::lock_all_by_id(conn, &ids).await?;
+        let incidents = store::incidents::lock_all_by_id(conn, &ids).await?;
         Ok(incidents.into_iter().map(|i| (i.id, i)).collect())
     }
 
