@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use slack_morphism::prelude::*;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OnceCell};
 
 /// Most user ids looked up for one message.
 const MAX_LOOKUPS: usize = 10;
@@ -13,12 +13,18 @@ const MAX_LOOKUPS: usize = 10;
 /// How long a looked-up name is trusted.
 const TTL: Duration = Duration::from_secs(3600);
 
+/// Names kept before the cache drops those past their time.
+const KEEP: usize = 10_000;
+
+/// A name, looked up once however many ask for it at the same time.
+type Lookup = Arc<OnceCell<String>>;
+
 /// A cache of display names.
 #[derive(Clone)]
 pub struct People {
     client: Arc<SlackHyperClient>,
     token: SlackApiToken,
-    names: Arc<Mutex<HashMap<String, (String, Instant)>>>,
+    names: Arc<Mutex<HashMap<String, (Lookup, Instant)>>>,
 }
 
 impl People {
@@ -32,16 +38,35 @@ impl People {
 
     /// The display name of Slack user `id`, or the id when Slack cannot say.
     pub async fn name(&self, id: &str) -> String {
-        if let Some((name, at)) = self.names.lock().await.get(id) {
-            if at.elapsed() < TTL {
-                return name.clone();
+        let lookup = {
+            let mut names = self.names.lock().await;
+            match names.get(id) {
+                Some((lookup, at)) if at.elapsed() < TTL => lookup.clone(),
+                _ => {
+                    if names.len() >= KEEP {
+                        names.retain(|_, (_, at)| at.elapsed() < TTL);
+                        if names.len() >= KEEP {
+                            // More people in an hour than it keeps: start
+                            // over rather than pay for a scan per newcomer.
+                            names.clear();
+                        }
+                    }
+                    let lookup = Lookup::default();
+                    names.insert(id.to_string(), (lookup.clone(), Instant::now()));
+                    lookup
+                }
             }
-        }
+        };
+        lookup.get_or_init(|| self.look_up(id)).await.clone()
+    }
+
+    /// Asks Slack for user `id`'s name.
+    async fn look_up(&self, id: &str) -> String {
         let session = self.client.open_session(&self.token);
         let looked_up = session
             .users_info(&SlackApiUsersInfoRequest::new(id.into()))
             .await;
-        let name = match looked_up {
+        match looked_up {
             Ok(info) => {
                 let user = info.user;
                 let profile = user.profile.as_ref();
@@ -62,12 +87,7 @@ impl People {
                 tracing::debug!(error = %err, user = id, "users.info failed");
                 id.to_string()
             }
-        };
-        self.names
-            .lock()
-            .await
-            .insert(id.to_string(), (name.clone(), Instant::now()));
-        name
+        }
     }
 
     /// Replaces every `slack:U…` user id in `text` with the person's name.
@@ -96,5 +116,44 @@ impl People {
         }
         out.push_str(rest);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// Renders side by side (a batch of cards by one reporter) ask Slack
+    /// once for the person they all name.
+    #[tokio::test]
+    async fn renders_side_by_side_share_one_lookup() {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = asked.clone();
+        let users_info = move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                // Slow enough that every render arrives while it runs.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                axum::Json(serde_json::json!({
+                    "ok": true,
+                    "user": {"id": "U0SAM", "name": "sam", "profile": {"display_name": "Sam Staff"}},
+                }))
+            }
+        };
+        let app = axum::Router::new().route("/api/users.info", axum::routing::any(users_info));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = super::super::client(&format!("http://{addr}/api")).unwrap();
+        let people = People::new(client, SlackApiToken::new("xoxb-test".into()));
+
+        let names = futures_util::future::join_all((0..5).map(|_| people.name("U0SAM"))).await;
+        assert!(names.iter().all(|name| name == "Sam Staff"), "{names:?}");
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+        assert_eq!(people.name("U0SAM").await, "Sam Staff");
+        assert_eq!(asked.load(Ordering::SeqCst), 1, "kept for the next render");
     }
 }
