@@ -131,6 +131,7 @@ pub async fn run(
     token: &str,
     budget: Budget,
 ) -> anyhow::Result<Vec<Row>> {
+    crate::bot::settle(pool).await?;
     let new = load::run(
         port,
         CLIENTS,
@@ -154,6 +155,7 @@ pub async fn run(
     // Let the bot post the new incidents' cards before the next phase.
     let new_backlog = crate::bot::cards_posted(pool).await?;
     let groups = new.ok;
+    crate::bot::settle(pool).await?;
     let repeat = load::run(
         port,
         CLIENTS,

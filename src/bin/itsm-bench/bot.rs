@@ -236,6 +236,19 @@ pub fn memory(pid: u32) -> anyhow::Result<Memory> {
 /// Longest the bot may take to post the cards a phase left waiting.
 const CARDS_DRAIN_LIMIT: Duration = Duration::from_secs(300);
 
+/// Vacuums and analyzes the bench database before a measured phase, as
+/// pgbench does before its own runs. The bench database starts empty, and
+/// statements the bot prepared while a table was empty keep the plans made
+/// for an empty table until statistics arrive: autovacuum analyzes within
+/// a minute in service, but a 10-second phase on a fresh database would
+/// otherwise be measured entirely inside that first minute (by
+/// `auto_explain`: the card lease scanning every waiting row, 26 ms, and
+/// the alert lookup filtering every alert, 9 ms, instead of index lookups).
+pub async fn settle(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    sqlx::raw_sql("VACUUM ANALYZE").execute(pool).await?;
+    Ok(())
+}
+
 /// Waits until the bot's outbox holds nothing due; how long that took.
 pub async fn cards_posted(pool: &sqlx::PgPool) -> anyhow::Result<Duration> {
     let started = Instant::now();

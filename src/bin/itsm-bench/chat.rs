@@ -119,6 +119,7 @@ pub async fn run(setup: &Setup<'_>) -> anyhow::Result<(Vec<Row>, u64)> {
             clients,
             response_url: setup.response_url.clone(),
         });
+        crate::bot::settle(setup.pool).await?;
         let measured = load::run(setup.server.port, clients, setup.budget, request).await?;
         if clients == 8 {
             peak = setup.server.memory()?.peak;
