@@ -53,8 +53,17 @@ pub async fn find_all(
     fingerprints: &[&str],
 ) -> Result<HashMap<String, AlertLink>, StoreError> {
     let rows: Vec<(String, i64, String)> = sqlx::query_as(
-        "SELECT fingerprint, ticket_id, status FROM alerts
-         WHERE source = $1 AND fingerprint = ANY($2::text[])",
+        // One primary-key lookup per fingerprint. Written as `fingerprint =
+        // ANY($2)`, a statement prepared while `alerts` was small kept a
+        // plan reading every alert of the source (by auto_explain: 9 ms at
+        // 12,000 alerts); the fenced lateral lookup cannot become that.
+        "SELECT a.fingerprint, a.ticket_id, a.status
+         FROM unnest($2::text[]) AS f(fingerprint)
+         CROSS JOIN LATERAL (
+            SELECT fingerprint, ticket_id, status FROM alerts
+            WHERE source = $1 AND fingerprint = f.fingerprint
+            OFFSET 0
+         ) a",
     )
     .bind(source.as_str())
     .bind(fingerprints)

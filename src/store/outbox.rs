@@ -224,26 +224,37 @@ pub async fn lease_batch(
 ) -> Result<Vec<(i64, Vec<i64>)>, StoreError> {
     let (tickets, rows): (Vec<i64>, Vec<i64>) = cards.iter().copied().unzip();
     Ok(sqlx::query_as(
+        // Each card's rows are looked up per ticket (a lateral subquery on
+        // the leading column of `outbox_by_ticket`), not by a join the
+        // planner may turn into a scan of every waiting row: a statement
+        // prepared while the outbox was small kept such a plan (by
+        // auto_explain, 18–26 ms a batch at 2,000 waiting rows instead of
+        // under 1 ms).
         "WITH claimed AS (
             SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS c(ticket_id, item_id)
          ), free AS (
             SELECT c.ticket_id, c.item_id FROM claimed c
-            WHERE NOT EXISTS (SELECT 1 FROM outbox o
-                              WHERE o.ticket_id = c.ticket_id AND o.platform = $3
-                                AND o.kind = 'ticket_message' AND o.sent_at IS NULL
-                                AND o.failed_at IS NULL AND o.claimed_until > $4)
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS held FROM outbox o
+                WHERE o.ticket_id = c.ticket_id AND o.platform = $3
+                  AND o.kind = 'ticket_message' AND o.sent_at IS NULL
+                  AND o.failed_at IS NULL AND o.claimed_until > $4
+            ) busy
+            WHERE busy.held = 0
          ), waiting AS (
             -- Rows another worker holds are its to send.
-            SELECT o.id FROM outbox o JOIN free f ON f.ticket_id = o.ticket_id
-            WHERE o.platform = $3 AND o.kind = 'ticket_message'
-              AND o.sent_at IS NULL AND o.failed_at IS NULL
-            FOR UPDATE OF o SKIP LOCKED
+            SELECT w.id FROM free f
+            CROSS JOIN LATERAL (
+                SELECT o.id FROM outbox o
+                WHERE o.ticket_id = f.ticket_id AND o.platform = $3
+                  AND o.kind = 'ticket_message' AND o.sent_at IS NULL AND o.failed_at IS NULL
+                FOR UPDATE SKIP LOCKED
+            ) w
          ), leased AS (
+            -- One id array, so the update looks rows up by primary key.
             UPDATE outbox SET claimed_until = $5
-            -- One id set, so the update is a join on the primary key, not
-            -- a scan of the outbox testing each row against three sets.
-            WHERE id IN (SELECT id FROM waiting UNION SELECT item_id FROM free
-                         UNION SELECT unnest($6::bigint[]))
+            WHERE id = ANY(ARRAY(SELECT id FROM waiting UNION SELECT item_id FROM free
+                                 UNION SELECT unnest($6::bigint[])))
             RETURNING id, ticket_id, kind
          )
          SELECT ticket_id, array_agg(id ORDER BY id) FROM leased
