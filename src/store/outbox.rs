@@ -154,7 +154,7 @@ pub async fn claim(
            AND NOT (kind = 'ticket_message' AND EXISTS (
                 SELECT 1 FROM outbox c
                 WHERE c.ticket_id = o.ticket_id AND c.platform = o.platform
-                  AND c.kind = 'ticket_message' AND c.sent_at IS NULL AND c.failed_at IS NULL
+                  AND c.kind = 'ticket_message' AND coalesce(c.sent_at, c.failed_at) IS NULL
                   AND c.claimed_until > $2))
          ORDER BY not_before, id
          LIMIT $3
@@ -229,7 +229,9 @@ pub async fn lease_batch(
         // planner may turn into a scan of every waiting row: a statement
         // prepared while the outbox was small kept such a plan (by
         // auto_explain, 18–26 ms a batch at 2,000 waiting rows instead of
-        // under 1 ms).
+        // under 1 ms). "Unsent" is written `coalesce(sent_at, failed_at) IS
+        // NULL` so that the partial `outbox_due` cannot serve it: see
+        // migration 0018.
         "WITH claimed AS (
             SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS c(ticket_id, item_id)
          ), free AS (
@@ -237,8 +239,8 @@ pub async fn lease_batch(
             CROSS JOIN LATERAL (
                 SELECT count(*) AS held FROM outbox o
                 WHERE o.ticket_id = c.ticket_id AND o.platform = $3
-                  AND o.kind = 'ticket_message' AND o.sent_at IS NULL
-                  AND o.failed_at IS NULL AND o.claimed_until > $4
+                  AND o.kind = 'ticket_message' AND coalesce(o.sent_at, o.failed_at) IS NULL
+                  AND o.claimed_until > $4
             ) busy
             WHERE busy.held = 0
          ), waiting AS (
@@ -247,7 +249,7 @@ pub async fn lease_batch(
             CROSS JOIN LATERAL (
                 SELECT o.id FROM outbox o
                 WHERE o.ticket_id = f.ticket_id AND o.platform = $3
-                  AND o.kind = 'ticket_message' AND o.sent_at IS NULL AND o.failed_at IS NULL
+                  AND o.kind = 'ticket_message' AND coalesce(o.sent_at, o.failed_at) IS NULL
                 FOR UPDATE SKIP LOCKED
             ) w
          ), leased AS (
