@@ -185,14 +185,50 @@ impl<D: Deliver> OutboxWorker<D> {
     /// carded at a few commits per batch instead of two per card.
     pub async fn deliver_batch(&self) -> Result<usize, StoreError> {
         let platform = self.deliver.platform();
+        let Some(claim) = self.claim_batch().await? else {
+            return Ok(0);
+        };
+        let results =
+            futures_util::future::join_all(claim.leased.iter().map(|leased| async move {
+                match &leased.job {
+                    Ok(job) => self.send(job).await,
+                    Err(err) => Err(err.clone()),
+                }
+            }))
+            .await;
+        let done: Vec<Done<'_>> = claim
+            .leased
+            .iter()
+            .zip(results)
+            .map(|(leased, result)| {
+                if let Err(err) = &result {
+                    tracing::warn!(error = %err, %platform, outbox_id = leased.item.id, attempts = leased.item.attempts + 1, "delivery failed");
+                }
+                Done {
+                    item: &leased.item,
+                    covered: &leased.covered,
+                    job: leased.job.as_ref().ok(),
+                    result,
+                }
+            })
+            .collect();
+        self.record_sent(&done).await?;
+        for done in done.iter().filter(|done| done.result.is_err()) {
+            self.record(done).await?;
+        }
+        Ok(claim.claimed)
+    }
+
+    /// Claims up to [`BATCH`] due rows, leases what no other worker holds
+    /// and renders it, in one transaction; `None` when nothing is due.
+    async fn claim_batch(&self) -> Result<Option<Claim>, StoreError> {
+        let platform = self.deliver.platform();
         let now = self.clock.now();
-        let lease_until = now + LEASE;
         let mut tx = self.store.begin().await?;
         let items = store::outbox::claim(&mut tx, platform, now, BATCH).await?;
         if items.is_empty() {
-            return Ok(0);
+            return Ok(None);
         }
-        let claimed = items.len();
         // One row per card leads; the card's other waiting rows are covered
         // by its lease.
         let mut leads: Vec<(i64, &OutboxItem)> = Vec::new();
@@ -214,15 +250,15 @@ impl<D: Deliver> OutboxWorker<D> {
             .filter(|(ticket, _)| locked.contains(ticket))
             .map(|(ticket, item)| (*ticket, item.id))
             .collect();
-        let leased =
-            store::outbox::lease_batch(&mut tx, platform, &cards, &others, now, lease_until)
+        let leases =
+            store::outbox::lease_batch(&mut tx, platform, &cards, &others, now, now + LEASE)
                 .await?;
         // Cards another worker holds are left out: its record covers the
         // changes their rows stand for, or leaves them due.
         let mut batch: Vec<(&OutboxItem, Vec<i64>)> = leads
             .iter()
             .filter_map(|(ticket, item)| {
-                let (_, covered) = leased.iter().find(|(leased, _)| leased == ticket)?;
+                let (_, covered) = leases.iter().find(|(leased, _)| leased == ticket)?;
                 Some((*item, covered.clone()))
             })
             .collect();
@@ -232,48 +268,28 @@ impl<D: Deliver> OutboxWorker<D> {
                 .filter(|item| others.contains(&item.id))
                 .map(|item| (item, vec![item.id])),
         );
-        let mut jobs = Vec::with_capacity(batch.len());
         let rendered: Vec<i64> = batch
             .iter()
             .filter_map(|(item, _)| item.ticket_id)
             .collect();
         let sources = store::incidents::card_sources(&mut tx, &rendered, platform).await?;
-        for (item, _) in &batch {
+        let mut leased = Vec::with_capacity(batch.len());
+        for (item, covered) in batch {
             let source = item
                 .ticket_id
                 .and_then(|id| sources.iter().find(|source| source.incident.id == id));
-            jobs.push(self.prepare(&mut tx, item, source).await?);
+            let job = self.prepare(&mut tx, item, source).await?;
+            leased.push(Leased {
+                item: item.clone(),
+                covered,
+                job,
+            });
         }
         tx.commit().await?;
-
-        let results = futures_util::future::join_all(jobs.iter().map(|job| async move {
-            match job {
-                Ok(job) => self.send(job).await,
-                Err(err) => Err(err.clone()),
-            }
+        Ok(Some(Claim {
+            claimed: items.len(),
+            leased,
         }))
-        .await;
-        let done: Vec<Done<'_>> = batch
-            .iter()
-            .zip(&jobs)
-            .zip(results)
-            .map(|(((item, covered), job), result)| {
-                if let Err(err) = &result {
-                    tracing::warn!(error = %err, %platform, outbox_id = item.id, attempts = item.attempts + 1, "delivery failed");
-                }
-                Done {
-                    item,
-                    covered,
-                    job: job.as_ref().ok(),
-                    result,
-                }
-            })
-            .collect();
-        self.record_sent(&done).await?;
-        for done in done.iter().filter(|done| done.result.is_err()) {
-            self.record(done).await?;
-        }
-        Ok(claimed)
     }
 
     /// Reads what the row needs and renders it, under the claim; an
@@ -549,6 +565,20 @@ enum Job {
         thread: Option<String>,
         notice: Message,
     },
+}
+
+/// What one claim took: how many rows, and those it leased, rendered.
+struct Claim {
+    /// Rows claimed, leased or not (a card another worker holds is not).
+    claimed: usize,
+    leased: Vec<Leased>,
+}
+
+/// A leased row, the rows its send stands for, and what to send.
+struct Leased {
+    item: OutboxItem,
+    covered: Vec<i64>,
+    job: Result<Job, DeliveryError>,
 }
 
 /// A claimed row after its send: what it covered and how it went.
