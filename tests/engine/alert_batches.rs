@@ -2,17 +2,11 @@
 //! its new alerts opened in a few statements, whatever its size, and what
 //! that writes is what handling the alerts one by one writes.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use itsm_bot::config::{Config, Secret};
 use itsm_bot::domain::automation::{Rule, Trigger, When};
-use itsm_bot::http::{router, HttpState};
 use serde_json::Value;
 use sqlx::PgPool;
-use tower::ServiceExt;
 
 use crate::helpers::Desk;
 
@@ -75,20 +69,9 @@ fn delivery(alerts: &[(&str, &str, &str)]) -> String {
 /// Delivers `body` to Alertmanager's hook and expects 200; returns the
 /// (fingerprint, action, incident, note) of each alert.
 async fn deliver(desk: &Desk, body: &str) -> Vec<[Option<String>; 4]> {
-    let request = Request::post("/hooks/alertmanager")
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {TOKEN}"))
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let response = router(HttpState::new(desk.engine.clone()))
-        .oneshot(request)
-        .await
-        .unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    let json: Value = serde_json::from_slice(&bytes).unwrap();
+    let (status, json) = desk
+        .http("POST", "/hooks/alertmanager", Some(TOKEN), Some(body))
+        .await;
     assert_eq!(status, StatusCode::OK, "{json}");
     json["incidents"]
         .as_array()
@@ -364,9 +347,17 @@ async fn cards(pool: &PgPool) -> Vec<(i64, i64)> {
     .unwrap()
 }
 
-/// Counts the statements sqlx sends on this thread while it is the
-/// default subscriber. sqlx logs COMMIT but not BEGIN.
-struct StatementCounter(Arc<AtomicUsize>);
+thread_local! {
+    /// Statements sqlx sent on this thread while counting, or `None` when
+    /// not counting.
+    static STATEMENTS: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Counts, per thread, the statements sqlx sends (it logs COMMIT but not
+/// BEGIN). Installed once as the global subscriber: a scoped one
+/// (`set_default`) missed events now and then while other tests' threads
+/// ran with none, and the count came out 0.
+struct StatementCounter;
 
 impl tracing::Subscriber for StatementCounter {
     fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
@@ -379,7 +370,7 @@ impl tracing::Subscriber for StatementCounter {
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
         if event.metadata().target() == "sqlx::query" {
-            self.0.fetch_add(1, Ordering::SeqCst);
+            STATEMENTS.with(|count| count.set(count.get().map(|n| n + 1)));
         }
     }
     fn enter(&self, _: &tracing::span::Id) {}
@@ -397,12 +388,15 @@ async fn statements(pool: PgPool, size: usize) -> (usize, usize) {
         .collect();
     let body = delivery(&alerts);
     let mut counts = Vec::new();
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        tracing::subscriber::set_global_default(StatementCounter)
+            .expect("the engine tests install no other subscriber");
+    });
     for _ in 0..2 {
-        let count = Arc::new(AtomicUsize::new(0));
-        let guard = tracing::subscriber::set_default(StatementCounter(count.clone()));
+        STATEMENTS.with(|count| count.set(Some(0)));
         deliver(&desk, &body).await;
-        drop(guard);
-        counts.push(count.load(Ordering::SeqCst));
+        counts.push(STATEMENTS.with(|count| count.take()).unwrap_or(0));
     }
     (counts[0], counts[1])
 }

@@ -1,12 +1,9 @@
 //! The REST API through the real router, on a real database.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use itsm_bot::config::Config;
-use itsm_bot::http::{router, HttpState};
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use tower::ServiceExt;
 
 use crate::helpers::Desk;
 
@@ -27,27 +24,7 @@ async fn call(
     token: Option<&str>,
     body: Option<&str>,
 ) -> (StatusCode, Value) {
-    let mut request = Request::builder().method(method).uri(path);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    if body.is_some() {
-        request = request.header("content-type", "application/json");
-    }
-    let request = request
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .unwrap();
-    let response = router(HttpState::new(desk.engine.clone()))
-        .oneshot(request)
-        .await
-        .unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
-        .await
-        .unwrap();
-    let value = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    (status, value)
+    desk.http(method, path, token, body).await
 }
 
 async fn get(desk: &Desk, path: &str) -> (StatusCode, Value) {

@@ -1,5 +1,7 @@
 use std::sync::Arc;
 
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use chrono::{DateTime, TimeZone, Utc};
 use itsm_bot::app::App;
 use itsm_bot::chat::Inbound;
@@ -8,8 +10,11 @@ use itsm_bot::commands::reply::{Outcome, Reply};
 use itsm_bot::commands::Engine;
 use itsm_bot::config::Config;
 use itsm_bot::domain::UserId;
+use itsm_bot::http::{router, HttpState};
 use itsm_bot::store::Store;
+use serde_json::Value;
 use sqlx::PgPool;
+use tower::ServiceExt;
 
 /// A service desk on a fresh database, with a clock the test controls.
 pub struct Desk {
@@ -41,6 +46,39 @@ impl Desk {
     }
 
     /// `who` (a shell user name, or platform:id) says `text` in #ops.
+    /// Sends `method path` through the bot's real HTTP router, with `token`
+    /// as the bearer token and `body` as JSON when given; the status and
+    /// the answer (JSON, or the text as a JSON string).
+    pub async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .unwrap();
+        let response = router(HttpState::new(self.engine.clone()))
+            .oneshot(request)
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+            .await
+            .unwrap();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, value)
+    }
+
     pub async fn say(&self, who: &str, text: &str) -> Reply {
         self.engine.handle(&inbound(who, text)).await
     }

@@ -132,21 +132,7 @@ async fn desk(pool: PgPool) -> Desk {
 
 /// POSTs `body` to `path` with `token` as the bearer token (none when `None`).
 async fn post(desk: &Desk, path: &str, token: Option<&str>, body: &str) -> (StatusCode, Value) {
-    let mut request = Request::post(path).header("content-type", "application/json");
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let response = router(HttpState::new(desk.engine.clone()))
-        .oneshot(request.body(Body::from(body.to_string())).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    let json = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    (status, json)
+    desk.http("POST", path, token, Some(body)).await
 }
 
 /// Delivers with the right token and expects 200; returns the summary.
