@@ -307,7 +307,12 @@ impl App {
         let left = deadline
             .saturating_duration_since(tokio::time::Instant::now())
             .max(Duration::from_millis(500));
-        match tokio::time::timeout(left, store::outbox::pending(self.store.pool())).await {
+        match tokio::time::timeout(
+            left,
+            store::outbox::pending(self.store.pool(), self.engine.clock().now()),
+        )
+        .await
+        {
             Ok(Ok(0)) => {}
             Ok(Ok(pending)) => tracing::warn!(
                 pending,

@@ -688,9 +688,12 @@ approval = false
         "{review}"
     );
     assert!(review.contains("restarted the concentrator"), "{review}");
+    // The bot runs on the real clock here, and a due date must not have
+    // passed when it is set: a week from today.
+    let due = (chrono::Utc::now() + chrono::Duration::days(7)).format("%Y-%m-%d");
     say(
         "bob",
-        "/incident INC-1 action Upgrade the concentrator firmware @bob due:2026-12-10",
+        &format!("/incident INC-1 action Upgrade the concentrator firmware @bob due:{due}"),
     );
     let actions = say("alice", "/itsm actions");
     assert!(

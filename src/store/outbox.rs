@@ -439,13 +439,16 @@ pub async fn retry_parked(
     .rows_affected())
 }
 
-/// How many rows are due and neither sent nor parked, on any platform: what
-/// a stopping replica leaves for the others (or its next start).
-pub async fn pending(pool: &sqlx::PgPool) -> Result<i64, StoreError> {
+/// How many rows are due at `now` and neither sent nor parked, on any
+/// platform: what a stopping replica leaves for the others (or its next
+/// start). Due is judged by the engine's clock, the one `not_before` was
+/// written with, not the database's.
+pub async fn pending(pool: &sqlx::PgPool, now: DateTime<Utc>) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT count(*) FROM outbox
-         WHERE sent_at IS NULL AND failed_at IS NULL AND not_before <= clock_timestamp()",
+         WHERE sent_at IS NULL AND failed_at IS NULL AND not_before <= $1",
     )
+    .bind(now)
     .fetch_one(pool)
     .await?)
 }

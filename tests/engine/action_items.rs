@@ -3,7 +3,7 @@
 //! problem or a change.
 
 use axum::http::StatusCode;
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use itsm_bot::config::Config;
 use itsm_bot::domain::change::{ChangeStatus, ChangeType};
 use itsm_bot::domain::report::Period;
@@ -11,7 +11,7 @@ use itsm_bot::scheduler::digest;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{timeline_actions, Desk};
+use crate::helpers::{dated, timeline_actions, Desk};
 use crate::postmortems::{api_get, refused, seeded, TOKEN};
 
 /// The actions on the timeline of the `kind` ticket `number`, oldest first.
@@ -29,7 +29,7 @@ async fn ticket_actions(pool: &PgPool, kind: &str, number: i64) -> Vec<String> {
 
 /// 2026-12-01 10:00 UTC: the day after the items below fall due.
 fn december_first() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap()
+    crate::helpers::moved(Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap())
 }
 
 #[sqlx::test]
@@ -45,7 +45,7 @@ async fn the_digest_and_the_reports_count_open_items_and_list_the_overdue(pool: 
 
     desk.ok(
         "bob",
-        "/incident INC-1 action Alert on concentrator sessions @carol due:2026-11-30",
+        &dated("/incident INC-1 action Alert on concentrator sessions @carol due:2026-11-30"),
     )
     .await; // #1
     desk.ok(
@@ -55,13 +55,15 @@ async fn the_digest_and_the_reports_count_open_items_and_list_the_overdue(pool: 
     .await; // #2: no due date, never overdue
     desk.ok(
         "bob",
-        "/incident INC-1 action Canary firmware first @bob due:2026-12-10",
+        &dated("/incident INC-1 action Canary firmware first @bob due:2026-12-10"),
     )
     .await; // #3: due later
     for n in 4..=14 {
         desk.ok(
             "bob",
-            &format!("/incident INC-1 action Check replica {n} due:2026-11-30"),
+            &dated(&format!(
+                "/incident INC-1 action Check replica {n} due:2026-11-30"
+            )),
         )
         .await;
     }
@@ -72,7 +74,7 @@ async fn the_digest_and_the_reports_count_open_items_and_list_the_overdue(pool: 
         .await
         .unwrap();
     let actions = &report.actions;
-    assert_eq!(actions.today, NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+    assert_eq!(actions.today, december_first().date_naive());
     assert_eq!(
         (actions.open, actions.overdue),
         (13, 11),
@@ -88,8 +90,8 @@ async fn the_digest_and_the_reports_count_open_items_and_list_the_overdue(pool: 
     for expected in [
         "Action items: 13 open, 11 overdue",
         "Overdue action items (11)",
-        "#1 Alert on concentrator sessions — shell:carol, due 2026-11-30 (overdue) · INC-1",
-        "#12 Check replica 12 — due 2026-11-30 (overdue) · INC-1",
+        &dated("#1 Alert on concentrator sessions — shell:carol, due 2026-11-30 (overdue) · INC-1"),
+        &dated("#12 Check replica 12 — due 2026-11-30 (overdue) · INC-1"),
         "… and 1 more (`/itsm actions`)",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
@@ -113,7 +115,7 @@ async fn the_digest_and_the_reports_count_open_items_and_list_the_overdue(pool: 
 
     // Overdue is judged by the day where the digest is read: 23:30 UTC on
     // the due date is already the next day in Berlin.
-    let late = Utc.with_ymd_and_hms(2026, 11, 30, 23, 30, 0).unwrap();
+    let late = crate::helpers::moved(Utc.with_ymd_and_hms(2026, 11, 30, 23, 30, 0).unwrap());
     let utc = digest::report_in(&desk.engine, Period::Day, late, chrono_tz::UTC)
         .await
         .unwrap();
@@ -123,13 +125,9 @@ async fn the_digest_and_the_reports_count_open_items_and_list_the_overdue(pool: 
         .unwrap();
     assert_eq!(berlin.actions.overdue, 11);
     // `itsm-bot digest --date 2026-11-30` covers that day and is read after it.
-    let day = digest::for_date(
-        &desk.engine,
-        NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
-        chrono_tz::UTC,
-    )
-    .await
-    .unwrap();
+    let day = digest::for_date(&desk.engine, late.date_naive(), chrono_tz::UTC)
+        .await
+        .unwrap();
     assert_eq!(day.actions.overdue, 11);
 
     // Done items drop out.
@@ -150,12 +148,12 @@ async fn the_report_json_has_the_open_and_overdue_items(pool: PgPool) {
     seeded(&desk).await;
     desk.ok(
         "bob",
-        "/incident INC-1 action Alert on concentrator sessions @carol due:2026-11-30",
+        &dated("/incident INC-1 action Alert on concentrator sessions @carol due:2026-11-30"),
     )
     .await;
     desk.ok(
         "bob",
-        "/incident INC-1 action Find why sessions leak due:2026-11-30",
+        &dated("/incident INC-1 action Find why sessions leak due:2026-11-30"),
     )
     .await;
     desk.ok("bob", "/incident INC-1 action Write the runbook")
@@ -169,7 +167,7 @@ async fn the_report_json_has_the_open_and_overdue_items(pool: PgPool) {
         assert_eq!(status, StatusCode::OK, "{body}");
         let report: Value = serde_json::from_str(&body).unwrap();
         let actions = &report["action_items"];
-        assert_eq!(actions["as_of"], "2026-12-01", "{report}");
+        assert_eq!(actions["as_of"], dated("2026-12-01"), "{report}");
         assert_eq!(actions["open"], 3, "{report}");
         assert_eq!(actions["overdue"], 2, "{report}");
         let items = actions["overdue_items"].as_array().unwrap();
@@ -181,7 +179,7 @@ async fn the_report_json_has_the_open_and_overdue_items(pool: PgPool) {
                 "incident": "INC-1",
                 "text": "Alert on concentrator sessions",
                 "owner": "shell:carol",
-                "due": "2026-11-30",
+                "due": &dated("2026-11-30"),
                 "raised_as": null,
             })
         );
@@ -198,7 +196,7 @@ async fn an_action_item_is_raised_as_a_problem_once(pool: PgPool) {
     seeded(&desk).await; // PRB-1 and CHG-1 exist already
     desk.ok(
         "bob",
-        "/incident INC-1 action Find why sessions leak on reconnect @carol due:2026-11-30",
+        &dated("/incident INC-1 action Find why sessions leak on reconnect @carol due:2026-11-30"),
     )
     .await;
     desk.ok("bob", "/incident INC-1 action Write the runbook")
@@ -230,7 +228,7 @@ async fn an_action_item_is_raised_as_a_problem_once(pool: PgPool) {
     let problem = desk.ok("dave", "/problem PRB-2 show").await;
     for expected in [
         "PRB-2 · Find why sessions leak on reconnect",
-        "Raised from action item #1 of the review of INC-1. Owner: shell:carol. Due: 2026-11-30.",
+        &dated("Raised from action item #1 of the review of INC-1. Owner: shell:carol. Due: 2026-11-30."),
         "vpn",
         "Linked incidents (1, 0 open)",
         "INC-1",
@@ -261,7 +259,7 @@ async fn an_action_item_is_raised_as_a_problem_once(pool: PgPool) {
     assert!(
         open.contains("Open action items (2)")
             && open.contains(
-                "#1 Find why sessions leak on reconnect — shell:carol, due 2026-11-30, raised as PRB-2 · INC-1"
+                &dated("#1 Find why sessions leak on reconnect — shell:carol, due 2026-11-30, raised as PRB-2 · INC-1")
             ),
         "{open}"
     );
@@ -287,7 +285,7 @@ async fn an_action_item_is_raised_as_a_problem_once(pool: PgPool) {
     let review = desk.ok("bob", "/incident INC-1 postmortem").await;
     assert!(
         review.contains(
-            "#1 Find why sessions leak on reconnect — shell:carol, due 2026-11-30, raised as PRB-2 (done)"
+            &dated("#1 Find why sessions leak on reconnect — shell:carol, due 2026-11-30, raised as PRB-2 (done)")
         ),
         "{review}"
     );
@@ -299,7 +297,7 @@ async fn an_action_item_is_raised_as_a_draft_change(pool: PgPool) {
     seeded(&desk).await; // CHG-1 exists already
     desk.ok(
         "bob",
-        "/incident INC-1 action Add a second VPN concentrator @carol due:2026-12-04",
+        &dated("/incident INC-1 action Add a second VPN concentrator @carol due:2026-12-04"),
     )
     .await;
     desk.ok("alice", "/incident Printer jammed P4").await; // INC-2, no service
@@ -337,7 +335,7 @@ async fn an_action_item_is_raised_as_a_draft_change(pool: PgPool) {
     assert_eq!(change.requester.to_string(), "shell:carol");
     assert_eq!(
         change.description,
-        "Raised from action item #1 of the review of INC-1. Owner: shell:carol. Due: 2026-12-04."
+        dated("Raised from action item #1 of the review of INC-1. Owner: shell:carol. Due: 2026-12-04.")
     );
     assert_eq!(ticket_actions(&pool, "change", 2).await, vec!["created"]);
     assert_eq!(

@@ -8,7 +8,7 @@ use itsm_bot::domain::automation::{Rule, Trigger, When};
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::Desk;
+use crate::helpers::{dated, Desk};
 
 const TOKEN: &str = "batch-test-token-77a0";
 
@@ -43,15 +43,15 @@ fn delivery(alerts: &[(&str, &str, &str)]) -> String {
         .iter()
         .map(|(fingerprint, status, service)| {
             let ends_at = if *status == "resolved" {
-                "2026-11-25T09:20:00Z"
+                dated("2026-11-25T09:20:00Z")
             } else {
-                "0001-01-01T00:00:00Z"
+                "0001-01-01T00:00:00Z".to_string()
             };
             serde_json::json!({
                 "status": status,
                 "labels": {"alertname": "DiskFull", "severity": "warning", "service": service},
                 "annotations": {"summary": "Disk almost full"},
-                "startsAt": "2026-11-25T08:55:00Z",
+                "startsAt": &dated("2026-11-25T08:55:00Z"),
                 "endsAt": ends_at,
                 "generatorURL": "http://prometheus.example.org:9090/graph",
                 "fingerprint": fingerprint,

@@ -5,7 +5,7 @@ use itsm_bot::config::Config;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::helpers::Desk;
+use crate::helpers::{dated, Desk};
 
 const READ: &str = "read-token-0123456789";
 const WRITE: &str = "write-token-0123456789";
@@ -96,9 +96,13 @@ async fn incidents_are_created_listed_paged_and_fetched_with_their_timeline(pool
     )
     .await;
     assert_eq!(p1["total"], 1, "{p1}");
-    let (_, none) = get(&desk, "/api/v1/incidents?created_before=2026-11-25").await;
+    let (_, none) = get(&desk, &dated("/api/v1/incidents?created_before=2026-11-25")).await;
     assert_eq!(none["total"], 0, "{none}");
-    let (_, all) = get(&desk, "/api/v1/incidents?created_from=2026-11-25T00:00:00Z").await;
+    let (_, all) = get(
+        &desk,
+        &dated("/api/v1/incidents?created_from=2026-11-25T00:00:00Z"),
+    )
+    .await;
     assert_eq!(all["total"], 5, "{all}");
 
     let (status, one) = get(&desk, "/api/v1/incidents/inc-1").await;

@@ -20,7 +20,7 @@ use serde_json::Value;
 use sha2::Sha256;
 use sqlx::PgPool;
 
-use crate::helpers::{start, Desk};
+use crate::helpers::{dated, start, Desk};
 
 const RULE_SECRET: &str = "rule-hmac-secret-7d2a";
 const RUNBOOK_SECRET: &str = "runbook-hmac-secret-91fe";
@@ -118,7 +118,7 @@ async fn receiver() -> (Arc<Receiver>, String) {
 fn config(automation: &str) -> Result<Config, ConfigError> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("automation.toml");
-    std::fs::write(
+    crate::helpers::write_dated(
         &path,
         format!(
             r#"
@@ -307,12 +307,12 @@ async fn every_trigger_fires_its_rule_once_per_event(pool: PgPool) {
     sweep(&desk.engine, at).await.unwrap();
 
     let alert = |status: &str| {
-        format!(
+        dated(&format!(
             r#"{{"version": "4", "status": "{status}", "receiver": "itsm", "alerts": [{{
                 "status": "{status}", "fingerprint": "f00d", "labels": {{"alertname": "DiskFull", "severity": "warning"}},
                 "annotations": {{"summary": "Disk full on db-1"}}, "startsAt": "2026-11-25T08:55:00Z",
                 "endsAt": "0001-01-01T00:00:00Z"}}]}}"#
-        )
+        ))
     };
     let router = itsm_bot::http::router(itsm_bot::http::HttpState::new(desk.engine.clone()));
     for status in ["firing", "firing", "resolved", "resolved"] {
@@ -332,7 +332,7 @@ async fn every_trigger_fires_its_rule_once_per_event(pool: PgPool) {
         "plan Upgrade the firmware",
         "test Tunnel comes up",
         "rollback Reinstall the old firmware",
-        "window 2026-11-26T10:00 1h",
+        &dated("window 2026-11-26T10:00 1h"),
         "submit",
     ] {
         desk.ok("alice", &format!("/change CHG-1 {step}")).await;

@@ -6,14 +6,14 @@ use itsm_bot::config::Config;
 use itsm_bot::scheduler::sweep::sweep;
 use sqlx::PgPool;
 
-use crate::helpers::{start, Desk};
+use crate::helpers::{dated, start, Desk};
 
 /// carol and dave sit on the CAB, erin on the emergency CAB; the CAB is
 /// asked in #cab; a year-end freeze from 2026-12-20 to 2027-01-04.
 fn cab_config(extra: &str) -> Config {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cab.toml");
-    std::fs::write(
+    crate::helpers::write_dated(
         &path,
         format!(
             r#"
@@ -95,7 +95,7 @@ async fn a_normal_change_from_draft_to_completed_with_two_cab_approvals(pool: Pg
         "plan drain node A, upgrade, fail over, upgrade node B",
         "test connect from the office and from home",
         "rollback boot the previous image",
-        "window 2026-12-01T22:00 2h",
+        &dated("window 2026-12-01T22:00 2h"),
     ] {
         desk.ok("alice", &format!("/change CHG-1 {line}")).await;
     }
@@ -164,7 +164,7 @@ async fn the_cab_card_is_queued_on_submit_and_updated_per_approval(pool: PgPool)
         &desk_slack,
         "alice",
         "Rotate VPN keys service:vpn",
-        "2026-12-01T22:00 1h",
+        &dated("2026-12-01T22:00 1h"),
     )
     .await;
     let queued = || async {
@@ -197,14 +197,14 @@ async fn a_window_in_the_freeze_is_refused_for_normal_changes(pool: PgPool) {
     desk.ok("alice", "/change Swap core switch service:vpn")
         .await;
     let refused = desk
-        .refused("alice", "/change CHG-1 window 2026-12-22T10:00 2h")
+        .refused("alice", &dated("/change CHG-1 window 2026-12-22T10:00 2h"))
         .await;
     assert!(refused.contains("year-end"), "{refused}");
     assert!(refused.contains("only emergency changes"), "{refused}");
     // Touching the freeze's first minute is inside it too.
-    desk.refused("alice", "/change CHG-1 window 2026-12-19T23:30 1h")
+    desk.refused("alice", &dated("/change CHG-1 window 2026-12-19T23:30 1h"))
         .await;
-    desk.ok("alice", "/change CHG-1 window 2026-12-19T20:00 2h")
+    desk.ok("alice", &dated("/change CHG-1 window 2026-12-19T20:00 2h"))
         .await;
 }
 
@@ -226,7 +226,7 @@ async fn an_emergency_change_in_the_freeze_is_flagged_and_approved_by_one_emerge
         desk.ok("alice", &format!("/change CHG-1 {line}")).await;
     }
     let flagged = desk
-        .ok("alice", "/change CHG-1 window 2026-12-24T03:00 1h")
+        .ok("alice", &dated("/change CHG-1 window 2026-12-24T03:00 1h"))
         .await;
     assert!(
         flagged.contains("Emergency change in the `year-end` freeze"),
@@ -251,7 +251,7 @@ async fn an_overlap_on_the_same_service_is_flagged_on_submit(pool: PgPool) {
         &desk,
         "alice",
         "Upgrade VPN firmware service:vpn",
-        "2026-12-01T22:00 2h",
+        &dated("2026-12-01T22:00 2h"),
     )
     .await;
     desk.ok("alice", &format!("/change CHG-{first} submit"))
@@ -265,7 +265,7 @@ async fn an_overlap_on_the_same_service_is_flagged_on_submit(pool: PgPool) {
         &desk,
         "bob",
         "Renew VPN certificate service:vpn",
-        "2026-12-01T23:00 1h",
+        &dated("2026-12-01T23:00 1h"),
     )
     .await;
     let submitted = desk
@@ -285,7 +285,7 @@ async fn an_overlap_on_the_same_service_is_flagged_on_submit(pool: PgPool) {
         &desk,
         "bob",
         "Email relay patch service:email",
-        "2026-12-01T22:30 1h",
+        &dated("2026-12-01T22:30 1h"),
     )
     .await;
     let clean = desk.ok("bob", &format!("/change CHG-{third} submit")).await;
@@ -299,7 +299,7 @@ async fn overlap_can_be_configured_to_refuse(pool: PgPool) {
         &desk,
         "alice",
         "Upgrade VPN firmware service:vpn",
-        "2026-12-01T22:00 2h",
+        &dated("2026-12-01T22:00 2h"),
     )
     .await;
     desk.ok("alice", &format!("/change CHG-{first} submit"))
@@ -311,7 +311,7 @@ async fn overlap_can_be_configured_to_refuse(pool: PgPool) {
     desk.ok("bob", "/change Renew VPN certificate service:vpn")
         .await;
     let refused = desk
-        .refused("bob", "/change CHG-2 window 2026-12-01T23:00 1h")
+        .refused("bob", &dated("/change CHG-2 window 2026-12-01T23:00 1h"))
         .await;
     assert!(refused.contains("overlaps CHG-1"), "{refused}");
 }
@@ -323,7 +323,7 @@ async fn a_failed_change_is_rolled_back_or_failed_and_rejections_end_it(pool: Pg
         &desk,
         "alice",
         "Migrate mail store service:email",
-        "2026-11-25T10:00 4h",
+        &dated("2026-11-25T10:00 4h"),
     )
     .await;
     desk.ok("alice", &format!("/change CHG-{number} submit"))
@@ -356,7 +356,7 @@ async fn a_failed_change_is_rolled_back_or_failed_and_rejections_end_it(pool: Pg
         &desk,
         "alice",
         "Disable TLS 1.0 service:vpn",
-        "2026-12-02T22:00 1h",
+        &dated("2026-12-02T22:00 1h"),
     )
     .await;
     desk.ok("alice", &format!("/change CHG-{other} submit"))
@@ -397,7 +397,7 @@ async fn a_standard_change_is_approved_on_submit(pool: PgPool) {
         draft.contains("window <start> <duration>"),
         "only the window is missing: {draft}"
     );
-    desk.ok("alice", "/change CHG-1 window 2026-11-26T08:00 30m")
+    desk.ok("alice", &dated("/change CHG-1 window 2026-11-26T08:00 30m"))
         .await;
     let submitted = desk.ok("alice", "/change CHG-1 submit").await;
     assert!(submitted.contains("submitted and approved"), "{submitted}");
@@ -412,20 +412,20 @@ async fn edits_after_submit_and_ended_windows_are_refused(pool: PgPool) {
         &desk,
         "alice",
         "Tune VPN MTU service:vpn",
-        "2026-12-01T22:00 1h",
+        &dated("2026-12-01T22:00 1h"),
     )
     .await;
     let ended = desk
         .refused(
             "alice",
-            &format!("/change CHG-{number} window 2026-11-24T08:00 1h"),
+            &dated(&format!("/change CHG-{number} window 2026-11-24T08:00 1h")),
         )
         .await;
     assert!(ended.contains("already ended"), "{ended}");
     // One that has started but not ended is fine.
     desk.ok(
         "alice",
-        &format!("/change CHG-{number} window 2026-11-25T08:30 1h"),
+        &dated(&format!("/change CHG-{number} window 2026-11-25T08:30 1h")),
     )
     .await;
     desk.ok("alice", &format!("/change CHG-{number} submit"))
@@ -453,11 +453,11 @@ async fn bad_change_input_is_refused_with_what_would_work(pool: PgPool) {
         ("/change Upgrade service:nope", "no service `nope`"),
         ("/change CHG-1 window tomorrow 2h", "not a start time"),
         (
-            "/change CHG-1 window 2026-12-01T22:00 forever",
-            "2026-12-01T22:00 2h",
+            &dated("/change CHG-1 window 2026-12-01T22:00 forever"),
+            "`forever` is not a duration",
         ),
         (
-            "/change CHG-1 window 2026-12-01T22:00 30s",
+            &dated("/change CHG-1 window 2026-12-01T22:00 30s"),
             "at least a minute",
         ),
         ("/change CHG-1 frobnicate", "Try one of"),
@@ -489,7 +489,7 @@ async fn reminders_are_posted_once_each_and_overruns_flagged(pool: PgPool) {
         &desk,
         "alice",
         "Upgrade VPN firmware service:vpn",
-        "2026-11-27T09:00 2h",
+        &dated("2026-11-27T09:00 2h"),
     )
     .await;
     desk.ok("alice", &format!("/change CHG-{number} implementer @bob"))
@@ -565,21 +565,21 @@ async fn the_schedule_lists_today_and_the_week(pool: PgPool) {
         &desk,
         "alice",
         "Restart VPN gateway service:vpn",
-        "2026-11-25T18:00 30m",
+        &dated("2026-11-25T18:00 30m"),
     )
     .await;
     let later = ready(
         &desk,
         "alice",
         "Replace Wi-Fi controller service:wifi",
-        "2026-11-29T07:00 3h",
+        &dated("2026-11-29T07:00 3h"),
     )
     .await;
     let far = ready(
         &desk,
         "alice",
         "Retire old mail relay service:email",
-        "2026-12-15T07:00 3h",
+        &dated("2026-12-15T07:00 3h"),
     )
     .await;
     let day = desk.ok("bob", "/itsm changes today").await;
@@ -626,7 +626,7 @@ async fn the_digest_lists_tomorrows_changes_and_availability(pool: PgPool) {
         &desk,
         "alice",
         "Patch VPN gateway service:vpn",
-        "2026-11-25T20:00 1h",
+        &dated("2026-11-25T20:00 1h"),
     )
     .await;
     desk.ok("alice", &format!("/change CHG-{number} submit"))

@@ -15,7 +15,7 @@ use sqlx::PgPool;
 use tower::ServiceExt;
 
 use crate::dashboard_seed::{friday, seed};
-use crate::helpers::Desk;
+use crate::helpers::{dated, Desk};
 
 async fn send(desk: &Desk, request: Request<Body>) -> Response {
     router(HttpState::new(desk.engine.clone()))
@@ -137,17 +137,21 @@ async fn the_page_draws_every_chart_from_the_reports_numbers(pool: PgPool) {
 async fn a_date_range_counts_whole_utc_days(pool: PgPool) {
     let desk = Desk::new(pool).await;
     seed(&desk).await;
-    let (status, json) = get(&desk, "/dashboard.json?from=2026-11-24&to=2026-11-25").await;
+    let (status, json) = get(
+        &desk,
+        &dated("/dashboard.json?from=2026-11-24&to=2026-11-25"),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{json}");
     let json: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["period"], Value::Null);
-    assert_eq!(json["from"], "2026-11-24T00:00:00Z");
-    assert_eq!(json["to"], "2026-11-26T00:00:00Z");
+    assert_eq!(json["from"], dated("2026-11-24T00:00:00Z"));
+    assert_eq!(json["to"], dated("2026-11-26T00:00:00Z"));
     assert_eq!(json["figures"]["opened"], 2, "INC-2 and INC-3");
     assert_eq!(json["days"].as_array().unwrap().len(), 2);
-    let (status, html) = get(&desk, "/?from=2026-11-24&to=2026-11-25").await;
+    let (status, html) = get(&desk, &dated("/?from=2026-11-24&to=2026-11-25")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("2026-11-24 to 2026-11-25"), "{html}");
+    assert!(html.contains(&dated("2026-11-24 to 2026-11-25")), "{html}");
 }
 
 #[sqlx::test]
@@ -159,14 +163,18 @@ async fn a_bad_period_is_refused_with_what_would_work(pool: PgPool) {
         text.contains("unknown period `fortnight`: use period=day, period=week or period=month"),
         "{text}"
     );
-    let (status, text) = get(&desk, "/dashboard.json?from=2026-11-30&to=2026-11-01").await;
+    let (status, text) = get(
+        &desk,
+        &dated("/dashboard.json?from=2026-11-30&to=2026-11-01"),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let json: Value = serde_json::from_str(&text).unwrap();
     assert!(
         json["error"].as_str().unwrap().contains("before it starts"),
         "{text}"
     );
-    let (status, text) = get(&desk, "/?from=last-week&to=2026-11-01").await;
+    let (status, text) = get(&desk, &dated("/?from=last-week&to=2026-11-01")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(text.contains("YYYY-MM-DD"), "{text}");
 }

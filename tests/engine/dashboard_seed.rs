@@ -7,7 +7,7 @@ use crate::helpers::Desk;
 
 /// Monday 2026-11-23 09:00 UTC, when the seeded week starts.
 pub fn monday() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()
+    crate::helpers::moved(Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap())
 }
 
 /// When the seeded desk's clock stands after [`seed`]: Friday 09:00.

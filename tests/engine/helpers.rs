@@ -23,9 +23,69 @@ pub struct Desk {
     pub pool: PgPool,
 }
 
-/// The instant every test starts at.
+/// The instant the tests were written against: Wednesday 2026-11-25 09:00
+/// UTC. Dates in the tests' text are written relative to it and moved with
+/// [`dated`].
+const WRITTEN_AT: (i32, u32, u32) = (2026, 11, 25);
+
+/// How many whole weeks this run moves every test's start (and every date
+/// the tests write) away from [`WRITTEN_AT`]: `ITSM_TEST_SHIFT_WEEKS`, 0 when
+/// unset. `.ci/run` runs the engine suite again a year ahead and a year back,
+/// so a test that mixes the injected clock with the database's `now()` or
+/// the machine's date fails at once, whatever today is. Whole weeks keep the
+/// weekday and the time of day, so business-hours tests still mean what
+/// they say.
+pub fn shift_weeks() -> i64 {
+    match std::env::var("ITSM_TEST_SHIFT_WEEKS") {
+        Err(_) => 0,
+        Ok(text) => text.trim().parse().unwrap_or_else(|_| {
+            panic!("ITSM_TEST_SHIFT_WEEKS must be a whole number of weeks, like 52 or -52, not {text:?}")
+        }),
+    }
+}
+
+/// The instant every test starts at: [`WRITTEN_AT`] at 09:00 UTC, moved by
+/// [`shift_weeks`].
 pub fn start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()
+    let (year, month, day) = WRITTEN_AT;
+    Utc.with_ymd_and_hms(year, month, day, 9, 0, 0).unwrap()
+        + chrono::Duration::weeks(shift_weeks())
+}
+
+/// `text` with every calendar date in it (`YYYY-MM-DD`, years 2000 and
+/// later, also when a time follows as in `2026-11-25T09:00`) moved by this run's [`shift_weeks`]: commands, configuration and
+/// expected replies are written against 2026-11-25 and read the same on any
+/// run. Alertmanager's "no end" date (`0001-01-01`) is left alone.
+pub fn dated(text: &str) -> String {
+    let weeks = shift_weeks();
+    if weeks == 0 {
+        return text.to_string();
+    }
+    static DATE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let date = DATE.get_or_init(|| regex::Regex::new(r"\b2\d{3}-\d{2}-\d{2}").unwrap());
+    date.replace_all(text, |found: &regex::Captures| {
+        // A test may write a date that does not exist, to see it refused:
+        // that one stays as written.
+        match chrono::NaiveDate::parse_from_str(&found[0], "%Y-%m-%d") {
+            Ok(written) => (written + chrono::Duration::weeks(weeks))
+                .format("%Y-%m-%d")
+                .to_string(),
+            Err(_) => found[0].to_string(),
+        }
+    })
+    .into_owned()
+}
+
+/// Writes a configuration file whose dates (handoffs, freeze windows) are
+/// moved like every other date of the run, see [`dated`].
+pub fn write_dated(path: &std::path::Path, text: impl AsRef<str>) -> std::io::Result<()> {
+    std::fs::write(path, dated(text.as_ref()))
+}
+
+/// `instant`, written against 2026-11-25, moved by this run's
+/// [`shift_weeks`].
+pub fn moved(instant: DateTime<Utc>) -> DateTime<Utc> {
+    instant + chrono::Duration::weeks(shift_weeks())
 }
 
 impl Desk {

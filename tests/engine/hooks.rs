@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tower::ServiceExt;
 
-use crate::helpers::{snapshot, timeline_actions, Desk};
+use crate::helpers::{dated, snapshot, timeline_actions, Desk};
 
 const TOKEN: &str = "hooks-test-token-4f1c";
 
@@ -22,7 +22,7 @@ fn alertmanager_vpn(status: &str) -> String {
     } else {
         "0001-01-01T00:00:00Z"
     };
-    format!(
+    dated(&format!(
         r#"{{
   "receiver": "itsm",
   "status": "{status}",
@@ -63,7 +63,7 @@ fn alertmanager_vpn(status: &str) -> String {
   "groupKey": "{{}}/{{severity=\"critical\"}}:{{alertname=\"VpnTunnelDown\"}}",
   "truncatedAlerts": 0
 }}"#
-    )
+    ))
 }
 
 /// Grafana's webhook payload, as in Grafana's webhook notifier
@@ -274,7 +274,7 @@ async fn an_alertmanager_alert_opens_notes_and_resolves_one_incident(pool: PgPoo
     );
     assert_eq!(
         notes(&pool, 1).await[1],
-        "Alertmanager alert 1a30ba71cca2921f resolved at 2026-11-25 09:20 UTC."
+        dated("Alertmanager alert 1a30ba71cca2921f resolved at 2026-11-25 09:20 UTC.")
     );
 
     // Alertmanager repeats resolved notifications; once is recorded.
@@ -440,7 +440,8 @@ async fn grafanas_documented_payload_opens_one_incident_per_alert(pool: PgPool) 
 #[sqlx::test]
 async fn a_group_of_alerts_is_handled_alert_by_alert(pool: PgPool) {
     let desk = desk(pool.clone()).await;
-    let body = r#"{
+    let body = &dated(
+        r#"{
       "version": "4",
       "groupKey": "{}:{job=\"mail\"}",
       "truncatedAlerts": 0,
@@ -470,7 +471,8 @@ async fn a_group_of_alerts_is_handled_alert_by_alert(pool: PgPool) {
           "generatorURL": "http://prometheus.example.org:9090/graph?g0.expr=imap",
           "fingerprint": "aaaa000000000003" }
       ]
-    }"#;
+    }"#,
+    );
     let summary = deliver(&desk, "/hooks/alertmanager", body).await;
     assert_eq!(
         actions(&summary),

@@ -128,7 +128,7 @@ async fn a_redelivery_leaves_no_gap_in_the_numbers(pool: PgPool) {
 async fn a_redelivered_report_that_paged_gets_its_reply_and_pages_once(pool: PgPool) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("oncall.toml");
-    std::fs::write(
+    crate::helpers::write_dated(
         &path,
         r#"
 [[services]]

@@ -180,13 +180,21 @@ async fn temporary_failures_are_retried_and_permanent_ones_parked(pool: PgPool) 
     let worker = worker(&desk, &recorder);
     worker.drain().await.unwrap();
     assert!(recorder.sent().is_empty());
-    let (attempts, waiting): (i32, bool) = sqlx::query_as(
-        "SELECT attempts, not_before > now() - interval '1 day' AND sent_at IS NULL FROM outbox",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!((attempts, waiting), (1, true));
+    // The retry waits exactly the Retry-After from the failure, on the
+    // engine's clock (which stood at the start while the worker ran).
+    let (attempts, not_before, sent): (i32, chrono::DateTime<chrono::Utc>, bool) =
+        sqlx::query_as("SELECT attempts, not_before, sent_at IS NOT NULL FROM outbox")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (attempts, not_before, sent),
+        (
+            1,
+            crate::helpers::start() + chrono::Duration::seconds(30),
+            false
+        )
+    );
     // Once Retry-After has passed, it goes out.
     desk.clock.advance(chrono::Duration::seconds(31));
     worker.drain().await.unwrap();
@@ -215,12 +223,11 @@ async fn admins_list_and_retry_parked_posts(pool: PgPool) {
     desk.ok("slack:U0STAFF01", "/incident Cannot print P3")
         .await;
     desk.ok("slack:U0STAFF01", "/incident Cannot scan P3").await;
-    sqlx::query(
-        "UPDATE outbox SET failed_at = now(), attempts = 8, last_error = 'channel_not_found'",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    sqlx::query("UPDATE outbox SET failed_at = $1, attempts = 8, last_error = 'channel_not_found'")
+        .bind(crate::helpers::start())
+        .execute(&pool)
+        .await
+        .unwrap();
     let status = desk.ok("root", "/itsm outbox").await;
     assert!(status.contains("0 post(s) waiting, 2 parked"), "{status}");
     assert!(

@@ -79,7 +79,7 @@ async fn fake_service() -> (Arc<Fake>, String) {
 fn paging_config(url: &str, extra: &str) -> Result<Config, ConfigError> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("paging.toml");
-    std::fs::write(
+    crate::helpers::write_dated(
         &path,
         format!(
             r#"

@@ -11,7 +11,7 @@ use itsm_bot::scheduler::sweep::sweep;
 use sqlx::PgPool;
 use tower::ServiceExt;
 
-use crate::helpers::{start, timeline_actions, Desk};
+use crate::helpers::{dated, start, timeline_actions, Desk};
 
 pub const TOKEN: &str = "review-token-0123456789";
 
@@ -90,7 +90,7 @@ async fn a_review_is_drafted_from_the_records_and_posted(pool: PgPool) {
         "- Outage: 90 minutes (the time it was marked as an outage of its service",
         "- SLA respond (target",
         "- People involved: shell:alice, shell:bob",
-        "| 2026-11-25 09:00 UTC | shell:alice | created",
+        &dated("| 2026-11-25 09:00 UTC | shell:alice | created"),
         "| shell:bob | acknowledged",
         "| shell:bob | resolved",
         "Firmware 9.1 leaks a session per reconnect (PRB-1)",
@@ -314,11 +314,13 @@ async fn action_items_are_recorded_listed_and_done(pool: PgPool) {
     let added = desk
         .ok(
             "bob",
-            "/incident INC-1 action Alert on concentrator sessions @carol due:2026-11-30",
+            &dated("/incident INC-1 action Alert on concentrator sessions @carol due:2026-11-30"),
         )
         .await;
     assert!(
-        added.contains("Action item #1 recorded for INC-1 (owner shell:carol, due 2026-11-30)"),
+        added.contains(&dated(
+            "Action item #1 recorded for INC-1 (owner shell:carol, due 2026-11-30)"
+        )),
         "{added}"
     );
     desk.ok(
@@ -330,14 +332,14 @@ async fn action_items_are_recorded_listed_and_done(pool: PgPool) {
     let reason = refused(
         &desk,
         "bob",
-        "/incident INC-1 action Too late due:2026-11-01",
+        &dated("/incident INC-1 action Too late due:2026-11-01"),
     )
     .await;
     assert!(reason.contains("already passed"), "{reason}");
     let reason = refused(
         &desk,
         "bob",
-        "/incident INC-1 action Bad date due:2026-13-40",
+        &dated("/incident INC-1 action Bad date due:2026-13-40"),
     )
     .await;
     assert!(reason.contains("YYYY-MM-DD"), "{reason}");
@@ -350,7 +352,9 @@ async fn action_items_are_recorded_listed_and_done(pool: PgPool) {
 
     let review = desk.ok("bob", "/incident INC-1 postmortem").await;
     assert!(
-        review.contains("- #1 Alert on concentrator sessions — shell:carol, due 2026-11-30"),
+        review.contains(&dated(
+            "- #1 Alert on concentrator sessions — shell:carol, due 2026-11-30"
+        )),
         "{review}"
     );
     assert!(review.contains("- #2 Write the firmware upgrade runbook"));
@@ -360,9 +364,9 @@ async fn action_items_are_recorded_listed_and_done(pool: PgPool) {
     let open = desk.ok("dave", "/itsm actions").await;
     assert!(open.contains("Open action items (2)"), "{open}");
     assert!(
-        open.contains(
+        open.contains(&dated(
             "#1 Alert on concentrator sessions — shell:carol, due 2026-11-30 (overdue) · INC-1"
-        ),
+        )),
         "{open}"
     );
     let mine = desk.ok("carol", "/itsm actions mine").await;
@@ -383,7 +387,9 @@ async fn action_items_are_recorded_listed_and_done(pool: PgPool) {
     assert!(mine.contains("none"), "{mine}");
     let review = desk.ok("bob", "/incident INC-1 postmortem").await;
     assert!(
-        review.contains("#1 Alert on concentrator sessions — shell:carol, due 2026-11-30 (done)"),
+        review.contains(&dated(
+            "#1 Alert on concentrator sessions — shell:carol, due 2026-11-30 (done)"
+        )),
         "{review}"
     );
     let actions = timeline_actions(&pool, 1).await;

@@ -4,7 +4,7 @@
 use chrono::Duration;
 use sqlx::PgPool;
 
-use crate::helpers::{timeline_actions, Desk};
+use crate::helpers::{dated, timeline_actions, Desk};
 
 /// A fingerprint of the problem tables, which the shared snapshot leaves out.
 async fn problem_snapshot(pool: &PgPool) -> Vec<Option<String>> {
@@ -140,7 +140,7 @@ async fn three_incidents_become_a_known_error_offered_on_the_next_one(pool: PgPo
         "Linked incidents (4, 4 open)",
         "INC-1 P3 new — VPN drops every hour",
         "INC-4 P3 new — VPN drops for remote staff",
-        "Known error since: 2026-11-25 11:00 UTC",
+        &dated("Known error since: 2026-11-25 11:00 UTC"),
         "Timeline (9 events)",
         "shell:bob  linked INC-2",
         "investigating new → investigating",
@@ -278,8 +278,9 @@ async fn a_fix_must_name_an_existing_change(pool: PgPool) {
     // stands in for one here.
     sqlx::query(
         "INSERT INTO tickets (kind, number, title, status, reporter, origin_platform, origin_channel, created_at, updated_at)
-         VALUES ('change', 7, 'Automate certificate renewal', 'draft', 'shell:bob', 'shell', 'ops', now(), now())",
+         VALUES ('change', 7, 'Automate certificate renewal', 'draft', 'shell:bob', 'shell', 'ops', $1, $1)",
     )
+    .bind(crate::helpers::start())
     .execute(&pool)
     .await
     .unwrap();

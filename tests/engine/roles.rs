@@ -34,7 +34,8 @@ async fn reporters_report_and_comment_but_engineers_work_incidents(pool: PgPool)
 async fn stored_grants_count(pool: PgPool) {
     let desk = Desk::new(pool.clone()).await;
     desk.ok("alice", "/incident Door badge reader dead").await;
-    sqlx::query("INSERT INTO role_grants (user_id, role, granted_by, granted_at) VALUES ('slack:U0ENG0001', 'engineer', 'shell:admin', now())")
+    sqlx::query("INSERT INTO role_grants (user_id, role, granted_by, granted_at) VALUES ('slack:U0ENG0001', 'engineer', 'shell:admin', $1)")
+        .bind(crate::helpers::start())
         .execute(&pool)
         .await
         .unwrap();

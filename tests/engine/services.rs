@@ -7,14 +7,14 @@ use itsm_bot::scheduler::sweep::sweep;
 use itsm_bot::scheduler::Posted;
 use sqlx::PgPool;
 
-use crate::helpers::{start, timeline_actions, Desk};
+use crate::helpers::{dated, start, timeline_actions, Desk};
 
 /// `vpn` (99.9%, paged through rotation `network`: bob then carol, weekly,
 /// escalating after 5 minutes) and `dns`, which is not public.
 pub fn vpn_config() -> Config {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vpn.toml");
-    std::fs::write(
+    crate::helpers::write_dated(
         &path,
         r#"
 [[services]]
@@ -164,7 +164,10 @@ async fn an_override_takes_the_page(pool: PgPool) {
     let desk = Desk::with_config(pool, vpn_config()).await;
     // 2026-11-25T09:00 UTC is 10:00 in Berlin, the rotation's zone.
     let done = desk
-        .ok("bob", "/itsm oncall override @dave 2026-11-25T09:30 4h")
+        .ok(
+            "bob",
+            &dated("/itsm oncall override @dave 2026-11-25T09:30 4h"),
+        )
         .await;
     assert!(
         done.contains("shell:dave") && done.contains("08:30 UTC"),
@@ -192,7 +195,10 @@ async fn bad_service_and_oncall_commands_are_refused(pool: PgPool) {
     let why = desk.refused("alice", "/itsm oncall dns").await;
     assert!(why.contains("no on-call rotation"), "{why}");
     let why = desk
-        .refused("bob", "/itsm oncall override @dave 2026-11-01T09:00 1h")
+        .refused(
+            "bob",
+            &dated("/itsm oncall override @dave 2026-11-01T09:00 1h"),
+        )
         .await;
     assert!(why.contains("has passed"), "{why}");
     let why = desk
@@ -200,7 +206,10 @@ async fn bad_service_and_oncall_commands_are_refused(pool: PgPool) {
         .await;
     assert!(why.contains("not a start time"), "{why}");
     let why = desk
-        .refused("slack:U1", "/itsm oncall override me 2026-11-26T09:00 1h")
+        .refused(
+            "slack:U1",
+            &dated("/itsm oncall override me 2026-11-26T09:00 1h"),
+        )
         .await;
     assert!(why.contains("engineer"), "{why}");
     desk.ok("alice", "/incident printer jammed P3").await;
@@ -208,7 +217,10 @@ async fn bad_service_and_oncall_commands_are_refused(pool: PgPool) {
     assert!(why.contains("names no service"), "{why}");
     desk.ok("alice", "/incident VPN down P1 service:vpn").await;
     let why = desk
-        .refused("bob", "/incident INC-2 outage since 2026-11-26T09:00")
+        .refused(
+            "bob",
+            &dated("/incident INC-2 outage since 2026-11-26T09:00"),
+        )
         .await;
     assert!(why.contains("future"), "{why}");
     let why = desk
@@ -223,13 +235,19 @@ async fn bad_service_and_oncall_commands_are_refused(pool: PgPool) {
 async fn an_outage_can_start_before_it_was_reported(pool: PgPool) {
     let desk = Desk::with_config(pool, vpn_config()).await;
     desk.ok("alice", "/incident VPN down P1 service:vpn").await;
-    desk.ok("bob", "/incident INC-1 outage since 2026-11-25T08:00")
-        .await;
+    desk.ok(
+        "bob",
+        &dated("/incident INC-1 outage since 2026-11-25T08:00"),
+    )
+    .await;
     // Two incidents about the same outage count once.
     desk.ok("alice", "/incident VPN still down P2 service:vpn")
         .await;
-    desk.ok("bob", "/incident INC-2 outage since 2026-11-25T08:30")
-        .await;
+    desk.ok(
+        "bob",
+        &dated("/incident INC-2 outage since 2026-11-25T08:30"),
+    )
+    .await;
     desk.clock.set(start() + Duration::minutes(30));
     desk.ok("bob", "/incident INC-1 resolve fixed").await;
     desk.ok("bob", "/incident INC-2 resolve fixed").await;
@@ -270,8 +288,11 @@ async fn an_outage_can_start_before_it_was_reported(pool: PgPool) {
 async fn a_recovering_budget_re_arms_only_the_warnings_it_fell_below(pool: PgPool) {
     let desk = Desk::with_config(pool, vpn_config()).await;
     desk.ok("alice", "/incident VPN down P3 service:vpn").await;
-    desk.ok("bob", "/incident INC-1 outage since 2026-11-25T08:00")
-        .await;
+    desk.ok(
+        "bob",
+        &dated("/incident INC-1 outage since 2026-11-25T08:00"),
+    )
+    .await;
     desk.ok("bob", "/incident INC-1 resolve fixed").await;
     // An hour down against a 43-minute budget: both thresholds, one post.
     let warned = sweep_at(&desk, 1).await;
@@ -445,7 +466,7 @@ async fn the_status_page_shows_public_services_and_nothing_internal(pool: PgPool
     assert_eq!(vpn["availability_30d"], 99.931);
     let days = vpn["days"].as_array().unwrap();
     assert_eq!(days.len(), 90);
-    assert_eq!(days[89]["date"], "2026-11-25");
+    assert_eq!(days[89]["date"], dated("2026-11-25"));
     assert_eq!(days[89]["level"], "down", "30 minutes of 9.5 hours");
     assert_eq!(days[88]["level"], "up");
 }
@@ -455,8 +476,11 @@ async fn the_status_page_shows_public_services_and_nothing_internal(pool: PgPool
 async fn concurrent_sweeps_escalate_and_warn_once(pool: PgPool) {
     let desk = Desk::with_config(pool, vpn_config()).await;
     desk.ok("alice", "/incident VPN down P1 service:vpn").await;
-    desk.ok("bob", "/incident INC-1 outage since 2026-11-25T08:30")
-        .await;
+    desk.ok(
+        "bob",
+        &dated("/incident INC-1 outage since 2026-11-25T08:30"),
+    )
+    .await;
     let at = start() + Duration::minutes(6);
     let (a, b) = tokio::join!(sweep(&desk.engine, at), sweep(&desk.engine, at));
     let posted: Vec<String> = texts(a.unwrap())
@@ -525,7 +549,7 @@ async fn planned_outage_windows_do_not_count(pool: PgPool) {
         "plan swap both units",
         "test connect from home",
         "rollback put the old units back",
-        "window 2026-11-25T09:00 10m",
+        &dated("window 2026-11-25T09:00 10m"),
         "outage",
     ] {
         desk.ok("alice", &format!("/change CHG-1 {line}")).await;

@@ -13,6 +13,8 @@ use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
+use crate::helpers::dated;
+
 const TOKEN: &str = "hooks-test-token-4f1c";
 
 fn free_port() -> u16 {
@@ -31,7 +33,7 @@ fn firing(fingerprint: &str) -> String {
             "status": "firing",
             "labels": {"alertname": format!("Alert{fingerprint}"), "severity": "warning"},
             "annotations": {"summary": format!("Alert {fingerprint} firing")},
-            "startsAt": "2026-11-25T08:55:00Z",
+            "startsAt": &dated("2026-11-25T08:55:00Z"),
             "fingerprint": fingerprint,
         }]
     })

@@ -5,7 +5,7 @@ use itsm_bot::domain::report::Period;
 use itsm_bot::scheduler::{digest, sweep::sweep};
 use sqlx::PgPool;
 
-use crate::helpers::{start, Desk};
+use crate::helpers::{dated, start, Desk};
 
 async fn texts(desk: &Desk, minutes: i64) -> Vec<String> {
     sweep(&desk.engine, start() + Duration::minutes(minutes))
@@ -21,7 +21,9 @@ async fn a_p1_walks_through_warnings_and_breach_each_posted_once(pool: PgPool) {
     let desk = Desk::new(pool.clone()).await;
     let reply = desk.ok("alice", "/incident Core switch down P1").await;
     assert!(
-        reply.contains("Respond by 2026-11-25 09:15 UTC · resolve by 2026-11-25 13:00 UTC"),
+        reply.contains(&dated(
+            "Respond by 2026-11-25 09:15 UTC · resolve by 2026-11-25 13:00 UTC"
+        )),
         "{reply}"
     );
 
@@ -91,7 +93,7 @@ async fn hold_and_resume_shift_the_resolve_due_time(pool: PgPool) {
     desk.ok("bob", "/incident INC-1 resume").await;
     let show = desk.ok("bob", "/incident INC-1 show").await;
     assert!(
-        show.contains("resolution (8h): due 2026-11-25 19:00 UTC"),
+        show.contains(&dated("resolution (8h): due 2026-11-25 19:00 UTC")),
         "two hours on hold move 17:00 to 19:00: {show}"
     );
 }
@@ -99,12 +101,16 @@ async fn hold_and_resume_shift_the_resolve_due_time(pool: PgPool) {
 #[sqlx::test]
 async fn a_p3_raised_friday_afternoon_is_due_monday(pool: PgPool) {
     let desk = Desk::new(pool).await;
-    desk.clock
-        .set(Utc.with_ymd_and_hms(2026, 11, 27, 16, 30, 0).unwrap());
+    desk.clock.set(crate::helpers::moved(
+        Utc.with_ymd_and_hms(2026, 11, 27, 16, 30, 0).unwrap(),
+    ));
     let reply = desk
         .ok("alice", "/incident Printer on 3rd floor jams P3")
         .await;
-    assert!(reply.contains("Respond by 2026-11-30 12:30 UTC"), "{reply}");
+    assert!(
+        reply.contains(&dated("Respond by 2026-11-30 12:30 UTC")),
+        "{reply}"
+    );
 }
 
 #[sqlx::test]
@@ -137,7 +143,7 @@ async fn three_schedulers_post_every_warning_exactly_once(pool: PgPool) {
 async fn a_digest_over_a_seeded_week_matches_the_hand_counted_figures(pool: PgPool) {
     let desk = Desk::new(pool).await;
     // Monday 2026-11-23 09:00 onwards, all P2 (around the clock, 1h/8h).
-    let monday = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+    let monday = crate::helpers::moved(Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap());
     let at =
         |hours: i64, minutes: i64| monday + Duration::hours(hours) + Duration::minutes(minutes);
     let step = |h, m| desk.clock.set(at(h, m));
@@ -260,7 +266,6 @@ async fn digests_due_with_the_sweep_still_run(pool: PgPool) {
     ];
     let config = itsm_bot::config::Config::load_with_env(None, vars).unwrap();
     let desk = Desk::with_config(pool.clone(), config).await;
-    desk.clock.set(Utc::now());
     let (sink, mut posts) = tokio::sync::mpsc::unbounded_channel();
     let (trigger, stop) = itsm_bot::app::Shutdown::new();
     let scheduler = tokio::spawn(itsm_bot::scheduler::run(
