@@ -17,9 +17,10 @@ use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
 use itsm_bot::app::App;
+use itsm_bot::commands::period_report;
 use itsm_bot::config::Config;
 use itsm_bot::domain::report::Period;
-use itsm_bot::scheduler::{digest, sweep::sweep};
+use itsm_bot::scheduler::sweep::sweep;
 use sqlx::{Connection, PgPool};
 
 #[path = "common/mod.rs"]
@@ -99,10 +100,10 @@ fn main() -> anyhow::Result<()> {
         );
 
         let started = Instant::now();
-        let day = digest::report(&app.engine, Period::Day, now).await?;
+        let day = period_report::report(&app.engine, Period::Day, now).await?;
         report("daily digest", started, day.figures.opened as usize);
         let started = Instant::now();
-        let month = digest::report(&app.engine, Period::Month, now).await?;
+        let month = period_report::report(&app.engine, Period::Month, now).await?;
         report(
             "monthly report (with previous month)",
             started,

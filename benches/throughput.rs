@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use itsm_bot::app::App;
-use itsm_bot::chat::Inbound;
 use itsm_bot::commands::reply::Outcome;
+use itsm_bot::commands::Inbound;
 use itsm_bot::config::Config;
 use itsm_bot::domain::UserId;
 

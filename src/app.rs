@@ -5,8 +5,6 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use crate::chat::discord::DiscordAdapter;
 use crate::chat::shell::{self, ShellSession};
 use crate::chat::slack::{routes as slack_routes, SlackAdapter};
@@ -14,6 +12,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::commands::Engine;
 use crate::config::{Config, SlackMode};
 use crate::http::{router, HttpState};
+use crate::lifecycle::{Shutdown, ShutdownTrigger};
 use crate::store::{self, Store, StoreError};
 
 /// Why the bot could not start or stopped with an error.
@@ -36,82 +35,6 @@ pub enum AppError {
     Paging(#[from] crate::paging::PagingError),
     #[error(transparent)]
     Calls(#[from] crate::automation::CallError),
-}
-
-pub mod lease;
-
-/// How far shutdown has got. Stages only move forward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Stage {
-    Running,
-    /// Stop taking new work; finish what is in flight.
-    Stopping,
-    /// In-flight work is done (or abandoned): flush the outbox one last time
-    /// and return.
-    Finishing,
-}
-
-/// A signal that tells every task to finish what it is doing and stop.
-///
-/// Shutdown has two steps. [`Shutdown::wait`] fires first: stop taking new
-/// work (close listeners and gateways, hand back leases) and finish what is
-/// in flight. [`Shutdown::wait_final`] fires once that is done: the outbox
-/// workers then deliver what is due one last time and return. Dropping every
-/// trigger counts as both.
-#[derive(Debug, Clone)]
-pub struct Shutdown(watch::Receiver<Stage>);
-
-/// The sending side of [`Shutdown`].
-#[derive(Debug, Clone)]
-pub struct ShutdownTrigger(Arc<watch::Sender<Stage>>);
-
-impl Shutdown {
-    /// A new signal and its trigger.
-    pub fn new() -> (ShutdownTrigger, Shutdown) {
-        let (tx, rx) = watch::channel(Stage::Running);
-        (ShutdownTrigger(Arc::new(tx)), Shutdown(rx))
-    }
-
-    /// Waits until shutdown begins (or the trigger is dropped): stop taking
-    /// new work.
-    pub async fn wait(&mut self) {
-        let _ = self.0.wait_for(|stage| *stage >= Stage::Stopping).await;
-    }
-
-    /// Waits until in-flight work is done and only flushing is left (or the
-    /// trigger is dropped).
-    pub async fn wait_final(&mut self) {
-        let _ = self.0.wait_for(|stage| *stage >= Stage::Finishing).await;
-    }
-
-    /// Whether shutdown has begun (or the trigger is gone).
-    pub fn is_triggered(&self) -> bool {
-        *self.0.borrow() >= Stage::Stopping || self.0.has_changed().is_err()
-    }
-}
-
-impl ShutdownTrigger {
-    /// Tells every holder of the [`Shutdown`] to stop at once: both steps
-    /// together, for callers that do not wait for in-flight work in between.
-    pub fn trigger(&self) {
-        self.advance(Stage::Finishing);
-    }
-
-    /// Begins a graceful shutdown: stop taking new work and finish what is
-    /// in flight. [`ShutdownTrigger::trigger`] follows once that is done.
-    pub fn stop_intake(&self) {
-        self.advance(Stage::Stopping);
-    }
-
-    fn advance(&self, to: Stage) {
-        self.0.send_if_modified(|stage| {
-            let moved = *stage < to;
-            if moved {
-                *stage = to;
-            }
-            moved
-        });
-    }
 }
 
 /// The running parts of the bot.

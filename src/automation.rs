@@ -16,11 +16,11 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use tokio::sync::Notify;
 
-use crate::app::Shutdown;
 use crate::commands::execute::runbooks::CallReport;
+use crate::commands::notice::Posted;
 use crate::commands::Engine;
 use crate::domain::automation::runbook::expand_env;
-use crate::scheduler::Posted;
+use crate::lifecycle::Shutdown;
 use crate::store::automation::Call;
 use crate::store::{self, StoreError};
 

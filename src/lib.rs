@@ -1,7 +1,7 @@
 //! itsm-bot: an IT service management bot for chat.
 //!
 //! The layers follow SPEC.md §1: [`chat`] adapters turn platform events into
-//! [`chat::Inbound`] messages; [`commands`] parses them into one
+//! [`commands::Inbound`] messages; [`commands`] parses them into one
 //! platform-free [`commands::Command`] language and executes it against the
 //! [`domain`] rules and the [`store`]; replies go back as platform-free
 //! [`commands::reply::Reply`] values that each adapter renders.
@@ -14,6 +14,8 @@ pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod lease;
+pub mod lifecycle;
 pub mod metrics;
 pub mod paging;
 pub mod scheduler;

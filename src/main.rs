@@ -6,12 +6,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use itsm_bot::app::{self, App, Shutdown};
+use itsm_bot::app::{self, App};
 use itsm_bot::chat::shell::{self, ShellSession};
-use itsm_bot::chat::Inbound;
 use itsm_bot::commands::reply::Outcome;
+use itsm_bot::commands::Inbound;
 use itsm_bot::config::Config;
 use itsm_bot::domain::UserId;
+use itsm_bot::lifecycle::Shutdown;
 use itsm_bot::store::Store;
 use itsm_bot::telemetry;
 
@@ -169,6 +170,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
             date,
             post,
         } => {
+            use itsm_bot::commands::period_report;
             use itsm_bot::scheduler::digest;
             let channel: itsm_bot::domain::channel::ChannelRef = channel
                 .parse()
@@ -183,14 +185,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
                 .0;
             let app = App::open(config).await.context("opening the database")?;
             let report = match date {
-                Some(date) => digest::for_date(&app.engine, date, time_zone).await,
+                Some(date) => period_report::for_date(&app.engine, date, time_zone).await,
                 None => {
                     let period = itsm_bot::domain::report::Period::Day;
-                    digest::report_in(&app.engine, period, chrono::Utc::now(), time_zone).await
+                    period_report::report_in(&app.engine, period, chrono::Utc::now(), time_zone)
+                        .await
                 }
             }
             .context("building the digest")?;
-            println!("{}", digest::message(&report).plain_text());
+            println!("{}", period_report::message(&report).plain_text());
             if post {
                 let posted = digest::publish(&app.engine, &channel, &report)
                     .await
@@ -236,7 +239,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
 }
 
 /// Sends the outbound calls that are due, for at most a few seconds.
-async fn flush_calls(engine: &itsm_bot::commands::Engine) -> Vec<itsm_bot::scheduler::Posted> {
+async fn flush_calls(
+    engine: &itsm_bot::commands::Engine,
+) -> Vec<itsm_bot::commands::notice::Posted> {
     // Most commands queue no call: one cheap count spares loading the TLS
     // roots on every `say`.
     let pending = match engine.store().pool().acquire().await {

@@ -22,12 +22,12 @@ use sha2::Sha256;
 use sqlx::PgConnection;
 use tokio::sync::Notify;
 
-use crate::app::Shutdown;
 use crate::clock::Clock;
 use crate::config::{Config, PagingConfig, Secret};
 use crate::domain::incident::Incident;
 use crate::domain::oncall::PageStep;
 use crate::domain::Priority;
+use crate::lifecycle::Shutdown;
 use crate::store::{self, Store, StoreError};
 
 /// The header carrying the body's signature when `hmac_secret` is set.

@@ -1,4 +1,5 @@
-//! Chat adapters: each turns its platform's events into [`Inbound`]
+//! Chat adapters: each turns its platform's events into
+//! [`Inbound`](crate::commands::Inbound)
 //! messages for the engine and renders the engine's replies. No business
 //! rule lives here.
 
@@ -7,35 +8,3 @@ pub mod in_flight;
 pub mod outbound;
 pub mod shell;
 pub mod slack;
-
-use crate::domain::{Platform, UserId};
-
-/// A chat message addressed to the bot, free of platform details.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Inbound {
-    pub platform: Platform,
-    pub user: UserId,
-    pub channel: String,
-    /// The thread the message was posted in, if any.
-    pub thread: Option<String>,
-    /// The platform's id of the message itself, if it has one.
-    pub message: Option<String>,
-    /// The platform's id of this delivery, for idempotency.
-    pub event_id: Option<String>,
-    pub text: String,
-}
-
-impl Inbound {
-    /// A message from `user` in `channel` with no thread or ids.
-    pub fn new(user: UserId, channel: impl Into<String>, text: impl Into<String>) -> Self {
-        Inbound {
-            platform: user.platform(),
-            user,
-            channel: channel.into(),
-            thread: None,
-            message: None,
-            event_id: None,
-            text: text.into(),
-        }
-    }
-}

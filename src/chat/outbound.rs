@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::app::Shutdown;
 use crate::clock::Clock;
 use crate::commands::reply::Message;
 use crate::commands::show;
 use crate::config::Config;
 use crate::domain::{Platform, UserId};
+use crate::lifecycle::Shutdown;
 use crate::store::incidents::CardSource;
 use crate::store::messages::PostedMessage;
 use crate::store::outbox::{OutboxItem, OutboxKind};

@@ -3,11 +3,11 @@
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::Inbound;
-use crate::app::Shutdown;
 use crate::commands::reply::Outcome;
 use crate::commands::Engine;
+use crate::commands::Inbound;
 use crate::domain::{Platform, UserId};
+use crate::lifecycle::Shutdown;
 
 /// Who is typing, and where.
 #[derive(Debug, Clone)]
@@ -46,7 +46,7 @@ pub fn render(outcome: Outcome, text: &str) -> String {
 /// Prints scheduler posts for shell channels (SLA warnings, digests) as
 /// they happen, so a terminal session sees them inline.
 pub fn print_posts(
-    mut posts: tokio::sync::mpsc::UnboundedReceiver<crate::scheduler::Posted>,
+    mut posts: tokio::sync::mpsc::UnboundedReceiver<crate::commands::notice::Posted>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut out = tokio::io::stdout();

@@ -8,7 +8,10 @@ pub mod change_view;
 pub mod command;
 pub mod execute;
 pub mod help;
+pub mod inbound;
+pub mod notice;
 pub mod parse;
+pub mod period_report;
 pub mod refusal;
 pub mod reply;
 pub mod show;
@@ -18,6 +21,7 @@ pub use command::{
     ProblemDraft, QueryCommand, ScheduleRange,
 };
 pub use execute::{Engine, Request};
+pub use inbound::Inbound;
 pub use parse::{parse, parse_line, ParseContext};
 pub use refusal::Refusal;
 pub use reply::{Block, Message, Outcome, Reply};

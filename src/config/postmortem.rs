@@ -50,7 +50,7 @@ impl PostmortemConfig {
         };
         let text = std::fs::read_to_string(path)
             .map_err(|err| invalid(format!("cannot read {}: {err}", path.display())))?;
-        crate::commands::execute::postmortem::template_env(&text)
+        crate::domain::review_template::template_env(&text)
             .map_err(|err| invalid(format!("{} is not a valid template: {err}", path.display())))?;
         self.template = Some(text);
         Ok(())

@@ -20,6 +20,7 @@ pub mod priority;
 pub mod problem;
 pub mod reference;
 pub mod report;
+pub mod review_template;
 pub mod roles;
 pub mod service;
 pub mod sla;

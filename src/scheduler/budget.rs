@@ -9,8 +9,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::Connection;
 
-use super::{post, Posted};
 use crate::commands::execute::services::{availability_of, notice_channel};
+use crate::commands::notice::{post, Posted};
 use crate::commands::reply::{Block, Message};
 use crate::commands::Engine;
 use crate::domain::availability::{self, show_percent, Availability, BudgetWarnings};

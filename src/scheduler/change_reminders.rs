@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{post, Posted};
+use crate::commands::notice::{post, Posted};
 use crate::commands::reply::{Block, Message};
 use crate::commands::Engine;
 use crate::domain::change::{show_time, Change, ChangeStatus};

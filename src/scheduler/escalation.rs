@@ -6,8 +6,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{post, Posted};
 use crate::commands::execute::services::{notice_channel, oncall_actor};
+use crate::commands::notice::{post, Posted};
 use crate::commands::reply::{Block, Message};
 use crate::commands::Engine;
 use crate::domain::duration::format_duration;

@@ -13,51 +13,12 @@ pub mod sweep;
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 
-use crate::app::Shutdown;
-use crate::commands::reply::Message;
+use crate::commands::notice::{post, Posted};
 use crate::commands::Engine;
 use crate::domain::channel::ChannelRef;
 use crate::domain::report::Period;
+use crate::lifecycle::Shutdown;
 use crate::store::{self, StoreError};
-
-/// Something the scheduler posted (or, for shell channels, printed).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Posted {
-    pub channel: ChannelRef,
-    pub text: String,
-}
-
-/// Queues `text` for `channel` (chat platforms get it through the outbox;
-/// shell channels only in the returned list, since no one is listening).
-pub(crate) async fn post(
-    conn: &mut sqlx::PgConnection,
-    channel: &ChannelRef,
-    thread: Option<&str>,
-    message: &Message,
-    ticket_id: Option<i64>,
-    at: DateTime<Utc>,
-) -> Result<Posted, StoreError> {
-    if channel.platform != crate::domain::Platform::Shell {
-        // The message keeps its blocks in the outbox, so each platform
-        // renders it natively when it is delivered.
-        let body =
-            serde_json::to_string(message).map_err(|err| StoreError::Corrupt(err.to_string()))?;
-        store::outbox::enqueue_notice(
-            conn,
-            channel.platform,
-            &channel.channel,
-            thread,
-            &body,
-            ticket_id,
-            at,
-        )
-        .await?;
-    }
-    Ok(Posted {
-        channel: channel.clone(),
-        text: message.plain_text(),
-    })
-}
 
 /// A job and its schedule.
 struct Job {
@@ -198,10 +159,23 @@ async fn run_job(
             }
             let mut posted = Vec::new();
             for period in periods {
-                let report =
-                    digest::report_with(&mut tx, period, scheduled_for, job.time_zone).await?;
+                let report = crate::commands::period_report::report_with(
+                    &mut tx,
+                    period,
+                    scheduled_for,
+                    job.time_zone,
+                )
+                .await?;
                 posted.push(
-                    post(&mut tx, channel, None, &digest::message(&report), None, now).await?,
+                    post(
+                        &mut tx,
+                        channel,
+                        None,
+                        &crate::commands::period_report::message(&report),
+                        None,
+                        now,
+                    )
+                    .await?,
                 );
             }
             tx.commit().await?;

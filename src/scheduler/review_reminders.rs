@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{post, Posted};
+use crate::commands::notice::{post, Posted};
 use crate::commands::reply::{Block, Message};
 use crate::commands::Engine;
 use crate::domain::calendar::{BusinessCalendar, Hours};
@@ -99,28 +99,6 @@ pub async fn remind(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, S
         engine.outbox_signal().notify_waiters();
     }
     Ok(posted)
-}
-
-/// Notes, in the transaction that resolves `incident`, when its review
-/// reminder may first be due: N working days are at least N calendar days.
-pub async fn schedule(
-    engine: &Engine,
-    conn: &mut sqlx::PgConnection,
-    incident: &Incident,
-) -> Result<(), StoreError> {
-    let days = engine.config().postmortem.remind_after_days;
-    let Some(resolved_at) = incident.resolved_at else {
-        return Ok(());
-    };
-    if days == 0 || incident.priority > Priority::P2 {
-        return Ok(());
-    }
-    store::postmortems::schedule_reminder(
-        conn,
-        incident.id,
-        resolved_at + Duration::days(i64::from(days)),
-    )
-    .await
 }
 
 /// The working days of the incident's SLA calendar; around-the-clock

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{post, Posted};
 use crate::commands::execute::rules;
+use crate::commands::notice::{post, Posted};
 use crate::commands::reply::{Block, Message};
 use crate::commands::Engine;
 use crate::domain::automation::Trigger;

@@ -26,10 +26,10 @@ use axum::http::{header, Request, StatusCode};
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures_util::FutureExt;
 use hyper_util::client::legacy::connect::HttpConnector;
+use itsm_bot::commands::period_report;
 use itsm_bot::config::{Config, Secret};
 use itsm_bot::domain::report::{mean, Period};
 use itsm_bot::http::{router, HttpState};
-use itsm_bot::scheduler::digest;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use tower::ServiceExt;
@@ -263,7 +263,7 @@ async fn check_page(client: &Client, desk: &Desk, addr: SocketAddr) {
     assert!(csat.iter().filter(|t| *t == "1").count() >= 2, "{csat:?}");
 
     // The figures on the page are the JSON's and the report's.
-    let report = digest::report(&desk.engine, Period::Week, friday())
+    let report = period_report::report(&desk.engine, Period::Week, friday())
         .await
         .unwrap();
     let f = &report.figures;

@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use itsm_bot::app::{App, Shutdown, ShutdownTrigger};
+use itsm_bot::app::App;
 use itsm_bot::chat::discord::{DiscordAdapter, DiscordError, GATEWAY_LEASE};
 use itsm_bot::clock::SystemClock;
 use itsm_bot::config::Config;
+use itsm_bot::lifecycle::{Shutdown, ShutdownTrigger};
 use itsm_bot::store::Store;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;

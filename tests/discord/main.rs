@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fake_discord::{FakeDiscord, APP_ID, CHANNEL_ID, GUILD_ID};
-use itsm_bot::app::{App, Shutdown, ShutdownTrigger};
+use itsm_bot::app::App;
 use itsm_bot::chat::discord::DiscordAdapter;
-use itsm_bot::chat::Inbound;
 use itsm_bot::clock::SystemClock;
 use itsm_bot::commands::Engine;
+use itsm_bot::commands::Inbound;
 use itsm_bot::config::Config;
+use itsm_bot::lifecycle::{Shutdown, ShutdownTrigger};
 use itsm_bot::store::Store;
 use serde_json::{json, Value};
 use sqlx::PgPool;

@@ -4,10 +4,10 @@
 
 use axum::http::StatusCode;
 use chrono::{TimeZone, Utc};
+use itsm_bot::commands::period_report;
 use itsm_bot::config::Config;
 use itsm_bot::domain::change::{ChangeStatus, ChangeType};
 use itsm_bot::domain::report::Period;
-use itsm_bot::scheduler::digest;
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -36,10 +36,10 @@ fn december_first() -> chrono::DateTime<Utc> {
 async fn the_digest_and_the_reports_count_open_items_and_list_the_overdue(pool: PgPool) {
     let desk = Desk::new(pool.clone()).await;
     seeded(&desk).await;
-    let quiet = digest::report(&desk.engine, Period::Day, december_first())
+    let quiet = period_report::report(&desk.engine, Period::Day, december_first())
         .await
         .unwrap();
-    let text = digest::message(&quiet).plain_text();
+    let text = period_report::message(&quiet).plain_text();
     assert!(text.contains("Action items: none open"), "{text}");
     assert!(!text.contains("Overdue action items"), "{text}");
 
@@ -70,7 +70,7 @@ async fn the_digest_and_the_reports_count_open_items_and_list_the_overdue(pool: 
     desk.ok("bob", "/itsm action 14 done").await;
 
     desk.clock.set(december_first());
-    let report = digest::report(&desk.engine, Period::Day, december_first())
+    let report = period_report::report(&desk.engine, Period::Day, december_first())
         .await
         .unwrap();
     let actions = &report.actions;
@@ -86,7 +86,7 @@ async fn the_digest_and_the_reports_count_open_items_and_list_the_overdue(pool: 
         vec![1, 4, 5, 6, 7, 8, 9, 10, 11, 12],
         "ten at most, soonest due first"
     );
-    let text = digest::message(&report).plain_text();
+    let text = period_report::message(&report).plain_text();
     for expected in [
         "Action items: 13 open, 11 overdue",
         "Overdue action items (11)",
@@ -102,7 +102,7 @@ async fn the_digest_and_the_reports_count_open_items_and_list_the_overdue(pool: 
 
     // The weekly and monthly reports show the same items.
     for period in [Period::Week, Period::Month] {
-        let report = digest::report(&desk.engine, period, december_first())
+        let report = period_report::report(&desk.engine, period, december_first())
             .await
             .unwrap();
         assert_eq!(report.actions, *actions, "{period:?}");
@@ -116,27 +116,28 @@ async fn the_digest_and_the_reports_count_open_items_and_list_the_overdue(pool: 
     // Overdue is judged by the day where the digest is read: 23:30 UTC on
     // the due date is already the next day in Berlin.
     let late = crate::helpers::moved(Utc.with_ymd_and_hms(2026, 11, 30, 23, 30, 0).unwrap());
-    let utc = digest::report_in(&desk.engine, Period::Day, late, chrono_tz::UTC)
+    let utc = period_report::report_in(&desk.engine, Period::Day, late, chrono_tz::UTC)
         .await
         .unwrap();
     assert_eq!((utc.actions.open, utc.actions.overdue), (13, 0));
-    let berlin = digest::report_in(&desk.engine, Period::Day, late, chrono_tz::Europe::Berlin)
-        .await
-        .unwrap();
+    let berlin =
+        period_report::report_in(&desk.engine, Period::Day, late, chrono_tz::Europe::Berlin)
+            .await
+            .unwrap();
     assert_eq!(berlin.actions.overdue, 11);
     // `itsm-bot digest --date 2026-11-30` covers that day and is read after it.
-    let day = digest::for_date(&desk.engine, late.date_naive(), chrono_tz::UTC)
+    let day = period_report::for_date(&desk.engine, late.date_naive(), chrono_tz::UTC)
         .await
         .unwrap();
     assert_eq!(day.actions.overdue, 11);
 
     // Done items drop out.
     desk.ok("carol", "/itsm action 1 done").await;
-    let report = digest::report(&desk.engine, Period::Day, december_first())
+    let report = period_report::report(&desk.engine, Period::Day, december_first())
         .await
         .unwrap();
     assert_eq!((report.actions.open, report.actions.overdue), (12, 10));
-    let text = digest::message(&report).plain_text();
+    let text = period_report::message(&report).plain_text();
     assert!(!text.contains("more (`/itsm actions`)"), "{text}");
 }
 

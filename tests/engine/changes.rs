@@ -502,7 +502,7 @@ async fn reminders_are_posted_once_each_and_overruns_flagged(pool: PgPool) {
         .await;
 
     let at = |hours: i64| start() + Duration::hours(hours);
-    let texts = |posted: Vec<itsm_bot::scheduler::Posted>| {
+    let texts = |posted: Vec<itsm_bot::commands::notice::Posted>| {
         posted.into_iter().map(|p| p.text).collect::<Vec<_>>()
     };
     assert!(
@@ -631,14 +631,14 @@ async fn the_digest_lists_tomorrows_changes_and_availability(pool: PgPool) {
     .await;
     desk.ok("alice", &format!("/change CHG-{number} submit"))
         .await;
-    let report = itsm_bot::scheduler::digest::report(
+    let report = itsm_bot::commands::period_report::report(
         &desk.engine,
         itsm_bot::domain::report::Period::Day,
         start(),
     )
     .await
     .unwrap();
-    let text = itsm_bot::scheduler::digest::message(&report).plain_text();
+    let text = itsm_bot::commands::period_report::message(&report).plain_text();
     assert!(text.contains("Changes in the next 24 hours"), "{text}");
     assert!(text.contains(&format!("CHG-{number} submitted")), "{text}");
     assert!(text.contains("vpn: 100.00% (target 99.9%, met"), "{text}");

@@ -6,10 +6,10 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::response::Response;
 use chrono::Duration;
+use itsm_bot::commands::period_report;
 use itsm_bot::config::{Config, Secret};
 use itsm_bot::domain::report::{mean, Period};
 use itsm_bot::http::{router, HttpState};
-use itsm_bot::scheduler::digest;
 use serde_json::Value;
 use sqlx::PgPool;
 use tower::ServiceExt;
@@ -61,7 +61,7 @@ async fn the_page_draws_every_chart_from_the_reports_numbers(pool: PgPool) {
         html.contains("id=\"fig-opened\" data-value=\"4\">4<"),
         "{html}"
     );
-    let report = digest::report(&desk.engine, Period::Week, friday())
+    let report = period_report::report(&desk.engine, Period::Week, friday())
         .await
         .unwrap();
     let f = &report.figures;

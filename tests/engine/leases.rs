@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use itsm_bot::app::lease::{Lease, LeaseEnd, LeaseTiming};
-use itsm_bot::app::Shutdown;
+use itsm_bot::lease::{Lease, LeaseEnd, LeaseTiming};
+use itsm_bot::lifecycle::Shutdown;
 use itsm_bot::store::{self, Store};
 use sqlx::PgPool;
 use tokio::time::Instant;

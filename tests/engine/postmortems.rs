@@ -413,7 +413,7 @@ async fn p1_and_p2_without_a_review_are_reminded_once(pool: PgPool) {
     }
     desk.ok("bob", "/incident INC-2 postmortem").await;
 
-    let reminders = |posted: Vec<itsm_bot::scheduler::Posted>| -> Vec<String> {
+    let reminders = |posted: Vec<itsm_bot::commands::notice::Posted>| -> Vec<String> {
         posted
             .into_iter()
             .map(|p| p.text)

@@ -2,9 +2,9 @@
 //! with escalation, told as the story of a VPN outage.
 
 use chrono::Duration;
+use itsm_bot::commands::notice::Posted;
 use itsm_bot::config::Config;
 use itsm_bot::scheduler::sweep::sweep;
-use itsm_bot::scheduler::Posted;
 use sqlx::PgPool;
 
 use crate::helpers::{dated, start, timeline_actions, Desk};

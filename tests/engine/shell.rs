@@ -1,5 +1,5 @@
-use itsm_bot::app::Shutdown;
 use itsm_bot::chat::shell::{run, ShellSession};
+use itsm_bot::lifecycle::Shutdown;
 use sqlx::PgPool;
 
 use crate::helpers::Desk;

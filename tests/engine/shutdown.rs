@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use itsm_bot::app::{App, Shutdown};
+use itsm_bot::app::App;
 use itsm_bot::clock::SystemClock;
 use itsm_bot::config::Config;
+use itsm_bot::lifecycle::Shutdown;
 use itsm_bot::store::Store;
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,8 +1,9 @@
 //! SLA clocks, the sweep and digests, with a clock the test controls.
 
 use chrono::{Duration, TimeZone, Utc};
+use itsm_bot::commands::period_report;
 use itsm_bot::domain::report::Period;
-use itsm_bot::scheduler::{digest, sweep::sweep};
+use itsm_bot::scheduler::sweep::sweep;
 use sqlx::PgPool;
 
 use crate::helpers::{dated, start, Desk};
@@ -166,7 +167,7 @@ async fn a_digest_over_a_seeded_week_matches_the_hand_counted_figures(pool: PgPo
     step(72, 0);
     desk.ok("alice", "/incident Printer offline P4").await; // INC-4, still open
 
-    let report = digest::report(&desk.engine, Period::Week, monday + Duration::days(7))
+    let report = period_report::report(&desk.engine, Period::Week, monday + Duration::days(7))
         .await
         .unwrap();
     let f = &report.figures;
@@ -183,7 +184,7 @@ async fn a_digest_over_a_seeded_week_matches_the_hand_counted_figures(pool: PgPo
     assert_eq!(report.oldest_open[0].reference, "INC-3");
     let previous = report.previous.as_ref().unwrap();
     assert_eq!(previous.opened, 0);
-    let text = digest::message(&report).plain_text();
+    let text = period_report::message(&report).plain_text();
     assert!(
         text.contains("Opened: 4 (+4)") && text.contains("SLA compliance: 50% (2/4)"),
         "{text}"
@@ -212,7 +213,7 @@ async fn the_scheduler_sweeps_on_schedule_and_shows_shell_posts(pool: PgPool) {
     desk.ok("alice", "/incident Core switch down P1").await;
     desk.clock.set(start() + Duration::minutes(12));
     let (sink, mut posts) = tokio::sync::mpsc::unbounded_channel();
-    let (trigger, stop) = itsm_bot::app::Shutdown::new();
+    let (trigger, stop) = itsm_bot::lifecycle::Shutdown::new();
     let scheduler = tokio::spawn(itsm_bot::scheduler::run(
         desk.engine.clone(),
         stop,
@@ -267,7 +268,7 @@ async fn digests_due_with_the_sweep_still_run(pool: PgPool) {
     let config = itsm_bot::config::Config::load_with_env(None, vars).unwrap();
     let desk = Desk::with_config(pool.clone(), config).await;
     let (sink, mut posts) = tokio::sync::mpsc::unbounded_channel();
-    let (trigger, stop) = itsm_bot::app::Shutdown::new();
+    let (trigger, stop) = itsm_bot::lifecycle::Shutdown::new();
     let scheduler = tokio::spawn(itsm_bot::scheduler::run(
         desk.engine.clone(),
         stop,

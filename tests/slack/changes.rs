@@ -311,7 +311,7 @@ async fn the_reject_form_over_socket_mode(pool: PgPool) {
         "CHG-1 submit".to_string(),
     ] {
         let inbound =
-            itsm_bot::chat::Inbound::new(requester.clone(), CHANNEL, format!("/change {line}"));
+            itsm_bot::commands::Inbound::new(requester.clone(), CHANNEL, format!("/change {line}"));
         let reply = bot.engine.handle(&inbound).await;
         assert_eq!(
             reply.outcome,

@@ -147,7 +147,7 @@ async fn changes_from_the_shell_update_the_card(pool: PgPool) {
     bot.fake
         .wait_for("chat.postMessage", |c| contains_text(c, "INC-1"), WAIT)
         .await;
-    let shell = itsm_bot::chat::Inbound::new(
+    let shell = itsm_bot::commands::Inbound::new(
         "shell:alice".parse().unwrap(),
         "ops",
         "/incident INC-1 resolve fixed DNS",

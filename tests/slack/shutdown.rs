@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Request;
-use itsm_bot::app::{App, Shutdown};
+use itsm_bot::app::App;
 use itsm_bot::chat::slack::{routes, SlackAdapter};
-use itsm_bot::chat::Inbound;
 use itsm_bot::clock::SystemClock;
+use itsm_bot::commands::Inbound;
 use itsm_bot::config::Config;
+use itsm_bot::lifecycle::Shutdown;
 use itsm_bot::store::Store;
 use sqlx::PgPool;
 use tower::ServiceExt;

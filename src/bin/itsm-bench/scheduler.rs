@@ -7,11 +7,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use itsm_bot::app::App;
+use itsm_bot::commands::period_report;
 use itsm_bot::config::Config;
 use itsm_bot::domain::report::Period;
-use itsm_bot::scheduler::{
-    budget, change_reminders, digest, escalation, review_reminders, sweep::sweep,
-};
+use itsm_bot::scheduler::{budget, change_reminders, escalation, review_reminders, sweep::sweep};
 use sqlx::PgPool;
 
 use crate::report::{ms, Goal, Row};
@@ -87,7 +86,7 @@ pub async fn run(url: &str, size: Size) -> anyhow::Result<Vec<Row>> {
     parts.push(("error-budget warnings", started.elapsed()));
 
     let started = Instant::now();
-    let day = digest::report(&app.engine, Period::Day, now).await?;
+    let day = period_report::report(&app.engine, Period::Day, now).await?;
     let digest_time = started.elapsed();
     // Where the digest's time goes: its main queries one by one.
     let mut digest_parts = Vec::new();

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use serenity::all::{ClientBuilder, GatewayIntents, Http, HttpBuilder, ShardManager};
 
-use crate::app::lease::{Lease, LeaseEnd, LeaseTiming};
-use crate::app::Shutdown;
 use crate::chat::in_flight::{Busy, InFlight};
 use crate::chat::outbound::OutboxWorker;
 use crate::commands::Engine;
 use crate::config::DiscordConfig;
+use crate::lease::{Lease, LeaseEnd, LeaseTiming};
+use crate::lifecycle::Shutdown;
 
 pub use delivery::DiscordDelivery;
 

@@ -13,11 +13,11 @@ use std::sync::Arc;
 
 use slack_morphism::prelude::*;
 
-use crate::app::Shutdown;
 use crate::chat::in_flight::{Busy, InFlight};
 use crate::chat::outbound::OutboxWorker;
 use crate::commands::Engine;
 use crate::config::{SlackConfig, SlackMode};
+use crate::lifecycle::Shutdown;
 
 pub use delivery::SlackDelivery;
 pub use http::routes;

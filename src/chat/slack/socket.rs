@@ -5,7 +5,7 @@ use std::sync::Arc;
 use slack_morphism::prelude::*;
 
 use super::{SlackAdapter, SlackError};
-use crate::app::Shutdown;
+use crate::lifecycle::Shutdown;
 
 /// Runs the Socket Mode listener until shutdown. The library reconnects by
 /// itself after `disconnect` frames and dropped sockets.

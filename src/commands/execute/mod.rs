@@ -12,8 +12,8 @@ use super::parse::{parse_line, ParseContext};
 use super::refusal::Refusal;
 use super::reply::{Block, Message, Outcome, Reply};
 use super::show;
-use crate::chat::Inbound;
 use crate::clock::Clock;
+use crate::commands::Inbound;
 use crate::config::Config;
 use crate::domain::automation::Trigger;
 use crate::domain::incident::Incident;
@@ -816,7 +816,7 @@ impl Engine {
         crate::paging::follow(conn, &self.config, incident, &applied.incident, now).await?;
         if matches!(action, IncidentAction::Resolve(_)) {
             store::services::end_outage(conn, incident.id, now).await?;
-            crate::scheduler::review_reminders::schedule(self, conn, &applied.incident).await?;
+            postmortem::schedule_review_reminder(self, conn, &applied.incident).await?;
         }
         self.sync_sla(conn, &applied.incident, Some((incident, action)), now)
             .await?;
@@ -852,7 +852,7 @@ impl Engine {
         if matches!(action, IncidentAction::Resolve(_)) {
             // Resolved: the service is up again.
             store::services::end_outage(conn, incident.id, now).await?;
-            crate::scheduler::review_reminders::schedule(self, conn, &applied.incident).await?;
+            postmortem::schedule_review_reminder(self, conn, &applied.incident).await?;
         }
         self.sync_sla(conn, &applied.incident, Some((&incident, &action)), now)
             .await?;
@@ -957,14 +957,14 @@ impl Engine {
                     ))
                     .into());
                 }
-                let report = crate::scheduler::digest::report_with(
+                let report = crate::commands::period_report::report_with(
                     conn,
                     period,
                     self.clock.now(),
                     self.config.digest.time_zone.0,
                 )
                 .await?;
-                crate::scheduler::digest::message(&report)
+                crate::commands::period_report::message(&report)
             }
             QueryCommand::Whoami => {
                 let roles = self.roles_of(conn, &request.actor).await?;

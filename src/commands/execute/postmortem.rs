@@ -20,13 +20,11 @@ use crate::domain::incident::Incident;
 use crate::domain::postmortem::{
     ActionItem, ChangeLine, PostmortemError, RaiseAs, Review, ReviewInput, Section,
 };
+use crate::domain::review_template::{render_markdown, DEFAULT_TEMPLATE};
 use crate::domain::text::summarize_title;
 use crate::domain::timeline::{EventAction, NewEvent};
 use crate::domain::{FreeText, Role, TicketRef};
 use crate::store::{self, StoreError};
-
-/// The built-in review template; `[postmortem] template_file` replaces it.
-pub const DEFAULT_TEMPLATE: &str = include_str!("../../../templates/postmortem.md");
 
 /// Most action items one `/itsm actions` lists.
 const ACTIONS_LIMIT: i64 = 25;
@@ -42,27 +40,26 @@ pub enum ReviewError {
     Template(#[from] minijinja::Error),
 }
 
-/// The template environment with `template` loaded as `postmortem.md`;
-/// config loading uses it to check a replacement template at start.
-pub fn template_env(template: &str) -> Result<minijinja::Environment<'_>, minijinja::Error> {
-    let mut env = minijinja::Environment::new();
-    // Block tags on their own lines leave no blank lines behind, so the
-    // template can be laid out readably and still give tidy Markdown.
-    env.set_syntax(
-        minijinja::syntax::SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .build()?,
-    );
-    env.add_template("postmortem.md", template)?;
-    Ok(env)
-}
-
-/// Renders `review` with `template` (Markdown).
-pub fn render_markdown(template: &str, review: &Review) -> Result<String, minijinja::Error> {
-    template_env(template)?
-        .get_template("postmortem.md")?
-        .render(minijinja::value::Serde(review))
+/// Notes, in the transaction that resolves `incident`, when its review
+/// reminder may first be due: N working days are at least N calendar days.
+pub(crate) async fn schedule_review_reminder(
+    engine: &Engine,
+    conn: &mut sqlx::PgConnection,
+    incident: &Incident,
+) -> Result<(), StoreError> {
+    let days = engine.config().postmortem.remind_after_days;
+    let Some(resolved_at) = incident.resolved_at else {
+        return Ok(());
+    };
+    if days == 0 || incident.priority > crate::domain::Priority::P2 {
+        return Ok(());
+    }
+    store::postmortems::schedule_reminder(
+        conn,
+        incident.id,
+        resolved_at + chrono::Duration::days(i64::from(days)),
+    )
+    .await
 }
 
 /// The review as a chat message: one text block per `## ` section, so a
@@ -506,7 +503,7 @@ impl Engine {
         incident: &Incident,
         message: &Message,
         at: DateTime<Utc>,
-    ) -> Result<crate::scheduler::Posted, StoreError> {
+    ) -> Result<crate::commands::notice::Posted, StoreError> {
         let origin = ChannelRef {
             platform: incident.origin.platform,
             channel: incident.origin.channel.clone(),
@@ -516,7 +513,7 @@ impl Engine {
                 Some(card) => Some(card.thread),
                 None => incident.origin.thread.clone(),
             };
-        crate::scheduler::post(
+        crate::commands::notice::post(
             conn,
             &origin,
             thread.as_deref(),

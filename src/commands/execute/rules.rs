@@ -8,6 +8,7 @@
 use sqlx::{Connection, PgConnection};
 
 use super::{Engine, ExecError};
+use crate::commands::notice::{post, Posted};
 use crate::commands::refusal::Refusal;
 use crate::commands::reply::{Block, Message, Reply};
 use crate::domain::automation::{EventFacts, Rule, RuleAction, Trigger};
@@ -15,7 +16,6 @@ use crate::domain::incident::{Incident, IncidentAction};
 use crate::domain::problem::ProblemAction;
 use crate::domain::timeline::{EventAction, NewEvent};
 use crate::domain::{FreeText, Platform, Role, TicketKind, UserId};
-use crate::scheduler::{post, Posted};
 use crate::store::automation::NewCall;
 use crate::store::{self, StoreError};
 

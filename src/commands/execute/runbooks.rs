@@ -14,6 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
 
 use super::{Engine, ExecError, Request};
+use crate::commands::notice::{post, Posted};
 use crate::commands::refusal::{sentence, Refusal};
 use crate::commands::reply::{Block, Message, Reply};
 use crate::config::runbook_context;
@@ -26,7 +27,6 @@ use crate::domain::incident::{Incident, Origin};
 use crate::domain::service::nearest_names;
 use crate::domain::timeline::{EventAction, NewEvent};
 use crate::domain::{FreeText, Platform, TicketRef, UserId};
-use crate::scheduler::{post, Posted};
 use crate::store::automation::{Call, CallOutcome, NewCall, NewRun, Run};
 use crate::store::{self, StoreError};
 

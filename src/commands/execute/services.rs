@@ -679,7 +679,8 @@ impl Engine {
             user: member.to_string(),
         });
         let channel = notice_channel(&self.config, &entry);
-        crate::scheduler::post(conn, &channel, None, &message, Some(incident.id), now).await?;
+        crate::commands::notice::post(conn, &channel, None, &message, Some(incident.id), now)
+            .await?;
         Ok(Some(member))
     }
 }

@@ -680,7 +680,7 @@ async fn report(
         }
     };
     let mut conn = connection(&state).await?;
-    let report = crate::scheduler::digest::report_with(
+    let report = crate::commands::period_report::report_with(
         &mut conn,
         period,
         state.engine.clock().now(),

@@ -4,10 +4,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
+use crate::commands::period_report;
 use crate::commands::Engine;
 use crate::domain::dashboard::{availability, Downtime, Window};
 use crate::domain::report::Figures;
-use crate::scheduler::digest;
 use crate::store::{self, StoreError};
 
 /// Everything on the dashboard.
@@ -113,7 +113,7 @@ pub async fn collect(engine: &Engine, window: Window) -> Result<Dashboard, Store
     let (from, to, figures, open_by_priority) = match window.period() {
         Some(period) => {
             let time_zone = engine.config().digest.time_zone.0;
-            let report = digest::report_with(&mut conn, period, now, time_zone).await?;
+            let report = period_report::report_with(&mut conn, period, now, time_zone).await?;
             (
                 report.from,
                 report.to,

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::app::Shutdown;
+use crate::lifecycle::Shutdown;
 use crate::store::{self, Store, StoreError};
 
 /// How a lease's claims and renewals are spaced.
