@@ -16,6 +16,7 @@ pub mod domain;
 pub mod http;
 pub mod metrics;
 pub mod paging;
+pub mod queue;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;

@@ -287,15 +287,6 @@ pub async fn lease(
     Ok(())
 }
 
-/// Gives leased rows back without sending them.
-pub async fn release(conn: &mut PgConnection, ids: &[i64]) -> Result<(), StoreError> {
-    sqlx::query("UPDATE outbox SET claimed_until = NULL WHERE id = ANY($1) AND sent_at IS NULL")
-        .bind(ids)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Marks rows `ids` sent and records where each card in `cards` (ticket
 /// and message, at most one per ticket) now is on `platform`, in one
 /// statement: no transaction is needed around it, it commits as a whole.
@@ -328,29 +319,6 @@ pub async fn mark_sent(
     .bind(&channels)
     .bind(&messages)
     .bind(&threads)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Records a failed attempt: retried from `retry_at`, or parked as failed.
-pub async fn mark_failed(
-    conn: &mut PgConnection,
-    item: &OutboxItem,
-    error: &str,
-    retry_at: Option<DateTime<Utc>>,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE outbox SET attempts = attempts + 1, last_error = $2, claimed_until = NULL,
-                not_before = COALESCE($3, not_before),
-                failed_at = CASE WHEN $3 IS NULL THEN $4 END
-         WHERE id = $1",
-    )
-    .bind(item.id)
-    .bind(error)
-    .bind(retry_at)
-    .bind(at)
     .execute(conn)
     .await?;
     Ok(())
