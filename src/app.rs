@@ -307,7 +307,7 @@ impl App {
         let left = deadline
             .saturating_duration_since(tokio::time::Instant::now())
             .max(Duration::from_millis(500));
-        match tokio::time::timeout(left, store::outbox::pending(self.store.pool())).await {
+        match tokio::time::timeout(left, store::queue::pending(self.store.pool())).await {
             Ok(Ok(0)) => {}
             Ok(Ok(pending)) => tracing::warn!(
                 pending,

@@ -157,17 +157,6 @@ pub async fn has_pending(conn: &mut PgConnection) -> Result<bool, StoreError> {
     .await?)
 }
 
-/// Calls not yet sent nor given up: (waiting, given up).
-pub async fn counts(conn: &mut PgConnection) -> Result<(i64, i64), StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE sent_at IS NULL AND failed_at IS NULL),
-                count(*) FILTER (WHERE failed_at IS NOT NULL)
-         FROM outbound_calls",
-    )
-    .fetch_one(conn)
-    .await?)
-}
-
 /// A runbook run to record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewRun<'a> {
