@@ -232,7 +232,7 @@ impl App {
             .max(Duration::from_millis(500));
         match tokio::time::timeout(
             left,
-            store::outbox::pending(self.store.pool(), self.engine.clock().now()),
+            store::queue::pending(self.store.pool(), self.engine.clock().now()),
         )
         .await
         {

@@ -11,16 +11,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use tokio::sync::Notify;
 
 use crate::commands::execute::runbooks::CallReport;
 use crate::commands::notice::Posted;
 use crate::commands::Engine;
 use crate::domain::automation::runbook::expand_env;
 use crate::lifecycle::Shutdown;
+use crate::queue::{self, DoneOf, Queue, SendError, Tuning, Worker, SEND_TIMEOUT};
 use crate::store::automation::Call;
 use crate::store::{self, StoreError};
 
@@ -32,14 +33,8 @@ pub const SIGNATURE_HEADER: &str = "x-itsm-signature";
 /// receiver can drop a repeat.
 pub const DELIVERY_HEADER: &str = "x-itsm-delivery";
 
-/// How long one request may take before it counts as a temporary failure.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of an answer is read (to find a link in it).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
-/// How often the worker looks for due calls when nothing woke it.
-const POLL: Duration = Duration::from_secs(1);
-/// How long a claimed call is this worker's: longer than a request may take.
-const LEASE: chrono::Duration = chrono::Duration::seconds(30);
 
 /// Why the worker could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -51,121 +46,106 @@ pub enum CallError {
 /// Reads an environment variable (a secret) by name.
 pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
-/// Sends queued calls.
-pub struct CallWorker {
+/// The outbound-call queue (`outbound_calls`) for the shared [`Worker`].
+pub struct CallQueue {
     engine: Engine,
-    signal: Arc<Notify>,
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, String>,
     env: EnvLookup,
 }
 
-impl CallWorker {
-    /// A worker for `engine`, reading secrets from the process environment.
-    pub fn new(engine: &Engine) -> Result<Self, CallError> {
-        Self::with_env(engine, Arc::new(|name: &str| std::env::var(name).ok()))
+/// How a call that was answered with success went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    status: i32,
+    link: Option<String>,
+}
+
+/// Why a call failed, with the answer's status when there was one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+pub struct CallFailure {
+    status: Option<i32>,
+    error: SendError,
+}
+
+impl From<SendError> for CallFailure {
+    fn from(error: SendError) -> Self {
+        CallFailure {
+            status: None,
+            error,
+        }
+    }
+}
+
+impl AsRef<SendError> for CallFailure {
+    fn as_ref(&self) -> &SendError {
+        &self.error
+    }
+}
+
+impl queue::Job for Call {
+    fn id(&self) -> i64 {
+        self.id
     }
 
-    /// A worker reading secrets through `env` (tests give their own).
-    pub fn with_env(engine: &Engine, env: EnvLookup) -> Result<Self, CallError> {
-        let client = crate::paging::https_client()?;
-        Ok(CallWorker {
-            engine: engine.clone(),
-            signal: engine.outbox_signal(),
-            client,
-            env,
+    fn attempts(&self) -> i32 {
+        self.attempts
+    }
+
+    fn max_attempts(&self) -> Option<i32> {
+        Some(self.max_attempts)
+    }
+}
+
+impl Queue for CallQueue {
+    type Job = Call;
+    type Sent = Answer;
+    type Error = CallFailure;
+    type Recorded = Posted;
+
+    fn name(&self) -> String {
+        "outbound calls".into()
+    }
+
+    fn tuning(&self) -> Tuning {
+        // One call at a time: rules fire in the order they are configured,
+        // and receivers see their webhooks in that order.
+        Tuning { lanes: 1, batch: 1 }
+    }
+
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<queue::Claim<Call>, StoreError> {
+        let mut conn = self.engine.store().acquire().await?;
+        let jobs = store::automation::claim(&mut conn, now, until, limit).await?;
+        Ok(queue::Claim {
+            claimed: jobs.len(),
+            jobs,
         })
     }
 
-    /// Delivers until the last step of shutdown, then once more.
-    pub async fn run(self, mut shutdown: Shutdown) {
-        loop {
-            let notified = self.signal.notified();
-            if let Err(err) = self.drain().await {
-                tracing::warn!(error = %err, "outbound calls paused");
-            }
-            tokio::select! {
-                () = notified => {}
-                () = tokio::time::sleep(POLL) => {}
-                () = shutdown.wait_final() => break,
-            }
-        }
-        if let Err(err) = self.drain().await {
-            tracing::warn!(error = %err, "outbound calls flush at shutdown failed");
-        }
-    }
-
-    /// Sends every due call; returns what the results posted to shell
-    /// channels (for `itsm-bot say`).
-    pub async fn drain(&self) -> Result<Vec<Posted>, StoreError> {
-        let mut posted = Vec::new();
-        while let Some(more) = self.deliver_one().await? {
-            posted.extend(more);
-        }
-        Ok(posted)
-    }
-
-    /// Claims, sends and records one due call; None when none is due.
-    pub async fn deliver_one(&self) -> Result<Option<Vec<Posted>>, StoreError> {
-        let now = self.engine.clock().now();
-        let claimed = {
-            let mut conn = self.engine.store().pool().acquire().await?;
-            store::automation::claim(&mut conn, now, now + LEASE).await?
-        };
-        let Some(call) = claimed else {
-            return Ok(None);
-        };
-        let report = self.send(&call).await;
-        if !report.ok {
-            tracing::warn!(
-                call = call.id,
-                source = %call.source,
-                name = %call.name,
-                status = ?report.status,
-                error = report.error.as_deref().unwrap_or(""),
-                retry = report.retry_at.is_some(),
-                "outbound call failed"
-            );
-        }
-        // The answer is recorded even if the database blinks meanwhile: the
-        // call must not be sent again because its result was lost.
-        let mut wait = Duration::from_millis(200);
-        loop {
-            match self.engine.record_call(&call, &report).await {
-                Ok(posted) => return Ok(Some(posted)),
-                Err(StoreError::Unavailable(err)) if wait < Duration::from_secs(20) => {
-                    tracing::warn!(error = %err, "recording an outbound call waits for the database");
-                    tokio::time::sleep(wait).await;
-                    wait *= 2;
-                }
-                Err(err) => return Err(err),
-            }
-        }
-    }
-
-    /// Sends `call` once and says how it went.
-    async fn send(&self, call: &Call) -> CallReport {
-        let failed = |error: String, status: Option<i32>, temporary: bool| {
-            let retry_at = (temporary && call.attempts + 1 < call.max_attempts)
-                .then(|| self.engine.clock().now() + crate::paging::backoff(call.attempts));
-            CallReport {
-                ok: false,
-                status,
-                error: Some(error),
-                link: None,
-                retry_at,
-            }
-        };
-        let request = match self.request(call) {
-            Ok(request) => request,
-            Err(error) => return failed(error, None, false),
-        };
-        let response =
-            match tokio::time::timeout(REQUEST_TIMEOUT, self.client.request(request)).await {
-                Err(_) => return failed("timed out".into(), None, true),
-                Ok(Err(err)) => return failed(format!("request failed: {err}"), None, true),
-                Ok(Ok(response)) => response,
+    async fn send(&self, call: &Call) -> Result<Answer, CallFailure> {
+        let failed = |reason: String, status: Option<i32>, after: Option<Option<Duration>>| {
+            let error = match after {
+                Some(after) => SendError::Retry { reason, after },
+                None => SendError::Permanent(reason),
             };
+            CallFailure { status, error }
+        };
+        let request = self
+            .request(call)
+            .map_err(|error| failed(error, None, None))?;
+        let response = match tokio::time::timeout(SEND_TIMEOUT, self.client.request(request)).await
+        {
+            Err(_) => return Err(failed("timed out".into(), None, Some(None))),
+            Ok(Err(err)) => return Err(failed(format!("request failed: {err}"), None, Some(None))),
+            Ok(Ok(response)) => response,
+        };
         let status = response.status();
+        let after = queue::retry_after(response.headers(), Utc::now());
         let location = response
             .headers()
             .get(axum::http::header::LOCATION)
@@ -174,19 +154,46 @@ impl CallWorker {
         let body = read_bounded(response.into_body()).await;
         let code = i32::from(status.as_u16());
         if status.is_success() {
-            CallReport {
-                ok: true,
-                status: Some(code),
-                error: None,
+            Ok(Answer {
+                status: code,
                 link: location.or_else(|| link_in(&body)),
-                retry_at: None,
-            }
+            })
         } else {
             let temporary = code == 429 || status.is_server_error();
-            failed(format!("answered {status}"), Some(code), temporary)
+            Err(failed(
+                format!("answered {status}"),
+                Some(code),
+                temporary.then_some(after),
+            ))
         }
     }
 
+    async fn record(&self, done: &[&DoneOf<'_, Self>]) -> Result<Vec<Posted>, StoreError> {
+        let mut posted = Vec::new();
+        for done in done {
+            let report = match &done.result {
+                Ok(answer) => CallReport {
+                    ok: true,
+                    status: Some(answer.status),
+                    error: None,
+                    link: answer.link.clone(),
+                    retry_at: None,
+                },
+                Err(failure) => CallReport {
+                    ok: false,
+                    status: failure.status,
+                    error: Some(failure.error.reason().to_string()),
+                    link: None,
+                    retry_at: done.retry_at,
+                },
+            };
+            posted.extend(self.engine.record_call(done.job, &report).await?);
+        }
+        Ok(posted)
+    }
+}
+
+impl CallQueue {
     /// The HTTP request for `call`, with secrets read from the environment.
     fn request(&self, call: &Call) -> Result<axum::http::Request<String>, String> {
         let mut builder = axum::http::Request::builder()
@@ -214,6 +221,38 @@ impl CallWorker {
         builder
             .body(call.body.clone())
             .map_err(|err| format!("cannot build the request: {err}"))
+    }
+}
+
+/// Sends queued calls.
+pub struct CallWorker(Worker<CallQueue>);
+
+impl CallWorker {
+    /// A worker for `engine`, reading secrets from the process environment.
+    pub fn new(engine: &Engine) -> Result<Self, CallError> {
+        Self::with_env(engine, Arc::new(|name: &str| std::env::var(name).ok()))
+    }
+
+    /// A worker reading secrets through `env` (tests give their own).
+    pub fn with_env(engine: &Engine, env: EnvLookup) -> Result<Self, CallError> {
+        let client = crate::paging::https_client()?;
+        let queue = CallQueue {
+            engine: engine.clone(),
+            client,
+            env,
+        };
+        Ok(CallWorker(Worker::for_engine(queue, engine)))
+    }
+
+    /// Delivers until the last step of shutdown, then once more.
+    pub async fn run(self, mut shutdown: Shutdown) {
+        self.0.run(async move { shutdown.wait_final().await }).await;
+    }
+
+    /// Sends every due call; returns what the results posted to shell
+    /// channels (for `itsm-bot say`).
+    pub async fn drain(&self) -> Result<Vec<Posted>, StoreError> {
+        Ok(self.0.drain().await?.recorded)
     }
 }
 

@@ -18,6 +18,7 @@ pub mod lease;
 pub mod lifecycle;
 pub mod metrics;
 pub mod paging;
+pub mod queue;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;

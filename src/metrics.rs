@@ -9,6 +9,7 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use crate::store::queue::Queue;
 use crate::store::{self, Store, StoreError};
 
 /// Why metrics could not be rendered.
@@ -37,6 +38,7 @@ pub struct Metrics {
     rule_runs: IntCounterVec,
     outbound_calls: IntCounterVec,
     outbound_rows: IntGaugeVec,
+    queue_rows: IntGaugeVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -135,6 +137,14 @@ impl Metrics {
             &["state"],
         )
         .expect("static metric definition");
+        let queue_rows = IntGaugeVec::new(
+            Opts::new(
+                "itsm_queue_rows",
+                "Rows owed by the durable work queue, by queue (post: chat posts, page: paging-hook events, call: outbound calls) and state (pending, failed: parked after the last attempt).",
+            ),
+            &["queue", "state"],
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(commands.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -147,6 +157,7 @@ impl Metrics {
             Box::new(rule_runs.clone()),
             Box::new(outbound_calls.clone()),
             Box::new(outbound_rows.clone()),
+            Box::new(queue_rows.clone()),
         ] {
             // Names are distinct constants; registering can only fail on a duplicate.
             let _ = registry.register(collector);
@@ -164,6 +175,7 @@ impl Metrics {
             rule_runs,
             outbound_calls,
             outbound_rows,
+            queue_rows,
         }
     }
 
@@ -229,16 +241,23 @@ impl Metrics {
                 .with_label_values(&[kind.as_str(), priority.as_str()])
                 .set(count);
         }
-        let (pending, failed) = store::outbox::counts(&mut conn).await?;
-        self.outbox.with_label_values(&["pending"]).set(pending);
-        self.outbox.with_label_values(&["failed"]).set(failed);
-        let (pending, failed) = store::automation::counts(&mut conn).await?;
-        self.outbound_rows
-            .with_label_values(&["pending"])
-            .set(pending);
-        self.outbound_rows
-            .with_label_values(&["failed"])
-            .set(failed);
+        for counts in store::queue::counts(&mut conn).await? {
+            let (pending, failed) = (counts.pending, counts.parked);
+            self.queue_rows
+                .with_label_values(&[counts.queue.as_str(), "pending"])
+                .set(pending);
+            self.queue_rows
+                .with_label_values(&[counts.queue.as_str(), "failed"])
+                .set(failed);
+            // The older per-queue series stay for dashboards built on them.
+            let older = match counts.queue {
+                Queue::Outbox => &self.outbox,
+                Queue::Calls => &self.outbound_rows,
+                Queue::Paging => continue,
+            };
+            older.with_label_values(&["pending"]).set(pending);
+            older.with_label_values(&["failed"]).set(failed);
+        }
         let mut buffer = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
         Ok(String::from_utf8(buffer)?)

@@ -10,9 +10,6 @@
 //! rows with retry: 2xx is done, 429/5xx and network errors are tried again
 //! with backoff, any other answer parks the row.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -20,26 +17,19 @@ use hyper_util::client::legacy::Client;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use sqlx::PgConnection;
-use tokio::sync::Notify;
 
-use crate::clock::Clock;
 use crate::config::{Config, PagingConfig, Secret};
 use crate::domain::incident::Incident;
 use crate::domain::oncall::PageStep;
 use crate::domain::Priority;
 use crate::lifecycle::Shutdown;
+use crate::queue::{self, DoneOf, Queue, SendError, Worker, SEND_TIMEOUT};
+use crate::store::paging::HookEvent;
+use crate::store::queue::Queue as StoreQueue;
 use crate::store::{self, Store, StoreError};
 
 /// The header carrying the body's signature when `hmac_secret` is set.
 pub const SIGNATURE_HEADER: &str = "x-itsm-signature";
-
-/// How long one request may take before it counts as a temporary failure.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often the worker looks for due events when nothing woke it.
-const POLL: Duration = Duration::from_secs(1);
-/// How long a claimed event is this worker's: longer than a request may
-/// take, so no other replica sends it meanwhile.
-const LEASE: chrono::Duration = chrono::Duration::seconds(30);
 
 /// Why the hook could not be set up or an event not delivered.
 #[derive(Debug, thiserror::Error)]
@@ -47,12 +37,14 @@ pub enum PagingError {
     /// The TLS roots could not be loaded.
     #[error("paging hook: cannot load TLS roots: {0}")]
     Tls(#[from] std::io::Error),
-    /// Worth trying again: a 429 or 5xx answer, a timeout, no connection.
-    #[error("temporary failure: {0}")]
-    Retry(String),
-    /// Will not work however often it is tried (a 4xx answer, a bad body).
-    #[error("permanent failure: {0}")]
-    Permanent(String),
+    /// The event was not delivered: worth trying again (a 429 or 5xx
+    /// answer, a timeout, no connection) or not (a 4xx answer, a bad body).
+    #[error(transparent)]
+    Send(#[from] SendError),
+}
+
+fn permanent(reason: impl Into<String>) -> PagingError {
+    PagingError::Send(SendError::Permanent(reason.into()))
 }
 
 /// The PagerDuty severity of a priority.
@@ -141,7 +133,7 @@ pub async fn follow(
 pub fn signature(secret: &str, body: &[u8]) -> Result<String, PagingError> {
     // HMAC takes keys of any length; the error exists only for the trait.
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .map_err(|_| PagingError::Permanent("unusable hmac_secret".into()))?;
+        .map_err(|_| permanent("unusable hmac_secret"))?;
     mac.update(body);
     let digest = mac.finalize().into_bytes();
     let mut out = String::with_capacity(7 + digest.len() * 2);
@@ -190,7 +182,7 @@ impl Hook {
         let routing_key = config
             .routing_key
             .clone()
-            .ok_or_else(|| PagingError::Permanent("oncall.paging.routing_key is unset".into()))?;
+            .ok_or_else(|| permanent("oncall.paging.routing_key is unset"))?;
         let client = https_client()?;
         Ok(Hook {
             url: config.url.clone(),
@@ -203,11 +195,9 @@ impl Hook {
     /// POSTs `event` (a queued body) with the routing key added.
     pub async fn send(&self, event: &str) -> Result<(), PagingError> {
         let mut value: Value = serde_json::from_str(event)
-            .map_err(|err| PagingError::Permanent(format!("queued event is not JSON: {err}")))?;
+            .map_err(|err| permanent(format!("queued event is not JSON: {err}")))?;
         let Some(object) = value.as_object_mut() else {
-            return Err(PagingError::Permanent(
-                "queued event is not a JSON object".into(),
-            ));
+            return Err(permanent("queued event is not a JSON object"));
         };
         object.insert(
             "routing_key".into(),
@@ -230,30 +220,100 @@ impl Hook {
         }
         let request = request
             .body(body)
-            .map_err(|err| PagingError::Permanent(format!("bad request: {err}")))?;
-        let response = tokio::time::timeout(REQUEST_TIMEOUT, self.client.request(request))
+            .map_err(|err| permanent(format!("bad request: {err}")))?;
+        let response = tokio::time::timeout(SEND_TIMEOUT, self.client.request(request))
             .await
-            .map_err(|_| PagingError::Retry("timed out".into()))?
-            .map_err(|err| PagingError::Retry(format!("request failed: {err}")))?;
+            .map_err(|_| SendError::retry("timed out"))?
+            .map_err(|err| SendError::retry(format!("request failed: {err}")))?;
         let status = response.status();
         if status.is_success() {
             Ok(())
         } else if status.as_u16() == 429 || status.is_server_error() {
-            Err(PagingError::Retry(format!("answered {status}")))
+            Err(SendError::Retry {
+                reason: format!("answered {status}"),
+                after: queue::retry_after(response.headers(), Utc::now()),
+            }
+            .into())
         } else {
-            Err(PagingError::Permanent(format!("answered {status}")))
+            Err(permanent(format!("answered {status}")))
         }
     }
 }
 
-/// Delivers queued paging-hook events.
-pub struct PagingWorker {
+/// The paging hook's queue (`page_hooks`) for the shared [`Worker`].
+pub struct HookQueue {
     store: Store,
-    clock: Arc<dyn Clock>,
-    signal: Arc<Notify>,
     hook: Hook,
-    max_attempts: i32,
 }
+
+impl queue::Job for HookEvent {
+    fn id(&self) -> i64 {
+        self.id
+    }
+
+    fn attempts(&self) -> i32 {
+        self.attempts
+    }
+}
+
+impl Queue for HookQueue {
+    type Job = HookEvent;
+    type Sent = ();
+    type Error = SendError;
+    type Recorded = ();
+
+    fn name(&self) -> String {
+        "paging hook".into()
+    }
+
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<queue::Claim<HookEvent>, StoreError> {
+        let mut conn = self.store.acquire().await?;
+        let jobs = store::paging::claim(&mut conn, now, until, limit).await?;
+        Ok(queue::Claim {
+            claimed: jobs.len(),
+            jobs,
+        })
+    }
+
+    async fn send(&self, event: &HookEvent) -> Result<(), SendError> {
+        self.hook.send(&event.body).await.map_err(|err| match err {
+            PagingError::Send(err) => err,
+            other => SendError::Permanent(other.to_string()),
+        })
+    }
+
+    async fn record(&self, done: &[&DoneOf<'_, Self>]) -> Result<Vec<()>, StoreError> {
+        let mut conn = self.store.acquire().await?;
+        let (sent, failed): (Vec<&&DoneOf<'_, Self>>, Vec<_>) =
+            done.iter().partition(|d| d.result.is_ok());
+        if let Some(first) = sent.first() {
+            let ids: Vec<i64> = sent.iter().map(|d| d.job.id).collect();
+            store::queue::mark_sent(&mut conn, StoreQueue::Paging, &ids, first.at).await?;
+        }
+        for done in failed {
+            if let Err(err) = &done.result {
+                store::queue::mark_failed(
+                    &mut conn,
+                    StoreQueue::Paging,
+                    done.job.id,
+                    &err.to_string(),
+                    done.retry_at,
+                    done.at,
+                )
+                .await?;
+            }
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// Delivers queued paging-hook events.
+pub struct PagingWorker(Worker<HookQueue>);
 
 impl PagingWorker {
     /// A worker for `engine`'s hook; `None` when `[oncall.paging]` is unset.
@@ -261,87 +321,22 @@ impl PagingWorker {
         let Some(paging) = &engine.config().oncall.paging else {
             return Ok(None);
         };
-        Ok(Some(PagingWorker {
+        let queue = HookQueue {
             store: engine.store().clone(),
-            clock: engine.clock(),
-            // Whatever queues an event also wakes the outbox workers.
-            signal: engine.outbox_signal(),
             hook: Hook::new(paging)?,
-            max_attempts: engine.config().outbox.max_attempts,
-        }))
+        };
+        Ok(Some(PagingWorker(Worker::for_engine(queue, engine))))
     }
 
     /// Delivers until the last step of shutdown, then once more.
     pub async fn run(self, mut shutdown: Shutdown) {
-        loop {
-            let notified = self.signal.notified();
-            if let Err(err) = self.drain().await {
-                tracing::warn!(error = %err, "paging hook delivery paused");
-            }
-            tokio::select! {
-                () = notified => {}
-                () = tokio::time::sleep(POLL) => {}
-                () = shutdown.wait_final() => break,
-            }
-        }
-        if let Err(err) = self.drain().await {
-            tracing::warn!(error = %err, "paging hook flush at shutdown failed");
-        }
+        self.0.run(async move { shutdown.wait_final().await }).await;
     }
 
     /// Delivers every due event; returns how many it handled.
     pub async fn drain(&self) -> Result<usize, StoreError> {
-        let mut handled = 0;
-        while self.deliver_one().await? {
-            handled += 1;
-        }
-        Ok(handled)
+        Ok(self.0.drain().await?.handled)
     }
-
-    /// Claims, sends and records one due event; false when none is due.
-    /// The lease is committed before sending, so another replica does not
-    /// send the same event while this one waits for an answer.
-    pub async fn deliver_one(&self) -> Result<bool, StoreError> {
-        let now = self.clock.now();
-        let claimed = {
-            let mut conn = self.store.pool().acquire().await?;
-            store::paging::claim(&mut conn, now, now + LEASE).await?
-        };
-        let Some(event) = claimed else {
-            return Ok(false);
-        };
-        // No connection is held while the paging service answers.
-        let result = self.hook.send(&event.body).await;
-        let now = self.clock.now();
-        let mut conn = self.store.pool().acquire().await?;
-        match result {
-            Ok(()) => store::paging::mark_sent(&mut conn, event.id, now).await?,
-            Err(err) => {
-                let retry_at = match &err {
-                    PagingError::Retry(_) if event.attempts + 1 < self.max_attempts => {
-                        Some(now + backoff(event.attempts))
-                    }
-                    _ => None,
-                };
-                tracing::warn!(
-                    error = %err,
-                    event = %event.event_action,
-                    attempts = event.attempts + 1,
-                    parked = retry_at.is_none(),
-                    "paging hook delivery failed"
-                );
-                store::paging::mark_failed(&mut conn, event.id, &err.to_string(), retry_at, now)
-                    .await?;
-            }
-        }
-        Ok(true)
-    }
-}
-
-/// Exponential backoff: 1 s, 2 s, 4 s … up to 5 minutes.
-pub(crate) fn backoff(attempts: i32) -> chrono::Duration {
-    let seconds = 2_i64.saturating_pow(attempts.clamp(0, 9) as u32).min(300);
-    chrono::Duration::seconds(seconds)
 }
 
 #[cfg(test)]
@@ -358,12 +353,5 @@ mod tests {
                     .to_string()
             )
         );
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert_eq!(backoff(0), chrono::Duration::seconds(1));
-        assert_eq!(backoff(3), chrono::Duration::seconds(8));
-        assert_eq!(backoff(50), chrono::Duration::seconds(300));
     }
 }

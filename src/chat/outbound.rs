@@ -4,8 +4,8 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
@@ -14,25 +14,16 @@ use crate::commands::show;
 use crate::config::Config;
 use crate::domain::{Platform, UserId};
 use crate::lifecycle::Shutdown;
+use crate::queue::{self, DoneOf, Queue, Tuning, Worker};
 use crate::store::incidents::CardSource;
 use crate::store::messages::PostedMessage;
 use crate::store::outbox::{OutboxItem, OutboxKind};
+use crate::store::queue::Queue as StoreQueue;
 use crate::store::{self, Store, StoreError};
 
-/// Why a delivery failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DeliveryError {
-    /// Worth trying again (rate limits, 5xx, timeouts), after `after` if the
-    /// platform said so.
-    #[error("temporary failure: {reason}")]
-    Retry {
-        reason: String,
-        after: Option<Duration>,
-    },
-    /// Will not work however often it is tried (bad channel, revoked token).
-    #[error("permanent failure: {0}")]
-    Permanent(String),
-}
+/// Why a delivery failed: the queue's [`SendError`], under the name the
+/// adapters know it by.
+pub use crate::queue::SendError as DeliveryError;
 
 /// Sends rendered messages to one platform.
 pub trait Deliver: Send + Sync + 'static {
@@ -72,16 +63,6 @@ pub trait Deliver: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
 }
 
-/// How often the worker looks for due rows when nothing woke it.
-const POLL: Duration = Duration::from_secs(1);
-/// How long a claimed row is this worker's: long enough to ride out a
-/// database restart between sending and recording, short enough that a row
-/// whose worker died mid-send goes out again soon.
-const LEASE: chrono::Duration = chrono::Duration::seconds(30);
-/// How often a worker tries again to record a delivery while the database
-/// is away.
-const RECORD_RETRY: Duration = Duration::from_millis(500);
-
 /// Delivery lanes per platform in one process. Every claim and record
 /// commits, and a commit waits for the disk to flush the WAL; lanes side by
 /// side share flushes, and one lane's slow send does not hold up the rest.
@@ -91,15 +72,19 @@ const LANES: usize = 2;
 /// bounds one lane's requests in flight.
 const BATCH: i64 = 16;
 
-/// Claims outbox rows for one platform and delivers them.
-pub struct OutboxWorker<D> {
+/// The outbox of one platform, for the shared [`Worker`]: what it adds to
+/// the queue is coalescing (one send per card, covering every waiting
+/// update of it) and rendering under the claim.
+pub struct OutboxQueue<D> {
     store: Store,
     deliver: Arc<D>,
     clock: Arc<dyn Clock>,
-    signal: Arc<Notify>,
     /// The SLA policy (incident cards) and the CAB channel (change cards).
     config: Arc<Config>,
 }
+
+/// Claims outbox rows for one platform and delivers them.
+pub struct OutboxWorker<D>(Worker<OutboxQueue<D>>);
 
 impl<D: Deliver> OutboxWorker<D> {
     /// A worker delivering through `deliver`, woken by `signal`.
@@ -110,13 +95,14 @@ impl<D: Deliver> OutboxWorker<D> {
         signal: Arc<Notify>,
         config: Arc<Config>,
     ) -> Self {
-        OutboxWorker {
+        let max_attempts = config.outbox.max_attempts;
+        let queue = OutboxQueue {
             store,
             deliver,
-            clock,
-            signal,
+            clock: clock.clone(),
             config,
-        }
+        };
+        OutboxWorker(Worker::new(queue, clock, signal, max_attempts))
     }
 
     /// Delivers until the last step of shutdown ([`Shutdown::wait_final`]),
@@ -125,107 +111,114 @@ impl<D: Deliver> OutboxWorker<D> {
     /// before the process exits; the caller bounds the final flush (a
     /// platform that hangs is abandoned, and its rows stay for the next
     /// replica).
-    pub async fn run(self, shutdown: Shutdown) {
-        let mut lanes = tokio::task::JoinSet::new();
-        let worker = Arc::new(self);
-        for _ in 0..LANES {
-            let lane = worker.clone();
-            let stop = shutdown.clone();
-            lanes.spawn(async move { lane.run_lane(stop).await });
-        }
-        while lanes.join_next().await.is_some() {}
-    }
-
-    /// One lane: delivers until the last step of shutdown, then what is due
-    /// one last time.
-    async fn run_lane(&self, mut shutdown: Shutdown) {
-        let platform = self.deliver.platform();
-        loop {
-            let notified = self.signal.notified();
-            match self.drain().await {
-                Ok(_) => {}
-                Err(err) => {
-                    tracing::warn!(error = %err, %platform, "outbox delivery paused")
-                }
-            }
-            tokio::select! {
-                () = notified => {}
-                () = tokio::time::sleep(POLL) => {}
-                () = shutdown.wait_final() => break,
-            }
-        }
-        match self.drain().await {
-            Ok(flushed) => tracing::info!(%platform, flushed, "outbox flushed at shutdown"),
-            Err(err) => tracing::warn!(error = %err, %platform, "outbox flush at shutdown failed"),
-        }
+    pub async fn run(self, mut shutdown: Shutdown) {
+        self.0.run(async move { shutdown.wait_final().await }).await;
     }
 
     /// Delivers every due row; returns how many rows it handled.
     pub async fn drain(&self) -> Result<usize, StoreError> {
-        let mut handled = 0;
-        loop {
-            match self.deliver_batch().await? {
-                0 => return Ok(handled),
-                batch => handled += batch,
-            }
+        Ok(self.0.drain().await?.handled)
+    }
+}
+
+impl queue::Job for Leased {
+    fn id(&self) -> i64 {
+        self.item.id
+    }
+
+    fn attempts(&self) -> i32 {
+        self.item.attempts
+    }
+}
+
+impl<D: Deliver> Queue for OutboxQueue<D> {
+    type Job = Leased;
+    type Sent = Option<PostedMessage>;
+    type Error = DeliveryError;
+    type Recorded = ();
+
+    fn name(&self) -> String {
+        format!("outbox ({})", self.deliver.platform())
+    }
+
+    fn tuning(&self) -> Tuning {
+        Tuning {
+            lanes: LANES,
+            batch: BATCH,
         }
     }
 
-    /// Claims up to [`BATCH`] due rows, sends them side by side and records
-    /// the results; returns how many rows it claimed (0: none was due).
-    ///
-    /// The claim is a lease committed *before* anything is sent, and the
-    /// results are recorded after. So a database that goes away while a
-    /// message is in flight cannot hand the row to another replica to send
-    /// again: the lease keeps it, and this worker keeps trying to record
-    /// what it sent until the database is back (up to the lease). Only a
-    /// worker that dies between sending and recording leaves its rows to be
-    /// sent again when the lease runs out. A batch shares one claim and one
-    /// record: each commit waits for a WAL flush, so a burst of reports is
-    /// carded at a few commits per batch instead of two per card.
-    pub async fn deliver_batch(&self) -> Result<usize, StoreError> {
-        let platform = self.deliver.platform();
-        let Some(claim) = self.claim_batch().await? else {
-            return Ok(0);
-        };
-        let results =
-            futures_util::future::join_all(claim.leased.iter().map(|leased| async move {
-                match &leased.job {
-                    Ok(job) => self.send(job).await,
-                    Err(err) => Err(err.clone()),
-                }
+    async fn claim(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<queue::Claim<Leased>, StoreError> {
+        Ok(self
+            .claim_batch(now, until, limit)
+            .await?
+            .unwrap_or(queue::Claim {
+                claimed: 0,
+                jobs: Vec::new(),
             }))
-            .await;
-        let done: Vec<Done<'_>> = claim
-            .leased
-            .iter()
-            .zip(results)
-            .map(|(leased, result)| {
-                if let Err(err) = &result {
-                    tracing::warn!(error = %err, %platform, outbox_id = leased.item.id, attempts = leased.item.attempts + 1, "delivery failed");
-                }
-                Done {
-                    item: &leased.item,
-                    covered: &leased.covered,
-                    job: leased.job.as_ref().ok(),
-                    result,
-                }
-            })
-            .collect();
-        self.record_sent(&done).await?;
-        for done in done.iter().filter(|done| done.result.is_err()) {
-            self.record(done).await?;
-        }
-        Ok(claim.claimed)
     }
 
-    /// Claims up to [`BATCH`] due rows, leases what no other worker holds
-    /// and renders it, in one transaction; `None` when nothing is due.
-    async fn claim_batch(&self) -> Result<Option<Claim>, StoreError> {
+    async fn send(&self, leased: &Leased) -> Result<Option<PostedMessage>, DeliveryError> {
+        match &leased.job {
+            Ok(job) => self.send_job(job).await,
+            Err(err) => Err(err.clone()),
+        }
+    }
+
+    /// Sent rows are recorded in one statement (no transaction to open and
+    /// commit), with where their cards landed; a failed row is counted and
+    /// the updates its send stood for are given back, together.
+    async fn record(&self, done: &[&DoneOf<'_, Self>]) -> Result<Vec<()>, StoreError> {
         let platform = self.deliver.platform();
-        let now = self.clock.now();
+        let sent: Vec<&&DoneOf<'_, Self>> = done.iter().filter(|d| d.result.is_ok()).collect();
+        if let Some(first) = sent.first() {
+            let ids: Vec<i64> = sent
+                .iter()
+                .flat_map(|done| done.job.covered.iter().copied())
+                .collect();
+            let cards: Vec<(i64, &PostedMessage)> =
+                sent.iter().filter_map(|done| card(done)).collect();
+            let mut conn = self.store.acquire().await?;
+            store::outbox::mark_sent(&mut conn, &ids, platform, &cards, first.at).await?;
+        }
+        for done in done {
+            let Err(err) = &done.result else { continue };
+            let mut tx = self.store.begin().await?;
+            let item = &done.job.item;
+            store::queue::mark_failed(
+                &mut tx,
+                StoreQueue::Outbox,
+                item.id,
+                &err.to_string(),
+                done.retry_at,
+                done.at,
+            )
+            .await?;
+            store::queue::release(&mut tx, StoreQueue::Outbox, &done.job.covered).await?;
+            tx.commit().await?;
+        }
+        Ok(Vec::new())
+    }
+}
+
+impl<D: Deliver> OutboxQueue<D> {
+    /// Claims up to `limit` due rows, leases what no other worker holds
+    /// until `until` and renders it, in one transaction; `None` when nothing
+    /// is due.
+    async fn claim_batch(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Option<queue::Claim<Leased>>, StoreError> {
+        let platform = self.deliver.platform();
         let mut tx = self.store.begin().await?;
-        let items = store::outbox::claim(&mut tx, platform, now, BATCH).await?;
+        let items = store::outbox::claim(&mut tx, platform, now, limit).await?;
         if items.is_empty() {
             return Ok(None);
         }
@@ -251,8 +244,7 @@ impl<D: Deliver> OutboxWorker<D> {
             .map(|(ticket, item)| (*ticket, item.id))
             .collect();
         let leases =
-            store::outbox::lease_batch(&mut tx, platform, &cards, &others, now, now + LEASE)
-                .await?;
+            store::outbox::lease_batch(&mut tx, platform, &cards, &others, now, until).await?;
         // Cards another worker holds are left out: its record covers the
         // changes their rows stand for, or leaves them due.
         let mut batch: Vec<(&OutboxItem, Vec<i64>)> = leads
@@ -286,9 +278,9 @@ impl<D: Deliver> OutboxWorker<D> {
             });
         }
         tx.commit().await?;
-        Ok(Some(Claim {
+        Ok(Some(queue::Claim {
             claimed: items.len(),
-            leased,
+            jobs: leased,
         }))
     }
 
@@ -385,7 +377,7 @@ impl<D: Deliver> OutboxWorker<D> {
     }
 
     /// Sends a prepared job; a card says where it landed.
-    async fn send(&self, job: &Job) -> Result<Option<PostedMessage>, DeliveryError> {
+    async fn send_job(&self, job: &Job) -> Result<Option<PostedMessage>, DeliveryError> {
         match job {
             Job::Card {
                 posted: Some(posted),
@@ -421,129 +413,6 @@ impl<D: Deliver> OutboxWorker<D> {
                 .map(|()| None),
         }
     }
-
-    /// Records every sent row of a batch in one statement. Should that
-    /// statement break a constraint, each sent row is recorded on its own,
-    /// so one bad row does not hold the others back.
-    async fn record_sent(&self, done: &[Done<'_>]) -> Result<(), StoreError> {
-        let sent: Vec<&Done<'_>> = done.iter().filter(|done| done.result.is_ok()).collect();
-        if sent.is_empty() {
-            return Ok(());
-        }
-        match self.until_recorded(|| self.mark_sent(&sent)).await {
-            Err(StoreError::Unavailable(err)) => Err(StoreError::Unavailable(err)),
-            Err(err) if sent.len() > 1 => {
-                tracing::warn!(error = %err, rows = sent.len(), "could not record a batch of deliveries; recording them one by one");
-                for done in sent {
-                    self.record(done).await?;
-                }
-                Ok(())
-            }
-            Err(_) => self.record(sent[0]).await,
-            Ok(()) => Ok(()),
-        }
-    }
-
-    /// Records one sent or failed row.
-    async fn record(&self, done: &Done<'_>) -> Result<(), StoreError> {
-        let store_err = match self.until_recorded(|| self.record_once(done)).await {
-            Ok(()) => return Ok(()),
-            Err(StoreError::Unavailable(err)) => return Err(StoreError::Unavailable(err)),
-            Err(store_err) => store_err,
-        };
-        // Recording broke a constraint: count the attempt in a fresh
-        // transaction, so the row backs off and is parked in the end
-        // instead of being re-sent every second.
-        tracing::warn!(error = %store_err, outbox_id = done.item.id, "could not record a delivery");
-        let failure = DeliveryError::Retry {
-            reason: store_err.to_string(),
-            after: None,
-        };
-        let now = self.clock.now();
-        let retry_at = self.retry_at(done.item, &failure, now);
-        let mut retry = self.store.begin().await?;
-        store::outbox::mark_failed(&mut retry, done.item, &failure.to_string(), retry_at, now)
-            .await?;
-        store::outbox::release(&mut retry, done.covered).await?;
-        retry.commit().await?;
-        Ok(())
-    }
-
-    /// Runs `record` until it works, fails for a reason other than the
-    /// database being away, or the lease runs out: the messages went out,
-    /// and saying so is what stops them going out again.
-    async fn until_recorded<F, Fut>(&self, record: F) -> Result<(), StoreError>
-    where
-        F: Fn() -> Fut,
-        Fut: Future<Output = Result<(), StoreError>>,
-    {
-        let platform = self.deliver.platform();
-        // Wall time, not the injected clock: this bounds real waiting.
-        let give_up = std::time::Instant::now() + LEASE.to_std().unwrap_or(POLL);
-        loop {
-            match record().await {
-                Err(StoreError::Unavailable(err)) if std::time::Instant::now() < give_up => {
-                    tracing::warn!(error = %err, %platform, "could not record a delivery yet; retrying");
-                    tokio::time::sleep(RECORD_RETRY).await;
-                }
-                attempt => return attempt,
-            }
-        }
-    }
-
-    /// Marks `sent` rows sent and records where their cards landed, in one
-    /// statement: no transaction to open and commit.
-    async fn mark_sent(&self, sent: &[&Done<'_>]) -> Result<(), StoreError> {
-        let ids: Vec<i64> = sent
-            .iter()
-            .flat_map(|done| done.covered.iter().copied())
-            .collect();
-        let cards: Vec<(i64, &PostedMessage)> =
-            sent.iter().filter_map(|done| done.card()).collect();
-        let mut conn = self.store.acquire().await?;
-        store::outbox::mark_sent(
-            &mut conn,
-            &ids,
-            self.deliver.platform(),
-            &cards,
-            self.clock.now(),
-        )
-        .await
-    }
-
-    async fn record_once(&self, done: &Done<'_>) -> Result<(), StoreError> {
-        let err = match &done.result {
-            Ok(_) => return self.mark_sent(&[done]).await,
-            Err(err) => err,
-        };
-        let now = self.clock.now();
-        let retry_at = self.retry_at(done.item, err, now);
-        let mut tx = self.store.begin().await?;
-        store::outbox::mark_failed(&mut tx, done.item, &err.to_string(), retry_at, now).await?;
-        store::outbox::release(&mut tx, done.covered).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// When to try a failed row again, or `None` to park it.
-    fn retry_at(
-        &self,
-        item: &OutboxItem,
-        err: &DeliveryError,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Option<chrono::DateTime<chrono::Utc>> {
-        match err {
-            DeliveryError::Retry { after, .. }
-                if item.attempts + 1 < self.config.outbox.max_attempts =>
-            {
-                let wait = after.unwrap_or_else(|| backoff(item.attempts));
-                Some(
-                    now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60)),
-                )
-            }
-            _ => None,
-        }
-    }
 }
 
 /// What a claimed row asks to send, read and rendered under the claim.
@@ -567,47 +436,19 @@ enum Job {
     },
 }
 
-/// What one claim took: how many rows, and those it leased, rendered.
-struct Claim {
-    /// Rows claimed, leased or not (a card another worker holds is not).
-    claimed: usize,
-    leased: Vec<Leased>,
-}
-
 /// A leased row, the rows its send stands for, and what to send.
-struct Leased {
+pub struct Leased {
     item: OutboxItem,
     covered: Vec<i64>,
     job: Result<Job, DeliveryError>,
 }
 
-/// A claimed row after its send: what it covered and how it went.
-struct Done<'a> {
-    item: &'a OutboxItem,
-    /// The rows the send stands for (a card's coalesced updates).
-    covered: &'a [i64],
-    job: Option<&'a Job>,
-    result: Result<Option<PostedMessage>, DeliveryError>,
-}
-
-impl Done<'_> {
-    /// The ticket and message of a card that was posted or edited.
-    fn card(&self) -> Option<(i64, &PostedMessage)> {
-        match (&self.result, self.job) {
-            (Ok(Some(posted)), Some(Job::Card { ticket_id, .. })) => Some((*ticket_id, posted)),
-            _ => None,
-        }
+/// The ticket and message of a card that was posted or edited.
+fn card<'a>(
+    done: &'a queue::Done<'_, Leased, Option<PostedMessage>, DeliveryError>,
+) -> Option<(i64, &'a PostedMessage)> {
+    match (&done.result, &done.job.job) {
+        (Ok(Some(posted)), Ok(Job::Card { ticket_id, .. })) => Some((*ticket_id, posted)),
+        _ => None,
     }
-}
-
-/// Exponential backoff with jitter: about 1 s, 2 s, 4 s … up to 5 minutes.
-fn backoff(attempts: i32) -> Duration {
-    let base = 2_u64.saturating_pow(attempts.clamp(0, 9) as u32).min(300);
-    let jitter = u64::from(
-        std::process::id()
-            ^ std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos()),
-    ) % 1000;
-    Duration::from_secs(base) + Duration::from_millis(jitter)
 }

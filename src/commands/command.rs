@@ -243,10 +243,12 @@ pub enum QueryCommand {
     Grant(crate::domain::UserId, crate::domain::Role),
     /// `/itsm revoke @user role` (admins only).
     Revoke(crate::domain::UserId, crate::domain::Role),
-    /// `/itsm outbox` (admins): what waits to be posted, and what was parked.
+    /// `/itsm outbox` (admins): what waits to be sent (posts, paging
+    /// events, outbound calls), and what was parked.
     Outbox,
-    /// `/itsm outbox retry [id…]` (admins): queue parked posts again.
-    OutboxRetry(Vec<i64>),
+    /// `/itsm outbox retry [id…]` (admins): queue parked rows again, each
+    /// named by its queue and id.
+    OutboxRetry(Vec<(crate::store::queue::Queue, i64)>),
     /// `/itsm services`: the catalog with each service's status.
     Services,
     /// `/itsm service <name>`: one service in detail.

@@ -457,10 +457,10 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
                     None => QueryCommand::Outbox,
                     Some("retry") => {
                         let ids = words
-                            .map(|word| word.trim_start_matches('#').parse::<i64>())
-                            .collect::<Result<Vec<_>, _>>()
-                            .map_err(|_| {
-                                Refusal::new("`/itsm outbox retry` takes the ids of parked posts, or nothing for all of them.")
+                            .map(parked_row)
+                            .collect::<Option<Vec<_>>>()
+                            .ok_or_else(|| {
+                                Refusal::new("`/itsm outbox retry` takes the ids of parked rows (`41` for a post, `page-3` for a paging event, `call-5` for a webhook call), or nothing for all of them.")
                                     .hint("For example: `/itsm outbox retry 41 42`; `/itsm outbox` lists them.")
                             })?;
                         QueryCommand::OutboxRetry(ids)
@@ -566,6 +566,18 @@ mod automation;
 mod change;
 mod problem;
 mod services;
+
+/// A parked row as `/itsm outbox` names it: `41` (a post), `page-3` (a
+/// paging event), `call-5` (an outbound call), each with an optional `#`.
+fn parked_row(word: &str) -> Option<(crate::store::queue::Queue, i64)> {
+    use crate::store::queue::Queue;
+    let word = word.trim_start_matches('#');
+    let (queue, id) = match word.split_once('-') {
+        Some((name, id)) => (Queue::parse(&name.to_ascii_lowercase())?, id),
+        None => (Queue::Outbox, word),
+    };
+    Some((queue, id.parse().ok()?))
+}
 
 #[cfg(test)]
 mod tests;

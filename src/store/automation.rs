@@ -74,29 +74,26 @@ pub async fn enqueue(
     .await?)
 }
 
-/// Claims the oldest due call and leases it until `until` (committed by
-/// the caller before sending), so no other worker sends it meanwhile.
+/// Claims up to `limit` of the oldest due calls and leases them until
+/// `until` (committed by the caller before sending), so no other worker
+/// sends them meanwhile.
 pub async fn claim(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> Result<Option<Call>, StoreError> {
-    Ok(sqlx::query_as(
-        "UPDATE outbound_calls SET claimed_until = $2
-         WHERE id = (
-             SELECT id FROM outbound_calls
-              WHERE sent_at IS NULL AND failed_at IS NULL AND not_before <= $1
-                AND (claimed_until IS NULL OR claimed_until <= $1)
-              ORDER BY not_before, id
-              LIMIT 1
-              FOR UPDATE SKIP LOCKED)
-         RETURNING id, source, name, event, ticket_id, run_id, method, url, headers, body,
-                   secret_env, max_attempts, attempts",
+    limit: i64,
+) -> Result<Vec<Call>, StoreError> {
+    super::queue::claim(
+        conn,
+        super::queue::Queue::Calls,
+        "id, source, name, event, ticket_id, run_id, method, url, headers, body,
+         secret_env, max_attempts, attempts",
+        "true",
+        now,
+        until,
+        limit,
     )
-    .bind(now)
-    .bind(until)
-    .fetch_optional(conn)
-    .await?)
+    .await
 }
 
 /// Records an answer: `sent` when it succeeded; otherwise tried again from
@@ -107,39 +104,34 @@ pub async fn record(
     outcome: &CallOutcome,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    match outcome {
+    use super::queue::{self, Queue};
+    // The row's life cycle is the queue's; the answer's status is the
+    // call's own.
+    let (status, sent) = match outcome {
         CallOutcome::Sent { status } => {
-            sqlx::query(
-                "UPDATE outbound_calls SET sent_at = $2, claimed_until = NULL, attempts = attempts + 1,
-                        http_status = $3, last_error = NULL
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(at)
-            .bind(status)
-            .execute(conn)
-            .await?;
+            queue::mark_sent(&mut *conn, Queue::Calls, &[id], at).await?;
+            (Some(*status), true)
         }
         CallOutcome::Failed {
             status,
             error,
             retry_at,
         } => {
-            sqlx::query(
-                "UPDATE outbound_calls SET attempts = attempts + 1, last_error = $2, claimed_until = NULL,
-                        http_status = $3, not_before = COALESCE($4, not_before),
-                        failed_at = CASE WHEN $4 IS NULL THEN $5 END
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(error)
-            .bind(status)
-            .bind(retry_at)
-            .bind(at)
-            .execute(conn)
-            .await?;
+            queue::mark_failed(&mut *conn, Queue::Calls, id, error, *retry_at, at).await?;
+            (*status, false)
         }
-    }
+    };
+    sqlx::query(
+        "UPDATE outbound_calls SET http_status = $2,
+                attempts = attempts + CASE WHEN $3 THEN 1 ELSE 0 END,
+                last_error = CASE WHEN $3 THEN NULL ELSE last_error END
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(sent)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -160,17 +152,6 @@ pub enum CallOutcome {
 pub async fn has_pending(conn: &mut PgConnection) -> Result<bool, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM outbound_calls WHERE sent_at IS NULL AND failed_at IS NULL)",
-    )
-    .fetch_one(conn)
-    .await?)
-}
-
-/// Calls not yet sent nor given up: (waiting, given up).
-pub async fn counts(conn: &mut PgConnection) -> Result<(i64, i64), StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE sent_at IS NULL AND failed_at IS NULL),
-                count(*) FILTER (WHERE failed_at IS NOT NULL)
-         FROM outbound_calls",
     )
     .fetch_one(conn)
     .await?)

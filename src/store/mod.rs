@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod paging;
 pub mod postmortems;
 pub mod problems;
+pub mod queue;
 pub mod reports;
 pub mod roles;
 pub mod satisfaction;

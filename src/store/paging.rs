@@ -51,77 +51,38 @@ pub async fn was_paged(conn: &mut PgConnection, ticket_id: i64) -> Result<bool, 
     )
 }
 
-/// Claims the oldest due event and leases it until `until`, so no other
-/// worker sends it while this one does. Events of one incident go out in
-/// order: one whose incident has an earlier event still waiting is skipped,
-/// so an `acknowledge` never overtakes the `trigger` it acknowledges.
+/// Claims up to `limit` of the oldest due events and leases them until
+/// `until`, so no other worker sends them while this one does. Events of
+/// one incident go out in order: one whose incident has an earlier event
+/// still waiting is skipped, so an `acknowledge` never overtakes the
+/// `trigger` it acknowledges (and one batch holds at most one event of an
+/// incident).
 pub async fn claim(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> Result<Option<HookEvent>, StoreError> {
-    let row: Option<(i64, i64, String, String, i32)> = sqlx::query_as(
-        "UPDATE page_hooks SET claimed_until = $2
-         WHERE id = (
-             SELECT id FROM page_hooks h
-              WHERE sent_at IS NULL AND failed_at IS NULL AND not_before <= $1
-                AND (claimed_until IS NULL OR claimed_until <= $1)
-                AND NOT EXISTS (SELECT 1 FROM page_hooks e
-                                 WHERE e.ticket_id = h.ticket_id AND e.id < h.id
-                                   AND e.sent_at IS NULL AND e.failed_at IS NULL)
-              ORDER BY not_before, id
-              LIMIT 1
-              FOR UPDATE SKIP LOCKED)
-         RETURNING id, ticket_id, event_action, body, attempts",
+    limit: i64,
+) -> Result<Vec<HookEvent>, StoreError> {
+    let rows: Vec<(i64, i64, String, String, i32)> = super::queue::claim(
+        conn,
+        super::queue::Queue::Paging,
+        "id, ticket_id, event_action, body, attempts",
+        "NOT EXISTS (SELECT 1 FROM page_hooks e
+                      WHERE e.ticket_id = q.ticket_id AND e.id < q.id
+                        AND e.sent_at IS NULL AND e.failed_at IS NULL)",
+        now,
+        until,
+        limit,
     )
-    .bind(now)
-    .bind(until)
-    .fetch_optional(conn)
     .await?;
-    Ok(
-        row.map(|(id, ticket_id, event_action, body, attempts)| HookEvent {
+    Ok(rows
+        .into_iter()
+        .map(|(id, ticket_id, event_action, body, attempts)| HookEvent {
             id,
             ticket_id,
             event_action,
             body,
             attempts,
-        }),
-    )
-}
-
-/// Marks event `id` delivered.
-pub async fn mark_sent(
-    conn: &mut PgConnection,
-    id: i64,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE page_hooks SET sent_at = $2, claimed_until = NULL WHERE id = $1")
-        .bind(id)
-        .bind(at)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Records a failed attempt: tried again from `retry_at`, or parked.
-pub async fn mark_failed(
-    conn: &mut PgConnection,
-    id: i64,
-    error: &str,
-    retry_at: Option<DateTime<Utc>>,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE page_hooks SET attempts = attempts + 1, last_error = $2, claimed_until = NULL,
-                not_before = COALESCE($3, not_before),
-                failed_at = CASE WHEN $3 IS NULL THEN $4 END
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(error)
-    .bind(retry_at)
-    .bind(at)
-    .execute(conn)
-    .await?;
-    Ok(())
+        })
+        .collect())
 }

@@ -123,6 +123,7 @@ fn config(automation: &str) -> Result<Config, ConfigError> {
         format!(
             r#"
 [roles]
+admin = ["shell:root"]
 engineer = ["shell:alice", "shell:bob", "shell:carol", "shell:dave"]
 manager = ["shell:mia"]
 cab = ["shell:carol", "shell:dave"]
@@ -533,6 +534,70 @@ do = [{{ webhook = "{base}/hook", secret_env = "ITSM_RULE_SECRET" }}]
         metrics.contains(r#"itsm_outbound_calls_total{outcome="retry",source="rule"} 2"#),
         "{metrics}"
     );
+}
+
+/// Webhook calls share the work queue's rules: `outbox.max_attempts` parks
+/// a call that keeps failing, admins see it in `/itsm outbox` and queue it
+/// again, and the metrics count it with the other queues.
+#[sqlx::test]
+async fn a_failing_webhook_is_parked_after_max_attempts_and_retried_by_an_admin(pool: PgPool) {
+    let (receiver, base) = receiver().await;
+    receiver.answers.lock().unwrap().extend([
+        StatusCode::SERVICE_UNAVAILABLE,
+        StatusCode::SERVICE_UNAVAILABLE,
+    ]);
+    let config = config(&format!(
+        r#"
+[outbox]
+max_attempts = 2
+
+[[automation.rules]]
+name = "notify"
+on = "incident.created"
+do = [{{ webhook = "{base}/hook", secret_env = "ITSM_RULE_SECRET" }}]
+"#
+    ))
+    .unwrap();
+    let desk = Desk::with_config(pool.clone(), config).await;
+    let worker = worker(&desk);
+    desk.ok("alice", "/incident VPN down P2").await;
+    worker.drain().await.unwrap();
+    desk.clock.advance(Duration::seconds(2));
+    worker.drain().await.unwrap();
+    desk.clock.advance(Duration::hours(1));
+    worker.drain().await.unwrap();
+    assert_eq!(receiver.all().len(), 2, "parked after two attempts");
+    let metrics = desk
+        .engine
+        .metrics()
+        .render(desk.engine.store())
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"itsm_queue_rows{queue="call",state="failed"} 1"#),
+        "{metrics}"
+    );
+    let status = desk.ok("root", "/itsm outbox").await;
+    assert!(
+        status.contains("Outbound calls: 0 call(s) waiting, 1 parked"),
+        "{status}"
+    );
+    assert!(
+        status.contains("#call-1 rule notify INC-1") && status.contains("503"),
+        "{status}"
+    );
+    let again = desk.ok("root", "/itsm outbox retry call-1").await;
+    assert!(
+        again.contains("1 parked webhook call(s) queued again"),
+        "{again}"
+    );
+    worker.drain().await.unwrap();
+    assert_eq!(receiver.all().len(), 3);
+    let sent: bool = sqlx::query_scalar("SELECT sent_at IS NOT NULL FROM outbound_calls")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(sent);
 }
 
 #[sqlx::test]

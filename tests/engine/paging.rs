@@ -31,6 +31,8 @@ struct Fake {
     received: Mutex<Vec<(Option<String>, String)>>,
     /// Answer this status to the next requests, one each, before 202s.
     answers: Mutex<Vec<StatusCode>>,
+    /// `Retry-After` seconds sent with every 429.
+    retry_after: Mutex<Option<u64>>,
     hits: AtomicUsize,
 }
 
@@ -45,7 +47,11 @@ impl Fake {
     }
 }
 
-async fn receive(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: String) -> StatusCode {
+async fn receive(
+    State(fake): State<Arc<Fake>>,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, HeaderMap) {
     fake.hits.fetch_add(1, Ordering::SeqCst);
     let signature = headers
         .get("x-itsm-signature")
@@ -53,11 +59,18 @@ async fn receive(State(fake): State<Arc<Fake>>, headers: HeaderMap, body: String
         .map(str::to_string);
     fake.received.lock().unwrap().push((signature, body));
     let mut answers = fake.answers.lock().unwrap();
-    if answers.is_empty() {
+    let status = if answers.is_empty() {
         StatusCode::ACCEPTED
     } else {
         answers.remove(0)
+    };
+    let mut headers = HeaderMap::new();
+    if let Some(secs) = *fake.retry_after.lock().unwrap() {
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            headers.insert("retry-after", secs.into());
+        }
     }
+    (status, headers)
 }
 
 /// Starts the fake; returns it and its URL.
@@ -236,6 +249,60 @@ async fn a_500_is_retried_and_a_400_is_parked(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(parked, 1);
+}
+
+/// The paging hook shares the work queue's rules: a `Retry-After` is the
+/// least wait, `outbox.max_attempts` parks the event, and admins see it in
+/// `/itsm outbox` and queue it again.
+#[sqlx::test]
+async fn retry_after_is_honoured_and_the_last_attempt_parks(pool: PgPool) {
+    let (fake, url) = fake_service().await;
+    let extra = "\n[outbox]\nmax_attempts = 2\n\n[roles]\nadmin = [\"shell:root\"]\n";
+    let config = paging_config(&url, extra).unwrap();
+    let desk = Desk::with_config(pool.clone(), config).await;
+    let worker = PagingWorker::new(&desk.engine).unwrap().unwrap();
+    *fake.retry_after.lock().unwrap() = Some(7);
+    fake.answers.lock().unwrap().extend([
+        StatusCode::TOO_MANY_REQUESTS,
+        StatusCode::INTERNAL_SERVER_ERROR,
+    ]);
+    desk.ok("alice", "/incident VPN down P1 service:vpn").await;
+    assert_eq!(worker.drain().await.unwrap(), 1, "answered 429");
+    // The backoff alone would try again after about a second.
+    desk.clock.set(start() + Duration::seconds(5));
+    assert_eq!(worker.drain().await.unwrap(), 0, "Retry-After: 7");
+    desk.clock.set(start() + Duration::seconds(9));
+    assert_eq!(worker.drain().await.unwrap(), 1, "answered 500");
+    let (attempts, parked): (i32, bool) =
+        sqlx::query_as("SELECT attempts, failed_at IS NOT NULL FROM page_hooks")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((attempts, parked), (2, true));
+    desk.clock.set(start() + Duration::hours(1));
+    assert_eq!(worker.drain().await.unwrap(), 0, "parked");
+
+    let status = desk.ok("root", "/itsm outbox").await;
+    assert!(
+        status.contains("Paging hook: 0 event(s) waiting, 1 parked"),
+        "{status}"
+    );
+    assert!(
+        status.contains("#page-1 paging trigger INC-1") && status.contains("500"),
+        "{status}"
+    );
+    let again = desk.ok("root", "/itsm outbox retry page-1").await;
+    assert!(
+        again.contains("1 parked paging event(s) queued again"),
+        "{again}"
+    );
+    assert_eq!(worker.drain().await.unwrap(), 1);
+    assert_eq!(fake.hits.load(Ordering::SeqCst), 3);
+    let sent: bool = sqlx::query_scalar("SELECT sent_at IS NOT NULL FROM page_hooks")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(sent);
 }
 
 #[test]

@@ -9,6 +9,7 @@ use crate::commands::refusal::Refusal;
 use crate::commands::reply::{Block, Message, Reply};
 use crate::domain::{Role, UserId};
 use crate::store;
+use crate::store::queue::Queue;
 
 impl Engine {
     /// `/itsm grant @user role`.
@@ -61,7 +62,8 @@ impl Engine {
         .into())
     }
 
-    /// `/itsm outbox`: counts, and the parked posts with their last error.
+    /// `/itsm outbox`: counts of every queue (chat posts, paging events,
+    /// outbound calls), and the parked rows with their last error.
     pub(super) async fn outbox_status(
         &self,
         conn: &mut PgConnection,
@@ -69,12 +71,20 @@ impl Engine {
     ) -> Result<Reply, ExecError> {
         self.require(conn, &request.actor, Role::Admin, "inspect the outbox")
             .await?;
-        let (pending, failed) = store::outbox::counts(conn).await?;
+        let counts = store::queue::counts(conn).await?;
+        let line = |queue: Queue, what: &str| {
+            let c = counts.iter().find(|c| c.queue == queue);
+            let (pending, parked) = c.map_or((0, 0), |c| (c.pending, c.parked));
+            format!("{pending} {what} waiting, {parked} parked after failing")
+        };
         let mut message = Message::text(format!(
-            "Outbox: {pending} post(s) waiting, {failed} parked after failing."
+            "Outbox: {}. Paging hook: {}. Outbound calls: {}.",
+            line(Queue::Outbox, "post(s)"),
+            line(Queue::Paging, "event(s)"),
+            line(Queue::Calls, "call(s)"),
         ));
-        if failed > 0 {
-            let rows = store::outbox::parked(conn, 20).await?;
+        if counts.iter().any(|c| c.parked > 0) {
+            let rows = store::queue::parked(conn, 20).await?;
             message = message
                 .with(Block::List {
                     title: Some("Parked (newest first)".into()),
@@ -87,10 +97,9 @@ impl Engine {
                                 .or_else(|| row.channel.clone())
                                 .unwrap_or_default();
                             format!(
-                                "#{} {} {} {about} · {} attempts · {} · {}",
-                                row.id,
-                                row.platform,
-                                row.kind,
+                                "#{} {} {about} · {} attempts · {} · {}",
+                                row_ref(row.queue, row.id),
+                                row.what,
                                 row.attempts,
                                 crate::commands::show::when(row.failed_at),
                                 row.last_error.as_deref().unwrap_or("no error recorded")
@@ -99,7 +108,7 @@ impl Engine {
                         .collect(),
                 })
                 .with(Block::Context(
-                    "`/itsm outbox retry` queues all of them again; `/itsm outbox retry <id…>` only those.".into(),
+                    "`/itsm outbox retry` queues all of them again; `/itsm outbox retry <id…>` only those. Runbook calls are not retried: ask for the runbook again.".into(),
                 ));
         }
         Ok(Reply::answer(message))
@@ -110,22 +119,51 @@ impl Engine {
         &self,
         conn: &mut PgConnection,
         request: &Request,
-        ids: Vec<i64>,
+        ids: Vec<(Queue, i64)>,
     ) -> Result<Reply, ExecError> {
         self.require(conn, &request.actor, Role::Admin, "retry outbox posts")
             .await?;
-        let requeued = store::outbox::retry_parked(conn, &ids, self.clock.now()).await?;
-        if requeued == 0 {
+        let now = self.clock.now();
+        let mut requeued = Vec::new();
+        for queue in Queue::ALL {
+            let of_queue: Vec<i64> = ids
+                .iter()
+                .filter(|(q, _)| *q == queue)
+                .map(|(_, id)| *id)
+                .collect();
+            if !ids.is_empty() && of_queue.is_empty() {
+                continue;
+            }
+            let count = store::queue::retry_parked(conn, queue, &of_queue, now).await?;
+            if count > 0 {
+                let what = match queue {
+                    Queue::Outbox => "parked post(s)",
+                    Queue::Paging => "parked paging event(s)",
+                    Queue::Calls => "parked webhook call(s)",
+                };
+                requeued.push(format!("{count} {what}"));
+            }
+        }
+        if requeued.is_empty() {
             return Err(Refusal::new(if ids.is_empty() {
-                "No posts are parked; there is nothing to retry.".to_string()
+                "Nothing is parked; there is nothing to retry.".to_string()
             } else {
-                "None of those ids is a parked post.".to_string()
+                "None of those ids is a parked row.".to_string()
             })
-            .hint("`/itsm outbox` lists the parked posts.")
+            .hint("`/itsm outbox` lists the parked rows.")
             .into());
         }
         Ok(Reply::done(Message::text(format!(
-            "{requeued} parked post(s) queued again."
+            "{} queued again.",
+            requeued.join(", ")
         ))))
+    }
+}
+
+/// How `/itsm outbox` names a row: `41` (a post), `page-3`, `call-5`.
+fn row_ref(queue: Queue, id: i64) -> String {
+    match queue {
+        Queue::Outbox => id.to_string(),
+        Queue::Paging | Queue::Calls => format!("{queue}-{id}"),
     }
 }
