@@ -30,7 +30,9 @@ use crate::domain::oncall::PageStep;
 use crate::domain::Priority;
 use crate::store::{self, Store, StoreError};
 
-/// The header carrying the body's signature when `hmac_secret` is set.
+/// The header carrying `sha256=<hex HMAC-SHA256 of the body>` on signed
+/// outbound calls: paging events when `hmac_secret` is set, rule webhooks
+/// and runbooks when they name a `secret_env`.
 pub const SIGNATURE_HEADER: &str = "x-itsm-signature";
 
 /// How long one request may take before it counts as a temporary failure.

@@ -3,6 +3,7 @@
 //! joins it on the same router.
 
 pub mod api;
+pub mod auth;
 pub mod dashboard;
 pub mod hooks;
 pub mod status;

@@ -197,6 +197,16 @@ async fn the_token_guards_the_dashboard_when_set(pool: PgPool) {
     )
     .await;
     assert_eq!(right.status(), StatusCode::OK);
+    let lower = send(
+        &desk,
+        with(header::AUTHORIZATION, "bearer let me in", "/dashboard.json"),
+    )
+    .await;
+    assert_eq!(
+        lower.status(),
+        StatusCode::OK,
+        "the scheme is case-insensitive"
+    );
 
     // A ?token= login sets an HttpOnly cookie and drops the token from the address.
     let login = send(
