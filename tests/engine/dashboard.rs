@@ -245,6 +245,33 @@ async fn the_token_guards_the_dashboard_when_set(pool: PgPool) {
     assert_eq!(get(&desk, "/healthz").await.0, StatusCode::OK);
 }
 
+/// Issue 22 (1): an empty token let `Cookie: itsm_dashboard=` and
+/// `?token=` in. Configuration refuses an empty token now; should one get
+/// past it (a config built in code), it still opens nothing.
+#[sqlx::test]
+async fn an_empty_token_opens_nothing(pool: PgPool) {
+    let mut config = Config::defaults().unwrap();
+    config.http.dashboard_token = Some(Secret::new(""));
+    let desk = Desk::with_config(pool, config).await;
+    let requests = [
+        Request::get("/").body(Body::empty()).unwrap(),
+        Request::get("/")
+            .header(header::COOKIE, "itsm_dashboard=")
+            .body(Body::empty())
+            .unwrap(),
+        Request::get("/?token=").body(Body::empty()).unwrap(),
+        Request::get("/dashboard.json")
+            .header(header::AUTHORIZATION, "Bearer ")
+            .body(Body::empty())
+            .unwrap(),
+    ];
+    for request in requests {
+        let shown = format!("{} {:?}", request.uri(), request.headers());
+        let response = send(&desk, request).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{shown}");
+    }
+}
+
 #[tokio::test]
 async fn without_a_database_the_dashboard_says_try_again() {
     let pool = sqlx::postgres::PgPoolOptions::new()
