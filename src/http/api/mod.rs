@@ -412,21 +412,26 @@ async fn get_postmortem(
     responses(
         (status = 201, description = "The new incident", body = IncidentDto),
         (status = 400, description = "A bad field, or the engine refused it", body = ErrorBody),
-        (status = 403, description = "A read-only token", body = ErrorBody)
+        (status = 401, description = "No or a wrong token (checked before the body is read)", body = ErrorBody),
+        (status = 403, description = "A read-only token", body = ErrorBody),
+        (status = 413, description = "A body over http.max_body_bytes", body = ErrorBody)
     )
 )]
 async fn create_incident(
     State(state): State<HttpState>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    request: axum::extract::Request,
 ) -> Result<(StatusCode, Json<IncidentDto>), ApiError> {
-    let caller = caller(&state, &headers)?;
+    // The token first: a stranger's body is never read.
+    let caller = caller(&state, request.headers())?;
     if caller.access != ApiAccess::Write {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!("the token `{}` is read-only", caller.name),
         ));
     }
+    let body = super::read_body(&state, request)
+        .await
+        .map_err(|err| ApiError::new(err.status(), err.to_string()))?;
     let new: NewIncidentDto = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad_request(format!("the body is not a new incident: {err}")))?;
     let report = report_of(new)?;

@@ -1,7 +1,8 @@
 //! Alert webhooks: `POST /hooks/alertmanager` and `POST /hooks/grafana`.
 //!
 //! Each request is checked in this order: the hooks are enabled (a token is
-//! configured), the bearer token matches, the body is a valid payload. Only
+//! configured), the bearer token matches, and only then is the body read
+//! (within `http.max_body_bytes`) and parsed as a payload. Only
 //! then do its alerts, as platform-free [`Alert`] values, reach the engine,
 //! which records the whole delivery in one transaction.
 
@@ -10,8 +11,7 @@ mod grafana;
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -20,7 +20,7 @@ use chrono::{DateTime, Datelike, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::HttpState;
+use super::{read_body, BodyError, HttpState};
 use crate::commands::execute::alerts::AlertError;
 use crate::domain::alert::{Alert, AlertSource, AlertStatus, Fingerprint};
 use crate::store::StoreError;
@@ -46,6 +46,8 @@ pub enum HookError {
     WrongToken,
     #[error("{0}")]
     BadPayload(#[from] PayloadError),
+    #[error("{0}")]
+    Body(#[from] BodyError),
     #[error("the database is unavailable; deliver the alerts again in a moment")]
     Unavailable,
     #[error("{0}; deliver the alerts again")]
@@ -65,6 +67,7 @@ impl IntoResponse for HookError {
             HookError::Disabled => StatusCode::NOT_FOUND,
             HookError::MissingToken | HookError::WrongToken => StatusCode::UNAUTHORIZED,
             HookError::BadPayload(_) => StatusCode::BAD_REQUEST,
+            HookError::Body(err) => err.status(),
             HookError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             HookError::Conflict(_) => StatusCode::CONFLICT,
             HookError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -149,21 +152,18 @@ fn is_set(at: &DateTime<Utc>) -> bool {
 
 async fn alertmanager(
     State(state): State<HttpState>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<Response, HookError> {
-    authorize(&state, &headers)?;
+    authorize(&state, request.headers())?;
+    let body = read_body(&state, request).await?;
     let payload: alertmanager::Payload = parse(&body, "Alertmanager")?;
     let (alerts, truncated) = alertmanager::alerts(payload)?;
     deliver(&state, AlertSource::Alertmanager, &alerts, truncated).await
 }
 
-async fn grafana(
-    State(state): State<HttpState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, HookError> {
-    authorize(&state, &headers)?;
+async fn grafana(State(state): State<HttpState>, request: Request) -> Result<Response, HookError> {
+    authorize(&state, request.headers())?;
+    let body = read_body(&state, request).await?;
     let payload: grafana::Payload = parse(&body, "Grafana")?;
     let (alerts, truncated) = grafana::alerts(payload)?;
     deliver(&state, AlertSource::Grafana, &alerts, truncated).await
