@@ -167,8 +167,11 @@ impl App {
             tracing::info!(%addr, "HTTP server listening");
             let mut app = router(HttpState::new(self.engine.clone()));
             if let (Some(adapter), SlackMode::Http) = (&slack, self.config.slack.mode) {
-                let limit = crate::http::body_limit(&HttpState::new(self.engine.clone()));
-                app = app.merge(slack_routes(adapter.clone()).layer(limit));
+                let state = HttpState::new(self.engine.clone());
+                app = app.merge(crate::http::limit_body(
+                    slack_routes(adapter.clone()),
+                    &state,
+                ));
             }
             let mut stop = shutdown.clone();
             tasks.spawn("HTTP server", true, async move {

@@ -22,13 +22,14 @@ use crate::commands::Engine;
 use crate::domain::automation::runbook::expand_env;
 use crate::lifecycle::Shutdown;
 use crate::queue::{self, DoneOf, Queue, SendError, Tuning, Worker, SEND_TIMEOUT};
+// Rule webhooks and runbooks are signed like the paging hook, under the
+// same header, so a receiver verifies both one way.
+use crate::paging::SIGNATURE_HEADER;
 use crate::store::automation::Call;
 use crate::store::{self, StoreError};
 
 /// The header naming the event (`incident.created`, `runbook.provision-vm`).
 pub const EVENT_HEADER: &str = "x-itsm-event";
-/// The header carrying `sha256=<hex HMAC-SHA256 of the body>`.
-pub const SIGNATURE_HEADER: &str = "x-itsm-signature";
 /// The header carrying the call's id: the same on every retry, so a
 /// receiver can drop a repeat.
 pub const DELIVERY_HEADER: &str = "x-itsm-delivery";

@@ -28,7 +28,9 @@ use crate::store::paging::HookEvent;
 use crate::store::queue::Queue as StoreQueue;
 use crate::store::{self, Store, StoreError};
 
-/// The header carrying the body's signature when `hmac_secret` is set.
+/// The header carrying `sha256=<hex HMAC-SHA256 of the body>` on signed
+/// outbound calls: paging events when `hmac_secret` is set, rule webhooks
+/// and runbooks when they name a `secret_env`.
 pub const SIGNATURE_HEADER: &str = "x-itsm-signature";
 
 /// Why the hook could not be set up or an event not delivered.

@@ -618,8 +618,8 @@ approval = false
     .unwrap();
     let run = |who: &str, text: &str| {
         db.bot()
-            .env("ITSM_RULE_SECRET", "rule-secret")
-            .env("ITSM_RUNBOOK_SECRET", "runbook-secret")
+            .env("ITSM_RULE_SECRET", "rule-hmac-secret-7d2a")
+            .env("ITSM_RUNBOOK_SECRET", "runbook-hmac-secret-91fe")
             .args(["--config", config.to_str().unwrap()])
             .args(["say", "--user", who, "--channel", "ops", "--", text])
             .output()
@@ -659,7 +659,7 @@ approval = false
         assert_eq!(header(hook, "x-itsm-event"), Some("incident.created"));
         assert!(signed(
             header(hook, "x-itsm-signature"),
-            "rule-secret",
+            "rule-hmac-secret-7d2a",
             &hook.2
         ));
         assert!(hook.2.contains("\"INC-1\""), "{}", hook.2);
@@ -715,7 +715,7 @@ approval = false
         assert_eq!(header(call, "x-itsm-event"), Some("runbook.provision-vm"));
         assert!(signed(
             header(call, "x-itsm-signature"),
-            "runbook-secret",
+            "runbook-hmac-secret-91fe",
             &call.2
         ));
     }
@@ -753,4 +753,115 @@ fn check_config_refuses_a_bad_rule_naming_the_key() {
         stderr.contains("automation.rules[0].do[0].webhook"),
         "{stderr}"
     );
+}
+
+/// Issue 22 (1, 3): every secret is checked by one rule, and neither
+/// `check-config`'s answer nor its error ever shows a secret's value,
+/// however odd (numbers, floats, flags, list- or table-looking text).
+#[test]
+fn check_config_never_shows_a_secret_value() {
+    const PAGING_URL: (&str, &str) = (
+        "ITSM__ONCALL__PAGING__URL",
+        "https://pager.example/v2/enqueue",
+    );
+    // Each secret's variable, its key, and what else it needs to be read.
+    type SecretVar = (
+        &'static str,
+        &'static str,
+        &'static [(&'static str, &'static str)],
+    );
+    let secrets: [SecretVar; 8] = [
+        ("ITSM__HTTP__DASHBOARD_TOKEN", "http.dashboard_token", &[]),
+        ("ITSM__HOOKS__TOKEN", "hooks.token", &[]),
+        (
+            "ITSM__SLACK__BOT_TOKEN",
+            "slack.bot_token",
+            &[("ITSM__SLACK__APP_TOKEN", "xapp-never-answered")],
+        ),
+        ("ITSM__SLACK__APP_TOKEN", "slack.app_token", &[]),
+        ("ITSM__SLACK__SIGNING_SECRET", "slack.signing_secret", &[]),
+        ("ITSM__DISCORD__TOKEN", "discord.token", &[]),
+        (
+            "ITSM__ONCALL__PAGING__ROUTING_KEY",
+            "oncall.paging.routing_key",
+            &[PAGING_URL],
+        ),
+        (
+            "ITSM__ONCALL__PAGING__HMAC_SECRET",
+            "oncall.paging.hmac_secret",
+            &[
+                PAGING_URL,
+                ("ITSM__ONCALL__PAGING__ROUTING_KEY", "R0UT1NGKEY0123456789"),
+            ],
+        ),
+    ];
+    let odd = [
+        "007",
+        "3.14159265358979",
+        "2.718281828",
+        "-42",
+        "1e308",
+        "true",
+        "[1, 2, 3]",
+        "{ a = 1 }",
+        "",
+    ];
+    for (var, key, needs) in secrets {
+        for value in odd {
+            let output = Command::new(BIN)
+                .arg("check-config")
+                .env_remove("ITSM_CONFIG")
+                .envs(needs.iter().copied())
+                .env(var, value)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let shown = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            if value.len() < 16 {
+                assert_eq!(output.status.code(), Some(2), "{var}={value:?}: {shown}");
+                assert!(shown.contains(key), "{var}={value:?}: {shown}");
+            } else {
+                assert_eq!(output.status.code(), Some(0), "{var}={value:?}: {shown}");
+            }
+            if !value.is_empty() {
+                assert!(!shown.contains(value), "{var}={value:?}: {shown}");
+            }
+        }
+    }
+}
+
+/// The signing secret a rule's webhook reads from the environment
+/// (`secret_env`) meets the same rule as the configured secrets.
+#[test]
+fn check_config_refuses_a_short_automation_signing_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rule.toml");
+    std::fs::write(
+        &config,
+        "[[automation.rules]]\nname = \"vpn-p1\"\non = \"incident.created\"\ndo = [{ webhook = \"https://example.org/hook\", secret_env = \"ITSM_TEST_RULE_SECRET\" }]\n",
+    )
+    .unwrap();
+    let check = |secret: &str| {
+        Command::new(BIN)
+            .args(["--config", config.to_str().unwrap(), "check-config"])
+            .env_remove("ITSM_CONFIG")
+            .env("ITSM_TEST_RULE_SECRET", secret)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let short = check("hunter2");
+    assert_eq!(short.status.code(), Some(2), "{short:?}");
+    let stderr = String::from_utf8_lossy(&short.stderr);
+    assert!(
+        stderr.contains("rule vpn-p1") && stderr.contains("ITSM_TEST_RULE_SECRET"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    let long = check("rule-hmac-secret-0123456789");
+    assert_eq!(long.status.code(), Some(0), "{long:?}");
 }

@@ -238,6 +238,20 @@ impl AutomationConfig {
     /// out, by the key that names them.
     pub fn secret_envs(&self) -> Vec<(String, String)> {
         use crate::domain::automation::runbook::env_names;
+        let mut out = self.signing_envs();
+        for runbook in &self.compiled_runbooks {
+            for value in runbook.request.headers.values() {
+                for env in env_names(value) {
+                    out.push((format!("runbook {}", runbook.name), env));
+                }
+            }
+        }
+        out
+    }
+
+    /// The environment variables holding signing secrets (`secret_env`),
+    /// by the rule or runbook that names them.
+    pub fn signing_envs(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for rule in &self.compiled_rules {
             for action in &rule.actions {
@@ -253,11 +267,6 @@ impl AutomationConfig {
         for runbook in &self.compiled_runbooks {
             if let Some(env) = &runbook.request.secret_env {
                 out.push((format!("runbook {}", runbook.name), env.clone()));
-            }
-            for value in runbook.request.headers.values() {
-                for env in env_names(value) {
-                    out.push((format!("runbook {}", runbook.name), env));
-                }
             }
         }
         out

@@ -10,6 +10,7 @@
 mod automation;
 mod change;
 mod postmortem;
+mod secret;
 mod settings;
 mod sla;
 
@@ -27,6 +28,7 @@ use crate::domain::{Level, PriorityMatrix};
 pub use automation::{runbook_context, AutomationConfig};
 pub use change::{ChangeConfig, FreezeConfig, StandardChange};
 pub use postmortem::PostmortemConfig;
+pub use secret::{Secret, MIN_SECRET_BYTES};
 pub use settings::{CronSetting, DurationSetting, TimeZoneSetting, UserPatternSetting};
 pub use sla::{CalendarConfig, PolicyConfig, PolicyTable, SlaConfig};
 
@@ -457,53 +459,6 @@ impl HooksConfig {
     }
 }
 
-/// A secret: shown as `***` in logs and debug output.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl<'de> Deserialize<'de> for Secret {
-    /// A string, or a whole number: an environment variable such as
-    /// `ITSM__HTTP__DASHBOARD_TOKEN=123456` reaches figment as a number, and
-    /// a token of digits is still a token.
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Secret;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a secret string")
-            }
-            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Secret, E> {
-                Ok(Secret(value.to_string()))
-            }
-            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Secret, E> {
-                Ok(Secret(value.to_string()))
-            }
-            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Secret, E> {
-                Ok(Secret(value.to_string()))
-            }
-        }
-        deserializer.deserialize_any(Visitor)
-    }
-}
-
-impl Secret {
-    /// A secret holding `value`.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret value, for the one place that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
-
 /// `[outbox]`: delivering posts to the chat platforms.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -604,14 +559,17 @@ impl Config {
             figment = figment.merge(Toml::file(path));
         }
         let mut database_url = None;
-        for (key, value) in vars {
+        // Kept for the automation signing secrets (`secret_env`), which are
+        // checked once the rules naming them are read.
+        let vars: std::collections::BTreeMap<String, String> = vars.into_iter().collect();
+        for (key, value) in vars.clone() {
             if key == "DATABASE_URL" {
                 database_url = Some(value);
             } else if let Some(rest) = key.strip_prefix(ENV_PREFIX) {
                 let path = rest.to_ascii_lowercase().replace("__", ".");
                 // A secret is text as given: `0123` or `true` must not
                 // become a number or a flag (and fail, or lose a digit).
-                let value = if is_secret_key(&path) {
+                let value = if secret::is_secret_key(&path) {
                     figment::value::Value::from(value)
                 } else {
                     parse_env_value(&value)
@@ -634,6 +592,7 @@ impl Config {
         config.sla_policy = sla::build_policy(&config.sla, &config.calendars)?;
         config.change.build()?;
         config.automation.build(&Role::ALL)?;
+        config.check_secrets(&vars)?;
         config.validate()?;
         Ok(config)
     }
@@ -681,20 +640,20 @@ impl Config {
         ];
         for (key, file, secret) in pairs {
             if let Some(path) = file {
-                *secret = Some(read_secret(key, path)?);
+                *secret = Some(secret::read(key, path)?);
             }
         }
         if let Some(paging) = &mut self.oncall.paging {
             if let Some(path) = &paging.routing_key_file {
-                paging.routing_key = Some(read_secret("oncall.paging.routing_key_file", path)?);
+                paging.routing_key = Some(secret::read("oncall.paging.routing_key_file", path)?);
             }
             if let Some(path) = &paging.hmac_secret_file {
-                paging.hmac_secret = Some(read_secret("oncall.paging.hmac_secret_file", path)?);
+                paging.hmac_secret = Some(secret::read("oncall.paging.hmac_secret_file", path)?);
             }
         }
         for (index, token) in self.api.tokens.iter_mut().enumerate() {
             if let Some(path) = &token.token_file {
-                token.token = Some(read_secret(
+                token.token = Some(secret::read(
                     &format!("api.tokens[{index}].token_file"),
                     path,
                 )?);
@@ -763,20 +722,12 @@ impl Config {
                     ),
                 ));
             }
-            match &token.token {
-                None => {
-                    return Err(invalid(
-                        &key("token"),
-                        "set token_file (or token) for every API token".into(),
-                    ))
-                }
-                Some(secret) if secret.expose().chars().count() < 16 => {
-                    return Err(invalid(
-                        &key("token"),
-                        "must be at least 16 characters".into(),
-                    ))
-                }
-                Some(_) => {}
+            // Its length and shape were checked with every other secret.
+            if token.token.is_none() {
+                return Err(invalid(
+                    &key("token"),
+                    "set token_file (or token) for every API token".into(),
+                ));
             }
         }
         let slack = &self.slack;
@@ -850,16 +801,6 @@ impl Config {
             ));
         }
         let hooks = &self.hooks;
-        if hooks
-            .token
-            .as_ref()
-            .is_some_and(|t| t.expose().trim().is_empty())
-        {
-            return Err(invalid(
-                "hooks.token",
-                "is empty; set a long random token, or leave it unset to turn the alert webhooks off".into(),
-            ));
-        }
         if hooks.service_label.trim().is_empty() {
             return Err(invalid(
                 "hooks.service_label",
@@ -936,16 +877,6 @@ impl Config {
                 return Err(invalid(
                     "oncall.paging.routing_key".into(),
                     "the paging hook needs the integration key: set ITSM__ONCALL__PAGING__ROUTING_KEY or oncall.paging.routing_key_file".into(),
-                ));
-            }
-            if paging
-                .hmac_secret
-                .as_ref()
-                .is_some_and(|k| k.expose().trim().is_empty())
-            {
-                return Err(invalid(
-                    "oncall.paging.hmac_secret".into(),
-                    "is empty; set a long random secret, or leave it unset to send unsigned".into(),
                 ));
             }
         }
@@ -1041,25 +972,8 @@ fn describe_figment_error(err: &figment::Error) -> String {
         .join("\n")
 }
 
-/// Whether the key at `path` (`hooks.token`) holds a secret.
-fn is_secret_key(path: &str) -> bool {
-    let last = path.rsplit('.').next().unwrap_or(path);
-    matches!(
-        last,
-        "token" | "bot_token" | "app_token" | "signing_secret" | "routing_key" | "hmac_secret"
-    )
-}
-
 /// Reads an environment variable's value the way figment reads one (`5`,
 /// `true`, `[0.75, 0.9]`), falling back to a plain string.
-fn read_secret(key: &str, path: &Path) -> Result<Secret, ConfigError> {
-    let value = std::fs::read_to_string(path).map_err(|err| ConfigError::Invalid {
-        key: key.to_string(),
-        message: format!("cannot read {}: {err}", path.display()),
-    })?;
-    Ok(Secret(value.trim().to_string()))
-}
-
 fn parse_env_value(raw: &str) -> figment::value::Value {
     match raw.parse::<figment::value::Value>() {
         Ok(value) => value,

@@ -185,12 +185,13 @@ fn hooks_are_off_until_a_token_is_set_and_the_token_stays_hidden() {
         Some(&crate::domain::Priority::P1)
     );
     // A token of digits stays text, leading zero and all.
-    let config = Config::load_with_env(None, env(&[("ITSM__HOOKS__TOKEN", "0123456789")])).unwrap();
+    let config =
+        Config::load_with_env(None, env(&[("ITSM__HOOKS__TOKEN", "0123456789012345")])).unwrap();
     assert_eq!(
         config.hooks.token.as_ref().map(Secret::expose),
-        Some("0123456789")
+        Some("0123456789012345")
     );
-    assert!(!format!("{config:?}").contains("0123456789"));
+    assert!(!format!("{config:?}").contains("0123456789012345"));
     let token = file("s3cret-from-file\n");
     let overlay = file(&format!(
         "[hooks]\ntoken_file = \"{}\"\n",
@@ -241,20 +242,207 @@ fn bad_hooks_settings_name_their_key() {
 #[test]
 fn the_dashboard_token_comes_from_the_environment_and_is_never_printed() {
     assert!(Config::defaults().unwrap().http.dashboard_token.is_none());
-    let config =
-        Config::load_with_env(None, env(&[("ITSM__HTTP__DASHBOARD_TOKEN", "s3cret-42")])).unwrap();
+    let config = Config::load_with_env(
+        None,
+        env(&[("ITSM__HTTP__DASHBOARD_TOKEN", "s3cret-42-dashboard")]),
+    )
+    .unwrap();
     let token = config.http.dashboard_token.as_ref().unwrap();
-    assert_eq!(token.expose(), "s3cret-42");
+    assert_eq!(token.expose(), "s3cret-42-dashboard");
     assert!(!format!("{:?}", config.http).contains("s3cret"));
-    // A token made of digits is still a string.
-    let config =
-        Config::load_with_env(None, env(&[("ITSM__HTTP__DASHBOARD_TOKEN", "123456")])).unwrap();
-    assert_eq!(config.http.dashboard_token.unwrap().expose(), "123456");
     let error = error_of("[http]\ndashboard_token = true\n");
     assert!(
         error.contains("dashboard_token") && error.contains("a secret string"),
         "{error}"
     );
+}
+
+/// A secret's environment variable, its key, and what else must be set for
+/// it to be read at all (the paging hook needs its URL).
+type SecretVar = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// Every secret key set through the environment.
+const SECRET_VARS: [SecretVar; 8] = [
+    ("ITSM__HTTP__DASHBOARD_TOKEN", "http.dashboard_token", &[]),
+    ("ITSM__HOOKS__TOKEN", "hooks.token", &[]),
+    (
+        "ITSM__SLACK__BOT_TOKEN",
+        "slack.bot_token",
+        &[("ITSM__SLACK__APP_TOKEN", "xapp-test-app-token-0123")],
+    ),
+    ("ITSM__SLACK__APP_TOKEN", "slack.app_token", &[]),
+    ("ITSM__SLACK__SIGNING_SECRET", "slack.signing_secret", &[]),
+    ("ITSM__DISCORD__TOKEN", "discord.token", &[]),
+    (
+        "ITSM__ONCALL__PAGING__ROUTING_KEY",
+        "oncall.paging.routing_key",
+        &[(
+            "ITSM__ONCALL__PAGING__URL",
+            "https://pager.example/v2/enqueue",
+        )],
+    ),
+    (
+        "ITSM__ONCALL__PAGING__HMAC_SECRET",
+        "oncall.paging.hmac_secret",
+        &[
+            (
+                "ITSM__ONCALL__PAGING__URL",
+                "https://pager.example/v2/enqueue",
+            ),
+            ("ITSM__ONCALL__PAGING__ROUTING_KEY", "R0UT1NGKEY0123456789"),
+        ],
+    ),
+];
+
+fn load_secret(var: &str, value: &str, needs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let mut vars = env(needs);
+    vars.push((var.to_string(), value.to_string()));
+    Config::load_with_env(None, vars)
+}
+
+/// Issue 22 (1): an empty dashboard token was accepted and opened the
+/// dashboard to an empty cookie. The same rule holds for every secret.
+#[test]
+fn every_secret_is_refused_empty_or_short_naming_its_key() {
+    for (var, key, needs) in SECRET_VARS {
+        for value in ["", "short-7", " padded-secret-0123456789 "] {
+            let error = load_secret(var, value, needs).unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("`{key}`")) && error.contains("16 bytes"),
+                "{var}={value:?}: {error}"
+            );
+            if !value.is_empty() {
+                assert!(!error.contains(value.trim()), "{var}: {error}");
+            }
+        }
+        let config = load_secret(var, "a-long-enough-secret-0", needs);
+        assert!(config.is_ok(), "{var}: {:?}", config.err());
+    }
+    let api = |token: &str| {
+        let tokens = format!("[{{name=\"ci\", access=\"read\", token=\"{token}\"}}]");
+        Config::load_with_env(None, env(&[("ITSM__API__TOKENS", &tokens)]))
+    };
+    let error = api("").unwrap_err().to_string();
+    assert!(error.contains("api.tokens[0].token"), "{error}");
+    assert!(api("ci-token-0123456789").is_ok());
+}
+
+#[test]
+fn an_empty_or_short_secret_file_is_refused_naming_its_key() {
+    for contents in ["", "\n", "short\n"] {
+        let token = file(contents);
+        let overlay = file(&format!(
+            "[http]\ndashboard_token_file = \"{}\"\n",
+            token.path().display()
+        ));
+        let error = Config::load_with_env(Some(overlay.path()), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("http.dashboard_token_file") && error.contains("16 bytes"),
+            "{contents:?}: {error}"
+        );
+    }
+}
+
+/// Issue 22 (2): `ITSM__HTTP__DASHBOARD_TOKEN=007…` was read as a number
+/// and lost its leading zeros.
+#[test]
+fn digits_only_secrets_stay_strings() {
+    for (var, _, needs) in SECRET_VARS {
+        let config = load_secret(var, "0070070070070070", needs).unwrap();
+        let secrets = format!(
+            "{:?}",
+            config
+                .secrets()
+                .into_iter()
+                .map(|(key, secret)| (key, secret.expose().to_string()))
+                .collect::<Vec<_>>()
+        );
+        assert!(secrets.contains("\"0070070070070070\""), "{var}: {secrets}");
+    }
+    let config = load_secret("ITSM__HTTP__DASHBOARD_TOKEN", "0070070070070070", &[]).unwrap();
+    assert_eq!(
+        config.http.dashboard_token.as_ref().map(Secret::expose),
+        Some("0070070070070070")
+    );
+}
+
+/// Values that figment would read as something other than text.
+const ODD_VALUES: [&str; 11] = [
+    "007",
+    "3.14159265358979",
+    "-2.718281828459045",
+    "1e308",
+    "true",
+    "false",
+    "[1, 2, 3]",
+    "[\"a\", \"b\"]",
+    "{ a = 1 }",
+    "0x1F",
+    "",
+];
+
+/// Issue 22 (3): `ITSM__HTTP__DASHBOARD_TOKEN=3.14159265358979` failed
+/// with "found float `3.14159265358979`". No secret value may appear in an
+/// error, however it is spelled and wherever it is written.
+#[test]
+fn odd_secret_values_never_appear_in_errors() {
+    for (var, key, needs) in SECRET_VARS {
+        for value in ODD_VALUES {
+            match load_secret(var, value, needs) {
+                // Long enough, so a secret: kept exactly as written.
+                Ok(config) => assert!(
+                    config
+                        .secrets()
+                        .iter()
+                        .any(|(k, secret)| k == key && secret.expose() == value),
+                    "{var}={value:?}"
+                ),
+                Err(err) => {
+                    let error = err.to_string();
+                    assert!(error.contains(key), "{var}={value:?}: {error}");
+                    if !value.is_empty() {
+                        assert!(!error.contains(value), "{var}={value:?}: {error}");
+                    }
+                }
+            }
+        }
+    }
+    // In a file, unquoted: a number, a flag, a list, a table.
+    for (section, field) in [
+        ("http", "dashboard_token"),
+        ("hooks", "token"),
+        ("slack", "signing_secret"),
+        ("discord", "token"),
+    ] {
+        for value in [
+            "3.14159265358979",
+            "70070070070070070",
+            "true",
+            "[1, 2]",
+            "{ a = 1 }",
+        ] {
+            let error = error_of(&format!("[{section}]\n{field} = {value}\n"));
+            assert!(
+                error.contains(field) && error.contains("a secret string"),
+                "{section}.{field} = {value}: {error}"
+            );
+            assert!(
+                !error.contains(value),
+                "{section}.{field} = {value}: {error}"
+            );
+        }
+    }
+    let tokens = "[{name=\"ci\", access=\"read\", token=3.14159265358979}]";
+    let error = Config::load_with_env(None, env(&[("ITSM__API__TOKENS", tokens)]))
+        .unwrap_err()
+        .to_string();
+    assert!(!error.contains("3.14159265358979"), "{error}");
 }
 
 #[test]

@@ -3,13 +3,15 @@
 //! joins it on the same router.
 
 pub mod api;
+pub mod auth;
 pub mod dashboard;
 pub mod hooks;
 pub mod status;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
@@ -35,24 +37,87 @@ impl HttpState {
     }
 }
 
-/// The request body limit from `http.max_body_bytes`, for every route
-/// (the Slack routes merged in later get it too).
-pub fn body_limit(state: &HttpState) -> axum::extract::DefaultBodyLimit {
-    axum::extract::DefaultBodyLimit::max(state.engine.config().http.max_body_bytes)
+/// `routes` with the request body limit from `http.max_body_bytes`, for
+/// every route (the Slack routes merged in later get it too). A body over
+/// the limit is answered 413 with the documented `{"error": …}` rather than
+/// axum's plain-text rejection, whichever extractor hit the limit.
+pub fn limit_body<S>(routes: Router<S>, state: &HttpState) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let max = state.engine.config().http.max_body_bytes;
+    routes
+        .layer(axum::middleware::map_response(
+            move |response: Response| async move { json_payload_too_large(response, max) },
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(max))
+}
+
+/// Turns a 413 that is not JSON yet (an extractor's rejection) into the
+/// JSON error every route answers with.
+fn json_payload_too_large(response: Response, max: usize) -> Response {
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE || is_json {
+        return response;
+    }
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Json(json!({ "error": BodyError::TooLarge(max).to_string() })),
+    )
+        .into_response()
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// Over `http.max_body_bytes`.
+    #[error("the request body is larger than {0} bytes (http.max_body_bytes)")]
+    TooLarge(usize),
+    /// The connection failed while the body arrived.
+    #[error("the request body could not be read")]
+    Unreadable,
+}
+
+impl BodyError {
+    /// The status to answer with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            BodyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::Unreadable => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// Reads the body of `request` within `http.max_body_bytes`. Handlers that
+/// guard a route with a token call it only after the token checked out, so
+/// a stranger's body is never read.
+pub async fn read_body(state: &HttpState, request: Request) -> Result<Bytes, BodyError> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                BodyError::TooLarge(state.engine.config().http.max_body_bytes)
+            } else {
+                BodyError::Unreadable
+            }
+        })
 }
 
 /// The bot's routes.
 pub fn router(state: HttpState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(api::routes())
         .merge(hooks::routes())
         .merge(dashboard::routes(state.clone()))
-        .merge(status::routes())
-        .layer(body_limit(&state))
-        .with_state(state)
+        .merge(status::routes());
+    limit_body(routes, &state).with_state(state)
 }
 
 /// Prometheus scrape target.

@@ -60,6 +60,25 @@ async fn tokens_are_required_and_read_only_tokens_cannot_write(pool: PgPool) {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// RFC 7235: the authentication scheme is case-insensitive; the API once
+/// took only `Bearer` with a capital B while hooks and dashboard took any.
+#[sqlx::test]
+async fn the_bearer_scheme_is_accepted_in_any_case(pool: PgPool) {
+    let desk = Desk::with_config(pool, config()).await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let authorization = format!("{scheme} {READ}");
+        let (status, body) = desk
+            .http_authorized("GET", "/api/v1/incidents", Some(&authorization), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{scheme}: {body}");
+    }
+    let basic = format!("Basic {READ}");
+    let (status, _) = desk
+        .http_authorized("GET", "/api/v1/incidents", Some(&basic), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
 #[sqlx::test]
 async fn incidents_are_created_listed_paged_and_fetched_with_their_timeline(pool: PgPool) {
     let desk = Desk::with_config(pool, config()).await;

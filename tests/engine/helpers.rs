@@ -116,9 +116,23 @@ impl Desk {
         token: Option<&str>,
         body: Option<&str>,
     ) -> (StatusCode, Value) {
+        let authorization = token.map(|token| format!("Bearer {token}"));
+        self.http_authorized(method, path, authorization.as_deref(), body)
+            .await
+    }
+
+    /// Like [`Desk::http`], with `authorization` as the whole
+    /// `Authorization` header (to try other spellings and schemes).
+    pub async fn http_authorized(
+        &self,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, Value) {
         let mut request = Request::builder().method(method).uri(path);
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
         }
         if body.is_some() {
             request = request.header("content-type", "application/json");

@@ -559,6 +559,24 @@ async fn a_missing_or_wrong_token_is_refused_and_changes_nothing(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn the_bearer_scheme_is_accepted_in_any_case(pool: PgPool) {
+    let desk = desk(pool.clone()).await;
+    let body = alertmanager_vpn("firing");
+    for scheme in ["bearer", "BEARER"] {
+        let authorization = format!("{scheme} {TOKEN}");
+        let (status, json) = desk
+            .http_authorized(
+                "POST",
+                "/hooks/alertmanager",
+                Some(&authorization),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{scheme}: {json}");
+    }
+}
+
+#[sqlx::test]
 async fn a_truncated_or_malformed_body_is_a_400_that_says_why(pool: PgPool) {
     let desk = desk(pool.clone()).await;
     let before = everything(&pool).await;

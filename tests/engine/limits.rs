@@ -86,3 +86,55 @@ async fn oversized_bodies_are_refused_on_every_route(pool: PgPool) {
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(desk.snapshot().await, before);
 }
+
+/// A desk whose API and hooks take tokens and bodies up to 1 KiB, and a
+/// body over that.
+async fn guarded(pool: PgPool) -> (Desk, String) {
+    let tokens = "[{name=\"monitor\", access=\"write\", token=\"write-token-0123456789\"}]";
+    let desk = Desk::with_config(
+        pool,
+        config(&[
+            ("ITSM__HTTP__MAX_BODY_BYTES", "1024"),
+            ("ITSM__HOOKS__TOKEN", "hook-token-0123456789"),
+            ("ITSM__API__TOKENS", tokens),
+        ]),
+    )
+    .await;
+    let big = format!("{{\"title\": \"{}\"}}", "x".repeat(4096));
+    (desk, big)
+}
+
+/// Issue 22 (5): a body over `http.max_body_bytes` was answered with axum's
+/// plain text "Failed to buffer the request body"; every route answers the
+/// documented `{"error": …}`.
+#[sqlx::test]
+async fn an_oversized_body_is_answered_with_a_json_error(pool: PgPool) {
+    let (desk, big) = guarded(pool).await;
+    for (path, token) in [
+        ("/api/v1/incidents", "write-token-0123456789"),
+        ("/hooks/alertmanager", "hook-token-0123456789"),
+        ("/hooks/grafana", "hook-token-0123456789"),
+    ] {
+        let (status, json) = desk.http("POST", path, Some(token), Some(&big)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {json}");
+        let error = json["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("1024 bytes") && error.contains("http.max_body_bytes"),
+            "{path}: {json}"
+        );
+    }
+}
+
+/// Issue 22 (5): hooks and the API check the token before they read the
+/// body, so a stranger's body is never read: an oversized one gets 401, not
+/// 413 (which told the stranger the body had been taken in).
+#[sqlx::test]
+async fn the_token_is_checked_before_the_body_is_read(pool: PgPool) {
+    let (desk, big) = guarded(pool).await;
+    for path in ["/api/v1/incidents", "/hooks/alertmanager", "/hooks/grafana"] {
+        for token in [None, Some("wrong-token-0123456789")] {
+            let (status, json) = desk.http("POST", path, token, Some(&big)).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} {token:?}: {json}");
+        }
+    }
+}

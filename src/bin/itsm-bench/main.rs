@@ -237,7 +237,10 @@ async fn with_bot(
         env: vec![
             ("DATABASE_URL".into(), url.to_string()),
             ("ITSM__SLACK__API_URL".into(), slack.api_url()),
-            ("ITSM__SLACK__BOT_TOKEN".into(), "xoxb-bench".into()),
+            (
+                "ITSM__SLACK__BOT_TOKEN".into(),
+                "xoxb-bench-bot-token".into(),
+            ),
             ("ITSM__SLACK__SIGNING_SECRET".into(), secret.clone()),
             ("ITSM__HOOKS__TOKEN".into(), hooks_token.clone()),
         ],

@@ -173,32 +173,14 @@ fn caller(state: &HttpState, headers: &HeaderMap) -> Result<Caller, ApiError> {
             "the API has no tokens configured; add [[api.tokens]] to the configuration",
         ));
     }
-    let presented = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
+    let presented = super::auth::bearer(headers)
         .ok_or_else(|| unauthorized("send `Authorization: Bearer <token>`"))?;
-    // Check every token, so the time taken does not tell which one nearly matched.
-    let mut found = None;
-    for token in tokens {
-        let secret = token.token.as_ref().map(|s| s.expose()).unwrap_or_default();
-        if constant_time_eq(secret.as_bytes(), presented.trim().as_bytes()) {
-            found = Some(token);
-        }
-    }
-    let token = found.ok_or_else(|| unauthorized("the token is not valid"))?;
+    let token = super::auth::find(presented, tokens, |token| token.token.as_ref())
+        .ok_or_else(|| unauthorized("the token is not valid"))?;
     Ok(Caller {
         name: token.name.clone(),
         access: token.access,
     })
-}
-
-/// Equal without an early exit on the first differing byte.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() || a.is_empty() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Reads `key=value` pairs into a filter and a page, refusing unknown keys
@@ -430,21 +412,26 @@ async fn get_postmortem(
     responses(
         (status = 201, description = "The new incident", body = IncidentDto),
         (status = 400, description = "A bad field, or the engine refused it", body = ErrorBody),
-        (status = 403, description = "A read-only token", body = ErrorBody)
+        (status = 401, description = "No or a wrong token (checked before the body is read)", body = ErrorBody),
+        (status = 403, description = "A read-only token", body = ErrorBody),
+        (status = 413, description = "A body over http.max_body_bytes", body = ErrorBody)
     )
 )]
 async fn create_incident(
     State(state): State<HttpState>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    request: axum::extract::Request,
 ) -> Result<(StatusCode, Json<IncidentDto>), ApiError> {
-    let caller = caller(&state, &headers)?;
+    // The token first: a stranger's body is never read.
+    let caller = caller(&state, request.headers())?;
     if caller.access != ApiAccess::Write {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!("the token `{}` is read-only", caller.name),
         ));
     }
+    let body = super::read_body(&state, request)
+        .await
+        .map_err(|err| ApiError::new(err.status(), err.to_string()))?;
     let new: NewIncidentDto = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad_request(format!("the body is not a new incident: {err}")))?;
     let report = report_of(new)?;

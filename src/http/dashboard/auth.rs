@@ -6,8 +6,8 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use subtle::ConstantTimeEq;
 
+use crate::http::auth::{bearer, matches};
 use crate::http::HttpState;
 
 /// The cookie that carries the token after a `?token=` login.
@@ -24,14 +24,13 @@ pub async fn require_token(
     let Some(secret) = state.engine.config().http.dashboard_token.as_ref() else {
         return next.run(request).await;
     };
-    let expected = secret.expose().as_bytes();
-    let matches = |given: &str| bool::from(given.as_bytes().ct_eq(expected));
+    let right = |given: &str| matches(given, secret);
     let headers = request.headers();
-    if bearer(headers).is_some_and(matches) || cookie(headers).is_some_and(|c| matches(&c)) {
+    if bearer(headers).is_some_and(right) || cookie(headers).is_some_and(|c| right(&c)) {
         return next.run(request).await;
     }
     if let Some(token) = query_token(request.uri()) {
-        if matches(&token) {
+        if right(&token) {
             return login(request.uri(), &token);
         }
     }
@@ -49,13 +48,6 @@ pub async fn require_token(
          or open /?token=<token> once in a browser (it sets a cookie).\n",
     )
         .into_response()
-}
-
-/// The token of an `Authorization: Bearer` header.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// The token in the dashboard cookie, percent-decoded.

@@ -1,7 +1,8 @@
 //! Alert webhooks: `POST /hooks/alertmanager` and `POST /hooks/grafana`.
 //!
 //! Each request is checked in this order: the hooks are enabled (a token is
-//! configured), the bearer token matches, the body is a valid payload. Only
+//! configured), the bearer token matches, and only then is the body read
+//! (within `http.max_body_bytes`) and parsed as a payload. Only
 //! then do its alerts, as platform-free [`Alert`] values, reach the engine,
 //! which records the whole delivery in one transaction.
 
@@ -10,8 +11,7 @@ mod grafana;
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -20,7 +20,7 @@ use chrono::{DateTime, Datelike, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::HttpState;
+use super::{read_body, BodyError, HttpState};
 use crate::commands::execute::alerts::AlertError;
 use crate::domain::alert::{Alert, AlertSource, AlertStatus, Fingerprint};
 use crate::store::StoreError;
@@ -46,6 +46,8 @@ pub enum HookError {
     WrongToken,
     #[error("{0}")]
     BadPayload(#[from] PayloadError),
+    #[error("{0}")]
+    Body(#[from] BodyError),
     #[error("the database is unavailable; deliver the alerts again in a moment")]
     Unavailable,
     #[error("{0}; deliver the alerts again")]
@@ -65,6 +67,7 @@ impl IntoResponse for HookError {
             HookError::Disabled => StatusCode::NOT_FOUND,
             HookError::MissingToken | HookError::WrongToken => StatusCode::UNAUTHORIZED,
             HookError::BadPayload(_) => StatusCode::BAD_REQUEST,
+            HookError::Body(err) => err.status(),
             HookError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             HookError::Conflict(_) => StatusCode::CONFLICT,
             HookError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -149,21 +152,18 @@ fn is_set(at: &DateTime<Utc>) -> bool {
 
 async fn alertmanager(
     State(state): State<HttpState>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<Response, HookError> {
-    authorize(&state, &headers)?;
+    authorize(&state, request.headers())?;
+    let body = read_body(&state, request).await?;
     let payload: alertmanager::Payload = parse(&body, "Alertmanager")?;
     let (alerts, truncated) = alertmanager::alerts(payload)?;
     deliver(&state, AlertSource::Alertmanager, &alerts, truncated).await
 }
 
-async fn grafana(
-    State(state): State<HttpState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, HookError> {
-    authorize(&state, &headers)?;
+async fn grafana(State(state): State<HttpState>, request: Request) -> Result<Response, HookError> {
+    authorize(&state, request.headers())?;
+    let body = read_body(&state, request).await?;
     let payload: grafana::Payload = parse(&body, "Grafana")?;
     let (alerts, truncated) = grafana::alerts(payload)?;
     deliver(&state, AlertSource::Grafana, &alerts, truncated).await
@@ -179,37 +179,14 @@ fn authorize(state: &HttpState, headers: &HeaderMap) -> Result<(), HookError> {
     let Some(expected) = &state.engine.config().hooks.token else {
         return Err(HookError::Disabled);
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            let (scheme, token) = value.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .ok_or(HookError::MissingToken)?;
-    if !constant_time_eq(given.as_bytes(), expected.expose().as_bytes()) {
+    let given = super::auth::bearer(headers).ok_or(HookError::MissingToken)?;
+    if !super::auth::matches(given, expected) {
         // Never the token itself, not even the wrong one: it may be a
         // mistyped real one.
         tracing::warn!("alert webhook refused: wrong bearer token");
         return Err(HookError::WrongToken);
     }
     Ok(())
-}
-
-/// Compares without stopping at the first difference, so the time taken
-/// does not tell an attacker how much of a guess was right. Only the
-/// length of the given token shows in the time, which reveals nothing about
-/// the expected one.
-fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
-    let mut difference = u8::from(given.len() != expected.len());
-    for (index, byte) in given.iter().enumerate() {
-        let other = expected
-            .get(index % expected.len().max(1))
-            .copied()
-            .unwrap_or(0);
-        difference |= byte ^ other;
-    }
-    std::hint::black_box(difference) == 0
 }
 
 async fn deliver(
@@ -261,18 +238,4 @@ async fn deliver(
         body["truncated_alerts"] = json!(truncated);
     }
     Ok((StatusCode::OK, Json(body)).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_compare_whole() {
-        assert!(constant_time_eq(b"s3cret", b"s3cret"));
-        assert!(!constant_time_eq(b"s3cres", b"s3cret"));
-        assert!(!constant_time_eq(b"s3cret-and-more", b"s3cret"));
-        assert!(!constant_time_eq(b"s3c", b"s3cret"));
-        assert!(!constant_time_eq(b"", b"s3cret"));
-    }
 }
