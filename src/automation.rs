@@ -24,9 +24,9 @@ use crate::lifecycle::Shutdown;
 use crate::queue::{self, DoneOf, Queue, SendError, Tuning, Worker, SEND_TIMEOUT};
 // Rule webhooks and runbooks are signed like the paging hook, under the
 // same header, so a receiver verifies both one way.
-use crate::paging::SIGNATURE_HEADER;
 use crate::store::automation::Call;
 use crate::store::{self, StoreError};
+use crate::webhook::SIGNATURE_HEADER;
 
 /// The header naming the event (`incident.created`, `runbook.provision-vm`).
 pub const EVENT_HEADER: &str = "x-itsm-event";
@@ -236,7 +236,7 @@ impl CallWorker {
 
     /// A worker reading secrets through `env` (tests give their own).
     pub fn with_env(engine: &Engine, env: EnvLookup) -> Result<Self, CallError> {
-        let client = crate::paging::https_client()?;
+        let client = crate::webhook::https_client()?;
         let queue = CallQueue {
             engine: engine.clone(),
             client,
@@ -259,7 +259,7 @@ impl CallWorker {
 
 /// `sha256=<hex HMAC-SHA256 of body>` keyed with `secret`.
 pub fn signature(secret: &str, body: &[u8]) -> String {
-    crate::paging::signature(secret, body).unwrap_or_default()
+    crate::webhook::signature(secret, body).unwrap_or_default()
 }
 
 async fn read_bounded(body: hyper::body::Incoming) -> String {

@@ -22,3 +22,4 @@ pub mod queue;
 pub mod scheduler;
 pub mod store;
 pub mod telemetry;
+pub mod webhook;

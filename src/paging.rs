@@ -3,35 +3,26 @@
 //! a paging service as a PagerDuty Events API v2 event, deduplicated by the
 //! incident's reference (`INC-7`).
 //!
-//! Events are durable: [`trigger`] and [`follow`] write a `page_hooks` row
-//! in the transaction of the change they report (for escalation steps, the
-//! one that claims the step in the `page_steps` ledger), so a step is
-//! reported exactly when it is taken, once. [`PagingWorker`] delivers the
+//! Events are durable: the engine ([`crate::commands::paging`]) writes a
+//! `page_hooks` row in the transaction of the change it reports (for
+//! escalation steps, the one that claims the step in the `page_steps`
+//! ledger), so a step is reported exactly when it is taken, once. This
+//! module is the worker: [`PagingWorker`] delivers the
 //! rows with retry: 2xx is done, 429/5xx and network errors are tried again
 //! with backoff, any other answer parks the row.
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use serde_json::{json, Value};
-use sha2::Sha256;
-use sqlx::PgConnection;
+use serde_json::Value;
 
-use crate::config::{Config, PagingConfig, Secret};
-use crate::domain::incident::Incident;
-use crate::domain::oncall::PageStep;
-use crate::domain::Priority;
+use crate::config::{PagingConfig, Secret};
 use crate::lifecycle::Shutdown;
 use crate::queue::{self, DoneOf, Queue, SendError, Worker, SEND_TIMEOUT};
 use crate::store::paging::HookEvent;
 use crate::store::queue::Queue as StoreQueue;
 use crate::store::{self, Store, StoreError};
-
-/// The header carrying `sha256=<hex HMAC-SHA256 of the body>` on signed
-/// outbound calls: paging events when `hmac_secret` is set, rule webhooks
-/// and runbooks when they name a `secret_env`.
-pub const SIGNATURE_HEADER: &str = "x-itsm-signature";
+use crate::webhook::{https_client, signature, SIGNATURE_HEADER};
 
 /// Why the hook could not be set up or an event not delivered.
 #[derive(Debug, thiserror::Error)]
@@ -47,116 +38,6 @@ pub enum PagingError {
 
 fn permanent(reason: impl Into<String>) -> PagingError {
     PagingError::Send(SendError::Permanent(reason.into()))
-}
-
-/// The PagerDuty severity of a priority.
-pub fn severity(priority: Priority) -> &'static str {
-    match priority {
-        Priority::P1 => "critical",
-        Priority::P2 => "error",
-        Priority::P3 => "warning",
-        Priority::P4 => "info",
-    }
-}
-
-/// The `trigger` event for `step` of `incident`'s page, without the routing
-/// key (a secret, added when sending).
-pub fn trigger_event(incident: &Incident, on_call: &str, step: PageStep) -> Value {
-    let reference = incident.reference().to_string();
-    let service = incident.service.as_deref().unwrap_or("");
-    json!({
-        "event_action": "trigger",
-        "dedup_key": reference,
-        "payload": {
-            "summary": format!("{reference} {} {} ({service})", incident.priority, incident.title),
-            "source": "itsm-bot",
-            "severity": severity(incident.priority),
-            "component": service,
-            "custom_details": {"on_call": on_call, "step": step.number()},
-        },
-    })
-}
-
-/// An `acknowledge` or `resolve` event for `incident`'s page.
-pub fn follow_event(incident: &Incident, event_action: &str) -> Value {
-    json!({
-        "event_action": event_action,
-        "dedup_key": incident.reference().to_string(),
-    })
-}
-
-/// Queues the `trigger` for `step` of `incident`'s page, paging `on_call`,
-/// when the hook is configured. Call it in the transaction that takes the
-/// step.
-pub async fn trigger(
-    conn: &mut PgConnection,
-    config: &Config,
-    incident: &Incident,
-    on_call: &str,
-    step: PageStep,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    if config.oncall.paging.is_none() {
-        return Ok(());
-    }
-    let body = trigger_event(incident, on_call, step).to_string();
-    store::paging::enqueue(conn, incident.id, "trigger", &body, at).await
-}
-
-/// Queues `acknowledge` when `after` is the first acknowledgement of a
-/// paged incident, and `resolve` when it resolves (or closes) one, when the
-/// hook is configured. Call it in the transaction that changes the incident.
-pub async fn follow(
-    conn: &mut PgConnection,
-    config: &Config,
-    before: &Incident,
-    after: &Incident,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    if config.oncall.paging.is_none() {
-        return Ok(());
-    }
-    let action = if before.status.is_open() && !after.status.is_open() {
-        "resolve"
-    } else if before.acknowledged_at.is_none() && after.acknowledged_at.is_some() {
-        "acknowledge"
-    } else {
-        return Ok(());
-    };
-    // Incidents never paged have nothing at the paging service to follow.
-    if !store::paging::was_paged(conn, after.id).await? {
-        return Ok(());
-    }
-    let body = follow_event(after, action).to_string();
-    store::paging::enqueue(conn, after.id, action, &body, at).await
-}
-
-/// `sha256=<hex HMAC-SHA256 of body>` keyed with `secret`.
-pub fn signature(secret: &str, body: &[u8]) -> Result<String, PagingError> {
-    // HMAC takes keys of any length; the error exists only for the trait.
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .map_err(|_| permanent("unusable hmac_secret"))?;
-    mac.update(body);
-    let digest = mac.finalize().into_bytes();
-    let mut out = String::with_capacity(7 + digest.len() * 2);
-    out.push_str("sha256=");
-    for byte in digest {
-        out.push_str(&format!("{byte:02x}"));
-    }
-    Ok(out)
-}
-
-/// An HTTP(S) client for outbound calls (the paging hook, rule webhooks,
-/// runbooks). Plain HTTP as well as HTTPS, so tests can point it at a local
-/// fake.
-pub(crate) fn https_client(
-) -> Result<Client<hyper_rustls::HttpsConnector<HttpConnector>, String>, std::io::Error> {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    Ok(Client::builder(hyper_util::rt::TokioExecutor::new()).build(https))
 }
 
 /// The hook's endpoint and credentials, and an HTTP(S) client for it.
@@ -338,22 +219,5 @@ impl PagingWorker {
     /// Delivers every due event; returns how many it handled.
     pub async fn drain(&self) -> Result<usize, StoreError> {
         Ok(self.0.drain().await?.handled)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signature_is_hex_hmac_sha256() {
-        // RFC 4231 test case 2.
-        assert_eq!(
-            signature("Jefe", b"what do ya want for nothing?").ok(),
-            Some(
-                "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-                    .to_string()
-            )
-        );
     }
 }

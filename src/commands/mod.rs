@@ -10,6 +10,7 @@ pub mod execute;
 pub mod help;
 pub mod inbound;
 pub mod notice;
+pub mod paging;
 pub mod parse;
 pub mod period_report;
 pub mod refusal;

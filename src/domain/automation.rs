@@ -1,5 +1,5 @@
 //! Automation: rules that act on events, and runbooks run from chat. Pure
-//! types and decisions; the service layer (`crate::automation`) stores and
+//! types and decisions; the executor and the calls worker store and
 //! sends what they decide.
 
 pub mod rule;

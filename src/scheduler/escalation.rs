@@ -81,7 +81,8 @@ pub async fn escalate(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>,
         // In the step's transaction: the hook hears of each step once. Like
         // the posts, it is due now even when sweeping "as if at" later.
         let config = engine.config();
-        crate::paging::trigger(&mut tx, config, &incident, &target, step, queued_at).await?;
+        crate::commands::paging::trigger(&mut tx, config, &incident, &target, step, queued_at)
+            .await?;
         let event = NewEvent::new(EventAction::Escalated).change(Some(page.paged.clone()), target);
         store::timeline::append(&mut tx, incident.id, &actor, at, &[event]).await?;
         let channel = notice_channel(engine.config(), &entry);

@@ -1,6 +1,6 @@
 //! The paging-hook queue (`page_hooks`): events owed to the outbound
 //! paging hook, written with the change they report and delivered by
-//! [`crate::paging::PagingWorker`].
+//! the paging worker.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;

@@ -813,7 +813,8 @@ impl Engine {
         };
         store::incidents::update(conn, &applied.incident).await?;
         store::timeline::append(conn, incident.id, actor, now, &applied.events).await?;
-        crate::paging::follow(conn, &self.config, incident, &applied.incident, now).await?;
+        crate::commands::paging::follow(conn, &self.config, incident, &applied.incident, now)
+            .await?;
         if matches!(action, IncidentAction::Resolve(_)) {
             store::services::end_outage(conn, incident.id, now).await?;
             postmortem::schedule_review_reminder(self, conn, &applied.incident).await?;
@@ -848,7 +849,8 @@ impl Engine {
             .map_err(Refusal::from)?;
         store::incidents::update(conn, &applied.incident).await?;
         store::timeline::append(conn, incident.id, &request.actor, now, &applied.events).await?;
-        crate::paging::follow(conn, &self.config, &incident, &applied.incident, now).await?;
+        crate::commands::paging::follow(conn, &self.config, &incident, &applied.incident, now)
+            .await?;
         if matches!(action, IncidentAction::Resolve(_)) {
             // Resolved: the service is up again.
             store::services::end_outage(conn, incident.id, now).await?;

@@ -657,7 +657,7 @@ impl Engine {
             .change(None, member.to_string())
             .body(format!("on call for {rotation_name}"));
         store::timeline::append(conn, incident.id, &actor, now, &[event]).await?;
-        crate::paging::trigger(
+        crate::commands::paging::trigger(
             conn,
             &self.config,
             incident,
