@@ -14,6 +14,7 @@ pub mod paging;
 pub mod parse;
 pub mod period_report;
 pub mod refusal;
+pub mod service_status;
 pub mod reply;
 pub mod show;
 

@@ -76,7 +76,7 @@ async fn availability_at(
     conn: &mut sqlx::PgConnection,
     at: DateTime<Utc>,
 ) -> Result<Vec<(String, crate::domain::availability::Availability)>, StoreError> {
-    Ok(crate::commands::execute::services::availabilities(conn, at)
+    Ok(crate::commands::service_status::availabilities(conn, at)
         .await?
         .into_iter()
         .map(|(entry, availability)| (entry.name, availability))

@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::HttpState;
-use crate::commands::execute::services::service_views;
+use crate::commands::service_status::service_views;
 use crate::domain::availability::{self, show_percent};
 use crate::domain::service::ServiceStatus;
 use crate::store::{self, StoreError};

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::Connection;
 
-use crate::commands::execute::services::{availability_of, notice_channel};
+use crate::commands::service_status::{availability_of, notice_channel};
 use crate::commands::notice::{post, Posted};
 use crate::commands::reply::{Block, Message};
 use crate::commands::Engine;

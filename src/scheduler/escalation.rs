@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::commands::execute::services::{notice_channel, oncall_actor};
+use crate::commands::service_status::{notice_channel, oncall_actor};
 use crate::commands::notice::{post, Posted};
 use crate::commands::reply::{Block, Message};
 use crate::commands::Engine;
