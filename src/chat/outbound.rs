@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::commands::reply::Message;
-use crate::commands::show;
+use crate::commands::{change_view, show};
 use crate::config::Config;
 use crate::domain::{Platform, UserId};
 use crate::lifecycle::Shutdown;
@@ -341,28 +341,13 @@ impl<D: Deliver> OutboxQueue<D> {
                     change.reference()
                 ))));
             }
-            let flags: Vec<String> = store::timeline::list(conn, change.id)
-                .await?
-                .into_iter()
-                .filter(|event| event.action == crate::domain::timeline::EventAction::Flagged)
-                .filter_map(|event| event.body)
-                .collect();
-            let settings = &self.config.change;
-            let card =
-                crate::commands::change_view::change_message(&change, &settings.rules, &flags);
-            // The CAB card goes to the CAB channel, or without one (or on
-            // another platform) where the change was drafted.
-            let home = match &settings.cab_channel {
-                Some(cab) if cab.platform == platform => (cab.channel.clone(), None),
-                _ if change.origin.platform == platform => {
-                    (change.origin.channel.clone(), change.origin.thread.clone())
-                }
-                _ => {
-                    return Ok(Err(DeliveryError::Permanent(format!(
-                        "{} has no channel on {platform}",
-                        change.reference()
-                    ))))
-                }
+            let card = change_view::cab_card(conn, &self.config.change, &change).await?;
+            let Some(home) = change_view::cab_card_home(&self.config.change, &change, platform)
+            else {
+                return Ok(Err(DeliveryError::Permanent(format!(
+                    "{} has no channel on {platform}",
+                    change.reference()
+                ))));
             };
             return Ok(Ok(Job::Card {
                 ticket_id,

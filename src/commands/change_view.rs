@@ -4,8 +4,44 @@
 use super::actions::{Button, ButtonAction, ButtonStyle};
 use super::reply::{Block, Message};
 use super::show::when;
+use crate::config::ChangeConfig;
 use crate::domain::change::{Change, ChangeRules, ChangeStatus, Window};
-use crate::domain::timeline::Event;
+use crate::domain::timeline::{Event, EventAction};
+use crate::domain::Platform;
+use crate::store::{self, StoreError};
+
+/// The CAB card of `change` as it stands: the record, its flags (freeze,
+/// overlap) and the buttons its state allows.
+pub async fn cab_card(
+    conn: &mut sqlx::PgConnection,
+    settings: &ChangeConfig,
+    change: &Change,
+) -> Result<Message, StoreError> {
+    let flags: Vec<String> = store::timeline::list(conn, change.id)
+        .await?
+        .into_iter()
+        .filter(|event| event.action == EventAction::Flagged)
+        .filter_map(|event| event.body)
+        .collect();
+    Ok(change_message(change, &settings.rules, &flags))
+}
+
+/// Where `change`'s CAB card goes on `platform` (channel, thread): the CAB
+/// channel, or without one (or with one on another platform) where the
+/// change was drafted; `None` when it has no place there.
+pub fn cab_card_home(
+    settings: &ChangeConfig,
+    change: &Change,
+    platform: Platform,
+) -> Option<(String, Option<String>)> {
+    match &settings.cab_channel {
+        Some(cab) if cab.platform == platform => Some((cab.channel.clone(), None)),
+        _ if change.origin.platform == platform => {
+            Some((change.origin.channel.clone(), change.origin.thread.clone()))
+        }
+        _ => None,
+    }
+}
 
 /// One line for lists: `CHG-3 approved normal · vpn · 2026-12-01 22:00 UTC for 2h — Upgrade firmware`.
 pub fn change_line(change: &Change) -> String {

@@ -14,8 +14,8 @@ pub mod paging;
 pub mod parse;
 pub mod period_report;
 pub mod refusal;
-pub mod service_status;
 pub mod reply;
+pub mod service_status;
 pub mod show;
 
 pub use command::{

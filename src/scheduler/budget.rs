@@ -9,9 +9,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::Connection;
 
-use crate::commands::service_status::{availability_of, notice_channel};
 use crate::commands::notice::{post, Posted};
 use crate::commands::reply::{Block, Message};
+use crate::commands::service_status::{availability_of, notice_channel};
 use crate::commands::Engine;
 use crate::domain::availability::{self, show_percent, Availability, BudgetWarnings};
 use crate::domain::duration::format_duration;

@@ -6,9 +6,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::commands::service_status::{notice_channel, oncall_actor};
 use crate::commands::notice::{post, Posted};
 use crate::commands::reply::{Block, Message};
+use crate::commands::service_status::{notice_channel, oncall_actor};
 use crate::commands::Engine;
 use crate::domain::duration::format_duration;
 use crate::domain::oncall::{due_step, PageStep};
