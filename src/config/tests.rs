@@ -1,6 +1,8 @@
 use std::io::Write;
+use std::path::Path;
 
 use super::*;
+use crate::domain::{Level, Role};
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs

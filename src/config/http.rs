@@ -1,0 +1,96 @@
+//! `[http]`, `[api]` and `[limits]`: the HTTP server, who may call its
+//! REST API, and flood protection.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{invalid, ConfigError, Secret};
+
+/// `[http]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub enabled: bool,
+    pub bind: SocketAddr,
+    /// The largest request body any route accepts, in bytes.
+    pub max_body_bytes: usize,
+    /// Shared secret guarding the managers' dashboard (`GET /`); the
+    /// dashboard is open when unset. Set it with ITSM__HTTP__DASHBOARD_TOKEN.
+    #[serde(default)]
+    pub dashboard_token: Option<Secret>,
+    /// A file holding the dashboard token (container secrets).
+    #[serde(default)]
+    pub dashboard_token_file: Option<PathBuf>,
+}
+
+/// `[limits]`: protection against floods.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Commands one person may run per minute on one replica; more are
+    /// answered "slow down". 0 turns the limit off.
+    pub commands_per_minute: u32,
+}
+
+/// `[api]`: who may call the REST API.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Bearer tokens, each named and read-only or read-write. The API
+    /// answers 401 to everyone while there are none.
+    #[serde(default)]
+    pub tokens: Vec<ApiToken>,
+}
+
+/// What an API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiAccess {
+    /// GET only.
+    Read,
+    /// GET, and creating incidents.
+    Write,
+}
+
+/// One `[[api.tokens]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiToken {
+    /// Who holds it; changes made with it are recorded as `shell:api.<name>`.
+    pub name: String,
+    pub access: ApiAccess,
+    /// The token itself; better given through `token_file` or the environment.
+    pub token: Option<Secret>,
+    pub token_file: Option<PathBuf>,
+}
+
+impl ApiConfig {
+    /// Every token has a unique name and a value (its length and shape were
+    /// checked with every other secret).
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let mut names = std::collections::BTreeSet::new();
+        for (index, token) in self.tokens.iter().enumerate() {
+            let key = |field: &str| format!("api.tokens[{index}].{field}");
+            if !crate::domain::service::valid_name(&token.name)
+                || !names.insert(token.name.as_str())
+            {
+                return Err(invalid(
+                    key("name"),
+                    format!(
+                        "`{}` must be a unique name of lower-case letters, digits, `-`, `_` or `.`",
+                        token.name
+                    ),
+                ));
+            }
+            if token.token.is_none() {
+                return Err(invalid(
+                    key("token"),
+                    "set token_file (or token) for every API token",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
