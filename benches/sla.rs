@@ -13,6 +13,8 @@
 //!
 //! `cargo bench --bench sla` (DATABASE_URL names the server).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};

@@ -11,6 +11,8 @@
 //! benchmark uses its own database `itsm_bench`; BENCH_SECONDS sets each
 //! phase's length, default 10).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use std::process::Command as Process;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;

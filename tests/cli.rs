@@ -1,6 +1,8 @@
 //! The `itsm-bot` binary as scripts and operators use it, against a
 //! database it creates itself.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};

@@ -8,6 +8,8 @@
 //! (`apt-get install -y chromium chromium-driver`; `.ci/run` installs them).
 //! `CHROMEDRIVER` names another chromedriver binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 #[allow(dead_code)]
 #[path = "../engine/helpers.rs"]
 mod helpers;

@@ -1,6 +1,8 @@
 //! The Discord adapter driven through the real `serenity` client against a
 //! fake Discord (REST + gateway), with a real PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod changes;
 mod fake_discord;
 mod lease;

@@ -1,6 +1,8 @@
 //! The engine driven like a user would drive it, against a real PostgreSQL
 //! (`#[sqlx::test]` gives each test a fresh database).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod action_items;
 mod alert_batches;
 mod api;

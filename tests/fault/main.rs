@@ -8,6 +8,8 @@
 //! card reaches its channel, no SLA warning is posted twice, and every
 //! replica serves again.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod cluster;
 #[path = "../slack/fake_slack.rs"]
 mod fake_slack;

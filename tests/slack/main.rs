@@ -1,6 +1,8 @@
 //! The Slack adapter driven through the real `slack-morphism` client against
 //! a fake Slack (Web API + Socket Mode), with a real PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 mod changes;
 mod fake_slack;
 mod harness;
