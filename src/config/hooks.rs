@@ -27,6 +27,9 @@ pub struct HooksConfig {
     pub default_priority: crate::domain::Priority,
     /// The label whose value names the incident's service.
     pub service_label: String,
+    /// The most alerts one delivery may carry; a larger one is refused
+    /// with 413 and nothing is recorded.
+    pub max_alerts_per_delivery: usize,
 }
 
 impl HooksConfig {
@@ -47,6 +50,12 @@ impl HooksConfig {
 
 impl HooksConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_alerts_per_delivery == 0 {
+            return Err(invalid(
+                "hooks.max_alerts_per_delivery",
+                "must be at least 1, e.g. 500",
+            ));
+        }
         if self.service_label.trim().is_empty() {
             return Err(invalid(
                 "hooks.service_label",

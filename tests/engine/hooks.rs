@@ -671,3 +671,48 @@ async fn concurrent_deliveries_of_one_alert_open_one_incident(pool: PgPool) {
     assert_eq!(incident_count(&pool).await, 1);
     assert_eq!(notes(&pool, 1).await.len(), 7);
 }
+
+/// One delivery with more alerts than `hooks.max_alerts_per_delivery` is
+/// refused whole with 413 naming the limit, and records nothing.
+#[sqlx::test]
+async fn a_delivery_over_the_alert_limit_is_refused_and_records_nothing(pool: PgPool) {
+    let mut config = config_with_token();
+    config.hooks.max_alerts_per_delivery = 2;
+    let desk = Desk::with_config(pool.clone(), config).await;
+    let alert = |n: u32| {
+        format!(
+            r#"{{"status": "firing", "labels": {{"alertname": "DiskFull{n}"}}, "annotations": {{}},
+                "startsAt": "{}", "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "ffff00000000000{n}"}}"#,
+            dated("2026-11-25T08:55:00Z")
+        )
+    };
+    let body = |count: u32| {
+        let alerts: Vec<String> = (1..=count).map(alert).collect();
+        format!(
+            r#"{{"version": "4", "status": "firing", "receiver": "itsm", "alerts": [{}]}}"#,
+            alerts.join(",")
+        )
+    };
+    let before = snapshot(&pool).await;
+    let (status, json) = post(&desk, "/hooks/alertmanager", Some(TOKEN), &body(3)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{json}");
+    let error = json["error"].as_str().unwrap();
+    assert!(
+        error.contains("3 alerts")
+            && error.contains("2 allowed")
+            && error.contains("hooks.max_alerts_per_delivery"),
+        "{error}"
+    );
+    assert_eq!(
+        snapshot(&pool).await,
+        before,
+        "a refused delivery wrote something"
+    );
+    // At the limit it is taken.
+    let summary = deliver(&desk, "/hooks/alertmanager", &body(2)).await;
+    assert_eq!(
+        summary["incidents"].as_array().unwrap().len(),
+        2,
+        "{summary}"
+    );
+}

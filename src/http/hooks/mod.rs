@@ -48,6 +48,8 @@ pub enum HookError {
     BadPayload(#[from] PayloadError),
     #[error("{0}")]
     Body(#[from] BodyError),
+    #[error("the delivery carries {count} alerts, more than the {limit} allowed (hooks.max_alerts_per_delivery); send smaller groups (Alertmanager: max_alerts in the webhook_config) or raise the limit")]
+    TooManyAlerts { count: usize, limit: usize },
     #[error("the database is unavailable; deliver the alerts again in a moment")]
     Unavailable,
     #[error("{0}; deliver the alerts again")]
@@ -68,6 +70,7 @@ impl IntoResponse for HookError {
             HookError::MissingToken | HookError::WrongToken => StatusCode::UNAUTHORIZED,
             HookError::BadPayload(_) => StatusCode::BAD_REQUEST,
             HookError::Body(err) => err.status(),
+            HookError::TooManyAlerts { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             HookError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             HookError::Conflict(_) => StatusCode::CONFLICT,
             HookError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -195,6 +198,14 @@ async fn deliver(
     alerts: &[Alert],
     truncated: u64,
 ) -> Result<Response, HookError> {
+    let limit = state.engine.config().hooks.max_alerts_per_delivery;
+    if alerts.len() > limit {
+        tracing::warn!(%source, alerts = alerts.len(), limit, "alert webhook delivery refused: too many alerts");
+        return Err(HookError::TooManyAlerts {
+            count: alerts.len(),
+            limit,
+        });
+    }
     if truncated > 0 {
         // The sender left alerts out (its max_alerts); they arrive with the
         // next notification of the group.
