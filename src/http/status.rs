@@ -40,6 +40,8 @@ pub fn routes() -> Router<HttpState> {
 #[derive(Debug, Serialize)]
 pub struct StatusPage {
     pub generated_at: DateTime<Utc>,
+    /// `generated_at` as people read it.
+    pub generated_at_text: String,
     pub services: Vec<PublicService>,
 }
 
@@ -70,11 +72,14 @@ pub struct DayView {
     pub level: &'static str,
 }
 
-/// An incident as the public sees it: its reference, whether it is
-/// ongoing, and its public updates, newest first.
+/// An incident as the public sees it: since when, whether it is ongoing,
+/// and its public updates. No internal reference: ticket numbers would tell
+/// outsiders how many incidents the desk handles.
 #[derive(Debug, Serialize)]
 pub struct PublicIncident {
-    pub reference: String,
+    /// Its first public update.
+    pub since: DateTime<Utc>,
+    pub since_text: String,
     /// `ongoing` or `resolved`.
     pub state: &'static str,
     pub updates: Vec<PublicUpdateView>,
@@ -84,6 +89,8 @@ pub struct PublicIncident {
 #[derive(Debug, Serialize)]
 pub struct PublicUpdateView {
     pub at: DateTime<Utc>,
+    /// `at` as people read it.
+    pub at_text: String,
     pub text: String,
 }
 
@@ -116,7 +123,8 @@ pub async fn page(state: &HttpState, at: DateTime<Utc>) -> Result<StatusPage, St
                 let incident = incidents
                     .entry(update.number)
                     .or_insert_with(|| PublicIncident {
-                        reference: format!("INC-{}", update.number),
+                        since: update.at,
+                        since_text: shown(update.at),
                         state: if matches!(update.status.as_str(), "resolved" | "closed") {
                             "resolved"
                         } else {
@@ -124,8 +132,13 @@ pub async fn page(state: &HttpState, at: DateTime<Utc>) -> Result<StatusPage, St
                         },
                         updates: Vec::new(),
                     });
+                if update.at < incident.since {
+                    incident.since = update.at;
+                    incident.since_text = shown(update.at);
+                }
                 incident.updates.push(PublicUpdateView {
                     at: update.at,
+                    at_text: shown(update.at),
                     text: update.body.clone(),
                 });
             }
@@ -162,8 +175,14 @@ pub async fn page(state: &HttpState, at: DateTime<Utc>) -> Result<StatusPage, St
         .collect();
     Ok(StatusPage {
         generated_at: at,
+        generated_at_text: shown(at),
         services,
     })
+}
+
+/// An instant as the page shows it: to the minute, in UTC.
+fn shown(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 fn round3(percent: f64) -> f64 {
