@@ -1,7 +1,7 @@
 //! How change requests look: list lines, the CAB card with its buttons, and
 //! the whole record for `/change CHG-n show`.
 
-use super::actions::{Button, ButtonAction, ButtonStyle};
+use super::buttons::{Button, ButtonAction, ButtonStyle};
 use super::reply::{Block, Message};
 use super::show::when;
 use crate::config::ChangeConfig;

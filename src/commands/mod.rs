@@ -3,7 +3,7 @@
 //! a [`Command`], which the [`Engine`] executes into a platform-free
 //! [`reply::Reply`].
 
-pub mod actions;
+pub mod buttons;
 pub mod change_view;
 pub mod command;
 pub mod execute;

@@ -45,7 +45,7 @@ pub enum Block {
     /// notify people mention them. Only the bot writes these, never user text.
     Mention { label: String, user: String },
     /// Buttons. Platforms without buttons leave them out.
-    Actions(Vec<super::actions::Button>),
+    Actions(Vec<super::buttons::Button>),
 }
 
 /// A message made of blocks.

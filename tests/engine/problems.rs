@@ -239,7 +239,7 @@ async fn resolving_a_problem_offers_to_resolve_its_open_incidents(pool: PgPool) 
     );
     let button = resolved.message.blocks.iter().any(|block| {
         matches!(block, itsm_bot::commands::reply::Block::Actions(buttons)
-            if buttons.iter().any(|b| b.action == itsm_bot::commands::actions::ButtonAction::ResolveProblemIncidents("PRB-1".parse().unwrap())))
+            if buttons.iter().any(|b| b.action == itsm_bot::commands::buttons::ButtonAction::ResolveProblemIncidents("PRB-1".parse().unwrap())))
     });
     assert!(button, "the reply offers a button");
 

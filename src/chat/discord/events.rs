@@ -12,7 +12,7 @@ use serenity::all::{
 use super::commands::{definitions, invocation, Invocation};
 use super::render::{button_action, render};
 use super::DiscordAdapter;
-use crate::commands::actions::{Click, Prompt};
+use crate::commands::buttons::{Click, Prompt};
 use crate::commands::reply::{Outcome, Reply, Visibility};
 use crate::commands::{parse, Command, IncidentReport, ParseContext, Refusal, Request};
 use crate::domain::{FreeText, Platform, Priority, Title, UserId};
@@ -217,7 +217,7 @@ impl DiscordAdapter {
                 // A click that worked shows in the card, which the outbox
                 // edits; refusals and thanks go to the clicker alone.
                 if reply.outcome == Outcome::Done
-                    && !matches!(action, crate::commands::actions::ButtonAction::Rate(..))
+                    && !matches!(action, crate::commands::buttons::ButtonAction::Rate(..))
                 {
                     component
                         .create_response(&ctx.http, CreateInteractionResponse::Acknowledge)

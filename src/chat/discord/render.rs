@@ -5,7 +5,7 @@ use serenity::all::{
     CreateEmbedFooter,
 };
 
-use crate::commands::actions::{ButtonAction, ButtonStyle};
+use crate::commands::buttons::{ButtonAction, ButtonStyle};
 use crate::commands::reply::{Block, Message};
 
 /// Discord's limits: embed title 256, description 4096, field value 1024,

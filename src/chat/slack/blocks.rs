@@ -2,7 +2,7 @@
 
 use slack_morphism::prelude::*;
 
-use crate::commands::actions::{Button, ButtonStyle, Prompt};
+use crate::commands::buttons::{Button, ButtonStyle, Prompt};
 use crate::commands::reply::{Block, Message};
 
 use super::people::People;

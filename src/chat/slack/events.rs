@@ -7,7 +7,7 @@ use slack_morphism::prelude::*;
 
 use super::blocks::{self, field, REPORT_FORM};
 use super::SlackAdapter;
-use crate::commands::actions::{ButtonAction, Click, Prompt};
+use crate::commands::buttons::{ButtonAction, Click, Prompt};
 use crate::commands::reply::{Message, Outcome, Reply, Visibility};
 use crate::commands::{parse, Command, IncidentReport, ParseContext, Request};
 use crate::domain::{FreeText, Level, Platform, Title, UserId};

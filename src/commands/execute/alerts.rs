@@ -349,7 +349,9 @@ impl Engine {
                     IncidentAction::Resolve(resolution),
                 )
                 .await?;
-            for facts in super::incident_change_facts(&incident, &resolved, self.clock.now()) {
+            for facts in
+                super::incident::incident_change_facts(&incident, &resolved, self.clock.now())
+            {
                 self.fire_rules(conn, &facts).await?;
             }
             return Ok(result(alert, &resolved, AlertAction::Resolved, None));

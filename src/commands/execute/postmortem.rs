@@ -10,7 +10,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use super::{no_such, Engine, ExecError, Request};
+use super::incident::no_such;
+use super::{Engine, ExecError, Request};
 use crate::commands::command::{ActionDraft, ChangeDraft, ProblemDraft};
 use crate::commands::refusal::{sentence, Refusal};
 use crate::commands::reply::{Block, Message, Reply};

@@ -4,8 +4,9 @@
 
 use sqlx::PgConnection;
 
-use super::{no_such, Engine, ExecError, Request};
-use crate::commands::actions::{Button, ButtonAction, ButtonStyle};
+use super::incident::no_such;
+use super::{Engine, ExecError, Request};
+use crate::commands::buttons::{Button, ButtonAction, ButtonStyle};
 use crate::commands::command::{ProblemCommand, ProblemDraft};
 use crate::commands::refusal::Refusal;
 use crate::commands::reply::{Block, Message, Reply};

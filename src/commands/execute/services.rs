@@ -6,7 +6,8 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
 
-use super::{no_such, Engine, ExecError, Request};
+use super::incident::no_such;
+use super::{Engine, ExecError, Request};
 use crate::commands::command::OverrideRequest;
 use crate::commands::refusal::{sentence, Refusal};
 use crate::commands::reply::{Block, Message, Reply};
@@ -43,6 +44,44 @@ fn shift_line(shift: &Shift) -> String {
 }
 
 impl Engine {
+    /// The id of the catalog service `name`, or a refusal naming the
+    /// nearest names (or the whole catalog).
+    pub(super) async fn find_service(
+        &self,
+        conn: &mut PgConnection,
+        name: &str,
+    ) -> Result<i64, ExecError> {
+        if let Some(id) = store::services::find_id(conn, name).await? {
+            return Ok(id);
+        }
+        let names = store::services::names(conn).await?;
+        let nearest = nearest_names(name, names.iter().map(String::as_str));
+        let hint = if nearest.is_empty() {
+            format!(
+                "Services in the catalog: {}.",
+                if names.is_empty() {
+                    "none yet".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )
+        } else {
+            format!(
+                "Did you mean {}?",
+                nearest
+                    .iter()
+                    .map(|n| format!("`service:{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )
+        };
+        Err(
+            Refusal::new(format!("There is no service `{name}` in the catalog."))
+                .hint(hint)
+                .into(),
+        )
+    }
+
     /// The rotation called `name` with its current overrides at `at`.
     async fn rotation_at(
         &self,
