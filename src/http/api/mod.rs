@@ -71,6 +71,7 @@ pub fn routes() -> Router<HttpState> {
         EventDto,
         NewIncidentDto,
         ReportDto,
+        FiguresDto,
         ActionItemsDto,
         ActionItemDto
     )),
