@@ -301,6 +301,7 @@ async fn the_openapi_document_describes_every_route(pool: PgPool) {
         "ChangeDto",
         "ProblemDto",
         "ReportDto",
+        "FiguresDto",
         "ErrorBody",
     ] {
         assert!(

@@ -9,6 +9,7 @@ use chrono::Duration;
 use itsm_bot::commands::period_report;
 use itsm_bot::config::{Config, Secret};
 use itsm_bot::domain::report::{mean, Period};
+use itsm_bot::http::api::ReportDto;
 use itsm_bot::http::{router, HttpState};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -88,6 +89,17 @@ async fn the_page_draws_every_chart_from_the_reports_numbers(pool: PgPool) {
     assert_eq!(figures["sla_met"], f.sla_met);
     assert_eq!(figures["sla_total"], f.sla_total);
     assert_eq!(figures["csat_average"], f.csat_average.unwrap());
+    // One shape: the dashboard's figures are the API report's, name for
+    // name and value for value (`sla_compliance`, not a name of its own).
+    let api = serde_json::to_value(ReportDto::from(&report)).unwrap();
+    let names = figures.as_object().unwrap();
+    assert!(names.contains_key("sla_compliance"), "{figures}");
+    for (name, value) in names {
+        assert_eq!(
+            &api[name], value,
+            "{name}: the API and the dashboard differ"
+        );
+    }
     assert_eq!(
         json["open_by_priority"],
         serde_json::json!(report.open_by_priority)

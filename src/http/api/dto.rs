@@ -254,6 +254,55 @@ pub struct NewIncidentDto {
     pub service: Option<String>,
 }
 
+/// A period's figures: one shape wherever they are served, flat in
+/// `/api/v1/reports/{period}` ([`ReportDto`]) and as `figures` in
+/// `/dashboard.json`, so a script reads them the same way from both. A new
+/// figure is added here, once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FiguresDto {
+    /// Incidents opened in the period.
+    pub opened: i64,
+    /// Incidents resolved in the period.
+    pub resolved: i64,
+    /// Mean time to acknowledge, in seconds, over incidents acknowledged
+    /// in the period.
+    pub mtta_seconds: Option<i64>,
+    /// Mean time to resolve, in seconds, over incidents resolved in the
+    /// period.
+    pub mttr_seconds: Option<i64>,
+    /// SLA clocks (response and resolution) that stopped in the period
+    /// within their target.
+    pub sla_met: i64,
+    /// SLA clocks that stopped in the period.
+    pub sla_total: i64,
+    /// Percent (0–100) of SLA clocks met, `sla_met / sla_total`; absent
+    /// when none stopped in the period.
+    pub sla_compliance: Option<f64>,
+    /// SLA breaches posted in the period.
+    pub breaches: i64,
+    /// Mean satisfaction score, 1 to 5, when anyone answered.
+    pub csat_average: Option<f64>,
+    /// Satisfaction answers in the period.
+    pub csat_answers: i64,
+}
+
+impl From<&Figures> for FiguresDto {
+    fn from(figures: &Figures) -> Self {
+        FiguresDto {
+            opened: figures.opened,
+            resolved: figures.resolved,
+            mtta_seconds: figures.mtta.map(|d| d.num_seconds()),
+            mttr_seconds: figures.mttr.map(|d| d.num_seconds()),
+            sla_met: figures.sla_met,
+            sla_total: figures.sla_total,
+            sla_compliance: figures.compliance(),
+            breaches: figures.breaches,
+            csat_average: figures.csat_average,
+            csat_answers: figures.csat_answers,
+        }
+    }
+}
+
 /// A period's figures, as in the digest.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ReportDto {
@@ -261,19 +310,9 @@ pub struct ReportDto {
     pub period: String,
     pub from: String,
     pub to: String,
-    pub opened: i64,
-    pub resolved: i64,
-    /// Mean time to acknowledge, in seconds.
-    pub mtta_seconds: Option<i64>,
-    /// Mean time to resolve, in seconds.
-    pub mttr_seconds: Option<i64>,
-    pub sla_met: i64,
-    pub sla_total: i64,
-    /// Percent of SLA clocks met, when any stopped in the period.
-    pub sla_compliance: Option<f64>,
-    pub breaches: i64,
-    pub csat_average: Option<f64>,
-    pub csat_answers: i64,
+    /// The period's figures, inline.
+    #[serde(flatten)]
+    pub figures: FiguresDto,
     /// Open incidents now, P1 to P4.
     pub open_by_priority: [i64; 4],
     /// Action items from post-incident reviews as they stand now.
@@ -340,21 +379,11 @@ impl From<&ActionFigures> for ActionItemsDto {
 
 impl From<&Report> for ReportDto {
     fn from(report: &Report) -> Self {
-        let figures: &Figures = &report.figures;
         ReportDto {
             period: report.period.as_str().to_string(),
             from: time(report.from),
             to: time(report.to),
-            opened: figures.opened,
-            resolved: figures.resolved,
-            mtta_seconds: figures.mtta.map(|d| d.num_seconds()),
-            mttr_seconds: figures.mttr.map(|d| d.num_seconds()),
-            sla_met: figures.sla_met,
-            sla_total: figures.sla_total,
-            sla_compliance: figures.compliance(),
-            breaches: figures.breaches,
-            csat_average: figures.csat_average,
-            csat_answers: figures.csat_answers,
+            figures: FiguresDto::from(&report.figures),
             open_by_priority: report.open_by_priority,
             action_items: ActionItemsDto::from(&report.actions),
         }

@@ -4,15 +4,13 @@
 //! `[[api.tokens]]`; errors are `{"error": …}` with the fitting status.
 
 mod dto;
-
-use std::collections::BTreeMap;
+mod tickets;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, NaiveDate, Utc};
 use utoipa::OpenApi;
 
 pub use dto::*;
@@ -22,17 +20,9 @@ use crate::commands::command::IncidentReport;
 use crate::commands::reply::Outcome;
 use crate::commands::{Command, Request};
 use crate::config::ApiAccess;
-use crate::domain::change::ChangeStatus;
-use crate::domain::incident::IncidentStatus;
-use crate::domain::problem::ProblemStatus;
 use crate::domain::report::Period;
-use crate::domain::{FreeText, Level, Platform, Priority, TicketKind, TicketRef, Title, UserId};
-use crate::store::listing::{Page, TicketFilter};
+use crate::domain::{FreeText, Level, Platform, Priority, TicketKind, Title, UserId};
 use crate::store::{self, StoreError};
-
-/// Items per page unless `per_page` says otherwise, and the most it may say.
-const DEFAULT_PER_PAGE: i64 = 50;
-const MAX_PER_PAGE: i64 = 200;
 
 /// The API's routes, to be merged into the bot's router.
 pub fn routes() -> Router<HttpState> {
@@ -81,6 +71,7 @@ pub fn routes() -> Router<HttpState> {
         EventDto,
         NewIncidentDto,
         ReportDto,
+        FiguresDto,
         ActionItemsDto,
         ActionItemDto
     )),
@@ -183,103 +174,6 @@ fn caller(state: &HttpState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     })
 }
 
-/// Reads `key=value` pairs into a filter and a page, refusing unknown keys
-/// and bad values with a message that says what would work.
-fn filter_of(
-    query: &[(String, String)],
-    statuses: &dyn Fn(&str) -> bool,
-    status_names: &str,
-) -> Result<(TicketFilter, Page), ApiError> {
-    let mut filter = TicketFilter::default();
-    let mut page = Page {
-        number: 1,
-        size: DEFAULT_PER_PAGE,
-    };
-    let mut seen = BTreeMap::new();
-    for (key, value) in query {
-        if seen.insert(key.as_str(), ()).is_some() {
-            return Err(ApiError::bad_request(format!("`{key}` is given twice")));
-        }
-        match key.as_str() {
-            "status" => {
-                for status in value.split(',').map(str::trim) {
-                    if !statuses(status) {
-                        return Err(ApiError::bad_request(format!(
-                            "`{status}` is not a status; use {status_names} (comma-separated)"
-                        )));
-                    }
-                    filter.statuses.push(status.to_string());
-                }
-            }
-            "priority" => {
-                filter.priority = Some(value.parse::<Priority>().map_err(|err| ApiError::bad_request(err.to_string()))?);
-            }
-            "service" => filter.service = Some(value.to_ascii_lowercase()),
-            "created_from" => filter.created_from = Some(instant("created_from", value)?),
-            "created_before" => filter.created_before = Some(instant("created_before", value)?),
-            "page" => page.number = positive("page", value, i64::MAX)?,
-            "per_page" => page.size = positive("per_page", value, MAX_PER_PAGE)?,
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "`{other}` is not a filter; use status, priority, service, created_from, created_before, page, per_page"
-                )))
-            }
-        }
-    }
-    if let (Some(from), Some(before)) = (filter.created_from, filter.created_before) {
-        if before <= from {
-            return Err(ApiError::bad_request(
-                "created_before must be after created_from",
-            ));
-        }
-    }
-    Ok((filter, page))
-}
-
-fn instant(key: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(value) {
-        return Ok(at.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .ok()
-        .and_then(|date| date.and_hms_opt(0, 0, 0))
-        .map(|at| at.and_utc())
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "{key}: `{value}` is not a date (2026-11-25) or an RFC 3339 instant (2026-11-25T09:00:00Z)"
-            ))
-        })
-}
-
-fn positive(key: &str, value: &str, max: i64) -> Result<i64, ApiError> {
-    value
-        .parse::<i64>()
-        .ok()
-        .filter(|n| (1..=max).contains(n))
-        .ok_or_else(|| {
-            ApiError::bad_request(format!("{key} must be a whole number from 1 to {max}"))
-        })
-}
-
-fn reference_of(text: &str, kind: TicketKind) -> Result<TicketRef, ApiError> {
-    match text.parse::<TicketRef>() {
-        Ok(reference) if reference.kind == kind => Ok(reference),
-        Ok(reference) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!(
-                "{reference} is not a{} {}",
-                if kind == TicketKind::Incident {
-                    "n"
-                } else {
-                    ""
-                },
-                kind.as_str()
-            ),
-        )),
-        Err(err) => Err(ApiError::bad_request(err.to_string())),
-    }
-}
-
 async fn connection(
     state: &HttpState,
 ) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, ApiError> {
@@ -315,21 +209,7 @@ async fn list_incidents(
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<PageOf<IncidentDto>>, ApiError> {
-    caller(&state, &headers)?;
-    let valid = |s: &str| s.parse::<IncidentStatus>().is_ok();
-    let (filter, page) = filter_of(
-        &query,
-        &valid,
-        "new, acknowledged, on_hold, resolved or closed",
-    )?;
-    let mut conn = connection(&state).await?;
-    let (items, total) = store::incidents::list(&mut conn, &filter, page).await?;
-    Ok(Json(PageOf {
-        items: items.iter().map(IncidentDto::from).collect(),
-        page: page.number,
-        per_page: page.size,
-        total,
-    }))
+    tickets::list::<tickets::Incidents>(&state, &headers, &query).await
 }
 
 /// Fetch one incident with its timeline.
@@ -347,17 +227,7 @@ async fn get_incident(
     headers: HeaderMap,
     Path(reference): Path<String>,
 ) -> Result<Json<WithTimeline<IncidentDto>>, ApiError> {
-    caller(&state, &headers)?;
-    let reference = reference_of(&reference, TicketKind::Incident)?;
-    let mut conn = connection(&state).await?;
-    let incident = store::incidents::get(&mut conn, reference.number)
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("there is no {reference}")))?;
-    let timeline = store::timeline::list(&mut conn, incident.id).await?;
-    Ok(Json(WithTimeline {
-        ticket: IncidentDto::from(&incident),
-        timeline: timeline.iter().map(EventDto::from).collect(),
-    }))
+    tickets::get::<tickets::Incidents>(&state, &headers, &reference).await
 }
 
 /// An incident's post-incident review, as Markdown.
@@ -376,7 +246,7 @@ async fn get_postmortem(
     Path(reference): Path<String>,
 ) -> Result<Response, ApiError> {
     caller(&state, &headers)?;
-    let reference = reference_of(&reference, TicketKind::Incident)?;
+    let reference = tickets::reference_of(&reference, TicketKind::Incident)?;
     let markdown = state
         .engine
         .postmortem_markdown(reference)
@@ -527,21 +397,7 @@ async fn list_problems(
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<PageOf<ProblemDto>>, ApiError> {
-    caller(&state, &headers)?;
-    let valid = |s: &str| s.parse::<ProblemStatus>().is_ok();
-    let (filter, page) = filter_of(
-        &query,
-        &valid,
-        "new, investigating, known_error, resolved or closed",
-    )?;
-    let mut conn = connection(&state).await?;
-    let (items, total) = store::problems::list(&mut conn, &filter, page).await?;
-    Ok(Json(PageOf {
-        items: items.iter().map(ProblemDto::from).collect(),
-        page: page.number,
-        per_page: page.size,
-        total,
-    }))
+    tickets::list::<tickets::Problems>(&state, &headers, &query).await
 }
 
 /// Fetch one problem with its timeline.
@@ -559,17 +415,7 @@ async fn get_problem(
     headers: HeaderMap,
     Path(reference): Path<String>,
 ) -> Result<Json<WithTimeline<ProblemDto>>, ApiError> {
-    caller(&state, &headers)?;
-    let reference = reference_of(&reference, TicketKind::Problem)?;
-    let mut conn = connection(&state).await?;
-    let problem = store::problems::get(&mut conn, reference.number)
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("there is no {reference}")))?;
-    let timeline = store::timeline::list(&mut conn, problem.id).await?;
-    Ok(Json(WithTimeline {
-        ticket: ProblemDto::from(&problem),
-        timeline: timeline.iter().map(EventDto::from).collect(),
-    }))
+    tickets::get::<tickets::Problems>(&state, &headers, &reference).await
 }
 
 /// List changes.
@@ -594,21 +440,7 @@ async fn list_changes(
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Result<Json<PageOf<ChangeDto>>, ApiError> {
-    caller(&state, &headers)?;
-    let valid = |s: &str| s.parse::<ChangeStatus>().is_ok();
-    let (filter, page) = filter_of(
-        &query,
-        &valid,
-        "draft, submitted, approved, rejected, in_progress, completed, failed, rolled_back or cancelled",
-    )?;
-    let mut conn = connection(&state).await?;
-    let (items, total) = store::changes::list(&mut conn, &filter, page).await?;
-    Ok(Json(PageOf {
-        items: items.iter().map(ChangeDto::from).collect(),
-        page: page.number,
-        per_page: page.size,
-        total,
-    }))
+    tickets::list::<tickets::Changes>(&state, &headers, &query).await
 }
 
 /// Fetch one change with its approvals and timeline.
@@ -626,17 +458,7 @@ async fn get_change(
     headers: HeaderMap,
     Path(reference): Path<String>,
 ) -> Result<Json<WithTimeline<ChangeDto>>, ApiError> {
-    caller(&state, &headers)?;
-    let reference = reference_of(&reference, TicketKind::Change)?;
-    let mut conn = connection(&state).await?;
-    let change = store::changes::get(&mut conn, reference.number)
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("there is no {reference}")))?;
-    let timeline = store::timeline::list(&mut conn, change.id).await?;
-    Ok(Json(WithTimeline {
-        ticket: ChangeDto::from(&change),
-        timeline: timeline.iter().map(EventDto::from).collect(),
-    }))
+    tickets::get::<tickets::Changes>(&state, &headers, &reference).await
 }
 
 /// The digest's figures for the day, week or month ending now.

@@ -209,7 +209,7 @@ pub fn render(dashboard: &Dashboard) -> Result<String, DashboardError> {
             resolved: f.resolved.to_string(),
             mtta: mean(seconds(f.mtta_seconds)),
             mttr: mean(seconds(f.mttr_seconds)),
-            compliance: f.sla_compliance_percent.map_or_else(
+            compliance: f.sla_compliance.map_or_else(
                 || "—".to_string(),
                 |c| format!("{c:.0}% ({}/{})", f.sla_met, f.sla_total),
             ),

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::commands::period_report;
 use crate::commands::Engine;
 use crate::domain::dashboard::{availability, Downtime, Window};
-use crate::domain::report::Figures;
+use crate::http::api::FiguresDto;
 use crate::store::{self, StoreError};
 
 /// Everything on the dashboard.
@@ -18,7 +18,8 @@ pub struct Dashboard {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub generated_at: DateTime<Utc>,
-    pub figures: FiguresView,
+    /// The period's figures, in the API's shape (`/api/v1/reports`).
+    pub figures: FiguresDto,
     /// Open incidents now, per priority P1–P4.
     pub open_by_priority: [i64; 4],
     pub days: Vec<DayView>,
@@ -28,38 +29,6 @@ pub struct Dashboard {
     pub availability: Vec<AvailabilityView>,
     /// Open P1 and P2 incidents, P1 first.
     pub open_urgent: Vec<OpenView>,
-}
-
-/// The period's figures, as in the digest and `/api/v1/reports`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FiguresView {
-    pub opened: i64,
-    pub resolved: i64,
-    pub mtta_seconds: Option<i64>,
-    pub mttr_seconds: Option<i64>,
-    pub sla_met: i64,
-    pub sla_total: i64,
-    pub sla_compliance_percent: Option<f64>,
-    pub breaches: i64,
-    pub csat_average: Option<f64>,
-    pub csat_answers: i64,
-}
-
-impl From<&Figures> for FiguresView {
-    fn from(f: &Figures) -> Self {
-        FiguresView {
-            opened: f.opened,
-            resolved: f.resolved,
-            mtta_seconds: f.mtta.map(|d| d.num_seconds()),
-            mttr_seconds: f.mttr.map(|d| d.num_seconds()),
-            sla_met: f.sla_met,
-            sla_total: f.sla_total,
-            sla_compliance_percent: f.compliance(),
-            breaches: f.breaches,
-            csat_average: f.csat_average,
-            csat_answers: f.csat_answers,
-        }
-    }
 }
 
 /// One UTC day.
@@ -190,7 +159,7 @@ pub async fn collect(engine: &Engine, window: Window) -> Result<Dashboard, Store
         from,
         to,
         generated_at: now,
-        figures: FiguresView::from(&figures),
+        figures: FiguresDto::from(&figures),
         open_by_priority,
         days,
         sla_by_priority,
