@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::commands::reply::Message;
-use crate::commands::{change_view, show};
+use crate::commands::view;
 use crate::config::Config;
 use crate::domain::{Platform, UserId};
 use crate::lifecycle::Shutdown;
@@ -316,7 +316,7 @@ impl<D: Deliver> OutboxQueue<D> {
             if item.kind == OutboxKind::Survey {
                 return Ok(Ok(Job::Survey {
                     reporter: incident.reporter.clone(),
-                    survey: show::survey_message(incident),
+                    survey: view::incident::survey_message(incident),
                 }));
             }
             let clocks = self
@@ -330,7 +330,7 @@ impl<D: Deliver> OutboxQueue<D> {
                     incident.origin.channel.clone(),
                     incident.origin.thread.clone(),
                 ),
-                card: show::incident_message(incident, &clocks),
+                card: view::incident::incident_message(incident, &clocks),
             }));
         }
         if let Some(change) = store::changes::get_by_id(conn, ticket_id).await? {
@@ -341,8 +341,8 @@ impl<D: Deliver> OutboxQueue<D> {
                     change.reference()
                 ))));
             }
-            let card = change_view::cab_card(conn, &self.config.change, &change).await?;
-            let Some(home) = change_view::cab_card_home(&self.config.change, &change, platform)
+            let card = view::change::cab_card(conn, &self.config.change, &change).await?;
+            let Some(home) = view::change::cab_card_home(&self.config.change, &change, platform)
             else {
                 return Ok(Err(DeliveryError::Permanent(format!(
                     "{} has no channel on {platform}",

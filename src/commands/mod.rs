@@ -4,7 +4,6 @@
 //! [`reply::Reply`].
 
 pub mod buttons;
-pub mod change_view;
 pub mod command;
 pub mod execute;
 pub mod help;
@@ -16,7 +15,7 @@ pub mod period_report;
 pub mod refusal;
 pub mod reply;
 pub mod service_status;
-pub mod show;
+pub mod view;
 
 pub use command::{
     ChangeCommand, ChangeDraft, Command, IncidentCommand, IncidentReport, ProblemCommand,

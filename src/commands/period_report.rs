@@ -208,7 +208,7 @@ pub fn message(report: &Report) -> Message {
             items: report
                 .upcoming_changes
                 .iter()
-                .map(crate::commands::change_view::change_line)
+                .map(crate::commands::view::change::change_line)
                 .collect(),
         })
     }

@@ -5,10 +5,10 @@ use chrono::{Duration, TimeZone, Utc};
 use sqlx::PgConnection;
 
 use super::{delivers_to, rules, Engine, ExecError, Request, LIST_LIMIT};
-use crate::commands::change_view;
 use crate::commands::command::{ChangeCommand, ChangeDraft, ScheduleRange};
 use crate::commands::refusal::{sentence, Refusal};
 use crate::commands::reply::{Block, Message, Reply};
+use crate::commands::view;
 use crate::domain::automation::Trigger;
 use crate::domain::change::{
     ApplyContext, Change, ChangeAction, ChangeStatus, ChangeType, NewChange, Window,
@@ -132,7 +132,7 @@ impl Engine {
             )
         };
         vec![
-            change_view::change_fields(change, &settings.rules),
+            view::change::change_fields(change, &settings.rules),
             Block::Context(next),
         ]
     }
@@ -151,7 +151,7 @@ impl Engine {
                     .await?
                     .ok_or_else(|| no_such_change(reference))?;
                 let events = store::timeline::list(conn, change.id).await?;
-                Ok(Reply::answer(change_view::change_card(
+                Ok(Reply::answer(view::change::change_card(
                     &change,
                     &self.config.change.rules,
                     &events,
@@ -266,11 +266,11 @@ impl Engine {
             }
             ChangeAction::Approve(_) if after.status == ChangeStatus::Approved => format!(
                 "{reference} approved ({}). `/change {reference} start` when the window opens.",
-                change_view::approvals_summary(after, rules)
+                view::change::approvals_summary(after, rules)
             ),
             ChangeAction::Approve(_) => format!(
                 "You approved {reference}; it is still submitted ({}).",
-                change_view::approvals_summary(after, rules)
+                view::change::approvals_summary(after, rules)
             ),
             ChangeAction::Reject(reason) => format!("{reference} rejected: {reason}."),
             ChangeAction::Start { .. } => format!("{reference} is in progress."),
@@ -291,7 +291,7 @@ impl Engine {
         if let Some(line) = runbook_line {
             message = message.with(Block::Text(line));
         }
-        let message = message.with(Block::Context(change_view::change_line(after)));
+        let message = message.with(Block::Context(view::change::change_line(after)));
         let mut reply = Reply::done(message).about(reference);
         for fired in &fired {
             reply = fired.annotate(reply);
@@ -411,7 +411,7 @@ impl Engine {
         }
         Ok(Reply::answer(Message::default().with(Block::List {
             title: Some(format!("{title} ({})", changes.len())),
-            items: changes.iter().map(change_view::change_line).collect(),
+            items: changes.iter().map(view::change::change_line).collect(),
         })))
     }
 }

@@ -10,7 +10,7 @@ use super::{postmortem, problem, services};
 use crate::commands::command::IncidentReport;
 use crate::commands::refusal::Refusal;
 use crate::commands::reply::{Block, Message, Outcome, Reply};
-use crate::commands::show;
+use crate::commands::view;
 use crate::domain::automation::Trigger;
 use crate::domain::incident::{Incident, IncidentAction, NewIncident, Origin};
 use crate::domain::problem::{MAX_HINTS, MIN_SHARED_WORDS};
@@ -247,8 +247,8 @@ impl Engine {
                 incident.reference(),
                 incident.title
             )))
-            .with(show::incident_fields(incident))
-            .with(Block::Text(show::due_line(clocks)))
+            .with(view::incident::incident_fields(incident))
+            .with(Block::Text(view::incident::due_line(clocks)))
             .with(Block::Context(format!(
                 "{derived}Engineers: `/incident {} ack` to take it.",
                 incident.reference()
@@ -391,7 +391,10 @@ impl Engine {
         let clocks = self
             .sla_policy()
             .clocks(&incident, &pauses, self.clock.now());
-        Ok(Reply::answer(show::incident_card(&incident, &events, &clocks)).about(reference))
+        Ok(
+            Reply::answer(view::incident::incident_card(&incident, &events, &clocks))
+                .about(reference),
+        )
     }
 
     /// Applies `action` to the locked `incident` as `actor` with no role
@@ -493,7 +496,8 @@ impl Engine {
             IncidentAction::Close => format!("{reference} closed."),
             IncidentAction::Reopen(why) => format!("{reference} reopened ({}): {why}.", after.status),
         };
-        let mut message = Message::text(text).with(Block::Context(show::incident_line(after)));
+        let mut message =
+            Message::text(text).with(Block::Context(view::incident::incident_line(after)));
         if let Some(paged) = paged {
             message.blocks.push(Block::Mention {
                 label: "Paged (on call):".into(),

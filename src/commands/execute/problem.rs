@@ -10,7 +10,7 @@ use crate::commands::buttons::{Button, ButtonAction, ButtonStyle};
 use crate::commands::command::{ProblemCommand, ProblemDraft};
 use crate::commands::refusal::Refusal;
 use crate::commands::reply::{Block, Message, Reply};
-use crate::commands::show;
+use crate::commands::view;
 use crate::domain::incident::{Incident, IncidentAction, Origin};
 use crate::domain::problem::{KnownErrorMatch, NewProblem, Problem, ProblemAction};
 use crate::domain::timeline::{Event, EventAction, NewEvent};
@@ -169,7 +169,7 @@ impl Engine {
                 message = message
                     .with(Block::List {
                         title: Some(format!("Linked incidents still open ({})", open.len())),
-                        items: open.iter().map(|i| show::incident_line(i)).collect(),
+                        items: open.iter().map(|i| view::incident::incident_line(i)).collect(),
                     })
                     .with(Block::Context(format!(
                         "`/problem {reference} resolve-incidents` resolves them all, naming {reference}."
@@ -465,7 +465,10 @@ fn problem_card(
 ) -> Message {
     let mut details = vec![
         ("Recorded by".to_string(), problem.reporter.to_string()),
-        ("Opened".to_string(), show::when(problem.created_at)),
+        (
+            "Opened".to_string(),
+            view::incident::when(problem.created_at),
+        ),
     ];
     let optional = [
         ("Known error since", problem.known_error_at),
@@ -475,7 +478,7 @@ fn problem_card(
     details.extend(
         optional
             .into_iter()
-            .filter_map(|(label, at)| at.map(|at| (label.to_string(), show::when(at)))),
+            .filter_map(|(label, at)| at.map(|at| (label.to_string(), view::incident::when(at)))),
     );
     let mut message = Message::default()
         .with(Block::Header(format!(
@@ -511,7 +514,10 @@ fn problem_card(
             "Linked incidents ({}, {open} open)",
             incidents.len()
         )),
-        items: incidents.iter().map(show::incident_line).collect(),
+        items: incidents
+            .iter()
+            .map(view::incident::incident_line)
+            .collect(),
     });
     message.with(Block::List {
         title: Some(format!("Timeline ({} events)", events.len())),
@@ -520,7 +526,7 @@ fn problem_card(
             .map(|event| {
                 format!(
                     "{}  {}  {}",
-                    show::when(event.at),
+                    view::incident::when(event.at),
                     event.actor,
                     event.describe()
                 )

@@ -10,7 +10,7 @@ use crate::commands::command::QueryCommand;
 use crate::commands::help::help;
 use crate::commands::refusal::Refusal;
 use crate::commands::reply::{Block, Message, Reply};
-use crate::commands::show;
+use crate::commands::view;
 use crate::domain::Role;
 use crate::store;
 use crate::store::incidents::OpenFilter;
@@ -58,7 +58,7 @@ impl Engine {
             QueryCommand::OncallOverride(wanted) => {
                 return self.override_oncall(conn, request, wanted).await
             }
-            QueryCommand::Sla => show::sla_policy(self.sla_policy()),
+            QueryCommand::Sla => view::incident::sla_policy(self.sla_policy()),
             QueryCommand::Report(period) => {
                 let roles = self.roles_of(conn, &request.actor).await?;
                 if !(roles.allows(Role::Manager) || roles.allows(Role::Engineer)) {
@@ -136,7 +136,10 @@ fn list_message(
     if incidents.is_empty() {
         return Message::text(format!("{title}: none."));
     }
-    let mut items: Vec<String> = incidents.iter().map(show::incident_line).collect();
+    let mut items: Vec<String> = incidents
+        .iter()
+        .map(view::incident::incident_line)
+        .collect();
     let shown = incidents.len() as i64;
     if total > shown {
         items.push(format!("… and {} more", total - shown));

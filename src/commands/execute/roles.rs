@@ -101,7 +101,7 @@ impl Engine {
                                 row_ref(row.queue, row.id),
                                 row.what,
                                 row.attempts,
-                                crate::commands::show::when(row.failed_at),
+                                crate::commands::view::incident::when(row.failed_at),
                                 row.last_error.as_deref().unwrap_or("no error recorded")
                             )
                         })

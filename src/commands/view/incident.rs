@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::reply::{Block, Message};
+use crate::commands::reply::{Block, Message};
 use crate::domain::incident::Incident;
 use crate::domain::sla::{ClockView, SlaClock};
 use crate::domain::timeline::Event;
@@ -62,7 +62,7 @@ fn incident_texts(incident: &Incident) -> Vec<Block> {
 /// The card that shows an incident in a channel, with the buttons that
 /// fit its status. Every change re-renders it in place.
 pub fn incident_message(incident: &Incident, clocks: &[ClockView]) -> Message {
-    use super::buttons::{Button, ButtonAction, ButtonStyle};
+    use crate::commands::buttons::{Button, ButtonAction, ButtonStyle};
     use crate::domain::incident::IncidentStatus;
     let reference = incident.reference();
     let mut fields = vec![
@@ -139,7 +139,7 @@ pub fn incident_message(incident: &Incident, clocks: &[ClockView]) -> Message {
 
 /// The satisfaction survey sent to a reporter after resolve.
 pub fn survey_message(incident: &Incident) -> Message {
-    use super::buttons::{Button, ButtonAction, ButtonStyle};
+    use crate::commands::buttons::{Button, ButtonAction, ButtonStyle};
     let reference = incident.reference();
     Message::default()
         .with(Block::Text(format!(

@@ -1,9 +1,9 @@
 //! How change requests look: list lines, the CAB card with its buttons, and
 //! the whole record for `/change CHG-n show`.
 
-use super::buttons::{Button, ButtonAction, ButtonStyle};
-use super::reply::{Block, Message};
-use super::show::when;
+use super::incident::when;
+use crate::commands::buttons::{Button, ButtonAction, ButtonStyle};
+use crate::commands::reply::{Block, Message};
 use crate::config::ChangeConfig;
 use crate::domain::change::{Change, ChangeRules, ChangeStatus, Window};
 use crate::domain::timeline::{Event, EventAction};
