@@ -6,8 +6,8 @@ use crate::domain::{FreeText, Level, Priority, TicketRef, Title};
 /// Everything a person can ask of the bot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// Report a new incident.
-    ReportIncident(IncidentReport),
+    /// Open a new incident from what was reported.
+    OpenIncident(IncidentIntake),
     /// Open the incident form where the platform has one.
     OpenIncidentForm,
     /// Work or show an existing incident.
@@ -35,7 +35,7 @@ impl Command {
         use crate::domain::incident::IncidentAction as I;
         use crate::domain::postmortem::RaiseAs;
         match self {
-            Command::ReportIncident(_) => "incident.create",
+            Command::OpenIncident(_) => "incident.create",
             Command::OpenIncidentForm => "incident.form",
             Command::ThreadReply(_) => "incident.thread_reply",
             Command::Incident(_, command) => match command {
@@ -145,9 +145,11 @@ pub enum ChangeCommand {
     Show,
 }
 
-/// A new incident as reported, before the engine fills in the defaults.
+/// A new incident as someone reported it (a command, a form, an intake
+/// message, a reaction, the API), before the engine fills in the defaults.
+/// "Intake", not "report": a report is a period's figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IncidentReport {
+pub struct IncidentIntake {
     pub title: Title,
     pub description: Option<FreeText>,
     pub priority: Option<Priority>,
@@ -156,7 +158,7 @@ pub struct IncidentReport {
     pub service: Option<String>,
 }
 
-impl IncidentReport {
+impl IncidentIntake {
     /// A report of a chat message (an intake message, a ticket reaction, a
     /// "Create incident" shortcut): its first line is the title; the
     /// message is quoted, shortened to fit, with its author and a link.
@@ -178,7 +180,7 @@ impl IncidentReport {
             &format!("{quoted}Reported from a message{by}: {link}"),
         )
         .ok();
-        Ok(IncidentReport {
+        Ok(IncidentIntake {
             title,
             description,
             priority: None,
@@ -303,7 +305,7 @@ mod tests {
 
     #[test]
     fn a_chat_message_becomes_a_report_that_fits() {
-        let report = IncidentReport::from_chat_message(
+        let report = IncidentIntake::from_chat_message(
             "VPN down\nsince 9am",
             Some("slack:U1"),
             "https://x/1",
@@ -319,13 +321,13 @@ mod tests {
             .ends_with("Reported from a message by slack:U1: https://x/1"));
 
         let long = "word ".repeat(900);
-        let report = IncidentReport::from_chat_message(&long, None, "https://x/2").unwrap();
+        let report = IncidentIntake::from_chat_message(&long, None, "https://x/2").unwrap();
         let description = report
             .description
             .expect("a long message is shortened, not dropped");
         assert!(
             description.as_str().contains("> …") && description.as_str().ends_with("https://x/2")
         );
-        assert!(IncidentReport::from_chat_message("   ", None, "https://x/3").is_err());
+        assert!(IncidentIntake::from_chat_message("   ", None, "https://x/3").is_err());
     }
 }

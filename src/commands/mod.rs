@@ -18,7 +18,7 @@ pub mod service_status;
 pub mod view;
 
 pub use command::{
-    ChangeCommand, ChangeDraft, Command, IncidentCommand, IncidentReport, ProblemCommand,
+    ChangeCommand, ChangeDraft, Command, IncidentCommand, IncidentIntake, ProblemCommand,
     ProblemDraft, QueryCommand, ScheduleRange,
 };
 pub use execute::{Engine, Request};

@@ -5,7 +5,7 @@ use crate::domain::incident::IncidentAction;
 use crate::domain::text::{check_text, MAX_TEXT_CHARS};
 use crate::domain::{FreeText, Level, Platform, Priority, TicketKind, TicketRef, Title, UserId};
 
-use super::command::{Command, IncidentCommand, IncidentReport, QueryCommand};
+use super::command::{Command, IncidentCommand, IncidentIntake, QueryCommand};
 use super::refusal::{sentence, Refusal};
 
 /// Who is speaking, which decides what `me` and `@name` mean.
@@ -89,13 +89,13 @@ fn parse_incident(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal>
         let command = parse_incident_action(reference, rest, ctx)?;
         return Ok(Command::Incident(reference, command));
     }
-    parse_report(text).map(Command::ReportIncident)
+    parse_report(text).map(Command::OpenIncident)
 }
 
 const REPORT_USAGE: &str =
     "Report an incident with `/incident <what is broken> [P1-P4] [service:<name>] [impact:h/m/l] [urgency:h/m/l]`, e.g. `/incident VPN down in Berlin office P2`.";
 
-fn parse_report(text: &str) -> Result<IncidentReport, Refusal> {
+fn parse_report(text: &str) -> Result<IncidentIntake, Refusal> {
     let mut priority = None;
     let mut impact = None;
     let mut urgency = None;
@@ -143,7 +143,7 @@ fn parse_report(text: &str) -> Result<IncidentReport, Refusal> {
     }
     let title = Title::parse(&title_words.join(" "))
         .map_err(|err| Refusal::new(sentence(&err.to_string())).hint(REPORT_USAGE))?;
-    Ok(IncidentReport {
+    Ok(IncidentIntake {
         title,
         description: None,
         priority,

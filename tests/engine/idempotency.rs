@@ -59,7 +59,7 @@ async fn a_refused_event_is_not_recorded(pool: PgPool) {
 /// incident; the other is told it was already reported.
 #[sqlx::test]
 async fn one_message_becomes_one_incident_even_at_the_same_moment(pool: PgPool) {
-    use itsm_bot::commands::{Command, IncidentReport, Request};
+    use itsm_bot::commands::{Command, IncidentIntake, Request};
     use itsm_bot::domain::Title;
     let desk = Desk::new(pool.clone()).await;
     for round in 0..10 {
@@ -70,7 +70,7 @@ async fn one_message_becomes_one_incident_even_at_the_same_moment(pool: PgPool) 
             request
         };
         let report = || {
-            Command::ReportIncident(IncidentReport {
+            Command::OpenIncident(IncidentIntake {
                 title: Title::parse("Coffee machine broken").unwrap(),
                 description: None,
                 priority: None,

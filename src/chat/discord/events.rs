@@ -14,7 +14,7 @@ use super::render::{button_action, render};
 use super::DiscordAdapter;
 use crate::commands::buttons::{Click, Prompt};
 use crate::commands::reply::{Outcome, Reply, Visibility};
-use crate::commands::{parse, Command, IncidentReport, ParseContext, Refusal, Request};
+use crate::commands::{parse, Command, IncidentIntake, ParseContext, Refusal, Request};
 use crate::domain::{FreeText, Platform, Priority, Title, UserId};
 
 const REPORT_FORM: &str = "itsm:report";
@@ -386,7 +386,7 @@ impl DiscordAdapter {
             message.id.get()
         );
         let author = format!("discord:{}", message.author.id.get());
-        let report = match IncidentReport::from_chat_message(&message.content, Some(&author), &link)
+        let report = match IncidentIntake::from_chat_message(&message.content, Some(&author), &link)
         {
             Ok(report) => report,
             Err(refusal) => return Reply::refused(&refusal),
@@ -396,7 +396,7 @@ impl DiscordAdapter {
         request.event_id = event_id;
         self.inner
             .engine
-            .execute(&request, Command::ReportIncident(report))
+            .execute(&request, Command::OpenIncident(report))
             .await
     }
 }
@@ -420,7 +420,7 @@ fn report(
                 .map_err(|err| Refusal::new(sentence(&err.to_string())))?,
         ),
     };
-    Ok(Command::ReportIncident(IncidentReport {
+    Ok(Command::OpenIncident(IncidentIntake {
         title,
         description,
         priority,

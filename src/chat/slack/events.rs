@@ -9,7 +9,7 @@ use super::blocks::{self, field, REPORT_FORM};
 use super::SlackAdapter;
 use crate::commands::buttons::{ButtonAction, Click, Prompt};
 use crate::commands::reply::{Message, Outcome, Reply, Visibility};
-use crate::commands::{parse, Command, IncidentReport, ParseContext, Request};
+use crate::commands::{parse, Command, IncidentIntake, ParseContext, Request};
 use crate::domain::{FreeText, Level, Platform, Title, UserId};
 
 /// What a failed handling means for Slack: answer with an error status so
@@ -239,7 +239,7 @@ impl SlackAdapter {
         ));
         let (command, error_field) = match callback {
             REPORT_FORM => match report_from_form(&values) {
-                Ok(report) => (Command::ReportIncident(report), field::TITLE),
+                Ok(report) => (Command::OpenIncident(report), field::TITLE),
                 Err(errors) => return form_errors(errors),
             },
             _ => {
@@ -481,7 +481,7 @@ impl SlackAdapter {
             ts.replace('.', "")
         );
         let author = author.map(|a| format!("slack:{a}"));
-        let report = match IncidentReport::from_chat_message(text, author.as_deref(), &link) {
+        let report = match IncidentIntake::from_chat_message(text, author.as_deref(), &link) {
             Ok(report) => report,
             Err(refusal) => return Reply::refused(&refusal),
         };
@@ -491,7 +491,7 @@ impl SlackAdapter {
         request.event_id = event_id.map(|id| format!("event:{id}"));
         self.inner
             .engine
-            .execute(&request, Command::ReportIncident(report))
+            .execute(&request, Command::OpenIncident(report))
             .await
     }
 }
@@ -545,7 +545,7 @@ impl FormValues<'_> {
 
 fn report_from_form(
     values: &FormValues<'_>,
-) -> Result<IncidentReport, Vec<(&'static str, String)>> {
+) -> Result<IncidentIntake, Vec<(&'static str, String)>> {
     let mut errors = Vec::new();
     let title = Title::parse(values.text(field::TITLE).unwrap_or_default())
         .map_err(|err| errors.push((field::TITLE, sentence(&err.to_string()))))
@@ -567,7 +567,7 @@ fn report_from_form(
     let urgency = level(field::URGENCY);
     let service = values.selected(field::SERVICE).map(str::to_string);
     match (title, errors.is_empty()) {
-        (Some(title), true) => Ok(IncidentReport {
+        (Some(title), true) => Ok(IncidentIntake {
             title,
             description,
             priority: None,

@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 
 use super::{delivers_to, rules, store_reply, Engine, ExecError, Request, CARD_PLATFORMS};
 use super::{postmortem, problem, services};
-use crate::commands::command::IncidentReport;
+use crate::commands::command::IncidentIntake;
 use crate::commands::refusal::Refusal;
 use crate::commands::reply::{Block, Message, Outcome, Reply};
 use crate::commands::view;
@@ -75,7 +75,7 @@ impl Engine {
     pub(super) async fn report(
         &self,
         request: &Request,
-        report: IncidentReport,
+        report: IncidentIntake,
     ) -> Result<Reply, ExecError> {
         if self.opens_alone(&report) {
             let mut conn = self.store.acquire().await?;
@@ -100,7 +100,7 @@ impl Engine {
     }
 
     /// Whether opening `report` writes nothing but the opening statement.
-    fn opens_alone(&self, report: &IncidentReport) -> bool {
+    fn opens_alone(&self, report: &IncidentIntake) -> bool {
         let (priority, ..) = self.priority_of(report);
         let rules_on_new = self
             .config
@@ -115,7 +115,7 @@ impl Engine {
     /// configured defaults and the priority matrix.
     fn priority_of(
         &self,
-        report: &IncidentReport,
+        report: &IncidentIntake,
     ) -> (
         crate::domain::Priority,
         crate::domain::priority::Level,
@@ -134,7 +134,7 @@ impl Engine {
         &self,
         conn: &mut PgConnection,
         request: &Request,
-        report: IncidentReport,
+        report: IncidentIntake,
     ) -> Result<Reply, ExecError> {
         let service_id = match &report.service {
             Some(name) => Some(self.find_service(conn, name).await?),

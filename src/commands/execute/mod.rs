@@ -233,7 +233,7 @@ impl Engine {
     }
 
     async fn run_once(&self, request: &Request, command: Command) -> Result<Reply, ExecError> {
-        if let Command::ReportIncident(report) = command {
+        if let Command::OpenIncident(report) = command {
             return self.report(request, report).await;
         }
         let platform = request.actor.platform();
@@ -275,7 +275,7 @@ impl Engine {
         match command {
             // `run_once` sends reports to `report`, which decides whether
             // they need a transaction; this arm serves callers that have one.
-            Command::ReportIncident(report) => self.report_incident(conn, request, report).await,
+            Command::OpenIncident(report) => self.report_incident(conn, request, report).await,
             Command::OpenIncidentForm => Err(Refusal::new("This chat has no forms.")
                 .hint("Report with `/incident <what is broken> [P1-P4] [service:<name>]`, e.g. `/incident VPN down in Berlin office P2`.")
                 .into()),

@@ -17,9 +17,9 @@ fn parse_as_alice(line: &str) -> Result<Command, Refusal> {
     )
 }
 
-fn report(line: &str) -> IncidentReport {
+fn report(line: &str) -> IncidentIntake {
     match parse_as_alice(line) {
-        Ok(Command::ReportIncident(report)) => report,
+        Ok(Command::OpenIncident(report)) => report,
         other => panic!("{line}: {other:?}"),
     }
 }
@@ -196,7 +196,7 @@ proptest! {
 
     #[test]
     fn parsed_titles_are_within_bounds(words in proptest::collection::vec("[a-zA-Zäß0-9:]{1,12}", 1..30)) {
-        if let Ok(Command::ReportIncident(report)) = parse_as_alice(&format!("/incident {}", words.join(" "))) {
+        if let Ok(Command::OpenIncident(report)) = parse_as_alice(&format!("/incident {}", words.join(" "))) {
             let chars = report.title.as_str().chars().count();
             prop_assert!((1..=200).contains(&chars));
         }

@@ -16,7 +16,7 @@ use utoipa::OpenApi;
 pub use dto::*;
 
 use super::HttpState;
-use crate::commands::command::IncidentReport;
+use crate::commands::command::IncidentIntake;
 use crate::commands::reply::Outcome;
 use crate::commands::{Command, Request};
 use crate::config::ApiAccess;
@@ -309,7 +309,7 @@ async fn create_incident(
         .map_err(|err| ApiError::bad_request(err.to_string()))?;
     let reply = state
         .engine
-        .execute(&Request::new(actor, "api"), Command::ReportIncident(report))
+        .execute(&Request::new(actor, "api"), Command::OpenIncident(report))
         .await;
     match (reply.outcome, reply.ticket) {
         (Outcome::Done, Some(reference)) => {
@@ -332,7 +332,7 @@ async fn create_incident(
     }
 }
 
-fn report_of(new: NewIncidentDto) -> Result<IncidentReport, ApiError> {
+fn report_of(new: NewIncidentDto) -> Result<IncidentIntake, ApiError> {
     let bad = |field: &str, err: String| ApiError::bad_request(format!("{field}: {err}"));
     let level = |field: &str, value: Option<String>| {
         value
@@ -352,7 +352,7 @@ fn report_of(new: NewIncidentDto) -> Result<IncidentReport, ApiError> {
         }
         None => None,
     };
-    Ok(IncidentReport {
+    Ok(IncidentIntake {
         title: Title::parse(&new.title).map_err(|err| bad("title", err.to_string()))?,
         description: new
             .description
