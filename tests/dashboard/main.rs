@@ -209,6 +209,20 @@ async fn check_page(client: &Client, desk: &Desk, addr: SocketAddr) {
     let url = client.current_url().await.unwrap();
     assert_eq!(url.as_str(), format!("http://{addr}/?period=week"));
 
+    // The page's own styles apply under its Content-Security-Policy (which
+    // allows no script and only the page's inline <style>).
+    let header_colour = client
+        .find(Locator::Css("header"))
+        .await
+        .unwrap()
+        .css_value("background-color")
+        .await
+        .unwrap();
+    assert_eq!(
+        header_colour, "rgba(29, 35, 48, 1)",
+        "#1d2330 from the page's <style>"
+    );
+
     // Every chart is an SVG with its data drawn.
     let json = dashboard_json(desk, "period=week").await;
     let days = json["days"].as_array().unwrap();

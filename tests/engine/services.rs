@@ -582,3 +582,54 @@ async fn planned_outage_windows_do_not_count(pool: PgPool) {
         "20 minutes counted: {vpn}"
     );
 }
+
+/// Pages carry the browser hardening headers and a policy that allows no
+/// script; every answer refuses sniffing and framing.
+#[sqlx::test]
+async fn pages_carry_the_browser_hardening_headers(pool: PgPool) {
+    use tower::ServiceExt;
+    let desk = Desk::with_config(pool, vpn_config()).await;
+    for (path, html) in [
+        ("/status", true),
+        ("/status.json", false),
+        ("/healthz", false),
+    ] {
+        let response = itsm_bot::http::router(itsm_bot::http::HttpState::new(desk.engine.clone()))
+            .oneshot(
+                axum::http::Request::get(path)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_string())
+        };
+        assert_eq!(
+            header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{path}");
+        assert_eq!(
+            header("referrer-policy").as_deref(),
+            Some("no-referrer"),
+            "{path}"
+        );
+        let policy = header("content-security-policy");
+        if html {
+            let policy = policy.unwrap_or_default();
+            assert!(
+                policy.contains("default-src 'none'")
+                    && policy.contains("frame-ancestors 'none'")
+                    && !policy.contains("script-src"),
+                "{path}: {policy}"
+            );
+        } else {
+            assert_eq!(policy, None, "{path}");
+        }
+    }
+}
