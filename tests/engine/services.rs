@@ -380,17 +380,22 @@ async fn restarting_syncs_the_catalog_and_rewrites_nothing_unchanged(pool: PgPoo
     assert_eq!(depends, ["dns"]);
 }
 
-async fn get(desk: &Desk, path: &str) -> (axum::http::StatusCode, String, String) {
+/// GETs `path` through the bot's real router.
+async fn response(desk: &Desk, path: &str) -> axum::response::Response {
     use tower::ServiceExt;
     let state = itsm_bot::http::HttpState::new(desk.engine.clone());
-    let response = itsm_bot::http::router(state)
+    itsm_bot::http::router(state)
         .oneshot(
             axum::http::Request::get(path)
                 .body(axum::body::Body::empty())
                 .unwrap(),
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn get(desk: &Desk, path: &str) -> (axum::http::StatusCode, String, String) {
+    let response = response(desk, path).await;
     let status = response.status();
     let kind = response
         .headers()
@@ -587,21 +592,13 @@ async fn planned_outage_windows_do_not_count(pool: PgPool) {
 /// script; every answer refuses sniffing and framing.
 #[sqlx::test]
 async fn pages_carry_the_browser_hardening_headers(pool: PgPool) {
-    use tower::ServiceExt;
     let desk = Desk::with_config(pool, vpn_config()).await;
     for (path, html) in [
         ("/status", true),
         ("/status.json", false),
         ("/healthz", false),
     ] {
-        let response = itsm_bot::http::router(itsm_bot::http::HttpState::new(desk.engine.clone()))
-            .oneshot(
-                axum::http::Request::get(path)
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
+        let response = response(&desk, path).await;
         let header = |name: &str| {
             response
                 .headers()

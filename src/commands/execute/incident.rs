@@ -5,7 +5,7 @@
 
 use sqlx::PgConnection;
 
-use super::{delivers_to, rules, store_reply, Engine, ExecError, Request, CARD_PLATFORMS};
+use super::{delivers_to, no_such, rules, store_reply, Engine, ExecError, Request, CARD_PLATFORMS};
 use super::{postmortem, problem, services};
 use crate::commands::command::IncidentIntake;
 use crate::commands::refusal::Refusal;
@@ -45,11 +45,6 @@ pub(super) fn incident_change_facts(
         ));
     }
     facts
-}
-
-/// The refusal for an incident that does not exist.
-pub(super) fn no_such(reference: TicketRef) -> Refusal {
-    Refusal::new(format!("There is no {reference}.")).hint("`/itsm open` lists the open incidents.")
 }
 
 impl Engine {

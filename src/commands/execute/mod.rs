@@ -105,6 +105,12 @@ pub struct Engine {
     limiter: Option<Arc<governor::DefaultKeyedRateLimiter<UserId>>>,
 }
 
+/// The refusal for an incident that does not exist; every practice that
+/// links to incidents answers with it.
+pub(super) fn no_such(reference: TicketRef) -> Refusal {
+    Refusal::new(format!("There is no {reference}.")).hint("`/itsm open` lists the open incidents.")
+}
+
 impl Engine {
     /// An engine over `store` with `config`, telling time by `clock`.
     pub fn new(store: Store, config: Arc<Config>, clock: Arc<dyn Clock>) -> Self {

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use super::incident::no_such;
+use super::no_such;
 use super::{Engine, ExecError, Request};
 use crate::commands::command::{ActionDraft, ChangeDraft, ProblemDraft};
 use crate::commands::refusal::{sentence, Refusal};

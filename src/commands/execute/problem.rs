@@ -4,7 +4,7 @@
 
 use sqlx::PgConnection;
 
-use super::incident::no_such;
+use super::no_such;
 use super::{Engine, ExecError, Request};
 use crate::commands::buttons::{Button, ButtonAction, ButtonStyle};
 use crate::commands::command::{ProblemCommand, ProblemDraft};

@@ -143,7 +143,7 @@ impl Engine {
             Some(reference) => Some(
                 store::incidents::get(conn, reference.number)
                     .await?
-                    .ok_or_else(|| super::incident::no_such(reference))?,
+                    .ok_or_else(|| super::no_such(reference))?,
             ),
             None => None,
         };

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
 
-use super::incident::no_such;
+use super::no_such;
 use super::{Engine, ExecError, Request};
 use crate::commands::command::OverrideRequest;
 use crate::commands::refusal::{sentence, Refusal};
