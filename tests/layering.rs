@@ -1,5 +1,6 @@
 //! The architecture as a test: imports in `src/` point down the layers
-//! (docs/dev/architecture.md), never up, and the domain does no I/O.
+//! (docs/dev/architecture.md), never up, no modules import each other in a
+//! circle, and the domain does no I/O.
 //!
 //! It reads the source as text, so it also sees paths written in full
 //! (`crate::paging::trigger(…)`) and not only `use` lines. Comments are
@@ -102,6 +103,138 @@ fn crate_paths(line: &str) -> Vec<String> {
     out
 }
 
+/// Every `super::a::b` path named on `line` in module `module`, as a path
+/// from the crate root.
+fn super_paths(line: &str, module: &str) -> Vec<String> {
+    // `a/x.rs` and `a/x/mod.rs` are both module `a::x`; `super` is `a`.
+    let mut parent: Vec<&str> = module.split("::").collect();
+    parent.pop();
+    let mut out = Vec::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("super::") {
+        let before = &rest[..at];
+        let after = &rest[at + "super::".len()..];
+        rest = after;
+        // `super::super` chains are rare and point further up: skipped.
+        if before.ends_with("super::") || after.starts_with("super::") {
+            continue;
+        }
+        // `super::{a, b::c}` names several.
+        let names: Vec<String> = match after.strip_prefix('{') {
+            Some(group) => group
+                .split('}')
+                .next()
+                .unwrap_or("")
+                .split(',')
+                .map(|name| name.trim().to_string())
+                .collect(),
+            None => vec![after.to_string()],
+        };
+        for name in names {
+            let path: String = name
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            if let Some(first) = path.split("::").find(|s| !s.is_empty()) {
+                let mut full = parent.clone();
+                full.push(first);
+                out.push(full.join("::"));
+            }
+        }
+    }
+    out
+}
+
+/// The longest known module that `path` names (`commands::execute::incident`
+/// for `commands::execute::incident::no_such`).
+fn known_module(path: &str, modules: &std::collections::BTreeSet<String>) -> Option<String> {
+    let mut parts: Vec<&str> = path.split("::").collect();
+    while !parts.is_empty() {
+        let candidate = parts.join("::");
+        if modules.contains(&candidate) {
+            return Some(candidate);
+        }
+        parts.pop();
+    }
+    None
+}
+
+/// A cycle in `edges` (module → modules it names), if there is one.
+fn find_cycle(
+    edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in edges.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, edges, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for node in edges.keys() {
+        if let Some(cycle) = visit(node, edges, &mut Vec::new(), &mut done) {
+            return Some(cycle);
+        }
+    }
+    None
+}
+
+#[test]
+fn no_two_modules_import_each_other_in_a_circle() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let modules: std::collections::BTreeSet<String> =
+        files.iter().map(|f| module_of(&src, f)).collect();
+    let mut edges = std::collections::BTreeMap::new();
+    for file in &files {
+        let module = module_of(&src, file);
+        if module == "lib" || module == "main" || module.starts_with("bin") {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        let mut named = std::collections::BTreeSet::new();
+        for (_, line) in code_lines(&text) {
+            let paths = crate_paths(line)
+                .into_iter()
+                .chain(super_paths(line, &module));
+            for path in paths {
+                // A module naming its own ancestors (`super::Engine` from a
+                // child of `execute`) is how Rust children reach their
+                // parent, not a circle between siblings.
+                if let Some(target) = known_module(&path, &modules) {
+                    if target != module && !module.starts_with(&format!("{target}::")) {
+                        named.insert(target);
+                    }
+                }
+            }
+        }
+        edges.insert(module, named);
+    }
+    assert_eq!(
+        find_cycle(&edges),
+        None,
+        "modules that import each other in a circle"
+    );
+}
+
 #[test]
 fn imports_point_down_the_layers_and_the_domain_does_no_io() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -146,6 +279,33 @@ fn imports_point_down_the_layers_and_the_domain_does_no_io() {
         }
     }
     assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_checker_sees_a_circle_between_siblings() {
+    let modules: std::collections::BTreeSet<String> = ["a::x", "a::y", "a"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(super_paths("use super::y::f;", "a::x"), ["a::y"]);
+    assert_eq!(super_paths("use super::Engine;", "a::x"), ["a::Engine"]);
+    assert_eq!(
+        super_paths("use super::{y, z::f};", "a::x"),
+        ["a::y", "a::z"]
+    );
+    assert_eq!(known_module("a::y::f", &modules).as_deref(), Some("a::y"));
+    let mut edges = std::collections::BTreeMap::new();
+    edges.insert(
+        "a::x".to_string(),
+        ["a::y".to_string()].into_iter().collect(),
+    );
+    edges.insert(
+        "a::y".to_string(),
+        ["a::x".to_string()].into_iter().collect(),
+    );
+    assert!(find_cycle(&edges).is_some());
+    edges.insert("a::y".to_string(), std::collections::BTreeSet::new());
+    assert_eq!(find_cycle(&edges), None);
 }
 
 #[test]
