@@ -102,10 +102,10 @@ fn main() -> anyhow::Result<()> {
         );
 
         let started = Instant::now();
-        let day = period_report::report(&app.engine, Period::Day, now).await?;
+        let day = period_report::rolling(&app.engine, Period::Day, now).await?;
         report("daily digest", started, day.figures.opened as usize);
         let started = Instant::now();
-        let month = period_report::report(&app.engine, Period::Month, now).await?;
+        let month = period_report::rolling(&app.engine, Period::Month, now).await?;
         report(
             "monthly report (with previous month)",
             started,

@@ -67,7 +67,7 @@ enum Command {
         /// The channel: slack:C…, discord:…, or a shell channel name.
         #[arg(long)]
         channel: String,
-        /// The calendar day to report on (in the channel's time zone); default: the last 24 hours.
+        /// The calendar day to report on, as of its end (in the channel's time zone); default: yesterday.
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
         /// Post it to the channel instead of only printing it.
@@ -175,24 +175,21 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
             let channel: itsm_bot::domain::channel::ChannelRef = channel
                 .parse()
                 .with_context(|| format!("--channel {channel}"))?;
-            let time_zone = config
-                .digest
-                .channels
-                .iter()
-                .find(|c| c.channel == channel)
-                .and_then(|c| c.time_zone)
-                .unwrap_or(config.digest.time_zone)
-                .0;
+            let time_zone = config.digest_zone(&channel);
             let app = App::open(config).await.context("opening the database")?;
-            let report = match date {
-                Some(date) => period_report::for_date(&app.engine, date, time_zone).await,
-                None => {
-                    let period = itsm_bot::domain::report::Period::Day;
-                    period_report::report_in(&app.engine, period, chrono::Utc::now(), time_zone)
-                        .await
-                }
-            }
-            .context("building the digest")?;
+            // Without --date: the day a digest posted now reports, yesterday.
+            let date = date.unwrap_or_else(|| {
+                let today = app
+                    .engine
+                    .clock()
+                    .now()
+                    .with_timezone(&time_zone)
+                    .date_naive();
+                today.pred_opt().unwrap_or(today)
+            });
+            let report = period_report::for_date(&app.engine, date, time_zone)
+                .await
+                .context("building the digest")?;
             println!("{}", period_report::message(&report).plain_text());
             if post {
                 let posted = digest::publish(&app.engine, &channel, &report)

@@ -81,7 +81,7 @@ impl Command {
                 QueryCommand::Open(_) => "query.open",
                 QueryCommand::Whoami => "query.whoami",
                 QueryCommand::Sla => "query.sla",
-                QueryCommand::Report(_) => "query.report",
+                QueryCommand::Report(..) => "query.report",
                 QueryCommand::Changes(_) => "query.changes",
                 QueryCommand::Grant(..) => "roles.grant",
                 QueryCommand::Revoke(..) => "roles.revoke",
@@ -238,7 +238,9 @@ pub enum QueryCommand {
     /// `/itsm sla`: the SLA policies.
     Sla,
     /// `/itsm report [day|week|month]`: the figures of a period.
-    Report(crate::domain::report::Period),
+    /// `/itsm report [day|week|month] [date]`: the calendar period
+    /// containing the date, or the rolling window ending now.
+    Report(crate::domain::report::Period, Option<chrono::NaiveDate>),
     /// `/itsm changes [today|week]`: the change schedule.
     Changes(ScheduleRange),
     /// `/itsm grant @user role` (admins only).

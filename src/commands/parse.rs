@@ -541,18 +541,25 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
             }
             "report" => {
                 use crate::domain::report::Period;
-                let period = match rest.trim().to_ascii_lowercase().as_str() {
-                    "" | "day" | "daily" => Period::Day,
-                    "week" | "weekly" => Period::Week,
-                    "month" | "monthly" => Period::Month,
-                    other => {
-                        return Err(Refusal::new(format!("`{other}` is not a report period."))
-                            .hint(
-                            "Use `/itsm report day`, `/itsm report week` or `/itsm report month`.",
-                        ))
-                    }
+                let mut words = rest.split_whitespace();
+                let hint = "Use `/itsm report day|week|month` (the last 24 hours, 7 or 30 days, rolling) or name a calendar period: `/itsm report day 2026-11-30`, `/itsm report week 2026-W48`, `/itsm report month 2026-11`.";
+                let period = match words.next() {
+                    None => Period::Day,
+                    Some(word) => Period::parse(word)
+                        .map_err(|err| Refusal::new(format!("{err}.")).hint(hint))?,
                 };
-                QueryCommand::Report(period)
+                let date = words
+                    .next()
+                    .map(|text| period.parse_date(text))
+                    .transpose()
+                    .map_err(|err| Refusal::new(format!("{err}.")).hint(hint))?;
+                if let Some(extra) = words.next() {
+                    return Err(Refusal::new(format!(
+                        "`{extra}` is more than a report takes."
+                    ))
+                    .hint(hint));
+                }
+                QueryCommand::Report(period, date)
             }
             other => {
                 return Err(Refusal::new(format!("`/itsm {other}` is not a command."))

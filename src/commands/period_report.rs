@@ -3,139 +3,196 @@
 //! and the digests and the API read. Rendering it for each platform is the
 //! adapters' job.
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use crate::commands::reply::{Block, Message};
 use crate::commands::Engine;
-use crate::domain::report::{mean, with_trend, Period, Report, OVERDUE_LISTED};
+use crate::domain::availability::{self, Availability};
+use crate::domain::report::{
+    mean, with_trend, Period, Report, ServiceAvailability, Snapshot, Span, OVERDUE_LISTED,
+};
 use crate::store::{self, StoreError};
 
 /// Open incidents listed by name in a report.
 const OLDEST: i64 = 5;
 
-/// The report of `period` ending at `end`, with the previous period for the
-/// trend, judging overdue action items by the day in the default digest
-/// time zone (`digest.time_zone`).
-pub async fn report(
-    engine: &Engine,
-    period: Period,
-    end: DateTime<Utc>,
-) -> Result<Report, StoreError> {
-    report_in(engine, period, end, engine.config().digest.time_zone.0).await
-}
-
-/// [`report`] for a channel with its own time zone.
-pub async fn report_in(
-    engine: &Engine,
-    period: Period,
-    end: DateTime<Utc>,
-    time_zone: Tz,
-) -> Result<Report, StoreError> {
+/// The report of `span`, with the span before it for the trend, as of
+/// the span's end (or now, while it is not over).
+pub async fn report(engine: &Engine, span: Span) -> Result<Report, StoreError> {
     let mut conn = engine.store().pool().acquire().await?;
-    report_with(&mut conn, period, end, time_zone).await
+    report_with(&mut conn, span, engine.clock().now()).await
 }
 
-/// [`report_in`] on a connection the caller holds.
+/// [`report`] on a connection the caller holds, at `now`.
 pub async fn report_with(
     conn: &mut sqlx::PgConnection,
-    period: Period,
-    end: DateTime<Utc>,
-    time_zone: Tz,
+    span: Span,
+    now: DateTime<Utc>,
 ) -> Result<Report, StoreError> {
-    let (from, to) = period.ending_at(end);
-    // An action item due on a day is overdue once that day is over where
-    // the report is read: a digest posted at 09:00 on the 5th in Berlin
-    // counts items due on the 4th, whatever the hour in UTC.
-    let today = to.with_timezone(&time_zone).date_naive();
-    let figures = store::reports::figures(conn, from, to).await?;
-    let previous = match period {
-        Period::Day => None,
-        Period::Week | Period::Month => {
-            let (before, _) = period.ending_at(from);
-            Some(store::reports::figures(conn, before, from).await?)
-        }
-    };
+    let previous = span.previous();
+    // One query for both spans: the previous one ends where this starts.
+    let mut figures =
+        store::reports::figures(conn, &[previous.from, span.from, span.to], now).await?;
+    let current = figures.pop().unwrap_or_default();
+    let previous = figures.pop();
+    let at = span.as_of(now);
     Ok(Report {
-        period,
-        from,
-        to,
-        figures,
+        span,
+        figures: current,
         previous,
-        open_by_priority: store::reports::open_by_priority(conn).await?,
-        oldest_open: store::reports::oldest_open(conn, OLDEST).await?,
-        availability: availability_at(conn, to).await?,
-        upcoming_changes: store::changes::scheduled(conn, to, to + chrono::Duration::hours(24), 10)
-            .await?,
-        actions: store::postmortems::action_figures(conn, today, OVERDUE_LISTED).await?,
+        state: snapshot(conn, at, now, span.zone).await?,
+        availability: availability_over(conn, span, at).await?,
+        upcoming_changes: store::changes::scheduled_as_of(
+            conn,
+            span.to,
+            span.to + Duration::hours(24),
+            (at < now).then_some(at),
+            10,
+        )
+        .await?,
     })
 }
 
-/// Every catalog service's availability over the 30 days ending at `at`.
-async fn availability_at(
+/// The state of the desk at `at`, judged on the day `at` falls on in
+/// `zone`.
+pub async fn snapshot(
     conn: &mut sqlx::PgConnection,
     at: DateTime<Utc>,
-) -> Result<Vec<(String, crate::domain::availability::Availability)>, StoreError> {
-    Ok(crate::commands::service_status::availabilities(conn, at)
-        .await?
+    now: DateTime<Utc>,
+    zone: Tz,
+) -> Result<Snapshot, StoreError> {
+    // An action item due on a day is overdue once that day is over where
+    // the report is read: the digest of the 4th in Berlin (as of midnight
+    // starting the 5th) counts items due on the 4th or before, whatever the
+    // hour in UTC.
+    let today = at.with_timezone(&zone).date_naive();
+    Ok(Snapshot {
+        at,
+        open_by_priority: store::reports::open_by_priority(conn, at, now).await?,
+        oldest_open: store::reports::oldest_open(conn, at, now, OLDEST).await?,
+        known_errors_open: store::reports::known_errors_at(conn, at).await?,
+        actions: store::reports::action_figures(conn, at, today, OVERDUE_LISTED).await?,
+    })
+}
+
+/// Every catalog service's availability over `span` (measured up to `at`)
+/// and over the rolling 30 days ending at `at`, its error budget's period.
+/// The same outages (planned windows cut out) the catalog and the budget
+/// warnings count.
+pub async fn availability_over(
+    conn: &mut sqlx::PgConnection,
+    span: Span,
+    at: DateTime<Utc>,
+) -> Result<Vec<ServiceAvailability>, StoreError> {
+    let (budget_from, _) = availability::period_ending(at);
+    let catalog = store::services::catalog(conn).await?;
+    let outages = store::services::outages_since(conn, budget_from.min(span.from)).await?;
+    Ok(catalog
         .into_iter()
-        .map(|(entry, availability)| (entry.name, availability))
+        .map(|entry| {
+            let mine: Vec<_> = outages
+                .iter()
+                .filter(|(id, _)| *id == entry.id)
+                .map(|(_, outage)| *outage)
+                .collect();
+            let measured_to = span.to.min(at).max(span.from);
+            ServiceAvailability {
+                span: Availability::new(
+                    entry.availability_target,
+                    availability::downtime(&mine, span.from, measured_to),
+                    span.from,
+                    measured_to,
+                ),
+                budget: availability::rolling(&mine, entry.availability_target, at),
+                service: entry.name,
+            }
+        })
         .collect())
 }
 
-/// The daily digest of calendar date `date` in `time_zone`: the 24 hours
-/// that end at the start of the next day.
-pub async fn for_date(
+/// The rolling window of `period` ending at `end`, in the report zone, as
+/// of `end` (or the engine's now, if later).
+pub async fn rolling(
     engine: &Engine,
-    date: NaiveDate,
-    time_zone: Tz,
+    period: Period,
+    end: DateTime<Utc>,
 ) -> Result<Report, StoreError> {
-    let next = date.succ_opt().unwrap_or(date);
-    let end = time_zone
-        .from_local_datetime(&next.and_hms_opt(0, 0, 0).unwrap_or_default())
-        .earliest()
-        .map_or_else(Utc::now, |at| at.with_timezone(&Utc));
-    report_in(engine, Period::Day, end, time_zone).await
+    rolling_in(engine, period, end, zone(engine)).await
+}
+
+/// [`rolling`] read in `zone`.
+pub async fn rolling_in(
+    engine: &Engine,
+    period: Period,
+    end: DateTime<Utc>,
+    zone: Tz,
+) -> Result<Report, StoreError> {
+    let mut conn = engine.store().pool().acquire().await?;
+    let now = engine.clock().now().max(end);
+    report_with(&mut conn, Span::rolling(period, end, zone), now).await
+}
+
+/// The daily digest of calendar date `date` in `zone`, as of that day's end.
+pub async fn for_date(engine: &Engine, date: NaiveDate, zone: Tz) -> Result<Report, StoreError> {
+    report(engine, Span::calendar(Period::Day, date, zone)).await
+}
+
+/// The time zone reports are read in by default: `digest.time_zone`,
+/// else `[locale] time_zone`.
+pub fn zone(engine: &Engine) -> Tz {
+    engine.config().report_zone()
 }
 
 /// A report as a message.
 pub fn message(report: &Report) -> Message {
     let f = &report.figures;
     let p = report.previous.as_ref();
-    let heading = match report.period {
-        Period::Day => "Daily digest",
-        Period::Week => "Weekly report",
-        Period::Month => "Monthly report",
+    let state = &report.state;
+    let zone = report.span.zone;
+    let local = |at: DateTime<Utc>| {
+        at.with_timezone(&zone)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string()
+    };
+    let heading = match report.span.period() {
+        Some(Period::Day) => "Daily digest",
+        Some(Period::Week) => "Weekly report",
+        Some(Period::Month) => "Monthly report",
+        None => "Report",
     };
     let compliance = f.compliance().map_or_else(
         || "—".to_string(),
-        |c| format!("{c:.0}% ({}/{})", f.sla_met, f.sla_total),
+        |c| format!("{c:.0}% ({} met of {})", f.sla_met, f.sla_total()),
     );
-    let csat = f.csat_average.map_or_else(
+    let answers = f.csat_answers();
+    let csat = f.csat_average().map_or_else(
         || "—".to_string(),
-        |a| format!("{a:.1}/5 ({} answers)", f.csat_answers),
+        |a| format!("{a:.1}/5 ({})", plural(answers, "answer", "answers")),
     );
-    let open_total: i64 = report.open_by_priority.iter().sum();
+    let open_total: i64 = state.open_by_priority.iter().sum();
     let open = format!(
         "{open_total} (P1 {} · P2 {} · P3 {} · P4 {})",
-        report.open_by_priority[0],
-        report.open_by_priority[1],
-        report.open_by_priority[2],
-        report.open_by_priority[3]
+        state.open_by_priority[0],
+        state.open_by_priority[1],
+        state.open_by_priority[2],
+        state.open_by_priority[3]
     );
+    let resolved = if f.resolved_by_monitoring > 0 {
+        format!(
+            "{} + {} by monitoring",
+            with_trend(f.resolved, p.map(|p| p.resolved)),
+            f.resolved_by_monitoring
+        )
+    } else {
+        with_trend(f.resolved, p.map(|p| p.resolved))
+    };
     let mut message = Message::default()
-        .with(Block::Header(format!(
-            "{heading}: {} – {}",
-            report.from.format("%Y-%m-%d %H:%M"),
-            report.to.format("%Y-%m-%d %H:%M UTC")
-        )))
+        .with(Block::Header(format!("{heading}: {}", report.span.label())))
         .with(Block::Fields(vec![
             ("Opened".into(), with_trend(f.opened, p.map(|p| p.opened))),
-            (
-                "Resolved".into(),
-                with_trend(f.resolved, p.map(|p| p.resolved)),
-            ),
-            ("Still open".into(), open),
+            ("Resolved".into(), resolved),
+            (format!("Open at {}", local(state.at)), open),
             ("MTTA".into(), mean(f.mtta)),
             ("MTTR".into(), mean(f.mttr)),
             ("SLA compliance".into(), compliance),
@@ -146,10 +203,13 @@ pub fn message(report: &Report) -> Message {
             ("CSAT".into(), csat),
             ("Action items".into(), action_count(report)),
         ]));
-    if !report.oldest_open.is_empty() {
+    if report.span.period() != Some(Period::Day) {
+        message = message.with(Block::Fields(change_and_problem_fields(report)));
+    }
+    if !state.oldest_open.is_empty() {
         message = message.with(Block::List {
             title: Some("Oldest open".into()),
-            items: report
+            items: state
                 .oldest_open
                 .iter()
                 .map(|item| {
@@ -158,13 +218,13 @@ pub fn message(report: &Report) -> Message {
                         item.reference,
                         item.priority,
                         item.title,
-                        item.opened.format("%Y-%m-%d %H:%M UTC")
+                        local(item.opened)
                     )
                 })
                 .collect(),
         });
     }
-    let actions = &report.actions;
+    let actions = &state.actions;
     if !actions.overdue_items.is_empty() {
         let mut items: Vec<String> = actions
             .overdue_items
@@ -182,29 +242,38 @@ pub fn message(report: &Report) -> Message {
     }
     if !report.availability.is_empty() {
         message = message.with(Block::List {
-            title: Some("Availability, last 30 days".into()),
+            title: Some("Availability (error budget over the rolling 30 days)".into()),
             items: report
                 .availability
                 .iter()
-                .map(|(service, a)| {
+                .map(|a| {
                     format!(
-                        "{service}: {:.2}% (target {}%, {}, {:.0}% of the error budget spent)",
-                        a.percent,
-                        a.target,
-                        if a.meets_target() { "met" } else { "missed" },
-                        a.budget_spent()
+                        "{}: {:.2}% (target {}%, {}) · {:.0}% of the error budget spent",
+                        a.service,
+                        a.span.percent,
+                        a.span.target,
+                        if a.span.meets_target() {
+                            "met"
+                        } else {
+                            "missed"
+                        },
+                        a.budget.budget_spent()
                     )
                 })
                 .collect(),
         });
     }
     if report.upcoming_changes.is_empty() {
-        message.with(Block::Context(
-            "No changes scheduled in the next 24 hours.".into(),
-        ))
+        message.with(Block::Context(format!(
+            "No changes scheduled in the 24 hours after {}.",
+            local(report.span.to)
+        )))
     } else {
         message.with(Block::List {
-            title: Some("Changes in the next 24 hours".into()),
+            title: Some(format!(
+                "Changes in the 24 hours after {}",
+                local(report.span.to)
+            )),
             items: report
                 .upcoming_changes
                 .iter()
@@ -214,9 +283,52 @@ pub fn message(report: &Report) -> Message {
     }
 }
 
+/// The weekly and monthly reports' change and problem figures.
+fn change_and_problem_fields(report: &Report) -> Vec<(String, String)> {
+    let c = &report.figures.changes;
+    let percent = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |v| format!("{v:.0}%"));
+    vec![
+        (
+            "Changes finished".into(),
+            format!(
+                "{} completed · {} failed · {} rolled back · {} cancelled · {} rejected",
+                c.completed, c.failed, c.rolled_back, c.cancelled, c.rejected
+            ),
+        ),
+        ("Change success rate".into(), percent(c.success_rate())),
+        (
+            "Emergency changes".into(),
+            format!(
+                "{} of {} submitted",
+                percent(c.emergency_share()),
+                c.submitted
+            ),
+        ),
+        ("Lead time to approval".into(), mean(c.lead_time)),
+        (
+            "Problems".into(),
+            format!(
+                "{} opened · {} known errors open · {} incidents linked",
+                report.figures.problems.opened,
+                report.state.known_errors_open,
+                report.figures.problems.incidents_linked
+            ),
+        ),
+    ]
+}
+
+/// `1 answer`, `2 answers`.
+fn plural(n: i64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// `3 open, 1 overdue` (or `none open`).
 fn action_count(report: &Report) -> String {
-    let actions = &report.actions;
+    let actions = &report.state.actions;
     match (actions.open, actions.overdue) {
         (0, _) => "none open".to_string(),
         (open, 0) => format!("{open} open"),

@@ -34,7 +34,9 @@ pub use desk::{IncidentConfig, RolesConfig};
 pub use hooks::HooksConfig;
 pub use http::{ApiAccess, ApiConfig, ApiToken, HttpConfig, LimitsConfig};
 pub use postmortem::PostmortemConfig;
-pub use runtime::{DigestChannel, DigestConfig, OutboxConfig, SchedulerConfig, ShutdownConfig};
+pub use runtime::{
+    DigestChannel, DigestConfig, LocaleConfig, OutboxConfig, SchedulerConfig, ShutdownConfig,
+};
 pub use secret::{Secret, MIN_SECRET_BYTES};
 pub use services::{OncallConfig, PagingConfig, RotationConfig, ServiceConfig};
 pub use settings::{CronSetting, DurationSetting, TimeZoneSetting, UserPatternSetting};
@@ -71,6 +73,9 @@ pub struct Config {
     #[serde(default)]
     pub oncall: OncallConfig,
     pub scheduler: SchedulerConfig,
+    /// `[locale]`: the team's time zone (optional; UTC).
+    #[serde(default)]
+    pub locale: LocaleConfig,
     pub digest: DigestConfig,
     pub slack: SlackConfig,
     pub discord: DiscordConfig,
@@ -108,6 +113,24 @@ impl Config {
         self.discord.validate()?;
         self.shutdown.validate()?;
         self.hooks.validate()
+    }
+
+    /// The zone reports and digests are read in by default:
+    /// `digest.time_zone`, else `[locale] time_zone`.
+    pub fn report_zone(&self) -> chrono_tz::Tz {
+        self.digest
+            .time_zone
+            .map_or_else(|| self.locale.zone(), |z| z.0)
+    }
+
+    /// The zone of `channel`'s digest: its own, else [`Config::report_zone`].
+    pub fn digest_zone(&self, channel: &crate::domain::channel::ChannelRef) -> chrono_tz::Tz {
+        self.digest
+            .channels
+            .iter()
+            .find(|c| &c.channel == channel)
+            .and_then(|c| c.time_zone)
+            .map_or_else(|| self.report_zone(), |z| z.0)
     }
 
     /// The rotation called `name`, built (config loading checked it).

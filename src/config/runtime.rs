@@ -1,5 +1,6 @@
-//! `[shutdown]`, `[outbox]`, `[scheduler]` and `[digest]`: how the running
-//! bot stops, delivers its posts, and when its scheduled work runs.
+//! `[shutdown]`, `[outbox]`, `[scheduler]`, `[digest]` and `[locale]`: how
+//! the running bot stops, delivers its posts, when its scheduled work runs,
+//! and the time zone it speaks in.
 
 use serde::Deserialize;
 
@@ -32,14 +33,33 @@ pub struct SchedulerConfig {
     pub sla_sweep: CronSetting,
 }
 
+/// `[locale]`: the team's time zone, which every time shown and typed uses
+/// unless a section sets its own (`digest.time_zone`, `change.time_zone`,
+/// a calendar's `time_zone`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocaleConfig {
+    #[serde(default)]
+    pub time_zone: Option<TimeZoneSetting>,
+}
+
+impl LocaleConfig {
+    /// The team's zone; UTC when none is set.
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.time_zone.map_or(chrono_tz::Tz::UTC, |z| z.0)
+    }
+}
+
 /// `[digest]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DigestConfig {
     /// Default schedule of a channel's digest.
     pub schedule: CronSetting,
-    /// Default time zone the schedule is read in.
-    pub time_zone: TimeZoneSetting,
+    /// Default time zone the schedule and the reported days are read in;
+    /// `[locale] time_zone` when not set.
+    #[serde(default)]
+    pub time_zone: Option<TimeZoneSetting>,
     #[serde(default)]
     pub channels: Vec<DigestChannel>,
 }

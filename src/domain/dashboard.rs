@@ -1,20 +1,18 @@
-//! The managers' dashboard: which stretch of time it shows, and the
-//! figures computed from what the store returns (service availability).
+//! The managers' dashboard: which stretch of time it shows. Its figures
+//! are a report's (see [`super::report`]), so they are the digest's and the
+//! API's.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 
-use super::report::Period;
-
-/// The longest date range the dashboard draws, in days: a year, with room
-/// for a leap day.
-pub const MAX_RANGE_DAYS: i64 = 366;
+use super::report::{Period, Span, SpanError, MAX_RANGE_DAYS};
 
 /// The stretch of time the dashboard shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Window {
     /// A report period ending now, as in the digests and `/api/v1/reports`.
     Period(Period),
-    /// Whole UTC days, `first` to `last` inclusive.
+    /// Whole calendar days in the team's zone, `first` to `last` inclusive.
     Dates { first: NaiveDate, last: NaiveDate },
 }
 
@@ -89,14 +87,12 @@ impl Window {
         }
     }
 
-    /// The instants `[from, to)` the window covers, for a period ending at `now`.
-    pub fn bounds(self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    /// The span the window covers, for a rolling period ending at `now`,
+    /// with calendar days read in `zone`.
+    pub fn span(self, now: DateTime<Utc>, zone: Tz) -> Result<Span, SpanError> {
         match self {
-            Window::Period(period) => period.ending_at(now),
-            Window::Dates { first, last } => {
-                let midnight = |date: NaiveDate| date.and_time(NaiveTime::MIN).and_utc();
-                (midnight(first), midnight(last) + Duration::days(1))
-            }
+            Window::Period(period) => Ok(Span::rolling(period, now, zone)),
+            Window::Dates { first, last } => Span::days(first, last, zone),
         }
     }
 
@@ -109,63 +105,9 @@ impl Window {
     }
 }
 
-/// A stretch of downtime: the same spans the service catalog and the error
-/// budgets count.
-pub use super::availability::Outage as Downtime;
-
-/// A service's availability over a window, against its target.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Availability {
-    /// Percent of the measured time the service was up.
-    pub percent: f64,
-    /// Target in percent, from `[[services]] availability_target`.
-    pub target: f64,
-    /// Time down within the window, overlapping stretches counted once.
-    pub downtime: Duration,
-    /// Whether `percent` reaches `target`.
-    pub met: bool,
-}
-
-/// The availability over `[from, to)` given the service's downtime, measured
-/// up to `now` (time that has not happened yet is neither up nor down).
-pub fn availability(
-    target: f64,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    now: DateTime<Utc>,
-    downtime: &[Downtime],
-) -> Availability {
-    let to = to.min(now);
-    let measured = to - from;
-    let down = downtime_within(from, to, now, downtime);
-    let percent = if measured <= Duration::zero() {
-        100.0
-    } else {
-        100.0 * (1.0 - down.num_milliseconds() as f64 / measured.num_milliseconds() as f64)
-    };
-    Availability {
-        percent,
-        target,
-        downtime: down,
-        met: percent >= target,
-    }
-}
-
-/// The total time within `[from, to)` covered by `downtime`; overlapping
-/// stretches (two P1s on one service) count once, and one still going on
-/// lasts until `now`.
-pub fn downtime_within(
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    now: DateTime<Utc>,
-    downtime: &[Downtime],
-) -> Duration {
-    super::availability::downtime(downtime, from, to.min(now).max(from))
-}
-
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
+    use chrono::{Duration, TimeZone};
 
     use super::*;
 
@@ -185,8 +127,9 @@ mod tests {
             Ok(Window::Period(Period::Month))
         );
         let range = window(&[("from", "2026-11-01"), ("to", "2026-11-03")]).unwrap();
+        let span = range.span(at(9), Tz::UTC).unwrap();
         assert_eq!(
-            range.bounds(at(9)),
+            (span.from, span.to),
             (
                 Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
                 Utc.with_ymd_and_hms(2026, 11, 4, 0, 0, 0).unwrap()
@@ -214,38 +157,5 @@ mod tests {
             let error = Window::from_query(query.iter().copied()).unwrap_err();
             assert!(error.to_string().contains(message), "{error}");
         }
-    }
-
-    #[test]
-    fn overlapping_downtime_counts_once_and_ongoing_lasts_until_now() {
-        let spans = [
-            Downtime {
-                start: at(1),
-                end: Some(at(3)),
-            },
-            Downtime {
-                start: at(2),
-                end: Some(at(4)),
-            },
-            Downtime {
-                start: at(10),
-                end: None,
-            },
-        ];
-        // [1,4) and [10,12) within [0,24) measured up to 12:00.
-        assert_eq!(
-            downtime_within(at(0), at(24), at(12), &spans),
-            Duration::hours(5)
-        );
-        let a = availability(99.9, at(0), at(24), at(12), &spans);
-        assert!((a.percent - 100.0 * 7.0 / 12.0).abs() < 1e-9);
-        assert!(!a.met);
-        let clear = availability(99.9, at(0), at(24), at(12), &[]);
-        assert_eq!((clear.percent, clear.met), (100.0, true));
-        // Downtime before the window does not count.
-        assert_eq!(
-            downtime_within(at(5), at(9), at(12), &spans[..2]),
-            Duration::zero()
-        );
     }
 }

@@ -104,10 +104,15 @@ pub struct Incident {
     pub updated_at: DateTime<Utc>,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub acknowledged_by: Option<UserId>,
-    /// The first acknowledgement or resolution: when the response clock
-    /// stopped. A reopen does not clear it.
+    /// A person's first response (acknowledge, assign, re-prioritise, note,
+    /// hold or resolve while open): when the response clock stopped. A
+    /// reopen does not clear it; monitoring and automation never set it.
     pub responded_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Whether the latest resolution came from the monitoring source (an
+    /// alert's recovery) before any person responded: such an incident is
+    /// counted apart, and its SLA clocks end without a verdict.
+    pub resolved_by_monitoring: bool,
     pub resolution: Option<String>,
     pub closed_at: Option<DateTime<Utc>>,
 }
@@ -127,6 +132,11 @@ pub enum IncidentAction {
 }
 
 impl IncidentAction {
+    /// Whether a person doing this to an open incident has responded to it.
+    pub fn is_response(&self) -> bool {
+        !matches!(self, IncidentAction::Close | IncidentAction::Reopen(_))
+    }
+
     /// The verb people type for this action.
     pub fn verb(&self) -> &'static str {
         match self {
@@ -216,13 +226,17 @@ impl Incident {
         let status_event = |to: IncidentStatus, action: EventAction| {
             NewEvent::new(action).change(Some(self.status.to_string()), to.to_string())
         };
+        // A person's action on an open incident is a response; what a
+        // monitoring source or an automation rule does is not.
+        if actor.is_person() && self.status.is_open() && action.is_response() {
+            next.responded_at = self.responded_at.or(Some(now));
+        }
         let events = match action {
             IncidentAction::Acknowledge => match self.status {
                 New => {
                     next.status = Acknowledged;
                     next.acknowledged_at = Some(now);
                     next.acknowledged_by = Some(actor.clone());
-                    next.responded_at = self.responded_at.or(Some(now));
                     vec![status_event(Acknowledged, EventAction::Acknowledged)]
                 }
                 Acknowledged => {
@@ -324,7 +338,7 @@ impl Incident {
                     next.status_before_hold = None;
                     next.hold_reason = None;
                     next.resolved_at = Some(now);
-                    next.responded_at = self.responded_at.or(Some(now));
+                    next.resolved_by_monitoring = next.responded_at.is_none();
                     next.resolution = Some(resolution.to_string());
                     vec![status_event(Resolved, EventAction::Resolved).body(resolution.as_str())]
                 }
@@ -377,6 +391,7 @@ impl Incident {
                 };
                 next.status = back;
                 next.resolved_at = None;
+                next.resolved_by_monitoring = false;
                 next.resolution = None;
                 next.closed_at = None;
                 vec![status_event(back, EventAction::Reopened).body(why.as_str())]
@@ -451,6 +466,7 @@ impl NewIncident {
             acknowledged_at: None,
             acknowledged_by: None,
             responded_at: None,
+            resolved_by_monitoring: false,
             resolved_at: None,
             resolution: None,
             closed_at: None,
@@ -505,6 +521,7 @@ mod tests {
             acknowledged_at: None,
             acknowledged_by: None,
             responded_at: None,
+            resolved_by_monitoring: false,
             resolved_at: None,
             resolution: None,
             closed_at: (status == IncidentStatus::Closed).then(|| at(0)),

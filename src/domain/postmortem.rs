@@ -374,7 +374,13 @@ impl Review {
             .collect();
         let mut sections = BTreeMap::new();
         for section in Section::ALL {
-            let generated = generated_section(section, incident, &problems, duration.as_deref());
+            let generated = generated_section(
+                section,
+                incident,
+                &problems,
+                duration.as_deref(),
+                outage_minutes,
+            );
             let text = input
                 .edited
                 .get(section.as_str())
@@ -419,6 +425,7 @@ fn generated_section(
     incident: &Incident,
     problems: &[ProblemLine],
     duration: Option<&str>,
+    outage_minutes: Option<i64>,
 ) -> String {
     let joined = |pick: &dyn Fn(&ProblemLine) -> Option<&String>| {
         let found: Vec<String> = problems
@@ -447,11 +454,30 @@ fn generated_section(
             }
             text
         }
-        Section::Impact => match (&incident.service, duration) {
-            (Some(service), Some(d)) => format!("Service {service} was affected for {d}."),
-            (None, Some(d)) => format!("Affected for {d}; no service was named."),
-            (_, None) => "Still unresolved.".to_string(),
-        },
+        // The incident's length and the service's downtime are different
+        // figures (docs/figures.md): say which is which.
+        Section::Impact => {
+            let down = outage_minutes.map_or_else(
+                || " It was not marked as an outage, so it counts no downtime.".to_string(),
+                |m| {
+                    format!(
+                        " The service was down for {} of it (marked as an outage; this is what availability counts).",
+                        format_duration(Duration::minutes(m))
+                    )
+                },
+            );
+            match (&incident.service, duration) {
+                (Some(service), Some(d)) => {
+                    format!("Service {service}: the incident lasted {d} from report to resolution.{down}")
+                }
+                (None, Some(d)) => {
+                    format!(
+                        "The incident lasted {d} from report to resolution; no service was named."
+                    )
+                }
+                (_, None) => "Still unresolved.".to_string(),
+            }
+        }
         Section::RootCause => joined(&|p| p.root_cause.as_ref()),
         Section::Workaround => joined(&|p| p.workaround.as_ref()),
         Section::WentWell | Section::WentWrong | Section::Lessons => String::new(),

@@ -2,6 +2,10 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
+pub mod span;
+
+pub use span::{Span, SpanError, SpanKind, MAX_RANGE_DAYS};
+
 use super::duration::format_duration;
 use super::postmortem::ActionItem;
 use super::priority::Priority;
@@ -47,28 +51,112 @@ pub struct OpenItem {
     pub opened: DateTime<Utc>,
 }
 
-/// What happened in one period.
+/// What happened in one span of time. Each figure is defined once, here,
+/// and counted by one query (`store::figures`); `docs/figures.md` says the
+/// same in words for managers.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Figures {
+    /// Incidents opened (reported) in the span.
     pub opened: i64,
+    /// Incidents whose latest resolution falls in the span and that a
+    /// person responded to (see [`Figures::resolved_by_monitoring`]).
     pub resolved: i64,
-    /// Mean time to acknowledge, over incidents acknowledged in the period.
+    /// Incidents resolved in the span by their monitoring source (an alert's
+    /// recovery) before any person responded: counted here, and in no
+    /// other figure — not in MTTR, not in SLA compliance.
+    pub resolved_by_monitoring: i64,
+    /// Incidents a person first responded to in the span (acknowledged,
+    /// assigned, re-prioritised, noted, put on hold or resolved).
+    pub responded: i64,
+    /// Mean time from report to a person's first response, over
+    /// [`Figures::responded`].
     pub mtta: Option<Duration>,
-    /// Mean time to resolve, over incidents resolved in the period.
+    /// Mean time from report to resolution, over [`Figures::resolved`].
     pub mttr: Option<Duration>,
-    /// SLA clocks that stopped in the period, and how many of them in time.
+    /// SLA clocks judged met in the span: stopped at or before their due
+    /// instant, judged when they stopped.
     pub sla_met: i64,
-    pub sla_total: i64,
-    /// Breaches posted in the period.
+    /// SLA clocks judged breached in the span: not stopped by their due
+    /// instant, judged at that instant (when the breach alert is due).
     pub breaches: i64,
-    pub csat_average: Option<f64>,
-    pub csat_answers: i64,
+    /// [`Figures::sla_met`] and [`Figures::breaches`] per priority P1–P4,
+    /// as `(met, breached)`.
+    pub sla_by_priority: [(i64, i64); 4],
+    /// Satisfaction answers given in the span, per score 1–5.
+    pub csat_scores: [i64; 5],
+    pub changes: ChangeFigures,
+    pub problems: ProblemFigures,
+}
+
+/// Change enablement in a span (ITIL's own measures).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChangeFigures {
+    /// Changes that finished in the span, by how: each change counts once,
+    /// under the status it has now, at the instant it finished.
+    pub completed: i64,
+    pub failed: i64,
+    pub rolled_back: i64,
+    pub cancelled: i64,
+    pub rejected: i64,
+    /// Changes submitted for approval in the span, and how many of them
+    /// were emergency changes.
+    pub submitted: i64,
+    pub emergency: i64,
+    /// Normal and emergency changes approved in the span (standard changes
+    /// are approved on submit and left out), and their mean lead time from
+    /// submission to approval.
+    pub approved: i64,
+    pub lead_time: Option<Duration>,
+}
+
+impl ChangeFigures {
+    /// Percent of the changes that were carried out which succeeded:
+    /// completed / (completed + failed + rolled back).
+    pub fn success_rate(&self) -> Option<f64> {
+        let done = self.completed + self.failed + self.rolled_back;
+        (done > 0).then(|| 100.0 * self.completed as f64 / done as f64)
+    }
+
+    /// Percent of the submitted changes that were emergency changes.
+    pub fn emergency_share(&self) -> Option<f64> {
+        (self.submitted > 0).then(|| 100.0 * self.emergency as f64 / self.submitted as f64)
+    }
+}
+
+/// Problem management in a span.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProblemFigures {
+    /// Problems opened in the span.
+    pub opened: i64,
+    /// Incidents linked to a problem in the span (each incident once).
+    pub incidents_linked: i64,
 }
 
 impl Figures {
-    /// SLA compliance in percent, when any clock stopped.
+    /// SLA clocks judged in the span: met and breached.
+    pub fn sla_total(&self) -> i64 {
+        self.sla_met + self.breaches
+    }
+
+    /// SLA compliance in percent, when any clock was judged.
     pub fn compliance(&self) -> Option<f64> {
-        (self.sla_total > 0).then(|| 100.0 * self.sla_met as f64 / self.sla_total as f64)
+        let total = self.sla_total();
+        (total > 0).then(|| 100.0 * self.sla_met as f64 / total as f64)
+    }
+
+    /// Satisfaction answers in the span.
+    pub fn csat_answers(&self) -> i64 {
+        self.csat_scores.iter().sum()
+    }
+
+    /// The mean satisfaction score, 1 to 5, when anyone answered.
+    pub fn csat_average(&self) -> Option<f64> {
+        let answers = self.csat_answers();
+        let total: i64 = (1..)
+            .zip(self.csat_scores.iter())
+            .map(|(score, n)| score * n)
+            .sum();
+        (answers > 0).then(|| total as f64 / answers as f64)
     }
 }
 
@@ -95,26 +183,46 @@ impl ActionFigures {
     }
 }
 
-/// A report: the period's figures, what is open now, and the previous
-/// period's figures for the trend.
+/// The state of the desk at one instant: what a report says "still
+/// open", "known errors" and "overdue" about, as of the end of its span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub at: DateTime<Utc>,
+    /// Incidents open at `at`, per priority P1–P4 (the priority they have
+    /// now).
+    pub open_by_priority: [i64; 4],
+    /// The oldest incidents open at `at`, oldest first.
+    pub oldest_open: Vec<OpenItem>,
+    /// Problems that were known errors at `at`.
+    pub known_errors_open: i64,
+    /// Open and overdue action items at `at`.
+    pub actions: ActionFigures,
+}
+
+/// A report: the span's figures, the previous span's for the trend, the
+/// state at the span's end, availability and what comes next.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
-    pub period: Period,
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
+    pub span: span::Span,
     pub figures: Figures,
     pub previous: Option<Figures>,
-    /// Open incidents now, per priority P1–P4.
-    pub open_by_priority: [i64; 4],
-    /// The oldest open incidents, oldest first.
-    pub oldest_open: Vec<OpenItem>,
-    /// Each service's availability over the 30 days ending with the period,
-    /// against its target.
-    pub availability: Vec<(String, super::availability::Availability)>,
-    /// Changes whose window opens or runs in the 24 hours after the period.
+    pub state: Snapshot,
+    /// Each service's availability over the span, and its error budget over
+    /// the 30 days (rolling) ending with the span.
+    pub availability: Vec<ServiceAvailability>,
+    /// Changes whose window opens or runs in the 24 hours after the span.
     pub upcoming_changes: Vec<super::change::Change>,
-    /// Open and overdue action items now.
-    pub actions: ActionFigures,
+}
+
+/// One service's availability in a report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceAvailability {
+    pub service: String,
+    /// Over the report's span, measured up to the report's "as of".
+    pub span: super::availability::Availability,
+    /// Over the rolling 30 days ending at the report's "as of": the error
+    /// budget's period.
+    pub budget: super::availability::Availability,
 }
 
 /// `12` → `12 (+3)` against the previous value.

@@ -99,6 +99,9 @@ pub enum ClockState {
     Met { margin: Duration },
     /// Past its target by `by` (still running, or stopped late).
     Breached { by: Duration, stopped: bool },
+    /// Ended without a verdict: the incident was resolved by its monitoring
+    /// source before any person responded. Neither met nor breached.
+    NotCounted,
 }
 
 /// One clock of one incident.
@@ -129,6 +132,9 @@ impl ClockView {
             }
             ClockState::Breached { by, stopped: true } => {
                 format!("breached by {}", format_duration(*by))
+            }
+            ClockState::NotCounted => {
+                "not counted (resolved by monitoring before anyone responded)".to_string()
             }
         }
     }
@@ -248,7 +254,23 @@ impl SlaPolicy {
         };
         let mut out = Vec::new();
         for clock in [SlaClock::Respond, SlaClock::Resolve] {
-            if stop_of(clock, incident).is_some() || is_paused(clock, pauses) {
+            if let Some(stopped) = stop_of(clock, incident) {
+                // A clock stopped after its due instant between two sweeps
+                // is breached and was not announced yet: its breach stays
+                // due, so the sweep announces it once (late). The ledger
+                // skips it when it was announced in time.
+                let counted = !incident.resolved_by_monitoring;
+                let due = reached_at(clock, target, incident.created_at, pauses);
+                if let Some(due) = due.filter(|due| counted && stopped > *due) {
+                    out.push(Checkpoint {
+                        clock,
+                        threshold: 100,
+                        due_at: due,
+                    });
+                }
+                continue;
+            }
+            if is_paused(clock, pauses) {
                 continue;
             }
             let paused = paused_time(clock, &target.hours, pauses);
@@ -266,12 +288,49 @@ impl SlaPolicy {
     }
 }
 
-/// When `clock` stopped for good, if it did.
+/// When `clock` stopped for good, if it did: the response clock at a
+/// person's first response (or at a resolution by monitoring, which ends it
+/// without a verdict), the resolution clock at the resolution.
 fn stop_of(clock: SlaClock, incident: &Incident) -> Option<DateTime<Utc>> {
     match clock {
-        SlaClock::Respond => incident.responded_at,
+        SlaClock::Respond => incident.responded_at.or(incident
+            .resolved_at
+            .filter(|_| incident.resolved_by_monitoring)),
         SlaClock::Resolve => incident.resolved_at,
     }
+}
+
+/// The instant `clock` reaches its target: the time counted from the report
+/// (in the target's hours, less the pauses of the resolution clock) equals
+/// the target. `None` while it is paused before reaching it. A clock that
+/// stops at or before this instant is met; one that has not stopped by
+/// then is breached at it — the one rule every figure and view uses.
+pub fn reached_at(
+    clock: SlaClock,
+    target: &SlaTarget,
+    created_at: DateTime<Utc>,
+    pauses: &[Pause],
+) -> Option<DateTime<Utc>> {
+    let hours = &target.hours;
+    let mut remaining = target.of(clock);
+    let mut from = created_at;
+    if clock == SlaClock::Resolve {
+        let mut sorted: Vec<&Pause> = pauses.iter().collect();
+        sorted.sort_by_key(|p| p.start);
+        for pause in sorted {
+            let start = pause.start.max(from);
+            let candidate = hours.add(from, remaining);
+            if candidate <= start {
+                return Some(candidate);
+            }
+            remaining -= hours.elapsed(from, start);
+            match pause.end {
+                Some(end) => from = end.max(from),
+                None => return None,
+            }
+        }
+    }
+    Some(hours.add(from, remaining))
 }
 
 fn is_paused(clock: SlaClock, pauses: &[Pause]) -> bool {
@@ -303,6 +362,7 @@ fn view(
     let paused = if clock == SlaClock::Resolve {
         pauses
             .iter()
+            .filter(|p| p.start < until)
             .map(|p| {
                 target
                     .hours
@@ -314,26 +374,32 @@ fn view(
     };
     let used = target.hours.elapsed(incident.created_at, until) - paused;
     let paused_now = stopped_at.is_none() && is_paused(clock, pauses);
-    let closed_pauses = paused_time(clock, &target.hours, pauses);
-    let due_at = (!paused_now).then(|| target.hours.add(incident.created_at, goal + closed_pauses));
-    let state = if used > goal {
-        ClockState::Breached {
-            by: used - goal,
-            stopped: stopped_at.is_some(),
+    let due_at = reached_at(clock, target, incident.created_at, pauses);
+    let counted = !incident.resolved_by_monitoring;
+    // The verdict compares instants (see `reached_at`); the margins are
+    // for people.
+    let state = match (stopped_at, due_at) {
+        _ if !counted => ClockState::NotCounted,
+        (Some(stopped), Some(due)) if stopped > due => ClockState::Breached {
+            by: (used - goal).max(Duration::zero()),
+            stopped: true,
+        },
+        (Some(_), _) => ClockState::Met {
+            margin: (goal - used).max(Duration::zero()),
+        },
+        (None, Some(due)) if now > due => ClockState::Breached {
+            by: (used - goal).max(Duration::zero()),
+            stopped: false,
+        },
+        (None, _) if paused_now => ClockState::Paused,
+        (None, _) => {
+            let percent = if goal > Duration::zero() {
+                (used.num_seconds().max(0) * 100 / goal.num_seconds().max(1)) as u32
+            } else {
+                100
+            };
+            ClockState::Running { used: percent }
         }
-    } else if stopped_at.is_some() {
-        ClockState::Met {
-            margin: goal - used,
-        }
-    } else if paused_now {
-        ClockState::Paused
-    } else {
-        let percent = if goal > Duration::zero() {
-            (used.num_seconds().max(0) * 100 / goal.num_seconds().max(1)) as u32
-        } else {
-            100
-        };
-        ClockState::Running { used: percent }
     };
     ClockView {
         clock,

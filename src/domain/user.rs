@@ -95,6 +95,18 @@ impl UserId {
         &self.id
     }
 
+    /// Whether a person acts under this id, rather than the bot on behalf of
+    /// a monitoring source (`shell:alertmanager`, `shell:grafana`), an
+    /// automation rule (`shell:rule.<name>`) or the on-call schedule
+    /// (`shell:oncall`). Only a person's action is a response to an
+    /// incident. API callers (`shell:api.<name>`) count as people: someone
+    /// holds the token and chose to act.
+    pub fn is_person(&self) -> bool {
+        self.platform != Platform::Shell
+            || !(matches!(self.id.as_str(), "alertmanager" | "grafana" | "oncall")
+                || self.id.starts_with("rule."))
+    }
+
     /// Reads a person named in a command by someone on `platform`: `me`,
     /// `@name`, a chat mention (`<@U123>`, `<@U123|name>`, `<@!123>`) or an
     /// explicit `platform:id`.

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod dashboard;
+pub mod export;
 pub mod hooks;
 pub mod status;
 

@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 use crate::commands::notice::{post, Posted};
 use crate::commands::Engine;
 use crate::domain::channel::ChannelRef;
-use crate::domain::report::Period;
+use crate::domain::report::{Period, Span};
 use crate::lifecycle::Shutdown;
 use crate::store::{self, StoreError};
 
@@ -66,7 +66,7 @@ pub async fn run(engine: Engine, mut shutdown: Shutdown, shell: Option<ShellSink
                 .unwrap_or(&config.digest.schedule)
                 .schedule
                 .clone(),
-            time_zone: channel.time_zone.unwrap_or(config.digest.time_zone).0,
+            time_zone: config.digest_zone(&channel.channel),
             kind: JobKind::Digest(channel.channel.clone()),
         });
     }
@@ -158,14 +158,13 @@ async fn run_job(
                 periods.push(Period::Month);
             }
             let mut posted = Vec::new();
+            // Each report is of the complete calendar period before the
+            // digest (yesterday, last week, last month), as of its end.
+            let yesterday = local.date_naive().pred_opt().unwrap_or(local.date_naive());
             for period in periods {
-                let report = crate::commands::period_report::report_with(
-                    &mut tx,
-                    period,
-                    scheduled_for,
-                    job.time_zone,
-                )
-                .await?;
+                let span = Span::calendar(period, yesterday, job.time_zone);
+                let report =
+                    crate::commands::period_report::report_with(&mut tx, span, now).await?;
                 posted.push(
                     post(
                         &mut tx,

@@ -11,7 +11,7 @@ use crate::domain::automation::Trigger;
 use crate::domain::channel::ChannelRef;
 use crate::domain::duration::format_duration;
 use crate::domain::incident::Incident;
-use crate::domain::sla::SlaClock;
+use crate::domain::sla::{ClockState, SlaClock};
 use crate::store::sla::DueCheckpoint;
 use crate::store::{self, StoreError};
 
@@ -33,9 +33,32 @@ pub async fn sweep(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, St
             else {
                 continue;
             };
-            if !incident.status.is_open()
-                || !store::sla::record_notification(&mut tx, checkpoint, at).await?
-            {
+            // Warnings are for running clocks of open incidents; a breach is
+            // announced whenever the clock is breached, even when it stopped
+            // (late) before this sweep saw it: every breach a report counts
+            // was announced.
+            let pauses = store::sla::pauses(&mut tx, incident.id).await?;
+            let state = engine
+                .sla_policy()
+                .clocks(&incident, &pauses, at)
+                .into_iter()
+                .find(|view| view.clock == checkpoint.clock)
+                .map(|view| view.state);
+            let wanted = if checkpoint.threshold >= 100 {
+                matches!(state, Some(ClockState::Breached { .. }))
+            } else {
+                // A sweep that runs late (the bot was down) still posts the
+                // warnings it missed, in order, before the breach.
+                incident.status.is_open()
+                    && matches!(
+                        state,
+                        Some(
+                            ClockState::Running { .. }
+                                | ClockState::Breached { stopped: false, .. }
+                        )
+                    )
+            };
+            if !wanted || !store::sla::record_notification(&mut tx, checkpoint, at).await? {
                 continue;
             }
             engine
@@ -118,8 +141,14 @@ async fn announce(
     let reference = incident.reference();
     let noun = checkpoint.clock.noun();
     let text = if checkpoint.threshold >= 100 {
+        let late = match view.as_ref().map(|v| (&v.state, v.stopped_at)) {
+            Some((ClockState::Breached { by, stopped: true }, Some(_))) => {
+                format!(" It stopped {} late.", format_duration(*by))
+            }
+            _ => String::new(),
+        };
         format!(
-            "🚨 {reference} ({}) {} breached its {target} {noun} target (due {due}).",
+            "🚨 {reference} ({}) {} breached its {target} {noun} target (due {due}).{late}",
             incident.priority, incident.title
         )
     } else {

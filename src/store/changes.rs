@@ -332,9 +332,23 @@ pub async fn scheduled(
     to: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Change>, StoreError> {
+    scheduled_as_of(conn, from, to, None, limit).await
+}
+
+/// [`scheduled`] as the schedule stood at `as_of`: changes that have since
+/// finished (or been rejected or cancelled) after `as_of` were still on it
+/// then. `None` reads the schedule as it stands.
+pub async fn scheduled_as_of(
+    conn: &mut PgConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    as_of: Option<DateTime<Utc>>,
+    limit: i64,
+) -> Result<Vec<Change>, StoreError> {
     let query = format!(
         "{SELECT_CHANGE} WHERE t.kind = 'change'
-           AND t.status IN ('draft', 'submitted', 'approved', 'in_progress')
+           AND (t.status IN ('draft', 'submitted', 'approved', 'in_progress')
+                OR ($4::timestamptz IS NOT NULL AND c.finished_at >= $4 AND t.created_at < $4))
            AND c.window_start < $2 AND c.window_end > $1
          ORDER BY c.window_start, t.number LIMIT $3"
     );
@@ -342,6 +356,7 @@ pub async fn scheduled(
         .bind(from)
         .bind(to)
         .bind(limit)
+        .bind(as_of)
         .fetch_all(&mut *conn)
         .await?;
     let mut changes = Vec::with_capacity(rows.len());

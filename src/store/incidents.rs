@@ -15,7 +15,7 @@ SELECT t.id, t.number, t.title, t.description, t.priority, t.status,
        t.origin_thread, t.origin_message, t.created_at, t.updated_at,
        s.name AS service, i.impact, i.urgency, i.status_before_hold,
        i.hold_reason, i.acknowledged_at, i.acknowledged_by, i.responded_at, i.resolved_at,
-       i.resolution, i.closed_at
+       i.resolution, i.closed_at, i.resolved_by_monitoring
 FROM tickets t
 JOIN incidents i ON i.ticket_id = t.id
 LEFT JOIN services s ON s.id = t.service_id";
@@ -47,6 +47,7 @@ struct IncidentRow {
     resolved_at: Option<DateTime<Utc>>,
     resolution: Option<String>,
     closed_at: Option<DateTime<Utc>>,
+    resolved_by_monitoring: bool,
 }
 
 impl TryFrom<IncidentRow> for Incident {
@@ -95,6 +96,7 @@ impl TryFrom<IncidentRow> for Incident {
             resolved_at: row.resolved_at,
             resolution: row.resolution,
             closed_at: row.closed_at,
+            resolved_by_monitoring: row.resolved_by_monitoring,
         })
     }
 }
@@ -253,7 +255,8 @@ pub async fn update(conn: &mut PgConnection, incident: &Incident) -> Result<(), 
          )
          UPDATE incidents SET status_before_hold = $6, hold_reason = $7,
                 acknowledged_at = $8, acknowledged_by = $9, resolved_at = $10,
-                resolution = $11, closed_at = $12, responded_at = $13
+                resolution = $11, closed_at = $12, responded_at = $13,
+                resolved_by_monitoring = $14
          WHERE ticket_id = (SELECT id FROM ticket)",
     )
     .bind(incident.id)
@@ -269,6 +272,7 @@ pub async fn update(conn: &mut PgConnection, incident: &Incident) -> Result<(), 
     .bind(&incident.resolution)
     .bind(incident.closed_at)
     .bind(incident.responded_at)
+    .bind(incident.resolved_by_monitoring)
     .execute(conn)
     .await?;
     Ok(())

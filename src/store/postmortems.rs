@@ -253,14 +253,16 @@ pub async fn mark_raised(
     Ok(())
 }
 
-/// Open action items as a report shows them on `today`: how many are open,
-/// how many overdue (due before `today`), and the `limit` longest overdue.
+/// Action items as they stood at `at`, judged on `today` (the day `at`
+/// falls on where the report is read): how many were open (agreed before
+/// `at` and not done by then), how many overdue (due before `today`), and
+/// the `limit` longest overdue.
 ///
 /// One query: the counts and the listed items come back together (one row
-/// per listed item, or a single row of counts when none is overdue), both
-/// from the `action_items_open (due, id) WHERE done_at IS NULL` index.
+/// per listed item, or a single row of counts when none is overdue).
 pub async fn action_figures(
     conn: &mut PgConnection,
+    at: DateTime<Utc>,
     today: NaiveDate,
     limit: i64,
 ) -> Result<ActionFigures, StoreError> {
@@ -279,19 +281,21 @@ pub async fn action_figures(
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "WITH counts AS (
             SELECT count(*) AS open, count(*) FILTER (WHERE due < $1) AS overdue
-              FROM action_items WHERE done_at IS NULL
+              FROM action_items WHERE created_at < $3 AND (done_at IS NULL OR done_at >= $3)
          )
          SELECT c.open, c.overdue, o.id, o.incident_number, o.text, o.owner, o.due,
                 o.done_at, o.raised_kind, o.raised_number
            FROM counts c
            LEFT JOIN LATERAL (
-               {SELECT_ACTION} WHERE a.done_at IS NULL AND a.due < $1
+               {SELECT_ACTION} WHERE a.created_at < $3 AND (a.done_at IS NULL OR a.done_at >= $3)
+                  AND a.due < $1
                 ORDER BY a.due, a.id LIMIT $2
            ) o ON true
           ORDER BY o.due, o.id"
     ))
     .bind(today)
     .bind(limit)
+    .bind(at)
     .fetch_all(conn)
     .await?;
     let (open, overdue) = rows.first().map_or((0, 0), |row| (row.0, row.1));
@@ -301,8 +305,10 @@ pub async fn action_figures(
         let (Some(id), Some(number), Some(text)) = (row.2, row.3, row.4) else {
             continue;
         };
+        // Done after `at` is still open as of `at`.
+        let done_at = row.7.filter(|done| *done < at);
         overdue_items.push(action((
-            id, number, text, row.5, row.6, row.7, row.8, row.9,
+            id, number, text, row.5, row.6, done_at, row.8, row.9,
         ))?);
     }
     Ok(ActionFigures {

@@ -1,80 +1,222 @@
-//! Aggregates for digests and reports.
+//! The figures of reports, digests, the dashboard and the API: one query
+//! counts every figure of [`Figures`] for a run of consecutive spans (a
+//! report's one span, or the dashboard's days), so a day's figures always
+//! add up to the week's; and the state of the desk at an instant.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::PgConnection;
 
 use super::StoreError;
-use crate::domain::report::{Figures, OpenItem};
+use crate::domain::report::{ActionFigures, ChangeFigures, Figures, OpenItem, ProblemFigures};
 use crate::domain::Priority;
 
-/// The figures of `[from, to)`.
+/// The figures of each span `[bounds[i], bounds[i + 1])`, with clocks
+/// judged breached only once their due instant is before `now`. `bounds`
+/// must ascend; fewer than two bounds give no spans.
+///
+/// Every figure's definition is the predicate of one CTE below, and the
+/// doc comments of [`Figures`] say it in words.
 pub async fn figures(
     conn: &mut PgConnection,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Figures, StoreError> {
+    bounds: &[DateTime<Utc>],
+    now: DateTime<Utc>,
+) -> Result<Vec<Figures>, StoreError> {
+    if bounds.len() < 2 {
+        return Ok(Vec::new());
+    }
     type Row = (
+        i32,
         i64,
-        i64,
-        Option<f64>,
-        Option<f64>,
         i64,
         i64,
         i64,
         Option<f64>,
-        i64,
+        Option<f64>,
+        Vec<i64>,
+        Vec<i64>,
+        Vec<i64>,
+        Vec<i64>,
     );
-    // One pass per table, not one per figure: the incidents acknowledged or
-    // resolved in the period are joined to their tickets (for `created_at`)
-    // once, for MTTA, MTTR and the resolved count together. Most incidents
-    // resolved in a day were acknowledged in it too, so over a day of
-    // 11,000 incidents this is 6,200 ticket look-ups instead of 11,100.
-    // The SLA outcomes and satisfaction answers are likewise read once.
-    let row: Row = sqlx::query_as(
-        "SELECT
-            (SELECT count(*) FROM tickets WHERE kind = 'incident' AND created_at >= $1 AND created_at < $2),
-            r.resolved, r.mtta, r.mttr, s.met, s.judged,
-            (SELECT count(*) FROM sla_notifications WHERE threshold = 100 AND posted_at >= $1 AND posted_at < $2),
-            c.average, c.answers
-           FROM (SELECT count(*) FILTER (WHERE i.resolved_at >= $1 AND i.resolved_at < $2) AS resolved,
-                        avg(extract(epoch FROM i.acknowledged_at - t.created_at))
-                            FILTER (WHERE i.acknowledged_at >= $1 AND i.acknowledged_at < $2)::float8 AS mtta,
-                        avg(extract(epoch FROM i.resolved_at - t.created_at))
-                            FILTER (WHERE i.resolved_at >= $1 AND i.resolved_at < $2)::float8 AS mttr
-                   FROM incidents i JOIN tickets t ON t.id = i.ticket_id
-                  WHERE (i.acknowledged_at >= $1 AND i.acknowledged_at < $2)
-                     OR (i.resolved_at >= $1 AND i.resolved_at < $2)) r,
-                (SELECT count(*) FILTER (WHERE met) AS met,
-                        count(*) FILTER (WHERE met IS NOT NULL) AS judged
-                   FROM sla_outcomes WHERE stopped_at >= $1 AND stopped_at < $2) s,
-                (SELECT avg(score)::float8 AS average, count(*) AS answers
-                   FROM satisfaction WHERE answered_at >= $1 AND answered_at < $2) c",
+    // `width_bucket(t, bounds)` numbers the span `t` falls in from 1; each
+    // CTE reads one table through the index on its time column.
+    let rows: Vec<Row> = sqlx::query_as(
+        "WITH b AS (SELECT $1::timestamptz[] AS bounds, $1[1] AS lo, $1[cardinality($1)] AS hi),
+         opened AS (
+            SELECT width_bucket(t.created_at, b.bounds) AS k, count(*) AS n
+              FROM tickets t, b
+             WHERE t.kind = 'incident' AND t.created_at >= b.lo AND t.created_at < b.hi
+             GROUP BY 1),
+         responded AS (
+            SELECT width_bucket(i.responded_at, b.bounds) AS k, count(*) AS n,
+                   avg(extract(epoch FROM i.responded_at - t.created_at))::float8 AS mean
+              FROM incidents i JOIN tickets t ON t.id = i.ticket_id, b
+             WHERE i.responded_at >= b.lo AND i.responded_at < b.hi
+             GROUP BY 1),
+         resolved AS (
+            SELECT width_bucket(i.resolved_at, b.bounds) AS k,
+                   count(*) FILTER (WHERE NOT i.resolved_by_monitoring) AS people,
+                   count(*) FILTER (WHERE i.resolved_by_monitoring) AS monitoring,
+                   avg(extract(epoch FROM i.resolved_at - t.created_at))
+                       FILTER (WHERE NOT i.resolved_by_monitoring)::float8 AS mean
+              FROM incidents i JOIN tickets t ON t.id = i.ticket_id, b
+             WHERE i.resolved_at >= b.lo AND i.resolved_at < b.hi
+             GROUP BY 1),
+         judged AS (
+            SELECT width_bucket(o.stopped_at, b.bounds) AS k, t.priority, true AS met
+              FROM sla_outcomes o JOIN tickets t ON t.id = o.ticket_id, b
+             WHERE o.counted AND o.stopped_at >= b.lo AND o.stopped_at < b.hi
+               AND o.stopped_at <= o.due_at
+            UNION ALL
+            SELECT width_bucket(o.due_at, b.bounds), t.priority, false
+              FROM sla_outcomes o JOIN tickets t ON t.id = o.ticket_id, b
+             WHERE o.counted AND o.due_at >= b.lo AND o.due_at < b.hi AND o.due_at < $2
+               AND (o.stopped_at IS NULL OR o.stopped_at > o.due_at)),
+         sla AS (
+            SELECT k,
+                   ARRAY[count(*) FILTER (WHERE met AND priority = 1), count(*) FILTER (WHERE met AND priority = 2),
+                         count(*) FILTER (WHERE met AND priority = 3), count(*) FILTER (WHERE met AND priority = 4)] AS met,
+                   ARRAY[count(*) FILTER (WHERE NOT met AND priority = 1), count(*) FILTER (WHERE NOT met AND priority = 2),
+                         count(*) FILTER (WHERE NOT met AND priority = 3), count(*) FILTER (WHERE NOT met AND priority = 4)] AS breached
+              FROM judged GROUP BY k),
+         csat AS (
+            SELECT width_bucket(s.answered_at, b.bounds) AS k,
+                   ARRAY[count(*) FILTER (WHERE s.score = 1), count(*) FILTER (WHERE s.score = 2),
+                         count(*) FILTER (WHERE s.score = 3), count(*) FILTER (WHERE s.score = 4),
+                         count(*) FILTER (WHERE s.score = 5)] AS scores
+              FROM satisfaction s, b
+             WHERE s.answered_at >= b.lo AND s.answered_at < b.hi
+             GROUP BY 1),
+         changes_finished AS (
+            SELECT width_bucket(c.finished_at, b.bounds) AS k,
+                   count(*) FILTER (WHERE t.status = 'completed') AS completed,
+                   count(*) FILTER (WHERE t.status = 'failed') AS failed,
+                   count(*) FILTER (WHERE t.status = 'rolled_back') AS rolled_back,
+                   count(*) FILTER (WHERE t.status = 'cancelled') AS cancelled,
+                   count(*) FILTER (WHERE t.status = 'rejected') AS rejected
+              FROM changes c JOIN tickets t ON t.id = c.ticket_id, b
+             WHERE c.finished_at >= b.lo AND c.finished_at < b.hi
+             GROUP BY 1),
+         changes_submitted AS (
+            SELECT width_bucket(c.submitted_at, b.bounds) AS k, count(*) AS n,
+                   count(*) FILTER (WHERE c.change_type = 'emergency') AS emergency
+              FROM changes c, b
+             WHERE c.submitted_at >= b.lo AND c.submitted_at < b.hi
+             GROUP BY 1),
+         changes_approved AS (
+            SELECT width_bucket(c.approved_at, b.bounds) AS k, count(*) AS n,
+                   avg(extract(epoch FROM c.approved_at - c.submitted_at))::float8 AS lead
+              FROM changes c, b
+             WHERE c.approved_at >= b.lo AND c.approved_at < b.hi
+               AND c.change_type <> 'standard' AND c.submitted_at IS NOT NULL
+             GROUP BY 1),
+         problems_opened AS (
+            SELECT width_bucket(t.created_at, b.bounds) AS k, count(*) AS n
+              FROM tickets t, b
+             WHERE t.kind = 'problem' AND t.created_at >= b.lo AND t.created_at < b.hi
+             GROUP BY 1),
+         linked AS (
+            SELECT width_bucket(l.linked_at, b.bounds) AS k, count(DISTINCT l.incident_id) AS n
+              FROM problem_incidents l, b
+             WHERE l.linked_at >= b.lo AND l.linked_at < b.hi
+             GROUP BY 1)
+         SELECT k::int4,
+                COALESCE(opened.n, 0), COALESCE(resolved.people, 0), COALESCE(resolved.monitoring, 0),
+                COALESCE(responded.n, 0), responded.mean, resolved.mean,
+                COALESCE(sla.met, ARRAY[0, 0, 0, 0]::int8[]),
+                COALESCE(sla.breached, ARRAY[0, 0, 0, 0]::int8[]),
+                COALESCE(csat.scores, ARRAY[0, 0, 0, 0, 0]::int8[]),
+                ARRAY[COALESCE(cf.completed, 0), COALESCE(cf.failed, 0), COALESCE(cf.rolled_back, 0),
+                      COALESCE(cf.cancelled, 0), COALESCE(cf.rejected, 0),
+                      COALESCE(cs.n, 0), COALESCE(cs.emergency, 0), COALESCE(ca.n, 0),
+                      COALESCE(round(ca.lead)::int8, -1),
+                      COALESCE(po.n, 0), COALESCE(linked.n, 0)]
+           FROM b, generate_series(1, cardinality(b.bounds) - 1) AS k
+           LEFT JOIN opened USING (k) LEFT JOIN responded USING (k) LEFT JOIN resolved USING (k)
+           LEFT JOIN sla USING (k) LEFT JOIN csat USING (k)
+           LEFT JOIN changes_finished cf USING (k) LEFT JOIN changes_submitted cs USING (k)
+           LEFT JOIN changes_approved ca USING (k) LEFT JOIN problems_opened po USING (k)
+           LEFT JOIN linked USING (k)
+          ORDER BY k",
     )
-    .bind(from)
-    .bind(to)
-    .fetch_one(conn)
+    .bind(bounds)
+    .bind(now)
+    .fetch_all(conn)
     .await?;
     let seconds = |s: Option<f64>| s.map(|s| Duration::seconds(s.round() as i64));
-    Ok(Figures {
-        opened: row.0,
-        resolved: row.1,
-        mtta: seconds(row.2),
-        mttr: seconds(row.3),
-        sla_met: row.4,
-        sla_total: row.5,
-        breaches: row.6,
-        csat_average: row.7,
-        csat_answers: row.8,
-    })
+    let four = |v: &[i64]| -> [i64; 4] { std::array::from_fn(|i| v.get(i).copied().unwrap_or(0)) };
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let met = four(&row.7);
+            let breached = four(&row.8);
+            let c = &row.10;
+            let at = |i: usize| c.get(i).copied().unwrap_or(0);
+            Figures {
+                opened: row.1,
+                resolved: row.2,
+                resolved_by_monitoring: row.3,
+                responded: row.4,
+                mtta: seconds(row.5),
+                mttr: seconds(row.6),
+                sla_met: met.iter().sum(),
+                breaches: breached.iter().sum(),
+                sla_by_priority: std::array::from_fn(|i| (met[i], breached[i])),
+                csat_scores: std::array::from_fn(|i| row.9.get(i).copied().unwrap_or(0)),
+                changes: ChangeFigures {
+                    completed: at(0),
+                    failed: at(1),
+                    rolled_back: at(2),
+                    cancelled: at(3),
+                    rejected: at(4),
+                    submitted: at(5),
+                    emergency: at(6),
+                    approved: at(7),
+                    lead_time: (at(8) >= 0 && at(7) > 0).then(|| Duration::seconds(at(8))),
+                },
+                problems: ProblemFigures {
+                    opened: at(9),
+                    incidents_linked: at(10),
+                },
+            }
+        })
+        .collect())
 }
 
-/// Open incidents per priority, P1 first.
-pub async fn open_by_priority(conn: &mut PgConnection) -> Result<[i64; 4], StoreError> {
-    let rows: Vec<(i16, i64)> = sqlx::query_as(
-        "SELECT priority, count(*) FROM tickets
-         WHERE kind = 'incident' AND status IN ('new', 'acknowledged', 'on_hold')
-         GROUP BY priority",
-    )
+/// Whether an incident was open at `$1`: reported before it and, of its
+/// resolutions and reopenings before it, the last was not a resolution.
+/// Only incidents open now or resolved since `$1` can have been open then,
+/// and only for those the timeline is read.
+const OPEN_AT: &str = "t.kind = 'incident' AND t.created_at < $1
+    AND (t.status IN ('new', 'acknowledged', 'on_hold') OR i.resolved_at >= $1)
+    AND (SELECT e.action FROM ticket_events e
+          WHERE e.ticket_id = t.id AND e.at < $1 AND e.action IN ('resolved', 'reopened')
+          ORDER BY e.at DESC, e.id DESC LIMIT 1) IS DISTINCT FROM 'resolved'";
+
+/// Incidents open now: what [`OPEN_AT`] says of an instant not yet past,
+/// read from the status alone (the timeline adds nothing about the present).
+const OPEN_NOW: &str = "t.kind = 'incident' AND t.created_at < $1
+    AND t.status IN ('new', 'acknowledged', 'on_hold')";
+
+fn open_condition(at: DateTime<Utc>, now: DateTime<Utc>) -> &'static str {
+    if at >= now {
+        OPEN_NOW
+    } else {
+        OPEN_AT
+    }
+}
+
+/// Incidents open at `at` per priority, P1 first.
+pub async fn open_by_priority(
+    conn: &mut PgConnection,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<[i64; 4], StoreError> {
+    let rows: Vec<(i16, i64)> = sqlx::query_as(&format!(
+        "SELECT t.priority, count(*) FROM tickets t JOIN incidents i ON i.ticket_id = t.id
+          WHERE {} GROUP BY t.priority",
+        open_condition(at, now)
+    ))
+    .bind(at)
     .fetch_all(conn)
     .await?;
     let mut counts = [0; 4];
@@ -86,13 +228,20 @@ pub async fn open_by_priority(conn: &mut PgConnection) -> Result<[i64; 4], Store
     Ok(counts)
 }
 
-/// The `limit` oldest open incidents.
-pub async fn oldest_open(conn: &mut PgConnection, limit: i64) -> Result<Vec<OpenItem>, StoreError> {
-    let rows: Vec<(i64, i16, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT number, priority, title, created_at FROM tickets
-         WHERE kind = 'incident' AND status IN ('new', 'acknowledged', 'on_hold')
-         ORDER BY created_at, id LIMIT $1",
-    )
+/// The `limit` oldest incidents open at `at`.
+pub async fn oldest_open(
+    conn: &mut PgConnection,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<OpenItem>, StoreError> {
+    let rows: Vec<(i64, i16, String, DateTime<Utc>)> = sqlx::query_as(&format!(
+        "SELECT t.number, t.priority, t.title, t.created_at
+           FROM tickets t JOIN incidents i ON i.ticket_id = t.id
+          WHERE {} ORDER BY t.created_at, t.id LIMIT $2",
+        open_condition(at, now)
+    ))
+    .bind(at)
     .bind(limit)
     .fetch_all(conn)
     .await?;
@@ -107,6 +256,35 @@ pub async fn oldest_open(conn: &mut PgConnection, limit: i64) -> Result<Vec<Open
             })
         })
         .collect())
+}
+
+/// Problems that were known errors at `at`: the last status they reached
+/// before it was `known_error`.
+pub async fn known_errors_at(
+    conn: &mut PgConnection,
+    at: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM tickets t
+          WHERE t.kind = 'problem' AND t.created_at < $1
+            AND (SELECT e.action FROM ticket_events e
+                  WHERE e.ticket_id = t.id AND e.at < $1
+                    AND e.action IN ('investigating', 'known_error', 'resolved', 'closed')
+                  ORDER BY e.at DESC, e.id DESC LIMIT 1) = 'known_error'",
+    )
+    .bind(at)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Open and overdue action items at `at`, overdue judged against `today`.
+pub async fn action_figures(
+    conn: &mut PgConnection,
+    at: DateTime<Utc>,
+    today: NaiveDate,
+    limit: i64,
+) -> Result<ActionFigures, StoreError> {
+    super::postmortems::action_figures(conn, at, today, limit).await
 }
 
 /// Open tickets by kind and priority (`P1`…, or `none`), for metrics.

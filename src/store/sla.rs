@@ -115,11 +115,12 @@ pub async fn record_outcomes(
 ) -> Result<(), StoreError> {
     let columns = OutcomeColumns::of(views);
     sqlx::query(
-        "INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds)
-         SELECT $1, * FROM UNNEST($2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::bool[], $7::bigint[])
+        "INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds, counted)
+         SELECT $1, * FROM UNNEST($2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::bool[], $7::bigint[], $8::bool[])
          ON CONFLICT (ticket_id, clock) DO UPDATE SET
             target_seconds = EXCLUDED.target_seconds, due_at = EXCLUDED.due_at,
-            stopped_at = EXCLUDED.stopped_at, met = EXCLUDED.met, margin_seconds = EXCLUDED.margin_seconds",
+            stopped_at = EXCLUDED.stopped_at, met = EXCLUDED.met, margin_seconds = EXCLUDED.margin_seconds,
+            counted = EXCLUDED.counted",
     )
     .bind(ticket_id)
     .bind(&columns.clocks)
@@ -128,6 +129,7 @@ pub async fn record_outcomes(
     .bind(&columns.stops)
     .bind(&columns.mets)
     .bind(&columns.margins)
+    .bind(&columns.counted)
     .execute(conn)
     .await?;
     Ok(())
@@ -142,6 +144,8 @@ pub(super) struct OutcomeColumns {
     pub stops: Vec<Option<DateTime<Utc>>>,
     pub mets: Vec<Option<bool>>,
     pub margins: Vec<Option<i64>>,
+    /// False for a clock that ended without a verdict.
+    pub counted: Vec<bool>,
 }
 
 impl OutcomeColumns {
@@ -157,8 +161,12 @@ impl OutcomeColumns {
             let (met, margin) = match &view.state {
                 ClockState::Met { margin } => (Some(true), Some(margin.num_seconds())),
                 ClockState::Breached { by, .. } => (Some(false), Some(-by.num_seconds())),
-                ClockState::Running { .. } | ClockState::Paused => (None, None),
+                ClockState::Running { .. } | ClockState::Paused | ClockState::NotCounted => {
+                    (None, None)
+                }
             };
+            self.counted
+                .push(!matches!(view.state, ClockState::NotCounted));
             self.clocks.push(view.clock.as_str());
             self.targets.push(view.target.num_seconds());
             self.dues.push(view.due_at);

@@ -279,7 +279,7 @@ async fn check_page(client: &Client, desk: &Desk, addr: SocketAddr) {
     assert!(csat.iter().filter(|t| *t == "1").count() >= 2, "{csat:?}");
 
     // The figures on the page are the JSON's and the report's.
-    let report = period_report::report(&desk.engine, Period::Week, friday())
+    let report = period_report::rolling(&desk.engine, Period::Week, friday())
         .await
         .unwrap();
     let f = &report.figures;
@@ -304,18 +304,18 @@ async fn check_page(client: &Client, desk: &Desk, addr: SocketAddr) {
             "{:.0}% ({}/{})",
             f.compliance().unwrap(),
             f.sla_met,
-            f.sla_total
+            f.sla_total()
         )
     );
     assert_eq!(
         text(client, "#fig-csat").await,
         format!(
             "{:.1}/5 ({} answers)",
-            f.csat_average.unwrap(),
-            f.csat_answers
+            f.csat_average().unwrap(),
+            f.csat_answers()
         )
     );
-    let open: i64 = report.open_by_priority.iter().sum();
+    let open: i64 = report.state.open_by_priority.iter().sum();
     assert!(text(client, "#fig-open")
         .await
         .starts_with(&format!("{open} (P1 0")));

@@ -36,7 +36,7 @@ fn december_first() -> chrono::DateTime<Utc> {
 async fn the_digest_and_the_reports_count_open_items_and_list_the_overdue(pool: PgPool) {
     let desk = Desk::new(pool.clone()).await;
     seeded(&desk).await;
-    let quiet = period_report::report(&desk.engine, Period::Day, december_first())
+    let quiet = period_report::rolling(&desk.engine, Period::Day, december_first())
         .await
         .unwrap();
     let text = period_report::message(&quiet).plain_text();
@@ -70,10 +70,10 @@ async fn the_digest_and_the_reports_count_open_items_and_list_the_overdue(pool: 
     desk.ok("bob", "/itsm action 14 done").await;
 
     desk.clock.set(december_first());
-    let report = period_report::report(&desk.engine, Period::Day, december_first())
+    let report = period_report::rolling(&desk.engine, Period::Day, december_first())
         .await
         .unwrap();
-    let actions = &report.actions;
+    let actions = &report.state.actions;
     assert_eq!(actions.today, december_first().date_naive());
     assert_eq!(
         (actions.open, actions.overdue),
@@ -102,10 +102,10 @@ async fn the_digest_and_the_reports_count_open_items_and_list_the_overdue(pool: 
 
     // The weekly and monthly reports show the same items.
     for period in [Period::Week, Period::Month] {
-        let report = period_report::report(&desk.engine, period, december_first())
+        let report = period_report::rolling(&desk.engine, period, december_first())
             .await
             .unwrap();
-        assert_eq!(report.actions, *actions, "{period:?}");
+        assert_eq!(report.state.actions, *actions, "{period:?}");
     }
     let weekly = desk.ok("dave", "/itsm report week").await;
     assert!(
@@ -116,27 +116,33 @@ async fn the_digest_and_the_reports_count_open_items_and_list_the_overdue(pool: 
     // Overdue is judged by the day where the digest is read: 23:30 UTC on
     // the due date is already the next day in Berlin.
     let late = crate::helpers::moved(Utc.with_ymd_and_hms(2026, 11, 30, 23, 30, 0).unwrap());
-    let utc = period_report::report_in(&desk.engine, Period::Day, late, chrono_tz::UTC)
+    let utc = period_report::rolling_in(&desk.engine, Period::Day, late, chrono_tz::UTC)
         .await
         .unwrap();
-    assert_eq!((utc.actions.open, utc.actions.overdue), (13, 0));
+    assert_eq!((utc.state.actions.open, utc.state.actions.overdue), (13, 0));
     let berlin =
-        period_report::report_in(&desk.engine, Period::Day, late, chrono_tz::Europe::Berlin)
+        period_report::rolling_in(&desk.engine, Period::Day, late, chrono_tz::Europe::Berlin)
             .await
             .unwrap();
-    assert_eq!(berlin.actions.overdue, 11);
+    assert_eq!(berlin.state.actions.overdue, 11);
     // `itsm-bot digest --date 2026-11-30` covers that day and is read after it.
     let day = period_report::for_date(&desk.engine, late.date_naive(), chrono_tz::UTC)
         .await
         .unwrap();
-    assert_eq!(day.actions.overdue, 11);
+    assert_eq!(day.state.actions.overdue, 11);
 
     // Done items drop out.
     desk.ok("carol", "/itsm action 1 done").await;
-    let report = period_report::report(&desk.engine, Period::Day, december_first())
+    // A report describes the state after what happened before its end.
+    let later = december_first() + chrono::Duration::minutes(1);
+    desk.clock.set(later);
+    let report = period_report::rolling(&desk.engine, Period::Day, later)
         .await
         .unwrap();
-    assert_eq!((report.actions.open, report.actions.overdue), (12, 10));
+    assert_eq!(
+        (report.state.actions.open, report.state.actions.overdue),
+        (12, 10)
+    );
     let text = period_report::message(&report).plain_text();
     assert!(!text.contains("more (`/itsm actions`)"), "{text}");
 }

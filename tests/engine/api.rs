@@ -267,7 +267,7 @@ async fn problems_changes_and_reports(pool: PgPool) {
         .set(crate::helpers::start() + chrono::Duration::days(1));
     let (status, day) = get(&desk, "/api/v1/reports/day").await;
     assert_eq!(status, StatusCode::OK, "{day}");
-    let report = itsm_bot::commands::period_report::report(
+    let report = itsm_bot::commands::period_report::rolling(
         &desk.engine,
         itsm_bot::domain::report::Period::Day,
         itsm_bot::clock::Clock::now(desk.clock.as_ref()),

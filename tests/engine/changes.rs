@@ -631,7 +631,7 @@ async fn the_digest_lists_tomorrows_changes_and_availability(pool: PgPool) {
     .await;
     desk.ok("alice", &format!("/change CHG-{number} submit"))
         .await;
-    let report = itsm_bot::commands::period_report::report(
+    let report = itsm_bot::commands::period_report::rolling(
         &desk.engine,
         itsm_bot::domain::report::Period::Day,
         start(),
@@ -639,7 +639,7 @@ async fn the_digest_lists_tomorrows_changes_and_availability(pool: PgPool) {
     .await
     .unwrap();
     let text = itsm_bot::commands::period_report::message(&report).plain_text();
-    assert!(text.contains("Changes in the next 24 hours"), "{text}");
+    assert!(text.contains("Changes in the 24 hours after"), "{text}");
     assert!(text.contains(&format!("CHG-{number} submitted")), "{text}");
     assert!(text.contains("vpn: 100.00% (target 99.9%, met"), "{text}");
 }

@@ -11,6 +11,7 @@ mod changes;
 mod concurrency;
 mod dashboard;
 mod dashboard_seed;
+mod figures;
 mod helpers;
 mod hooks;
 mod http;

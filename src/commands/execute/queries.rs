@@ -59,7 +59,7 @@ impl Engine {
                 return self.override_oncall(conn, request, wanted).await
             }
             QueryCommand::Sla => view::incident::sla_policy(self.sla_policy()),
-            QueryCommand::Report(period) => {
+            QueryCommand::Report(period, date) => {
                 let roles = self.roles_of(conn, &request.actor).await?;
                 if !(roles.allows(Role::Manager) || roles.allows(Role::Engineer)) {
                     return Err(Refusal::new(format!(
@@ -68,13 +68,10 @@ impl Engine {
                     ))
                     .into());
                 }
-                let report = crate::commands::period_report::report_with(
-                    conn,
-                    period,
-                    self.clock.now(),
-                    self.config.digest.time_zone.0,
-                )
-                .await?;
+                let now = self.clock.now();
+                let span =
+                    crate::domain::report::Span::of(period, date, now, self.config.report_zone());
+                let report = crate::commands::period_report::report_with(conn, span, now).await?;
                 crate::commands::period_report::message(&report)
             }
             QueryCommand::Whoami => {

@@ -56,6 +56,7 @@ fn incident(priority: Priority, created: DateTime<Utc>) -> Incident {
         acknowledged_at: None,
         acknowledged_by: None,
         responded_at: None,
+        resolved_by_monitoring: false,
         resolved_at: None,
         resolution: None,
         closed_at: None,

@@ -254,69 +254,158 @@ pub struct NewIncidentDto {
     pub service: Option<String>,
 }
 
-/// A period's figures: one shape wherever they are served, flat in
-/// `/api/v1/reports/{period}` ([`ReportDto`]) and as `figures` in
-/// `/dashboard.json`, so a script reads them the same way from both. A new
-/// figure is added here, once.
+/// A span's figures, as served by `/api/v1/reports/{period}`
+/// ([`ReportDto`]) and as `figures` in `/dashboard.json`, so a script
+/// reads them the same way from both. Each is defined once, in
+/// `docs/figures.md` and the domain's `Figures`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct FiguresDto {
-    /// Incidents opened in the period.
+    /// Incidents opened in the span.
     pub opened: i64,
-    /// Incidents resolved in the period.
+    /// Incidents resolved in the span that a person responded to.
     pub resolved: i64,
-    /// Mean time to acknowledge, in seconds, over incidents acknowledged
-    /// in the period.
+    /// Incidents resolved in the span by their monitoring source before
+    /// any person responded; in no other figure.
+    pub resolved_by_monitoring: i64,
+    /// Incidents a person first responded to in the span.
+    pub responded: i64,
+    /// Mean time from report to a person's first response, in seconds,
+    /// over `responded`.
     pub mtta_seconds: Option<i64>,
-    /// Mean time to resolve, in seconds, over incidents resolved in the
-    /// period.
+    /// Mean time from report to resolution, in seconds, over `resolved`.
     pub mttr_seconds: Option<i64>,
-    /// SLA clocks (response and resolution) that stopped in the period
-    /// within their target.
+    /// SLA clocks judged met in the span (stopped at or before their due
+    /// instant).
     pub sla_met: i64,
-    /// SLA clocks that stopped in the period.
+    /// SLA clocks judged in the span: `sla_met + breaches`.
     pub sla_total: i64,
     /// Percent (0–100) of SLA clocks met, `sla_met / sla_total`; absent
-    /// when none stopped in the period.
+    /// when none was judged in the span.
     pub sla_compliance: Option<f64>,
-    /// SLA breaches posted in the period.
+    /// SLA clocks judged breached in the span (not stopped by their due
+    /// instant, which falls in the span); each was announced.
     pub breaches: i64,
     /// Mean satisfaction score, 1 to 5, when anyone answered.
     pub csat_average: Option<f64>,
-    /// Satisfaction answers in the period.
+    /// Satisfaction answers in the span.
     pub csat_answers: i64,
+    pub changes: ChangeFiguresDto,
+    pub problems: ProblemFiguresDto,
+}
+
+/// Change enablement in a span.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ChangeFiguresDto {
+    /// Changes that finished in the span, under the status they have now.
+    pub completed: i64,
+    pub failed: i64,
+    pub rolled_back: i64,
+    pub cancelled: i64,
+    pub rejected: i64,
+    /// Percent completed of completed + failed + rolled back.
+    pub success_rate: Option<f64>,
+    /// Changes submitted in the span, and how many were emergencies.
+    pub submitted: i64,
+    pub emergency: i64,
+    pub emergency_share: Option<f64>,
+    /// Normal and emergency changes approved in the span, and their mean
+    /// lead time from submission to approval in seconds.
+    pub approved: i64,
+    pub lead_time_seconds: Option<i64>,
+}
+
+/// Problem management in a span.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProblemFiguresDto {
+    pub opened: i64,
+    /// Incidents linked to a problem in the span.
+    pub incidents_linked: i64,
 }
 
 impl From<&Figures> for FiguresDto {
     fn from(figures: &Figures) -> Self {
+        let c = &figures.changes;
         FiguresDto {
             opened: figures.opened,
             resolved: figures.resolved,
+            resolved_by_monitoring: figures.resolved_by_monitoring,
+            responded: figures.responded,
             mtta_seconds: figures.mtta.map(|d| d.num_seconds()),
             mttr_seconds: figures.mttr.map(|d| d.num_seconds()),
             sla_met: figures.sla_met,
-            sla_total: figures.sla_total,
+            sla_total: figures.sla_total(),
             sla_compliance: figures.compliance(),
             breaches: figures.breaches,
-            csat_average: figures.csat_average,
-            csat_answers: figures.csat_answers,
+            csat_average: figures.csat_average(),
+            csat_answers: figures.csat_answers(),
+            changes: ChangeFiguresDto {
+                completed: c.completed,
+                failed: c.failed,
+                rolled_back: c.rolled_back,
+                cancelled: c.cancelled,
+                rejected: c.rejected,
+                success_rate: c.success_rate(),
+                submitted: c.submitted,
+                emergency: c.emergency,
+                emergency_share: c.emergency_share(),
+                approved: c.approved,
+                lead_time_seconds: c.lead_time.map(|d| d.num_seconds()),
+            },
+            problems: ProblemFiguresDto {
+                opened: figures.problems.opened,
+                incidents_linked: figures.problems.incidents_linked,
+            },
         }
     }
 }
 
-/// A period's figures, as in the digest.
+/// A report: a span's figures, as in the digest, and the state at its end.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ReportDto {
     /// `day`, `week` or `month`.
     pub period: String,
+    /// The calendar period (`2026-11-30`, `2026-W48`, `2026-11`); absent
+    /// for a rolling window.
+    pub name: Option<String>,
+    /// Whether the span is a rolling window ending at `to` rather than a
+    /// calendar period.
+    pub rolling: bool,
+    /// The span in words, with its time zone.
+    pub label: String,
+    /// The IANA zone calendar days are read in.
+    pub time_zone: String,
     pub from: String,
     pub to: String,
-    /// The period's figures, inline.
+    /// The instant the state below is read at: `to`, or now while the span
+    /// is not over.
+    pub as_of: String,
+    /// The span's figures, inline.
     #[serde(flatten)]
     pub figures: FiguresDto,
-    /// Open incidents now, P1 to P4.
+    /// The span before, for the trend.
+    pub previous: Option<FiguresDto>,
+    /// Incidents open at `as_of`, P1 to P4.
     pub open_by_priority: [i64; 4],
-    /// Action items from post-incident reviews as they stand now.
+    /// Problems that were known errors at `as_of`.
+    pub known_errors_open: i64,
+    /// Action items as they stood at `as_of`.
     pub action_items: ActionItemsDto,
+    /// Each service's availability over the span, and its error budget
+    /// spent over the rolling 30 days ending at `as_of`.
+    pub availability: Vec<ReportAvailabilityDto>,
+}
+
+/// One service's availability in a report.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReportAvailabilityDto {
+    pub service: String,
+    pub target_percent: f64,
+    /// Over the span, measured up to `as_of`.
+    pub availability_percent: f64,
+    pub downtime_seconds: i64,
+    pub met: bool,
+    /// Percent of the error budget spent over the rolling 30 days.
+    pub budget_spent_percent: f64,
 }
 
 /// Open and overdue action items, as a report shows them.
@@ -379,13 +468,33 @@ impl From<&ActionFigures> for ActionItemsDto {
 
 impl From<&Report> for ReportDto {
     fn from(report: &Report) -> Self {
+        let span = &report.span;
         ReportDto {
-            period: report.period.as_str().to_string(),
-            from: time(report.from),
-            to: time(report.to),
+            period: span.period().map_or("range", |p| p.as_str()).to_string(),
+            name: span.name(),
+            rolling: span.is_rolling(),
+            label: span.label(),
+            time_zone: span.zone.name().to_string(),
+            from: time(span.from),
+            to: time(span.to),
+            as_of: time(report.state.at),
             figures: FiguresDto::from(&report.figures),
-            open_by_priority: report.open_by_priority,
-            action_items: ActionItemsDto::from(&report.actions),
+            previous: report.previous.as_ref().map(FiguresDto::from),
+            open_by_priority: report.state.open_by_priority,
+            known_errors_open: report.state.known_errors_open,
+            action_items: ActionItemsDto::from(&report.state.actions),
+            availability: report
+                .availability
+                .iter()
+                .map(|a| ReportAvailabilityDto {
+                    service: a.service.clone(),
+                    target_percent: a.span.target,
+                    availability_percent: a.span.percent,
+                    downtime_seconds: a.span.downtime.num_seconds(),
+                    met: a.span.meets_target(),
+                    budget_spent_percent: a.budget.budget_spent(),
+                })
+                .collect(),
         }
     }
 }

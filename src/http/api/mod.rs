@@ -15,12 +15,13 @@ use utoipa::OpenApi;
 
 pub use dto::*;
 
+use super::export;
 use super::HttpState;
 use crate::commands::command::IncidentIntake;
 use crate::commands::reply::Outcome;
 use crate::commands::{Command, Request};
 use crate::config::ApiAccess;
-use crate::domain::report::Period;
+use crate::domain::report::{Period, Span};
 use crate::domain::{FreeText, Level, Platform, Priority, TicketKind, Title, UserId};
 use crate::store::{self, StoreError};
 
@@ -112,8 +113,17 @@ impl ApiError {
         }
     }
 
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// A failure of ours: logged, answered without details.
+    pub(crate) fn internal(detail: String) -> Self {
+        tracing::error!(error = %detail, "API request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error; it was logged",
+        )
     }
 }
 
@@ -208,7 +218,7 @@ async fn list_incidents(
     State(state): State<HttpState>,
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
-) -> Result<Json<PageOf<IncidentDto>>, ApiError> {
+) -> Result<Response, ApiError> {
     tickets::list::<tickets::Incidents>(&state, &headers, &query).await
 }
 
@@ -396,7 +406,7 @@ async fn list_problems(
     State(state): State<HttpState>,
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
-) -> Result<Json<PageOf<ProblemDto>>, ApiError> {
+) -> Result<Response, ApiError> {
     tickets::list::<tickets::Problems>(&state, &headers, &query).await
 }
 
@@ -439,7 +449,7 @@ async fn list_changes(
     State(state): State<HttpState>,
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
-) -> Result<Json<PageOf<ChangeDto>>, ApiError> {
+) -> Result<Response, ApiError> {
     tickets::list::<tickets::Changes>(&state, &headers, &query).await
 }
 
@@ -461,13 +471,20 @@ async fn get_change(
     tickets::get::<tickets::Changes>(&state, &headers, &reference).await
 }
 
-/// The digest's figures for the day, week or month ending now.
+/// A report: the figures of a calendar day, ISO week or month
+/// (`?period=2026-11-30`, `2026-W48`, `2026-11`) as of its end, or of the
+/// rolling 24 hours, 7 or 30 days ending now when no period is named.
 #[utoipa::path(
     get,
     path = "/api/v1/reports/{period}",
-    params(("period" = String, Path, description = "day, week or month")),
+    params(
+        ("period" = String, Path, description = "day, week or month"),
+        ("period" = Option<String>, Query, description = "the calendar period: 2026-11-30 (day), 2026-W48 or a date (week), 2026-11 or a date (month); absent: rolling, ending now"),
+        ("format" = Option<String>, Query, description = "json (default) or csv; or send Accept: text/csv")
+    ),
     responses(
         (status = 200, description = "The period's figures", body = ReportDto),
+        (status = 400, description = "Not a calendar period", body = ErrorBody),
         (status = 404, description = "Not a period", body = ErrorBody)
     )
 )]
@@ -475,26 +492,33 @@ async fn report(
     State(state): State<HttpState>,
     headers: HeaderMap,
     Path(period): Path<String>,
-) -> Result<Json<ReportDto>, ApiError> {
+    Query(mut query): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
     caller(&state, &headers)?;
-    let period = match period.as_str() {
-        "day" => Period::Day,
-        "week" => Period::Week,
-        "month" => Period::Month,
-        other => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("`{other}` is not a report; use day, week or month"),
-            ))
+    let format = export::Format::take(&headers, &mut query)?;
+    let period = Period::parse(&period).map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("`{period}` is not a report; use day, week or month"),
+        )
+    })?;
+    let mut date = None;
+    for (key, value) in &query {
+        match key.as_str() {
+            "period" if date.is_none() => {
+                date = Some(period.parse_date(value).map_err(|err| ApiError::bad_request(err.to_string()))?)
+            }
+            "period" => return Err(ApiError::bad_request("`period` is given twice")),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "`{other}` is not a parameter of a report; use period=… (e.g. period=2026-11) and format=csv"
+                )))
+            }
         }
-    };
+    }
+    let now = state.engine.clock().now();
+    let span = Span::of(period, date, now, state.engine.config().report_zone());
     let mut conn = connection(&state).await?;
-    let report = crate::commands::period_report::report_with(
-        &mut conn,
-        period,
-        state.engine.clock().now(),
-        state.engine.config().digest.time_zone.0,
-    )
-    .await?;
-    Ok(Json(ReportDto::from(&report)))
+    let report = crate::commands::period_report::report_with(&mut conn, span, now).await?;
+    export::report(format, &ReportDto::from(&report))
 }

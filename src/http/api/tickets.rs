@@ -17,8 +17,10 @@ use crate::domain::change::{Change, ChangeStatus};
 use crate::domain::incident::{Incident, IncidentStatus};
 use crate::domain::problem::{Problem, ProblemStatus};
 use crate::domain::{Priority, TicketKind, TicketRef};
+use crate::http::export::{self, Format};
 use crate::store::listing::{Page, TicketFilter};
 use crate::store::{self, StoreError};
+use axum::response::Response;
 
 /// Items per page unless `per_page` says otherwise, and the most it may say.
 const DEFAULT_PER_PAGE: i64 = 50;
@@ -149,17 +151,22 @@ pub(super) async fn list<K: TicketApi>(
     state: &HttpState,
     headers: &HeaderMap,
     query: &[(String, String)],
-) -> Result<Json<PageOf<K::Dto>>, ApiError> {
+) -> Result<Response, ApiError> {
     caller(state, headers)?;
-    let (filter, page) = filter_of(query, K::valid_status, K::STATUS_NAMES)?;
+    let mut query = query.to_vec();
+    let format = Format::take(headers, &mut query)?;
+    let (filter, page) = filter_of(&query, K::valid_status, K::STATUS_NAMES)?;
     let mut conn = connection(state).await?;
     let (items, total) = K::list(&mut conn, &filter, page).await?;
-    Ok(Json(PageOf {
-        items: items.iter().map(K::Dto::from).collect(),
-        page: page.number,
-        per_page: page.size,
-        total,
-    }))
+    export::list(
+        format,
+        &PageOf {
+            items: items.iter().map(K::Dto::from).collect::<Vec<K::Dto>>(),
+            page: page.number,
+            per_page: page.size,
+            total,
+        },
+    )
 }
 
 /// `GET /api/v1/<kind>/{reference}`: one ticket of kind `K` with its

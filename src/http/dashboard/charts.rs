@@ -360,8 +360,11 @@ mod tests {
             date: NaiveDate::from_ymd_opt(2026, 11, d).unwrap(),
             opened,
             resolved: 0,
+            resolved_by_monitoring: 0,
             mtta_seconds: None,
             mttr_seconds: Some(3600),
+            sla_met: 0,
+            breaches: 0,
         }
     }
 

@@ -30,6 +30,8 @@ pub enum DashboardError {
     #[error(transparent)]
     Window(#[from] WindowError),
     #[error(transparent)]
+    Span(#[from] crate::domain::report::SpanError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Chart(#[from] charts::ChartError),
@@ -40,7 +42,7 @@ pub enum DashboardError {
 impl DashboardError {
     fn status(&self) -> StatusCode {
         match self {
-            DashboardError::Window(_) => StatusCode::BAD_REQUEST,
+            DashboardError::Window(_) | DashboardError::Span(_) => StatusCode::BAD_REQUEST,
             DashboardError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -51,6 +53,7 @@ impl DashboardError {
     fn public_message(&self) -> String {
         match self {
             DashboardError::Window(err) => err.to_string(),
+            DashboardError::Span(err) => err.to_string(),
             DashboardError::Store(StoreError::Unavailable(_)) => {
                 "the service desk database is unavailable, please try again in a moment".into()
             }
@@ -59,7 +62,7 @@ impl DashboardError {
     }
 
     fn log(&self) {
-        if !matches!(self, DashboardError::Window(_)) {
+        if !matches!(self, DashboardError::Window(_) | DashboardError::Span(_)) {
             tracing::warn!(error = %self, "dashboard failed");
         }
     }
@@ -70,6 +73,7 @@ pub fn routes(state: HttpState) -> Router<HttpState> {
     Router::new()
         .route("/", get(page))
         .route("/dashboard.json", get(data))
+        .route("/dashboard.csv", get(csv))
         .route_layer(middleware::from_fn_with_state(state, auth::require_token))
 }
 
@@ -83,13 +87,26 @@ fn window(query: Option<&str>) -> Result<Window, WindowError> {
 
 async fn gather(state: &HttpState, query: Option<&str>) -> Result<Dashboard, DashboardError> {
     let window = window(query)?;
-    Ok(view::collect(&state.engine, window).await?)
+    view::collect(&state.engine, window).await
 }
 
 /// `GET /dashboard.json`
 async fn data(State(state): State<HttpState>, RawQuery(query): RawQuery) -> Response {
     match gather(&state, query.as_deref()).await {
         Ok(dashboard) => Json(dashboard).into_response(),
+        Err(err) => {
+            err.log();
+            (err.status(), Json(json!({ "error": err.public_message() }))).into_response()
+        }
+    }
+}
+
+/// `GET /dashboard.csv`: the same numbers, one row per figure, for a
+/// spreadsheet (the page links to it).
+async fn csv(State(state): State<HttpState>, RawQuery(query): RawQuery) -> Response {
+    match gather(&state, query.as_deref()).await {
+        Ok(dashboard) => super::export::report(super::export::Format::Csv, &dashboard)
+            .unwrap_or_else(IntoResponse::into_response),
         Err(err) => {
             err.log();
             (err.status(), Json(json!({ "error": err.public_message() }))).into_response()
@@ -123,6 +140,8 @@ struct Page<'a> {
     data: &'a Dashboard,
     heading: String,
     range: String,
+    /// The query of this view, for its CSV link.
+    csv_query: String,
     selected: &'a str,
     from_date: String,
     to_date: String,
@@ -177,32 +196,52 @@ struct AvailabilityText {
     met: bool,
 }
 
+/// The query string that asks for `dashboard`'s span again.
+fn csv_query(dashboard: &Dashboard) -> String {
+    match (dashboard.period, dashboard.rolling) {
+        (Some(period), true) => format!("period={period}"),
+        _ => {
+            let zone: chrono_tz::Tz = dashboard.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
+            let last = (dashboard.to - chrono::Duration::seconds(1)).with_timezone(&zone);
+            format!(
+                "from={}&to={}",
+                dashboard.from.with_timezone(&zone).format("%Y-%m-%d"),
+                last.format("%Y-%m-%d")
+            )
+        }
+    }
+}
+
 /// Renders the page of `dashboard`.
 pub fn render(dashboard: &Dashboard) -> Result<String, DashboardError> {
     let f = &dashboard.figures;
     let seconds = |s: Option<i64>| s.map(chrono::Duration::seconds);
     let open_total: i64 = dashboard.open_by_priority.iter().sum();
     let [p1, p2, p3, p4] = dashboard.open_by_priority;
-    let last = dashboard.to - chrono::Duration::seconds(1);
+    let zone: chrono_tz::Tz = dashboard.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
+    let from_local = dashboard.from.with_timezone(&zone);
+    let last = (dashboard.to - chrono::Duration::seconds(1)).with_timezone(&zone);
+    let local = |at: chrono::DateTime<chrono::Utc>| {
+        at.with_timezone(&zone)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string()
+    };
     let page = Page {
         data: dashboard,
-        heading: match dashboard.period {
-            Some("day") => "Last 24 hours".to_string(),
-            Some("week") => "Last 7 days".to_string(),
-            Some("month") => "Last 30 days".to_string(),
+        heading: match (dashboard.period, dashboard.rolling) {
+            (Some("day"), true) => "Last 24 hours (rolling)".to_string(),
+            (Some("week"), true) => "Last 7 days (rolling)".to_string(),
+            (Some("month"), true) => "Last 30 days (rolling)".to_string(),
             _ => format!(
                 "{} to {}",
-                dashboard.from.format("%Y-%m-%d"),
+                from_local.format("%Y-%m-%d"),
                 last.format("%Y-%m-%d")
             ),
         },
-        range: format!(
-            "{} – {} UTC",
-            dashboard.from.format("%Y-%m-%d %H:%M"),
-            dashboard.to.format("%Y-%m-%d %H:%M")
-        ),
+        range: dashboard.label.clone(),
+        csv_query: csv_query(dashboard),
         selected: dashboard.period.unwrap_or("range"),
-        from_date: dashboard.from.format("%Y-%m-%d").to_string(),
+        from_date: from_local.format("%Y-%m-%d").to_string(),
         to_date: last.format("%Y-%m-%d").to_string(),
         text: Texts {
             opened: f.opened.to_string(),
@@ -257,13 +296,10 @@ pub fn render(dashboard: &Dashboard) -> Result<String, DashboardError> {
                 status: i.status.replace('_', " "),
                 service: i.service.as_deref(),
                 assignee: i.assignee.as_deref(),
-                opened: i.opened.format("%Y-%m-%d %H:%M").to_string(),
+                opened: local(i.opened),
             })
             .collect(),
-        generated: dashboard
-            .generated_at
-            .format("%Y-%m-%d %H:%M UTC")
-            .to_string(),
+        generated: local(dashboard.generated_at),
     };
     let mut env = minijinja::Environment::new();
     env.add_template("dashboard.html", TEMPLATE)?;

@@ -4,23 +4,33 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
+use super::DashboardError;
 use crate::commands::period_report;
 use crate::commands::Engine;
-use crate::domain::dashboard::{availability, Downtime, Window};
+use crate::domain::dashboard::Window;
 use crate::http::api::FiguresDto;
-use crate::store::{self, StoreError};
+use crate::store;
 
 /// Everything on the dashboard.
 #[derive(Debug, Clone, Serialize)]
 pub struct Dashboard {
-    /// `day`, `week` or `month`; absent for a date range.
+    /// `day`, `week` or `month` (rolling, ending now); absent for a range
+    /// of calendar days.
     pub period: Option<&'static str>,
+    /// Whether the span is a rolling window rather than calendar days.
+    pub rolling: bool,
+    /// The span in words, with its zone.
+    pub label: String,
+    /// The IANA zone the calendar days are read in.
+    pub time_zone: String,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
+    /// The instant "open" is read at: `to`, or now while the span runs.
+    pub as_of: DateTime<Utc>,
     pub generated_at: DateTime<Utc>,
     /// The period's figures, in the API's shape (`/api/v1/reports`).
     pub figures: FiguresDto,
-    /// Open incidents now, per priority P1–P4.
+    /// Incidents open at `as_of`, per priority P1–P4.
     pub open_by_priority: [i64; 4],
     pub days: Vec<DayView>,
     pub sla_by_priority: Vec<ComplianceView>,
@@ -31,14 +41,18 @@ pub struct Dashboard {
     pub open_urgent: Vec<OpenView>,
 }
 
-/// One UTC day.
+/// One calendar day of the span (in its zone): the same figures as the
+/// span's, over the part of the day inside it.
 #[derive(Debug, Clone, Serialize)]
 pub struct DayView {
     pub date: NaiveDate,
     pub opened: i64,
     pub resolved: i64,
+    pub resolved_by_monitoring: i64,
     pub mtta_seconds: Option<i64>,
     pub mttr_seconds: Option<i64>,
+    pub sla_met: i64,
+    pub breaches: i64,
 }
 
 /// SLA compliance of one priority.
@@ -58,6 +72,9 @@ pub struct AvailabilityView {
     pub availability_percent: f64,
     pub downtime_seconds: i64,
     pub met: bool,
+    /// Percent of the error budget spent over the rolling 30 days ending
+    /// at `as_of`.
+    pub budget_spent_percent: f64,
 }
 
 /// An open P1/P2 incident.
@@ -73,72 +90,59 @@ pub struct OpenView {
 }
 
 /// Gathers the dashboard of `window` as of the engine's clock, on one
-/// connection.
-pub async fn collect(engine: &Engine, window: Window) -> Result<Dashboard, StoreError> {
+/// connection. Its figures are the report of the same span (the digest's
+/// and `/api/v1/reports`' function), and its daily series come from the
+/// same query over the span's calendar days, so the days add up to it.
+pub async fn collect(engine: &Engine, window: Window) -> Result<Dashboard, DashboardError> {
     let now = engine.clock().now();
-    let mut conn = engine.store().pool().acquire().await?;
-    // A named period takes its figures from the digest's report, the same
-    // function behind `/api/v1/reports/{period}`, so the numbers match.
-    let (from, to, figures, open_by_priority) = match window.period() {
-        Some(period) => {
-            let time_zone = engine.config().digest.time_zone.0;
-            let report = period_report::report_with(&mut conn, period, now, time_zone).await?;
-            (
-                report.from,
-                report.to,
-                report.figures,
-                report.open_by_priority,
-            )
-        }
-        None => {
-            let (from, to) = window.bounds(now);
-            let figures = store::reports::figures(&mut conn, from, to).await?;
-            let open = store::reports::open_by_priority(&mut conn).await?;
-            (from, to, figures, open)
-        }
-    };
-    let days = store::dashboard::days(&mut conn, from, to)
+    let span = window.span(now, engine.config().report_zone())?;
+    let mut conn = engine
+        .store()
+        .pool()
+        .acquire()
+        .await
+        .map_err(store::StoreError::from)?;
+    let report = period_report::report_with(&mut conn, span, now).await?;
+    let buckets = span.day_buckets();
+    let mut bounds: Vec<DateTime<Utc>> = buckets.iter().map(|(_, from, _)| *from).collect();
+    bounds.extend(buckets.last().map(|(_, _, to)| *to));
+    let days = store::reports::figures(&mut conn, &bounds, now)
         .await?
-        .into_iter()
-        .map(|d| DayView {
-            date: d.date,
-            opened: d.opened,
-            resolved: d.resolved,
-            mtta_seconds: d.mtta_seconds.map(|s| s.round() as i64),
-            mttr_seconds: d.mttr_seconds.map(|s| s.round() as i64),
+        .iter()
+        .zip(&buckets)
+        .map(|(f, (date, _, _))| DayView {
+            date: *date,
+            opened: f.opened,
+            resolved: f.resolved,
+            resolved_by_monitoring: f.resolved_by_monitoring,
+            mtta_seconds: f.mtta.map(|d| d.num_seconds()),
+            mttr_seconds: f.mttr.map(|d| d.num_seconds()),
+            sla_met: f.sla_met,
+            breaches: f.breaches,
         })
         .collect();
-    let sla_by_priority = store::dashboard::compliance_by_priority(&mut conn, from, to)
-        .await?
+    let figures = &report.figures;
+    let sla_by_priority = figures
+        .sla_by_priority
         .iter()
         .enumerate()
-        .map(|(i, &(met, total))| ComplianceView {
+        .map(|(i, &(met, breached))| ComplianceView {
             priority: format!("P{}", i + 1),
             met,
-            total,
-            percent: (total > 0).then(|| 100.0 * met as f64 / total as f64),
+            total: met + breached,
+            percent: (met + breached > 0).then(|| 100.0 * met as f64 / (met + breached) as f64),
         })
         .collect();
-    let csat_scores = store::dashboard::csat_scores(&mut conn, from, to).await?;
-    let downtime = store::dashboard::downtime_from_outages(&mut conn, from, to).await?;
-    let availability = engine
-        .config()
-        .services
+    let availability = report
+        .availability
         .iter()
-        .map(|service| {
-            let spans: Vec<Downtime> = downtime
-                .iter()
-                .filter(|(name, _)| *name == service.name)
-                .map(|(_, span)| *span)
-                .collect();
-            let a = availability(service.availability_target, from, to, now, &spans);
-            AvailabilityView {
-                service: service.name.clone(),
-                target_percent: a.target,
-                availability_percent: a.percent,
-                downtime_seconds: a.downtime.num_seconds(),
-                met: a.met,
-            }
+        .map(|a| AvailabilityView {
+            service: a.service.clone(),
+            target_percent: a.span.target,
+            availability_percent: a.span.percent,
+            downtime_seconds: a.span.downtime.num_seconds(),
+            met: a.span.meets_target(),
+            budget_spent_percent: a.budget.budget_spent(),
         })
         .collect();
     let open_urgent = store::dashboard::open_urgent(&mut conn)
@@ -156,14 +160,18 @@ pub async fn collect(engine: &Engine, window: Window) -> Result<Dashboard, Store
         .collect();
     Ok(Dashboard {
         period: window.period().map(|p| p.as_str()),
-        from,
-        to,
+        rolling: span.is_rolling(),
+        label: span.label(),
+        time_zone: span.zone.name().to_string(),
+        from: span.from,
+        to: span.to,
+        as_of: report.state.at,
         generated_at: now,
-        figures: FiguresDto::from(&figures),
-        open_by_priority,
+        figures: FiguresDto::from(figures),
+        open_by_priority: report.state.open_by_priority,
         days,
         sla_by_priority,
-        csat_scores,
+        csat_scores: figures.csat_scores,
         availability,
         open_urgent,
     })

@@ -294,6 +294,7 @@ mod tests {
             acknowledged_at: None,
             acknowledged_by: None,
             responded_at: None,
+            resolved_by_monitoring: false,
             resolved_at: (status == IncidentStatus::Resolved).then_some(at),
             resolution: None,
             closed_at: None,
