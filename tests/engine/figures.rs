@@ -543,3 +543,133 @@ async fn figures_agree_with_the_oracle_in_new_york(pool: PgPool) {
 async fn figures_agree_with_the_oracle_in_kolkata(pool: PgPool) {
     run(pool, 0x5EED_0004, "Asia/Kolkata").await;
 }
+
+/// An incident its alert resolved before anyone responded is counted apart
+/// and its clocks are not judged; a clock that stopped late between two
+/// sweeps is still announced once, saying so.
+#[sqlx::test]
+async fn monitoring_resolutions_are_apart_and_late_stops_are_announced(pool: PgPool) {
+    let desk = Desk::with_config(pool, config(Tz::UTC)).await;
+    let at = |minutes: i64| start() + Duration::minutes(minutes);
+    desk.ok("alice", "/incident Disk full on build01 P1").await; // INC-1
+    desk.clock.set(at(5));
+    desk.ok("alertmanager", "/incident INC-1 note the alert fired again")
+        .await;
+    desk.clock.set(at(10));
+    desk.ok("alertmanager", "/incident INC-1 resolve the alert resolved")
+        .await;
+    let show = desk.ok("bob", "/incident INC-1 show").await;
+    assert!(
+        show.contains("not counted (resolved by monitoring"),
+        "{show}"
+    );
+
+    desk.clock.set(at(20));
+    desk.ok("alice", "/incident Core switch down P1").await; // INC-2, respond due at 35
+    desk.clock.set(at(36));
+    // Acknowledged a minute late, before any sweep ran.
+    desk.ok("bob", "/incident INC-2 ack").await;
+    let posted = itsm_bot::scheduler::sweep::sweep(&desk.engine, at(37))
+        .await
+        .unwrap();
+    let breach: Vec<_> = posted
+        .iter()
+        .filter(|p| p.text.contains("INC-2") && p.text.contains("breached"))
+        .collect();
+    assert_eq!(breach.len(), 1, "{posted:?}");
+    assert!(
+        breach[0].text.contains("stopped 1m late"),
+        "{}",
+        breach[0].text
+    );
+    assert!(itsm_bot::scheduler::sweep::sweep(&desk.engine, at(38))
+        .await
+        .unwrap()
+        .iter()
+        .all(|p| !p.text.contains("INC-2")));
+
+    let day = Span::calendar(Period::Day, start().date_naive(), Tz::UTC);
+    desk.clock.set(at(60 * 24));
+    let report = period_report::report(&desk.engine, day).await.unwrap();
+    let f = &report.figures;
+    assert_eq!((f.opened, f.resolved, f.resolved_by_monitoring), (2, 0, 1));
+    assert_eq!(
+        (f.responded, f.sla_met, f.breaches),
+        (1, 0, 2),
+        "INC-2: late response, unresolved"
+    );
+    let text = period_report::message(&report).plain_text();
+    assert!(
+        text.contains("Resolved: 0 (+0) + 1 by monitoring"),
+        "{text}"
+    );
+}
+
+/// Reports and lists come as CSV too, and bad periods say what would work.
+#[sqlx::test]
+async fn reports_and_lists_export_as_csv(pool: PgPool) {
+    let desk = Desk::with_config(pool, config(Tz::UTC)).await;
+    desk.ok("alice", "/incident VPN down, \"again\" P2").await;
+    let month = start().format("%Y-%m").to_string();
+    let (status, csv) = desk
+        .http(
+            "GET",
+            &format!("/api/v1/reports/month?period={month}&format=csv"),
+            Some(TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let csv = csv.as_str().unwrap().to_string();
+    assert!(csv.starts_with("figure,value\n"), "{csv}");
+    assert!(csv.contains("\nopened,1\n"), "{csv}");
+    assert!(csv.contains(&format!("\nname,{month}\n")), "{csv}");
+    assert!(csv.contains("\nchanges.success_rate,\n"), "{csv}");
+
+    let request = axum::http::Request::get("/api/v1/incidents")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("accept", "text/csv")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(
+        itsm_bot::http::router(itsm_bot::http::HttpState::new(desk.engine.clone())),
+        request,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    let header = body.lines().next().unwrap();
+    assert!(header.starts_with("reference,") && header.contains(",title,"), "{body}");
+    assert!(body.contains("\"VPN down, \"\"again\"\"\""), "{body}");
+
+    for (path, hint) in [
+        ("/api/v1/reports/month?period=2026-13", "e.g. 2026-11"),
+        ("/api/v1/reports/week?period=someday", "2026-W48"),
+        ("/api/v1/reports/day?format=xml", "format=csv"),
+        ("/api/v1/reports/day?color=red", "period="),
+    ] {
+        let (status, body) = desk.http("GET", path, Some(TOKEN), None).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(hint),
+            "{path}: {body}"
+        );
+    }
+    let refused = desk.refused("bob", "/itsm report month November").await;
+    assert!(refused.contains("/itsm report month 2026-11"), "{refused}");
+    let (status, dashboard) = desk
+        .http("GET", &format!("/dashboard.csv?period=week"), None, None)
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        dashboard.as_str().unwrap().contains("figures.opened,1"),
+        "{dashboard}"
+    );
+}
