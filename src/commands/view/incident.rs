@@ -160,21 +160,26 @@ pub fn survey_message(incident: &Incident) -> Message {
 
 /// The SLA policy as `/itsm sla` shows it.
 pub fn sla_policy(policy: &crate::domain::sla::SlaPolicy) -> Message {
+    use crate::domain::calendar::Hours;
     use crate::domain::duration::format_duration;
     use crate::domain::Priority;
     let items = Priority::ALL
         .iter()
         .filter_map(|priority| {
             let target = policy.target(*priority)?;
-            let hours = target.calendar.as_ref().map_or_else(
-                || "around the clock".to_string(),
-                |c| format!("business hours ({c})"),
-            );
-            Some(format!(
-                "{priority}: respond within {}, resolve within {}, {hours}",
-                format_duration(target.respond),
-                format_duration(target.resolve)
-            ))
+            Some(match &target.hours {
+                Hours::AroundTheClock => format!(
+                    "{priority}: respond within {}, resolve within {}, around the clock",
+                    format_duration(target.respond),
+                    format_duration(target.resolve)
+                ),
+                Hours::Business(calendar) => format!(
+                    "{priority}: respond within {}, resolve within {} ({})",
+                    business_time(target.respond),
+                    business_time(target.resolve),
+                    calendar.describe()
+                ),
+            })
         })
         .collect();
     let warn: Vec<String> = policy.warn_at().iter().map(|p| format!("{p}%")).collect();
@@ -187,6 +192,30 @@ pub fn sla_policy(policy: &crate::domain::sla::SlaPolicy) -> Message {
             "Warnings at {} of a target, then a breach alert. Time on hold does not count towards resolving.",
             warn.join(" and ")
         )))
+}
+
+/// Working time as people count it: `24 business hours`, `1 business
+/// hour`, `30 business minutes`, `1h30m of business hours`. Not in days: a
+/// day of business hours is not a calendar day.
+fn business_time(amount: chrono::Duration) -> String {
+    let minutes = amount.num_minutes();
+    let plural = |n: i64, unit: &str| {
+        if n == 1 {
+            format!("1 business {unit}")
+        } else {
+            format!("{n} business {unit}s")
+        }
+    };
+    if amount == chrono::Duration::minutes(minutes) && minutes % 60 == 0 {
+        plural(minutes / 60, "hour")
+    } else if amount == chrono::Duration::minutes(minutes) && minutes < 60 {
+        plural(minutes, "minute")
+    } else {
+        format!(
+            "{} of business hours",
+            crate::domain::duration::format_duration(amount)
+        )
+    }
 }
 
 /// "Respond by … · resolve by …" for a new incident.
