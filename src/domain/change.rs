@@ -1,6 +1,7 @@
 //! Change requests and their lifecycle:
 //! `draft → submitted → approved | rejected`,
 //! `approved → in_progress → completed | failed | rolled_back`,
+//! `failed → rolled_back` (a failed change is then rolled back),
 //! `cancelled` from any open state.
 //!
 //! The rules that need no database live here: what `submit` requires, who

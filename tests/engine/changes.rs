@@ -380,6 +380,57 @@ async fn a_failed_change_is_rolled_back_or_failed_and_rejections_end_it(pool: Pg
 }
 
 #[sqlx::test]
+async fn a_failed_change_is_then_rolled_back(pool: PgPool) {
+    let desk = desk(pool.clone()).await;
+    let number = ready(
+        &desk,
+        "alice",
+        "Migrate mail store service:email",
+        &dated("2026-11-25T10:00 4h"),
+    )
+    .await;
+    desk.ok("alice", &format!("/change CHG-{number} submit"))
+        .await;
+    desk.ok("carol", &format!("/change CHG-{number} approve"))
+        .await;
+    desk.ok("dave", &format!("/change CHG-{number} approve"))
+        .await;
+    desk.clock.set(start() + Duration::hours(1));
+    desk.ok("bob", &format!("/change CHG-{number} start")).await;
+    desk.clock.set(start() + Duration::hours(2));
+    desk.ok(
+        "bob",
+        &format!("/change CHG-{number} fail the new store lost its index"),
+    )
+    .await;
+    desk.clock.set(start() + Duration::hours(3));
+    let rolled = desk
+        .ok(
+            "bob",
+            &format!("/change CHG-{number} rolled-back restored from snapshot"),
+        )
+        .await;
+    assert!(rolled.contains("rolled back"), "{rolled}");
+    assert_eq!(
+        actions(&pool, number).await[actions(&pool, number).await.len() - 2..],
+        ["failed".to_string(), "rolled_back".to_string()]
+    );
+    let show = desk.ok("bob", &format!("/change CHG-{number} show")).await;
+    assert!(show.contains("Status: rolled_back"), "{show}");
+    assert!(
+        show.contains("Rollback: the new store lost its index — rolled back: restored from snapshot"),
+        "the failure stays on the record: {show}"
+    );
+    assert!(show.contains("failed → rolled_back"), "{show}");
+    let again = desk
+        .refused("bob", &format!("/change CHG-{number} rolled-back"))
+        .await;
+    assert!(again.contains("rolled_back"), "{again}");
+    desk.refused("bob", &format!("/change CHG-{number} complete"))
+        .await;
+}
+
+#[sqlx::test]
 async fn a_standard_change_is_approved_on_submit(pool: PgPool) {
     let desk = desk(pool).await;
     let unknown = desk
