@@ -431,6 +431,37 @@ async fn a_failed_change_is_then_rolled_back(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn the_risk_of_a_change_is_shown_with_its_reason(pool: PgPool) {
+    let desk = desk(pool).await;
+    desk.ok(
+        "alice",
+        "/change Renew VPN certificate standard:tls-renewal service:vpn",
+    )
+    .await;
+    let standard = desk.ok("alice", "/change CHG-1 show").await;
+    assert!(
+        standard.contains("Risk: low (standard change `tls-renewal`: pre-approved)"),
+        "{standard}"
+    );
+    assert!(!standard.contains("likelihood medium"), "{standard}");
+    desk.ok("alice", "/change Upgrade VPN firmware service:vpn")
+        .await;
+    let assessed = desk.ok("alice", "/change CHG-2 show").await;
+    assert!(
+        assessed.contains("Risk: medium (impact medium, likelihood medium)"),
+        "{assessed}"
+    );
+    desk.ok("alice", "/change CHG-2 risk high").await;
+    let stated = desk.ok("alice", "/change CHG-2 show").await;
+    assert!(
+        stated.contains(
+            "Risk: high (set by hand; the matrix gives medium for impact medium, likelihood medium)"
+        ),
+        "{stated}"
+    );
+}
+
+#[sqlx::test]
 async fn a_standard_change_is_approved_on_submit(pool: PgPool) {
     let desk = desk(pool).await;
     let unknown = desk

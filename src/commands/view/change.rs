@@ -5,7 +5,7 @@ use super::incident::when;
 use crate::commands::buttons::{Button, ButtonAction, ButtonStyle};
 use crate::commands::reply::{Block, Message};
 use crate::config::ChangeConfig;
-use crate::domain::change::{Change, ChangeRules, ChangeStatus, Window};
+use crate::domain::change::{Change, ChangeRules, ChangeStatus, RiskBasis, Window};
 use crate::domain::timeline::{Event, EventAction};
 use crate::domain::Platform;
 use crate::store::{self, StoreError};
@@ -73,13 +73,7 @@ pub fn change_fields(change: &Change, rules: &ChangeRules) -> Block {
     let mut fields = vec![
         ("Status".to_string(), change.status.to_string()),
         ("Type".to_string(), change.change_type.to_string()),
-        (
-            "Risk".to_string(),
-            format!(
-                "{} (impact {}, likelihood {})",
-                change.risk, change.impact, change.likelihood
-            ),
-        ),
+        ("Risk".to_string(), risk_with_reason(change, rules)),
         (
             "Window".to_string(),
             change
@@ -99,6 +93,26 @@ pub fn change_fields(change: &Change, rules: &ChangeRules) -> Block {
         fields.push(("Approvals".to_string(), approvals_summary(change, rules)));
     }
     Block::Fields(fields)
+}
+
+/// The risk with the reason it has it: `medium (impact medium, likelihood
+/// medium)` from the matrix, `low (standard change \`restart-vpn\`:
+/// pre-approved)`, or `high (set by hand; the matrix gives medium for
+/// impact medium, likelihood medium)`.
+pub fn risk_with_reason(change: &Change, rules: &ChangeRules) -> String {
+    let assessed = format!(
+        "impact {}, likelihood {}",
+        change.impact, change.likelihood
+    );
+    let reason = match change.risk_basis(&rules.risk_matrix) {
+        RiskBasis::Matrix => assessed,
+        RiskBasis::Standard(name) => format!("standard change `{name}`: pre-approved"),
+        RiskBasis::Runbook(name) => format!("standard change by the `{name}` runbook"),
+        RiskBasis::Stated { matrix } => {
+            format!("set by hand; the matrix gives {matrix} for {assessed}")
+        }
+    };
+    format!("{} ({reason})", change.risk)
 }
 
 /// `1 of 2: shell:carol`.

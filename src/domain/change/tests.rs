@@ -256,3 +256,48 @@ fn a_failed_change_can_be_rolled_back_and_keeps_its_failure() {
     assert!(apply(&failed, ChangeAction::Complete(None), "bob", at(2, 1)).is_err());
     assert!(apply(&failed, ChangeAction::Fail(text("again")), "bob", at(2, 1)).is_err());
 }
+
+#[test]
+fn the_risk_shown_says_where_it_comes_from() {
+    let matrix = RiskMatrix::default();
+    // Medium impact and likelihood: the matrix says medium.
+    let normal = change(ChangeType::Normal);
+    assert_eq!(normal.risk_basis(&matrix), RiskBasis::Matrix);
+    // A standard change from the catalog, low by its entry.
+    let standard = Change {
+        standard: Some("tls-renewal".into()),
+        risk: Risk::Low,
+        ..change(ChangeType::Standard)
+    };
+    assert_eq!(
+        standard.risk_basis(&matrix),
+        RiskBasis::Standard("tls-renewal")
+    );
+    // A runbook's standard change.
+    let runbook = Change {
+        standard: Some(format!("{RUNBOOK_PREFIX}provision-vm")),
+        risk: Risk::Low,
+        ..change(ChangeType::Standard)
+    };
+    assert_eq!(
+        runbook.risk_basis(&matrix),
+        RiskBasis::Runbook("provision-vm")
+    );
+    // Set by hand against the matrix.
+    let stated = Change {
+        risk: Risk::High,
+        ..change(ChangeType::Normal)
+    };
+    assert_eq!(
+        stated.risk_basis(&matrix),
+        RiskBasis::Stated {
+            matrix: Risk::Medium
+        }
+    );
+    // A standard change whose risk is what the matrix gives is the matrix's.
+    let agreeing = Change {
+        standard: Some("tls-renewal".into()),
+        ..change(ChangeType::Standard)
+    };
+    assert_eq!(agreeing.risk_basis(&matrix), RiskBasis::Matrix);
+}
