@@ -57,7 +57,7 @@ pub fn change_line(change: &Change) -> String {
     let implementer = change
         .implementer
         .as_ref()
-        .map(|i| format!(" ({i})"))
+        .map(|i| format!(" ({})", i.display_name()))
         .unwrap_or_default();
     format!(
         "{} {} {}{service} · {window} — {}{implementer}",
@@ -85,9 +85,9 @@ pub fn change_fields(change: &Change, rules: &ChangeRules) -> Block {
     if let Some(service) = &change.service {
         fields.push(("Service".to_string(), service.clone()));
     }
-    fields.push(("Requester".to_string(), change.requester.to_string()));
+    fields.push(("Requester".to_string(), change.requester.display_name()));
     if let Some(implementer) = &change.implementer {
-        fields.push(("Implementer".to_string(), implementer.to_string()));
+        fields.push(("Implementer".to_string(), implementer.display_name()));
     }
     if change.change_type != crate::domain::change::ChangeType::Standard {
         fields.push(("Approvals".to_string(), approvals_summary(change, rules)));
@@ -96,8 +96,8 @@ pub fn change_fields(change: &Change, rules: &ChangeRules) -> Block {
 }
 
 /// The risk with the reason it has it: `medium (impact medium, likelihood
-/// medium)` from the matrix, `low (standard change \`restart-vpn\`:
-/// pre-approved)`, or `high (set by hand; the matrix gives medium for
+/// medium)` from the matrix, ``low (standard change `restart-vpn`:
+/// pre-approved)``, or `high (set by hand; the matrix gives medium for
 /// impact medium, likelihood medium)`.
 pub fn risk_with_reason(change: &Change, rules: &ChangeRules) -> String {
     let assessed = format!(
@@ -120,7 +120,7 @@ pub fn approvals_summary(change: &Change, rules: &ChangeRules) -> String {
     let names: Vec<String> = change
         .approvals
         .iter()
-        .map(|a| a.approver.to_string())
+        .map(|a| a.approver.display_name())
         .collect();
     let count = format!(
         "{} of {}",
@@ -192,7 +192,7 @@ pub fn change_message(change: &Change, rules: &ChangeRules, flags: &[String]) ->
         _ => {
             message = message.with(Block::Context(format!(
                 "Requested by {} · drafted {}",
-                change.requester,
+                change.requester.display_name(),
                 when(change.created_at)
             )));
             false
@@ -246,7 +246,7 @@ pub fn change_card(change: &Change, rules: &ChangeRules, events: &[Event]) -> Me
                         .as_deref()
                         .map(|c| format!(": {c}"))
                         .unwrap_or_default();
-                    format!("{}  {}{comment}", when(a.at), a.approver)
+                    format!("{}  {}{comment}", when(a.at), a.approver.display_name())
                 })
                 .collect(),
         });
@@ -255,7 +255,7 @@ pub fn change_card(change: &Change, rules: &ChangeRules, events: &[Event]) -> Me
         title: Some(format!("Timeline ({} events)", events.len())),
         items: events
             .iter()
-            .map(|event| format!("{}  {}  {}", when(event.at), event.actor, event.describe()))
+            .map(super::incident::timeline_line)
             .collect(),
     })
 }

@@ -6,10 +6,22 @@ use crate::commands::reply::{Block, Message};
 use crate::domain::incident::Incident;
 use crate::domain::sla::{ClockView, SlaClock};
 use crate::domain::timeline::Event;
+use crate::domain::UserId;
 
 /// An instant as shown to people.
 pub fn when(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// One timeline entry: `2026-11-25 09:00 UTC  Alertmanager  created …`,
+/// the actor as people read it.
+pub fn timeline_line(event: &Event) -> String {
+    format!(
+        "{}  {}  {}",
+        when(event.at),
+        event.actor.display_name(),
+        event.describe()
+    )
 }
 
 /// One line for lists: `INC-3 P1 acknowledged — VPN down (shell:bob)`.
@@ -17,7 +29,7 @@ pub fn incident_line(incident: &Incident) -> String {
     let assignee = incident
         .assignee
         .as_ref()
-        .map_or_else(|| "unassigned".to_string(), ToString::to_string);
+        .map_or_else(|| "unassigned".to_string(), UserId::display_name);
     format!(
         "{} {} {} — {} ({}, opened {})",
         incident.reference(),
@@ -39,7 +51,7 @@ pub fn incident_fields(incident: &Incident) -> Block {
         fields.push(("Service".to_string(), service.clone()));
     }
     if let Some(assignee) = &incident.assignee {
-        fields.push(("Assignee".to_string(), assignee.to_string()));
+        fields.push(("Assignee".to_string(), assignee.display_name()));
     }
     Block::Fields(fields)
 }
@@ -73,7 +85,7 @@ pub fn incident_message(incident: &Incident, clocks: &[ClockView]) -> Message {
             incident
                 .assignee
                 .as_ref()
-                .map_or_else(|| "unassigned".to_string(), ToString::to_string),
+                .map_or_else(|| "unassigned".to_string(), UserId::display_name),
         ),
     ];
     if let Some(service) = &incident.service {
@@ -91,7 +103,7 @@ pub fn incident_message(incident: &Incident, clocks: &[ClockView]) -> Message {
     }
     message = message.with(Block::Context(format!(
         "Reported by {} · opened {}",
-        incident.reporter,
+        incident.reporter.display_name(),
         when(incident.created_at)
     )));
     let button = |label: &str, action, style| Button {
@@ -259,7 +271,7 @@ pub fn incident_card(incident: &Incident, events: &[Event], clocks: &[ClockView]
             "Impact / urgency".to_string(),
             format!("{} / {}", incident.impact, incident.urgency),
         ),
-        ("Reporter".to_string(), incident.reporter.to_string()),
+        ("Reporter".to_string(), incident.reporter.display_name()),
         (
             "Reported in".to_string(),
             format!("{} #{}", incident.origin.platform, incident.origin.channel),
@@ -295,7 +307,7 @@ pub fn incident_card(incident: &Incident, events: &[Event], clocks: &[ClockView]
         title: Some(format!("Timeline ({} events)", events.len())),
         items: events
             .iter()
-            .map(|event| format!("{}  {}  {}", when(event.at), event.actor, event.describe()))
+            .map(timeline_line)
             .collect(),
     })
 }
