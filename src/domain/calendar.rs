@@ -463,8 +463,8 @@ mod tests {
 
     #[test]
     fn calendars_read_as_words() {
-        let berlin = BusinessCalendar::new(Berlin, weekdays(), time(8, 0), time(18, 0), vec![])
-            .unwrap();
+        let berlin =
+            BusinessCalendar::new(Berlin, weekdays(), time(8, 0), time(18, 0), vec![]).unwrap();
         assert_eq!(berlin.describe(), "Mon–Fri 08:00–18:00 Europe/Berlin");
         assert_eq!(
             BusinessCalendar::office_utc().describe(),

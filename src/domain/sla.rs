@@ -320,10 +320,9 @@ fn view(
         pauses
             .iter()
             .map(|p| {
-                target.hours.elapsed(
-                    second(p.start),
-                    p.end.map_or(until, second).min(until),
-                )
+                target
+                    .hours
+                    .elapsed(second(p.start), p.end.map_or(until, second).min(until))
             })
             .fold(Duration::zero(), |total, part| total + part)
     } else {

@@ -418,7 +418,9 @@ async fn a_failed_change_is_then_rolled_back(pool: PgPool) {
     let show = desk.ok("bob", &format!("/change CHG-{number} show")).await;
     assert!(show.contains("Status: rolled_back"), "{show}");
     assert!(
-        show.contains("Rollback: the new store lost its index — rolled back: restored from snapshot"),
+        show.contains(
+            "Rollback: the new store lost its index — rolled back: restored from snapshot"
+        ),
         "the failure stays on the record: {show}"
     );
     assert!(show.contains("failed → rolled_back"), "{show}");

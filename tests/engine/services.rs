@@ -508,7 +508,10 @@ async fn the_status_page_shows_times_without_fractions_of_a_second(pool: PgPool)
     let incident = &page["services"][0]["incidents"][0];
     assert_eq!(incident["since"], dated("2026-11-25T09:00:00Z"));
     assert_eq!(incident["updates"][0]["at"], dated("2026-11-25T09:00:00Z"));
-    assert_eq!(incident["updates"][0]["at_text"], dated("2026-11-25 09:00 UTC"));
+    assert_eq!(
+        incident["updates"][0]["at_text"],
+        dated("2026-11-25 09:00 UTC")
+    );
 
     let (_, _, html) = get(&desk, "/status").await;
     assert!(!fractional.is_match(&html), "{html}");

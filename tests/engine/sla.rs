@@ -150,7 +150,10 @@ async fn itsm_sla_tells_business_hour_targets_in_words(pool: PgPool) {
         sla.contains("P1: respond within 15m, resolve within 4h, around the clock"),
         "{sla}"
     );
-    assert!(!sla.contains("1d"), "a day of business hours is not a day: {sla}");
+    assert!(
+        !sla.contains("1d"),
+        "a day of business hours is not a day: {sla}"
+    );
 }
 
 #[sqlx::test]
@@ -186,7 +189,9 @@ async fn a_response_due_at_closing_is_shown_at_closing(pool: PgPool) {
         .all(|text| !text.contains("breached")));
     let at_close = posted(tuesday + Duration::hours(4)).await;
     assert!(
-        at_close.iter().any(|text| text.contains("breached its 4h response target")),
+        at_close
+            .iter()
+            .any(|text| text.contains("breached its 4h response target")),
         "{at_close:?}"
     );
 }

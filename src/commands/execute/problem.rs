@@ -521,9 +521,6 @@ fn problem_card(
     });
     message.with(Block::List {
         title: Some(format!("Timeline ({} events)", events.len())),
-        items: events
-            .iter()
-            .map(view::incident::timeline_line)
-            .collect(),
+        items: events.iter().map(view::incident::timeline_line).collect(),
     })
 }

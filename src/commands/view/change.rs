@@ -100,10 +100,7 @@ pub fn change_fields(change: &Change, rules: &ChangeRules) -> Block {
 /// pre-approved)``, or `high (set by hand; the matrix gives medium for
 /// impact medium, likelihood medium)`.
 pub fn risk_with_reason(change: &Change, rules: &ChangeRules) -> String {
-    let assessed = format!(
-        "impact {}, likelihood {}",
-        change.impact, change.likelihood
-    );
+    let assessed = format!("impact {}, likelihood {}", change.impact, change.likelihood);
     let reason = match change.risk_basis(&rules.risk_matrix) {
         RiskBasis::Matrix => assessed,
         RiskBasis::Standard(name) => format!("standard change `{name}`: pre-approved"),
@@ -253,9 +250,6 @@ pub fn change_card(change: &Change, rules: &ChangeRules, events: &[Event]) -> Me
     }
     message.with(Block::List {
         title: Some(format!("Timeline ({} events)", events.len())),
-        items: events
-            .iter()
-            .map(super::incident::timeline_line)
-            .collect(),
+        items: events.iter().map(super::incident::timeline_line).collect(),
     })
 }

@@ -305,9 +305,6 @@ pub fn incident_card(incident: &Incident, events: &[Event], clocks: &[ClockView]
     }
     message.with(Block::List {
         title: Some(format!("Timeline ({} events)", events.len())),
-        items: events
-            .iter()
-            .map(timeline_line)
-            .collect(),
+        items: events.iter().map(timeline_line).collect(),
     })
 }

@@ -228,8 +228,8 @@ fn a_target_that_ends_at_closing_is_due_at_closing_even_from_a_fraction_of_a_sec
     // Tuesday 2026-12-08 14:00 in Berlin (13:00 UTC), reported a fraction
     // of a second past the minute as the system clock does: four working
     // hours end at 18:00 (17:00 UTC), the close, not Wednesday 08:00.
-    let reported = Utc.with_ymd_and_hms(2026, 12, 8, 13, 0, 0).unwrap()
-        + Duration::milliseconds(400);
+    let reported =
+        Utc.with_ymd_and_hms(2026, 12, 8, 13, 0, 0).unwrap() + Duration::milliseconds(400);
     let closing = Utc.with_ymd_and_hms(2026, 12, 8, 17, 0, 0).unwrap();
     let policy = berlin_policy();
     let inc = incident(Priority::P3, reported);
