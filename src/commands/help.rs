@@ -91,14 +91,14 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 "`/change <title> [type:standard/normal/emergency] [service:<name>] [impact:h/m/l likelihood:h/m/l] [risk:low/medium/high]` drafts one (normal unless a type is given; risk from impact × likelihood). `standard:<name>` follows a pre-approved standard change from the catalog, with its plans filled in.".into(),
             ))
             .with(Block::List {
-                title: Some("Lifecycle: draft → submitted → approved → in_progress → completed / failed / rolled_back; rejected; cancelled".into()),
+                title: Some("Lifecycle: draft → submitted → approved → in_progress → completed / failed / rolled_back; failed → rolled_back; rejected; cancelled".into()),
                 items: vec![
                     "plan <text> · test <text> · rollback <text>: the implementation, test and rollback plans".into(),
                     "window <start> <duration>: e.g. `window 2026-12-01T22:00 2h` (start in the change time zone, or RFC 3339 with an offset)".into(),
                     "describe <text> · assess impact:h/m/l likelihood:h/m/l · risk low/medium/high · implementer @user".into(),
                     "submit: needs all three plans and a window; a standard change is approved at once".into(),
                     "approve [comment] · reject <reason>: cab for normal changes (the configured number of distinct members), emergency_cab for emergency ones; never the requester".into(),
-                    "start (`start now` before the window opens) · complete [review note] · fail <what happened> · rolled-back [note] · cancel [why]".into(),
+                    "start (`start now` before the window opens) · complete [review note] · fail <what happened> · rolled-back [note] (also after fail) · cancel [why]".into(),
                     "note <text> · show: the whole record with approvals and timeline".into(),
                 ],
             })

@@ -91,6 +91,15 @@ impl Hours {
         }
     }
 
+    /// When the clock counts, in words: `around the clock`, or the calendar
+    /// as [`BusinessCalendar::describe`] tells it.
+    pub fn describe(&self) -> String {
+        match self {
+            Hours::AroundTheClock => "around the clock".to_string(),
+            Hours::Business(calendar) => calendar.describe(),
+        }
+    }
+
     /// The earliest instant at which `amount` of counted time has passed
     /// since `start`: a deadline.
     ///
@@ -184,6 +193,36 @@ impl BusinessCalendar {
     /// The time zone whose wall clock the working hours follow.
     pub fn time_zone(&self) -> Tz {
         self.time_zone
+    }
+
+    /// The calendar in words, as people read a target: `Mon–Fri 08:00–18:00
+    /// Europe/Berlin`, with `, except holidays` when it has any. Runs of
+    /// consecutive working days are joined with a dash (`Mon–Wed, Fri`).
+    pub fn describe(&self) -> String {
+        let mut runs: Vec<String> = Vec::new();
+        let mut run: Option<(&str, &str)> = None;
+        for (day, short, _) in WEEKDAYS {
+            if self.working_days & day_bit(day) != 0 {
+                run = Some(run.map_or((short, short), |(first, _)| (first, short)));
+            } else if let Some(done) = run.take() {
+                runs.push(show_run(done));
+            }
+        }
+        if let Some(done) = run {
+            runs.push(show_run(done));
+        }
+        let holidays = if self.holidays.is_empty() {
+            ""
+        } else {
+            ", except holidays"
+        };
+        format!(
+            "{} {}–{} {}{holidays}",
+            runs.join(", "),
+            self.opens.format("%H:%M"),
+            self.closes.format("%H:%M"),
+            self.time_zone.name()
+        )
     }
 
     /// Whether `at` falls inside working hours (the closing instant does not).
@@ -295,6 +334,22 @@ enum Repeat {
     Later,
 }
 
+/// A run of working days from `first` to `last` (short names), capitalised:
+/// `Mon`, `Mon–Fri`.
+fn show_run((first, last): (&str, &str)) -> String {
+    let capital = |name: &str| {
+        let mut chars = name.chars();
+        chars.next().map_or_else(String::new, |c| {
+            c.to_ascii_uppercase().to_string() + chars.as_str()
+        })
+    };
+    if first == last {
+        capital(first)
+    } else {
+        format!("{}–{}", capital(first), capital(last))
+    }
+}
+
 /// `day`'s bit in [`BusinessCalendar::working_days`].
 fn day_bit(day: Weekday) -> u8 {
     1 << day.num_days_from_monday()
@@ -403,6 +458,62 @@ mod tests {
         assert_eq!(
             office().elapsed(friday_late, at("2026-01-12T12:30:00Z")),
             Duration::hours(4)
+        );
+    }
+
+    #[test]
+    fn calendars_read_as_words() {
+        let berlin =
+            BusinessCalendar::new(Berlin, weekdays(), time(8, 0), time(18, 0), vec![]).unwrap();
+        assert_eq!(berlin.describe(), "Mon–Fri 08:00–18:00 Europe/Berlin");
+        assert_eq!(
+            BusinessCalendar::office_utc().describe(),
+            "Mon–Fri 09:00–17:00 UTC"
+        );
+        let odd = BusinessCalendar::new(
+            New_York,
+            vec![Weekday::Sun, Weekday::Mon, Weekday::Tue, Weekday::Thu],
+            time(7, 30),
+            time(15, 45),
+            vec![date(2026, 12, 24)],
+        )
+        .unwrap();
+        assert_eq!(
+            odd.describe(),
+            "Mon–Tue, Thu, Sun 07:30–15:45 America/New_York, except holidays"
+        );
+        assert_eq!(Hours::AroundTheClock.describe(), "around the clock");
+        assert_eq!(
+            Hours::Business(berlin).describe(),
+            "Mon–Fri 08:00–18:00 Europe/Berlin"
+        );
+    }
+
+    #[test]
+    fn a_deadline_that_falls_at_closing_is_the_closing_time() {
+        // Tuesday 2026-12-08 14:00 in Berlin (13:00 UTC), open 08:00–18:00:
+        // four working hours end at Tuesday's close, 18:00 (17:00 UTC), not
+        // at Wednesday's opening.
+        let berlin = hours(Berlin, weekdays(), time(8, 0), time(18, 0));
+        let tuesday = at("2026-12-08T13:00:00Z");
+        assert_eq!(tuesday.weekday(), Weekday::Tue);
+        let due = berlin.add(tuesday, Duration::hours(4));
+        assert_eq!(due, at("2026-12-08T17:00:00Z"));
+        assert_eq!(berlin.elapsed(tuesday, due), Duration::hours(4));
+        // A second more runs into Wednesday morning.
+        assert_eq!(
+            berlin.add(tuesday, Duration::hours(4) + Duration::seconds(1)),
+            at("2026-12-09T07:00:01Z")
+        );
+        // From the closing instant itself, the clock waits for the opening.
+        assert_eq!(
+            berlin.add(due, Duration::hours(1)),
+            at("2026-12-09T08:00:00Z")
+        );
+        // A whole day from the opening ends at that day's close.
+        assert_eq!(
+            berlin.add(at("2026-12-08T07:00:00Z"), Duration::hours(10)),
+            at("2026-12-08T17:00:00Z")
         );
     }
 
@@ -821,6 +932,60 @@ mod tests {
             let less = Duration::seconds((amount.num_seconds() as f64 * fraction) as i64);
             prop_assert!(hours.add(s1, less) <= hours.add(s1, amount));
             prop_assert!(hours.add(s1, amount) <= hours.add(s2, amount));
+        }
+
+        #[test]
+        fn add_and_elapsed_are_inverse_at_the_edges_of_working_hours(
+            calendar in calendar(),
+            start in instant(),
+            edge in 0usize..3,
+            days_ahead in 0u64..20,
+            nudge in prop_oneof![Just(0i64), -2i64..=2],
+        ) {
+            // An end instant on a window's edge (its opening or closing), a
+            // few days after `start`, or a few seconds either side of it; and
+            // the working time between them as the amount to add.
+            let first = start.date_naive() + chrono::Days::new(days_ahead);
+            let windows: Vec<_> = first
+                .iter_days()
+                .take(400)
+                .filter_map(|date| calendar.window(date))
+                .filter(|(_, closes)| *closes > start)
+                .take(2)
+                .collect();
+            prop_assume!(!windows.is_empty());
+            let (opens, closes) = windows[0];
+            let edge = match edge {
+                0 => closes,
+                1 => opens.max(start),
+                _ => windows.get(1).map_or(closes, |(opens, _)| *opens),
+            };
+            let end = edge + Duration::seconds(nudge);
+            let hours = Hours::Business(calendar.clone());
+            let amount = hours.elapsed(start, end);
+            let due = hours.add(start, amount);
+            prop_assert_eq!(hours.elapsed(start, due), amount);
+            if amount == Duration::zero() {
+                prop_assert_eq!(due, start);
+            } else {
+                // Inside working hours or exactly at a closing: the instant
+                // just before the deadline is working time. Never at an
+                // opening that a closing could have served.
+                prop_assert!(calendar.is_open(due - Duration::nanoseconds(1)), "due {due}");
+                prop_assert!(due <= end.max(start), "due {due} after end {end}");
+                if calendar.is_open(end - Duration::nanoseconds(1)) {
+                    prop_assert_eq!(due, end);
+                }
+            }
+        }
+
+        #[test]
+        fn add_never_leaves_working_hours(
+            (calendar, amount) in calendar_and_amount(),
+            start in instant(),
+        ) {
+            let due = Hours::Business(calendar.clone()).add(start, amount);
+            prop_assert!(calendar.is_open(due - Duration::nanoseconds(1)), "due {due}");
         }
 
         #[test]

@@ -1,6 +1,7 @@
 //! Change requests and their lifecycle:
 //! `draft → submitted → approved | rejected`,
 //! `approved → in_progress → completed | failed | rolled_back`,
+//! `failed → rolled_back` (a failed change is then rolled back),
 //! `cancelled` from any open state.
 //!
 //! The rules that need no database live here: what `submit` requires, who
@@ -171,6 +172,23 @@ impl Default for RiskMatrix {
             },
         }
     }
+}
+
+/// Why a change has the risk it has, so that what is shown beside the risk
+/// is its reason. A change's risk comes from the risk matrix (its impact
+/// and likelihood), from the standard change it follows (standard changes
+/// are pre-approved because their risk is known and low), or from a person
+/// who set it with `risk:` or `risk <level>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RiskBasis<'a> {
+    /// The matrix gives this risk for the change's impact and likelihood.
+    Matrix,
+    /// A standard change from the catalog entry `name`, pre-approved.
+    Standard(&'a str),
+    /// A standard change a run of the runbook `name` made.
+    Runbook(&'a str),
+    /// Set by a person; the matrix would give `matrix`.
+    Stated { matrix: Risk },
 }
 
 /// Where a change is in its lifecycle.
@@ -548,6 +566,25 @@ impl Change {
         match self.change_type {
             ChangeType::Standard => self.standard.as_deref()?.strip_prefix(RUNBOOK_PREFIX),
             _ => None,
+        }
+    }
+
+    /// Why the change has its risk, judged against `matrix`: when the
+    /// matrix gives the same risk for its impact and likelihood, the matrix;
+    /// otherwise the standard change or runbook it follows, or a person.
+    pub fn risk_basis(&self, matrix: &RiskMatrix) -> RiskBasis<'_> {
+        let from_matrix = matrix.risk(self.impact, self.likelihood);
+        if self.risk == from_matrix {
+            return RiskBasis::Matrix;
+        }
+        if let Some(runbook) = self.runbook() {
+            return RiskBasis::Runbook(runbook);
+        }
+        match (self.change_type, self.standard.as_deref()) {
+            (ChangeType::Standard, Some(name)) => RiskBasis::Standard(name),
+            _ => RiskBasis::Stated {
+                matrix: from_matrix,
+            },
         }
     }
 

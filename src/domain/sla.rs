@@ -1,11 +1,17 @@
 //! SLA clocks: time to respond (acknowledge) and time to resolve, per
 //! priority, counted around the clock or in business hours, with warnings
 //! at fractions of the target and a breach at 100%.
+//!
+//! Clocks count whole seconds: every instant they read (the report, a
+//! pause, the stop, now) is taken at the start of its second. A report at
+//! 14:00:00.4 with four working hours left before an 18:00 close is due at
+//! 18:00:00, the close, rather than at 08:00:00.4 the next morning; an
+//! acknowledgement in the second of the deadline is in time.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 
 use super::calendar::Hours;
 use super::duration::format_duration;
@@ -60,7 +66,7 @@ pub struct SlaTarget {
     pub respond: Duration,
     pub resolve: Duration,
     pub hours: Hours,
-    /// The calendar's name, for `/itsm sla` (`None` = around the clock).
+    /// The calendar's name from config (`None` = around the clock).
     pub calendar: Option<String>,
 }
 
@@ -261,7 +267,7 @@ impl SlaPolicy {
                 // skips it when it was announced in time.
                 let counted = !incident.resolved_by_monitoring;
                 let due = reached_at(clock, target, incident.created_at, pauses);
-                if let Some(due) = due.filter(|due| counted && stopped > *due) {
+                if let Some(due) = due.filter(|due| counted && second(stopped) > *due) {
                     out.push(Checkpoint {
                         clock,
                         threshold: 100,
@@ -280,12 +286,22 @@ impl SlaPolicy {
                 out.push(Checkpoint {
                     clock,
                     threshold,
-                    due_at: target.hours.add(incident.created_at, part + paused),
+                    due_at: target.hours.add(started(incident), part + paused),
                 });
             }
         }
         out
     }
+}
+
+/// `at` as the clocks read it: the start of its second.
+fn second(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(0)
+}
+
+/// When both clocks start: the second the incident was reported.
+fn started(incident: &Incident) -> DateTime<Utc> {
+    second(incident.created_at)
 }
 
 /// When `clock` stopped for good, if it did: the response clock at a
@@ -313,19 +329,19 @@ pub fn reached_at(
 ) -> Option<DateTime<Utc>> {
     let hours = &target.hours;
     let mut remaining = target.of(clock);
-    let mut from = created_at;
+    let mut from = second(created_at);
     if clock == SlaClock::Resolve {
         let mut sorted: Vec<&Pause> = pauses.iter().collect();
         sorted.sort_by_key(|p| p.start);
         for pause in sorted {
-            let start = pause.start.max(from);
+            let start = second(pause.start).max(from);
             let candidate = hours.add(from, remaining);
             if candidate <= start {
                 return Some(candidate);
             }
             remaining -= hours.elapsed(from, start);
             match pause.end {
-                Some(end) => from = end.max(from),
+                Some(end) => from = second(end).max(from),
                 None => return None,
             }
         }
@@ -344,7 +360,7 @@ fn paused_time(clock: SlaClock, hours: &Hours, pauses: &[Pause]) -> Duration {
     }
     pauses
         .iter()
-        .filter_map(|p| p.end.map(|end| hours.elapsed(p.start, end)))
+        .filter_map(|p| p.end.map(|end| hours.elapsed(second(p.start), second(end))))
         .fold(Duration::zero(), |total, part| total + part)
 }
 
@@ -357,7 +373,7 @@ fn view(
 ) -> ClockView {
     let goal = target.of(clock);
     let stopped_at = stop_of(clock, incident);
-    let until = stopped_at.unwrap_or(now);
+    let until = second(stopped_at.unwrap_or(now));
     // Pauses count up to `until`; an open pause runs up to it.
     let paused = if clock == SlaClock::Resolve {
         pauses
@@ -366,15 +382,16 @@ fn view(
             .map(|p| {
                 target
                     .hours
-                    .elapsed(p.start, p.end.unwrap_or(until).min(until))
+                    .elapsed(second(p.start), p.end.map_or(until, second).min(until))
             })
             .fold(Duration::zero(), |total, part| total + part)
     } else {
         Duration::zero()
     };
-    let used = target.hours.elapsed(incident.created_at, until) - paused;
+    let used = target.hours.elapsed(started(incident), until) - paused;
     let paused_now = stopped_at.is_none() && is_paused(clock, pauses);
     let due_at = reached_at(clock, target, incident.created_at, pauses);
+    let stopped_at = stopped_at.map(second);
     let counted = !incident.resolved_by_monitoring;
     // The verdict compares instants (see `reached_at`); the margins are
     // for people.
@@ -387,7 +404,7 @@ fn view(
         (Some(_), _) => ClockState::Met {
             margin: (goal - used).max(Duration::zero()),
         },
-        (None, Some(due)) if now > due => ClockState::Breached {
+        (None, Some(due)) if second(now) > due => ClockState::Breached {
             by: (used - goal).max(Duration::zero()),
             stopped: false,
         },

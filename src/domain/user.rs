@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::alert::AlertSource;
+
 /// Where a person or message comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Platform {
@@ -95,18 +97,6 @@ impl UserId {
         &self.id
     }
 
-    /// Whether a person acts under this id, rather than the bot on behalf of
-    /// a monitoring source (`shell:alertmanager`, `shell:grafana`), an
-    /// automation rule (`shell:rule.<name>`) or the on-call schedule
-    /// (`shell:oncall`). Only a person's action is a response to an
-    /// incident. API callers (`shell:api.<name>`) count as people: someone
-    /// holds the token and chose to act.
-    pub fn is_person(&self) -> bool {
-        self.platform != Platform::Shell
-            || !(matches!(self.id.as_str(), "alertmanager" | "grafana" | "oncall")
-                || self.id.starts_with("rule."))
-    }
-
     /// Reads a person named in a command by someone on `platform`: `me`,
     /// `@name`, a chat mention (`<@U123>`, `<@U123|name>`, `<@!123>`) or an
     /// explicit `platform:id`.
@@ -132,6 +122,92 @@ impl UserId {
             return token.parse();
         }
         Err(malformed())
+    }
+}
+
+/// Who acts when it is not a person at a keyboard: the bot's own users,
+/// all on the shell platform (`shell:<name>`), whose names no person's
+/// shell login should take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemActor<'a> {
+    /// A monitoring system that opens and resolves incidents from alerts:
+    /// `shell:alertmanager`, `shell:grafana`.
+    Monitoring(AlertSource),
+    /// A program calling the REST API with a token: `shell:api.<token name>`.
+    /// Someone wrote and runs it, so what it does counts as a person's doing.
+    Api(&'a str),
+    /// The bot acting on its own rules: an automation rule
+    /// (`shell:rule.<name>`, `Some(name)`) or on-call paging (`shell:oncall`,
+    /// `None`).
+    Automation(Option<&'a str>),
+}
+
+impl SystemActor<'_> {
+    /// Whether what this actor does counts as a person's action, e.g. a
+    /// response to an incident: only API callers.
+    pub fn is_person(self) -> bool {
+        matches!(self, SystemActor::Api(_))
+    }
+}
+
+impl fmt::Display for SystemActor<'_> {
+    /// The name people read: `Alertmanager`, `API (writer)`,
+    /// `rule escalate-db`, `on-call`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SystemActor::Monitoring(source) => f.write_str(source.product()),
+            SystemActor::Api(caller) => write!(f, "API ({caller})"),
+            SystemActor::Automation(Some(rule)) => write!(f, "rule {rule}"),
+            SystemActor::Automation(None) => f.write_str("on-call"),
+        }
+    }
+}
+
+impl UserId {
+    /// Which of the bot's own actors this id is, or `None` for a person.
+    ///
+    /// The one classification of actors: alert sources (`shell:alertmanager`,
+    /// `shell:grafana`) are [`SystemActor::Monitoring`], API callers
+    /// (`shell:api.<name>`) [`SystemActor::Api`], automation rules
+    /// (`shell:rule.<name>`) and on-call paging (`shell:oncall`)
+    /// [`SystemActor::Automation`]. Every other id, on any platform, is a
+    /// person. Stored ids and the API's JSON keep the raw `platform:id`; only
+    /// what people read uses [`UserId::display_name`].
+    pub fn system_actor(&self) -> Option<SystemActor<'_>> {
+        if self.platform != Platform::Shell {
+            return None;
+        }
+        let id = self.id.as_str();
+        if let Some(caller) = id.strip_prefix("api.").filter(|name| !name.is_empty()) {
+            return Some(SystemActor::Api(caller));
+        }
+        if let Some(rule) = id.strip_prefix("rule.").filter(|name| !name.is_empty()) {
+            return Some(SystemActor::Automation(Some(rule)));
+        }
+        match id {
+            "oncall" => Some(SystemActor::Automation(None)),
+            _ => [AlertSource::Alertmanager, AlertSource::Grafana]
+                .into_iter()
+                .find(|source| source.as_str() == id)
+                .map(SystemActor::Monitoring),
+        }
+    }
+
+    /// Whether this id acts as a person: every person, and API callers (a
+    /// program someone runs). Alert sources, automation rules and on-call
+    /// paging are not persons: what they do is never a response.
+    pub fn is_person(&self) -> bool {
+        self.system_actor().is_none_or(SystemActor::is_person)
+    }
+
+    /// The id as people read it: a system actor by its name (`Alertmanager`,
+    /// `API (writer)`, `rule escalate-db`), a person as `platform:id`, which
+    /// the chat adapters turn into their name or a mention.
+    pub fn display_name(&self) -> String {
+        match self.system_actor() {
+            Some(actor) => actor.to_string(),
+            None => self.to_string(),
+        }
     }
 }
 
@@ -200,6 +276,64 @@ mod tests {
                 .to_string(),
             "discord:8035"
         );
+    }
+
+    fn id(text: &str) -> UserId {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn system_actors_are_told_from_people() {
+        let cases = [
+            (
+                "shell:alertmanager",
+                Some(SystemActor::Monitoring(AlertSource::Alertmanager)),
+                "Alertmanager",
+                false,
+            ),
+            (
+                "shell:grafana",
+                Some(SystemActor::Monitoring(AlertSource::Grafana)),
+                "Grafana",
+                false,
+            ),
+            (
+                "shell:api.writer",
+                Some(SystemActor::Api("writer")),
+                "API (writer)",
+                true,
+            ),
+            (
+                "shell:rule.escalate-db",
+                Some(SystemActor::Automation(Some("escalate-db"))),
+                "rule escalate-db",
+                false,
+            ),
+            (
+                "shell:oncall",
+                Some(SystemActor::Automation(None)),
+                "on-call",
+                false,
+            ),
+            ("shell:alice", None, "shell:alice", true),
+            ("slack:U024BE7LH", None, "slack:U024BE7LH", true),
+            // Only the shell platform holds the bot's own users.
+            ("slack:alertmanager", None, "slack:alertmanager", true),
+            ("discord:oncall", None, "discord:oncall", true),
+            // A prefix alone names nothing.
+            ("shell:api.", None, "shell:api.", true),
+            ("shell:rule.", None, "shell:rule.", true),
+            ("shell:apiary", None, "shell:apiary", true),
+            ("shell:Alertmanager", None, "shell:Alertmanager", true),
+        ];
+        for (text, actor, shown, person) in cases {
+            let user = id(text);
+            assert_eq!(user.system_actor(), actor, "{text}");
+            assert_eq!(user.display_name(), shown, "{text}");
+            assert_eq!(user.is_person(), person, "{text}");
+            // The stored form never changes.
+            assert_eq!(user.to_string(), text);
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::json;
 
@@ -36,9 +36,16 @@ pub fn routes() -> Router<HttpState> {
         .route("/status", get(status_html))
 }
 
+/// Serializes an instant as RFC 3339 to the second (`2026-11-25T09:00:00Z`):
+/// the clock's fractions of a second are noise to a status page's readers.
+fn rfc3339_secs<S: serde::Serializer>(at: &DateTime<Utc>, out: S) -> Result<S::Ok, S::Error> {
+    out.serialize_str(&at.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
 /// The whole page.
 #[derive(Debug, Serialize)]
 pub struct StatusPage {
+    #[serde(serialize_with = "rfc3339_secs")]
     pub generated_at: DateTime<Utc>,
     /// `generated_at` as people read it.
     pub generated_at_text: String,
@@ -78,6 +85,7 @@ pub struct DayView {
 #[derive(Debug, Serialize)]
 pub struct PublicIncident {
     /// Its first public update.
+    #[serde(serialize_with = "rfc3339_secs")]
     pub since: DateTime<Utc>,
     pub since_text: String,
     /// `ongoing` or `resolved`.
@@ -88,6 +96,7 @@ pub struct PublicIncident {
 /// One public update.
 #[derive(Debug, Serialize)]
 pub struct PublicUpdateView {
+    #[serde(serialize_with = "rfc3339_secs")]
     pub at: DateTime<Utc>,
     /// `at` as people read it.
     pub at_text: String,

@@ -89,6 +89,11 @@ async fn incidents_are_created_listed_paged_and_fetched_with_their_timeline(pool
     assert_eq!(created["priority"], "P1");
     assert_eq!(created["service"], "vpn");
     assert_eq!(created["reporter"], "shell:api.monitor");
+    // In chat the caller reads as the API, by its token's name.
+    let shown = desk.ok("alice", "/incident INC-1 show").await;
+    assert!(shown.contains("Reporter: API (monitor)"), "{shown}");
+    assert!(shown.contains("UTC  API (monitor)  created"), "{shown}");
+    assert!(!shown.contains("shell:api.monitor"), "{shown}");
     for n in 2..=5 {
         desk.ok("alice", &format!("/incident Printer {n} jammed P4"))
             .await;

@@ -413,6 +413,9 @@ do = [
         show.contains("Triage: INC-1 looks like the known tunnel bug."),
         "{show}"
     );
+    // The rule's steps on the timeline read as the rule, by name.
+    assert!(show.contains("UTC  rule triage  "), "{show}");
+    assert!(!show.contains("shell:rule.triage"), "{show}");
     let problem = desk.ok("alice", "/problem PRB-1 show").await;
     assert!(problem.contains("INC-1"), "{problem}");
     // Raised to P1 by the rule: the on-call was paged, and mentioned.

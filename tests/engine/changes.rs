@@ -380,6 +380,90 @@ async fn a_failed_change_is_rolled_back_or_failed_and_rejections_end_it(pool: Pg
 }
 
 #[sqlx::test]
+async fn a_failed_change_is_then_rolled_back(pool: PgPool) {
+    let desk = desk(pool.clone()).await;
+    let number = ready(
+        &desk,
+        "alice",
+        "Migrate mail store service:email",
+        &dated("2026-11-25T10:00 4h"),
+    )
+    .await;
+    desk.ok("alice", &format!("/change CHG-{number} submit"))
+        .await;
+    desk.ok("carol", &format!("/change CHG-{number} approve"))
+        .await;
+    desk.ok("dave", &format!("/change CHG-{number} approve"))
+        .await;
+    desk.clock.set(start() + Duration::hours(1));
+    desk.ok("bob", &format!("/change CHG-{number} start")).await;
+    desk.clock.set(start() + Duration::hours(2));
+    desk.ok(
+        "bob",
+        &format!("/change CHG-{number} fail the new store lost its index"),
+    )
+    .await;
+    desk.clock.set(start() + Duration::hours(3));
+    let rolled = desk
+        .ok(
+            "bob",
+            &format!("/change CHG-{number} rolled-back restored from snapshot"),
+        )
+        .await;
+    assert!(rolled.contains("rolled back"), "{rolled}");
+    assert_eq!(
+        actions(&pool, number).await[actions(&pool, number).await.len() - 2..],
+        ["failed".to_string(), "rolled_back".to_string()]
+    );
+    let show = desk.ok("bob", &format!("/change CHG-{number} show")).await;
+    assert!(show.contains("Status: rolled_back"), "{show}");
+    assert!(
+        show.contains(
+            "Rollback: the new store lost its index — rolled back: restored from snapshot"
+        ),
+        "the failure stays on the record: {show}"
+    );
+    assert!(show.contains("failed → rolled_back"), "{show}");
+    let again = desk
+        .refused("bob", &format!("/change CHG-{number} rolled-back"))
+        .await;
+    assert!(again.contains("rolled_back"), "{again}");
+    desk.refused("bob", &format!("/change CHG-{number} complete"))
+        .await;
+}
+
+#[sqlx::test]
+async fn the_risk_of_a_change_is_shown_with_its_reason(pool: PgPool) {
+    let desk = desk(pool).await;
+    desk.ok(
+        "alice",
+        "/change Renew VPN certificate standard:tls-renewal service:vpn",
+    )
+    .await;
+    let standard = desk.ok("alice", "/change CHG-1 show").await;
+    assert!(
+        standard.contains("Risk: low (standard change `tls-renewal`: pre-approved)"),
+        "{standard}"
+    );
+    assert!(!standard.contains("likelihood medium"), "{standard}");
+    desk.ok("alice", "/change Upgrade VPN firmware service:vpn")
+        .await;
+    let assessed = desk.ok("alice", "/change CHG-2 show").await;
+    assert!(
+        assessed.contains("Risk: medium (impact medium, likelihood medium)"),
+        "{assessed}"
+    );
+    desk.ok("alice", "/change CHG-2 risk high").await;
+    let stated = desk.ok("alice", "/change CHG-2 show").await;
+    assert!(
+        stated.contains(
+            "Risk: high (set by hand; the matrix gives medium for impact medium, likelihood medium)"
+        ),
+        "{stated}"
+    );
+}
+
+#[sqlx::test]
 async fn a_standard_change_is_approved_on_submit(pool: PgPool) {
     let desk = desk(pool).await;
     let unknown = desk

@@ -646,7 +646,10 @@ async fn reports_and_lists_export_as_csv(pool: PgPool) {
         .unwrap();
     let body = String::from_utf8(body.to_vec()).unwrap();
     let header = body.lines().next().unwrap();
-    assert!(header.starts_with("reference,") && header.contains(",title,"), "{body}");
+    assert!(
+        header.starts_with("reference,") && header.contains(",title,"),
+        "{body}"
+    );
     assert!(body.contains("\"VPN down, \"\"again\"\"\""), "{body}");
 
     for (path, hint) in [

@@ -250,6 +250,10 @@ async fn an_alertmanager_alert_opens_notes_and_resolves_one_incident(pool: PgPoo
     // It is a real incident: the engine shows it like any other.
     let shown = desk.ok("alice", "/incident INC-1 show").await;
     assert!(shown.contains("VPN tunnel down on vpn-gw-1"), "{shown}");
+    // Reported by Alertmanager, by name; the stored id stays as it was.
+    assert!(shown.contains("Reporter: Alertmanager"), "{shown}");
+    assert!(shown.contains("UTC  Alertmanager  created"), "{shown}");
+    assert!(!shown.contains("shell:alertmanager"), "{shown}");
 
     let summary = deliver(&desk, "/hooks/alertmanager", &alertmanager_vpn("firing")).await;
     assert_eq!(

@@ -487,6 +487,48 @@ async fn the_status_page_shows_public_services_and_nothing_internal(pool: PgPool
     assert_eq!(days[88]["level"], "up");
 }
 
+/// Times on the status page: to the minute with the zone for people, RFC
+/// 3339 to the second for machines, however finely the clock reads.
+#[sqlx::test]
+async fn the_status_page_shows_times_without_fractions_of_a_second(pool: PgPool) {
+    let desk = Desk::with_config(pool, vpn_config()).await;
+    let fraction = Duration::nanoseconds(123_456_789);
+    desk.clock.set(start() + fraction);
+    desk.ok("alice", "/incident VPN down P1 service:vpn").await;
+    desk.ok("bob", "/incident INC-1 public Remote access is down.")
+        .await;
+    desk.clock.set(start() + Duration::minutes(7) + fraction);
+    let fractional = regex::Regex::new(r"\d{2}:\d{2}:\d{2}[.,]\d").unwrap();
+
+    let (_, _, json) = get(&desk, "/status.json").await;
+    assert!(!fractional.is_match(&json), "{json}");
+    let page: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(page["generated_at"], dated("2026-11-25T09:07:00Z"));
+    assert_eq!(page["generated_at_text"], dated("2026-11-25 09:07 UTC"));
+    let incident = &page["services"][0]["incidents"][0];
+    assert_eq!(incident["since"], dated("2026-11-25T09:00:00Z"));
+    assert_eq!(incident["updates"][0]["at"], dated("2026-11-25T09:00:00Z"));
+    assert_eq!(
+        incident["updates"][0]["at_text"],
+        dated("2026-11-25 09:00 UTC")
+    );
+
+    let (_, _, html) = get(&desk, "/status").await;
+    assert!(!fractional.is_match(&html), "{html}");
+    assert!(
+        html.contains(&dated(
+            r#"<time datetime="2026-11-25T09:07:00Z">2026-11-25 09:07 UTC</time>"#
+        )),
+        "{html}"
+    );
+    assert!(
+        html.contains(&dated(
+            r#"<time datetime="2026-11-25T09:00:00Z">2026-11-25 09:00 UTC</time> Remote access is down."#
+        )),
+        "{html}"
+    );
+}
+
 /// Two replicas sweeping at the same moment escalate once and warn once.
 #[sqlx::test]
 async fn concurrent_sweeps_escalate_and_warn_once(pool: PgPool) {

@@ -114,6 +114,88 @@ async fn a_p3_raised_friday_afternoon_is_due_monday(pool: PgPool) {
     );
 }
 
+/// The default configuration with the office calendar in Berlin, 08:00–18:00.
+fn berlin_office() -> itsm_bot::config::Config {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("berlin.toml");
+    std::fs::write(
+        &path,
+        r#"
+[calendars.office]
+time_zone = "Europe/Berlin"
+working_days = ["Mon", "Tue", "Wed", "Thu", "Fri"]
+opens = "08:00"
+closes = "18:00"
+"#,
+    )
+    .unwrap();
+    itsm_bot::config::Config::load_with_env(Some(&path), std::iter::empty()).unwrap()
+}
+
+#[sqlx::test]
+async fn itsm_sla_tells_business_hour_targets_in_words(pool: PgPool) {
+    let desk = Desk::with_config(pool, berlin_office()).await;
+    let sla = desk.ok("alice", "/itsm sla").await;
+    assert!(
+        sla.contains(
+            "P3: respond within 4 business hours, resolve within 24 business hours (Mon–Fri 08:00–18:00 Europe/Berlin)"
+        ),
+        "{sla}"
+    );
+    assert!(
+        sla.contains("P4: respond within 8 business hours, resolve within 40 business hours (Mon–Fri 08:00–18:00 Europe/Berlin)"),
+        "{sla}"
+    );
+    assert!(
+        sla.contains("P1: respond within 15m, resolve within 4h, around the clock"),
+        "{sla}"
+    );
+    assert!(
+        !sla.contains("1d"),
+        "a day of business hours is not a day: {sla}"
+    );
+}
+
+#[sqlx::test]
+async fn a_response_due_at_closing_is_shown_at_closing(pool: PgPool) {
+    let desk = Desk::with_config(pool, berlin_office()).await;
+    // Tuesday 14:00 in Berlin (13:00 UTC), a fraction of a second past the
+    // minute as a real clock reads it: four working hours end at 18:00.
+    let tuesday = crate::helpers::moved(Utc.with_ymd_and_hms(2026, 12, 1, 13, 0, 0).unwrap());
+    desk.clock.set(tuesday + Duration::milliseconds(400));
+    let reply = desk.ok("alice", "/incident Scanner offline P3").await;
+    assert!(
+        reply.contains(&dated("Respond by 2026-12-01 17:00 UTC")),
+        "due at Tuesday's close (18:00 Berlin), not Wednesday morning: {reply}"
+    );
+    // The warnings agree: 75% at 17:00 Berlin, the breach after the close.
+    let engine = &desk.engine;
+    let posted = |at| async move {
+        sweep(engine, at)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|posted| posted.text)
+            .collect::<Vec<_>>()
+    };
+    let at_75 = posted(tuesday + Duration::hours(3)).await;
+    assert!(
+        at_75.len() == 1 && at_75[0].contains("75% of the 4h response target"),
+        "{at_75:?}"
+    );
+    assert!(posted(tuesday + Duration::hours(4) - Duration::seconds(1))
+        .await
+        .iter()
+        .all(|text| !text.contains("breached")));
+    let at_close = posted(tuesday + Duration::hours(4)).await;
+    assert!(
+        at_close
+            .iter()
+            .any(|text| text.contains("breached its 4h response target")),
+        "{at_close:?}"
+    );
+}
+
 #[sqlx::test]
 async fn three_schedulers_post_every_warning_exactly_once(pool: PgPool) {
     let desk = Desk::new(pool.clone()).await;

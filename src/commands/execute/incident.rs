@@ -345,7 +345,7 @@ impl Engine {
         if incident.reporter != request.actor {
             return Err(Refusal::new(format!(
                 "Only the reporter of {reference} ({}) can rate how it was handled.",
-                incident.reporter
+                incident.reporter.display_name()
             ))
             .into());
         }
@@ -479,7 +479,7 @@ impl Engine {
             IncidentAction::Acknowledge => format!("{reference} acknowledged by {}.", request.actor),
             IncidentAction::Assign(user) => format!(
                 "{reference} assigned to {user}{}.",
-                incident.assignee.as_ref().map(|was| format!(" (was {was})")).unwrap_or_default()
+                incident.assignee.as_ref().map(|was| format!(" (was {})", was.display_name())).unwrap_or_default()
             ),
             IncidentAction::SetPriority(priority) => format!("{reference} priority {} → {priority}.", incident.priority),
             IncidentAction::Note(_) => format!("Note added to {reference}."),

@@ -464,7 +464,7 @@ fn problem_card(
     events: &[Event],
 ) -> Message {
     let mut details = vec![
-        ("Recorded by".to_string(), problem.reporter.to_string()),
+        ("Recorded by".to_string(), problem.reporter.display_name()),
         (
             "Opened".to_string(),
             view::incident::when(problem.created_at),
@@ -521,16 +521,6 @@ fn problem_card(
     });
     message.with(Block::List {
         title: Some(format!("Timeline ({} events)", events.len())),
-        items: events
-            .iter()
-            .map(|event| {
-                format!(
-                    "{}  {}  {}",
-                    view::incident::when(event.at),
-                    event.actor,
-                    event.describe()
-                )
-            })
-            .collect(),
+        items: events.iter().map(view::incident::timeline_line).collect(),
     })
 }

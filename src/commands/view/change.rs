@@ -5,7 +5,7 @@ use super::incident::when;
 use crate::commands::buttons::{Button, ButtonAction, ButtonStyle};
 use crate::commands::reply::{Block, Message};
 use crate::config::ChangeConfig;
-use crate::domain::change::{Change, ChangeRules, ChangeStatus, Window};
+use crate::domain::change::{Change, ChangeRules, ChangeStatus, RiskBasis, Window};
 use crate::domain::timeline::{Event, EventAction};
 use crate::domain::Platform;
 use crate::store::{self, StoreError};
@@ -57,7 +57,7 @@ pub fn change_line(change: &Change) -> String {
     let implementer = change
         .implementer
         .as_ref()
-        .map(|i| format!(" ({i})"))
+        .map(|i| format!(" ({})", i.display_name()))
         .unwrap_or_default();
     format!(
         "{} {} {}{service} · {window} — {}{implementer}",
@@ -73,13 +73,7 @@ pub fn change_fields(change: &Change, rules: &ChangeRules) -> Block {
     let mut fields = vec![
         ("Status".to_string(), change.status.to_string()),
         ("Type".to_string(), change.change_type.to_string()),
-        (
-            "Risk".to_string(),
-            format!(
-                "{} (impact {}, likelihood {})",
-                change.risk, change.impact, change.likelihood
-            ),
-        ),
+        ("Risk".to_string(), risk_with_reason(change, rules)),
         (
             "Window".to_string(),
             change
@@ -91,9 +85,9 @@ pub fn change_fields(change: &Change, rules: &ChangeRules) -> Block {
     if let Some(service) = &change.service {
         fields.push(("Service".to_string(), service.clone()));
     }
-    fields.push(("Requester".to_string(), change.requester.to_string()));
+    fields.push(("Requester".to_string(), change.requester.display_name()));
     if let Some(implementer) = &change.implementer {
-        fields.push(("Implementer".to_string(), implementer.to_string()));
+        fields.push(("Implementer".to_string(), implementer.display_name()));
     }
     if change.change_type != crate::domain::change::ChangeType::Standard {
         fields.push(("Approvals".to_string(), approvals_summary(change, rules)));
@@ -101,12 +95,29 @@ pub fn change_fields(change: &Change, rules: &ChangeRules) -> Block {
     Block::Fields(fields)
 }
 
+/// The risk with the reason it has it: `medium (impact medium, likelihood
+/// medium)` from the matrix, ``low (standard change `restart-vpn`:
+/// pre-approved)``, or `high (set by hand; the matrix gives medium for
+/// impact medium, likelihood medium)`.
+pub fn risk_with_reason(change: &Change, rules: &ChangeRules) -> String {
+    let assessed = format!("impact {}, likelihood {}", change.impact, change.likelihood);
+    let reason = match change.risk_basis(&rules.risk_matrix) {
+        RiskBasis::Matrix => assessed,
+        RiskBasis::Standard(name) => format!("standard change `{name}`: pre-approved"),
+        RiskBasis::Runbook(name) => format!("standard change by the `{name}` runbook"),
+        RiskBasis::Stated { matrix } => {
+            format!("set by hand; the matrix gives {matrix} for {assessed}")
+        }
+    };
+    format!("{} ({reason})", change.risk)
+}
+
 /// `1 of 2: shell:carol`.
 pub fn approvals_summary(change: &Change, rules: &ChangeRules) -> String {
     let names: Vec<String> = change
         .approvals
         .iter()
-        .map(|a| a.approver.to_string())
+        .map(|a| a.approver.display_name())
         .collect();
     let count = format!(
         "{} of {}",
@@ -178,7 +189,7 @@ pub fn change_message(change: &Change, rules: &ChangeRules, flags: &[String]) ->
         _ => {
             message = message.with(Block::Context(format!(
                 "Requested by {} · drafted {}",
-                change.requester,
+                change.requester.display_name(),
                 when(change.created_at)
             )));
             false
@@ -232,16 +243,13 @@ pub fn change_card(change: &Change, rules: &ChangeRules, events: &[Event]) -> Me
                         .as_deref()
                         .map(|c| format!(": {c}"))
                         .unwrap_or_default();
-                    format!("{}  {}{comment}", when(a.at), a.approver)
+                    format!("{}  {}{comment}", when(a.at), a.approver.display_name())
                 })
                 .collect(),
         });
     }
     message.with(Block::List {
         title: Some(format!("Timeline ({} events)", events.len())),
-        items: events
-            .iter()
-            .map(|event| format!("{}  {}  {}", when(event.at), event.actor, event.describe()))
-            .collect(),
+        items: events.iter().map(super::incident::timeline_line).collect(),
     })
 }

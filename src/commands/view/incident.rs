@@ -6,10 +6,22 @@ use crate::commands::reply::{Block, Message};
 use crate::domain::incident::Incident;
 use crate::domain::sla::{ClockView, SlaClock};
 use crate::domain::timeline::Event;
+use crate::domain::UserId;
 
 /// An instant as shown to people.
 pub fn when(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// One timeline entry: `2026-11-25 09:00 UTC  Alertmanager  created …`,
+/// the actor as people read it.
+pub fn timeline_line(event: &Event) -> String {
+    format!(
+        "{}  {}  {}",
+        when(event.at),
+        event.actor.display_name(),
+        event.describe()
+    )
 }
 
 /// One line for lists: `INC-3 P1 acknowledged — VPN down (shell:bob)`.
@@ -17,7 +29,7 @@ pub fn incident_line(incident: &Incident) -> String {
     let assignee = incident
         .assignee
         .as_ref()
-        .map_or_else(|| "unassigned".to_string(), ToString::to_string);
+        .map_or_else(|| "unassigned".to_string(), UserId::display_name);
     format!(
         "{} {} {} — {} ({}, opened {})",
         incident.reference(),
@@ -39,7 +51,7 @@ pub fn incident_fields(incident: &Incident) -> Block {
         fields.push(("Service".to_string(), service.clone()));
     }
     if let Some(assignee) = &incident.assignee {
-        fields.push(("Assignee".to_string(), assignee.to_string()));
+        fields.push(("Assignee".to_string(), assignee.display_name()));
     }
     Block::Fields(fields)
 }
@@ -73,7 +85,7 @@ pub fn incident_message(incident: &Incident, clocks: &[ClockView]) -> Message {
             incident
                 .assignee
                 .as_ref()
-                .map_or_else(|| "unassigned".to_string(), ToString::to_string),
+                .map_or_else(|| "unassigned".to_string(), UserId::display_name),
         ),
     ];
     if let Some(service) = &incident.service {
@@ -91,7 +103,7 @@ pub fn incident_message(incident: &Incident, clocks: &[ClockView]) -> Message {
     }
     message = message.with(Block::Context(format!(
         "Reported by {} · opened {}",
-        incident.reporter,
+        incident.reporter.display_name(),
         when(incident.created_at)
     )));
     let button = |label: &str, action, style| Button {
@@ -160,21 +172,26 @@ pub fn survey_message(incident: &Incident) -> Message {
 
 /// The SLA policy as `/itsm sla` shows it.
 pub fn sla_policy(policy: &crate::domain::sla::SlaPolicy) -> Message {
+    use crate::domain::calendar::Hours;
     use crate::domain::duration::format_duration;
     use crate::domain::Priority;
     let items = Priority::ALL
         .iter()
         .filter_map(|priority| {
             let target = policy.target(*priority)?;
-            let hours = target.calendar.as_ref().map_or_else(
-                || "around the clock".to_string(),
-                |c| format!("business hours ({c})"),
-            );
-            Some(format!(
-                "{priority}: respond within {}, resolve within {}, {hours}",
-                format_duration(target.respond),
-                format_duration(target.resolve)
-            ))
+            Some(match &target.hours {
+                Hours::AroundTheClock => format!(
+                    "{priority}: respond within {}, resolve within {}, around the clock",
+                    format_duration(target.respond),
+                    format_duration(target.resolve)
+                ),
+                Hours::Business(calendar) => format!(
+                    "{priority}: respond within {}, resolve within {} ({})",
+                    business_time(target.respond),
+                    business_time(target.resolve),
+                    calendar.describe()
+                ),
+            })
         })
         .collect();
     let warn: Vec<String> = policy.warn_at().iter().map(|p| format!("{p}%")).collect();
@@ -187,6 +204,30 @@ pub fn sla_policy(policy: &crate::domain::sla::SlaPolicy) -> Message {
             "Warnings at {} of a target, then a breach alert. Time on hold does not count towards resolving.",
             warn.join(" and ")
         )))
+}
+
+/// Working time as people count it: `24 business hours`, `1 business
+/// hour`, `30 business minutes`, `1h30m of business hours`. Not in days: a
+/// day of business hours is not a calendar day.
+fn business_time(amount: chrono::Duration) -> String {
+    let minutes = amount.num_minutes();
+    let plural = |n: i64, unit: &str| {
+        if n == 1 {
+            format!("1 business {unit}")
+        } else {
+            format!("{n} business {unit}s")
+        }
+    };
+    if amount == chrono::Duration::minutes(minutes) && minutes % 60 == 0 {
+        plural(minutes / 60, "hour")
+    } else if amount == chrono::Duration::minutes(minutes) && minutes < 60 {
+        plural(minutes, "minute")
+    } else {
+        format!(
+            "{} of business hours",
+            crate::domain::duration::format_duration(amount)
+        )
+    }
 }
 
 /// "Respond by … · resolve by …" for a new incident.
@@ -230,7 +271,7 @@ pub fn incident_card(incident: &Incident, events: &[Event], clocks: &[ClockView]
             "Impact / urgency".to_string(),
             format!("{} / {}", incident.impact, incident.urgency),
         ),
-        ("Reporter".to_string(), incident.reporter.to_string()),
+        ("Reporter".to_string(), incident.reporter.display_name()),
         (
             "Reported in".to_string(),
             format!("{} #{}", incident.origin.platform, incident.origin.channel),
@@ -264,9 +305,6 @@ pub fn incident_card(incident: &Incident, events: &[Event], clocks: &[ClockView]
     }
     message.with(Block::List {
         title: Some(format!("Timeline ({} events)", events.len())),
-        items: events
-            .iter()
-            .map(|event| format!("{}  {}  {}", when(event.at), event.actor, event.describe()))
-            .collect(),
+        items: events.iter().map(timeline_line).collect(),
     })
 }

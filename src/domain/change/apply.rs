@@ -70,6 +70,9 @@ impl Change {
                 "completed",
                 note.as_ref().map(FreeText::as_str),
             )?,
+            ChangeAction::RolledBack(note) if self.status == Failed => {
+                self.roll_back_failed(s, ctx, note.as_ref().map(FreeText::as_str));
+            }
             ChangeAction::RolledBack(note) => self.finish(
                 s,
                 ctx,
@@ -455,6 +458,25 @@ impl Change {
         }
         s.events.push(event);
         Ok(())
+    }
+
+    /// `rolled-back [note]` on a failed change: the normal end of a failure.
+    /// The failure stays on the record (the outcome keeps it, with the
+    /// rollback note after it) and the change finishes when the rollback
+    /// does.
+    fn roll_back_failed(&self, s: &mut Step, ctx: &ApplyContext<'_>, note: Option<&str>) {
+        s.next.status = RolledBack;
+        s.next.finished_at = Some(ctx.now);
+        let mut event = NewEvent::new(EventAction::RolledBack)
+            .change(Some(self.status.to_string()), RolledBack.to_string());
+        if let Some(note) = note {
+            s.next.outcome = Some(match &self.outcome {
+                Some(failure) => format!("{failure} — rolled back: {note}"),
+                None => note.to_string(),
+            });
+            event = event.body(note);
+        }
+        s.events.push(event);
     }
 
     /// `cancel [why]`: any open change.

@@ -1,6 +1,7 @@
 use chrono::TimeZone;
 
 use super::*;
+use crate::domain::timeline::EventAction;
 use crate::domain::user::Platform;
 
 fn at(day: u32, hour: u32) -> DateTime<Utc> {
@@ -201,4 +202,102 @@ fn windows_and_freezes_overlap_only_when_they_share_time() {
     assert!(!freeze.overlaps(&window));
     assert!(freeze.overlaps(&Window::new(at(19, 23), Duration::hours(2)).unwrap()));
     assert!(Window::new(at(1, 0), Duration::seconds(30)).is_err());
+}
+
+#[test]
+fn a_failed_change_can_be_rolled_back_and_keeps_its_failure() {
+    let running = Change {
+        status: ChangeStatus::InProgress,
+        ..change(ChangeType::Normal)
+    };
+    let failed = apply(
+        &running,
+        ChangeAction::Fail(text("node B did not boot")),
+        "bob",
+        at(1, 23),
+    )
+    .unwrap();
+    let rules = ChangeRules::default();
+    let actor = user("bob");
+    let ctx = ApplyContext {
+        actor: &actor,
+        now: at(2, 1),
+        rules: &rules,
+        overlapping: &[],
+    };
+    let applied = failed
+        .apply(
+            &ChangeAction::RolledBack(Some(text("booted the previous image"))),
+            &ctx,
+        )
+        .unwrap();
+    let rolled = &applied.change;
+    assert_eq!(rolled.status, ChangeStatus::RolledBack);
+    assert_eq!(rolled.finished_at, Some(at(2, 1)));
+    assert_eq!(
+        rolled.outcome.as_deref(),
+        Some("node B did not boot — rolled back: booted the previous image")
+    );
+    assert_eq!(applied.events.len(), 1, "{:?}", applied.events);
+    assert_eq!(applied.events[0].action, EventAction::RolledBack);
+    // Without a note the failure stays the outcome.
+    let quiet = apply(&failed, ChangeAction::RolledBack(None), "bob", at(2, 1)).unwrap();
+    assert_eq!(quiet.outcome.as_deref(), Some("node B did not boot"));
+    // Rolled back is the end: nothing else finishes it again.
+    for action in [
+        ChangeAction::RolledBack(None),
+        ChangeAction::Fail(text("again")),
+        ChangeAction::Complete(None),
+        ChangeAction::Cancel(None),
+    ] {
+        assert!(apply(&quiet, action, "bob", at(2, 2)).is_err());
+    }
+    // A failed change cannot be completed or failed again either.
+    assert!(apply(&failed, ChangeAction::Complete(None), "bob", at(2, 1)).is_err());
+    assert!(apply(&failed, ChangeAction::Fail(text("again")), "bob", at(2, 1)).is_err());
+}
+
+#[test]
+fn the_risk_shown_says_where_it_comes_from() {
+    let matrix = RiskMatrix::default();
+    // Medium impact and likelihood: the matrix says medium.
+    let normal = change(ChangeType::Normal);
+    assert_eq!(normal.risk_basis(&matrix), RiskBasis::Matrix);
+    // A standard change from the catalog, low by its entry.
+    let standard = Change {
+        standard: Some("tls-renewal".into()),
+        risk: Risk::Low,
+        ..change(ChangeType::Standard)
+    };
+    assert_eq!(
+        standard.risk_basis(&matrix),
+        RiskBasis::Standard("tls-renewal")
+    );
+    // A runbook's standard change.
+    let runbook = Change {
+        standard: Some(format!("{RUNBOOK_PREFIX}provision-vm")),
+        risk: Risk::Low,
+        ..change(ChangeType::Standard)
+    };
+    assert_eq!(
+        runbook.risk_basis(&matrix),
+        RiskBasis::Runbook("provision-vm")
+    );
+    // Set by hand against the matrix.
+    let stated = Change {
+        risk: Risk::High,
+        ..change(ChangeType::Normal)
+    };
+    assert_eq!(
+        stated.risk_basis(&matrix),
+        RiskBasis::Stated {
+            matrix: Risk::Medium
+        }
+    );
+    // A standard change whose risk is what the matrix gives is the matrix's.
+    let agreeing = Change {
+        standard: Some("tls-renewal".into()),
+        ..change(ChangeType::Standard)
+    };
+    assert_eq!(agreeing.risk_basis(&matrix), RiskBasis::Matrix);
 }

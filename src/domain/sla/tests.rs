@@ -190,3 +190,108 @@ fn thresholds_must_be_fractions() {
         Err(SlaError::BadThreshold(_))
     ));
 }
+
+/// P3 with a 4-hour response in Berlin business hours, 08:00–18:00.
+fn berlin_policy() -> SlaPolicy {
+    use chrono::{NaiveTime, Weekday};
+    let berlin = Hours::Business(
+        BusinessCalendar::new(
+            chrono_tz::Europe::Berlin,
+            vec![
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+            ],
+            NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+            NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
+            vec![],
+        )
+        .unwrap(),
+    );
+    let p = policy();
+    let targets = Priority::ALL
+        .into_iter()
+        .map(|priority| {
+            let mut target = p.target(priority).unwrap().clone();
+            if priority == Priority::P3 {
+                target.hours = berlin.clone();
+            }
+            (priority, target)
+        })
+        .collect();
+    SlaPolicy::new(targets, &[0.75, 0.9]).unwrap()
+}
+
+#[test]
+fn a_target_that_ends_at_closing_is_due_at_closing_even_from_a_fraction_of_a_second() {
+    // Tuesday 2026-12-08 14:00 in Berlin (13:00 UTC), reported a fraction
+    // of a second past the minute as the system clock does: four working
+    // hours end at 18:00 (17:00 UTC), the close, not Wednesday 08:00.
+    let reported =
+        Utc.with_ymd_and_hms(2026, 12, 8, 13, 0, 0).unwrap() + Duration::milliseconds(400);
+    let closing = Utc.with_ymd_and_hms(2026, 12, 8, 17, 0, 0).unwrap();
+    let policy = berlin_policy();
+    let inc = incident(Priority::P3, reported);
+    let points = policy.checkpoints(&inc, &[]);
+    assert_eq!(due(&points, SlaClock::Respond, 100), closing);
+    // 75% of 4h = 3h: 17:00 Berlin.
+    assert_eq!(
+        due(&points, SlaClock::Respond, 75),
+        closing - Duration::hours(1)
+    );
+    // The views agree with the checkpoints.
+    let views = policy.clocks(&inc, &[], reported + Duration::hours(1));
+    assert_eq!(views[0].due_at, Some(closing));
+    assert_eq!(views[0].state, ClockState::Running { used: 25 });
+    // Acknowledged in the second of the deadline: met, with nothing to spare.
+    let mut acked = inc.clone();
+    acked.responded_at = Some(closing + Duration::milliseconds(700));
+    let views = policy.clocks(&acked, &[], closing + Duration::hours(1));
+    assert_eq!(
+        views[0].state,
+        ClockState::Met {
+            margin: Duration::zero()
+        }
+    );
+    assert_eq!(views[0].stopped_at, acked.responded_at);
+    // After the close nothing counts until the next opening; a second
+    // into Wednesday is a breach by a second.
+    acked.responded_at = Some(closing + Duration::hours(3));
+    let evening = policy.clocks(&acked, &[], closing + Duration::hours(3));
+    assert_eq!(
+        evening[0].state,
+        ClockState::Met {
+            margin: Duration::zero()
+        }
+    );
+    let wednesday = Utc.with_ymd_and_hms(2026, 12, 9, 7, 0, 1).unwrap();
+    acked.responded_at = Some(wednesday);
+    let late = policy.clocks(&acked, &[], wednesday);
+    assert_eq!(
+        late[0].state,
+        ClockState::Breached {
+            by: Duration::seconds(1),
+            stopped: true
+        }
+    );
+}
+
+#[test]
+fn views_and_checkpoints_agree_on_the_breach_instant_with_fractional_pauses() {
+    let reported = at(25, 9, 0) + Duration::milliseconds(250);
+    let inc = incident(Priority::P2, reported);
+    let pauses = [Pause {
+        start: at(25, 10, 0) + Duration::milliseconds(900),
+        end: Some(at(25, 11, 0) + Duration::milliseconds(100)),
+    }];
+    let points = policy().checkpoints(&inc, &pauses);
+    let breach = due(&points, SlaClock::Resolve, 100);
+    assert_eq!(breach, at(25, 18, 0));
+    let views = policy().clocks(&inc, &pauses, breach);
+    assert_eq!(views[1].due_at, Some(breach));
+    assert_eq!(views[1].state, ClockState::Running { used: 100 });
+    let after = policy().clocks(&inc, &pauses, breach + Duration::seconds(1));
+    assert!(matches!(after[1].state, ClockState::Breached { .. }));
+}
