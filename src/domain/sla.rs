@@ -271,7 +271,7 @@ impl SlaPolicy {
                     out.push(Checkpoint {
                         clock,
                         threshold: 100,
-                        due_at: due,
+                        due_at: due + BREACH_AFTER,
                     });
                 }
                 continue;
@@ -283,16 +283,26 @@ impl SlaPolicy {
             let goal = target.of(clock);
             for threshold in self.warn_at.iter().copied().chain([100]) {
                 let part = goal * i32::from(threshold) / 100;
+                let at = target.hours.add(started(incident), part + paused);
                 out.push(Checkpoint {
                     clock,
                     threshold,
-                    due_at: target.hours.add(started(incident), part + paused),
+                    due_at: if threshold >= 100 {
+                        at + BREACH_AFTER
+                    } else {
+                        at
+                    },
                 });
             }
         }
         out
     }
 }
+
+/// How long after its due instant a clock is breached: a clock that stops
+/// in the due second itself is met, so the breach is due one second later
+/// (the first sweep after the due instant announces it).
+const BREACH_AFTER: Duration = Duration::seconds(1);
 
 /// `at` as the clocks read it: the start of its second.
 fn second(at: DateTime<Utc>) -> DateTime<Utc> {

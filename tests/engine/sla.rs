@@ -183,11 +183,13 @@ async fn a_response_due_at_closing_is_shown_at_closing(pool: PgPool) {
         at_75.len() == 1 && at_75[0].contains("75% of the 4h response target"),
         "{at_75:?}"
     );
-    assert!(posted(tuesday + Duration::hours(4) - Duration::seconds(1))
+    // At the due instant itself the clock can still be met (a response in
+    // that second is in time); it is breached from the next second.
+    assert!(posted(tuesday + Duration::hours(4))
         .await
         .iter()
         .all(|text| !text.contains("breached")));
-    let at_close = posted(tuesday + Duration::hours(4)).await;
+    let at_close = posted(tuesday + Duration::hours(4) + Duration::seconds(1)).await;
     assert!(
         at_close
             .iter()
