@@ -589,3 +589,26 @@ fn a_review_template_is_read_and_checked_at_start() {
     );
     assert!(Config::defaults().unwrap().postmortem.template.is_none());
 }
+
+/// Issue 22 (6): `http.public_url` is optional, must be an http(s) URL
+/// with a host, and makes cookies Secure only when it is https.
+#[test]
+fn public_url_is_an_http_url_and_https_makes_cookies_secure() {
+    let load = |value: &str| Config::load_with_env(None, env(&[("ITSM__HTTP__PUBLIC_URL", value)]));
+    assert!(!Config::load_with_env(None, env(&[]))
+        .unwrap()
+        .http
+        .secure_cookies());
+    assert!(load("https://itsm.example.org")
+        .unwrap()
+        .http
+        .secure_cookies());
+    assert!(!load("http://10.0.0.5:8080/").unwrap().http.secure_cookies());
+    for bad in ["itsm.example.org", "ftp://itsm.example.org", "https://", ""] {
+        let error = load(bad).unwrap_err().to_string();
+        assert!(
+            error.contains("`http.public_url`") && error.contains("https://itsm.example.org"),
+            "{bad:?}: {error}"
+        );
+    }
+}
