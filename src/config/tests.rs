@@ -612,3 +612,31 @@ fn public_url_is_an_http_url_and_https_makes_cookies_secure() {
         );
     }
 }
+
+/// Issue 22 (8): `discord.reply_within` must leave room under Discord's
+/// 3-second limit.
+#[test]
+fn discord_reply_within_stays_under_three_seconds() {
+    let load =
+        |value: &str| Config::load_with_env(None, env(&[("ITSM__DISCORD__REPLY_WITHIN", value)]));
+    assert_eq!(
+        load("1s").unwrap().discord.reply_within(),
+        std::time::Duration::from_secs(1)
+    );
+    assert_eq!(
+        Config::load_with_env(None, env(&[]))
+            .unwrap()
+            .discord
+            .reply_within(),
+        std::time::Duration::from_secs(2)
+    );
+    for bad in ["3s", "1m"] {
+        let error = load(bad).unwrap_err().to_string();
+        assert!(
+            error.contains("`discord.reply_within`") && error.contains("less than 3s"),
+            "{bad}: {error}"
+        );
+    }
+    let error = load("0s").unwrap_err().to_string();
+    assert!(error.contains("`discord.reply_within`"), "{error}");
+}
