@@ -83,9 +83,23 @@ pub struct DiscordConfig {
     /// Only one replica holds the gateway connection (a lease in the
     /// database); when it dies another connects within this many seconds.
     pub failover_seconds: u64,
+    /// How long a command, button or form may run before the interaction
+    /// is deferred and its answer follows as an edit (Discord allows 3 s).
+    pub reply_within: DurationSetting,
 }
 
+/// Discord's limit for a first answer to an interaction, in milliseconds.
+const DISCORD_ANSWER_LIMIT_MS: i64 = 3_000;
+
 impl DiscordConfig {
+    /// How long to wait for the engine before deferring an interaction.
+    pub fn reply_within(&self) -> std::time::Duration {
+        self.reply_within
+            .0
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(2))
+    }
+
     /// Whether the Discord adapter runs.
     pub fn enabled(&self) -> bool {
         self.token.is_some()
@@ -160,6 +174,13 @@ impl DiscordConfig {
             return Err(invalid(
                 "discord.failover_seconds",
                 "must be at least 1 (seconds until a standby replica takes over the gateway)",
+            ));
+        }
+        let limit = chrono::Duration::milliseconds(DISCORD_ANSWER_LIMIT_MS);
+        if self.reply_within.0 <= chrono::Duration::zero() || self.reply_within.0 >= limit {
+            return Err(invalid(
+                "discord.reply_within",
+                "must be more than 0 and less than 3s (Discord's limit for answering an interaction), e.g. 2s",
             ));
         }
         if self.guild_ids.contains(&0) {

@@ -23,6 +23,46 @@ pub struct HttpConfig {
     /// A file holding the dashboard token (container secrets).
     #[serde(default)]
     pub dashboard_token_file: Option<PathBuf>,
+    /// The address people reach the bot at, e.g. `https://itsm.example.org`
+    /// (behind a reverse proxy). Optional; when it is https the dashboard's
+    /// login cookie is marked `Secure`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+impl HttpConfig {
+    /// `public_url`, when set, is an absolute http(s) URL with a host.
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let Some(public_url) = &self.public_url else {
+            return Ok(());
+        };
+        let parsed = url::Url::parse(public_url.trim()).map_err(|err| {
+            invalid(
+                "http.public_url",
+                format!(
+                    "`{public_url}` is not a URL ({err}); give the address people open, e.g. https://itsm.example.org"
+                ),
+            )
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(invalid(
+                "http.public_url",
+                format!(
+                    "`{public_url}` must be an http or https URL with a host, e.g. https://itsm.example.org"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether people reach the bot over https (`http.public_url`), so
+    /// cookies it sets may travel only over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .and_then(|url| url::Url::parse(url.trim()).ok())
+            .is_some_and(|url| url.scheme() == "https")
+    }
 }
 
 /// `[limits]`: protection against floods.

@@ -105,6 +105,7 @@ impl Config {
     /// together.
     fn validate(&self) -> Result<(), ConfigError> {
         self.database.validate()?;
+        self.http.validate()?;
         self.shell.validate()?;
         services::validate(&self.services, &self.oncall)?;
         self.outbox.validate()?;

@@ -589,3 +589,54 @@ fn a_review_template_is_read_and_checked_at_start() {
     );
     assert!(Config::defaults().unwrap().postmortem.template.is_none());
 }
+
+/// Issue 22 (6): `http.public_url` is optional, must be an http(s) URL
+/// with a host, and makes cookies Secure only when it is https.
+#[test]
+fn public_url_is_an_http_url_and_https_makes_cookies_secure() {
+    let load = |value: &str| Config::load_with_env(None, env(&[("ITSM__HTTP__PUBLIC_URL", value)]));
+    assert!(!Config::load_with_env(None, env(&[]))
+        .unwrap()
+        .http
+        .secure_cookies());
+    assert!(load("https://itsm.example.org")
+        .unwrap()
+        .http
+        .secure_cookies());
+    assert!(!load("http://10.0.0.5:8080/").unwrap().http.secure_cookies());
+    for bad in ["itsm.example.org", "ftp://itsm.example.org", "https://", ""] {
+        let error = load(bad).unwrap_err().to_string();
+        assert!(
+            error.contains("`http.public_url`") && error.contains("https://itsm.example.org"),
+            "{bad:?}: {error}"
+        );
+    }
+}
+
+/// Issue 22 (8): `discord.reply_within` must leave room under Discord's
+/// 3-second limit.
+#[test]
+fn discord_reply_within_stays_under_three_seconds() {
+    let load =
+        |value: &str| Config::load_with_env(None, env(&[("ITSM__DISCORD__REPLY_WITHIN", value)]));
+    assert_eq!(
+        load("1s").unwrap().discord.reply_within(),
+        std::time::Duration::from_secs(1)
+    );
+    assert_eq!(
+        Config::load_with_env(None, env(&[]))
+            .unwrap()
+            .discord
+            .reply_within(),
+        std::time::Duration::from_secs(2)
+    );
+    for bad in ["3s", "1m"] {
+        let error = load(bad).unwrap_err().to_string();
+        assert!(
+            error.contains("`discord.reply_within`") && error.contains("less than 3s"),
+            "{bad}: {error}"
+        );
+    }
+    let error = load("0s").unwrap_err().to_string();
+    assert!(error.contains("`discord.reply_within`"), "{error}");
+}

@@ -124,14 +124,55 @@ pub fn router(state: HttpState) -> Router {
 }
 
 /// What a browser may do with our pages: no scripts at all (the dashboard
-/// and status page need none), styles only from the page itself (each page
-/// carries one `<style>` block), images only inline (the charts are inline
-/// SVG), forms only back to us, and never inside another site's frame.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// and status page need none), styles only from the pages' own `<style>`
+/// blocks, named by their SHA-256 hashes (so an injected `<style>` or
+/// `style=` attribute is not applied), images only inline (the charts are
+/// inline SVG), forms only back to us, and never inside another site's frame.
+pub fn content_security_policy() -> &'static str {
+    static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    POLICY.get_or_init(|| {
+        let hashes: Vec<String> = [dashboard::TEMPLATE, status::TEMPLATE]
+            .into_iter()
+            .flat_map(inline_styles)
+            .map(style_hash)
+            .collect();
+        format!(
+            "default-src 'none'; style-src {}; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            hashes.join(" ")
+        )
+    })
+}
+
+/// The text of every `<style>` block in `page`, exactly as served (the
+/// templates hold no template syntax inside their style blocks).
+pub fn inline_styles(page: &str) -> Vec<&str> {
+    let mut styles = Vec::new();
+    let mut rest = page;
+    while let Some(start) = rest.find("<style>") {
+        let after = &rest[start + "<style>".len()..];
+        let Some(end) = after.find("</style>") else {
+            break;
+        };
+        styles.push(&after[..end]);
+        rest = &after[end..];
+    }
+    styles
+}
+
+/// A CSP source naming one inline style block: `'sha256-<base64>'`.
+pub fn style_hash(style: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(style.as_bytes());
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
 
 /// Browser hardening on every answer: the content type is not sniffed,
 /// nothing is framed, no referrer leaves, and HTML pages carry the
-/// [`CONTENT_SECURITY_POLICY`].
+/// [`content_security_policy`].
 async fn browser_hardening(mut response: Response) -> Response {
     let is_html = response
         .headers()
@@ -154,7 +195,7 @@ async fn browser_hardening(mut response: Response) -> Response {
     if is_html {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
-            header::HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            header::HeaderValue::from_static(content_security_policy()),
         );
     }
     response

@@ -27,7 +27,7 @@ use crate::store::{self, StoreError};
 const RESOLVED_SHOWN_DAYS: i64 = 7;
 
 /// The page's template, escaped as HTML.
-const TEMPLATE: &str = include_str!("status.html");
+pub(crate) const TEMPLATE: &str = include_str!("status.html");
 
 /// The status page routes (no token: the page is public).
 pub fn routes() -> Router<HttpState> {

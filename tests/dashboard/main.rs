@@ -110,6 +110,8 @@ async fn browser(port: u16) -> Client {
     }
     let mut capabilities = serde_json::Map::new();
     capabilities.insert("goog:chromeOptions".into(), options);
+    // The console, so the tests can read Content-Security-Policy violations.
+    capabilities.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
     ClientBuilder::new(HttpConnector::new())
         .capabilities(capabilities)
         .connect(&format!("http://127.0.0.1:{port}"))
@@ -142,6 +144,45 @@ async fn dashboard_json(desk: &Desk, query: &str) -> Value {
         .await
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
+}
+
+/// chromedriver's `POST /session/{id}/se/log` for the browser console:
+/// every message since the last call, Content-Security-Policy violations
+/// included ("Refused to apply inline style because it violates …").
+#[derive(Debug)]
+struct ConsoleLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ConsoleLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(json!({ "type": "browser" }).to_string()),
+        )
+    }
+}
+
+/// The console messages about the Content-Security-Policy since the last
+/// call.
+async fn csp_violations(client: &Client) -> Vec<String> {
+    let log = client.issue_cmd(ConsoleLog).await.unwrap();
+    log.as_array()
+        .unwrap_or_else(|| panic!("chromedriver's log is not a list: {log}"))
+        .iter()
+        .filter_map(|entry| entry["message"].as_str())
+        .filter(|message| message.contains("Content Security Policy"))
+        .map(str::to_string)
+        .collect()
 }
 
 async fn count(client: &Client, css: &str) -> usize {
@@ -222,6 +263,10 @@ async fn check_page(client: &Client, desk: &Desk, addr: SocketAddr) {
         header_colour, "rgba(29, 35, 48, 1)",
         "#1d2330 from the page's <style>"
     );
+    // Allowed by its hash, not by 'unsafe-inline': the console has no
+    // violation to report (issue 22, item 6).
+    let violations = csp_violations(client).await;
+    assert!(violations.is_empty(), "{violations:#?}");
 
     // Every chart is an SVG with its data drawn.
     let json = dashboard_json(desk, "period=week").await;
@@ -348,6 +393,8 @@ async fn check_page(client: &Client, desk: &Desk, addr: SocketAddr) {
         .await
         .unwrap();
     assert_eq!(count(client, "#chart-volume svg circle").await, 2 * 31);
+    let violations = csp_violations(client).await;
+    assert!(violations.is_empty(), "{violations:#?}");
     std::fs::write(
         screenshot_path("dashboard-month.png"),
         client.screenshot().await.unwrap(),
@@ -410,11 +457,71 @@ async fn the_status_page_shows_public_updates_and_nothing_internal(pool: PgPool)
             assert!(!page.contains(secret), "`{secret}` leaked: {page}");
         }
         assert_eq!(count(&client, "section.service#vpn .days span").await, 90);
+        // The page's styles apply under its policy, with no violation.
+        let colour = client
+            .find(Locator::Css("section.service#vpn .status"))
+            .await
+            .unwrap()
+            .css_value("color")
+            .await
+            .unwrap();
+        assert_eq!(colour, "rgba(207, 34, 46, 1)", "#cf222e from the <style>");
+        let violations = csp_violations(&client).await;
+        assert!(violations.is_empty(), "{violations:#?}");
         std::fs::write(
             screenshot_path("status.png"),
             client.screenshot().await.unwrap(),
         )
         .unwrap();
+    })
+    .catch_unwind()
+    .await;
+    let _ = client.close().await;
+    if let Err(panic) = checked {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The console check is not blind: a page with a `<style>` that the bot's
+/// policy does not name (an injected one) is reported as a violation, and
+/// its style is not applied.
+#[tokio::test]
+async fn the_console_reports_a_style_the_policy_does_not_name() {
+    let (_driver, driver_port) = start_chromedriver();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let page = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async {
+            (
+                [(
+                    header::CONTENT_SECURITY_POLICY,
+                    itsm_bot::http::content_security_policy(),
+                )],
+                axum::response::Html(
+                    "<!doctype html><html><head><style>h1 { color: rgb(1, 2, 3); }</style></head>\
+                     <body><h1>injected</h1></body></html>",
+                ),
+            )
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, page).await });
+    let client = browser(driver_port).await;
+    let checked = AssertUnwindSafe(async {
+        client.goto(&format!("http://{addr}/")).await.unwrap();
+        let colour = client
+            .find(Locator::Css("h1"))
+            .await
+            .unwrap()
+            .css_value("color")
+            .await
+            .unwrap();
+        assert_ne!(colour, "rgba(1, 2, 3, 1)", "the unnamed style was applied");
+        let violations = csp_violations(&client).await;
+        assert!(
+            violations.iter().any(|v| v.contains("style")),
+            "no violation reported: {violations:#?}"
+        );
     })
     .catch_unwind()
     .await;

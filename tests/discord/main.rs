@@ -4,8 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod changes;
+#[path = "../slack/db_proxy.rs"]
+mod db_proxy;
 mod fake_discord;
 mod lease;
+mod slow;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +51,13 @@ impl Bot {
     /// Like [`Bot::start`], with `extra` environment settings on top (roles,
     /// the CAB channel, ...).
     async fn start_with(pool: PgPool, extra: &[(&str, String)]) -> Bot {
+        Bot::start_on(pool.clone(), pool, extra).await
+    }
+
+    /// Like [`Bot::start_with`], with the bot's engine on `engine_pool`
+    /// (e.g. through a relay that can cut it off) while the test reads
+    /// the database through `pool`.
+    async fn start_on(pool: PgPool, engine_pool: PgPool, extra: &[(&str, String)]) -> Bot {
         let fake = FakeDiscord::start().await;
         let mut vars = vec![
             ("ITSM__DISCORD__TOKEN", "discord-test-token".to_string()),
@@ -65,7 +75,7 @@ impl Bot {
                 .unwrap();
         let app = App::with_store(
             config.clone(),
-            Store::from_pool(pool.clone()),
+            Store::from_pool(engine_pool),
             Arc::new(SystemClock),
         )
         .await

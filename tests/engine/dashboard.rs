@@ -246,6 +246,10 @@ async fn the_token_guards_the_dashboard_when_set(pool: PgPool) {
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
+    assert!(
+        !cookie.contains("Secure"),
+        "no https public_url, so the cookie may travel over http: {cookie}"
+    );
     let pair = cookie.split(';').next().unwrap();
     let page = send(
         &desk,
@@ -263,6 +267,29 @@ async fn the_token_guards_the_dashboard_when_set(pool: PgPool) {
 
     // The other routes stay open.
     assert_eq!(get(&desk, "/healthz").await.0, StatusCode::OK);
+}
+
+/// Issue 22 (6): behind an https `http.public_url` the login cookie is
+/// `Secure`, so a browser never sends the token over plain http.
+#[sqlx::test]
+async fn the_login_cookie_is_secure_behind_an_https_public_url(pool: PgPool) {
+    let mut config = Config::defaults().unwrap();
+    config.http.dashboard_token = Some(Secret::new("let me in, please"));
+    config.http.public_url = Some("https://itsm.example.org".into());
+    let desk = Desk::with_config(pool, config).await;
+    let login = send(
+        &desk,
+        Request::get("/?token=let+me+in%2C+please")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    let cookie = login.headers()[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
 }
 
 /// Issue 22 (1): an empty token let `Cookie: itsm_dashboard=` and

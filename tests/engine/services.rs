@@ -637,6 +637,7 @@ async fn pages_carry_the_browser_hardening_headers(pool: PgPool) {
     let desk = Desk::with_config(pool, vpn_config()).await;
     for (path, html) in [
         ("/status", true),
+        ("/", true),
         ("/status.json", false),
         ("/healthz", false),
     ] {
@@ -667,6 +668,24 @@ async fn pages_carry_the_browser_hardening_headers(pool: PgPool) {
                     && !policy.contains("script-src"),
                 "{path}: {policy}"
             );
+            // Styles by hash only: an injected <style> or style= is not applied.
+            assert!(
+                policy.contains("style-src 'sha256-") && !policy.contains("unsafe-inline"),
+                "{path}: {policy}"
+            );
+            let page = String::from_utf8(
+                axum::body::to_bytes(response.into_body(), 1 << 20)
+                    .await
+                    .unwrap()
+                    .to_vec(),
+            )
+            .unwrap();
+            let styles = itsm_bot::http::inline_styles(&page);
+            assert!(!styles.is_empty(), "{path} has its <style>");
+            for style in styles {
+                let hash = itsm_bot::http::style_hash(style);
+                assert!(policy.contains(&hash), "{path}: {hash} not in {policy}");
+            }
         } else {
             assert_eq!(policy, None, "{path}");
         }

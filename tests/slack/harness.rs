@@ -48,6 +48,18 @@ impl Bot {
     /// Like [`Bot::start`], with `extra` environment settings on top (roles,
     /// the CAB channel, ...).
     pub async fn start_with(pool: PgPool, mode: &str, extra: &[(&str, String)]) -> Bot {
+        Bot::start_on(pool.clone(), pool, mode, extra).await
+    }
+
+    /// Like [`Bot::start_with`], with the bot's engine on `engine_pool`
+    /// (e.g. through a relay that can cut it off) while the test reads the
+    /// database through `pool`.
+    pub async fn start_on(
+        pool: PgPool,
+        engine_pool: PgPool,
+        mode: &str,
+        extra: &[(&str, String)],
+    ) -> Bot {
         let fake = FakeSlack::start().await;
         let mut vars = vec![
             ("ITSM__SLACK__MODE", mode.to_string()),
@@ -69,7 +81,7 @@ impl Bot {
                 .unwrap();
         let app = App::with_store(
             config.clone(),
-            Store::from_pool(pool.clone()),
+            Store::from_pool(engine_pool),
             std::sync::Arc::new(SystemClock),
         )
         .await

@@ -4,8 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod changes;
+mod db_proxy;
 mod fake_slack;
 mod harness;
 mod http_mode;
 mod shutdown;
+mod slow;
 mod socket_mode;

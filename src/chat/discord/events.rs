@@ -1,12 +1,14 @@
 //! Gateway events → engine commands: interactions (commands, buttons,
 //! forms, autocomplete), intake messages, thread replies and reactions.
 
+use std::future::Future;
+
 use serenity::all::{
     ActionRowComponent, AutocompleteChoice, CommandInteraction, CommandType, ComponentInteraction,
     Context, CreateActionRow, CreateAutocompleteResponse, CreateInputText,
-    CreateInteractionResponse, CreateInteractionResponseMessage, CreateModal, EventHandler,
-    GuildId, InputTextStyle, Interaction, Message, ModalInteraction, Reaction, ReactionType, Ready,
-    ResolvedTarget,
+    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
+    CreateModal, EditInteractionResponse, EventHandler, GuildId, InputTextStyle, Interaction,
+    Message, ModalInteraction, Reaction, ReactionType, Ready, ResolvedTarget,
 };
 
 use super::commands::{definitions, invocation, Invocation};
@@ -96,22 +98,115 @@ impl EventHandler for Handler {
     }
 }
 
+/// Whether `reply` is for the person alone: refusals, outages and private
+/// replies are.
+fn is_private(reply: &Reply) -> bool {
+    reply.outcome != Outcome::Done || reply.visibility == Visibility::Ephemeral
+}
+
 /// An interaction response showing `reply`; refusals and private replies
 /// are ephemeral.
 fn respond(reply: &Reply) -> CreateInteractionResponse {
     let rendered = render(&reply.message);
-    let private = reply.outcome != Outcome::Done || reply.visibility == Visibility::Ephemeral;
     let mut message = CreateInteractionResponseMessage::new()
         .embed(rendered.embed)
         .components(rendered.rows)
-        .ephemeral(private);
+        .ephemeral(is_private(reply));
     if let Some(content) = rendered.content {
         message = message.content(content);
     }
     CreateInteractionResponse::Message(message)
 }
 
+/// `reply` as an edit of a deferred interaction's original response.
+fn edit(reply: &Reply) -> EditInteractionResponse {
+    let rendered = render(&reply.message);
+    let mut edit = EditInteractionResponse::new()
+        .embed(rendered.embed)
+        .components(rendered.rows);
+    if let Some(content) = rendered.content {
+        edit = edit.content(content);
+    }
+    edit
+}
+
+/// `reply` as a follow-up message that only the person sees.
+fn private_followup(reply: &Reply) -> CreateInteractionResponseFollowup {
+    let rendered = render(&reply.message);
+    let mut followup = CreateInteractionResponseFollowup::new()
+        .embed(rendered.embed)
+        .components(rendered.rows)
+        .ephemeral(true);
+    if let Some(content) = rendered.content {
+        followup = followup.content(content);
+    }
+    followup
+}
+
+/// A deferred answer: Discord shows "itsm-bot is thinking…" until the
+/// original response is edited; `ephemeral` when only the person sees it.
+fn deferred(ephemeral: bool) -> CreateInteractionResponse {
+    CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new().ephemeral(ephemeral))
+}
+
+/// The engine's answer to an interaction, and whether Discord was told to
+/// wait for it first.
+enum Answer {
+    /// Ready within `discord.reply_within`: answer the interaction with it.
+    InTime(Reply),
+    /// Not ready in time: the interaction was deferred, so the answer
+    /// edits the original response (or follows it).
+    Late(Reply),
+}
+
 impl DiscordAdapter {
+    /// Waits for `work` (the engine running a command) for
+    /// `discord.reply_within`. When it is not done by then, `defer` is sent
+    /// so Discord does not give up on the interaction (it allows 3 s), and
+    /// the work runs on to its end: a slow or unreachable database still
+    /// gets its answer, or the outage text, to the person.
+    async fn within_limit(
+        &self,
+        work: impl Future<Output = Reply>,
+        defer: impl Future<Output = serenity::Result<()>>,
+    ) -> Answer {
+        tokio::pin!(work);
+        match tokio::time::timeout(self.inner.config.reply_within(), &mut work).await {
+            Ok(reply) => Answer::InTime(reply),
+            Err(_) => {
+                if let Err(err) = defer.await {
+                    tracing::warn!(error = %err, "deferring a Discord interaction failed");
+                }
+                Answer::Late(work.await)
+            }
+        }
+    }
+
+    /// Shows a late `reply` in place of a deferred response that everyone
+    /// in the channel sees: an edit when the reply is public; otherwise the
+    /// "thinking…" message goes and the reply follows for the person alone.
+    async fn answer_deferred(
+        &self,
+        ctx: &Context,
+        token: &str,
+        reply: &Reply,
+    ) -> serenity::Result<()> {
+        if is_private(reply) {
+            if let Err(err) = ctx.http.delete_original_interaction_response(token).await {
+                tracing::debug!(error = %err, "removing the deferred Discord response failed");
+            }
+            ctx.http
+                .create_followup_message(token, &private_followup(reply), Vec::new())
+                .await
+                .map(|_| ())
+        } else {
+            ctx.http
+                .edit_original_interaction_response(token, &edit(reply), Vec::new())
+                .await
+                .map(|_| ())
+        }
+    }
+
     fn request(
         &self,
         user: UserId,
@@ -160,11 +255,18 @@ impl DiscordAdapter {
                 },
             ),
         };
-        let reply = match parsed {
-            Ok(parsed) => self.inner.engine.execute(&request, parsed).await,
-            Err(refusal) => Reply::refused(&refusal),
+        let answer = match parsed {
+            Ok(parsed) => {
+                let work = self.inner.engine.execute(&request, parsed);
+                let defer = command.create_response(&ctx.http, deferred(false));
+                self.within_limit(work, defer).await
+            }
+            Err(refusal) => Answer::InTime(Reply::refused(&refusal)),
         };
-        command.create_response(&ctx.http, respond(&reply)).await
+        match answer {
+            Answer::InTime(reply) => command.create_response(&ctx.http, respond(&reply)).await,
+            Answer::Late(reply) => self.answer_deferred(ctx, &command.token, &reply).await,
+        }
     }
 
     async fn on_autocomplete(
@@ -213,19 +315,33 @@ impl DiscordAdapter {
             }
             Click::Run(command) => {
                 let request = self.request(user, component.channel_id, component.id.get());
-                let reply = self.inner.engine.execute(&request, command).await;
+                let work = self.inner.engine.execute(&request, command);
+                // A deferred update: the card stays as it is for now.
+                let defer =
+                    component.create_response(&ctx.http, CreateInteractionResponse::Acknowledge);
+                let answer = self.within_limit(work, defer).await;
                 // A click that worked shows in the card, which the outbox
                 // edits; refusals and thanks go to the clicker alone.
-                if reply.outcome == Outcome::Done
-                    && !matches!(action, crate::commands::buttons::ButtonAction::Rate(..))
-                {
-                    component
-                        .create_response(&ctx.http, CreateInteractionResponse::Acknowledge)
+                let worth_saying = |reply: &Reply| {
+                    reply.outcome != Outcome::Done
+                        || matches!(action, crate::commands::buttons::ButtonAction::Rate(..))
+                };
+                match answer {
+                    Answer::InTime(reply) if worth_saying(&reply) => {
+                        component
+                            .create_response(&ctx.http, respond(&reply.privately()))
+                            .await
+                    }
+                    Answer::InTime(_) => {
+                        component
+                            .create_response(&ctx.http, CreateInteractionResponse::Acknowledge)
+                            .await
+                    }
+                    Answer::Late(reply) if worth_saying(&reply) => component
+                        .create_followup(&ctx.http, private_followup(&reply))
                         .await
-                } else {
-                    component
-                        .create_response(&ctx.http, respond(&reply.privately()))
-                        .await
+                        .map(|_| ()),
+                    Answer::Late(_) => Ok(()),
                 }
             }
         }
@@ -266,13 +382,25 @@ impl DiscordAdapter {
                 None => return Ok(()),
             },
         };
-        let reply = match command {
-            Ok(command) => self.inner.engine.execute(&request, command).await,
-            Err(refusal) => Reply::refused(&refusal),
+        let answer = match command {
+            Ok(command) => {
+                let work = self.inner.engine.execute(&request, command);
+                let defer = modal.create_response(&ctx.http, deferred(true));
+                self.within_limit(work, defer).await
+            }
+            Err(refusal) => Answer::InTime(Reply::refused(&refusal)),
         };
-        modal
-            .create_response(&ctx.http, respond(&reply.privately()))
-            .await
+        match answer {
+            Answer::InTime(reply) => {
+                modal
+                    .create_response(&ctx.http, respond(&reply.privately()))
+                    .await
+            }
+            Answer::Late(reply) => modal
+                .edit_response(&ctx.http, edit(&reply.privately()))
+                .await
+                .map(|_| ()),
+        }
     }
 
     async fn on_context_menu(
@@ -286,21 +414,30 @@ impl DiscordAdapter {
         let Some(ResolvedTarget::Message(message)) = command.data.target() else {
             return Ok(());
         };
-        let reply = if message.author.bot {
-            Reply::refused(&Refusal::new(
+        let answer = if message.author.bot {
+            Answer::InTime(Reply::refused(&Refusal::new(
                 "That is the bot's own message; work its incident with its buttons.",
-            ))
+            )))
         } else {
-            self.report_from_message(
+            let work = self.report_from_message(
                 user,
                 message,
                 Some(format!("interaction:{}", command.id.get())),
-            )
-            .await
+            );
+            let defer = command.create_response(&ctx.http, deferred(true));
+            self.within_limit(work, defer).await
         };
-        command
-            .create_response(&ctx.http, respond(&reply.privately()))
-            .await
+        match answer {
+            Answer::InTime(reply) => {
+                command
+                    .create_response(&ctx.http, respond(&reply.privately()))
+                    .await
+            }
+            Answer::Late(reply) => command
+                .edit_response(&ctx.http, edit(&reply.privately()))
+                .await
+                .map(|_| ()),
+        }
     }
 
     async fn on_message(&self, message: &Message) {

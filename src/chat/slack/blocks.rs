@@ -219,3 +219,18 @@ pub fn prompt_form(prompt: Prompt) -> SlackView {
         .with_close("Cancel".into()),
     )
 }
+
+/// A form's answer shown in its place: `text` under `title`, with a Close
+/// button. A slow form is replaced by "Working on it…" at once and by its
+/// answer (or the outage text) once the engine is done.
+pub fn notice_view(title: &str, text: &str) -> SlackView {
+    SlackView::Modal(
+        SlackModalView::new(
+            truncate(title, 24).as_str().into(),
+            vec![SlackSectionBlock::new()
+                .with_text(md!(truncate(&escape(text), SECTION_LIMIT)))
+                .into()],
+        )
+        .with_close("Close".into()),
+    )
+}

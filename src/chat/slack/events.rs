@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use slack_morphism::prelude::*;
+use tokio::task::JoinHandle;
 
 use super::blocks::{self, field, REPORT_FORM};
 use super::SlackAdapter;
@@ -51,8 +52,35 @@ impl SlackAdapter {
         let mut request = request(user, &event.channel_id.0);
         // A slash command has no event id; its trigger id is unique per invocation.
         request.event_id = Some(format!("command:{}", event.trigger_id.0));
+        match self.run_within_limit(request, parsed).await {
+            Ok(reply) => respond(&reply, self).await,
+            Err(work) => {
+                let adapter = self.clone();
+                let response_url = event.response_url.clone();
+                tokio::spawn(async move {
+                    // Still in flight until the result is posted: shutdown
+                    // waits for it.
+                    let _busy = busy;
+                    let reply = finish(work).await;
+                    adapter.post_to_response_url(&response_url, &reply).await;
+                });
+                ephemeral(Message::text("Working on it…"))
+            }
+        }
+    }
+
+    /// Runs `command` on a task of its own and waits for its reply up to
+    /// `slack.reply_within`. When it is still running then, the task is
+    /// handed back: the caller answers Slack at once (Slack allows 3 s)
+    /// and delivers the reply later, through `response_url` or
+    /// `views.update`.
+    async fn run_within_limit(
+        &self,
+        request: Request,
+        command: Command,
+    ) -> Result<Reply, JoinHandle<Reply>> {
         let engine = self.inner.engine.clone();
-        let work = tokio::spawn(async move { engine.execute(&request, parsed).await });
+        let mut work = tokio::spawn(async move { engine.execute(&request, command).await });
         let limit = self
             .inner
             .config
@@ -60,28 +88,13 @@ impl SlackAdapter {
             .0
             .to_std()
             .unwrap_or(Duration::from_secs(2));
-        let mut work = work;
         match tokio::time::timeout(limit, &mut work).await {
-            Ok(Ok(reply)) => respond(&reply, self).await,
+            Ok(Ok(reply)) => Ok(reply),
             Ok(Err(join)) => {
-                tracing::error!(error = %join, "slash command task failed");
-                respond(&Reply::failed(), self).await
+                tracing::error!(error = %join, "Slack command task failed");
+                Ok(Reply::failed())
             }
-            Err(_) => {
-                let adapter = self.clone();
-                let response_url = event.response_url.clone();
-                tokio::spawn(async move {
-                    // Still in flight until the result is posted: shutdown
-                    // waits for it.
-                    let _busy = busy;
-                    let reply = match work.await {
-                        Ok(reply) => reply,
-                        Err(_) => Reply::failed(),
-                    };
-                    adapter.post_to_response_url(&response_url, &reply).await;
-                });
-                ephemeral(Message::text("Working on it…"))
-            }
+            Err(_) => Err(work),
         }
     }
 
@@ -202,13 +215,31 @@ impl SlackAdapter {
                         "action:{}:{}",
                         event.trigger_id.0, action.action_id.0
                     ));
-                    let reply = self.inner.engine.execute(&request, command).await;
                     // Successful clicks show in the card, which the outbox
-                    // updates; refusals and thanks go to the clicker alone.
-                    let worth_saying =
-                        reply.outcome != Outcome::Done || matches!(button, ButtonAction::Rate(..));
-                    if let (true, Some(url)) = (worth_saying, &event.response_url) {
-                        self.post_to_response_url(url, &reply.privately()).await;
+                    // updates; refusals, outages and thanks go to the
+                    // clicker alone.
+                    let worth_saying = move |reply: &Reply| {
+                        reply.outcome != Outcome::Done || matches!(button, ButtonAction::Rate(..))
+                    };
+                    match self.run_within_limit(request, command).await {
+                        Ok(reply) => {
+                            if let (true, Some(url)) = (worth_saying(&reply), &event.response_url) {
+                                self.post_to_response_url(url, &reply.privately()).await;
+                            }
+                        }
+                        Err(work) => {
+                            // Slack is answered now; the reply follows.
+                            let adapter = self.clone();
+                            let response_url = event.response_url.clone();
+                            let busy = self.busy();
+                            tokio::spawn(async move {
+                                let _busy = busy;
+                                let reply = finish(work).await;
+                                if let (true, Some(url)) = (worth_saying(&reply), &response_url) {
+                                    adapter.post_to_response_url(url, &reply.privately()).await;
+                                }
+                            });
+                        }
                     }
                 }
             }
@@ -252,12 +283,43 @@ impl SlackAdapter {
                 }
             }
         };
-        let reply = self.inner.engine.execute(&request, command).await;
-        match reply.outcome {
-            Outcome::Done => SlackInteractionResponse::Empty,
-            Outcome::Refused | Outcome::Unavailable => {
-                form_errors(vec![(error_field, reply.message.plain_text())])
+        let title = FORM_ANSWER_TITLE;
+        let view_id = event.view.state_params.id.clone();
+        match self.run_within_limit(request, command).await {
+            Ok(reply) => match reply.outcome {
+                Outcome::Done => SlackInteractionResponse::Empty,
+                Outcome::Refused | Outcome::Unavailable => {
+                    form_errors(vec![(error_field, reply.message.plain_text())])
+                }
+            },
+            Err(work) => {
+                // Slack closes a form that gets no answer within 3 s with
+                // an error; say "working on it" in its place now and show
+                // the answer there once it is ready.
+                let adapter = self.clone();
+                let busy = self.busy();
+                tokio::spawn(async move {
+                    let _busy = busy;
+                    let reply = finish(work).await;
+                    adapter
+                        .show_in_form(&view_id, title, &reply.message.plain_text())
+                        .await;
+                });
+                SlackViewSubmissionResponse::Update(SlackViewSubmissionUpdateResponse::new(
+                    blocks::notice_view(title, "Working on it…"),
+                ))
+                .into()
             }
+        }
+    }
+
+    /// Replaces the form `view_id` with `text` (`views.update`).
+    async fn show_in_form(&self, view_id: &SlackViewId, title: &str, text: &str) {
+        let session = self.inner.client.open_session(&self.inner.bot_token);
+        let update = SlackApiViewsUpdateRequest::new(blocks::notice_view(title, text))
+            .with_view_id(view_id.clone());
+        if let Err(err) = session.views_update(&update).await {
+            tracing::warn!(error = %err, "views.update failed");
         }
     }
 
@@ -493,6 +555,20 @@ impl SlackAdapter {
             .engine
             .execute(&request, Command::OpenIncident(report))
             .await
+    }
+}
+
+/// The title of a form's answer shown in its place.
+const FORM_ANSWER_TITLE: &str = "Service desk";
+
+/// The reply of a command task that outlived Slack's time limit.
+async fn finish(work: JoinHandle<Reply>) -> Reply {
+    match work.await {
+        Ok(reply) => reply,
+        Err(join) => {
+            tracing::error!(error = %join, "Slack command task failed");
+            Reply::failed()
+        }
     }
 }
 

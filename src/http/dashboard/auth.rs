@@ -31,7 +31,8 @@ pub async fn require_token(
     }
     if let Some(token) = query_token(request.uri()) {
         if right(&token) {
-            return login(request.uri(), &token);
+            let secure = state.engine.config().http.secure_cookies();
+            return login(request.uri(), &token, secure);
         }
     }
     tracing::debug!(path = %request.uri().path(), "dashboard request without a valid token refused");
@@ -70,8 +71,10 @@ fn query_token(uri: &Uri) -> Option<String> {
 }
 
 /// Sets the cookie and sends the browser to the same address without the
-/// token, so it stays out of history, bookmarks and `Referer` headers.
-fn login(uri: &Uri, token: &str) -> Response {
+/// token, so it stays out of history, bookmarks and `Referer` headers. The
+/// cookie is `Secure` (never sent over plain http) when people reach the
+/// bot over https (`http.public_url`).
+fn login(uri: &Uri, token: &str, secure: bool) -> Response {
     let rest: Vec<(String, String)> = uri
         .query()
         .map(|q| {
@@ -91,7 +94,10 @@ fn login(uri: &Uri, token: &str) -> Response {
         );
     }
     let value: String = url::form_urlencoded::byte_serialize(token.as_bytes()).collect();
-    let cookie = format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict");
+    let mut cookie = format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict");
+    if secure {
+        cookie.push_str("; Secure");
+    }
     match (
         HeaderValue::from_str(&location),
         HeaderValue::from_str(&cookie),

@@ -22,7 +22,7 @@ use crate::store::StoreError;
 use view::Dashboard;
 
 /// The page template, built into the binary.
-const TEMPLATE: &str = include_str!("../../../templates/dashboard.html");
+pub(crate) const TEMPLATE: &str = include_str!("../../../templates/dashboard.html");
 
 /// Why the dashboard could not be shown.
 #[derive(Debug, thiserror::Error)]
