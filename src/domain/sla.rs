@@ -271,7 +271,7 @@ impl SlaPolicy {
                     out.push(Checkpoint {
                         clock,
                         threshold: 100,
-                        due_at: due + BREACH_AFTER,
+                        due_at: due,
                     });
                 }
                 continue;
@@ -283,26 +283,16 @@ impl SlaPolicy {
             let goal = target.of(clock);
             for threshold in self.warn_at.iter().copied().chain([100]) {
                 let part = goal * i32::from(threshold) / 100;
-                let at = target.hours.add(started(incident), part + paused);
                 out.push(Checkpoint {
                     clock,
                     threshold,
-                    due_at: if threshold >= 100 {
-                        at + BREACH_AFTER
-                    } else {
-                        at
-                    },
+                    due_at: target.hours.add(started(incident), part + paused),
                 });
             }
         }
         out
     }
 }
-
-/// How long after its due instant a clock is breached: a clock that stops
-/// in the due second itself is met, so the breach is due one second later
-/// (the first sweep after the due instant announces it).
-const BREACH_AFTER: Duration = Duration::seconds(1);
 
 /// `at` as the clocks read it: the start of its second.
 fn second(at: DateTime<Utc>) -> DateTime<Utc> {
@@ -414,7 +404,7 @@ fn view(
         (Some(_), _) => ClockState::Met {
             margin: (goal - used).max(Duration::zero()),
         },
-        (None, Some(due)) if second(now) > due => ClockState::Breached {
+        (None, Some(due)) if now > due => ClockState::Breached {
             by: (used - goal).max(Duration::zero()),
             stopped: false,
         },

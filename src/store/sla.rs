@@ -208,7 +208,8 @@ pub struct DueCheckpoint {
 }
 
 /// Claims up to `limit` checkpoints due at `at` by deleting them, earliest
-/// first; other sweepers skip the rows this one has locked. Should the
+/// first (a breach only once `at` is past its due instant: a clock that
+/// stops at its due instant is met, so the breach waits for the next sweep); other sweepers skip the rows this one has locked. Should the
 /// transaction roll back, the checkpoints are due again.
 ///
 /// Claiming and deleting are one statement: every claimed checkpoint is
@@ -223,7 +224,8 @@ pub async fn claim_due(
         "DELETE FROM sla_checkpoints
           WHERE (ticket_id, clock, threshold) IN (
                 SELECT ticket_id, clock, threshold FROM sla_checkpoints
-                 WHERE due_at <= $1 ORDER BY due_at, ticket_id, clock, threshold
+                 WHERE due_at <= $1 AND (threshold < 100 OR due_at < $1)
+                 ORDER BY due_at, ticket_id, clock, threshold
                  LIMIT $2 FOR UPDATE SKIP LOCKED)
          RETURNING ticket_id, clock, threshold, due_at",
     )
