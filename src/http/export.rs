@@ -10,7 +10,17 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::api::ApiError;
+/// Why an export could not be made; the API and the dashboard answer it
+/// their own way.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The request asked for a format there is none of.
+    #[error("`format={0}` is not a format; use format=json or format=csv")]
+    UnknownFormat(String),
+    /// Writing the answer failed (a fault of ours).
+    #[error("writing the answer: {0}")]
+    Write(String),
+}
 
 /// How an answer is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +36,7 @@ impl Format {
     pub fn take(
         headers: &HeaderMap,
         query: &mut Vec<(String, String)>,
-    ) -> Result<Format, ApiError> {
+    ) -> Result<Format, ExportError> {
         let mut asked = None;
         let mut refused = None;
         query.retain(|(key, value)| {
@@ -41,9 +51,7 @@ impl Format {
             false
         });
         if let Some(other) = refused {
-            return Err(ApiError::bad_request(format!(
-                "`format={other}` is not a format; use format=json or format=csv"
-            )));
+            return Err(ExportError::UnknownFormat(other));
         }
         if let Some(format) = asked {
             return Ok(format);
@@ -69,7 +77,7 @@ impl Format {
 }
 
 /// A list answer (`items` are the rows) in `format`.
-pub fn list<T: Serialize>(format: Format, page: &T) -> Result<Response, ApiError> {
+pub fn list<T: Serialize>(format: Format, page: &T) -> Result<Response, ExportError> {
     respond(format, page, |value| {
         let items = value
             .get("items")
@@ -81,7 +89,7 @@ pub fn list<T: Serialize>(format: Format, page: &T) -> Result<Response, ApiError
 }
 
 /// A report answer (one row per figure) in `format`.
-pub fn report<T: Serialize>(format: Format, report: &T) -> Result<Response, ApiError> {
+pub fn report<T: Serialize>(format: Format, report: &T) -> Result<Response, ExportError> {
     respond(format, report, |value| {
         let mut cells = Vec::new();
         flatten("", value, &mut cells);
@@ -98,14 +106,12 @@ fn respond<T: Serialize>(
     format: Format,
     value: &T,
     csv_of: impl FnOnce(&Value) -> Result<Vec<u8>, csv::Error>,
-) -> Result<Response, ApiError> {
-    let value = serde_json::to_value(value)
-        .map_err(|err| ApiError::internal(format!("serializing the answer: {err}")))?;
+) -> Result<Response, ExportError> {
+    let value = serde_json::to_value(value).map_err(|err| ExportError::Write(err.to_string()))?;
     match format {
         Format::Json => Ok(Json(value).into_response()),
         Format::Csv => {
-            let body =
-                csv_of(&value).map_err(|err| ApiError::internal(format!("writing CSV: {err}")))?;
+            let body = csv_of(&value).map_err(|err| ExportError::Write(err.to_string()))?;
             Ok((
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],

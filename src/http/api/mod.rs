@@ -113,17 +113,26 @@ impl ApiError {
         }
     }
 
-    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+    fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
     /// A failure of ours: logged, answered without details.
-    pub(crate) fn internal(detail: String) -> Self {
+    fn internal(detail: String) -> Self {
         tracing::error!(error = %detail, "API request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal error; it was logged",
         )
+    }
+}
+
+impl From<export::ExportError> for ApiError {
+    fn from(err: export::ExportError) -> Self {
+        match err {
+            export::ExportError::UnknownFormat(_) => ApiError::bad_request(err.to_string()),
+            export::ExportError::Write(detail) => ApiError::internal(detail),
+        }
     }
 }
 
@@ -520,5 +529,5 @@ async fn report(
     let span = Span::of(period, date, now, state.engine.config().report_zone());
     let mut conn = connection(&state).await?;
     let report = crate::commands::period_report::report_with(&mut conn, span, now).await?;
-    export::report(format, &ReportDto::from(&report))
+    Ok(export::report(format, &ReportDto::from(&report))?)
 }

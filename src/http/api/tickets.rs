@@ -158,7 +158,7 @@ pub(super) async fn list<K: TicketApi>(
     let (filter, page) = filter_of(&query, K::valid_status, K::STATUS_NAMES)?;
     let mut conn = connection(state).await?;
     let (items, total) = K::list(&mut conn, &filter, page).await?;
-    export::list(
+    Ok(export::list(
         format,
         &PageOf {
             items: items.iter().map(K::Dto::from).collect::<Vec<K::Dto>>(),
@@ -166,7 +166,7 @@ pub(super) async fn list<K: TicketApi>(
             per_page: page.size,
             total,
         },
-    )
+    )?)
 }
 
 /// `GET /api/v1/<kind>/{reference}`: one ticket of kind `K` with its

@@ -106,7 +106,14 @@ async fn data(State(state): State<HttpState>, RawQuery(query): RawQuery) -> Resp
 async fn csv(State(state): State<HttpState>, RawQuery(query): RawQuery) -> Response {
     match gather(&state, query.as_deref()).await {
         Ok(dashboard) => super::export::report(super::export::Format::Csv, &dashboard)
-            .unwrap_or_else(IntoResponse::into_response),
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "dashboard CSV failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(json!({ "error": "the CSV could not be written; the server log has the details" })),
+                )
+                    .into_response()
+            }),
         Err(err) => {
             err.log();
             (err.status(), Json(json!({ "error": err.public_message() }))).into_response()
