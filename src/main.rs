@@ -11,6 +11,7 @@ use itsm_bot::chat::shell::{self, ShellSession};
 use itsm_bot::commands::reply::Outcome;
 use itsm_bot::commands::Inbound;
 use itsm_bot::config::Config;
+use itsm_bot::domain::moment::Reader;
 use itsm_bot::domain::UserId;
 use itsm_bot::lifecycle::Shutdown;
 use itsm_bot::store::Store;
@@ -148,6 +149,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Sweep { at } => {
+            let zone = config.locale.zone();
             let app = App::open(config).await.context("opening the database")?;
             let at = at.map_or_else(chrono::Utc::now, |at| at.with_timezone(&chrono::Utc));
             let posted = itsm_bot::scheduler::sweep::sweep(&app.engine, at)
@@ -156,7 +158,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
             if posted.is_empty() {
                 println!(
                     "No SLA warnings or breaches due at {}.",
-                    at.format("%Y-%m-%d %H:%M:%S UTC")
+                    at.with_timezone(&zone).format("%Y-%m-%d %H:%M:%S %Z")
                 );
             }
             for item in posted {
@@ -212,8 +214,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
             // A one-shot process sends the calls its command queued (rule
             // webhooks, a runbook) before it exits, and shows their answers.
             let results = flush_calls(&app.engine).await;
+            // Times in the person's own zone (`/itsm timezone`), else the team's.
+            let reader = Reader::Person(app.engine.reader_zone(&inbound.user).await);
             app.store.close().await;
-            let text = reply.message.plain_text();
+            let text = reply.message.plain_text_for(reader);
             Ok(match reply.outcome {
                 Outcome::Done => {
                     println!("{text}");

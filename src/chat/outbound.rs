@@ -330,7 +330,11 @@ impl<D: Deliver> OutboxQueue<D> {
                     incident.origin.channel.clone(),
                     incident.origin.thread.clone(),
                 ),
-                card: view::incident::incident_message(incident, &clocks),
+                card: view::incident::incident_message(
+                    incident,
+                    &clocks,
+                    self.config.locale.zone(),
+                ),
             }));
         }
         if let Some(change) = store::changes::get_by_id(conn, ticket_id).await? {

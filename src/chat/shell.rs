@@ -6,6 +6,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use crate::commands::reply::Outcome;
 use crate::commands::Engine;
 use crate::commands::Inbound;
+use crate::domain::moment::Reader;
 use crate::domain::{Platform, UserId};
 use crate::lifecycle::Shutdown;
 
@@ -96,7 +97,9 @@ where
         }
         let inbound = Inbound::new(session.user.clone(), session.channel.clone(), line);
         let reply = engine.handle(&inbound).await;
-        let text = render(reply.outcome, &reply.message.plain_text());
+        // Times in the person's own zone (`/itsm timezone`), else the team's.
+        let reader = Reader::Person(engine.reader_zone(&session.user).await);
+        let text = render(reply.outcome, &reply.message.plain_text_for(reader));
         output.write_all(text.as_bytes()).await?;
         output.write_all(b"\n").await?;
         output.flush().await?;

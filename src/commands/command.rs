@@ -29,6 +29,22 @@ pub enum Command {
 }
 
 impl Command {
+    /// Whether the command carries a time typed without an offset, which
+    /// is read in the person's zone: adapters look up a profile's zone only
+    /// for these, so no other command waits on the lookup.
+    pub fn types_a_local_time(&self) -> bool {
+        use crate::domain::change::{ChangeAction, StartTime};
+        let local = |start: &StartTime| matches!(start, StartTime::Local(_));
+        match self {
+            Command::Change(_, ChangeCommand::Act(ChangeAction::Schedule(start, _))) => {
+                local(start)
+            }
+            Command::Incident(_, IncidentCommand::Outage(Some(start))) => local(start),
+            Command::Query(QueryCommand::OncallOverride(wanted)) => local(&wanted.start),
+            _ => false,
+        }
+    }
+
     /// A short, stable name for metrics: `incident.create`, `change.approve`, `query.open`.
     pub fn name(&self) -> &'static str {
         use crate::domain::change::ChangeAction as C;
@@ -80,6 +96,8 @@ impl Command {
                 QueryCommand::Mine => "query.mine",
                 QueryCommand::Open(_) => "query.open",
                 QueryCommand::Whoami => "query.whoami",
+                QueryCommand::TimeZone(None) => "query.timezone",
+                QueryCommand::TimeZone(Some(_)) => "person.timezone",
                 QueryCommand::Sla => "query.sla",
                 QueryCommand::Report(..) => "query.report",
                 QueryCommand::Changes(_) => "query.changes",
@@ -224,7 +242,17 @@ pub struct ActionDraft {
     pub due: Option<chrono::NaiveDate>,
 }
 
-/// Questions that change nothing.
+/// What `/itsm timezone` is asked to do with a person's zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZoneChoice {
+    /// Use this zone.
+    Set(chrono_tz::Tz),
+    /// Forget it: follow the platform profile, then the team's zone.
+    Reset,
+}
+
+/// Questions that change nothing (and the few settings a person changes
+/// for themselves).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueryCommand {
     /// `/itsm help [topic]`
@@ -235,6 +263,9 @@ pub enum QueryCommand {
     Open(Vec<Priority>),
     /// `/itsm whoami`: my user id and roles.
     Whoami,
+    /// `/itsm timezone [<IANA zone> | reset]`: show, set or forget my own
+    /// time zone.
+    TimeZone(Option<ZoneChoice>),
     /// `/itsm sla`: the SLA policies.
     Sla,
     /// `/itsm report [day|week|month]`: the figures of a period.

@@ -521,6 +521,33 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
                 no_text("whoami")?;
                 QueryCommand::Whoami
             }
+            "timezone" | "tz" => {
+                use crate::commands::command::ZoneChoice;
+                let hint = "Name an IANA zone: `/itsm timezone Europe/Berlin`, `/itsm timezone America/New_York`; `/itsm timezone reset` follows your profile and the team's zone again.";
+                let mut words = rest.split_whitespace();
+                let choice = match words.next() {
+                    None => None,
+                    Some(word) if word.eq_ignore_ascii_case("reset") => Some(ZoneChoice::Reset),
+                    Some(word) => Some(ZoneChoice::Set(
+                        word.parse::<chrono_tz::Tz>()
+                            .ok()
+                            // `europe/berlin` is what people type too.
+                            .or_else(|| {
+                                chrono_tz::TZ_VARIANTS
+                                    .iter()
+                                    .find(|zone| zone.name().eq_ignore_ascii_case(word))
+                                    .copied()
+                            })
+                            .ok_or_else(|| {
+                                Refusal::new(format!("`{word}` is not a time zone.")).hint(hint)
+                            })?,
+                    )),
+                };
+                if words.next().is_some() {
+                    return Err(Refusal::new("`/itsm timezone` takes one zone.").hint(hint));
+                }
+                QueryCommand::TimeZone(choice)
+            }
             "open" => {
                 let mut priorities = Vec::new();
                 for word in rest.split_whitespace() {
@@ -563,7 +590,7 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
             }
             other => {
                 return Err(Refusal::new(format!("`/itsm {other}` is not a command."))
-                    .hint("`/itsm` knows: help [topic], mine, open [P1…], whoami, sla, report, changes, services, service <name>, oncall, actions [mine], action <id> done|problem|change, grant, revoke, outbox, incident …, change …, problem …"))
+                    .hint("`/itsm` knows: help [topic], mine, open [P1…], whoami, timezone [zone], sla, report, changes, services, service <name>, oncall, actions [mine], action <id> done|problem|change, grant, revoke, outbox, incident …, change …, problem …"))
             }
         };
     Ok(Command::Query(query))

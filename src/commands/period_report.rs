@@ -72,7 +72,7 @@ pub async fn snapshot(
         open_by_priority: store::reports::open_by_priority(conn, at, now).await?,
         oldest_open: store::reports::oldest_open(conn, at, now, OLDEST).await?,
         known_errors_open: store::reports::known_errors_at(conn, at).await?,
-        actions: store::reports::action_figures(conn, at, today, OVERDUE_LISTED).await?,
+        actions: store::postmortems::action_figures(conn, at, today, OVERDUE_LISTED).await?,
     })
 }
 
@@ -150,11 +150,7 @@ pub fn message(report: &Report) -> Message {
     let p = report.previous.as_ref();
     let state = &report.state;
     let zone = report.span.zone;
-    let local = |at: DateTime<Utc>| {
-        at.with_timezone(&zone)
-            .format("%Y-%m-%d %H:%M %Z")
-            .to_string()
-    };
+    let local = |at: DateTime<Utc>| crate::domain::moment::plain(at, zone);
     let heading = match report.span.period() {
         Some(Period::Day) => "Daily digest",
         Some(Period::Week) => "Weekly report",
@@ -277,7 +273,7 @@ pub fn message(report: &Report) -> Message {
             items: report
                 .upcoming_changes
                 .iter()
-                .map(crate::commands::view::change::change_line)
+                .map(|c| crate::commands::view::change::change_line(c, zone))
                 .collect(),
         })
     }

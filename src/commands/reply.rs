@@ -1,6 +1,7 @@
 //! Platform-free replies. Adapters render them: Block Kit for Slack, embeds
 //! for Discord, plain text for the shell (see [`Message::plain_text`]).
 
+use crate::domain::moment::{self, Reader};
 use crate::domain::TicketRef;
 
 /// How a command ended.
@@ -68,8 +69,20 @@ impl Message {
         self
     }
 
-    /// The message as plain text, for the shell and for platforms' fallback text.
+    /// The message as plain text, times in the team's zone: for platforms'
+    /// fallback text, API errors and logs.
     pub fn plain_text(&self) -> String {
+        self.plain_text_for(Reader::Team)
+    }
+
+    /// The message as plain text for `reader` (the shell passes the person's
+    /// zone).
+    pub fn plain_text_for(&self, reader: Reader) -> String {
+        moment::render(&self.text_with_stamps(), reader)
+    }
+
+    /// The blocks as lines, time stamps still in them.
+    fn text_with_stamps(&self) -> String {
         let mut out: Vec<String> = Vec::new();
         for block in &self.blocks {
             match block {

@@ -18,8 +18,10 @@ pub struct ChangeConfig {
     pub required_approvals: u32,
     /// Where approvers are asked, with Approve / Reject buttons.
     pub cab_channel: Option<ChannelRef>,
-    /// The zone `YYYY-MM-DDTHH:MM` starts and freeze periods are read in.
-    pub time_zone: TimeZoneSetting,
+    /// The zone `YYYY-MM-DDTHH:MM` starts and freeze periods are read in;
+    /// `[locale] time_zone` when not set.
+    #[serde(default)]
+    pub time_zone: Option<TimeZoneSetting>,
     /// `start` before the window opens: "confirm" (`start now`) or "refuse".
     pub early_start: EarlyStart,
     /// A window overlapping another approved change on the same service:
@@ -70,8 +72,9 @@ impl ChangeConfig {
             .find(|entry| entry.name == name)
     }
 
-    /// Checks the section and builds [`ChangeConfig::rules`].
-    pub(super) fn build(&mut self) -> Result<(), ConfigError> {
+    /// Checks the section and builds [`ChangeConfig::rules`]; `locale` is
+    /// the team's zone, used when the section names none.
+    pub(super) fn build(&mut self, locale: chrono_tz::Tz) -> Result<(), ConfigError> {
         let invalid = |key: String, message: String| ConfigError::Invalid { key, message };
         if self.required_approvals == 0 || self.required_approvals > 20 {
             return Err(invalid(
@@ -79,7 +82,7 @@ impl ChangeConfig {
                 format!("{} is not between 1 and 20", self.required_approvals),
             ));
         }
-        let zone = self.time_zone.0;
+        let zone = self.time_zone.map_or(locale, |z| z.0);
         let mut freezes = Vec::new();
         for (index, freeze) in self.freeze_windows.iter().enumerate() {
             let key = |field: &str| format!("change.freeze_windows[{index}].{field}");

@@ -60,8 +60,9 @@ impl Config {
         let mut config: Config = figment.extract().map_err(Box::new)?;
         config.read_secret_files()?;
         config.postmortem.load()?;
-        config.sla_policy = sla::build_policy(&config.sla, &config.calendars)?;
-        config.change.build()?;
+        let locale = config.locale.zone();
+        config.sla_policy = sla::build_policy(&config.sla, &config.calendars, locale)?;
+        config.change.build(locale)?;
         config.automation.build(&Role::ALL)?;
         config.check_secrets(&vars)?;
         config.validate()?;

@@ -140,7 +140,7 @@ impl Config {
             .rotations
             .iter()
             .find(|r| r.name == name)
-            .and_then(|r| r.rotation().ok())
+            .and_then(|r| r.rotation(self.locale.zone()).ok())
     }
 
     /// The service entry called `name`.

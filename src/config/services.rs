@@ -83,15 +83,12 @@ pub struct RotationConfig {
     pub handoff: String,
     /// Shift length in whole days: `1d`, `1w`.
     pub length: DurationSetting,
-    #[serde(default = "default_rotation_zone")]
-    pub time_zone: TimeZoneSetting,
+    /// `[locale] time_zone` when not set.
+    #[serde(default)]
+    pub time_zone: Option<TimeZoneSetting>,
     /// An unacknowledged page escalates after this long.
     #[serde(default = "default_escalate_after")]
     pub escalate_after: DurationSetting,
-}
-
-fn default_rotation_zone() -> TimeZoneSetting {
-    TimeZoneSetting(chrono_tz::UTC)
 }
 
 fn default_escalate_after() -> DurationSetting {
@@ -99,8 +96,12 @@ fn default_escalate_after() -> DurationSetting {
 }
 
 impl RotationConfig {
-    /// The rotation as a domain value.
-    pub fn rotation(&self) -> Result<crate::domain::oncall::Rotation, String> {
+    /// The rotation as a domain value; `locale` is the team's zone, used
+    /// when the rotation names none.
+    pub fn rotation(
+        &self,
+        locale: chrono_tz::Tz,
+    ) -> Result<crate::domain::oncall::Rotation, String> {
         let handoff = chrono::NaiveDateTime::parse_from_str(&self.handoff, "%Y-%m-%dT%H:%M")
             .map_err(|_| {
                 format!(
@@ -113,7 +114,7 @@ impl RotationConfig {
             self.members.clone(),
             handoff,
             self.length.0,
-            self.time_zone.0,
+            self.time_zone.map_or(locale, |z| z.0),
             self.escalate_after.0,
         )
         .map_err(|err| err.to_string())
@@ -165,7 +166,7 @@ pub(super) fn validate(
                 ),
             ));
         }
-        if let Err(message) = rotation.rotation() {
+        if let Err(message) = rotation.rotation(chrono_tz::Tz::UTC) {
             let field = if rotation.members.is_empty() {
                 "members"
             } else if message.contains("handoff") {

@@ -52,7 +52,9 @@ pub struct PolicyConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarConfig {
-    pub time_zone: TimeZoneSetting,
+    /// `[locale] time_zone` when not set.
+    #[serde(default)]
+    pub time_zone: Option<TimeZoneSetting>,
     pub working_days: Vec<String>,
     /// Opening time, `HH:MM`, local.
     pub opens: String,
@@ -74,6 +76,7 @@ fn time(key: &str, text: &str) -> Result<NaiveTime, ConfigError> {
 pub fn build_policy(
     sla: &SlaConfig,
     calendars: &BTreeMap<String, CalendarConfig>,
+    locale: chrono_tz::Tz,
 ) -> Result<SlaPolicy, ConfigError> {
     let mut built = BTreeMap::new();
     for (name, calendar) in calendars {
@@ -91,7 +94,7 @@ pub fn build_policy(
         let opens = time(&key("opens"), &calendar.opens)?;
         let closes = time(&key("closes"), &calendar.closes)?;
         let business = BusinessCalendar::new(
-            calendar.time_zone.0,
+            calendar.time_zone.map_or(locale, |z| z.0),
             days,
             opens,
             closes,

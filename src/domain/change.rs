@@ -538,9 +538,10 @@ pub struct Applied {
     pub flags: Vec<String>,
 }
 
-/// An instant as shown in change messages.
-pub fn show_time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
+/// An instant as change messages and timelines show it: in `zone` (the
+/// change zone), labelled with its abbreviation.
+pub fn show_time(at: DateTime<Utc>, zone: Tz) -> String {
+    super::moment::plain(at, zone)
 }
 
 impl Change {

@@ -14,6 +14,7 @@ pub mod channel;
 pub mod dashboard;
 pub mod duration;
 pub mod incident;
+pub mod moment;
 pub mod oncall;
 pub mod postmortem;
 pub mod priority;

@@ -176,11 +176,12 @@ impl ActionItem {
 
     /// Whether it may be raised as a problem or a change: only an open item,
     /// and only once, so one follow-up does not become two tickets.
-    pub fn check_raise(&self) -> Result<(), PostmortemError> {
+    /// `zone` is the one a refusal names the time in.
+    pub fn check_raise(&self, zone: chrono_tz::Tz) -> Result<(), PostmortemError> {
         if let Some(done_at) = self.done_at {
             return Err(PostmortemError::AlreadyDone {
                 id: self.id,
-                on: done_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                on: super::moment::stamp(done_at, zone),
             });
         }
         if let Some(raised_as) = self.raised_as {
@@ -341,10 +342,8 @@ pub struct ReviewInput<'a> {
     /// The spans the incident was marked as an outage.
     pub outages: &'a [Outage],
     pub now: DateTime<Utc>,
-}
-
-fn stamp(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
+    /// The zone the review's times are written in (the team's).
+    pub zone: chrono_tz::Tz,
 }
 
 impl Review {
@@ -394,8 +393,10 @@ impl Review {
             priority: incident.priority.to_string(),
             status: incident.status.to_string(),
             service: incident.service.clone(),
-            reported_at: stamp(incident.created_at),
-            resolved_at: incident.resolved_at.map(stamp),
+            reported_at: super::moment::plain(incident.created_at, input.zone),
+            resolved_at: incident
+                .resolved_at
+                .map(|at| super::moment::plain(at, input.zone)),
             duration,
             outage_minutes,
             outage_rule: "the time it was marked as an outage of its service",
@@ -405,7 +406,7 @@ impl Review {
                 .events
                 .iter()
                 .map(|e| TimelineLine {
-                    at: stamp(e.at),
+                    at: super::moment::plain(e.at, input.zone),
                     actor: e.actor.to_string(),
                     what: e.describe(),
                 })
@@ -577,7 +578,7 @@ mod tests {
             done_at: None,
             raised_as: None,
         };
-        assert_eq!(item.check_raise(), Ok(()));
+        assert_eq!(item.check_raise(chrono_tz::Tz::UTC), Ok(()));
         assert_eq!(
             item.raised_description(),
             "Raised from action item #4 of the review of INC-1. Owner: shell:bob. Due: 2026-12-04."
@@ -585,7 +586,9 @@ mod tests {
         let problem: TicketRef = "PRB-2".parse().unwrap();
         item.raised_as = Some(problem);
         assert_eq!(
-            item.check_raise().unwrap_err().to_string(),
+            item.check_raise(chrono_tz::Tz::UTC)
+                .unwrap_err()
+                .to_string(),
             "action item #4 was already raised as PRB-2"
         );
         let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
@@ -596,7 +599,7 @@ mod tests {
         item.raised_as = None;
         item.done_at = Some(Utc.with_ymd_and_hms(2026, 12, 2, 10, 0, 0).unwrap());
         assert!(matches!(
-            item.check_raise(),
+            item.check_raise(chrono_tz::Tz::UTC),
             Err(PostmortemError::AlreadyDone { id: 4, .. })
         ));
     }

@@ -123,11 +123,12 @@ pub struct ClockView {
 }
 
 impl ClockView {
-    /// A short description: "due 09:15 UTC (40% used)", "met with 5m to spare".
-    pub fn describe(&self) -> String {
+    /// A short description for a chat message: "due <time> (40% used)",
+    /// "met with 5m to spare"; times are stamps with `zone` as fallback.
+    pub fn describe(&self, zone: chrono_tz::Tz) -> String {
         let due = self
             .due_at
-            .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+            .map(|at| super::moment::stamp(at, zone))
             .unwrap_or_else(|| "—".into());
         match &self.state {
             ClockState::Running { used } => format!("due {due} ({used}% used)"),

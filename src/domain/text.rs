@@ -23,11 +23,15 @@ pub enum TextError {
 }
 
 /// Characters that must never reach the database or a chat message: NUL
-/// (PostgreSQL refuses it), other C0/C1 controls, and bidirectional overrides
-/// that make a title read differently from what it says.
+/// (PostgreSQL refuses it), other C0/C1 controls, bidirectional overrides
+/// that make a title read differently from what it says, and the marks of
+/// the bot's own time stamps.
 fn is_forbidden(c: char) -> bool {
     (c.is_control() && c != '\n' && c != '\t')
         || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        // Only the bot writes time stamps into messages (`moment::stamp`).
+        || c == super::moment::STAMP_OPEN
+        || c == super::moment::STAMP_CLOSE
 }
 
 /// Checks the length and characters of any text a person sent.

@@ -105,6 +105,8 @@ pub struct PublicUpdateView {
 
 /// Builds the page as of `at`.
 pub async fn page(state: &HttpState, at: DateTime<Utc>) -> Result<StatusPage, StoreError> {
+    let zone = state.engine.zone();
+    let shown = |at: DateTime<Utc>| crate::domain::moment::plain(at, zone);
     let mut conn = state.store().pool().acquire().await?;
     let views = service_views(&mut conn, at).await?;
     let from90 = at - Duration::days(90);
@@ -187,11 +189,6 @@ pub async fn page(state: &HttpState, at: DateTime<Utc>) -> Result<StatusPage, St
         generated_at_text: shown(at),
         services,
     })
-}
-
-/// An instant as the page shows it: to the minute, in UTC.
-fn shown(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 fn round3(percent: f64) -> f64 {

@@ -8,8 +8,9 @@ use chrono::{DateTime, Duration, Utc};
 use crate::commands::notice::{post, Posted};
 use crate::commands::reply::{Block, Message};
 use crate::commands::Engine;
-use crate::domain::change::{show_time, Change, ChangeStatus};
+use crate::domain::change::{Change, ChangeStatus};
 use crate::domain::channel::ChannelRef;
+use crate::domain::moment;
 use crate::store::changes::ReminderKind;
 use crate::store::{self, StoreError};
 
@@ -27,7 +28,7 @@ pub async fn remind(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, S
         if !store::changes::claim_reminder(&mut tx, &change, kind, at).await? {
             continue;
         }
-        let message = reminder(&change, kind);
+        let message = reminder(&change, kind, engine.config().change.rules.time_zone);
         let origin = ChannelRef {
             platform: change.origin.platform,
             channel: change.origin.channel.clone(),
@@ -76,9 +77,9 @@ fn due_kind(change: &Change, at: DateTime<Utc>) -> Option<ReminderKind> {
     }
 }
 
-fn reminder(change: &Change, kind: ReminderKind) -> Message {
+fn reminder(change: &Change, kind: ReminderKind, zone: chrono_tz::Tz) -> Message {
     let reference = change.reference();
-    let window = change.window.map(|w| w.describe()).unwrap_or_default();
+    let window = change.window.map(|w| w.stamped(zone)).unwrap_or_default();
     let text = match kind {
         ReminderKind::Before24h => format!(
             "⏰ {reference} ({}) starts within a day: window {window}. Check the plan and the rollback; `/change {reference} start` when it opens.",
@@ -91,7 +92,10 @@ fn reminder(change: &Change, kind: ReminderKind) -> Message {
         ReminderKind::Overrun => format!(
             "⚠️ {reference} ({}) is still in progress, but its window ended at {}. Finish it with `/change {reference} complete [review]`, `fail <what happened>` or `rolled-back`.",
             change.title,
-            change.window.map(|w| show_time(w.end())).unwrap_or_default()
+            change
+                .window
+                .map(|w| moment::stamp(w.end(), zone))
+                .unwrap_or_default()
         ),
     };
     let who = change.implementer.as_ref().unwrap_or(&change.requester);

@@ -122,7 +122,7 @@ async fn announce(
     let due = view
         .as_ref()
         .and_then(|v| v.due_at)
-        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+        .map(|d| crate::domain::moment::stamp(d, engine.zone()))
         .unwrap_or_else(|| "—".into());
     let who = match (&incident.assignee, &incident.service) {
         (Some(assignee), _) => Block::Mention {

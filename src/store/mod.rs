@@ -18,6 +18,7 @@ pub mod oncall;
 pub mod opening;
 pub mod outbox;
 pub mod paging;
+pub mod people;
 pub mod postmortems;
 pub mod problems;
 pub mod queue;

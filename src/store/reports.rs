@@ -3,11 +3,11 @@
 //! report's one span, or the dashboard's days), so a day's figures always
 //! add up to the week's; and the state of the desk at an instant.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
 
 use super::StoreError;
-use crate::domain::report::{ActionFigures, ChangeFigures, Figures, OpenItem, ProblemFigures};
+use crate::domain::report::{ChangeFigures, Figures, OpenItem, ProblemFigures};
 use crate::domain::Priority;
 
 /// The figures of each span `[bounds[i], bounds[i + 1])`, with clocks
@@ -275,16 +275,6 @@ pub async fn known_errors_at(
     .bind(at)
     .fetch_one(conn)
     .await?)
-}
-
-/// Open and overdue action items at `at`, overdue judged against `today`.
-pub async fn action_figures(
-    conn: &mut PgConnection,
-    at: DateTime<Utc>,
-    today: NaiveDate,
-    limit: i64,
-) -> Result<ActionFigures, StoreError> {
-    super::postmortems::action_figures(conn, at, today, limit).await
 }
 
 /// Open tickets by kind and priority (`P1`…, or `none`), for metrics.

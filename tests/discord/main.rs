@@ -203,6 +203,18 @@ async fn report_by_slash_command_acknowledge_and_edit_from_the_shell(pool: PgPoo
         ]
     );
     assert_eq!(card["embeds"][0]["color"], 0xE74C3C, "P1 is red: {card}");
+    // Times in the text are Discord timestamps, which every reader sees in
+    // their own zone; the footer, which Discord does not format, names the
+    // team's zone.
+    let description = card["embeds"][0]["description"]
+        .as_str()
+        .unwrap_or_default();
+    let timestamp = regex::Regex::new(r"due <t:\d+:f>").unwrap();
+    assert!(timestamp.is_match(description), "{description}");
+    let footer = card["embeds"][0]["footer"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(footer.contains(" UTC"), "{footer}");
 
     let card_id = card_message(&bot).await;
     let press =

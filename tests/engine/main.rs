@@ -33,3 +33,4 @@ mod services;
 mod shell;
 mod shutdown;
 mod sla;
+mod time_zones;

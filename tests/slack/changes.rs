@@ -414,3 +414,52 @@ async fn simultaneous_approvals_leave_the_card_approved(pool: PgPool) {
     assert!(button_ids(&stored).is_empty(), "{stored}");
     assert!(bot.fake.responses("both1").is_empty() && bot.fake.responses("both2").is_empty());
 }
+
+/// A Slack person types a window in their Slack profile's zone, and every
+/// reader sees its start as a Slack date token (their own zone), with the
+/// team's zone as the fallback text.
+#[sqlx::test]
+async fn a_window_is_read_in_the_slack_profile_zone_and_shown_as_a_date_token(pool: PgPool) {
+    use chrono::TimeZone;
+    let bot = Bot::start_with(
+        pool,
+        "http",
+        &[("ITSM__LOCALE__TIME_ZONE", "Europe/Berlin".to_string())],
+    )
+    .await;
+    bot.fake.set_user_zone(ENGINEER, "America/New_York");
+    let (_, drafted) = bot
+        .slash(ENGINEER, "/change", "Move the file server", "t-tz-draft")
+        .await;
+    assert!(drafted.contains("CHG-1 drafted"), "{drafted}");
+    let day = (chrono::Utc::now() + chrono::Duration::days(7)).date_naive();
+    let (status, reply) = bot
+        .slash(
+            ENGINEER,
+            "/change",
+            &format!("CHG-1 window {day}T16:00 2h"),
+            "t-tz-window",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let new_york: chrono_tz::Tz = "America/New_York".parse().unwrap();
+    let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+    let start = new_york
+        .from_local_datetime(&day.and_hms_opt(16, 0, 0).unwrap())
+        .single()
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let fallback = itsm_bot::domain::moment::plain(start, berlin);
+    let token = format!(
+        "<!date^{}^{{date_short_pretty}} {{time}}|{fallback}>",
+        start.timestamp()
+    );
+    assert!(reply.contains(&token), "{token} in {reply}");
+    let stored: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
+        "SELECT window_start FROM changes c JOIN tickets t ON t.id = c.ticket_id WHERE t.number = 1",
+    )
+    .fetch_one(&bot.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, start, "16:00 in New York, the profile's zone");
+}

@@ -108,6 +108,8 @@ struct Data {
     chaos: Option<Chaos>,
     /// Display names set with [`FakeSlack::set_user`].
     users: HashMap<String, String>,
+    /// Profile time zones (`tz`) by user id.
+    zones: HashMap<String, String>,
     /// The fake history: messages posted by the bot or added by the test, as the
     /// JSON objects `conversations.history` returns (plus a `channel` field).
     messages: Vec<Map<String, Value>>,
@@ -352,6 +354,14 @@ impl FakeSlack {
         lock(&self.shared().data)
             .users
             .insert(user_id.to_owned(), display_name.to_owned());
+    }
+
+    /// Makes `users.info` give `user_id` the profile time zone `tz`
+    /// (an IANA name, as Slack's `tz` field is).
+    pub fn set_user_zone(&self, user_id: &str, tz: &str) {
+        lock(&self.shared().data)
+            .zones
+            .insert(user_id.to_owned(), tz.to_owned());
     }
 
     /// Adds a message by `user` to the fake history, so that
@@ -745,12 +755,13 @@ fn users_info(shared: &Shared, params: &Value) -> Value {
     let Some(user) = str_param(params, "user").filter(|u| !u.is_empty()) else {
         return api_error("user_not_found");
     };
-    let name = lock(&shared.data)
+    let data = lock(&shared.data);
+    let name = data
         .users
         .get(&user)
         .cloned()
         .unwrap_or_else(|| user.clone());
-    json!({
+    let mut answer = json!({
         "ok": true,
         "user": {
             "id": user,
@@ -758,7 +769,11 @@ fn users_info(shared: &Shared, params: &Value) -> Value {
             "real_name": name,
             "profile": {"display_name": name, "real_name": name},
         }
-    })
+    });
+    if let Some(tz) = data.zones.get(&user) {
+        answer["user"]["tz"] = json!(tz);
+    }
+    answer
 }
 
 /// Only the lookup the bot does: the message at `latest` when `inclusive` is true.

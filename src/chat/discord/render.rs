@@ -7,6 +7,7 @@ use serenity::all::{
 
 use crate::commands::buttons::{ButtonAction, ButtonStyle};
 use crate::commands::reply::{Block, Message};
+use crate::domain::moment::{self, Reader};
 
 /// Discord's limits: embed title 256, description 4096, field value 1024,
 /// 25 fields, 5 buttons per row.
@@ -23,11 +24,21 @@ fn truncate(text: &str, limit: usize) -> String {
     out
 }
 
-/// Keeps `@everyone`, `@here` and role pings in user text from notifying.
+/// Keeps `@everyone`, `@here` and role pings in user text from notifying;
+/// then writes the bot's time stamps as Discord timestamps, which each
+/// reader sees in their own zone.
 fn defuse(text: &str) -> String {
-    text.replace("@everyone", "@\u{200B}everyone")
+    let defused = text
+        .replace("@everyone", "@\u{200B}everyone")
         .replace("@here", "@\u{200B}here")
-        .replace("<@", "<@\u{200B}")
+        .replace("<@", "<@\u{200B}");
+    moment::render(&defused, Reader::Discord)
+}
+
+/// [`defuse`] for the places Discord shows as plain text (embed titles and
+/// footers format no timestamps): times in the team's zone.
+fn defuse_plain(text: &str) -> String {
+    defuse(&moment::render(text, Reader::Team))
 }
 
 /// The embed colour of a priority, read from the message's Priority field.
@@ -77,7 +88,7 @@ pub fn render(message: &Message) -> Rendered {
     let mut fields = 0;
     for block in &message.blocks {
         match block {
-            Block::Header(text) => embed = embed.title(truncate(&defuse(text), TITLE_LIMIT)),
+            Block::Header(text) => embed = embed.title(truncate(&defuse_plain(text), TITLE_LIMIT)),
             Block::Text(text) => {
                 description.push_str(&defuse(text));
                 description.push('\n');
@@ -102,12 +113,12 @@ pub fn render(message: &Message) -> Rendered {
                     description.push_str(&format!("• {}\n", defuse(item)));
                 }
             }
-            Block::Context(text) => footer.push(defuse(text)),
+            Block::Context(text) => footer.push(defuse_plain(text)),
             Block::Mention { label, user } => match user.strip_prefix("discord:") {
                 Some(id) if id.chars().all(|c| c.is_ascii_digit()) => {
                     pings.push(format!("{} <@{id}>", defuse(label)))
                 }
-                _ => footer.push(format!("{} {}", defuse(label), defuse(user))),
+                _ => footer.push(format!("{} {}", defuse_plain(label), defuse_plain(user))),
             },
             Block::Actions(buttons) => {
                 let row: Vec<CreateButton> = buttons

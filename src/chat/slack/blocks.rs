@@ -4,6 +4,7 @@ use slack_morphism::prelude::*;
 
 use crate::commands::buttons::{Button, ButtonStyle, Prompt};
 use crate::commands::reply::{Block, Message};
+use crate::domain::moment::{self, Reader};
 
 use super::people::People;
 
@@ -25,11 +26,16 @@ const HEADER_LIMIT: usize = 150;
 const FALLBACK_LIMIT: usize = 4_000;
 
 /// Escapes the three characters mrkdwn treats as control characters, so a
-/// title like `<!channel>` cannot ping everyone.
+/// title like `<!channel>` cannot ping everyone; then writes the bot's time
+/// stamps as Slack date tokens, which each reader sees in their own zone.
+/// Only the bot writes stamps (people cannot type their marks), so the
+/// tokens are the only `<…>` that survive.
 pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
+    let escaped = text
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
-        .replace('>', "&gt;")
+        .replace('>', "&gt;");
+    moment::render(&escaped, Reader::Slack)
 }
 
 fn truncate(text: &str, limit: usize) -> String {
@@ -47,7 +53,8 @@ pub async fn render(message: &Message, people: &People) -> SlackMessageContent {
     for block in &message.blocks {
         match block {
             Block::Header(text) => {
-                let text = people.humanize(text).await;
+                // A header is plain text: Slack formats no tokens there.
+                let text = moment::render(&people.humanize(text).await, Reader::Team);
                 blocks.push(SlackHeaderBlock::new(truncate(&text, HEADER_LIMIT).into()).into());
             }
             Block::Text(text) => {

@@ -50,6 +50,10 @@ impl SlackAdapter {
             Err(refusal) => return respond(&Reply::refused(&refusal), self).await,
         };
         let mut request = request(user, &event.channel_id.0);
+        if parsed.types_a_local_time() {
+            // The person's Slack profile zone is their default for typed times.
+            request.time_zone = self.inner.people.time_zone(&event.user_id.0).await;
+        }
         // A slash command has no event id; its trigger id is unique per invocation.
         request.event_id = Some(format!("command:{}", event.trigger_id.0));
         match self.run_within_limit(request, parsed).await {

@@ -1,4 +1,4 @@
-//! Slack user ids → display names, from `users.info`, cached.
+//! Slack user ids → display names and time zones, from `users.info`, cached.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,8 +16,17 @@ const TTL: Duration = Duration::from_secs(3600);
 /// Names kept before the cache drops those past their time.
 const KEEP: usize = 10_000;
 
-/// A name, looked up once however many ask for it at the same time.
-type Lookup = Arc<OnceCell<String>>;
+/// What `users.info` says about a person that the bot uses.
+#[derive(Debug, Clone)]
+struct Profile {
+    name: String,
+    /// Their zone as their Slack profile has it (`tz`), if it names one
+    /// this build knows.
+    time_zone: Option<chrono_tz::Tz>,
+}
+
+/// A profile, looked up once however many ask for it at the same time.
+type Lookup = Arc<OnceCell<Profile>>;
 
 /// A cache of display names.
 #[derive(Clone)]
@@ -38,6 +47,15 @@ impl People {
 
     /// The display name of Slack user `id`, or the id when Slack cannot say.
     pub async fn name(&self, id: &str) -> String {
+        self.profile(id).await.name
+    }
+
+    /// The time zone of Slack user `id`'s profile, when Slack says.
+    pub async fn time_zone(&self, id: &str) -> Option<chrono_tz::Tz> {
+        self.profile(id).await.time_zone
+    }
+
+    async fn profile(&self, id: &str) -> Profile {
         let lookup = {
             let mut names = self.names.lock().await;
             match names.get(id) {
@@ -60,8 +78,8 @@ impl People {
         lookup.get_or_init(|| self.look_up(id)).await.clone()
     }
 
-    /// Asks Slack for user `id`'s name.
-    async fn look_up(&self, id: &str) -> String {
+    /// Asks Slack for user `id`'s name and zone.
+    async fn look_up(&self, id: &str) -> Profile {
         let session = self.client.open_session(&self.token);
         let looked_up = session
             .users_info(&SlackApiUsersInfoRequest::new(id.into()))
@@ -70,7 +88,8 @@ impl People {
             Ok(info) => {
                 let user = info.user;
                 let profile = user.profile.as_ref();
-                [
+                let time_zone = user.tz.as_deref().and_then(|tz| tz.parse().ok());
+                let name = [
                     profile.and_then(|p| p.display_name.clone()),
                     profile.and_then(|p| p.real_name.clone()),
                     user.real_name.clone(),
@@ -79,13 +98,17 @@ impl People {
                 .into_iter()
                 .flatten()
                 .find(|name| !name.trim().is_empty())
-                .unwrap_or_else(|| id.to_string())
+                .unwrap_or_else(|| id.to_string());
+                Profile { name, time_zone }
             }
             Err(err) => {
                 // Remembered too, so a made-up id is not looked up again on
                 // every render.
                 tracing::debug!(error = %err, user = id, "users.info failed");
-                id.to_string()
+                Profile {
+                    name: id.to_string(),
+                    time_zone: None,
+                }
             }
         }
     }

@@ -325,7 +325,7 @@ impl Engine {
         }
         self.fire_alert_rules(conn, Trigger::AlertResolved, alert, &incident)
             .await?;
-        let at = alert.ends_at.unwrap_or(now).format("%Y-%m-%d %H:%M UTC");
+        let at = self.plain_time(alert.ends_at.unwrap_or(now));
         let recovered = format!("{} alert {fingerprint} resolved at {at}.", source.product());
         let incident = self
             .alert_acts(

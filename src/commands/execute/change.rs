@@ -11,7 +11,7 @@ use crate::commands::reply::{Block, Message, Reply};
 use crate::commands::view;
 use crate::domain::automation::Trigger;
 use crate::domain::change::{
-    ApplyContext, Change, ChangeAction, ChangeStatus, ChangeType, NewChange, Window,
+    ApplyContext, Change, ChangeAction, ChangeStatus, ChangeType, NewChange, StartTime, Window,
 };
 use crate::domain::incident::Origin;
 use crate::domain::timeline::{EventAction, NewEvent};
@@ -198,6 +198,19 @@ impl Engine {
                     .await?;
             }
         }
+        // A start typed without an offset is read in the person's zone (the
+        // one they set, else their profile's, else `change.time_zone`), so
+        // the domain only ever sees an instant.
+        let action = match action {
+            ChangeAction::Schedule(start @ StartTime::Local(_), duration) => {
+                let zone = self.typing_zone(conn, request, rules.time_zone).await?;
+                let at = start
+                    .resolve(zone)
+                    .map_err(|err| Refusal::new(sentence(&err.to_string())))?;
+                ChangeAction::Schedule(StartTime::Fixed(at), duration)
+            }
+            other => other,
+        };
         let now = self.clock.now();
         let overlapping = self.overlapping(conn, &change, &action).await?;
         let ctx = ApplyContext {
@@ -233,7 +246,10 @@ impl Engine {
             ChangeAction::Plan(kind, _) => format!("{reference}: {} set.", kind.noun()),
             ChangeAction::Schedule(..) => format!(
                 "{reference}: window {}.",
-                after.window.as_ref().map_or_else(String::new, Window::describe)
+                after
+                    .window
+                    .as_ref()
+                    .map_or_else(String::new, |w| w.stamped(self.config.change.rules.time_zone))
             ),
             ChangeAction::Assess { .. } | ChangeAction::SetRisk(_) => {
                 format!("{reference}: risk {}.", after.risk)
@@ -291,7 +307,10 @@ impl Engine {
         if let Some(line) = runbook_line {
             message = message.with(Block::Text(line));
         }
-        let message = message.with(Block::Context(view::change::change_line(after)));
+        let message = message.with(Block::Context(view::change::change_line(
+            after,
+            self.config.change.rules.time_zone,
+        )));
         let mut reply = Reply::done(message).about(reference);
         for fired in &fired {
             reply = fired.annotate(reply);
@@ -409,10 +428,15 @@ impl Engine {
         if changes.is_empty() {
             return Ok(Reply::answer(Message::text(format!("{title}: none."))));
         }
-        Ok(Reply::answer(Message::default().with(Block::List {
-            title: Some(format!("{title} ({})", changes.len())),
-            items: changes.iter().map(view::change::change_line).collect(),
-        })))
+        Ok(Reply::answer(
+            Message::default().with(Block::List {
+                title: Some(format!("{title} ({})", changes.len())),
+                items: changes
+                    .iter()
+                    .map(|c| view::change::change_line(c, self.config.change.rules.time_zone))
+                    .collect(),
+            }),
+        ))
     }
 }
 

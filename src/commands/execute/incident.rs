@@ -243,7 +243,7 @@ impl Engine {
                 incident.title
             )))
             .with(view::incident::incident_fields(incident))
-            .with(Block::Text(view::incident::due_line(clocks)))
+            .with(Block::Text(view::incident::due_line(clocks, self.zone())))
             .with(Block::Context(format!(
                 "{derived}Engineers: `/incident {} ack` to take it.",
                 incident.reference()
@@ -386,10 +386,13 @@ impl Engine {
         let clocks = self
             .sla_policy()
             .clocks(&incident, &pauses, self.clock.now());
-        Ok(
-            Reply::answer(view::incident::incident_card(&incident, &events, &clocks))
-                .about(reference),
-        )
+        Ok(Reply::answer(view::incident::incident_card(
+            &incident,
+            &events,
+            &clocks,
+            self.zone(),
+        ))
+        .about(reference))
     }
 
     /// Applies `action` to the locked `incident` as `actor` with no role
@@ -491,8 +494,10 @@ impl Engine {
             IncidentAction::Close => format!("{reference} closed."),
             IncidentAction::Reopen(why) => format!("{reference} reopened ({}): {why}.", after.status),
         };
-        let mut message =
-            Message::text(text).with(Block::Context(view::incident::incident_line(after)));
+        let mut message = Message::text(text).with(Block::Context(view::incident::incident_line(
+            after,
+            self.zone(),
+        )));
         if let Some(paged) = paged {
             message.blocks.push(Block::Mention {
                 label: "Paged (on call):".into(),

@@ -29,6 +29,7 @@ use crate::store::{self, Store, StoreError};
 pub mod alerts;
 mod change;
 mod incident;
+mod people;
 pub mod postmortem;
 mod problem;
 mod queries;
@@ -50,6 +51,9 @@ pub struct Request {
     /// The platform's id for this delivery; a second delivery with the same
     /// id changes nothing and gets the first reply again.
     pub event_id: Option<String>,
+    /// The zone the person's platform profile names (Slack's `tz`), if the
+    /// adapter looked it up: their default for typed times.
+    pub time_zone: Option<chrono_tz::Tz>,
 }
 
 impl Request {
@@ -61,6 +65,7 @@ impl Request {
             thread: None,
             message: None,
             event_id: None,
+            time_zone: None,
         }
     }
 
@@ -71,6 +76,7 @@ impl Request {
             thread: inbound.thread.clone(),
             message: inbound.message.clone(),
             event_id: inbound.event_id.clone(),
+            time_zone: None,
         }
     }
 }
@@ -131,6 +137,24 @@ impl Engine {
     /// The metrics every part of the bot counts into.
     pub fn metrics(&self) -> &crate::metrics::Metrics {
         &self.metrics
+    }
+
+    /// The team's time zone (`[locale] time_zone`): the zone every time in
+    /// a message falls back to where a platform cannot show each reader
+    /// their own.
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.config.locale.zone()
+    }
+
+    /// `at` for a reply or a notice: a stamp each platform shows in its
+    /// reader's zone (see [`crate::domain::moment`]).
+    pub(super) fn stamp(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        crate::domain::moment::stamp(at, self.zone())
+    }
+
+    /// `at` for text that is stored (timeline entries): in the team's zone.
+    pub(super) fn plain_time(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        crate::domain::moment::plain(at, self.zone())
     }
 
     /// The configuration this engine runs with.

@@ -160,6 +160,7 @@ impl Engine {
             today: self.clock.now().date_naive(),
             outages: &outages,
             now: self.clock.now(),
+            zone: self.zone(),
         });
         let template = self
             .config
@@ -378,7 +379,7 @@ impl Engine {
         if let Some(done_at) = item.done_at {
             return Err(Refusal::new(format!(
                 "Action item #{id} was already done on {}.",
-                done_at.format("%Y-%m-%d %H:%M UTC")
+                self.stamp(done_at)
             ))
             .hint("`/itsm actions` lists the open ones.")
             .into());
@@ -423,7 +424,7 @@ impl Engine {
         let (item, incident_id) = store::postmortems::lock_action(conn, id)
             .await?
             .ok_or_else(|| no_such_action(id))?;
-        item.check_raise()
+        item.check_raise(self.zone())
             .map_err(|err| raise_refusal(&item, &err))?;
         let incident = store::incidents::get_by_id(conn, incident_id)
             .await?

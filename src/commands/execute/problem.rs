@@ -169,7 +169,10 @@ impl Engine {
                 message = message
                     .with(Block::List {
                         title: Some(format!("Linked incidents still open ({})", open.len())),
-                        items: open.iter().map(|i| view::incident::incident_line(i)).collect(),
+                        items: open
+                            .iter()
+                            .map(|i| view::incident::incident_line(i, self.zone()))
+                            .collect(),
                     })
                     .with(Block::Context(format!(
                         "`/problem {reference} resolve-incidents` resolves them all, naming {reference}."
@@ -240,10 +243,14 @@ impl Engine {
             None => None,
         };
         let events = store::timeline::list(conn, problem.id).await?;
-        Ok(
-            Reply::answer(problem_card(&problem, &incidents, fix.as_ref(), &events))
-                .about(reference),
-        )
+        Ok(Reply::answer(problem_card(
+            &problem,
+            &incidents,
+            fix.as_ref(),
+            &events,
+            self.zone(),
+        ))
+        .about(reference))
     }
 
     async fn linked_incidents(
@@ -462,12 +469,13 @@ fn problem_card(
     incidents: &[Incident],
     fix: Option<&ChangeSummary>,
     events: &[Event],
+    zone: chrono_tz::Tz,
 ) -> Message {
     let mut details = vec![
         ("Recorded by".to_string(), problem.reporter.display_name()),
         (
             "Opened".to_string(),
-            view::incident::when(problem.created_at),
+            view::incident::when(problem.created_at, zone),
         ),
     ];
     let optional = [
@@ -475,11 +483,9 @@ fn problem_card(
         ("Resolved", problem.resolved_at),
         ("Closed", problem.closed_at),
     ];
-    details.extend(
-        optional
-            .into_iter()
-            .filter_map(|(label, at)| at.map(|at| (label.to_string(), view::incident::when(at)))),
-    );
+    details.extend(optional.into_iter().filter_map(|(label, at)| {
+        at.map(|at| (label.to_string(), view::incident::when(at, zone)))
+    }));
     let mut message = Message::default()
         .with(Block::Header(format!(
             "{} · {}",
@@ -516,11 +522,14 @@ fn problem_card(
         )),
         items: incidents
             .iter()
-            .map(view::incident::incident_line)
+            .map(|i| view::incident::incident_line(i, zone))
             .collect(),
     });
     message.with(Block::List {
         title: Some(format!("Timeline ({} events)", events.len())),
-        items: events.iter().map(view::incident::timeline_line).collect(),
+        items: events
+            .iter()
+            .map(|e| view::incident::timeline_line(e, zone))
+            .collect(),
     })
 }

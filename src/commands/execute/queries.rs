@@ -74,6 +74,9 @@ impl Engine {
                 let report = crate::commands::period_report::report_with(conn, span, now).await?;
                 crate::commands::period_report::message(&report)
             }
+            QueryCommand::TimeZone(choice) => {
+                return self.person_time_zone(conn, request, choice).await
+            }
             QueryCommand::Whoami => {
                 let roles = self.roles_of(conn, &request.actor).await?;
                 let names: Vec<&str> = roles.iter().map(Role::as_str).collect();
@@ -99,7 +102,12 @@ impl Engine {
                             .join("/")
                     )
                 };
-                list_message(&format!("Open{which} incidents"), &incidents, total)
+                list_message(
+                    &format!("Open{which} incidents"),
+                    &incidents,
+                    total,
+                    self.zone(),
+                )
             }
             QueryCommand::Mine => {
                 let assigned = OpenFilter {
@@ -114,10 +122,11 @@ impl Engine {
                     store::incidents::list_open(conn, &assigned, LIST_LIMIT).await?;
                 let (reported, reported_total) =
                     store::incidents::list_open(conn, &reported, LIST_LIMIT).await?;
-                let mut message = list_message("Assigned to you", &assigned, assigned_total);
-                message
-                    .blocks
-                    .extend(list_message("Reported by you", &reported, reported_total).blocks);
+                let mut message =
+                    list_message("Assigned to you", &assigned, assigned_total, self.zone());
+                message.blocks.extend(
+                    list_message("Reported by you", &reported, reported_total, self.zone()).blocks,
+                );
                 message
             }
         };
@@ -129,13 +138,14 @@ fn list_message(
     title: &str,
     incidents: &[crate::domain::incident::Incident],
     total: i64,
+    zone: chrono_tz::Tz,
 ) -> Message {
     if incidents.is_empty() {
         return Message::text(format!("{title}: none."));
     }
     let mut items: Vec<String> = incidents
         .iter()
-        .map(view::incident::incident_line)
+        .map(|i| view::incident::incident_line(i, zone))
         .collect();
     let shown = incidents.len() as i64;
     if total > shown {

@@ -101,7 +101,7 @@ impl Engine {
                                 row_ref(row.queue, row.id),
                                 row.what,
                                 row.attempts,
-                                crate::commands::view::incident::when(row.failed_at),
+                                crate::commands::view::incident::when(row.failed_at, self.zone()),
                                 row.last_error.as_deref().unwrap_or("no error recorded")
                             )
                         })

@@ -321,7 +321,7 @@ impl Engine {
                     c.fired,
                     c.failed,
                     c.last_at
-                        .map(crate::domain::change::show_time)
+                        .map(|at| self.stamp(at))
                         .unwrap_or_else(|| "never".into())
                 ),
                 None => "never fired".into(),

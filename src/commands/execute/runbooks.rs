@@ -349,7 +349,8 @@ impl Engine {
         let mut events = vec![
             NewEvent::new(EventAction::Created)
                 .body(format!("standard change · low risk · {}", change.title)),
-            NewEvent::new(EventAction::Scheduled).change(None, window.describe()),
+            NewEvent::new(EventAction::Scheduled)
+                .change(None, window.describe(self.config.change.rules.time_zone)),
             NewEvent::new(EventAction::Submitted).change(
                 Some(ChangeStatus::Draft.to_string()),
                 ChangeStatus::Submitted.to_string(),
@@ -489,7 +490,7 @@ impl Engine {
                     "; attempt {} of {}, trying again at {}",
                     call.attempts + 1,
                     call.max_attempts,
-                    at.format("%H:%M:%S UTC")
+                    at.with_timezone(&self.zone()).format("%H:%M:%S %Z")
                 )),
                 None => line.push_str(&format!("; gave up after {} attempt(s)", call.attempts + 1)),
             }

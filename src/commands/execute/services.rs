@@ -12,7 +12,7 @@ use crate::commands::command::OverrideRequest;
 use crate::commands::refusal::{sentence, Refusal};
 use crate::commands::reply::{Block, Message, Reply};
 use crate::domain::availability::{show_percent, Availability};
-use crate::domain::change::{show_time, StartTime};
+use crate::domain::change::StartTime;
 use crate::domain::duration::format_duration;
 use crate::domain::incident::Incident;
 use crate::domain::oncall::{Override, Rotation, Shift};
@@ -34,12 +34,12 @@ fn availability_line(a: &Availability) -> String {
     )
 }
 
-fn shift_line(shift: &Shift) -> String {
+fn shift_line(shift: &Shift, zone: chrono_tz::Tz) -> String {
     format!(
         "{}{} until {}",
         shift.member,
         if shift.overridden { " (override)" } else { "" },
-        show_time(shift.end)
+        crate::domain::moment::stamp(shift.end, zone)
     )
 }
 
@@ -174,7 +174,10 @@ impl Engine {
         let on_call = match &entry.rotation {
             Some(rotation) => match self.rotation_at(conn, rotation, now).await? {
                 Some((r, overrides)) => {
-                    format!("{} ({rotation})", shift_line(&r.on_call(&overrides, now)))
+                    format!(
+                        "{} ({rotation})",
+                        shift_line(&r.on_call(&overrides, now), self.zone())
+                    )
                 }
                 None => format!("rotation `{rotation}` is not configured"),
             },
@@ -236,7 +239,7 @@ impl Engine {
                         c.reference(),
                         c.status,
                         c.title,
-                        c.window.map(|w| w.describe()).unwrap_or_default()
+                        c.window.map(|w| w.stamped(self.zone())).unwrap_or_default()
                     )
                 })
                 .collect();
@@ -327,9 +330,9 @@ impl Engine {
                 let next = rotation.next(&overrides, now);
                 items.push(format!(
                     "{name}: now {}; next {} from {}",
-                    shift_line(&current),
+                    shift_line(&current, self.zone()),
                     next.member,
-                    show_time(next.start)
+                    self.stamp(next.start)
                 ));
             }
         }
@@ -403,7 +406,7 @@ impl Engine {
         let start = match wanted.start {
             StartTime::Fixed(at) => at,
             local => local
-                .resolve(rotation.time_zone)
+                .resolve(self.typing_zone(conn, request, rotation.time_zone).await?)
                 .map_err(|err| Refusal::new(sentence(&err.to_string())))?,
         };
         let end = start + wanted.duration;
@@ -411,7 +414,7 @@ impl Engine {
         if end <= now {
             return Err(Refusal::new(format!(
                 "That override would have ended at {}, which has passed.",
-                show_time(end)
+                self.stamp(end)
             ))
             .hint("Give a start and duration that reach into the future.")
             .into());
@@ -425,8 +428,8 @@ impl Engine {
         Ok(Reply::done(Message::text(format!(
             "{} is on call for {name} from {} to {} instead of the rotation.",
             wanted.member,
-            show_time(start),
-            show_time(end)
+            self.stamp(start),
+            self.stamp(end)
         ))))
     }
 
@@ -461,13 +464,13 @@ impl Engine {
             },
             Some(StartTime::Fixed(at)) => at,
             Some(local) => local
-                .resolve(self.config.change.time_zone.0)
+                .resolve(self.typing_zone(conn, request, self.zone()).await?)
                 .map_err(|err| Refusal::new(sentence(&err.to_string())))?,
         };
         if start > now {
             return Err(Refusal::new(format!(
                 "An outage cannot start in the future ({}).",
-                show_time(start)
+                self.stamp(start)
             ))
             .hint(format!(
                 "Give the time it began, e.g. `/incident {reference} outage since {}`.",
@@ -479,7 +482,7 @@ impl Engine {
             if start >= resolved {
                 return Err(Refusal::new(format!(
                     "{reference} was resolved at {}, before that start.",
-                    show_time(resolved)
+                    self.stamp(resolved)
                 ))
                 .hint("Give a start before the resolution.")
                 .into());
@@ -492,20 +495,23 @@ impl Engine {
             incident.resolved_at
         };
         store::services::mark_outage(conn, incident.id, start, end).await?;
-        let event =
-            NewEvent::new(EventAction::Outage).change(before.map(show_time), show_time(start));
+        let event = NewEvent::new(EventAction::Outage)
+            .change(before.map(|at| self.plain_time(at)), self.plain_time(start));
         store::timeline::append(conn, incident.id, &request.actor, now, &[event]).await?;
         let until = if incident.status.is_open() {
             "until it is resolved".to_string()
         } else {
             format!(
                 "until {}",
-                incident.resolved_at.map(show_time).unwrap_or_default()
+                incident
+                    .resolved_at
+                    .map(|at| self.stamp(at))
+                    .unwrap_or_default()
             )
         };
         Ok(Reply::done(Message::text(format!(
             "{reference} is an outage of {service} since {} {until}; it counts against the service's availability.",
-            show_time(start)
+            self.stamp(start)
         )))
         .about(reference))
     }

@@ -5,7 +5,7 @@ use super::incident::when;
 use crate::commands::buttons::{Button, ButtonAction, ButtonStyle};
 use crate::commands::reply::{Block, Message};
 use crate::config::ChangeConfig;
-use crate::domain::change::{Change, ChangeRules, ChangeStatus, RiskBasis, Window};
+use crate::domain::change::{Change, ChangeRules, ChangeStatus, RiskBasis};
 use crate::domain::timeline::{Event, EventAction};
 use crate::domain::Platform;
 use crate::store::{self, StoreError};
@@ -44,11 +44,11 @@ pub fn cab_card_home(
 }
 
 /// One line for lists: `CHG-3 approved normal · vpn · 2026-12-01 22:00 UTC for 2h — Upgrade firmware`.
-pub fn change_line(change: &Change) -> String {
+pub fn change_line(change: &Change, zone: chrono_tz::Tz) -> String {
     let window = change
         .window
         .as_ref()
-        .map_or_else(|| "no window".to_string(), Window::describe);
+        .map_or_else(|| "no window".to_string(), |w| w.stamped(zone));
     let service = change
         .service
         .as_deref()
@@ -79,7 +79,7 @@ pub fn change_fields(change: &Change, rules: &ChangeRules) -> Block {
             change
                 .window
                 .as_ref()
-                .map_or_else(|| "not set".to_string(), Window::describe),
+                .map_or_else(|| "not set".to_string(), |w| w.stamped(rules.time_zone)),
         ),
     ];
     if let Some(service) = &change.service {
@@ -190,7 +190,7 @@ pub fn change_message(change: &Change, rules: &ChangeRules, flags: &[String]) ->
             message = message.with(Block::Context(format!(
                 "Requested by {} · drafted {}",
                 change.requester.display_name(),
-                when(change.created_at)
+                when(change.created_at, rules.time_zone)
             )));
             false
         }
@@ -243,13 +243,20 @@ pub fn change_card(change: &Change, rules: &ChangeRules, events: &[Event]) -> Me
                         .as_deref()
                         .map(|c| format!(": {c}"))
                         .unwrap_or_default();
-                    format!("{}  {}{comment}", when(a.at), a.approver.display_name())
+                    format!(
+                        "{}  {}{comment}",
+                        when(a.at, rules.time_zone),
+                        a.approver.display_name()
+                    )
                 })
                 .collect(),
         });
     }
     message.with(Block::List {
         title: Some(format!("Timeline ({} events)", events.len())),
-        items: events.iter().map(super::incident::timeline_line).collect(),
+        items: events
+            .iter()
+            .map(|e| super::incident::timeline_line(e, rules.time_zone))
+            .collect(),
     })
 }

@@ -1,31 +1,34 @@
 //! How tickets look in replies.
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
 use crate::commands::reply::{Block, Message};
 use crate::domain::incident::Incident;
+use crate::domain::moment;
 use crate::domain::sla::{ClockView, SlaClock};
 use crate::domain::timeline::Event;
 use crate::domain::UserId;
 
-/// An instant as shown to people.
-pub fn when(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
+/// An instant as shown in a chat message: a stamp each platform writes
+/// out in its reader's zone, `zone` (the team's) where it cannot.
+pub fn when(at: DateTime<Utc>, zone: Tz) -> String {
+    moment::stamp(at, zone)
 }
 
 /// One timeline entry: `2026-11-25 09:00 UTC  Alertmanager  created …`,
 /// the actor as people read it.
-pub fn timeline_line(event: &Event) -> String {
+pub fn timeline_line(event: &Event, zone: Tz) -> String {
     format!(
         "{}  {}  {}",
-        when(event.at),
+        when(event.at, zone),
         event.actor.display_name(),
         event.describe()
     )
 }
 
 /// One line for lists: `INC-3 P1 acknowledged — VPN down (shell:bob)`.
-pub fn incident_line(incident: &Incident) -> String {
+pub fn incident_line(incident: &Incident, zone: Tz) -> String {
     let assignee = incident
         .assignee
         .as_ref()
@@ -37,7 +40,7 @@ pub fn incident_line(incident: &Incident) -> String {
         incident.status,
         incident.title,
         assignee,
-        when(incident.created_at)
+        when(incident.created_at, zone)
     )
 }
 
@@ -73,7 +76,7 @@ fn incident_texts(incident: &Incident) -> Vec<Block> {
 
 /// The card that shows an incident in a channel, with the buttons that
 /// fit its status. Every change re-renders it in place.
-pub fn incident_message(incident: &Incident, clocks: &[ClockView]) -> Message {
+pub fn incident_message(incident: &Incident, clocks: &[ClockView], zone: Tz) -> Message {
     use crate::commands::buttons::{Button, ButtonAction, ButtonStyle};
     use crate::domain::incident::IncidentStatus;
     let reference = incident.reference();
@@ -98,13 +101,13 @@ pub fn incident_message(incident: &Incident, clocks: &[ClockView]) -> Message {
     if incident.status.is_open() && !clocks.is_empty() {
         message = message.with(Block::Text(format!(
             "SLA: {}",
-            clock_lines(clocks).join(" · ")
+            clock_lines(clocks, zone).join(" · ")
         )));
     }
     message = message.with(Block::Context(format!(
         "Reported by {} · opened {}",
         incident.reporter.display_name(),
-        when(incident.created_at)
+        when(incident.created_at, zone)
     )));
     let button = |label: &str, action, style| Button {
         label: label.to_string(),
@@ -231,7 +234,7 @@ fn business_time(amount: chrono::Duration) -> String {
 }
 
 /// "Respond by … · resolve by …" for a new incident.
-pub fn due_line(clocks: &[ClockView]) -> String {
+pub fn due_line(clocks: &[ClockView], zone: Tz) -> String {
     let parts: Vec<String> = clocks
         .iter()
         .filter_map(|clock| {
@@ -239,7 +242,9 @@ pub fn due_line(clocks: &[ClockView]) -> String {
                 SlaClock::Respond => "Respond by",
                 SlaClock::Resolve => "resolve by",
             };
-            clock.due_at.map(|due| format!("{verb} {}", when(due)))
+            clock
+                .due_at
+                .map(|due| format!("{verb} {}", when(due, zone)))
         })
         .collect();
     if parts.is_empty() {
@@ -250,7 +255,7 @@ pub fn due_line(clocks: &[ClockView]) -> String {
 }
 
 /// One line per SLA clock: "response (15m): due … (40% used)".
-pub fn clock_lines(clocks: &[ClockView]) -> Vec<String> {
+pub fn clock_lines(clocks: &[ClockView], zone: Tz) -> Vec<String> {
     clocks
         .iter()
         .map(|clock| {
@@ -258,14 +263,19 @@ pub fn clock_lines(clocks: &[ClockView]) -> Vec<String> {
                 "{} ({}): {}",
                 clock.clock.noun(),
                 crate::domain::duration::format_duration(clock.target),
-                clock.describe()
+                clock.describe(zone)
             )
         })
         .collect()
 }
 
 /// The whole ticket with its SLA clocks and timeline.
-pub fn incident_card(incident: &Incident, events: &[Event], clocks: &[ClockView]) -> Message {
+pub fn incident_card(
+    incident: &Incident,
+    events: &[Event],
+    clocks: &[ClockView],
+    zone: Tz,
+) -> Message {
     let mut details = vec![
         (
             "Impact / urgency".to_string(),
@@ -276,7 +286,7 @@ pub fn incident_card(incident: &Incident, events: &[Event], clocks: &[ClockView]
             "Reported in".to_string(),
             format!("{} #{}", incident.origin.platform, incident.origin.channel),
         ),
-        ("Opened".to_string(), when(incident.created_at)),
+        ("Opened".to_string(), when(incident.created_at, zone)),
     ];
     let optional = [
         ("Acknowledged", incident.acknowledged_at),
@@ -286,7 +296,7 @@ pub fn incident_card(incident: &Incident, events: &[Event], clocks: &[ClockView]
     details.extend(
         optional
             .into_iter()
-            .filter_map(|(label, at)| at.map(|at| (label.to_string(), when(at)))),
+            .filter_map(|(label, at)| at.map(|at| (label.to_string(), when(at, zone)))),
     );
     let mut message = Message::default()
         .with(Block::Header(format!(
@@ -300,11 +310,11 @@ pub fn incident_card(incident: &Incident, events: &[Event], clocks: &[ClockView]
     if !clocks.is_empty() {
         message = message.with(Block::List {
             title: Some("SLA".to_string()),
-            items: clock_lines(clocks),
+            items: clock_lines(clocks, zone),
         });
     }
     message.with(Block::List {
         title: Some(format!("Timeline ({} events)", events.len())),
-        items: events.iter().map(timeline_line).collect(),
+        items: events.iter().map(|e| timeline_line(e, zone)).collect(),
     })
 }

@@ -168,16 +168,20 @@ impl Change {
         let window = Window::new(start.resolve(ctx.rules.time_zone)?, duration)?;
         if window.end() <= ctx.now {
             return Err(WindowError::Ended {
-                window: window.describe(),
+                window: window.describe(ctx.rules.time_zone),
             }
             .into());
         }
         s.flags = self.guard_window(&window, ctx)?;
         s.next.window = Some(window);
-        s.events.push(NewEvent::new(EventAction::Scheduled).change(
-            self.window.as_ref().map(Window::describe),
-            window.describe(),
-        ));
+        s.events.push(
+            NewEvent::new(EventAction::Scheduled).change(
+                self.window
+                    .as_ref()
+                    .map(|w| w.describe(ctx.rules.time_zone)),
+                window.describe(ctx.rules.time_zone),
+            ),
+        );
         Ok(())
     }
 
@@ -278,7 +282,7 @@ impl Change {
         if let Some(window) = &self.window {
             if window.end() <= ctx.now {
                 return Err(WindowError::Ended {
-                    window: window.describe(),
+                    window: window.describe(ctx.rules.time_zone),
                 }
                 .into());
             }
@@ -395,13 +399,13 @@ impl Change {
                     (EarlyStart::Refuse, _) => {
                         return Err(ChangeError::EarlyStartRefused {
                             reference,
-                            opens: show_time(window.start),
+                            opens: show_time(window.start, ctx.rules.time_zone),
                         })
                     }
                     (EarlyStart::Confirm, false) => {
                         return Err(ChangeError::EarlyStartNeedsConfirmation {
                             reference,
-                            opens: show_time(window.start),
+                            opens: show_time(window.start, ctx.rules.time_zone),
                             until: until(),
                             command: format!("/change {reference} start now"),
                         })
@@ -410,7 +414,7 @@ impl Change {
                         let flag = format!(
                             "Started {} before its window opens ({}).",
                             until(),
-                            show_time(window.start)
+                            show_time(window.start, ctx.rules.time_zone)
                         );
                         started = started.body(flag.clone());
                         s.flags.push(flag);
@@ -419,7 +423,7 @@ impl Change {
             } else if ctx.now >= window.end() {
                 let flag = format!(
                     "Started after its window ended ({}).",
-                    show_time(window.end())
+                    show_time(window.end(), ctx.rules.time_zone)
                 );
                 started = started.body(flag.clone());
                 s.flags.push(flag);
@@ -548,14 +552,14 @@ impl Change {
                 flags.push(format!(
                     "Emergency change in the `{}` freeze ({}).",
                     freeze.name,
-                    freeze.describe()
+                    freeze.describe(ctx.rules.time_zone)
                 ));
             } else {
                 return Err(ChangeError::Frozen {
                     reference,
-                    window: window.describe(),
+                    window: window.describe(ctx.rules.time_zone),
                     freeze: freeze.name.clone(),
-                    period: freeze.describe(),
+                    period: freeze.describe(ctx.rules.time_zone),
                 });
             }
         }

@@ -62,16 +62,26 @@ impl Window {
         self.start + self.duration
     }
 
+    /// [`Window::describe`] for a chat message: the start as a stamp each
+    /// platform shows in its reader's zone, `zone` where it cannot.
+    pub fn stamped(&self, zone: Tz) -> String {
+        format!(
+            "{} for {}",
+            crate::domain::moment::stamp(self.start, zone),
+            format_duration(self.duration)
+        )
+    }
+
     /// Whether the two share any instant.
     pub fn overlaps(&self, other: &Window) -> bool {
         self.start < other.end() && other.start < self.end()
     }
 
-    /// `2026-12-01 22:00 UTC for 2h`.
-    pub fn describe(&self) -> String {
+    /// `2026-12-01 22:00 CET for 2h`, in `zone`.
+    pub fn describe(&self, zone: Tz) -> String {
         format!(
             "{} for {}",
-            super::show_time(self.start),
+            super::show_time(self.start, zone),
             format_duration(self.duration)
         )
     }
@@ -91,12 +101,12 @@ impl Freeze {
         window.start < self.end && self.start < window.end()
     }
 
-    /// `2026-12-20 00:00 UTC – 2027-01-04 00:00 UTC`.
-    pub fn describe(&self) -> String {
+    /// `2026-12-20 00:00 CET – 2027-01-04 00:00 CET`, in `zone`.
+    pub fn describe(&self, zone: Tz) -> String {
         format!(
             "{} – {}",
-            super::show_time(self.start),
-            super::show_time(self.end)
+            super::show_time(self.start, zone),
+            super::show_time(self.end, zone)
         )
     }
 }

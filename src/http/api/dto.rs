@@ -395,8 +395,8 @@ pub struct ReportDto {
     pub availability: Vec<ReportAvailabilityDto>,
 }
 
-/// One service's availability in a report.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+/// One service's availability in a report (the API's and the dashboard's).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReportAvailabilityDto {
     pub service: String,
     pub target_percent: f64,
@@ -486,15 +486,21 @@ impl From<&Report> for ReportDto {
             availability: report
                 .availability
                 .iter()
-                .map(|a| ReportAvailabilityDto {
-                    service: a.service.clone(),
-                    target_percent: a.span.target,
-                    availability_percent: a.span.percent,
-                    downtime_seconds: a.span.downtime.num_seconds(),
-                    met: a.span.meets_target(),
-                    budget_spent_percent: a.budget.budget_spent(),
-                })
+                .map(ReportAvailabilityDto::from)
                 .collect(),
+        }
+    }
+}
+
+impl From<&crate::domain::report::ServiceAvailability> for ReportAvailabilityDto {
+    fn from(a: &crate::domain::report::ServiceAvailability) -> Self {
+        ReportAvailabilityDto {
+            service: a.service.clone(),
+            target_percent: a.span.target,
+            availability_percent: a.span.percent,
+            downtime_seconds: a.span.downtime.num_seconds(),
+            met: a.span.meets_target(),
+            budget_spent_percent: a.budget.budget_spent(),
         }
     }
 }

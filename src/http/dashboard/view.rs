@@ -64,18 +64,8 @@ pub struct ComplianceView {
     pub percent: Option<f64>,
 }
 
-/// One service's availability.
-#[derive(Debug, Clone, Serialize)]
-pub struct AvailabilityView {
-    pub service: String,
-    pub target_percent: f64,
-    pub availability_percent: f64,
-    pub downtime_seconds: i64,
-    pub met: bool,
-    /// Percent of the error budget spent over the rolling 30 days ending
-    /// at `as_of`.
-    pub budget_spent_percent: f64,
-}
+/// One service's availability: the same as the API's report shows.
+pub type AvailabilityView = crate::http::api::ReportAvailabilityDto;
 
 /// An open P1/P2 incident.
 #[derive(Debug, Clone, Serialize)]
@@ -136,14 +126,7 @@ pub async fn collect(engine: &Engine, window: Window) -> Result<Dashboard, Dashb
     let availability = report
         .availability
         .iter()
-        .map(|a| AvailabilityView {
-            service: a.service.clone(),
-            target_percent: a.span.target,
-            availability_percent: a.span.percent,
-            downtime_seconds: a.span.downtime.num_seconds(),
-            met: a.span.meets_target(),
-            budget_spent_percent: a.budget.budget_spent(),
-        })
+        .map(AvailabilityView::from)
         .collect();
     let open_urgent = store::dashboard::open_urgent(&mut conn)
         .await?
