@@ -402,6 +402,95 @@ async fn check_page(client: &Client, desk: &Desk, addr: SocketAddr) {
     .unwrap();
 }
 
+/// A calendar month on the page (From/To) shows the figures the API's
+/// month report gives for it (issue 20).
+#[sqlx::test]
+async fn the_dashboards_calendar_month_equals_the_apis(pool: PgPool) {
+    use chrono::Datelike;
+    const READ: &str = "read-token-0123456789";
+    let tokens = format!("[{{name=\"reporting\", access=\"read\", token=\"{READ}\"}}]");
+    let mut config =
+        Config::load_with_env(None, [("ITSM__API__TOKENS".to_string(), tokens)]).unwrap();
+    config.http.dashboard_token = Some(Secret::new(TOKEN));
+    let (_driver, driver_port) = start_chromedriver();
+    let desk = Desk::with_config(pool, config).await;
+    seed(&desk).await;
+    let addr = serve(&desk).await;
+    let first = helpers::start().date_naive().with_day(1).unwrap();
+    let last = first
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap()
+        .pred_opt()
+        .unwrap();
+    let (status, api) = desk
+        .http(
+            "GET",
+            &format!("/api/v1/reports/month?period={}", first.format("%Y-%m")),
+            Some(READ),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{api}");
+    assert!(
+        api["opened"].as_i64().is_some_and(|n| n > 0),
+        "the seed falls in the month: {api}"
+    );
+    let client = browser(driver_port).await;
+    let checked = AssertUnwindSafe(async {
+        client
+            .goto(&format!(
+                "http://{addr}/?from={first}&to={last}&token={TOKEN}"
+            ))
+            .await
+            .unwrap();
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("#fig-opened"))
+            .await
+            .unwrap();
+        // The API's report carries its figures at the top level.
+        let figures = &api;
+        let shown = |v: &Value| match v {
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        for (id, key) in [
+            ("opened", "opened"),
+            ("resolved", "resolved"),
+            ("mtta", "mtta_seconds"),
+            ("mttr", "mttr_seconds"),
+            ("compliance", "sla_compliance"),
+            ("breaches", "breaches"),
+            ("csat", "csat_average"),
+        ] {
+            let on_page = data_value(&client, &format!("#fig-{id}")).await;
+            let expected = shown(&figures[key]);
+            // The page writes floats as its template engine does.
+            let same = match (on_page.parse::<f64>(), expected.parse::<f64>()) {
+                (Ok(a), Ok(b)) => (a - b).abs() < 1e-9,
+                _ => on_page == expected,
+            };
+            assert!(same, "{id}: page {on_page:?}, API {expected:?}");
+        }
+        let open_api: i64 = api["open_by_priority"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_i64().unwrap())
+            .sum();
+        assert_eq!(data_value(&client, "#fig-open").await, open_api.to_string());
+        let heading = text(&client, "body").await;
+        assert!(heading.contains(&first.to_string()), "{heading}");
+    })
+    .catch_unwind()
+    .await;
+    let _ = client.close().await;
+    if let Err(panic) = checked {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// `<target dir>/<name>`.
 fn screenshot_path(name: &str) -> PathBuf {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
