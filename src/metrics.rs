@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::store::queue::Queue;
@@ -39,6 +40,8 @@ pub struct Metrics {
     outbound_calls: IntCounterVec,
     outbound_rows: IntGaugeVec,
     queue_rows: IntGaugeVec,
+    queue_age: GaugeVec,
+    retention: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -148,6 +151,22 @@ impl Metrics {
             &["queue", "state"],
         )
         .expect("static metric definition");
+        let queue_age = GaugeVec::new(
+            Opts::new(
+                "itsm_queue_oldest_pending_seconds",
+                "Age of the oldest row still owed by each durable work queue (post, page, call), 0 when none waits.",
+            ),
+            &["queue"],
+        )
+        .expect("static metric definition");
+        let retention = IntCounterVec::new(
+            Opts::new(
+                "itsm_retention_deleted_rows_total",
+                "Rows deleted by the retention job, by kind (processed_inbound, delivered_posts, delivered_calls, delivered_pages, job_runs).",
+            ),
+            &["kind"],
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(commands.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -161,6 +180,8 @@ impl Metrics {
             Box::new(outbound_calls.clone()),
             Box::new(outbound_rows.clone()),
             Box::new(queue_rows.clone()),
+            Box::new(queue_age.clone()),
+            Box::new(retention.clone()),
         ] {
             // Names are distinct constants; registering can only fail on a duplicate.
             let _ = registry.register(collector);
@@ -179,7 +200,14 @@ impl Metrics {
             outbound_calls,
             outbound_rows,
             queue_rows,
+            queue_age,
+            retention,
         }
+    }
+
+    /// Counts rows the retention job deleted.
+    pub fn retention_deleted(&self, kind: &str, rows: u64) {
+        self.retention.with_label_values(&[kind]).inc_by(rows);
     }
 
     /// Counts one run of an automation rule.
@@ -252,6 +280,9 @@ impl Metrics {
             self.queue_rows
                 .with_label_values(&[counts.queue.as_str(), "failed"])
                 .set(failed);
+            self.queue_age
+                .with_label_values(&[counts.queue.as_str()])
+                .set(counts.oldest_pending_seconds);
             // The older per-queue series stay for dashboards built on them.
             let older = match counts.queue {
                 Queue::Outbox => &self.outbox,
