@@ -873,3 +873,131 @@ fn check_config_refuses_a_short_automation_signing_secret() {
     let long = check("rule-hmac-secret-0123456789");
     assert_eq!(long.status.code(), Some(0), "{long:?}");
 }
+
+#[test]
+fn version_names_the_binary_and_the_schema_it_needs() {
+    let output = Command::new(BIN).arg("--version").output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    let newest = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            name.split('_').next().unwrap().parse::<i64>().ok()
+        })
+        .max()
+        .unwrap();
+    assert_eq!(
+        text.trim(),
+        format!(
+            "itsm-bot {} (database schema {newest})",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
+
+#[test]
+fn an_older_binary_refuses_a_newer_schema_naming_both_versions() {
+    let db = FreshDatabase::new("newer");
+    let output = db.bot().arg("migrate").output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let version = stdout(&Command::new(BIN).arg("--version").output().unwrap());
+    let binary: i64 = version
+        .trim()
+        .trim_end_matches(')')
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // What a newer release leaves behind: a migration this binary lacks.
+    let future = binary + 1_000_000;
+    let insert = Command::new("psql")
+        .args([
+            &db.url,
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            &format!(
+                "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
+                 VALUES ({future}, 'from a newer release', now(), true, '\\x00', 1)"
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(insert.status.success(), "{insert:?}");
+
+    let output = db
+        .bot()
+        .env("ITSM__HTTP__BIND", "127.0.0.1:0")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("schema is at version {future}"))
+            && stderr.contains(&format!("version {binary} this itsm-bot"))
+            && stderr.contains("upgrade itsm-bot")
+            && stderr.contains("restore the backup"),
+        "{stderr}"
+    );
+    // `say` and `migrate` refuse it too: an older binary writes nothing.
+    let said = db.say("/incident Printer on fire P3");
+    assert_eq!(said.status.code(), Some(2), "{said:?}");
+    let migrated = db.bot().arg("migrate").output().unwrap();
+    assert_eq!(migrated.status.code(), Some(2), "{migrated:?}");
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_without_secrets() {
+    let db = FreshDatabase::new("jsonlog");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let secret = "a-dashboard-token-nobody-may-see-0123";
+    let mut child = db
+        .bot()
+        .env("ITSM__HTTP__BIND", format!("127.0.0.1:{port}"))
+        .env("ITSM__LOG__FORMAT", "json")
+        .env("ITSM__HTTP__DASHBOARD_TOKEN", secret)
+        .env("RUST_LOG", "debug,sqlx=warn,hyper=info,h2=info")
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if http_get(port, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "serve did not become ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = http_get(port, &format!("/?token={secret}"));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    child.wait().unwrap();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 2, "{stderr}");
+    for line in &lines {
+        let value: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {line}"));
+        assert!(value.get("level").is_some() && value.get("timestamp").is_some(), "{line}");
+    }
+    assert!(stderr.contains("itsm-bot serving"), "{stderr}");
+    assert!(!stderr.contains(secret), "a secret reached the log: {stderr}");
+}
