@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
 
@@ -42,6 +42,7 @@ pub struct Metrics {
     queue_rows: IntGaugeVec,
     queue_age: GaugeVec,
     retention: IntCounterVec,
+    ready: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -167,6 +168,11 @@ impl Metrics {
             &["kind"],
         )
         .expect("static metric definition");
+        let ready = IntGauge::new(
+            "itsm_ready",
+            "1 when the database answered this scrape and its schema is current (what /readyz checks), else 0.",
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(commands.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -182,6 +188,7 @@ impl Metrics {
             Box::new(queue_rows.clone()),
             Box::new(queue_age.clone()),
             Box::new(retention.clone()),
+            Box::new(ready.clone()),
         ] {
             // Names are distinct constants; registering can only fail on a duplicate.
             let _ = registry.register(collector);
@@ -202,6 +209,7 @@ impl Metrics {
             queue_rows,
             queue_age,
             retention,
+            ready,
         }
     }
 
@@ -264,7 +272,32 @@ impl Metrics {
         self.pool
             .with_label_values(&["max"])
             .set(i64::from(pool.options().get_max_connections()));
-        let mut conn = pool.acquire().await.map_err(StoreError::from)?;
+        // Without the database the scrape still answers, with itsm_ready 0
+        // and the in-memory series, so an alert can tell "bot down" (no
+        // scrape) from "bot up, database not" — and the gauges read from
+        // the database are dropped rather than left showing old values.
+        match self.read_database(store).await {
+            Ok(ready) => self.ready.set(i64::from(ready)),
+            Err(err) => {
+                tracing::warn!(error = %err, "metrics: the database did not answer");
+                self.ready.set(0);
+                self.open_tickets.reset();
+                self.queue_rows.reset();
+                self.queue_age.reset();
+                self.outbox.reset();
+                self.outbound_rows.reset();
+            }
+        }
+        let mut buffer = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        Ok(String::from_utf8(buffer)?)
+    }
+}
+
+impl Metrics {
+    /// Sets the gauges read from the database; whether its schema is current.
+    async fn read_database(&self, store: &Store) -> Result<bool, StoreError> {
+        let mut conn = store.acquire().await?;
         let open = store::reports::open_tickets(&mut conn).await?;
         self.open_tickets.reset();
         for (kind, priority, count) in open {
@@ -292,9 +325,8 @@ impl Metrics {
             older.with_label_values(&["pending"]).set(pending);
             older.with_label_values(&["failed"]).set(failed);
         }
-        let mut buffer = Vec::new();
-        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
-        Ok(String::from_utf8(buffer)?)
+        drop(conn);
+        store.ready().await
     }
 }
 
