@@ -1001,3 +1001,75 @@ fn json_logs_are_one_object_per_line_without_secrets() {
     assert!(stderr.contains("itsm-bot serving"), "{stderr}");
     assert!(!stderr.contains(secret), "a secret reached the log: {stderr}");
 }
+
+/// psql `-tAc` one query against `url`.
+fn psql_value(url: &str, sql: &str) -> String {
+    let output = Command::new("psql")
+        .args([url, "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{sql}: {output:?}");
+    stdout(&output).trim().to_string()
+}
+
+/// The recipe in docs/operations.md, "Backups": `pg_dump -Fc`, then
+/// `pg_restore` into a new database, and the bot serves from the restored
+/// one with every ticket and timeline intact.
+#[test]
+fn a_backup_restores_into_a_new_database_with_every_ticket_and_timeline() {
+    let db = FreshDatabase::new("backup");
+    for line in [
+        "/incident VPN down in Berlin P2",
+        "/incident INC-1 ack",
+        "/incident INC-1 note restarted the concentrator",
+        "/incident INC-1 resolve firmware rollback",
+        "/incident INC-1 close",
+        "/incident Printer jams P4",
+        "/problem VPN concentrator drops sessions",
+        "/problem PRB-1 link INC-1",
+        "/change Upgrade VPN firmware",
+    ] {
+        let output = db.say(line);
+        assert_eq!(output.status.code(), Some(0), "{line}: {output:?}");
+    }
+    let shows = ["/incident INC-1 show", "/problem PRB-1 show", "/change CHG-1 show"];
+    let before: Vec<String> = shows.iter().map(|line| stdout(&db.say(line))).collect();
+    let counts = "SELECT (SELECT count(*) FROM tickets) || ' ' || (SELECT count(*) FROM ticket_events) \
+                  || ' ' || (SELECT count(*) FROM problem_incidents)";
+    let counted = psql_value(&db.url, counts);
+
+    let dump = tempfile::NamedTempFile::new().unwrap();
+    let output = Command::new("pg_dump")
+        .args(["-Fc", "-f"])
+        .arg(dump.path())
+        .arg(&db.url)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "pg_dump: {output:?}");
+
+    let restored = FreshDatabase::new("restored");
+    psql_value(&restored.admin_url, &format!("CREATE DATABASE {}", restored.name));
+    let output = Command::new("pg_restore")
+        .args(["--no-owner", "--exit-on-error", "-d", &restored.url])
+        .arg(dump.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "pg_restore: {output:?}");
+    // The source goes away first: whatever answers now comes from the copy.
+    drop(db);
+
+    assert_eq!(psql_value(&restored.url, counts), counted);
+    // The restored schema is current: migrate changes nothing.
+    let output = restored.bot().arg("migrate").output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let after: Vec<String> = shows
+        .iter()
+        .map(|line| stdout(&restored.say(line)))
+        .collect();
+    assert_eq!(after, before);
+    assert!(after[0].contains("note: restarted the concentrator"), "{}", after[0]);
+    // And it takes new work, numbering on from the restored sequences.
+    let output = restored.say("/incident Scanner offline P3");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(stdout(&output).starts_with("INC-3 reported"), "{output:?}");
+}
