@@ -994,12 +994,18 @@ fn json_logs_are_one_object_per_line_without_secrets() {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(lines.len() >= 2, "{stderr}");
     for line in &lines {
-        let value: serde_json::Value = serde_json::from_str(line)
-            .unwrap_or_else(|err| panic!("not JSON ({err}): {line}"));
-        assert!(value.get("level").is_some() && value.get("timestamp").is_some(), "{line}");
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|err| panic!("not JSON ({err}): {line}"));
+        assert!(
+            value.get("level").is_some() && value.get("timestamp").is_some(),
+            "{line}"
+        );
     }
     assert!(stderr.contains("itsm-bot serving"), "{stderr}");
-    assert!(!stderr.contains(secret), "a secret reached the log: {stderr}");
+    assert!(
+        !stderr.contains(secret),
+        "a secret reached the log: {stderr}"
+    );
 }
 
 /// psql `-tAc` one query against `url`.
@@ -1032,9 +1038,14 @@ fn a_backup_restores_into_a_new_database_with_every_ticket_and_timeline() {
         let output = db.say(line);
         assert_eq!(output.status.code(), Some(0), "{line}: {output:?}");
     }
-    let shows = ["/incident INC-1 show", "/problem PRB-1 show", "/change CHG-1 show"];
+    let shows = [
+        "/incident INC-1 show",
+        "/problem PRB-1 show",
+        "/change CHG-1 show",
+    ];
     let before: Vec<String> = shows.iter().map(|line| stdout(&db.say(line))).collect();
-    let counts = "SELECT (SELECT count(*) FROM tickets) || ' ' || (SELECT count(*) FROM ticket_events) \
+    let counts =
+        "SELECT (SELECT count(*) FROM tickets) || ' ' || (SELECT count(*) FROM ticket_events) \
                   || ' ' || (SELECT count(*) FROM problem_incidents)";
     let counted = psql_value(&db.url, counts);
 
@@ -1048,7 +1059,10 @@ fn a_backup_restores_into_a_new_database_with_every_ticket_and_timeline() {
     assert!(output.status.success(), "pg_dump: {output:?}");
 
     let restored = FreshDatabase::new("restored");
-    psql_value(&restored.admin_url, &format!("CREATE DATABASE {}", restored.name));
+    psql_value(
+        &restored.admin_url,
+        &format!("CREATE DATABASE {}", restored.name),
+    );
     let output = Command::new("pg_restore")
         .args(["--no-owner", "--exit-on-error", "-d", &restored.url])
         .arg(dump.path())
@@ -1067,9 +1081,35 @@ fn a_backup_restores_into_a_new_database_with_every_ticket_and_timeline() {
         .map(|line| stdout(&restored.say(line)))
         .collect();
     assert_eq!(after, before);
-    assert!(after[0].contains("note: restarted the concentrator"), "{}", after[0]);
+    assert!(
+        after[0].contains("note: restarted the concentrator"),
+        "{}",
+        after[0]
+    );
     // And it takes new work, numbering on from the restored sequences.
     let output = restored.say("/incident Scanner offline P3");
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert!(stdout(&output).starts_with("INC-3 reported"), "{output:?}");
+}
+
+#[test]
+fn check_config_refuses_bad_retention_days_naming_the_key() {
+    for (key, value) in [
+        ("PROCESSED_INBOUND_DAYS", "0"),
+        ("DELIVERED_POSTS_DAYS", "-1"),
+        ("DELIVERED_CALLS_DAYS", "0"),
+        ("JOB_RUNS_DAYS", "7"),
+    ] {
+        let output = Command::new(BIN)
+            .env(format!("ITSM__RETENTION__{key}"), value)
+            .env_remove("ITSM_CONFIG")
+            .arg("check-config")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{key}={value}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let name = format!("retention.{}", key.to_ascii_lowercase());
+        assert!(stderr.contains(&name) && stderr.contains(value), "{stderr}");
+    }
 }

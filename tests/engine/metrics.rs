@@ -111,7 +111,11 @@ async fn the_alerting_rules_name_series_the_bot_serves(pool: PgPool) {
     let scrape = scrape(&desk).await;
     assert_eq!(value(&scrape, "itsm_ready", &[]), Some(1.0));
     assert_eq!(
-        value(&scrape, "itsm_queue_oldest_pending_seconds", &[("queue", "post")]),
+        value(
+            &scrape,
+            "itsm_queue_oldest_pending_seconds",
+            &[("queue", "post")]
+        ),
         Some(0.0)
     );
     let rules = std::fs::read_to_string(concat!(

@@ -67,5 +67,8 @@ async fn a_schema_newer_than_the_binary_is_refused_naming_both_versions(pool: Pg
         text.contains(&future.to_string()) && text.contains(&binary.to_string()),
         "{text}"
     );
-    assert!(text.contains("upgrade itsm-bot") && text.contains("restore the backup"), "{text}");
+    assert!(
+        text.contains("upgrade itsm-bot") && text.contains("restore the backup"),
+        "{text}"
+    );
 }

@@ -71,11 +71,19 @@ async fn old_rows_go_young_ones_and_tickets_stay(pool: PgPool) {
     assert_eq!(by_kind(Prunable::JobRuns), 1);
 
     assert_eq!(
-        count(&pool, "SELECT count(*) FROM processed_inbound WHERE event_id LIKE 'old-%'").await,
+        count(
+            &pool,
+            "SELECT count(*) FROM processed_inbound WHERE event_id LIKE 'old-%'"
+        )
+        .await,
         0
     );
     assert_eq!(
-        count(&pool, "SELECT count(*) FROM processed_inbound WHERE event_id = 'young'").await,
+        count(
+            &pool,
+            "SELECT count(*) FROM processed_inbound WHERE event_id = 'young'"
+        )
+        .await,
         1
     );
     // The recent delivery, the parked one and the pending one stay.
@@ -85,7 +93,11 @@ async fn old_rows_go_young_ones_and_tickets_stay(pool: PgPool) {
     );
     assert_eq!(count(&pool, "SELECT count(*) FROM outbound_calls").await, 2);
     assert_eq!(
-        count(&pool, "SELECT count(*) FROM outbound_calls WHERE failed_at IS NOT NULL").await,
+        count(
+            &pool,
+            "SELECT count(*) FROM outbound_calls WHERE failed_at IS NOT NULL"
+        )
+        .await,
         1
     );
     assert_eq!(count(&pool, "SELECT count(*) FROM page_hooks").await, 1);
