@@ -116,3 +116,43 @@ async fn old_rows_go_young_ones_and_tickets_stay(pool: PgPool) {
         .unwrap();
     assert!(again.iter().all(|(_, rows)| *rows == 0), "{again:?}");
 }
+
+/// The job runs inside the scheduler on `retention.schedule`.
+#[sqlx::test]
+async fn the_scheduler_prunes_on_its_schedule(pool: PgPool) {
+    let vars = [(
+        "ITSM__RETENTION__SCHEDULE".to_string(),
+        "* * * * * *".to_string(),
+    )];
+    let config = Config::load_with_env(None, vars).unwrap();
+    let desk = Desk::with_config(pool.clone(), config).await;
+    // `exec` binds a ticket id as $2; no ticket here, so it only pads a reply.
+    exec(
+        &pool,
+        "INSERT INTO processed_inbound (platform, event_id, processed_at, reply)
+         VALUES ('slack', 'old', $1 - interval '31 days', 'ok'),
+                ('slack', 'young', $1 - interval '1 day', 'ok' || $2)",
+        0,
+    )
+    .await;
+    let (trigger, stop) = itsm_bot::lifecycle::Shutdown::new();
+    let scheduler = tokio::spawn(itsm_bot::scheduler::run(desk.engine.clone(), stop, None));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count(&pool, "SELECT count(*) FROM processed_inbound").await > 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the retention job did not run within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    trigger.trigger();
+    scheduler.await.unwrap();
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM processed_inbound WHERE event_id = 'young'"
+        )
+        .await,
+        1
+    );
+}
