@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use itsm_bot::app::{self, App};
 use itsm_bot::chat::shell::{self, ShellSession};
@@ -81,8 +81,21 @@ enum Command {
 const EXIT_SETUP: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    telemetry::init();
+    // `--version` names the schema this binary needs as well, so an operator
+    // can compare it with the database's before an upgrade or a rollback.
+    // clap wants a `'static` string; this one is built once per process.
+    let version: &'static str = Box::leak(
+        format!(
+            "{} (database schema {})",
+            env!("CARGO_PKG_VERSION"),
+            itsm_bot::store::schema_version()
+        )
+        .into_boxed_str(),
+    );
+    let cli = match Cli::from_arg_matches(&Cli::command().version(version).get_matches()) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(err) => {
@@ -90,6 +103,8 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_SETUP);
         }
     };
+    // After loading: `log.format` decides the shape of every line.
+    telemetry::init(config.log.format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

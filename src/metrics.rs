@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::store::queue::Queue;
@@ -39,6 +40,9 @@ pub struct Metrics {
     outbound_calls: IntCounterVec,
     outbound_rows: IntGaugeVec,
     queue_rows: IntGaugeVec,
+    queue_age: GaugeVec,
+    retention: IntCounterVec,
+    ready: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -148,6 +152,27 @@ impl Metrics {
             &["queue", "state"],
         )
         .expect("static metric definition");
+        let queue_age = GaugeVec::new(
+            Opts::new(
+                "itsm_queue_oldest_pending_seconds",
+                "Age of the oldest row still owed by each durable work queue (post, page, call), 0 when none waits.",
+            ),
+            &["queue"],
+        )
+        .expect("static metric definition");
+        let retention = IntCounterVec::new(
+            Opts::new(
+                "itsm_retention_deleted_rows_total",
+                "Rows deleted by the retention job, by kind (processed_inbound, delivered_posts, delivered_calls, delivered_pages, job_runs).",
+            ),
+            &["kind"],
+        )
+        .expect("static metric definition");
+        let ready = IntGauge::new(
+            "itsm_ready",
+            "1 when the database answered this scrape and its schema is current (what /readyz checks), else 0.",
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(commands.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -161,6 +186,9 @@ impl Metrics {
             Box::new(outbound_calls.clone()),
             Box::new(outbound_rows.clone()),
             Box::new(queue_rows.clone()),
+            Box::new(queue_age.clone()),
+            Box::new(retention.clone()),
+            Box::new(ready.clone()),
         ] {
             // Names are distinct constants; registering can only fail on a duplicate.
             let _ = registry.register(collector);
@@ -179,7 +207,15 @@ impl Metrics {
             outbound_calls,
             outbound_rows,
             queue_rows,
+            queue_age,
+            retention,
+            ready,
         }
+    }
+
+    /// Counts rows the retention job deleted.
+    pub fn retention_deleted(&self, kind: &str, rows: u64) {
+        self.retention.with_label_values(&[kind]).inc_by(rows);
     }
 
     /// Counts one run of an automation rule.
@@ -236,7 +272,32 @@ impl Metrics {
         self.pool
             .with_label_values(&["max"])
             .set(i64::from(pool.options().get_max_connections()));
-        let mut conn = pool.acquire().await.map_err(StoreError::from)?;
+        // Without the database the scrape still answers, with itsm_ready 0
+        // and the in-memory series, so an alert can tell "bot down" (no
+        // scrape) from "bot up, database not" — and the gauges read from
+        // the database are dropped rather than left showing old values.
+        match self.read_database(store).await {
+            Ok(ready) => self.ready.set(i64::from(ready)),
+            Err(err) => {
+                tracing::warn!(error = %err, "metrics: the database did not answer");
+                self.ready.set(0);
+                self.open_tickets.reset();
+                self.queue_rows.reset();
+                self.queue_age.reset();
+                self.outbox.reset();
+                self.outbound_rows.reset();
+            }
+        }
+        let mut buffer = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        Ok(String::from_utf8(buffer)?)
+    }
+}
+
+impl Metrics {
+    /// Sets the gauges read from the database; whether its schema is current.
+    async fn read_database(&self, store: &Store) -> Result<bool, StoreError> {
+        let mut conn = store.acquire().await?;
         let open = store::reports::open_tickets(&mut conn).await?;
         self.open_tickets.reset();
         for (kind, priority, count) in open {
@@ -252,6 +313,9 @@ impl Metrics {
             self.queue_rows
                 .with_label_values(&[counts.queue.as_str(), "failed"])
                 .set(failed);
+            self.queue_age
+                .with_label_values(&[counts.queue.as_str()])
+                .set(counts.oldest_pending_seconds);
             // The older per-queue series stay for dashboards built on them.
             let older = match counts.queue {
                 Queue::Outbox => &self.outbox,
@@ -261,9 +325,8 @@ impl Metrics {
             older.with_label_values(&["pending"]).set(pending);
             older.with_label_values(&["failed"]).set(failed);
         }
-        let mut buffer = Vec::new();
-        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
-        Ok(String::from_utf8(buffer)?)
+        drop(conn);
+        store.ready().await
     }
 }
 

@@ -873,3 +873,243 @@ fn check_config_refuses_a_short_automation_signing_secret() {
     let long = check("rule-hmac-secret-0123456789");
     assert_eq!(long.status.code(), Some(0), "{long:?}");
 }
+
+#[test]
+fn version_names_the_binary_and_the_schema_it_needs() {
+    let output = Command::new(BIN).arg("--version").output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    let newest = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            name.split('_').next().unwrap().parse::<i64>().ok()
+        })
+        .max()
+        .unwrap();
+    assert_eq!(
+        text.trim(),
+        format!(
+            "itsm-bot {} (database schema {newest})",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
+
+#[test]
+fn an_older_binary_refuses_a_newer_schema_naming_both_versions() {
+    let db = FreshDatabase::new("newer");
+    let output = db.bot().arg("migrate").output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let version = stdout(&Command::new(BIN).arg("--version").output().unwrap());
+    let binary: i64 = version
+        .trim()
+        .trim_end_matches(')')
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // What a newer release leaves behind: a migration this binary lacks.
+    let future = binary + 1_000_000;
+    let insert = Command::new("psql")
+        .args([
+            &db.url,
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            &format!(
+                "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
+                 VALUES ({future}, 'from a newer release', now(), true, '\\x00', 1)"
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(insert.status.success(), "{insert:?}");
+
+    let output = db
+        .bot()
+        .env("ITSM__HTTP__BIND", "127.0.0.1:0")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("schema is at version {future}"))
+            && stderr.contains(&format!("version {binary} this itsm-bot"))
+            && stderr.contains("upgrade itsm-bot")
+            && stderr.contains("restore the backup"),
+        "{stderr}"
+    );
+    // `say` and `migrate` refuse it too: an older binary writes nothing.
+    let said = db.say("/incident Printer on fire P3");
+    assert_eq!(said.status.code(), Some(2), "{said:?}");
+    let migrated = db.bot().arg("migrate").output().unwrap();
+    assert_eq!(migrated.status.code(), Some(2), "{migrated:?}");
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_without_secrets() {
+    let db = FreshDatabase::new("jsonlog");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let secret = "a-dashboard-token-nobody-may-see-0123";
+    let mut child = db
+        .bot()
+        .env("ITSM__HTTP__BIND", format!("127.0.0.1:{port}"))
+        .env("ITSM__LOG__FORMAT", "json")
+        .env("ITSM__HTTP__DASHBOARD_TOKEN", secret)
+        .env("RUST_LOG", "debug,sqlx=warn,hyper=info,h2=info")
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if http_get(port, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "serve did not become ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = http_get(port, &format!("/?token={secret}"));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    child.wait().unwrap();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 2, "{stderr}");
+    for line in &lines {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|err| panic!("not JSON ({err}): {line}"));
+        assert!(
+            value.get("level").is_some() && value.get("timestamp").is_some(),
+            "{line}"
+        );
+    }
+    assert!(stderr.contains("itsm-bot serving"), "{stderr}");
+    assert!(
+        !stderr.contains(secret),
+        "a secret reached the log: {stderr}"
+    );
+}
+
+/// psql `-tAc` one query against `url`.
+fn psql_value(url: &str, sql: &str) -> String {
+    let output = Command::new("psql")
+        .args([url, "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{sql}: {output:?}");
+    stdout(&output).trim().to_string()
+}
+
+/// The recipe in docs/operations.md, "Backups": `pg_dump -Fc`, then
+/// `pg_restore` into a new database, and the bot serves from the restored
+/// one with every ticket and timeline intact.
+#[test]
+fn a_backup_restores_into_a_new_database_with_every_ticket_and_timeline() {
+    let db = FreshDatabase::new("backup");
+    for line in [
+        "/incident VPN down in Berlin P2",
+        "/incident INC-1 ack",
+        "/incident INC-1 note restarted the concentrator",
+        "/incident INC-1 resolve firmware rollback",
+        "/incident INC-1 close",
+        "/incident Printer jams P4",
+        "/problem VPN concentrator drops sessions",
+        "/problem PRB-1 link INC-1",
+        "/change Upgrade VPN firmware",
+    ] {
+        let output = db.say(line);
+        assert_eq!(output.status.code(), Some(0), "{line}: {output:?}");
+    }
+    let shows = [
+        "/incident INC-1 show",
+        "/problem PRB-1 show",
+        "/change CHG-1 show",
+    ];
+    let before: Vec<String> = shows.iter().map(|line| stdout(&db.say(line))).collect();
+    let counts =
+        "SELECT (SELECT count(*) FROM tickets) || ' ' || (SELECT count(*) FROM ticket_events) \
+                  || ' ' || (SELECT count(*) FROM problem_incidents)";
+    let counted = psql_value(&db.url, counts);
+
+    let dump = tempfile::NamedTempFile::new().unwrap();
+    let output = Command::new("pg_dump")
+        .args(["-Fc", "-f"])
+        .arg(dump.path())
+        .arg(&db.url)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "pg_dump: {output:?}");
+
+    let restored = FreshDatabase::new("restored");
+    psql_value(
+        &restored.admin_url,
+        &format!("CREATE DATABASE {}", restored.name),
+    );
+    let output = Command::new("pg_restore")
+        .args(["--no-owner", "--exit-on-error", "-d", &restored.url])
+        .arg(dump.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "pg_restore: {output:?}");
+    // The source goes away first: whatever answers now comes from the copy.
+    drop(db);
+
+    assert_eq!(psql_value(&restored.url, counts), counted);
+    // The restored schema is current: migrate changes nothing.
+    let output = restored.bot().arg("migrate").output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let after: Vec<String> = shows
+        .iter()
+        .map(|line| stdout(&restored.say(line)))
+        .collect();
+    assert_eq!(after, before);
+    assert!(
+        after[0].contains("note: restarted the concentrator"),
+        "{}",
+        after[0]
+    );
+    // And it takes new work, numbering on from the restored sequences.
+    let output = restored.say("/incident Scanner offline P3");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(stdout(&output).starts_with("INC-3 reported"), "{output:?}");
+}
+
+#[test]
+fn check_config_refuses_bad_retention_days_naming_the_key() {
+    for (key, value) in [
+        ("PROCESSED_INBOUND_DAYS", "0"),
+        ("DELIVERED_POSTS_DAYS", "-1"),
+        ("DELIVERED_CALLS_DAYS", "0"),
+        ("JOB_RUNS_DAYS", "7"),
+    ] {
+        let output = Command::new(BIN)
+            .env(format!("ITSM__RETENTION__{key}"), value)
+            .env_remove("ITSM_CONFIG")
+            .arg("check-config")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{key}={value}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let name = format!("retention.{}", key.to_ascii_lowercase());
+        assert!(stderr.contains(&name) && stderr.contains(value), "{stderr}");
+    }
+}

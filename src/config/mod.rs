@@ -15,6 +15,7 @@ mod desk;
 mod hooks;
 mod http;
 mod load;
+mod operations;
 mod postmortem;
 mod runtime;
 mod secret;
@@ -33,6 +34,7 @@ pub use database::{redact_url, DatabaseConfig};
 pub use desk::{IncidentConfig, RolesConfig};
 pub use hooks::HooksConfig;
 pub use http::{ApiAccess, ApiConfig, ApiToken, HttpConfig, LimitsConfig};
+pub use operations::{LogConfig, RetentionConfig};
 pub use postmortem::PostmortemConfig;
 pub use runtime::{
     DigestChannel, DigestConfig, LocaleConfig, OutboxConfig, SchedulerConfig, ShutdownConfig,
@@ -93,6 +95,12 @@ pub struct Config {
     /// `[automation]`: rules and runbooks (optional).
     #[serde(default)]
     pub automation: AutomationConfig,
+    /// `[retention]`: how long bookkeeping rows are kept (optional).
+    #[serde(default)]
+    pub retention: RetentionConfig,
+    /// `[log]`: the log format (optional; text).
+    #[serde(default)]
+    pub log: LogConfig,
     #[serde(default)]
     pub calendars: std::collections::BTreeMap<String, CalendarConfig>,
     /// The SLA policy built from `[sla]` and `[calendars]` while loading.
@@ -113,6 +121,7 @@ impl Config {
         self.slack.validate(self.http.enabled)?;
         self.discord.validate()?;
         self.shutdown.validate()?;
+        self.retention.validate()?;
         self.hooks.validate()
     }
 

@@ -31,6 +31,21 @@ impl TryFrom<String> for CronSetting {
     }
 }
 
+impl CronSetting {
+    /// `0 17 * * * *`: every hour at minute 17.
+    pub(super) fn hourly_at_minute_17() -> Self {
+        const TEXT: &str = "0 17 * * * *";
+        // A constant known to parse: the cron tests cover it, and
+        // `retention_defaults_are_valid` in config/tests.rs loads it.
+        #[allow(clippy::expect_used)]
+        let schedule = cron::Schedule::from_str(TEXT).expect("a valid constant cron expression");
+        CronSetting {
+            schedule,
+            text: TEXT.to_string(),
+        }
+    }
+}
+
 impl fmt::Debug for CronSetting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}", self.text)

@@ -640,3 +640,48 @@ fn discord_reply_within_stays_under_three_seconds() {
     let error = load("0s").unwrap_err().to_string();
     assert!(error.contains("`discord.reply_within`"), "{error}");
 }
+
+#[test]
+fn retention_defaults_are_valid() {
+    // The built-in default (no [retention] at all) and the committed file
+    // agree, and the hourly schedule parses.
+    let built_in = RetentionConfig::default();
+    let config = Config::defaults().unwrap();
+    assert!(config.retention.enabled && built_in.enabled);
+    assert_eq!(config.retention.schedule.text, built_in.schedule.text);
+    assert!(built_in
+        .schedule
+        .schedule
+        .upcoming(chrono::Utc)
+        .next()
+        .is_some());
+    for (committed, default) in [
+        (
+            config.retention.processed_inbound_days,
+            built_in.processed_inbound_days,
+        ),
+        (
+            config.retention.delivered_posts_days,
+            built_in.delivered_posts_days,
+        ),
+        (
+            config.retention.delivered_calls_days,
+            built_in.delivered_calls_days,
+        ),
+        (config.retention.job_runs_days, built_in.job_runs_days),
+    ] {
+        assert_eq!(committed, default);
+    }
+    assert_eq!(config.log.format, crate::telemetry::LogFormat::Text);
+}
+
+#[test]
+fn retention_and_log_values_are_checked_naming_the_key() {
+    let file = file("[shell]\nchannel = \"ops\"\n");
+    let config = Config::load_with_env(Some(file.path()), env(&[])).unwrap();
+    assert_eq!(config.retention.delivered_posts_days, 14);
+    let err = error_of("[retention]\njob_runs_days = 31\n");
+    assert!(err.contains("retention.job_runs_days"), "{err}");
+    let err = error_of("[log]\nformat = \"xml\"\n");
+    assert!(err.contains("log.format"), "{err}");
+}

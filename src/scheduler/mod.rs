@@ -7,6 +7,7 @@ pub mod budget;
 pub mod change_reminders;
 pub mod digest;
 pub mod escalation;
+pub mod retention;
 pub mod review_reminders;
 pub mod sweep;
 
@@ -31,6 +32,7 @@ struct Job {
 enum JobKind {
     Sweep,
     Digest(ChannelRef),
+    Retention,
 }
 
 impl Job {
@@ -57,6 +59,14 @@ pub async fn run(engine: Engine, mut shutdown: Shutdown, shell: Option<ShellSink
         time_zone: Tz::UTC,
         kind: JobKind::Sweep,
     }];
+    if config.retention.enabled {
+        jobs.push(Job {
+            name: "retention".into(),
+            schedule: config.retention.schedule.schedule.clone(),
+            time_zone: Tz::UTC,
+            kind: JobKind::Retention,
+        });
+    }
     for channel in &config.digest.channels {
         jobs.push(Job {
             name: format!("digest:{}", channel.channel),
@@ -94,6 +104,7 @@ pub async fn run(engine: Engine, mut shutdown: Shutdown, shell: Option<ShellSink
             let kind = match job.kind {
                 JobKind::Sweep => "sweep",
                 JobKind::Digest(_) => "digest",
+                JobKind::Retention => "retention",
             };
             engine.metrics().job_run(kind, result.is_ok());
             if let Err(err) = result {
@@ -118,6 +129,26 @@ async fn run_job(
         }
     };
     match &job.kind {
+        // Deleting is idempotent: replicas running it together are fine.
+        JobKind::Retention => {
+            let pruned = retention::prune(
+                engine.store(),
+                &engine.config().retention,
+                engine.clock().now(),
+                retention::BATCH,
+                Some(engine.metrics()),
+            )
+            .await?;
+            let total: u64 = pruned.iter().map(|(_, rows)| rows).sum();
+            if total > 0 {
+                let detail: Vec<String> = pruned
+                    .iter()
+                    .filter(|(_, rows)| *rows > 0)
+                    .map(|(kind, rows)| format!("{}={rows}", kind.as_str()))
+                    .collect();
+                tracing::info!(deleted = total, detail = %detail.join(" "), "retention pruned old rows");
+            }
+        }
         // The sweep's own ledger makes every post once; no run claim needed,
         // and a missed minute is caught up by the next.
         JobKind::Sweep => {

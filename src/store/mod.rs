@@ -23,6 +23,7 @@ pub mod postmortems;
 pub mod problems;
 pub mod queue;
 pub mod reports;
+pub mod retention;
 pub mod roles;
 pub mod satisfaction;
 pub mod services;
@@ -65,6 +66,30 @@ pub enum StoreError {
     /// Applying migrations failed.
     #[error("could not apply migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database has migrations this binary does not know: a newer
+    /// release migrated it, and this older one must not write to it.
+    #[error(
+        "the database schema is at version {database}, newer than the version {binary} this itsm-bot {release} knows; \
+         upgrade itsm-bot to the release that applied migration {database} (or later), \
+         or restore the backup taken before that upgrade (docs/operations.md, \"Upgrades and rollback\")",
+        release = env!("CARGO_PKG_VERSION")
+    )]
+    SchemaNewer {
+        /// The newest migration applied to the database.
+        database: i64,
+        /// The newest migration built into this binary.
+        binary: i64,
+    },
+}
+
+/// The schema version this binary needs: its newest built-in migration.
+pub fn schema_version() -> i64 {
+    MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0)
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -171,6 +196,7 @@ impl Store {
         if self.schema_is_current().await? {
             return Ok(());
         }
+        self.refuse_newer_schema().await?;
         MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
@@ -202,6 +228,32 @@ impl Store {
             applied.insert(version, (checksum, success));
         }
         Ok(migrations_match(&applied))
+    }
+
+    /// Refuses a database a newer release has migrated. Migrations are
+    /// forward-only; an older binary would read columns it does not know
+    /// about and could write rows the newer code misreads, and sqlx's own
+    /// refusal ("migration N was previously applied but is missing") does
+    /// not say what to do.
+    async fn refuse_newer_schema(&self) -> Result<(), StoreError> {
+        // Only reached when the schema is not current (a fresh database, an
+        // upgrade, a newer schema), so one more round trip costs nothing.
+        let newest: Option<i64> =
+            match sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await
+            {
+                Ok(newest) => newest,
+                Err(err) if is_undefined_table(&err) => None,
+                Err(err) => return Err(err.into()),
+            };
+        let binary = schema_version();
+        match newest {
+            Some(database) if database > binary => {
+                Err(StoreError::SchemaNewer { database, binary })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The connection pool.

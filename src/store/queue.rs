@@ -158,13 +158,16 @@ pub async fn release(conn: &mut PgConnection, queue: Queue, ids: &[i64]) -> Resu
 }
 
 /// How many rows of one queue wait and how many are parked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Counts {
     pub queue: Queue,
     /// Neither sent nor parked (due now or later, leased or not).
     pub pending: i64,
     /// Parked after their last attempt failed.
     pub parked: i64,
+    /// Seconds since the oldest pending row was queued (0 with none): a
+    /// queue that does not drain shows here before anyone complains.
+    pub oldest_pending_seconds: f64,
 }
 
 /// Waiting and parked rows of every queue, in one statement.
@@ -174,24 +177,29 @@ pub async fn counts(conn: &mut PgConnection) -> Result<Vec<Counts>, StoreError> 
         .map(|queue| {
             format!(
                 "SELECT '{name}', count(*) FILTER (WHERE failed_at IS NULL),
-                        count(*) FILTER (WHERE failed_at IS NOT NULL)
+                        count(*) FILTER (WHERE failed_at IS NOT NULL),
+                        coalesce(extract(epoch FROM now() - min(created_at)
+                                 FILTER (WHERE failed_at IS NULL))::float8, 0)
                  FROM {table} WHERE sent_at IS NULL",
                 name = queue.as_str(),
                 table = queue.table()
             )
         })
         .collect();
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(&parts.join(" UNION ALL "))
+    let rows: Vec<(String, i64, i64, f64)> = sqlx::query_as(&parts.join(" UNION ALL "))
         .fetch_all(conn)
         .await?;
     rows.into_iter()
-        .map(|(name, pending, parked)| {
+        .map(|(name, pending, parked, oldest)| {
             let queue = Queue::parse(&name)
                 .ok_or_else(|| StoreError::Corrupt(format!("unknown queue `{name}`")))?;
             Ok(Counts {
                 queue,
                 pending,
                 parked,
+                // A clock behind the database's can make a fresh row look
+                // queued in the future.
+                oldest_pending_seconds: oldest.max(0.0),
             })
         })
         .collect()

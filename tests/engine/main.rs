@@ -28,6 +28,7 @@ mod postmortems;
 mod problems;
 mod queries;
 mod refusals;
+mod retention;
 mod roles;
 mod services;
 mod shell;

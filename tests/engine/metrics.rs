@@ -98,3 +98,39 @@ async fn commands_open_tickets_sla_and_pool_are_counted(pool: PgPool) {
     );
     assert!(value(&scrape, "itsm_db_pool_connections", &[("state", "max")]).unwrap_or(0.0) >= 1.0);
 }
+
+/// Every series deploy/prometheus/rules.yml alerts on is one /metrics
+/// serves, so the rules cannot drift from the code; a ready bot says so.
+#[sqlx::test]
+async fn the_alerting_rules_name_series_the_bot_serves(pool: PgPool) {
+    let desk = Desk::new(pool).await;
+    desk.ok("alice", "/incident Core switch down P1").await;
+    // One failed and one good run, so the scheduler series exist.
+    desk.engine.metrics().job_run("sweep", true);
+    desk.engine.metrics().job_run("sweep", false);
+    let scrape = scrape(&desk).await;
+    assert_eq!(value(&scrape, "itsm_ready", &[]), Some(1.0));
+    assert_eq!(
+        value(
+            &scrape,
+            "itsm_queue_oldest_pending_seconds",
+            &[("queue", "post")]
+        ),
+        Some(0.0)
+    );
+    let rules = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/prometheus/rules.yml"
+    ))
+    .unwrap();
+    let names = regex::Regex::new(r"\bitsm_[a-z_]+").unwrap();
+    let mut checked = 0;
+    for name in names.find_iter(&rules).map(|m| m.as_str()) {
+        checked += 1;
+        assert!(
+            scrape.samples.iter().any(|s| s.metric == name),
+            "rules.yml names {name}, which /metrics does not serve"
+        );
+    }
+    assert!(checked >= 5, "{checked}");
+}

@@ -42,3 +42,33 @@ async fn a_failed_migration_is_refused_as_dirty(pool: PgPool) {
         "{err:?}"
     );
 }
+
+#[sqlx::test]
+async fn a_schema_newer_than_the_binary_is_refused_naming_both_versions(pool: PgPool) {
+    let store = Store::from_pool(pool.clone());
+    store.migrate().await.unwrap();
+    let binary = itsm_bot::store::schema_version();
+    let future = binary + 1;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
+         VALUES ($1, 'from a newer release', now(), true, '\\x00', 1)",
+    )
+    .bind(future)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let err = store.migrate().await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::SchemaNewer { database, binary: b } if database == future && b == binary),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&future.to_string()) && text.contains(&binary.to_string()),
+        "{text}"
+    );
+    assert!(
+        text.contains("upgrade itsm-bot") && text.contains("restore the backup"),
+        "{text}"
+    );
+}
