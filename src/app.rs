@@ -111,7 +111,11 @@ impl App {
     ) -> Result<(), AppError> {
         let mut tasks = Tasks::default();
         let slack = if self.config.slack.enabled() {
-            let adapter = SlackAdapter::new(self.engine.clone(), &self.config.slack)?;
+            let adapter = SlackAdapter::new(
+                self.engine.clone(),
+                &self.config.slack,
+                crate::proxy::ProxySettings::new(self.config.http.proxy.as_ref()),
+            )?;
             let stop = shutdown.clone();
             let runner = adapter.clone();
             tasks.spawn("Slack adapter", false, async move {

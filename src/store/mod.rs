@@ -19,6 +19,7 @@ pub mod opening;
 pub mod outbox;
 pub mod paging;
 pub mod postmortems;
+pub mod probe;
 pub mod problems;
 pub mod queue;
 pub mod reports;

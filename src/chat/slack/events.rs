@@ -7,7 +7,7 @@ use slack_morphism::prelude::*;
 use tokio::task::JoinHandle;
 
 use super::blocks::{self, field, REPORT_FORM};
-use super::SlackAdapter;
+use super::{manifest, SlackAdapter};
 use crate::commands::buttons::{ButtonAction, Click, Prompt};
 use crate::commands::reply::{Message, Outcome, Reply, Visibility};
 use crate::commands::{parse, Command, IncidentIntake, ParseContext, Request};
@@ -37,6 +37,12 @@ impl SlackAdapter {
         };
         let text = event.text.clone().unwrap_or_default();
         let command = event.command.0.clone();
+        // Only what the manifest registers (manifest::SLASH_COMMANDS).
+        if !manifest::is_registered_command(&command) {
+            return ephemeral(Message::text(format!(
+                "`{command}` is not one of this bot's commands; try `/itsm help`."
+            )));
+        }
         if text.trim().is_empty() && matches!(command.trim_start_matches('/'), "incident") {
             return self.open_report_form(&event).await;
         }
@@ -327,6 +333,11 @@ impl SlackAdapter {
         &self,
         event: SlackInteractionMessageActionEvent,
     ) -> Result<(), Redeliver> {
+        // Only the shortcuts the manifest registers (manifest::MESSAGE_SHORTCUTS).
+        if !manifest::is_registered_shortcut(&event.callback_id.0) {
+            tracing::debug!(callback_id = %event.callback_id.0, "unknown message shortcut ignored");
+            return Ok(());
+        }
         let Some(user) = slack_user(&event.user.id) else {
             return Ok(());
         };
