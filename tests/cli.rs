@@ -873,3 +873,108 @@ fn check_config_refuses_a_short_automation_signing_secret() {
     let long = check("rule-hmac-secret-0123456789");
     assert_eq!(long.status.code(), Some(0), "{long:?}");
 }
+
+/// The committed manifests under deploy/slack/ are exactly what the
+/// command prints, so they cannot drift from the adapter.
+#[test]
+fn slack_manifest_matches_the_committed_files() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for (args, file) in [
+        (vec!["slack", "manifest"], "deploy/slack/manifest.json"),
+        (
+            vec!["slack", "manifest", "--http", "https://itsm.example.org"],
+            "deploy/slack/manifest-http.json",
+        ),
+    ] {
+        let output = Command::new(BIN)
+            .args(&args)
+            .env_remove("ITSM_CONFIG")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        let committed = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+        assert_eq!(
+            stdout(&output),
+            committed,
+            "{file} differs from `itsm-bot {}`; regenerate it",
+            args.join(" ")
+        );
+        let manifest: serde_json::Value = serde_json::from_str(&committed).unwrap();
+        let scopes = manifest["oauth_config"]["scopes"]["bot"].to_string();
+        assert!(!scopes.contains("im:write"), "{scopes}");
+    }
+    // A base URL that is not one is refused, exit 2.
+    let output = Command::new(BIN)
+        .args(["slack", "manifest", "--http", "itsm.example.org"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--http"));
+}
+
+#[test]
+fn discord_invite_url_needs_the_application_id_and_names_the_key() {
+    let output = Command::new(BIN)
+        .args(["discord", "invite-url"])
+        .env_remove("ITSM_CONFIG")
+        .env_remove("ITSM__DISCORD__APPLICATION_ID")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("discord.application_id")
+            && stderr.contains("ITSM__DISCORD__APPLICATION_ID"),
+        "{stderr}"
+    );
+    let output = Command::new(BIN)
+        .args(["discord", "invite-url"])
+        .env_remove("ITSM_CONFIG")
+        .env("ITSM__DISCORD__APPLICATION_ID", "123456789012345678")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let url = stdout(&output);
+    assert!(
+        url.starts_with("https://discord.com/oauth2/authorize?client_id=123456789012345678&scope=bot%20applications.commands&permissions="),
+        "{url}"
+    );
+}
+
+/// `check-config --connect` with the database down: one FAIL line naming
+/// the fix, exit 1, and the URL's password hidden.
+#[test]
+fn check_config_connect_reports_an_unreachable_database() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = Command::new(BIN)
+        .args(["check-config", "--connect"])
+        .env_remove("ITSM_CONFIG")
+        .env(
+            "DATABASE_URL",
+            format!("postgres://itsm:database-s3cret-pw@127.0.0.1:{port}/itsm"),
+        )
+        .output()
+        .unwrap();
+    let out = stdout(&output);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{out}\n{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("FAIL database:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("— fix:") && line.contains("***"), "{line}");
+    assert!(!out.contains("database-s3cret-pw") && !err.contains("database-s3cret-pw"));
+    assert!(out.contains("1 part(s) failed"), "{out}");
+
+    // After `migrate`, a fresh database passes.
+    let db = FreshDatabase::new("connect");
+    let output = db.bot().args(["migrate"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let output = db.bot().args(["check-config", "--connect"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains("ok   database:"));
+}
