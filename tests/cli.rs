@@ -974,7 +974,11 @@ fn check_config_connect_reports_an_unreachable_database() {
     let db = FreshDatabase::new("connect");
     let output = db.bot().args(["migrate"]).output().unwrap();
     assert_eq!(output.status.code(), Some(0));
-    let output = db.bot().args(["check-config", "--connect"]).output().unwrap();
+    let output = db
+        .bot()
+        .args(["check-config", "--connect"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     assert!(stdout(&output).contains("ok   database:"));
 }
