@@ -1,9 +1,10 @@
 #![allow(dead_code)] // Each test binary uses a different subset of the helpers.
 
 //! An outbound HTTP proxy on 127.0.0.1 that speaks `CONNECT` (what the
-//! bot's connector sends for every proxied destination), relays the bytes,
-//! and records what passed through it: each tunnel's target and the
-//! `Proxy-Authorization` it carried.
+//! bot's connector sends for every proxied destination) and plain-HTTP
+//! forwarding (what reqwest, serenity's client, sends for `http://`
+//! destinations), relays the bytes, and records what passed through it:
+//! each connection's target and the `Proxy-Authorization` it carried.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -72,11 +73,28 @@ async fn relay(mut client: TcpStream, seen: Arc<Mutex<Vec<Tunnel>>>) {
     let mut lines = head.split("\r\n");
     let request = lines.next().unwrap_or_default();
     let mut parts = request.split(' ');
-    let (Some("CONNECT"), Some(target)) = (parts.next(), parts.next()) else {
-        let _ = client
-            .write_all(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\n\r\n")
-            .await;
+    let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
         return;
+    };
+    // CONNECT host:port, or a plain-HTTP request in absolute form
+    // (`GET http://host:port/path`), which reqwest sends for http://
+    // destinations and which the fakes' servers accept as it is.
+    let connect = method == "CONNECT";
+    let target = if connect {
+        target.to_string()
+    } else {
+        match target
+            .strip_prefix("http://")
+            .and_then(|rest| rest.split('/').next())
+        {
+            Some(authority) => authority.to_string(),
+            None => {
+                let _ = client
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+                return;
+            }
+        }
     };
     let authorization = lines.find_map(|line| {
         let (name, value) = line.split_once(':')?;
@@ -86,20 +104,23 @@ async fn relay(mut client: TcpStream, seen: Arc<Mutex<Vec<Tunnel>>>) {
     seen.lock()
         .unwrap_or_else(PoisonError::into_inner)
         .push(Tunnel {
-            target: target.to_string(),
+            target: target.clone(),
             authorization,
         });
-    let Ok(mut upstream) = TcpStream::connect(target).await else {
+    let Ok(mut upstream) = TcpStream::connect(&target).await else {
         let _ = client
             .write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n")
             .await;
         return;
     };
-    if client
-        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        .await
-        .is_err()
-    {
+    let greeting = if connect {
+        client
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .await
+    } else {
+        upstream.write_all(head.as_bytes()).await
+    };
+    if greeting.is_err() {
         return;
     }
     let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
