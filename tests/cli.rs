@@ -982,3 +982,100 @@ fn check_config_connect_reports_an_unreachable_database() {
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     assert!(stdout(&output).contains("ok   database:"));
 }
+
+#[allow(dead_code)] // the cli test uses the proxy alone
+#[path = "slack/http_proxy.rs"]
+mod http_proxy;
+
+/// Rule webhooks and runbooks go through the outbound proxy named by
+/// `HTTP_PROXY` (NO_PROXY set empty so 127.0.0.1 is proxied), and
+/// `check-config --connect` says so for their host.
+#[test]
+fn webhooks_and_runbooks_go_through_the_outbound_proxy() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let proxy = runtime.block_on(http_proxy::HttpProxy::start());
+    let db = FreshDatabase::new("proxy");
+    let (base, received) = webhook_receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("proxy.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[roles]
+engineer = ["shell:alice"]
+
+[[services]]
+name = "vpn"
+owner = "shell:olivia"
+
+[[automation.rules]]
+name = "vpn-p1"
+on = "incident.created"
+when = {{ service = "vpn", priority = ["P1"] }}
+do = [ {{ webhook = "{base}/hook" }} ]
+
+[[automation.runbooks]]
+name = "restart"
+description = "Restart the VPN concentrator"
+role = "engineer"
+params = {{ node = ["a", "b"] }}
+request = {{ method = "POST", url = "{base}/restart", body = '{{"node": "{{{{ node }}}}"}}' }}
+approval = false
+"#
+        ),
+    )
+    .unwrap();
+    let proxied = |args: &[&str]| {
+        let mut command = db.bot();
+        command
+            .args(["--config", config.to_str().unwrap()])
+            .args(args)
+            .env("HTTP_PROXY", proxy.url(Some("ops:hook-proxy-s3cret")))
+            .env("NO_PROXY", "")
+            .env_remove("no_proxy")
+            .env("RUST_LOG", "debug");
+        let output = command.output().unwrap();
+        let all = format!(
+            "{}{}",
+            stdout(&output),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!all.contains("hook-proxy-s3cret"), "{all}");
+        output
+    };
+    let output = proxied(&[
+        "say",
+        "--user",
+        "alice",
+        "--",
+        "/incident VPN down P1 service:vpn",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let output = proxied(&["say", "--user", "alice", "--", "/itsm run restart node=a"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let paths: Vec<String> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.0.clone())
+        .collect();
+    assert!(paths.contains(&"/hook".to_string()), "{paths:?}");
+    assert!(paths.contains(&"/restart".to_string()), "{paths:?}");
+    let receiver = base.trim_start_matches("http://").to_string();
+    let through = proxy
+        .tunnels()
+        .iter()
+        .filter(|t| t.target == receiver)
+        .count();
+    assert!(through >= 2, "{:?}", proxy.tunnels());
+
+    let output = proxied(&["check-config", "--connect"]);
+    let out = stdout(&output);
+    assert!(
+        out.contains("ok   outbound host 127.0.0.1: reached through the outbound proxy"),
+        "{out}"
+    );
+    let all = format!("{out}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!all.contains("hook-proxy-s3cret"), "{all}");
+}
