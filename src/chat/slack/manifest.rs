@@ -350,7 +350,7 @@ mod tests {
         for command in manifest["features"]["slash_commands"].as_array().unwrap() {
             assert_eq!(command["url"], "https://itsm.example.org/slack/commands");
         }
-        assert!(manifest(Some("itsm.example.org")).is_err());
-        assert!(manifest(Some("https://itsm.example.org/?x=1")).is_err());
+        assert!(super::manifest(Some("itsm.example.org")).is_err());
+        assert!(super::manifest(Some("https://itsm.example.org/?x=1")).is_err());
     }
 }
