@@ -983,7 +983,6 @@ fn check_config_connect_reports_an_unreachable_database() {
     assert!(stdout(&output).contains("ok   database:"));
 }
 
-#[allow(dead_code)] // the cli test uses the proxy alone
 #[path = "slack/http_proxy.rs"]
 mod http_proxy;
 
