@@ -374,8 +374,17 @@ impl SlackAdapter {
         let _busy = self.busy();
         let event_id = event.event_id.0.clone();
         match event.event {
-            SlackEventCallbackBody::Message(message) => self.on_message(message, event_id).await,
-            SlackEventCallbackBody::ReactionAdded(reaction) => {
+            // Only what the manifest subscribes to (manifest::BOT_EVENTS).
+            SlackEventCallbackBody::Message(message)
+                if manifest::takes_message_from(
+                    message.origin.channel_type.as_ref().map(|t| t.0.as_str()),
+                ) =>
+            {
+                self.on_message(message, event_id).await
+            }
+            SlackEventCallbackBody::ReactionAdded(reaction)
+                if manifest::is_subscribed("reaction_added") =>
+            {
                 self.on_reaction(reaction, event_id).await
             }
             _ => Ok(()),

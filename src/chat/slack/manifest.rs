@@ -115,6 +115,29 @@ pub fn is_registered_command(command: &str) -> bool {
     SLASH_COMMANDS.iter().any(|c| c.command == command.trim())
 }
 
+/// Whether the adapter subscribes to the Events API event `event` (e.g.
+/// `reaction_added`, `message.channels`).
+pub fn is_subscribed(event: &str) -> bool {
+    BOT_EVENTS.iter().any(|(name, _)| *name == event)
+}
+
+/// Whether a message event from a conversation of `channel_type`
+/// (`channel`, `group`, `im`, `mpim`) is one the manifest subscribes to.
+/// A message without a channel type (Slack always sends one) is taken.
+pub fn takes_message_from(channel_type: Option<&str>) -> bool {
+    let Some(channel_type) = channel_type else {
+        return true;
+    };
+    let event = match channel_type {
+        "channel" => "message.channels",
+        "group" => "message.groups",
+        "im" => "message.im",
+        "mpim" => "message.mpim",
+        _ => return false,
+    };
+    is_subscribed(event)
+}
+
 /// Whether `callback_id` is a registered message shortcut.
 pub fn is_registered_shortcut(callback_id: &str) -> bool {
     MESSAGE_SHORTCUTS
@@ -277,6 +300,10 @@ mod tests {
         assert!(manifest["settings"]["interactivity"]
             .get("request_url")
             .is_none());
+        // The handlers take exactly the subscribed kinds of message.
+        assert!(takes_message_from(Some("channel")) && takes_message_from(Some("group")));
+        assert!(!takes_message_from(Some("im")) && !takes_message_from(Some("mpim")));
+        assert!(is_subscribed("reaction_added"));
         let shortcut = &manifest["features"]["shortcuts"][0];
         assert!(is_registered_shortcut(
             shortcut["callback_id"].as_str().unwrap()
