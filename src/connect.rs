@@ -63,10 +63,7 @@ pub async fn check(config: &Config) -> Vec<Verdict> {
     let proxy = ProxySettings::new(config.http.proxy.as_ref());
     let mut verdicts = vec![database(config).await];
     if let Some(described) = proxy.describe() {
-        verdicts.push(Verdict::ok(
-            "outbound proxy",
-            format!("HTTP(S) calls go through {described} (NO_PROXY applies)"),
-        ));
+        verdicts.push(outbound_proxy(described).await);
     }
     if config.slack.enabled() {
         verdicts.extend(slack(config, proxy.clone()).await);
@@ -189,6 +186,41 @@ async fn discord(config: &Config) -> Verdict {
                 TIMEOUT.as_secs()
             ),
             "check that this host reaches discord.api_url (firewall, outbound proxy)",
+        ),
+    }
+}
+
+/// Whether the outbound proxy (`described`: its URL, password hidden)
+/// accepts a TCP connection.
+async fn outbound_proxy(described: &str) -> Verdict {
+    let part = "outbound proxy";
+    let fix = "check http.proxy or HTTPS_PROXY/HTTP_PROXY (http://host:port), and that this host may reach the proxy";
+    let with_scheme = if described.contains("://") {
+        described.to_string()
+    } else {
+        format!("http://{described}")
+    };
+    let Some((host, port)) = url::Url::parse(&with_scheme).ok().and_then(|url| {
+        Some((
+            url.host_str()?.trim_matches(['[', ']']).to_string(),
+            url.port_or_known_default()?,
+        ))
+    }) else {
+        return Verdict::failed(part, format!("{described} is not a proxy URL"), fix);
+    };
+    let connecting = tokio::net::TcpStream::connect((host, port));
+    match tokio::time::timeout(TIMEOUT, connecting).await {
+        Ok(Ok(_)) => Verdict::ok(
+            part,
+            format!(
+                "{described} accepts connections; HTTP(S) calls go through it (NO_PROXY applies)"
+            ),
+        ),
+        Ok(Err(err)) => Verdict::failed(part, format!("{described}: {err}"), fix),
+        Err(_) => Verdict::failed(
+            part,
+            format!("{described}: no answer within {}s", TIMEOUT.as_secs()),
+            fix,
         ),
     }
 }

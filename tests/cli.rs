@@ -1078,3 +1078,38 @@ approval = false
     let all = format!("{out}{}", String::from_utf8_lossy(&output.stderr));
     assert!(!all.contains("hook-proxy-s3cret"), "{all}");
 }
+
+/// A proxy that does not answer is a failed part of its own, named with
+/// its fix and without its password.
+#[test]
+fn check_config_connect_reports_an_unreachable_proxy() {
+    let db = FreshDatabase::new("noproxy");
+    assert_eq!(
+        db.bot().arg("migrate").output().unwrap().status.code(),
+        Some(0)
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = db
+        .bot()
+        .args(["check-config", "--connect"])
+        .env(
+            "ITSM__HTTP__PROXY",
+            format!("http://ops:gone-proxy-s3cret@127.0.0.1:{port}"),
+        )
+        .output()
+        .unwrap();
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("FAIL outbound proxy:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("— fix:") && line.contains("***"), "{line}");
+    assert!(out.contains("ok   database:"), "{out}");
+    let all = format!("{out}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!all.contains("gone-proxy-s3cret"), "{all}");
+}

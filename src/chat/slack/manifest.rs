@@ -238,8 +238,11 @@ fn base_url(url: &str) -> Result<String, ManifestUrlError> {
         why: why.to_string(),
     };
     let parsed = url::Url::parse(url.trim()).map_err(|err| refuse(&err.to_string()))?;
-    if !matches!(parsed.scheme(), "https" | "http") || parsed.host_str().is_none() {
-        return Err(refuse("it must be an https URL with a host"));
+    // Slack sends requests to https URLs only.
+    if parsed.scheme() != "https" || parsed.host_str().is_none() {
+        return Err(refuse(
+            "Slack sends requests only to an https URL with a host",
+        ));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(refuse("it must have no query or fragment"));
@@ -378,6 +381,7 @@ mod tests {
             assert_eq!(command["url"], "https://itsm.example.org/slack/commands");
         }
         assert!(super::manifest(Some("itsm.example.org")).is_err());
+        assert!(super::manifest(Some("http://itsm.example.org")).is_err());
         assert!(super::manifest(Some("https://itsm.example.org/?x=1")).is_err());
     }
 }
