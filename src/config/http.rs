@@ -66,9 +66,12 @@ impl HttpConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         if let Some(proxy) = &self.proxy {
             let parsed = url::Url::parse(proxy.expose().trim()).ok();
-            if !parsed.as_ref().is_some_and(|url| {
-                matches!(url.scheme(), "http" | "https") && url.host_str().is_some()
-            }) {
+            // The connector speaks plain HTTP to the proxy (CONNECT); TLS
+            // to the proxy itself is not supported.
+            if !parsed
+                .as_ref()
+                .is_some_and(|url| url.scheme() == "http" && url.host_str().is_some())
+            {
                 return Err(invalid(
                     "http.proxy",
                     format!(
