@@ -110,8 +110,17 @@ impl App {
         trigger: ShutdownTrigger,
     ) -> Result<(), AppError> {
         let mut tasks = Tasks::default();
+        let proxy = crate::proxy::ProxySettings::new(self.config.http.proxy.as_ref());
+        if let Some(described) = proxy.describe() {
+            // Credentials are replaced by *** in the description.
+            tracing::info!(
+                proxy = described,
+                "outbound HTTP goes through a proxy (NO_PROXY applies)"
+            );
+        }
         let slack = if self.config.slack.enabled() {
-            let adapter = SlackAdapter::new(self.engine.clone(), &self.config.slack)?;
+            let adapter =
+                SlackAdapter::new(self.engine.clone(), &self.config.slack, proxy.clone())?;
             let stop = shutdown.clone();
             let runner = adapter.clone();
             tasks.spawn("Slack adapter", false, async move {

@@ -13,8 +13,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
 
 use crate::commands::execute::runbooks::CallReport;
 use crate::commands::notice::Posted;
@@ -50,7 +48,7 @@ pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 /// The outbound-call queue (`outbound_calls`) for the shared [`Worker`].
 pub struct CallQueue {
     engine: Engine,
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, String>,
+    client: crate::webhook::OutboundClient,
     env: EnvLookup,
 }
 
@@ -236,7 +234,9 @@ impl CallWorker {
 
     /// A worker reading secrets through `env` (tests give their own).
     pub fn with_env(engine: &Engine, env: EnvLookup) -> Result<Self, CallError> {
-        let client = crate::webhook::https_client()?;
+        let client = crate::webhook::https_client(crate::proxy::ProxySettings::new(
+            engine.config().http.proxy.as_ref(),
+        ))?;
         let queue = CallQueue {
             engine: engine.clone(),
             client,

@@ -1,5 +1,6 @@
 //! The `itsm-bot` binary: the command line over the library.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -56,7 +57,21 @@ enum Command {
         text: Vec<String>,
     },
     /// Check the configuration (rules, runbooks, services, schedules) without starting anything; exit 0 when it is valid, 2 when not.
-    CheckConfig,
+    CheckConfig {
+        /// Also try each configured part — the database and its migrations, Slack, Discord, the hosts of outbound calls — and print one verdict per part; exit 1 when any failed.
+        #[arg(long)]
+        connect: bool,
+    },
+    /// Slack setup helpers.
+    Slack {
+        #[command(subcommand)]
+        command: SlackCommand,
+    },
+    /// Discord setup helpers.
+    Discord {
+        #[command(subcommand)]
+        command: DiscordCommand,
+    },
     /// Run every time-driven check once (SLA warnings and breaches), now or as if at --at, and print what was posted.
     Sweep {
         /// The instant to sweep as if it were now (RFC 3339, e.g. 2026-11-25T09:12:00Z).
@@ -75,6 +90,22 @@ enum Command {
         #[arg(long)]
         post: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum SlackCommand {
+    /// Print the Slack app manifest (JSON) for the commands, shortcut, events and scopes the bot handles: Socket Mode, or HTTP mode with --http.
+    Manifest {
+        /// HTTP mode: the public https base URL Slack sends requests to (e.g. https://itsm.example.org); request URLs are <URL>/slack/commands, /slack/interactions and /slack/events.
+        #[arg(long, value_name = "URL")]
+        http: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DiscordCommand {
+    /// Print the OAuth2 URL that adds the bot to a server, with the scopes and permissions it uses (needs discord.application_id).
+    InviteUrl,
 }
 
 /// Exit code for configuration and database errors.
@@ -96,6 +127,30 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => err.exit(),
     };
+    // The manifest depends on the code only, not on any configuration.
+    if let Some(Command::Slack {
+        command: SlackCommand::Manifest { http },
+    }) = &cli.command
+    {
+        return match itsm_bot::chat::slack::manifest::manifest(http.as_deref()) {
+            Ok(manifest) => match serde_json::to_string_pretty(&manifest) {
+                Ok(text) => {
+                    // Written, not println!: a closed pipe (`| head`) is
+                    // not worth a panic.
+                    let _ = writeln!(std::io::stdout(), "{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("itsm-bot: {err}");
+                    ExitCode::from(EXIT_SETUP)
+                }
+            },
+            Err(err) => {
+                eprintln!("itsm-bot: --http: {err}");
+                ExitCode::from(EXIT_SETUP)
+            }
+        };
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(err) => {
@@ -137,8 +192,35 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Serve => serve(config).await,
-        Command::CheckConfig => {
+        Command::CheckConfig { connect } => {
             print!("{}", check_config(&config));
+            if !connect {
+                return Ok(0);
+            }
+            let verdicts = itsm_bot::connect::check(&config).await;
+            for verdict in &verdicts {
+                println!("{}", verdict.line());
+            }
+            let failed = verdicts.iter().filter(|v| !v.ok).count();
+            if failed > 0 {
+                println!("{failed} part(s) failed");
+                return Ok(1);
+            }
+            println!("every configured part answers");
+            Ok(0)
+        }
+        Command::Slack {
+            command: SlackCommand::Manifest { .. },
+        } => unreachable_manifest(),
+        Command::Discord {
+            command: DiscordCommand::InviteUrl,
+        } => {
+            let Some(id) = config.discord.application_id else {
+                anyhow::bail!(
+                    "discord.application_id is not set: copy the Application ID from the Discord developer portal (your application → General Information) into discord.application_id in the config file, or set ITSM__DISCORD__APPLICATION_ID"
+                );
+            };
+            println!("{}", itsm_bot::chat::discord::invite::invite_url(id));
             Ok(0)
         }
         Command::Shell { user, channel } => {
@@ -252,6 +334,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
             })
         }
     }
+}
+
+/// `slack manifest` is answered in `main` before any configuration is
+/// read; reaching `run` with it is a bug, reported rather than panicking.
+fn unreachable_manifest() -> anyhow::Result<u8> {
+    anyhow::bail!("`slack manifest` is handled before the configuration is read")
 }
 
 /// Sends the outbound calls that are due, for at most a few seconds.

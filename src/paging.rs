@@ -12,17 +12,16 @@
 //! with backoff, any other answer parks the row.
 
 use chrono::{DateTime, Utc};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
 use serde_json::Value;
 
 use crate::config::{PagingConfig, Secret};
 use crate::lifecycle::Shutdown;
+use crate::proxy::ProxySettings;
 use crate::queue::{self, DoneOf, Queue, SendError, Worker, SEND_TIMEOUT};
 use crate::store::paging::HookEvent;
 use crate::store::queue::Queue as StoreQueue;
 use crate::store::{self, Store, StoreError};
-use crate::webhook::{https_client, signature, SIGNATURE_HEADER};
+use crate::webhook::{https_client, signature, OutboundClient, SIGNATURE_HEADER};
 
 /// Why the hook could not be set up or an event not delivered.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +45,7 @@ pub struct Hook {
     url: String,
     routing_key: Secret,
     hmac_secret: Option<Secret>,
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, String>,
+    client: OutboundClient,
 }
 
 impl std::fmt::Debug for Hook {
@@ -61,12 +60,12 @@ impl std::fmt::Debug for Hook {
 
 impl Hook {
     /// The hook configured by `config` (validated when it was loaded).
-    pub fn new(config: &PagingConfig) -> Result<Self, PagingError> {
+    pub fn new(config: &PagingConfig, proxy: ProxySettings) -> Result<Self, PagingError> {
         let routing_key = config
             .routing_key
             .clone()
             .ok_or_else(|| permanent("oncall.paging.routing_key is unset"))?;
-        let client = https_client()?;
+        let client = https_client(proxy)?;
         Ok(Hook {
             url: config.url.clone(),
             routing_key,
@@ -206,7 +205,10 @@ impl PagingWorker {
         };
         let queue = HookQueue {
             store: engine.store().clone(),
-            hook: Hook::new(paging)?,
+            hook: Hook::new(
+                paging,
+                ProxySettings::new(engine.config().http.proxy.as_ref()),
+            )?,
         };
         Ok(Some(PagingWorker(Worker::for_engine(queue, engine))))
     }

@@ -3,10 +3,10 @@
 //! every call from the bot one way.
 
 use hmac::{Hmac, Mac};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use sha2::Sha256;
 
+use crate::proxy::{ProxyConnector, ProxySettings};
 use crate::queue::SendError;
 
 /// The header carrying `sha256=<hex HMAC-SHA256 of the body>` on signed
@@ -29,16 +29,16 @@ pub fn signature(secret: &str, body: &[u8]) -> Result<String, SendError> {
     Ok(out)
 }
 
+/// The client type of outbound calls: TLS over the shared proxy-aware
+/// connector.
+pub type OutboundClient = Client<hyper_rustls::HttpsConnector<ProxyConnector>, String>;
+
 /// An HTTP(S) client for outbound calls (the paging hook, rule webhooks,
-/// runbooks). Plain HTTP as well as HTTPS, so tests can point it at a local
+/// runbooks), through the outbound proxy `http.proxy` or the environment
+/// names. Plain HTTP as well as HTTPS, so tests can point it at a local
 /// fake.
-pub(crate) fn https_client(
-) -> Result<Client<hyper_rustls::HttpsConnector<HttpConnector>, String>, std::io::Error> {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()?
-        .https_or_http()
-        .enable_http1()
-        .build();
+pub(crate) fn https_client(proxy: ProxySettings) -> Result<OutboundClient, std::io::Error> {
+    let https = crate::proxy::https_connector(proxy)?;
     Ok(Client::builder(hyper_util::rt::TokioExecutor::new()).build(https))
 }
 

@@ -1113,3 +1113,243 @@ fn check_config_refuses_bad_retention_days_naming_the_key() {
         assert!(stderr.contains(&name) && stderr.contains(value), "{stderr}");
     }
 }
+
+/// The committed manifests under deploy/slack/ are exactly what the
+/// command prints, so they cannot drift from the adapter.
+#[test]
+fn slack_manifest_matches_the_committed_files() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for (args, file) in [
+        (vec!["slack", "manifest"], "deploy/slack/manifest.json"),
+        (
+            vec!["slack", "manifest", "--http", "https://itsm.example.org"],
+            "deploy/slack/manifest-http.json",
+        ),
+    ] {
+        let output = Command::new(BIN)
+            .args(&args)
+            .env_remove("ITSM_CONFIG")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        let committed = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+        assert_eq!(
+            stdout(&output),
+            committed,
+            "{file} differs from `itsm-bot {}`; regenerate it",
+            args.join(" ")
+        );
+        let manifest: serde_json::Value = serde_json::from_str(&committed).unwrap();
+        let scopes = manifest["oauth_config"]["scopes"]["bot"].to_string();
+        assert!(!scopes.contains("im:write"), "{scopes}");
+    }
+    // A base URL that is not one is refused, exit 2.
+    let output = Command::new(BIN)
+        .args(["slack", "manifest", "--http", "itsm.example.org"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--http"));
+}
+
+#[test]
+fn discord_invite_url_needs_the_application_id_and_names_the_key() {
+    let output = Command::new(BIN)
+        .args(["discord", "invite-url"])
+        .env_remove("ITSM_CONFIG")
+        .env_remove("ITSM__DISCORD__APPLICATION_ID")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("discord.application_id")
+            && stderr.contains("ITSM__DISCORD__APPLICATION_ID"),
+        "{stderr}"
+    );
+    let output = Command::new(BIN)
+        .args(["discord", "invite-url"])
+        .env_remove("ITSM_CONFIG")
+        .env("ITSM__DISCORD__APPLICATION_ID", "123456789012345678")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let url = stdout(&output);
+    assert!(
+        url.starts_with("https://discord.com/oauth2/authorize?client_id=123456789012345678&scope=bot%20applications.commands&permissions="),
+        "{url}"
+    );
+}
+
+/// `check-config --connect` with the database down: one FAIL line naming
+/// the fix, exit 1, and the URL's password hidden.
+#[test]
+fn check_config_connect_reports_an_unreachable_database() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = Command::new(BIN)
+        .args(["check-config", "--connect"])
+        .env_remove("ITSM_CONFIG")
+        .env(
+            "DATABASE_URL",
+            format!("postgres://itsm:database-s3cret-pw@127.0.0.1:{port}/itsm"),
+        )
+        .output()
+        .unwrap();
+    let out = stdout(&output);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{out}\n{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("FAIL database:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("— fix:") && line.contains("***"), "{line}");
+    assert!(!out.contains("database-s3cret-pw") && !err.contains("database-s3cret-pw"));
+    assert!(out.contains("1 part(s) failed"), "{out}");
+
+    // After `migrate`, a fresh database passes.
+    let db = FreshDatabase::new("connect");
+    let output = db.bot().args(["migrate"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let output = db
+        .bot()
+        .args(["check-config", "--connect"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains("ok   database:"));
+}
+
+#[path = "slack/http_proxy.rs"]
+mod http_proxy;
+
+/// Rule webhooks and runbooks go through the outbound proxy named by
+/// `HTTP_PROXY` (NO_PROXY set empty so 127.0.0.1 is proxied), and
+/// `check-config --connect` says so for their host.
+#[test]
+fn webhooks_and_runbooks_go_through_the_outbound_proxy() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let proxy = runtime.block_on(http_proxy::HttpProxy::start());
+    let db = FreshDatabase::new("proxy");
+    let (base, received) = webhook_receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("proxy.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[roles]
+engineer = ["shell:alice"]
+
+[[services]]
+name = "vpn"
+owner = "shell:olivia"
+
+[[automation.rules]]
+name = "vpn-p1"
+on = "incident.created"
+when = {{ service = "vpn", priority = ["P1"] }}
+do = [ {{ webhook = "{base}/hook" }} ]
+
+[[automation.runbooks]]
+name = "restart"
+description = "Restart the VPN concentrator"
+role = "engineer"
+params = {{ node = ["a", "b"] }}
+request = {{ method = "POST", url = "{base}/restart", body = '{{"node": "{{{{ node }}}}"}}' }}
+approval = false
+"#
+        ),
+    )
+    .unwrap();
+    let proxied = |args: &[&str]| {
+        let mut command = db.bot();
+        command
+            .args(["--config", config.to_str().unwrap()])
+            .args(args)
+            .env("HTTP_PROXY", proxy.url(Some("ops:hook-proxy-s3cret")))
+            .env("NO_PROXY", "")
+            .env_remove("no_proxy")
+            .env("RUST_LOG", "debug");
+        let output = command.output().unwrap();
+        let all = format!(
+            "{}{}",
+            stdout(&output),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!all.contains("hook-proxy-s3cret"), "{all}");
+        output
+    };
+    let output = proxied(&[
+        "say",
+        "--user",
+        "alice",
+        "--",
+        "/incident VPN down P1 service:vpn",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let output = proxied(&["say", "--user", "alice", "--", "/itsm run restart node=a"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let paths: Vec<String> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.0.clone())
+        .collect();
+    assert!(paths.contains(&"/hook".to_string()), "{paths:?}");
+    assert!(paths.contains(&"/restart".to_string()), "{paths:?}");
+    let receiver = base.trim_start_matches("http://").to_string();
+    let through = proxy
+        .tunnels()
+        .iter()
+        .filter(|t| t.target == receiver)
+        .count();
+    assert!(through >= 2, "{:?}", proxy.tunnels());
+
+    let output = proxied(&["check-config", "--connect"]);
+    let out = stdout(&output);
+    assert!(
+        out.contains("ok   outbound host 127.0.0.1: reached through the outbound proxy"),
+        "{out}"
+    );
+    let all = format!("{out}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!all.contains("hook-proxy-s3cret"), "{all}");
+}
+
+/// A proxy that does not answer is a failed part of its own, named with
+/// its fix and without its password.
+#[test]
+fn check_config_connect_reports_an_unreachable_proxy() {
+    let db = FreshDatabase::new("noproxy");
+    assert_eq!(
+        db.bot().arg("migrate").output().unwrap().status.code(),
+        Some(0)
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = db
+        .bot()
+        .args(["check-config", "--connect"])
+        .env(
+            "ITSM__HTTP__PROXY",
+            format!("http://ops:gone-proxy-s3cret@127.0.0.1:{port}"),
+        )
+        .output()
+        .unwrap();
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("FAIL outbound proxy:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains("— fix:") && line.contains("***"), "{line}");
+    assert!(out.contains("ok   database:"), "{out}");
+    let all = format!("{out}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!all.contains("gone-proxy-s3cret"), "{all}");
+}

@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("store", 3),
     ("metrics", 3),
     ("lease", 3),
+    ("proxy", 3),
     ("commands", 4),
     ("queue", 5),
     ("webhook", 5),
@@ -33,6 +34,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("chat::in_flight", 5),
     ("chat", 6),
     ("app", 7),
+    ("connect", 7),
 ];
 
 /// What the pure domain may not name: database, runtime, network, files.

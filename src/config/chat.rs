@@ -70,6 +70,11 @@ pub struct DiscordConfig {
     /// Bot token; set it with ITSM__DISCORD__TOKEN or a file.
     pub token: Option<Secret>,
     pub token_file: Option<PathBuf>,
+    /// The application's id (developer portal, General Information), for
+    /// `itsm-bot discord invite-url`; the adapter itself learns it from
+    /// Discord.
+    #[serde(default)]
+    pub application_id: Option<u64>,
     /// Guilds to register commands in (fast); empty = register globally.
     #[serde(default)]
     pub guild_ids: Vec<u64>,
@@ -181,6 +186,12 @@ impl DiscordConfig {
             return Err(invalid(
                 "discord.reply_within",
                 "must be more than 0 and less than 3s (Discord's limit for answering an interaction), e.g. 2s",
+            ));
+        }
+        if self.application_id == Some(0) {
+            return Err(invalid(
+                "discord.application_id",
+                "is the Application ID from the developer portal's General Information page, a non-zero number",
             ));
         }
         if self.guild_ids.contains(&0) {

@@ -28,11 +28,59 @@ pub struct HttpConfig {
     /// login cookie is marked `Secure`.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// The outbound proxy for every HTTP client the bot builds (Slack,
+    /// webhooks, the paging hook, runbooks), e.g.
+    /// `http://proxy.example.org:3128`; it takes precedence over
+    /// `HTTPS_PROXY`/`HTTP_PROXY`, and `NO_PROXY` still applies. May hold
+    /// credentials, so it is never printed whole.
+    #[serde(default)]
+    pub proxy: Option<ProxyUrl>,
+}
+
+/// A proxy URL, which may carry `user:password@`: its `Debug` and
+/// [`ProxyUrl::redacted`] hide the password.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct ProxyUrl(String);
+
+impl ProxyUrl {
+    /// The URL as configured, credentials included: for the connector only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with its password replaced by `***`, for messages.
+    pub fn redacted(&self) -> String {
+        super::database::redact_url(&self.0)
+    }
+}
+
+impl std::fmt::Debug for ProxyUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
 }
 
 impl HttpConfig {
     /// `public_url`, when set, is an absolute http(s) URL with a host.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(proxy) = &self.proxy {
+            let parsed = url::Url::parse(proxy.expose().trim()).ok();
+            // The connector speaks plain HTTP to the proxy (CONNECT); TLS
+            // to the proxy itself is not supported.
+            if !parsed
+                .as_ref()
+                .is_some_and(|url| url.scheme() == "http" && url.host_str().is_some())
+            {
+                return Err(invalid(
+                    "http.proxy",
+                    format!(
+                        "`{}` must be an http URL of the proxy, e.g. http://proxy.example.org:3128",
+                        proxy.redacted()
+                    ),
+                ));
+            }
+        }
         let Some(public_url) = &self.public_url else {
             return Ok(());
         };

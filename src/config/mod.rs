@@ -33,7 +33,7 @@ pub use chat::{DiscordConfig, ShellConfig, SlackConfig, SlackMode};
 pub use database::{redact_url, DatabaseConfig};
 pub use desk::{IncidentConfig, RolesConfig};
 pub use hooks::HooksConfig;
-pub use http::{ApiAccess, ApiConfig, ApiToken, HttpConfig, LimitsConfig};
+pub use http::{ApiAccess, ApiConfig, ApiToken, HttpConfig, LimitsConfig, ProxyUrl};
 pub use operations::{LogConfig, RetentionConfig};
 pub use postmortem::PostmortemConfig;
 pub use runtime::{

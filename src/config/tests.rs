@@ -685,3 +685,37 @@ fn retention_and_log_values_are_checked_naming_the_key() {
     let err = error_of("[log]\nformat = \"xml\"\n");
     assert!(err.contains("log.format"), "{err}");
 }
+
+/// Issue 21: `http.proxy` is an http:// URL (the bot speaks CONNECT to it
+/// in plain HTTP), refused naming the key and never showing its password;
+/// `discord.application_id` is a non-zero id.
+#[test]
+fn http_proxy_is_an_http_url_shown_without_its_password() {
+    let load = |value: &str| Config::load_with_env(None, env(&[("ITSM__HTTP__PROXY", value)]));
+    let config = load("http://ops:proxy-pw-123456@proxy.example.org:3128").unwrap();
+    let proxy = config.http.proxy.unwrap();
+    assert_eq!(
+        proxy.expose(),
+        "http://ops:proxy-pw-123456@proxy.example.org:3128"
+    );
+    assert!(!format!("{proxy:?}").contains("proxy-pw-123456"));
+    for bad in [
+        "proxy.example.org:3128",
+        "https://proxy.example.org",
+        "socks5://ops:proxy-pw-123456@proxy.example.org:1080",
+    ] {
+        let error = load(bad).unwrap_err().to_string();
+        assert!(error.contains("`http.proxy`"), "{bad:?}: {error}");
+        assert!(!error.contains("proxy-pw-123456"), "{error}");
+    }
+    let load =
+        |value: &str| Config::load_with_env(None, env(&[("ITSM__DISCORD__APPLICATION_ID", value)]));
+    assert_eq!(
+        load("123456789012345678").unwrap().discord.application_id,
+        Some(123_456_789_012_345_678)
+    );
+    assert!(load("0")
+        .unwrap_err()
+        .to_string()
+        .contains("`discord.application_id`"));
+}

@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod paging;
 pub mod people;
 pub mod postmortems;
+pub mod probe;
 pub mod problems;
 pub mod queue;
 pub mod reports;

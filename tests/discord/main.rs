@@ -4,9 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod changes;
+mod connect;
 #[path = "../slack/db_proxy.rs"]
 mod db_proxy;
 mod fake_discord;
+#[path = "../slack/http_proxy.rs"]
+mod http_proxy;
 mod lease;
 mod slow;
 

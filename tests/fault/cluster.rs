@@ -90,6 +90,28 @@ impl Cluster {
         );
     }
 
+    /// Writes `name` into the data directory, owned by the server's user
+    /// and with `mode` (a TLS key must be 0600): the TLS test configures
+    /// the cluster this way, then restarts it.
+    #[allow(dead_code)] // used by tests/pg_tls, not by the fault test
+    pub fn write_data_file(&self, name: &str, contents: &[u8], mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.data.join(name);
+        std::fs::write(&path, contents).expect("write a file into the data directory");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+            .expect("set the file's mode");
+        if self.as_postgres {
+            std::os::unix::fs::chown(&path, Some(id_of("-u")), Some(id_of("-g")))
+                .expect("chown the file to postgres");
+        }
+    }
+
+    /// The contents of `name` in the data directory.
+    #[allow(dead_code)] // used by tests/pg_tls, not by the fault test
+    pub fn read_data_file(&self, name: &str) -> String {
+        std::fs::read_to_string(self.data.join(name)).expect("read a file of the data directory")
+    }
+
     /// The server tool `tool`, run as `postgres` when the test runs as root.
     fn command(&self, tool: &str) -> Command {
         let program = self.bin.join(tool);

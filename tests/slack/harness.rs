@@ -86,7 +86,12 @@ impl Bot {
         )
         .await
         .unwrap();
-        let adapter = SlackAdapter::new(app.engine.clone(), &config.slack).unwrap();
+        let adapter = SlackAdapter::new(
+            app.engine.clone(),
+            &config.slack,
+            itsm_bot::proxy::ProxySettings::new(config.http.proxy.as_ref()),
+        )
+        .unwrap();
         let (trigger, shutdown) = Shutdown::new();
         tokio::spawn(adapter.clone().run(shutdown));
         let router = router(HttpState::new(app.engine.clone())).merge(routes(adapter));

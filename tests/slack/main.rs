@@ -4,10 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod changes;
+mod connect;
 mod db_proxy;
 mod fake_slack;
 mod harness;
 mod http_mode;
+mod http_proxy;
 mod shutdown;
 mod slow;
 mod socket_mode;

@@ -43,7 +43,12 @@ async fn a_slow_command_in_flight_at_shutdown_is_finished_and_answered(pool: PgP
     )
     .await
     .unwrap();
-    let adapter = SlackAdapter::new(app.engine.clone(), &config.slack).unwrap();
+    let adapter = SlackAdapter::new(
+        app.engine.clone(),
+        &config.slack,
+        itsm_bot::proxy::ProxySettings::new(config.http.proxy.as_ref()),
+    )
+    .unwrap();
     let (trigger, shutdown) = Shutdown::new();
     let mut running = tokio::spawn(adapter.clone().run(shutdown));
     let router = routes(adapter);

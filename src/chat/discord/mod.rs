@@ -5,6 +5,7 @@
 mod commands;
 mod delivery;
 mod events;
+pub mod invite;
 mod render;
 
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use serenity::all::{ClientBuilder, GatewayIntents, Http, HttpBuilder, ShardManag
 use crate::chat::in_flight::{Busy, InFlight};
 use crate::chat::outbound::OutboxWorker;
 use crate::commands::Engine;
-use crate::config::DiscordConfig;
+use crate::config::{DiscordConfig, ProxyUrl};
 use crate::lease::{Lease, LeaseEnd, LeaseTiming};
 use crate::lifecycle::Shutdown;
 
@@ -72,15 +73,60 @@ fn intents() -> GatewayIntents {
 
 /// A REST client for `config`. Off discord.com (a local fake), serenity's
 /// rate limiter is turned off: it would send its own requests to the real
-/// Discord instead of the proxy.
-fn http(config: &DiscordConfig, token: &str) -> Http {
+/// Discord instead of the proxy. (serenity's "proxy" is a base URL that
+/// replaces discord.com, not an outbound proxy.)
+///
+/// The outbound proxy: serenity's reqwest client reads `HTTPS_PROXY`,
+/// `HTTP_PROXY` and `NO_PROXY` by itself; `http.proxy`, when set, is given
+/// to a client built here. The gateway WebSocket connects directly either
+/// way: serenity offers no proxy for it.
+fn http(config: &DiscordConfig, token: &str, proxy: Option<&ProxyUrl>) -> Http {
     let mut builder = HttpBuilder::new(token);
     if config.api_url.trim_end_matches('/') != "https://discord.com" {
         builder = builder
             .proxy(config.api_url.trim_end_matches('/'))
             .ratelimiter_disabled(true);
     }
+    if let Some(client) = proxy.and_then(proxied_client) {
+        builder = builder.client(client);
+    }
     builder.build()
+}
+
+/// A reqwest client through `proxy` (with `NO_PROXY` from the environment),
+/// as serenity would build it otherwise (rustls). `None` (and a warning
+/// without the URL's credentials) when the URL is unusable, which config
+/// validation already refuses.
+fn proxied_client(proxy: &ProxyUrl) -> Option<reqwest::Client> {
+    let built = reqwest::Proxy::all(proxy.expose().trim()).and_then(|p| {
+        reqwest::Client::builder()
+            .use_rustls_tls()
+            .proxy(p.no_proxy(reqwest::NoProxy::from_env()))
+            .build()
+    });
+    match built {
+        Ok(client) => Some(client),
+        Err(_) => {
+            tracing::warn!(proxy = %proxy.redacted(), "cannot use http.proxy for Discord; connecting directly");
+            None
+        }
+    }
+}
+
+/// Who the bot token belongs to (`GET /users/@me`), for `itsm-bot
+/// check-config --connect`: the bot's name and id.
+pub async fn whoami(
+    config: &DiscordConfig,
+    proxy: Option<&ProxyUrl>,
+) -> Result<String, DiscordError> {
+    let token = config
+        .token
+        .as_ref()
+        .ok_or(DiscordError::NotConfigured("no bot token"))?;
+    let me = http(config, token.expose(), proxy)
+        .get_current_user()
+        .await?;
+    Ok(format!("{} ({})", me.name, me.id))
 }
 
 impl DiscordAdapter {
@@ -92,7 +138,11 @@ impl DiscordAdapter {
             .ok_or(DiscordError::NotConfigured("no bot token"))?;
         Ok(DiscordAdapter {
             inner: Arc::new(Inner {
-                http: Arc::new(http(config, token.expose())),
+                http: Arc::new(http(
+                    config,
+                    token.expose(),
+                    engine.config().http.proxy.as_ref(),
+                )),
                 engine,
                 config: config.clone(),
                 in_flight: InFlight::default(),
@@ -169,9 +219,15 @@ impl DiscordAdapter {
             };
             // Building the client asks Discord for the gateway URL; a
             // Discord that does not answer must not hold up shutdown.
-            let builder =
-                ClientBuilder::new_with_http(http(&self.inner.config, token.expose()), intents())
-                    .event_handler(events::Handler::new(self.clone()));
+            let builder = ClientBuilder::new_with_http(
+                http(
+                    &self.inner.config,
+                    token.expose(),
+                    self.inner.engine.config().http.proxy.as_ref(),
+                ),
+                intents(),
+            )
+            .event_handler(events::Handler::new(self.clone()));
             let client = tokio::select! {
                 client = builder => client,
                 () = shutdown.wait() => {

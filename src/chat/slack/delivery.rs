@@ -16,13 +16,17 @@ use crate::store::messages::PostedMessage;
 
 /// Delivers outbox rows through the Slack Web API.
 pub struct SlackDelivery {
-    client: Arc<SlackHyperClient>,
+    client: Arc<super::SlackApiClient>,
     token: SlackApiToken,
     people: People,
 }
 
 impl SlackDelivery {
-    pub(super) fn new(client: Arc<SlackHyperClient>, token: SlackApiToken, people: People) -> Self {
+    pub(super) fn new(
+        client: Arc<super::SlackApiClient>,
+        token: SlackApiToken,
+        people: People,
+    ) -> Self {
         SlackDelivery {
             client,
             token,

@@ -7,7 +7,7 @@ use slack_morphism::prelude::*;
 use tokio::task::JoinHandle;
 
 use super::blocks::{self, field, REPORT_FORM};
-use super::SlackAdapter;
+use super::{manifest, SlackAdapter};
 use crate::commands::buttons::{ButtonAction, Click, Prompt};
 use crate::commands::reply::{Message, Outcome, Reply, Visibility};
 use crate::commands::{parse, Command, IncidentIntake, ParseContext, Request};
@@ -37,6 +37,12 @@ impl SlackAdapter {
         };
         let text = event.text.clone().unwrap_or_default();
         let command = event.command.0.clone();
+        // Only what the manifest registers (manifest::SLASH_COMMANDS).
+        if !manifest::is_registered_command(&command) {
+            return ephemeral(Message::text(format!(
+                "`{command}` is not one of this bot's commands; try `/itsm help`."
+            )));
+        }
         if text.trim().is_empty() && matches!(command.trim_start_matches('/'), "incident") {
             return self.open_report_form(&event).await;
         }
@@ -331,6 +337,11 @@ impl SlackAdapter {
         &self,
         event: SlackInteractionMessageActionEvent,
     ) -> Result<(), Redeliver> {
+        // Only the shortcuts the manifest registers (manifest::MESSAGE_SHORTCUTS).
+        if !manifest::is_registered_shortcut(&event.callback_id.0) {
+            tracing::debug!(callback_id = %event.callback_id.0, "unknown message shortcut ignored");
+            return Ok(());
+        }
         let Some(user) = slack_user(&event.user.id) else {
             return Ok(());
         };
@@ -367,8 +378,17 @@ impl SlackAdapter {
         let _busy = self.busy();
         let event_id = event.event_id.0.clone();
         match event.event {
-            SlackEventCallbackBody::Message(message) => self.on_message(message, event_id).await,
-            SlackEventCallbackBody::ReactionAdded(reaction) => {
+            // Only what the manifest subscribes to (manifest::BOT_EVENTS).
+            SlackEventCallbackBody::Message(message)
+                if manifest::takes_message_from(
+                    message.origin.channel_type.as_ref().map(|t| t.0.as_str()),
+                ) =>
+            {
+                self.on_message(message, event_id).await
+            }
+            SlackEventCallbackBody::ReactionAdded(reaction)
+                if manifest::is_subscribed("reaction_added") =>
+            {
                 self.on_reaction(reaction, event_id).await
             }
             _ => Ok(()),

@@ -13,14 +13,14 @@ use axum::{Json, Router};
 use slack_morphism::prelude::*;
 use slack_morphism::signature_verifier::SlackEventSignatureVerifier;
 
-use super::SlackAdapter;
+use super::{manifest, SlackAdapter};
 
 /// The `/slack/…` routes, for merging into the bot's router.
 pub fn routes(adapter: SlackAdapter) -> Router {
     Router::new()
-        .route("/slack/commands", post(commands))
-        .route("/slack/interactions", post(interactions))
-        .route("/slack/events", post(events))
+        .route(manifest::COMMANDS_PATH, post(commands))
+        .route(manifest::INTERACTIONS_PATH, post(interactions))
+        .route(manifest::EVENTS_PATH, post(events))
         .with_state(adapter)
 }
 

@@ -6,6 +6,7 @@ mod blocks;
 mod delivery;
 mod events;
 mod http;
+pub mod manifest;
 mod people;
 mod socket;
 
@@ -18,6 +19,7 @@ use crate::chat::outbound::OutboxWorker;
 use crate::commands::Engine;
 use crate::config::{SlackConfig, SlackMode};
 use crate::lifecycle::Shutdown;
+use crate::proxy::{ProxyConnector, ProxySettings};
 
 pub use delivery::SlackDelivery;
 pub use http::routes;
@@ -42,7 +44,7 @@ pub struct SlackAdapter {
 
 struct Inner {
     engine: Engine,
-    client: Arc<SlackHyperClient>,
+    client: Arc<SlackApiClient>,
     bot_token: SlackApiToken,
     config: SlackConfig,
     people: people::People,
@@ -62,26 +64,80 @@ impl std::fmt::Debug for SlackAdapter {
     }
 }
 
-/// A Slack Web API client for `api_url`. The connector speaks plain HTTP as
-/// well as HTTPS so tests can point it at a local fake.
-pub fn client(api_url: &str) -> Result<Arc<SlackHyperClient>, SlackError> {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()?
-        .https_or_http()
-        .enable_http1()
-        .build();
+/// The Slack Web API client, over the bot's one outbound connector (TLS,
+/// and the outbound proxy when one is configured).
+pub type SlackApiClient =
+    SlackClient<SlackClientHyperConnector<hyper_rustls::HttpsConnector<ProxyConnector>>>;
+
+/// A Slack Web API client for `api_url`, through `proxy`. The connector
+/// speaks plain HTTP as well as HTTPS so tests can point it at a local fake.
+pub fn client(api_url: &str, proxy: ProxySettings) -> Result<Arc<SlackApiClient>, SlackError> {
+    let https = crate::proxy::https_connector(proxy)?;
     let connector = SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url);
     Ok(Arc::new(SlackClient::new(connector)))
 }
 
+/// What `check-config --connect` learnt from Slack.
+#[derive(Debug)]
+pub struct SlackIdentity {
+    /// The bot user and team the bot token belongs to (`auth.test`).
+    pub bot: String,
+    /// In Socket Mode: whether the app-level token may open a connection
+    /// (`apps.connections.open`), or why not. `None` in HTTP mode.
+    pub socket_mode: Option<Result<(), SlackError>>,
+}
+
+/// Asks Slack who the bot token belongs to and, in Socket Mode, whether the
+/// app-level token is accepted, for `itsm-bot check-config --connect`. The
+/// connection URL Socket Mode returns is not used (it expires unused).
+pub async fn whoami(
+    config: &SlackConfig,
+    proxy: ProxySettings,
+) -> Result<SlackIdentity, SlackError> {
+    let token = config
+        .bot_token
+        .as_ref()
+        .ok_or(SlackError::NotConfigured("no bot token"))?;
+    let client = client(&config.api_url, proxy)?;
+    let session_token = SlackApiToken::new(token.expose().into());
+    let session = client.open_session(&session_token);
+    let me = session.auth_test().await?;
+    let socket_mode = match (&config.mode, &config.app_token) {
+        (SlackMode::Socket, Some(app_token)) => {
+            let app_token = SlackApiToken::new(app_token.expose().into());
+            let session = client.open_session(&app_token);
+            Some(
+                session
+                    .apps_connections_open(&SlackApiAppsConnectionOpenRequest::new())
+                    .await
+                    .map(|_| ())
+                    .map_err(SlackError::from),
+            )
+        }
+        (SlackMode::Socket, None) => Some(Err(SlackError::NotConfigured(
+            "Socket Mode needs an app-level token",
+        ))),
+        (SlackMode::Http, _) => None,
+    };
+    Ok(SlackIdentity {
+        bot: format!("bot user {} in team {}", me.user_id, me.team_id),
+        socket_mode,
+    })
+}
+
 impl SlackAdapter {
-    /// Builds the adapter for `engine` from `config`.
-    pub fn new(engine: Engine, config: &SlackConfig) -> Result<Self, SlackError> {
+    /// Builds the adapter for `engine` from `config`; its Web API calls go
+    /// through `proxy`.
+    pub fn new(
+        engine: Engine,
+        config: &SlackConfig,
+        proxy: ProxySettings,
+    ) -> Result<Self, SlackError> {
         let token = config
             .bot_token
             .as_ref()
             .ok_or(SlackError::NotConfigured("no bot token"))?;
-        let client = client(&config.api_url)?;
+        let client = client(&config.api_url, proxy)?;
         let bot_token = SlackApiToken::new(token.expose().into());
         Ok(SlackAdapter {
             inner: Arc::new(Inner {

@@ -31,13 +31,13 @@ type Lookup = Arc<OnceCell<Profile>>;
 /// A cache of display names.
 #[derive(Clone)]
 pub struct People {
-    client: Arc<SlackHyperClient>,
+    client: Arc<super::SlackApiClient>,
     token: SlackApiToken,
     names: Arc<Mutex<HashMap<String, (Lookup, Instant)>>>,
 }
 
 impl People {
-    pub fn new(client: Arc<SlackHyperClient>, token: SlackApiToken) -> Self {
+    pub fn new(client: Arc<super::SlackApiClient>, token: SlackApiToken) -> Self {
         People {
             client,
             token,
@@ -170,7 +170,11 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        let client = super::super::client(&format!("http://{addr}/api")).unwrap();
+        let client = super::super::client(
+            &format!("http://{addr}/api"),
+            crate::proxy::ProxySettings::direct(),
+        )
+        .unwrap();
         let people = People::new(client, SlackApiToken::new("xoxb-test".into()));
 
         let names = futures_util::future::join_all((0..5).map(|_| people.name("U0SAM"))).await;

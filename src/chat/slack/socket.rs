@@ -50,7 +50,7 @@ async fn adapter_of(states: &SlackClientEventsUserState) -> Option<SlackAdapter>
 
 async fn on_command(
     event: SlackCommandEvent,
-    _client: Arc<SlackHyperClient>,
+    _client: Arc<super::SlackApiClient>,
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
     let adapter = adapter_of(&states)
@@ -61,7 +61,7 @@ async fn on_command(
 
 async fn on_interaction(
     event: SlackInteractionEvent,
-    _client: Arc<SlackHyperClient>,
+    _client: Arc<super::SlackApiClient>,
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackInteractionResponse> {
     let adapter = adapter_of(&states)
@@ -72,7 +72,7 @@ async fn on_interaction(
 
 async fn on_push(
     event: SlackPushEventCallback,
-    _client: Arc<SlackHyperClient>,
+    _client: Arc<super::SlackApiClient>,
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<()> {
     let adapter = adapter_of(&states)
@@ -85,7 +85,7 @@ async fn on_push(
 /// delivers it again; events are idempotent, so that is safe.
 fn on_error(
     err: Box<dyn std::error::Error + Send + Sync>,
-    _client: Arc<SlackHyperClient>,
+    _client: Arc<super::SlackApiClient>,
     _states: SlackClientEventsUserState,
 ) -> HttpStatusCode {
     tracing::warn!(error = %err, "Slack Socket Mode event not handled; leaving it for redelivery");
