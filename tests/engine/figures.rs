@@ -237,9 +237,15 @@ fn oracle(
 }
 
 fn config(zone: Tz) -> Config {
+    config_with(zone, &[])
+}
+
+/// [`config`] with more `ITSM__…` variables.
+fn config_with(zone: Tz, extra: &[(&str, &str)]) -> Config {
     let tokens = format!("[{{name=\"figures\", access=\"read\", token=\"{TOKEN}\"}}]");
-    let mut config =
-        Config::load_with_env(None, [("ITSM__API__TOKENS".to_string(), tokens)]).unwrap();
+    let vars = std::iter::once(("ITSM__API__TOKENS".to_string(), tokens))
+        .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let mut config = Config::load_with_env(None, vars).unwrap();
     config.locale.time_zone = Some(TimeZoneSetting(zone));
     let targets = Priority::ALL
         .into_iter()
@@ -676,5 +682,442 @@ async fn reports_and_lists_export_as_csv(pool: PgPool) {
     assert!(
         dashboard.as_str().unwrap().contains("figures.opened,1"),
         "{dashboard}"
+    );
+}
+
+/// One random incident on a service for the ratings-and-outages oracle.
+struct Outage {
+    service: usize,
+    created: DateTime<Utc>,
+    /// When someone marked it as an outage (down since it was reported).
+    marked: Option<DateTime<Utc>>,
+    resolved: Option<DateTime<Utc>>,
+    rating: Option<(DateTime<Utc>, i64)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Ending {
+    Rejected,
+    Cancelled,
+    Completed,
+    Failed,
+    RolledBack,
+    FailedThenRolledBack,
+    /// Approved and never started.
+    Waiting,
+}
+
+/// One random change for the oracle: when it was submitted and approved,
+/// and how (and when) it ended.
+struct ChangeStory {
+    emergency: bool,
+    submitted: DateTime<Utc>,
+    approved: Option<DateTime<Utc>>,
+    ending: Ending,
+    finished: Option<DateTime<Utc>>,
+}
+
+const SERVICES: [&str; 3] = ["vpn", "email", "wifi"];
+
+/// CSAT, availability and the change figures of `docs/figures.md`, counted
+/// naively: minute by minute for downtime, one by one for the rest.
+#[derive(Debug, PartialEq)]
+struct MoreOracle {
+    csat_answers: i64,
+    csat_sum: i64,
+    downtime_minutes: [i64; 3],
+    completed: i64,
+    failed: i64,
+    rolled_back: i64,
+    cancelled: i64,
+    rejected: i64,
+    submitted: i64,
+    emergency: i64,
+    approved: i64,
+    lead_seconds: Option<i64>,
+}
+
+fn more_oracle(
+    outages: &[Outage],
+    changes: &[ChangeStory],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> MoreOracle {
+    let within = |t: DateTime<Utc>| from <= t && t < to;
+    let mut o = MoreOracle {
+        csat_answers: 0,
+        csat_sum: 0,
+        downtime_minutes: [0; 3],
+        completed: 0,
+        failed: 0,
+        rolled_back: 0,
+        cancelled: 0,
+        rejected: 0,
+        submitted: 0,
+        emergency: 0,
+        approved: 0,
+        lead_seconds: None,
+    };
+    for outage in outages {
+        if let Some((_, score)) = outage.rating.filter(|(at, _)| within(*at)) {
+            o.csat_answers += 1;
+            o.csat_sum += score;
+        }
+    }
+    // Minute by minute up to the end of the span or now: a service is down
+    // in a minute when any of its marked incidents covers it.
+    for (s, minutes) in o.downtime_minutes.iter_mut().enumerate() {
+        let mut t = from;
+        while t < to.min(now) {
+            let down = outages.iter().any(|i| {
+                i.service == s
+                    && i.marked.is_some()
+                    && i.created <= t
+                    && i.resolved.is_none_or(|r| t < r)
+            });
+            *minutes += i64::from(down);
+            t += Duration::minutes(1);
+        }
+    }
+    let mut leads = Vec::new();
+    for change in changes {
+        if within(change.submitted) {
+            o.submitted += 1;
+            o.emergency += i64::from(change.emergency);
+        }
+        if let Some(approved) = change.approved.filter(|a| within(*a)) {
+            o.approved += 1;
+            leads.push((approved - change.submitted).num_seconds());
+        }
+        if change.finished.is_some_and(within) {
+            match change.ending {
+                Ending::Rejected => o.rejected += 1,
+                Ending::Cancelled => o.cancelled += 1,
+                Ending::Completed => o.completed += 1,
+                Ending::Failed => o.failed += 1,
+                Ending::RolledBack | Ending::FailedThenRolledBack => o.rolled_back += 1,
+                Ending::Waiting => {}
+            }
+        }
+    }
+    o.lead_seconds = mean(&leads);
+    o
+}
+
+/// Plays random outages with ratings, and random changes, through the
+/// engine; returns them and the end.
+async fn play_more(
+    desk: &Desk,
+    rng: &mut Rng,
+    begin: DateTime<Utc>,
+) -> (Vec<Outage>, Vec<ChangeStory>, DateTime<Utc>) {
+    // (time, what to say as whom, and the record to fill in).
+    enum Step {
+        Say(&'static str, String),
+    }
+    let mut steps: Vec<(DateTime<Utc>, usize, Step)> = Vec::new();
+    let minutes = |rng: &mut Rng, most: u64| Duration::minutes(1 + rng.below(most) as i64);
+    let mut outages = Vec::new();
+    for _ in 0..20 {
+        let service = rng.below(3) as usize;
+        let created = begin + Duration::minutes(rng.below(60 * 24 * 40) as i64);
+        let marked = rng.chance(70).then(|| created + minutes(rng, 90));
+        let resolved = rng
+            .chance(85)
+            .then(|| marked.unwrap_or(created) + minutes(rng, 60 * 30));
+        let rating = resolved
+            .filter(|_| rng.chance(70))
+            .map(|r| (r + minutes(rng, 60 * 24 * 3), 1 + rng.below(5) as i64));
+        outages.push(Outage {
+            service,
+            created,
+            marked,
+            resolved,
+            rating,
+        });
+    }
+    // Incidents are numbered in the order they are reported.
+    let mut order: Vec<usize> = (0..outages.len()).collect();
+    order.sort_by_key(|&i| (outages[i].created, i));
+    for (k, &i) in order.iter().enumerate() {
+        let o = &outages[i];
+        let reference = format!("INC-{}", k + 1);
+        steps.push((
+            o.created,
+            0,
+            Step::Say(
+                "alice",
+                format!(
+                    "/incident Down check {i} P2 service:{}",
+                    SERVICES[o.service]
+                ),
+            ),
+        ));
+        if let Some(at) = o.marked {
+            steps.push((
+                at,
+                1,
+                Step::Say("bob", format!("/incident {reference} outage")),
+            ));
+        }
+        if let Some(at) = o.resolved {
+            steps.push((
+                at,
+                2,
+                Step::Say("bob", format!("/incident {reference} resolve fixed")),
+            ));
+        }
+        if let Some((at, score)) = o.rating {
+            steps.push((
+                at,
+                3,
+                Step::Say("alice", format!("/incident {reference} rate {score}")),
+            ));
+        }
+    }
+    // Changes (no service, so no planned outage takes downtime away),
+    // drafted in the order of their numbers.
+    let mut drafts: Vec<DateTime<Utc>> = (0..14)
+        .map(|_| begin + Duration::minutes(rng.below(60 * 24 * 38) as i64))
+        .collect();
+    drafts.sort();
+    let mut changes = Vec::new();
+    for (k, &drafted) in drafts.iter().enumerate() {
+        let number = k + 1;
+        let emergency = rng.chance(30);
+        let submitted = drafted + minutes(rng, 120);
+        let window_start = submitted + Duration::days(2);
+        let ending = match rng.below(100) {
+            0..=14 => Ending::Rejected,
+            15..=24 => Ending::Cancelled,
+            25..=54 => Ending::Completed,
+            55..=69 => Ending::Failed,
+            70..=79 => Ending::RolledBack,
+            80..=89 => Ending::FailedThenRolledBack,
+            _ => Ending::Waiting,
+        };
+        let typed = if emergency { " type:emergency" } else { "" };
+        let reference = format!("CHG-{number}");
+        let key = 10 + k;
+        let mut say = |at: DateTime<Utc>, who: &'static str, text: String| {
+            steps.push((at, key, Step::Say(who, text)));
+        };
+        let window = window_start.format("%Y-%m-%dT%H:%M:%S");
+        say(drafted, "alice", format!("/change Change check {k}{typed}"));
+        for (i, line) in [
+            "plan swap the boxes".to_string(),
+            "test ping both".to_string(),
+            "rollback swap back".to_string(),
+            format!("window {window}Z 2h"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            say(
+                drafted + Duration::seconds(i as i64 + 1),
+                "alice",
+                format!("/change {reference} {line}"),
+            );
+        }
+        say(submitted, "alice", format!("/change {reference} submit"));
+        let decided = submitted + minutes(rng, 60 * 20);
+        let mut approved = None;
+        let mut finished = None;
+        match ending {
+            Ending::Rejected => {
+                let who = if emergency { "erin" } else { "carol" };
+                say(
+                    decided,
+                    who,
+                    format!("/change {reference} reject too risky"),
+                );
+                finished = Some(decided);
+            }
+            Ending::Cancelled => {
+                say(
+                    decided,
+                    "alice",
+                    format!("/change {reference} cancel not needed"),
+                );
+                finished = Some(decided);
+            }
+            _ => {
+                if emergency {
+                    say(decided, "erin", format!("/change {reference} approve"));
+                    approved = Some(decided);
+                } else {
+                    say(decided, "carol", format!("/change {reference} approve"));
+                    let second = decided + minutes(rng, 60 * 4);
+                    say(second, "dave", format!("/change {reference} approve"));
+                    approved = Some(second);
+                }
+                let started = window_start + minutes(rng, 30);
+                let ended = started + minutes(rng, 60);
+                let later = ended + minutes(rng, 60 * 24);
+                if ending != Ending::Waiting {
+                    say(started, "bob", format!("/change {reference} start"));
+                }
+                match ending {
+                    Ending::Completed => {
+                        say(ended, "bob", format!("/change {reference} complete done"));
+                        finished = Some(ended);
+                    }
+                    Ending::Failed => {
+                        say(ended, "bob", format!("/change {reference} fail boxes died"));
+                        finished = Some(ended);
+                    }
+                    Ending::RolledBack => {
+                        say(
+                            ended,
+                            "bob",
+                            format!("/change {reference} rolled-back swapped back"),
+                        );
+                        finished = Some(ended);
+                    }
+                    Ending::FailedThenRolledBack => {
+                        say(ended, "bob", format!("/change {reference} fail boxes died"));
+                        say(
+                            later,
+                            "bob",
+                            format!("/change {reference} rolled-back swapped back"),
+                        );
+                        // Counted once, as rolled back, when it was.
+                        finished = Some(later);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        changes.push(ChangeStory {
+            emergency,
+            submitted,
+            approved,
+            ending,
+            finished,
+        });
+    }
+    let mut steps: Vec<(DateTime<Utc>, usize, &'static str, String)> = steps
+        .into_iter()
+        .map(|(at, key, Step::Say(who, text))| (at, key, who, text))
+        .collect();
+    // Stable: at one instant, incidents before changes, each in its order.
+    steps.sort_by_key(|(at, key, _, _)| (*at, *key));
+    for (at, _, who, text) in steps {
+        desk.clock.set(at);
+        desk.ok(who, &text).await;
+    }
+    let end = begin + Duration::days(45);
+    desk.clock.set(end);
+    (outages, changes, end)
+}
+
+/// Ratings, outages and changes over random histories: CSAT, downtime and
+/// availability per service, and every change figure equal the oracle in
+/// the API's reports (which the dashboard and the digest share, see above).
+#[sqlx::test]
+async fn ratings_outages_and_changes_agree_with_the_oracle(pool: PgPool) {
+    let zone: Tz = "Europe/Berlin".parse().unwrap();
+    let config = config_with(
+        zone,
+        &[
+            ("ITSM__ROLES__CAB", "[\"shell:carol\", \"shell:dave\"]"),
+            ("ITSM__ROLES__EMERGENCY_CAB", "[\"shell:erin\"]"),
+        ],
+    );
+    let desk = Desk::with_config(pool, config).await;
+    let mut rng = Rng(0x5EED_0005);
+    let begin = start() - Duration::weeks(5);
+    let (outages, changes, now) = play_more(&desk, &mut rng, begin).await;
+    let first = begin.with_timezone(&zone).date_naive();
+    // How many kinds of figure each span had something of.
+    let mut seen = Vec::new();
+    for (period, date) in [
+        (Period::Week, first + Duration::days(7)),
+        (Period::Week, first + Duration::days(21)),
+        (Period::Month, first + Duration::days(10)),
+        (Period::Month, first + Duration::days(40)),
+    ] {
+        let span = Span::calendar(period, date, zone);
+        let o = more_oracle(&outages, &changes, span.from, span.to, now);
+        let label = format!("{period:?} {date}");
+        let (status, api) = desk
+            .http(
+                "GET",
+                &format!(
+                    "/api/v1/reports/{}?period={}",
+                    period.as_str(),
+                    span.name().unwrap()
+                ),
+                Some(TOKEN),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{label}: {api}");
+        let c = &api["changes"];
+        let int = |v: &Value| v.as_i64().unwrap_or_else(|| panic!("{label}: {api}"));
+        let mut downtime = [0; 3];
+        for row in api["availability"].as_array().unwrap() {
+            let s = SERVICES
+                .iter()
+                .position(|name| row["service"] == *name)
+                .unwrap();
+            downtime[s] = int(&row["downtime_seconds"]) / 60;
+            let length = (span.to.min(now) - span.from).num_seconds() as f64;
+            let expected = 100.0 * (1.0 - (o.downtime_minutes[s] * 60) as f64 / length);
+            let got = row["availability_percent"].as_f64().unwrap();
+            assert!(
+                (got - expected).abs() < 1e-6,
+                "{label}: {row} vs {expected}"
+            );
+        }
+        let got = MoreOracle {
+            csat_answers: int(&api["csat_answers"]),
+            csat_sum: api["csat_average"].as_f64().map_or(0, |avg| {
+                (avg * int(&api["csat_answers"]) as f64).round() as i64
+            }),
+            downtime_minutes: downtime,
+            completed: int(&c["completed"]),
+            failed: int(&c["failed"]),
+            rolled_back: int(&c["rolled_back"]),
+            cancelled: int(&c["cancelled"]),
+            rejected: int(&c["rejected"]),
+            submitted: int(&c["submitted"]),
+            emergency: int(&c["emergency"]),
+            approved: int(&c["approved"]),
+            lead_seconds: c["lead_time_seconds"].as_i64(),
+        };
+        assert_eq!(got, o, "{label}");
+        seen.push(
+            [
+                o.csat_answers,
+                o.downtime_minutes.iter().sum(),
+                o.completed,
+                o.rolled_back,
+                o.approved,
+            ]
+            .iter()
+            .filter(|n| **n > 0)
+            .count(),
+        );
+        let carried_out = o.completed + o.failed + o.rolled_back;
+        match c["success_rate"].as_f64() {
+            Some(rate) => assert!(
+                (rate - 100.0 * o.completed as f64 / carried_out as f64).abs() < 1e-6,
+                "{label}: {c}"
+            ),
+            None => assert_eq!(carried_out, 0, "{label}: {c}"),
+        }
+    }
+    assert!(
+        seen.contains(&5),
+        "a span with ratings, downtime, completed, rolled back and approved changes: {seen:?}"
+    );
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.ending == Ending::FailedThenRolledBack)
+            && outages.iter().any(|o| o.rating.is_some()),
+        "the seed covers the interesting cases"
     );
 }
