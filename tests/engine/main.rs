@@ -35,3 +35,4 @@ mod shell;
 mod shutdown;
 mod sla;
 mod time_zones;
+mod week_story;
