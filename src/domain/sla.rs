@@ -137,6 +137,12 @@ impl ClockView {
             ClockState::Breached { by, stopped: false } => {
                 format!("breached {} ago (was due {due})", format_duration(*by))
             }
+            // Business time stops at closing: a clock due at closing and
+            // stopped that evening is late by no business time at all, yet
+            // it missed the instant people were told ("respond by 18:00").
+            ClockState::Breached { by, stopped: true } if by.is_zero() => {
+                format!("breached: stopped after its due time {due}, outside business hours")
+            }
             ClockState::Breached { by, stopped: true } => {
                 format!("breached by {}", format_duration(*by))
             }

@@ -149,3 +149,34 @@ async fn a_section_zone_overrides_the_team_zone(pool: PgPool) {
     assert_eq!(window_start(&pool, 1).await, dated("2026-12-10 16:00"));
     assert!(reply.contains(&dated("2026-12-10 16:00 UTC")), "{reply}");
 }
+
+/// A business-hours target ending exactly at closing is due at closing,
+/// and a response that evening missed it, by no business time: the ticket
+/// says so in words, not "breached by 0m".
+#[sqlx::test]
+async fn a_target_ending_at_closing_is_due_at_closing(pool: PgPool) {
+    use chrono::TimeZone;
+    let calendar = "[calendars.office]\nworking_days = [\"Mon\", \"Tue\", \"Wed\", \"Thu\", \"Fri\"]\nopens = \"08:00\"\ncloses = \"18:00\"";
+    let desk = Desk::with_config(pool, config(calendar)).await;
+    // Tuesday 14:00 in Berlin; P3 responds within 4 business hours.
+    let tuesday = crate::helpers::moved(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 24, 13, 0, 0)
+            .unwrap(),
+    );
+    desk.clock.set(tuesday);
+    let reported = desk.ok("alice", "/incident Printer jams P3").await;
+    assert!(
+        reported.contains(&dated("Respond by 2026-11-24 18:00 CET")),
+        "{reported}"
+    );
+    desk.clock.set(tuesday + chrono::Duration::minutes(270));
+    desk.ok("bob", "/incident INC-1 ack").await;
+    let shown = desk.ok("bob", "/incident INC-1 show").await;
+    assert!(
+        shown.contains(&dated(
+            "breached: stopped after its due time 2026-11-24 18:00 CET, outside business hours"
+        )),
+        "{shown}"
+    );
+}
