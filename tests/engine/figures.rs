@@ -1100,6 +1100,27 @@ async fn ratings_outages_and_changes_agree_with_the_oracle(pool: PgPool) {
             .filter(|n| **n > 0)
             .count(),
         );
+        // The dashboard over the same calendar days shows the same.
+        let first_day = span.from.with_timezone(&zone).date_naive();
+        let last_day = (span.to - Duration::seconds(1))
+            .with_timezone(&zone)
+            .date_naive();
+        let (status, dashboard) = desk
+            .http(
+                "GET",
+                &format!("/dashboard.json?from={first_day}&to={last_day}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{label}: {dashboard}");
+        for key in ["changes", "csat_average", "csat_answers"] {
+            assert_eq!(dashboard["figures"][key], api[key], "{label}: {key}");
+        }
+        assert_eq!(
+            dashboard["availability"], api["availability"],
+            "{label}: availability"
+        );
         let carried_out = o.completed + o.failed + o.rolled_back;
         match c["success_rate"].as_f64() {
             Some(rate) => assert!(
