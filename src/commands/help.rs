@@ -95,7 +95,7 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 title: Some("Lifecycle: draft → submitted → approved → in_progress → completed / failed / rolled_back; failed → rolled_back; rejected; cancelled".into()),
                 items: vec![
                     "plan <text> · test <text> · rollback <text>: the implementation, test and rollback plans".into(),
-                    "window <start> <duration>: e.g. `window 2026-12-01T22:00 2h` (start in the change time zone, or RFC 3339 with an offset)".into(),
+                    "window <start> <duration>: e.g. `window 2026-12-01T22:00 2h` (start in your time zone, see `/itsm timezone`, or with an offset like `2026-12-01T22:00Z`)".into(),
                     "describe <text> · assess impact:h/m/l likelihood:h/m/l · risk low/medium/high · implementer @user".into(),
                     "submit: needs all three plans and a window; a standard change is approved at once".into(),
                     "approve [comment] · reject <reason>: cab for normal changes (the configured number of distinct members), emergency_cab for emergency ones; never the requester".into(),

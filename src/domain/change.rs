@@ -625,6 +625,15 @@ pub fn parse_start(text: &str) -> Result<StartTime, WindowError> {
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return Ok(StartTime::Fixed(at.with_timezone(&Utc)));
     }
+    // `2026-12-01T22:00Z`, `…22:00+01:00`: RFC 3339 but for the seconds,
+    // as people type it.
+    if let (Some(minutes), Some(offset)) = (text.get(..16), text.get(16..)) {
+        if offset.starts_with(['Z', 'z', '+', '-']) {
+            if let Ok(at) = DateTime::parse_from_rfc3339(&format!("{minutes}:00{offset}")) {
+                return Ok(StartTime::Fixed(at.with_timezone(&Utc)));
+            }
+        }
+    }
     for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"] {
         if let Ok(local) = NaiveDateTime::parse_from_str(text, format) {
             return Ok(StartTime::Local(local));

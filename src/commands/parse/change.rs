@@ -187,7 +187,7 @@ fn parse_action(
             let (Some(start), Some(length), None) = (words.next(), words.next(), words.next())
             else {
                 return Err(Refusal::new("`window` needs a start and a duration.").hint(format!(
-                    "{} The start is `YYYY-MM-DDTHH:MM` in the change time zone or RFC 3339 with an offset; the duration is like `90m`, `2h`, `1h30m`.",
+                    "{} The start is `YYYY-MM-DDTHH:MM` in your time zone (`/itsm timezone`) or with an offset like `2026-12-01T22:00Z`; the duration is like `90m`, `2h`, `1h30m`.",
                     usage(form)
                 )));
             };

@@ -186,6 +186,13 @@ fn starts_are_read_in_the_change_time_zone() {
         Err(WindowError::Skipped(..))
     ));
     assert!(parse_start("tomorrow").is_err());
+    // An offset without seconds is what people type.
+    let typed = parse_start("2026-12-01T22:00Z").unwrap();
+    assert_eq!(typed.resolve(berlin).unwrap(), at(1, 22));
+    let typed = parse_start("2026-12-01T23:00+01:00").unwrap();
+    assert_eq!(typed.resolve(berlin).unwrap(), at(1, 22));
+    assert!(parse_start("2026-12-01T22:00Q").is_err());
+    assert!(parse_start("2026-12-01T22:00+zz").is_err());
 }
 
 #[test]

@@ -15,7 +15,7 @@ pub enum StartTime {
 /// Why a window was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WindowError {
-    #[error("`{0}` is not a start time; write `YYYY-MM-DDTHH:MM` (in the change time zone) or RFC 3339 with an offset, e.g. `2026-12-01T22:00`")]
+    #[error("`{0}` is not a start time; write `YYYY-MM-DDTHH:MM` (in your time zone, see `/itsm timezone`) or with an offset, e.g. `2026-12-01T22:00` or `2026-12-01T22:00Z`")]
     BadStart(String),
     #[error("{0} does not exist in {1} (the clocks skip it); choose another start")]
     Skipped(NaiveDateTime, Tz),
