@@ -18,6 +18,7 @@ mod load;
 mod operations;
 mod postmortem;
 mod runtime;
+mod search;
 mod secret;
 mod services;
 mod settings;
@@ -39,6 +40,7 @@ pub use postmortem::PostmortemConfig;
 pub use runtime::{
     DigestChannel, DigestConfig, LocaleConfig, OutboxConfig, SchedulerConfig, ShutdownConfig,
 };
+pub use search::SearchConfig;
 pub use secret::{Secret, MIN_SECRET_BYTES};
 pub use services::{OncallConfig, PagingConfig, RotationConfig, ServiceConfig};
 pub use settings::{CronSetting, DurationSetting, TimeZoneSetting, UserPatternSetting};
@@ -101,6 +103,9 @@ pub struct Config {
     /// `[log]`: the log format (optional; text).
     #[serde(default)]
     pub log: LogConfig,
+    /// `[search]`: synonyms for search and suggestions (optional).
+    #[serde(default)]
+    pub search: SearchConfig,
     #[serde(default)]
     pub calendars: std::collections::BTreeMap<String, CalendarConfig>,
     /// The SLA policy built from `[sla]` and `[calendars]` while loading.

@@ -65,10 +65,19 @@ pub enum EventAction {
     CallFailed,
     /// An action item was raised as a problem or a change.
     ActionRaised,
+    /// A knowledge article's body was written or rewritten.
+    Edited,
+    /// A knowledge article was published.
+    Published,
+    /// A knowledge article was retired.
+    Retired,
+    /// An incident was closed as a duplicate of another (`to` names it), or
+    /// took in a duplicate (`to` names the duplicate).
+    Duplicate,
 }
 
 impl EventAction {
-    const ALL: [EventAction; 45] = [
+    const ALL: [EventAction; 49] = [
         EventAction::Created,
         EventAction::Acknowledged,
         EventAction::Assigned,
@@ -114,6 +123,10 @@ impl EventAction {
         EventAction::CallSucceeded,
         EventAction::CallFailed,
         EventAction::ActionRaised,
+        EventAction::Edited,
+        EventAction::Published,
+        EventAction::Retired,
+        EventAction::Duplicate,
     ];
 
     /// The name stored in `ticket_events.action`.
@@ -164,6 +177,10 @@ impl EventAction {
             EventAction::CallSucceeded => "call_succeeded",
             EventAction::CallFailed => "call_failed",
             EventAction::ActionRaised => "action_raised",
+            EventAction::Edited => "edited",
+            EventAction::Published => "published",
+            EventAction::Retired => "retired",
+            EventAction::Duplicate => "duplicate",
         }
     }
 }

@@ -212,7 +212,15 @@ impl Engine {
         let paged = self.page_on_call(conn, &incident, now).await?;
         let facts = rules::incident_facts(Trigger::IncidentCreated, &incident, None, now);
         let fired = self.fire_rules(conn, &facts).await?;
-        Ok(self.reported_reply(&incident, &clocks, paged.as_ref(), &known_errors, fired))
+        let suggested = self.suggest(conn, &incident).await?;
+        Ok(self.reported_reply(
+            &incident,
+            &clocks,
+            paged.as_ref(),
+            &known_errors,
+            &suggested,
+            fired,
+        ))
     }
 
     /// The reply to a report: what was opened, its priority and SLA, whom it
@@ -223,6 +231,7 @@ impl Engine {
         clocks: &[crate::domain::sla::ClockView],
         paged: Option<&UserId>,
         known_errors: &[crate::domain::problem::KnownErrorMatch],
+        suggested: &super::kb::Suggested,
         fired: rules::Fired,
     ) -> Reply {
         let matrix = &self.config.incident.priority_matrix;
@@ -254,10 +263,28 @@ impl Engine {
                 user: paged.to_string(),
             });
         }
-        message.blocks.extend(problem::known_error_blocks(
-            incident.reference(),
-            known_errors,
-        ));
+        // Published articles first, then known errors (by the word match
+        // made while opening, then by the synonym-aware one), at most
+        // MAX_SUGGESTIONS in all; then open incidents that look alike.
+        let mut known: Vec<crate::domain::problem::KnownErrorMatch> = known_errors.to_vec();
+        for found in &suggested.known_errors {
+            if !known.iter().any(|k| k.number == found.number) {
+                known.push(found.clone());
+            }
+        }
+        let room = (crate::domain::search::MAX_SUGGESTIONS as usize)
+            .saturating_sub(suggested.articles.len().min(crate::domain::search::MAX_SUGGESTIONS as usize));
+        known.truncate(room);
+        let shown = super::kb::Suggested {
+            articles: suggested.articles.clone(),
+            known_errors: Vec::new(),
+            alike: suggested.alike.clone(),
+        };
+        let mut suggestion_blocks = self.suggestion_blocks(incident.reference(), &shown);
+        let alike_blocks = suggestion_blocks.split_off(shown.articles.len());
+        message.blocks.extend(suggestion_blocks);
+        message.blocks.extend(problem::known_error_blocks(incident.reference(), &known));
+        message.blocks.extend(alike_blocks);
         let reply = fired.annotate(Reply::done(message).about(incident.reference()));
         if delivers_to(incident.origin.platform) {
             reply.privately()
@@ -269,7 +296,7 @@ impl Engine {
     /// Brings the incident's SLA state up to date after a change: pauses
     /// for holds and the time between a resolve and a reopen, the
     /// checkpoints the sweep will post, and each clock's outcome.
-    async fn sync_sla(
+    pub(super) async fn sync_sla(
         &self,
         conn: &mut PgConnection,
         incident: &Incident,
@@ -316,7 +343,7 @@ impl Engine {
 
     /// Queues an update of the incident's card on every platform that shows
     /// it (or should: the one it was reported on). True when any was queued.
-    async fn sync_cards(
+    pub(super) async fn sync_cards(
         &self,
         conn: &mut PgConnection,
         incident: &Incident,
@@ -419,6 +446,9 @@ impl Engine {
         if matches!(action, IncidentAction::Resolve(_)) {
             store::services::end_outage(conn, incident.id, now).await?;
             postmortem::schedule_review_reminder(self, conn, &applied.incident).await?;
+            // No reply names them here (monitoring, rules): the notices do.
+            self.tell_followers(conn, &applied.incident, &mut Message::default())
+                .await?;
         }
         self.sync_sla(conn, &applied.incident, Some((incident, action)), now)
             .await?;
@@ -466,6 +496,10 @@ impl Engine {
         } else {
             None
         };
+        let mut told = Message::default();
+        if matches!(action, IncidentAction::Resolve(_)) {
+            self.tell_followers(conn, &applied.incident, &mut told).await?;
+        }
         let reporter_platform = applied.incident.reporter.platform();
         if matches!(action, IncidentAction::Resolve(_)) && delivers_to(reporter_platform) {
             store::outbox::enqueue(
@@ -504,6 +538,7 @@ impl Engine {
                 user: paged.to_string(),
             });
         }
+        message.blocks.extend(told.blocks);
         let mut reply = Reply::done(message).about(reference);
         for facts in incident_change_facts(&incident, after, now) {
             reply = self.fire_rules(conn, &facts).await?.annotate(reply);

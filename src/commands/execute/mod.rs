@@ -29,6 +29,7 @@ use crate::store::{self, Store, StoreError};
 pub mod alerts;
 mod change;
 mod incident;
+mod kb;
 mod people;
 pub mod postmortem;
 mod problem;
@@ -349,6 +350,14 @@ impl Engine {
             Command::SearchProblems(words) => self.search_problems(conn, request, &words).await,
             Command::DraftChange(draft) => self.draft_change(conn, request, draft).await,
             Command::Change(reference, command) => self.work_change(conn, request, reference, command).await,
+            Command::Incident(reference, IncidentCommand::DuplicateOf(target)) => {
+                self.mark_duplicate(conn, request, reference, target).await
+            }
+            Command::DraftArticle(title) => self.draft_article(conn, request, title).await,
+            Command::Article(reference, command) => self.work_article(conn, request, reference, command).await,
+            Command::ArticleFrom(source) => self.article_from(conn, request, source).await,
+            Command::SearchArticles(words) => self.search_articles(conn, request, words.as_deref()).await,
+            Command::Search(words) => self.search_everything(conn, request, &words).await,
         }
     }
 
@@ -418,11 +427,13 @@ impl Engine {
         let known_errors =
             store::problems::known_errors_like(conn, &incident.title, MIN_SHARED_WORDS, MAX_HINTS)
                 .await?;
+        let suggested = self.suggest(conn, &incident).await?;
         Ok(self.reported_reply(
             &incident,
             &clocks,
             None,
             &known_errors,
+            &suggested,
             rules::Fired::default(),
         ))
     }
