@@ -216,9 +216,12 @@ impl SearchQuery {
                         continue;
                     }
                     text.push(phrase.clone());
-                    let term = Term {
-                        alternatives: vec![words],
+                    // A quoted phrase that is a synonym stands for its group.
+                    let alternatives = match synonyms.longest_at(&words) {
+                        Some((covered, group)) if covered == words.len() => group,
+                        _ => vec![words],
                     };
+                    let term = Term { alternatives };
                     if negated {
                         excluded.push(term);
                     } else {
@@ -454,6 +457,11 @@ mod tests {
         assert_eq!(
             from_phrase.tsquery(),
             "((cannot) | (connect) | (vpn | remote <-> access | tunnel) | (from) | (home))"
+        );
+        let quoted = SearchQuery::parse("\"Remote Access\" -printer", &s).unwrap();
+        assert_eq!(
+            quoted.tsquery(),
+            "((vpn | remote <-> access | tunnel)) & !(printer)"
         );
         let from_word = SearchQuery::parse("VPN", &s).unwrap();
         assert_eq!(from_word.tsquery(), "((vpn | remote <-> access | tunnel))");
