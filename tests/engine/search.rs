@@ -159,3 +159,17 @@ async fn chat_followers_get_a_notice_when_the_incident_is_resolved(pool: PgPool)
         ["INC-1 is resolved (you reported it as INC-2): replaced the access point"]
     );
 }
+
+#[sqlx::test]
+async fn figures_count_a_duplicate_once(pool: PgPool) {
+    let desk = Desk::new(pool.clone()).await;
+    desk.ok("alice", "/incident Mail down P2").await;
+    desk.ok("carol", "/incident Mail is down for me too P2").await;
+    desk.ok("bob", "/incident INC-2 duplicate-of INC-1").await;
+    desk.clock.advance(chrono::Duration::minutes(30));
+    desk.ok("bob", "/incident INC-1 resolve restarted the mail relay").await;
+    desk.clock.advance(chrono::Duration::minutes(1));
+    let report = desk.ok("bob", "/itsm report day").await;
+    assert!(report.contains("Opened: 1 "), "{report}");
+    assert!(report.contains("Resolved: 1 "), "{report}");
+}
