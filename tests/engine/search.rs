@@ -173,3 +173,65 @@ async fn figures_count_a_duplicate_once(pool: PgPool) {
     assert!(report.contains("Opened: 1 "), "{report}");
     assert!(report.contains("Resolved: 1 "), "{report}");
 }
+
+const READ: &str = "read-token-0123456789";
+
+fn api_config() -> itsm_bot::config::Config {
+    let tokens = format!("[{{name=\"reporting\", access=\"read\", token=\"{READ}\"}}]");
+    itsm_bot::config::Config::load_with_env(None, [("ITSM__API__TOKENS".to_string(), tokens)])
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn the_api_lists_searches_and_shows_published_articles(pool: PgPool) {
+    use axum::http::StatusCode;
+    let desk = Desk::with_config(pool, api_config()).await;
+    desk.ok("bob", "/kb VPN drops at home").await;
+    desk.ok("bob", "/kb KB-1 body Reconnect with the backup gateway.").await;
+    desk.ok("bob", "/kb Draft about printers").await;
+    desk.ok("alice", "/incident VPN down in Berlin").await;
+
+    // Drafts are not published: nothing yet.
+    let (status, list) = desk.http("GET", "/api/v1/kb", Some(READ), None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["total"], 0, "{list}");
+    let (status, missing) = desk.http("GET", "/api/v1/kb/KB-1", Some(READ), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+    assert!(missing["error"].as_str().unwrap().contains("no published KB-1"));
+
+    desk.ok("bob", "/kb KB-1 publish").await;
+    let (_, list) = desk.http("GET", "/api/v1/kb?q=remote%20access", Some(READ), None).await;
+    assert_eq!(list["items"][0]["reference"], "KB-1", "{list}");
+    let (status, one) = desk.http("GET", "/api/v1/kb/kb-1", Some(READ), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["body"], "Reconnect with the backup gateway.");
+    assert_eq!(one["timeline"][2]["action"], "published", "{one}");
+
+    let (status, hits) = desk.http("GET", "/api/v1/search?q=vpn", Some(READ), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let references: Vec<&str> = hits["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| hit["reference"].as_str().unwrap())
+        .collect();
+    assert!(references.contains(&"INC-1") && references.contains(&"KB-1"), "{hits}");
+    let (_, csv) = desk.http("GET", "/api/v1/search?q=vpn&format=csv", Some(READ), None).await;
+    let csv = csv.as_str().unwrap();
+    assert!(csv.starts_with("kind,reference,title,status,service,created_at\n"), "{csv}");
+
+    for (path, status, expected) in [
+        ("/api/v1/search", StatusCode::BAD_REQUEST, "`q` is required"),
+        ("/api/v1/search?q=%22", StatusCode::BAD_REQUEST, "no words"),
+        ("/api/v1/search?q=vpn&kind=kb", StatusCode::BAD_REQUEST, "not a parameter"),
+        ("/api/v1/search?q=vpn&format=xml", StatusCode::BAD_REQUEST, "format=csv"),
+        ("/api/v1/kb/INC-1", StatusCode::BAD_REQUEST, "KB-3"),
+        ("/api/v1/kb/KB-9", StatusCode::NOT_FOUND, "no published KB-9"),
+    ] {
+        let (got, body) = desk.http("GET", path, Some(READ), None).await;
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(body["error"].as_str().unwrap().contains(expected), "{path}: {body}");
+    }
+    let (status, _) = desk.http("GET", "/api/v1/search?q=vpn", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

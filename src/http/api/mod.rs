@@ -4,6 +4,7 @@
 //! `[[api.tokens]]`; errors are `{"error": …}` with the fitting status.
 
 mod dto;
+mod kb;
 mod tickets;
 
 use axum::extract::{Path, Query, State};
@@ -14,6 +15,7 @@ use axum::{Json, Router};
 use utoipa::OpenApi;
 
 pub use dto::*;
+pub use kb::{ArticleDto, HitDto};
 
 use super::export;
 use super::HttpState;
@@ -43,6 +45,9 @@ pub fn routes() -> Router<HttpState> {
         .route("/api/v1/changes", get(list_changes))
         .route("/api/v1/changes/{reference}", get(get_change))
         .route("/api/v1/reports/{period}", get(report))
+        .route("/api/v1/kb", get(kb::list_articles))
+        .route("/api/v1/kb/{reference}", get(kb::get_article))
+        .route("/api/v1/search", get(kb::search))
 }
 
 /// The OpenAPI document, generated from the handlers and types below.
@@ -50,7 +55,7 @@ pub fn routes() -> Router<HttpState> {
 #[openapi(
     info(
         title = "itsm-bot API",
-        description = "Incidents, problems, changes and service desk figures."
+        description = "Incidents, problems, changes, knowledge-base articles, search and service desk figures."
     ),
     paths(
         list_incidents,
@@ -61,7 +66,10 @@ pub fn routes() -> Router<HttpState> {
         get_problem,
         list_changes,
         get_change,
-        report
+        report,
+        kb::list_articles,
+        kb::get_article,
+        kb::search
     ),
     components(schemas(
         ErrorBody,
@@ -74,7 +82,9 @@ pub fn routes() -> Router<HttpState> {
         ReportDto,
         FiguresDto,
         ActionItemsDto,
-        ActionItemDto
+        ActionItemDto,
+        ArticleDto,
+        HitDto
     )),
     modifiers(&BearerAuth),
     security(("bearer" = []))
