@@ -13,10 +13,9 @@ use crate::commands::reply::{Block, Message, Outcome, Reply};
 use crate::commands::view;
 use crate::domain::automation::Trigger;
 use crate::domain::incident::{Incident, IncidentAction, NewIncident, Origin};
-use crate::domain::problem::{MAX_HINTS, MIN_SHARED_WORDS};
 use crate::domain::timeline::{EventAction, NewEvent};
 use crate::domain::{Platform, Role, TicketRef, UserId};
-use crate::store::opening::{KnownErrorSearch, Opened, Opening};
+use crate::store::opening::{Opened, Opening};
 use crate::store::outbox::OutboxKind;
 use crate::store::{self, StoreError};
 
@@ -185,18 +184,13 @@ impl Engine {
             outcomes: &clocks,
             cards: &cards,
             delivery: request.event_id.as_deref().map(|id| (platform, id)),
-            known_errors: Some(KnownErrorSearch {
-                title: new.title.as_str(),
-                min_shared: MIN_SHARED_WORDS,
-                limit: MAX_HINTS,
-            }),
+            // Known errors are found with the articles after opening
+            // (`suggest`): with the synonyms, and left out where their
+            // article is published.
+            known_errors: None,
         };
-        let (id, number, known_errors) = match store::opening::open(conn, &opening).await {
-            Ok(Opened::New {
-                id,
-                number,
-                known_errors,
-            }) => (id, number, known_errors),
+        let (id, number) = match store::opening::open(conn, &opening).await {
+            Ok(Opened::New { id, number, .. }) => (id, number),
             Ok(Opened::AlreadyHandled) => return self.replay_delivery(conn, request).await,
             Err(StoreError::Conflict(constraint)) if constraint == "tickets_by_origin_message" => {
                 // Someone reported the same message a moment ago.
@@ -217,7 +211,6 @@ impl Engine {
             &incident,
             &clocks,
             paged.as_ref(),
-            &known_errors,
             &suggested,
             fired,
         ))
@@ -230,7 +223,6 @@ impl Engine {
         incident: &Incident,
         clocks: &[crate::domain::sla::ClockView],
         paged: Option<&UserId>,
-        known_errors: &[crate::domain::problem::KnownErrorMatch],
         suggested: &super::kb::Suggested,
         fired: rules::Fired,
     ) -> Reply {
@@ -263,27 +255,16 @@ impl Engine {
                 user: paged.to_string(),
             });
         }
-        // Published articles first, then known errors (by the word match
-        // made while opening, then by the synonym-aware one), at most
-        // MAX_SUGGESTIONS in all; then open incidents that look alike.
-        let mut known: Vec<crate::domain::problem::KnownErrorMatch> = known_errors.to_vec();
-        for found in &suggested.known_errors {
-            if !known.iter().any(|k| k.number == found.number) {
-                known.push(found.clone());
-            }
-        }
-        let room = (crate::domain::search::MAX_SUGGESTIONS as usize)
-            .saturating_sub(suggested.articles.len().min(crate::domain::search::MAX_SUGGESTIONS as usize));
-        known.truncate(room);
-        let shown = super::kb::Suggested {
-            articles: suggested.articles.clone(),
-            known_errors: Vec::new(),
-            alike: suggested.alike.clone(),
-        };
-        let mut suggestion_blocks = self.suggestion_blocks(incident.reference(), &shown);
-        let alike_blocks = suggestion_blocks.split_off(shown.articles.len());
+        // Published articles, then known errors (MAX_SUGGESTIONS of them
+        // together, as `suggest` found them), then open incidents that look
+        // alike.
+        let mut suggestion_blocks = self.suggestion_blocks(incident.reference(), suggested);
+        let alike_blocks = suggestion_blocks.split_off(suggested.articles.len());
         message.blocks.extend(suggestion_blocks);
-        message.blocks.extend(problem::known_error_blocks(incident.reference(), &known));
+        message.blocks.extend(problem::known_error_blocks(
+            incident.reference(),
+            &suggested.known_errors,
+        ));
         message.blocks.extend(alike_blocks);
         let reply = fired.annotate(Reply::done(message).about(incident.reference()));
         if delivers_to(incident.origin.platform) {

@@ -292,7 +292,8 @@ impl Engine {
         })
     }
 
-    /// The blocks a report's reply shows for `suggested`.
+    /// The blocks a report's reply shows for `suggested`: its articles,
+    /// then its look-alikes (known errors have blocks of their own).
     pub(super) fn suggestion_blocks(&self, incident: TicketRef, suggested: &Suggested) -> Vec<Block> {
         let mut blocks: Vec<Block> = suggested
             .articles
@@ -426,10 +427,11 @@ fn article_line(article: &Article) -> String {
     format!("{} [{}] {}", article.reference(), article.status, article.title)
 }
 
-/// The first lines of an article body, for a suggestion.
+/// The start of an article body on one line, for a suggestion.
 fn first_lines(body: &str) -> String {
-    let short: String = body.chars().take(300).collect();
-    if short.len() < body.len() {
+    let flat = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    let short: String = flat.chars().take(300).collect();
+    if short.len() < flat.len() {
         format!("{short}…")
     } else {
         short

@@ -20,7 +20,6 @@ use crate::clock::Clock;
 use crate::commands::Inbound;
 use crate::config::Config;
 use crate::domain::incident::{IncidentAction, LifecycleRules};
-use crate::domain::problem::{MAX_HINTS, MIN_SHARED_WORDS};
 use crate::domain::roles::RoleSet;
 use crate::domain::{Platform, Role, RoleBook, TicketRef, UserId};
 use crate::store::inbound::Handled;
@@ -424,15 +423,11 @@ impl Engine {
         let clocks = self
             .sla_policy()
             .clocks(&incident, &[], incident.created_at);
-        let known_errors =
-            store::problems::known_errors_like(conn, &incident.title, MIN_SHARED_WORDS, MAX_HINTS)
-                .await?;
         let suggested = self.suggest(conn, &incident).await?;
         Ok(self.reported_reply(
             &incident,
             &clocks,
             None,
-            &known_errors,
             &suggested,
             rules::Fired::default(),
         ))
