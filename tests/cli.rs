@@ -160,35 +160,94 @@ fn knowledge_and_duplicates_story_through_say() {
         }
         out
     };
-    step("bob", "/problem VPN drops at home service:vpn", &["PRB-1 recorded"]);
-    step("bob", "/problem PRB-1 workaround switch to the backup gateway vpn2.example.org", &[]);
-    step("bob", "/problem PRB-1 known-error", &["PRB-1 is a known error"]);
-    step("bob", "/kb from PRB-1", &["KB-1: VPN drops at home", "Workaround (from PRB-1): switch to the backup gateway"]);
+    step(
+        "bob",
+        "/problem VPN drops at home service:vpn",
+        &["PRB-1 recorded"],
+    );
+    step(
+        "bob",
+        "/problem PRB-1 workaround switch to the backup gateway vpn2.example.org",
+        &[],
+    );
+    step(
+        "bob",
+        "/problem PRB-1 known-error",
+        &["PRB-1 is a known error"],
+    );
+    step(
+        "bob",
+        "/kb from PRB-1",
+        &[
+            "KB-1: VPN drops at home",
+            "Workaround (from PRB-1): switch to the backup gateway",
+        ],
+    );
     step("bob", "/kb KB-1 publish", &["KB-1 published"]);
 
     // "remote access" is a synonym of vpn in the default [search.synonyms].
     step(
         "carol",
         "/incident Cannot connect remote access from home",
-        &["INC-1 reported", "Article KB-1 may answer it: VPN drops at home", "vpn2.example.org"],
+        &[
+            "INC-1 reported",
+            "Article KB-1 may answer it: VPN drops at home",
+            "vpn2.example.org",
+        ],
     );
-    step("carol", "/kb search remote access", &["KB-1 [published] VPN drops at home"]);
+    step(
+        "carol",
+        "/kb search remote access",
+        &["KB-1 [published] VPN drops at home"],
+    );
 
     // A live outage, reported four times.
-    step("alice", "/incident VPN down in Berlin office P1 service:vpn", &["INC-2 reported"]);
+    step(
+        "alice",
+        "/incident VPN down in Berlin office P1 service:vpn",
+        &["INC-2 reported"],
+    );
     step("bob", "/incident INC-2 outage", &[]);
-    step("erin", "/incident VPN down in the Berlin office", &["INC-3 reported", "Looks like INC-2"]);
-    step("bob", "/incident INC-3 duplicate-of INC-2", &["INC-3 closed as a duplicate of INC-2"]);
-    step("frank", "/incident Berlin office VPN down again", &["INC-4 reported", "Looks like INC-2"]);
+    step(
+        "erin",
+        "/incident VPN down in the Berlin office",
+        &["INC-3 reported", "Looks like INC-2"],
+    );
+    step(
+        "bob",
+        "/incident INC-3 duplicate-of INC-2",
+        &["INC-3 closed as a duplicate of INC-2"],
+    );
+    step(
+        "frank",
+        "/incident Berlin office VPN down again",
+        &["INC-4 reported", "Looks like INC-2"],
+    );
     step("bob", "/incident INC-4 duplicate-of INC-2", &[]);
     let fourth = step(
         "dave",
         "/incident VPN down for everyone in Berlin office",
-        &["INC-5 reported", "Looks like INC-2, open since", "on vpn", "`/incident INC-5 duplicate-of INC-2`"],
+        &[
+            "INC-5 reported",
+            "Looks like INC-2, open since",
+            "on vpn",
+            "`/incident INC-5 duplicate-of INC-2`",
+        ],
     );
     assert!(!fourth.contains("Looks like INC-1"), "{fourth}");
-    step("bob", "/incident INC-5 duplicate-of INC-2", &["INC-5 closed as a duplicate of INC-2", "shell:dave will hear"]);
-    step("bob", "/itsm search vpn kind:incident status:open", &["INC-2", "INC-1"]);
+    step(
+        "bob",
+        "/incident INC-5 duplicate-of INC-2",
+        &[
+            "INC-5 closed as a duplicate of INC-2",
+            "shell:dave will hear",
+        ],
+    );
+    step(
+        "bob",
+        "/itsm search vpn kind:incident status:open",
+        &["INC-2", "INC-1"],
+    );
 
     let refused = db.say_as("bob", "/incident INC-5 duplicate-of INC-5");
     assert_eq!(refused.status.code(), Some(1));
@@ -200,7 +259,13 @@ fn knowledge_and_duplicates_story_through_say() {
     step(
         "bob",
         "/incident INC-2 resolve rolled back the firewall rule",
-        &["INC-2 resolved", "shell:erin", "shell:frank", "shell:dave", "via INC-5"],
+        &[
+            "INC-2 resolved",
+            "shell:erin",
+            "shell:frank",
+            "shell:dave",
+            "via INC-5",
+        ],
     );
 }
 

@@ -297,8 +297,10 @@ fn parse_incident_action(
                 _ => None,
             };
             let target = target.ok_or_else(|| {
-                Refusal::new("`duplicate-of` names the one open incident this one repeats, e.g. INC-9.")
-                    .hint(usage("duplicate-of INC-9"))
+                Refusal::new(
+                    "`duplicate-of` names the one open incident this one repeats, e.g. INC-9.",
+                )
+                .hint(usage("duplicate-of INC-9"))
             })?;
             return Ok(IncidentCommand::DuplicateOf(target));
         }

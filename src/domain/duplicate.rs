@@ -15,7 +15,9 @@ use super::timeline::{EventAction, NewEvent};
 pub enum DuplicateError {
     #[error("{reference} cannot be a duplicate of itself; name the other incident that reports the same thing, e.g. `/incident {reference} duplicate-of INC-9`")]
     Itself { reference: TicketRef },
-    #[error("{reference} is {status}, so it cannot be closed as a duplicate; only open incidents can")]
+    #[error(
+        "{reference} is {status}, so it cannot be closed as a duplicate; only open incidents can"
+    )]
     NotOpen {
         reference: TicketRef,
         status: IncidentStatus,
@@ -88,7 +90,10 @@ pub fn close_as_duplicate(
     let duplicate_events = vec![
         NewEvent::new(EventAction::Duplicate).change(None, target_ref.to_string()),
         NewEvent::new(EventAction::Closed)
-            .change(Some(duplicate.status.to_string()), IncidentStatus::Closed.to_string())
+            .change(
+                Some(duplicate.status.to_string()),
+                IncidentStatus::Closed.to_string(),
+            )
             .body(resolution),
     ];
     let target_events = vec![NewEvent::new(EventAction::Duplicate)
@@ -152,7 +157,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(done.duplicate.status, IncidentStatus::Closed);
-        assert_eq!(done.duplicate.resolution.as_deref(), Some("Duplicate of INC-9"));
+        assert_eq!(
+            done.duplicate.resolution.as_deref(),
+            Some("Duplicate of INC-9")
+        );
         assert_eq!(done.duplicate.closed_at, Some(now));
         assert_eq!(done.duplicate_events[0].to.as_deref(), Some("INC-9"));
         assert_eq!(done.target_events[0].to.as_deref(), Some("INC-12"));

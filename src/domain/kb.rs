@@ -144,7 +144,11 @@ impl Article {
 
     /// Applies `action` at `now`, or says why it is not allowed. Pure: the
     /// caller stores the result.
-    pub fn apply(&self, action: &ArticleAction, now: DateTime<Utc>) -> Result<Applied, ArticleError> {
+    pub fn apply(
+        &self,
+        action: &ArticleAction,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, ArticleError> {
         use ArticleStatus::*;
         let reference = self.reference();
         let illegal = |attempted: &'static str, hint: String| ArticleError::IllegalTransition {
@@ -196,7 +200,8 @@ impl Article {
                 Retired => {
                     return Err(illegal(
                         "published",
-                        "retired articles stay retired; draft a new one with `/kb <title>`".to_string(),
+                        "retired articles stay retired; draft a new one with `/kb <title>`"
+                            .to_string(),
                     ))
                 }
             },
@@ -206,12 +211,7 @@ impl Article {
                     next.retired_at = Some(now);
                     vec![status_event(Retired, EventAction::Retired)]
                 }
-                Retired => {
-                    return Err(illegal(
-                        "retired again",
-                        "nothing more to do".to_string(),
-                    ))
-                }
+                Retired => return Err(illegal("retired again", "nothing more to do".to_string())),
             },
         };
         Ok(Applied {
@@ -233,7 +233,8 @@ pub struct NewArticle {
 impl NewArticle {
     /// The event that opens its timeline.
     pub fn created_event(&self) -> NewEvent {
-        let event = NewEvent::new(EventAction::Created).change(None, ArticleStatus::Draft.to_string());
+        let event =
+            NewEvent::new(EventAction::Created).change(None, ArticleStatus::Draft.to_string());
         match self.source {
             Some(source) => event.body(format!("drafted from {source}")),
             None => event,
@@ -289,14 +290,19 @@ mod tests {
     fn draft_then_publish_then_retire() {
         let now = Utc::now();
         let draft = article(ArticleStatus::Draft, "");
-        let written = draft.apply(&ArticleAction::Body(text("Restart the client")), now).unwrap();
+        let written = draft
+            .apply(&ArticleAction::Body(text("Restart the client")), now)
+            .unwrap();
         assert_eq!(written.article.body, "Restart the client");
         assert_eq!(written.events[0].action, EventAction::Edited);
         let published = written.article.apply(&ArticleAction::Publish, now).unwrap();
         assert_eq!(published.article.status, ArticleStatus::Published);
         assert_eq!(published.article.published_at, Some(now));
         assert!(published.article.is_public());
-        let retired = published.article.apply(&ArticleAction::Retire, now).unwrap();
+        let retired = published
+            .article
+            .apply(&ArticleAction::Retire, now)
+            .unwrap();
         assert_eq!(retired.article.status, ArticleStatus::Retired);
         assert_eq!(retired.events[0].to.as_deref(), Some("retired"));
     }
@@ -324,16 +330,28 @@ mod tests {
             let err = retired.apply(&action, now).unwrap_err();
             assert!(err.to_string().contains("retired"), "{err}");
         }
-        let same = published.apply(&ArticleAction::Body(text("x")), now).unwrap_err();
-        assert_eq!(same, ArticleError::Unchanged { reference: published.reference() });
+        let same = published
+            .apply(&ArticleAction::Body(text("x")), now)
+            .unwrap_err();
+        assert_eq!(
+            same,
+            ArticleError::Unchanged {
+                reference: published.reference()
+            }
+        );
     }
 
     #[test]
     fn drafts_from_a_resolution_and_a_workaround() {
         let body = body_from_resolution(TicketRef::incident(3), "VPN down", "restarted");
         assert!(body.contains("Resolution (from INC-3): restarted"));
-        let problem = TicketRef { kind: TicketKind::Problem, number: 2 };
+        let problem = TicketRef {
+            kind: TicketKind::Problem,
+            number: 2,
+        };
         let body = body_from_workaround(problem, "VPN drops", Some("MTU"), "lower the MTU");
-        assert!(body.contains("Cause: MTU") && body.contains("Workaround (from PRB-2): lower the MTU"));
+        assert!(
+            body.contains("Cause: MTU") && body.contains("Workaround (from PRB-2): lower the MTU")
+        );
     }
 }

@@ -204,7 +204,8 @@ impl SearchQuery {
         // Plain words since the last phrase or filter.
         let mut pending: Vec<String> = Vec::new();
         for chunk in chunks(input) {
-            let plain = matches!(&chunk, Chunk::Word(word) if !word.starts_with('-') && !is_filter(word));
+            let plain =
+                matches!(&chunk, Chunk::Word(word) if !word.starts_with('-') && !is_filter(word));
             if !plain {
                 terms.extend(expand(&pending, synonyms));
                 pending.clear();
@@ -331,7 +332,8 @@ impl SearchQuery {
 /// Whether `word` is a `kind:…` or `status:…` filter.
 fn is_filter(word: &str) -> bool {
     word.split_once(':').is_some_and(|(key, value)| {
-        !value.is_empty() && (key.eq_ignore_ascii_case("kind") || key.eq_ignore_ascii_case("status"))
+        !value.is_empty()
+            && (key.eq_ignore_ascii_case("kind") || key.eq_ignore_ascii_case("status"))
     })
 }
 
@@ -412,7 +414,17 @@ mod tests {
         let s = synonyms();
         assert_eq!(SearchQuery::parse("", &s), Err(QueryError::Empty));
         assert_eq!(SearchQuery::parse("   ", &s), Err(QueryError::Empty));
-        for bad in ["\"", "-", ":", "\"\"", "- -", "kind:kb", "status:open", "-vpn", "!&|"] {
+        for bad in [
+            "\"",
+            "-",
+            ":",
+            "\"\"",
+            "- -",
+            "kind:kb",
+            "status:open",
+            "-vpn",
+            "!&|",
+        ] {
             let err = SearchQuery::parse(bad, &s).unwrap_err();
             assert!(matches!(err, QueryError::NoWords(_)), "{bad}: {err}");
             assert!(err.to_string().contains("e.g."), "{err}");
@@ -472,7 +484,8 @@ mod tests {
 
     #[test]
     fn phrases_and_exclusions_carry_no_operators_through() {
-        let q = SearchQuery::parse("\"drops often\" -printer -\"new york\" a&b|!c", &synonyms()).unwrap();
+        let q = SearchQuery::parse("\"drops often\" -printer -\"new york\" a&b|!c", &synonyms())
+            .unwrap();
         assert_eq!(
             q.tsquery(),
             "((drops <-> often) | (a) | (b) | (c)) & !(printer) & !(new <-> york)"

@@ -82,7 +82,8 @@ pub async fn followers(conn: &mut PgConnection, id: i64) -> Result<Vec<Follower>
     .await?;
     rows.into_iter()
         .map(|(user, platform, channel, thread, via)| {
-            let corrupt = |what: &str| StoreError::Corrupt(format!("follower of ticket {id}: {what}"));
+            let corrupt =
+                |what: &str| StoreError::Corrupt(format!("follower of ticket {id}: {what}"));
             Ok(Follower {
                 user: user.parse().map_err(|_| corrupt("bad user"))?,
                 platform: platform.parse().map_err(|_| corrupt("bad platform"))?,

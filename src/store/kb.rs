@@ -128,7 +128,8 @@ pub async fn insert(
 
 /// Reads article `number` and locks it until the transaction ends.
 pub async fn lock(conn: &mut PgConnection, number: i64) -> Result<Option<Article>, StoreError> {
-    let query = format!("{SELECT_ARTICLE} WHERE t.kind = 'kb' AND t.number = $1 FOR UPDATE OF t, k");
+    let query =
+        format!("{SELECT_ARTICLE} WHERE t.kind = 'kb' AND t.number = $1 FOR UPDATE OF t, k");
     let row: Option<ArticleRow> = sqlx::query_as(&query)
         .bind(number)
         .fetch_optional(conn)

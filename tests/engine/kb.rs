@@ -25,7 +25,10 @@ async fn kb_timeline(pool: &PgPool, number: i64) -> Vec<String> {
 async fn an_article_is_drafted_written_published_and_retired(pool: PgPool) {
     let desk = Desk::new(pool.clone()).await;
     let drafted = desk.ok("bob", "/kb Printer on floor 3 jams").await;
-    assert!(drafted.contains("KB-1 drafted: Printer on floor 3 jams"), "{drafted}");
+    assert!(
+        drafted.contains("KB-1 drafted: Printer on floor 3 jams"),
+        "{drafted}"
+    );
 
     // Nobody but engineers sees a draft, and it cannot be published empty.
     let hidden = desk.refused(REPORTER, "/kb KB-1 show").await;
@@ -34,16 +37,25 @@ async fn an_article_is_drafted_written_published_and_retired(pool: PgPool) {
     assert!(empty.contains("/kb KB-1 body <text>"), "{empty}");
 
     let written = desk
-        .ok("bob", "/kb kb-1 body Open tray 2, pull the green lever, close it again.")
+        .ok(
+            "bob",
+            "/kb kb-1 body Open tray 2, pull the green lever, close it again.",
+        )
         .await;
     assert!(written.contains("KB-1 body written (draft)"), "{written}");
     let published = desk.ok("bob", "/kb KB-1 publish").await;
     assert!(published.contains("KB-1 published"), "{published}");
 
     let shown = desk.ok(REPORTER, "/kb KB-1 show").await;
-    assert!(shown.contains("green lever") && shown.contains("Status: published"), "{shown}");
+    assert!(
+        shown.contains("green lever") && shown.contains("Status: published"),
+        "{shown}"
+    );
     let found = desk.ok(REPORTER, "/kb search printer jams").await;
-    assert!(found.contains("KB-1 [published] Printer on floor 3 jams"), "{found}");
+    assert!(
+        found.contains("KB-1 [published] Printer on floor 3 jams"),
+        "{found}"
+    );
     let latest = desk.ok(REPORTER, "/kb").await;
     assert!(latest.contains("KB-1"), "{latest}");
     // A typo still finds it, through trigram similarity of the title.
@@ -63,7 +75,11 @@ async fn an_article_is_drafted_written_published_and_retired(pool: PgPool) {
         kb_timeline(&pool, 1).await,
         ["created", "edited", "published", "retired"]
     );
-    for again in ["/kb KB-1 retire", "/kb KB-1 publish", "/kb KB-1 body new text"] {
+    for again in [
+        "/kb KB-1 retire",
+        "/kb KB-1 publish",
+        "/kb KB-1 body new text",
+    ] {
         let reason = desk.refused("bob", again).await;
         assert!(reason.contains("retired"), "{again}: {reason}");
     }
@@ -72,22 +88,44 @@ async fn an_article_is_drafted_written_published_and_retired(pool: PgPool) {
 #[sqlx::test]
 async fn articles_are_drafted_from_a_resolution_and_a_workaround(pool: PgPool) {
     let desk = Desk::new(pool.clone()).await;
-    desk.ok("alice", "/incident Outlook keeps asking for the password").await;
+    desk.ok("alice", "/incident Outlook keeps asking for the password")
+        .await;
     let open = desk.refused("bob", "/kb from INC-1").await;
     assert!(open.contains("not resolved yet"), "{open}");
-    desk.ok("bob", "/incident INC-1 resolve cleared the cached credentials").await;
+    desk.ok(
+        "bob",
+        "/incident INC-1 resolve cleared the cached credentials",
+    )
+    .await;
     let from_incident = desk.ok("bob", "/kb from inc-1").await;
-    assert!(from_incident.contains("KB-1: Outlook keeps asking for the password"), "{from_incident}");
-    assert!(from_incident.contains("Resolution (from INC-1): cleared the cached credentials"), "{from_incident}");
+    assert!(
+        from_incident.contains("KB-1: Outlook keeps asking for the password"),
+        "{from_incident}"
+    );
+    assert!(
+        from_incident.contains("Resolution (from INC-1): cleared the cached credentials"),
+        "{from_incident}"
+    );
     let twice = desk.refused("bob", "/kb from INC-1").await;
-    assert!(twice.contains("KB-1 was already drafted from INC-1"), "{twice}");
+    assert!(
+        twice.contains("KB-1 was already drafted from INC-1"),
+        "{twice}"
+    );
 
-    desk.ok("bob", "/problem VPN drops at home service:vpn").await;
+    desk.ok("bob", "/problem VPN drops at home service:vpn")
+        .await;
     let none = desk.refused("bob", "/kb from PRB-1").await;
     assert!(none.contains("/problem PRB-1 workaround <text>"), "{none}");
-    desk.ok("bob", "/problem PRB-1 workaround reconnect with the backup gateway").await;
+    desk.ok(
+        "bob",
+        "/problem PRB-1 workaround reconnect with the backup gateway",
+    )
+    .await;
     let from_problem = desk.ok("bob", "/kb from PRB-1").await;
-    assert!(from_problem.contains("Workaround (from PRB-1): reconnect with the backup gateway"), "{from_problem}");
+    assert!(
+        from_problem.contains("Workaround (from PRB-1): reconnect with the backup gateway"),
+        "{from_problem}"
+    );
     let shown = desk.ok("bob", "/kb KB-2").await;
     assert!(shown.contains("From: PRB-1"), "{shown}");
 }

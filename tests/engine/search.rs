@@ -10,11 +10,21 @@ use crate::helpers::{timeline_actions, Desk};
 #[sqlx::test]
 async fn search_finds_every_kind_ranked_and_filtered(pool: PgPool) {
     let desk = Desk::new(pool.clone()).await;
-    desk.ok("alice", "/incident VPN drops every hour service:vpn").await;
+    desk.ok("alice", "/incident VPN drops every hour service:vpn")
+        .await;
     desk.ok("alice", "/incident Printer jams on floor 3").await;
-    desk.ok("bob", "/incident INC-2 resolve cleared the VPN profile cache").await;
-    desk.ok("bob", "/problem VPN drops connections service:vpn").await;
-    desk.ok("bob", "/change Upgrade VPN concentrator firmware service:vpn").await;
+    desk.ok(
+        "bob",
+        "/incident INC-2 resolve cleared the VPN profile cache",
+    )
+    .await;
+    desk.ok("bob", "/problem VPN drops connections service:vpn")
+        .await;
+    desk.ok(
+        "bob",
+        "/change Upgrade VPN concentrator firmware service:vpn",
+    )
+    .await;
     desk.ok("bob", "/kb VPN client reinstall").await;
 
     let all = desk.ok("alice", "/itsm search vpn").await;
@@ -23,20 +33,37 @@ async fn search_finds_every_kind_ranked_and_filtered(pool: PgPool) {
     }
     // A resolution is searched too.
     let by_resolution = desk.ok("alice", "/itsm search profile cache").await;
-    assert!(by_resolution.contains("INC-2 [resolved]"), "{by_resolution}");
+    assert!(
+        by_resolution.contains("INC-2 [resolved]"),
+        "{by_resolution}"
+    );
     // The synonyms: "remote access" finds what says VPN.
-    let synonym = desk.ok("alice", "/itsm search \"remote access\" kind:incident").await;
-    assert!(synonym.contains("INC-1") && !synonym.contains("PRB-1"), "{synonym}");
-    let open = desk.ok("alice", "/itsm search vpn kind:incident status:open").await;
+    let synonym = desk
+        .ok("alice", "/itsm search \"remote access\" kind:incident")
+        .await;
+    assert!(
+        synonym.contains("INC-1") && !synonym.contains("PRB-1"),
+        "{synonym}"
+    );
+    let open = desk
+        .ok("alice", "/itsm search vpn kind:incident status:open")
+        .await;
     assert!(open.contains("INC-1") && !open.contains("INC-2"), "{open}");
-    let excluded = desk.ok("alice", "/itsm search vpn -concentrator kind:change").await;
+    let excluded = desk
+        .ok("alice", "/itsm search vpn -concentrator kind:change")
+        .await;
     assert!(excluded.contains("Nothing matches"), "{excluded}");
     // A draft article is the engineers' own.
     let reporter = desk.ok("slack:U0REPORT1", "/itsm search vpn kind:kb").await;
     assert!(reporter.contains("Nothing matches"), "{reporter}");
     // A title ranks above a body: INC-1 says VPN in its title.
-    let ranked = desk.ok("alice", "/itsm search vpn drops kind:incident").await;
-    let first = ranked.lines().find(|l| l.contains("INC-")).unwrap_or_default();
+    let ranked = desk
+        .ok("alice", "/itsm search vpn drops kind:incident")
+        .await;
+    let first = ranked
+        .lines()
+        .find(|l| l.contains("INC-"))
+        .unwrap_or_default();
     assert!(first.contains("INC-1"), "{ranked}");
     let typo = desk.ok("alice", "/itsm search printr").await;
     assert!(typo.contains("INC-2"), "{typo}");
@@ -58,7 +85,14 @@ async fn bad_searches_are_refused_with_what_would_work(pool: PgPool) {
     ] {
         let reason = desk.refused("alice", text).await;
         assert!(reason.contains(expected), "{text}: {reason}");
-        assert!(reason.contains("e.g.") || reason.contains("For example") || reason.contains("use kind:") || reason.contains("leaves out") || reason.contains("once"), "{text}: {reason}");
+        assert!(
+            reason.contains("e.g.")
+                || reason.contains("For example")
+                || reason.contains("use kind:")
+                || reason.contains("leaves out")
+                || reason.contains("once"),
+            "{text}: {reason}"
+        );
     }
     let long = format!("/itsm search {}", "printer ".repeat(30));
     let reason = desk.refused("alice", &long).await;
@@ -68,42 +102,68 @@ async fn bad_searches_are_refused_with_what_would_work(pool: PgPool) {
 #[sqlx::test]
 async fn a_report_is_offered_articles_known_errors_and_the_open_incident(pool: PgPool) {
     let desk = Desk::new(pool.clone()).await;
-    desk.ok("bob", "/problem VPN drops at home service:vpn").await;
-    desk.ok("bob", "/problem PRB-1 workaround reconnect with the backup gateway").await;
+    desk.ok("bob", "/problem VPN drops at home service:vpn")
+        .await;
+    desk.ok(
+        "bob",
+        "/problem PRB-1 workaround reconnect with the backup gateway",
+    )
+    .await;
     desk.ok("bob", "/problem PRB-1 known-error").await;
     // Before there is an article, the known error itself is offered.
-    let report = desk.ok("carol", "/incident Cannot connect remote access from home").await;
+    let report = desk
+        .ok("carol", "/incident Cannot connect remote access from home")
+        .await;
     assert!(report.contains("Known error PRB-1 may match"), "{report}");
     desk.ok("bob", "/kb from PRB-1").await;
     desk.ok("bob", "/kb KB-1 publish").await;
 
-    let report = desk.ok("dave", "/incident Cannot connect remote access from home").await;
+    let report = desk
+        .ok("dave", "/incident Cannot connect remote access from home")
+        .await;
     assert!(report.contains("Article KB-1 may answer it"), "{report}");
     assert!(report.contains("backup gateway"), "{report}");
     // The article says it better than the known error it came from.
     assert!(!report.contains("Known error PRB-1"), "{report}");
     // And INC-1 is open and says the same.
     assert!(report.contains("Looks like INC-1, open since"), "{report}");
-    assert!(report.contains("`/incident INC-2 duplicate-of INC-1`"), "{report}");
+    assert!(
+        report.contains("`/incident INC-2 duplicate-of INC-1`"),
+        "{report}"
+    );
 }
 
 #[sqlx::test]
 async fn a_duplicate_is_closed_its_reporter_follows_and_hears(pool: PgPool) {
     let desk = Desk::new(pool.clone()).await;
-    desk.ok("alice", "/incident VPN down in Berlin office P1 service:vpn").await;
+    desk.ok(
+        "alice",
+        "/incident VPN down in Berlin office P1 service:vpn",
+    )
+    .await;
     desk.ok("bob", "/incident INC-1 outage").await;
-    desk.ok("carol", "/incident VPN down for everyone in Berlin").await;
+    desk.ok("carol", "/incident VPN down for everyone in Berlin")
+        .await;
 
     let marked = desk.ok("bob", "/incident INC-2 duplicate-of INC-1").await;
-    assert!(marked.contains("INC-2 closed as a duplicate of INC-1"), "{marked}");
+    assert!(
+        marked.contains("INC-2 closed as a duplicate of INC-1"),
+        "{marked}"
+    );
     assert!(marked.contains("carol will hear"), "{marked}");
-    let status: String = sqlx::query_scalar("SELECT status FROM tickets WHERE kind = 'incident' AND number = 2")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM tickets WHERE kind = 'incident' AND number = 2")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(status, "closed");
-    assert_eq!(timeline_actions(&pool, 2).await.last().map(String::as_str), Some("closed"));
-    assert!(timeline_actions(&pool, 1).await.contains(&"duplicate".to_string()));
+    assert_eq!(
+        timeline_actions(&pool, 2).await.last().map(String::as_str),
+        Some("closed")
+    );
+    assert!(timeline_actions(&pool, 1)
+        .await
+        .contains(&"duplicate".to_string()));
 
     // Refusals: itself, unknown, closed target, a cycle, reporters.
     desk.ok("dave", "/incident VPN down again").await; // INC-3
@@ -119,16 +179,23 @@ async fn a_duplicate_is_closed_its_reporter_follows_and_hears(pool: PgPool) {
         let reason = desk.refused("bob", text).await;
         assert!(reason.contains(expected), "{text}: {reason}");
     }
-    let role = desk.refused("slack:U0REPORT1", "/incident INC-3 duplicate-of INC-1").await;
+    let role = desk
+        .refused("slack:U0REPORT1", "/incident INC-3 duplicate-of INC-1")
+        .await;
     assert!(role.contains("engineer"), "{role}");
     // A cycle: INC-1 was a duplicate of INC-3 once, then reopened.
     sqlx::query("UPDATE incidents SET duplicate_of = (SELECT id FROM tickets WHERE kind = 'incident' AND number = 3) WHERE ticket_id = (SELECT id FROM tickets WHERE kind = 'incident' AND number = 1)")
         .execute(&pool)
         .await
         .unwrap();
-    let cycle = desk.refused("bob", "/incident INC-3 duplicate-of INC-1").await;
+    let cycle = desk
+        .refused("bob", "/incident INC-3 duplicate-of INC-1")
+        .await;
     assert!(cycle.contains("circle"), "{cycle}");
-    sqlx::query("UPDATE incidents SET duplicate_of = NULL").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE incidents SET duplicate_of = NULL")
+        .execute(&pool)
+        .await
+        .unwrap();
     sqlx::query("UPDATE incidents SET duplicate_of = (SELECT id FROM tickets WHERE kind = 'incident' AND number = 1) WHERE ticket_id = (SELECT id FROM tickets WHERE kind = 'incident' AND number = 2)")
         .execute(&pool)
         .await
@@ -136,18 +203,31 @@ async fn a_duplicate_is_closed_its_reporter_follows_and_hears(pool: PgPool) {
 
     // Duplicates of duplicates' followers carry over; INC-1's resolve tells them.
     desk.ok("bob", "/incident INC-3 duplicate-of INC-1").await;
-    let resolved = desk.ok("bob", "/incident INC-1 resolve rolled back the firewall rule").await;
-    assert!(resolved.contains("shell:carol") && resolved.contains("via INC-2"), "{resolved}");
-    assert!(resolved.contains("shell:dave") && resolved.contains("via INC-3"), "{resolved}");
+    let resolved = desk
+        .ok(
+            "bob",
+            "/incident INC-1 resolve rolled back the firewall rule",
+        )
+        .await;
+    assert!(
+        resolved.contains("shell:carol") && resolved.contains("via INC-2"),
+        "{resolved}"
+    );
+    assert!(
+        resolved.contains("shell:dave") && resolved.contains("via INC-3"),
+        "{resolved}"
+    );
 }
 
 #[sqlx::test]
 async fn chat_followers_get_a_notice_when_the_incident_is_resolved(pool: PgPool) {
     let desk = Desk::new(pool.clone()).await;
     desk.ok("alice", "/incident Wifi down on floor 2").await;
-    desk.ok("slack:U0REPORT1", "/incident Wifi down floor 2").await;
+    desk.ok("slack:U0REPORT1", "/incident Wifi down floor 2")
+        .await;
     desk.ok("bob", "/incident INC-2 duplicate-of INC-1").await;
-    desk.ok("bob", "/incident INC-1 resolve replaced the access point").await;
+    desk.ok("bob", "/incident INC-1 resolve replaced the access point")
+        .await;
     let notices: Vec<String> = sqlx::query_scalar(
         "SELECT body FROM outbox WHERE kind = 'notice' AND platform = 'slack' AND channel = 'ops'",
     )
@@ -164,10 +244,12 @@ async fn chat_followers_get_a_notice_when_the_incident_is_resolved(pool: PgPool)
 async fn figures_count_a_duplicate_once(pool: PgPool) {
     let desk = Desk::new(pool.clone()).await;
     desk.ok("alice", "/incident Mail down P2").await;
-    desk.ok("carol", "/incident Mail is down for me too P2").await;
+    desk.ok("carol", "/incident Mail is down for me too P2")
+        .await;
     desk.ok("bob", "/incident INC-2 duplicate-of INC-1").await;
     desk.clock.advance(chrono::Duration::minutes(30));
-    desk.ok("bob", "/incident INC-1 resolve restarted the mail relay").await;
+    desk.ok("bob", "/incident INC-1 resolve restarted the mail relay")
+        .await;
     desk.clock.advance(chrono::Duration::minutes(1));
     let report = desk.ok("bob", "/itsm report day").await;
     assert!(report.contains("Opened: 1 "), "{report}");
@@ -187,7 +269,8 @@ async fn the_api_lists_searches_and_shows_published_articles(pool: PgPool) {
     use axum::http::StatusCode;
     let desk = Desk::with_config(pool, api_config()).await;
     desk.ok("bob", "/kb VPN drops at home").await;
-    desk.ok("bob", "/kb KB-1 body Reconnect with the backup gateway.").await;
+    desk.ok("bob", "/kb KB-1 body Reconnect with the backup gateway.")
+        .await;
     desk.ok("bob", "/kb Draft about printers").await;
     desk.ok("alice", "/incident VPN down in Berlin").await;
 
@@ -197,17 +280,24 @@ async fn the_api_lists_searches_and_shows_published_articles(pool: PgPool) {
     assert_eq!(list["total"], 0, "{list}");
     let (status, missing) = desk.http("GET", "/api/v1/kb/KB-1", Some(READ), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
-    assert!(missing["error"].as_str().unwrap().contains("no published KB-1"));
+    assert!(missing["error"]
+        .as_str()
+        .unwrap()
+        .contains("no published KB-1"));
 
     desk.ok("bob", "/kb KB-1 publish").await;
-    let (_, list) = desk.http("GET", "/api/v1/kb?q=remote%20access", Some(READ), None).await;
+    let (_, list) = desk
+        .http("GET", "/api/v1/kb?q=remote%20access", Some(READ), None)
+        .await;
     assert_eq!(list["items"][0]["reference"], "KB-1", "{list}");
     let (status, one) = desk.http("GET", "/api/v1/kb/kb-1", Some(READ), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(one["body"], "Reconnect with the backup gateway.");
     assert_eq!(one["timeline"][2]["action"], "published", "{one}");
 
-    let (status, hits) = desk.http("GET", "/api/v1/search?q=vpn", Some(READ), None).await;
+    let (status, hits) = desk
+        .http("GET", "/api/v1/search?q=vpn", Some(READ), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let references: Vec<&str> = hits["items"]
         .as_array()
@@ -215,22 +305,45 @@ async fn the_api_lists_searches_and_shows_published_articles(pool: PgPool) {
         .iter()
         .map(|hit| hit["reference"].as_str().unwrap())
         .collect();
-    assert!(references.contains(&"INC-1") && references.contains(&"KB-1"), "{hits}");
-    let (_, csv) = desk.http("GET", "/api/v1/search?q=vpn&format=csv", Some(READ), None).await;
+    assert!(
+        references.contains(&"INC-1") && references.contains(&"KB-1"),
+        "{hits}"
+    );
+    let (_, csv) = desk
+        .http("GET", "/api/v1/search?q=vpn&format=csv", Some(READ), None)
+        .await;
     let csv = csv.as_str().unwrap();
-    assert!(csv.starts_with("kind,reference,title,status,service,created_at\n"), "{csv}");
+    assert!(
+        csv.starts_with("kind,reference,title,status,service,created_at\n"),
+        "{csv}"
+    );
 
     for (path, status, expected) in [
         ("/api/v1/search", StatusCode::BAD_REQUEST, "`q` is required"),
         ("/api/v1/search?q=%22", StatusCode::BAD_REQUEST, "no words"),
-        ("/api/v1/search?q=vpn&kind=kb", StatusCode::BAD_REQUEST, "not a parameter"),
-        ("/api/v1/search?q=vpn&format=xml", StatusCode::BAD_REQUEST, "format=csv"),
+        (
+            "/api/v1/search?q=vpn&kind=kb",
+            StatusCode::BAD_REQUEST,
+            "not a parameter",
+        ),
+        (
+            "/api/v1/search?q=vpn&format=xml",
+            StatusCode::BAD_REQUEST,
+            "format=csv",
+        ),
         ("/api/v1/kb/INC-1", StatusCode::BAD_REQUEST, "KB-3"),
-        ("/api/v1/kb/KB-9", StatusCode::NOT_FOUND, "no published KB-9"),
+        (
+            "/api/v1/kb/KB-9",
+            StatusCode::NOT_FOUND,
+            "no published KB-9",
+        ),
     ] {
         let (got, body) = desk.http("GET", path, Some(READ), None).await;
         assert_eq!(got, status, "{path}: {body}");
-        assert!(body["error"].as_str().unwrap().contains(expected), "{path}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(expected),
+            "{path}: {body}"
+        );
     }
     let (status, _) = desk.http("GET", "/api/v1/search?q=vpn", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);

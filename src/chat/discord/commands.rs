@@ -152,11 +152,14 @@ pub fn definitions() -> Vec<CreateCommand> {
                 ),
         )
         .add_option(
-            sub("duplicate-of", "Close it as a duplicate of an open incident")
-                .add_sub_option(ticket())
-                .add_sub_option(
-                    text("of", "The open incident it repeats, e.g. INC-9", true).max_length(20),
-                ),
+            sub(
+                "duplicate-of",
+                "Close it as a duplicate of an open incident",
+            )
+            .add_sub_option(ticket())
+            .add_sub_option(
+                text("of", "The open incident it repeats, e.g. INC-9", true).max_length(20),
+            ),
         );
     let role_grant = |name: &str, what: &str| {
         sub(name, what)
@@ -175,9 +178,20 @@ pub fn definitions() -> Vec<CreateCommand> {
     };
     let itsm = CreateCommand::new("itsm")
         .description("Service desk queries and help")
-        .add_option(sub("search", "Search incidents, problems, changes, requests and articles").add_sub_option(
-            text("words", "Words, \"a phrase\", -left-out, kind:incident…, status:open", true).max_length(200),
-        ))
+        .add_option(
+            sub(
+                "search",
+                "Search incidents, problems, changes, requests and articles",
+            )
+            .add_sub_option(
+                text(
+                    "words",
+                    "Words, \"a phrase\", -left-out, kind:incident…, status:open",
+                    true,
+                )
+                .max_length(200),
+            ),
+        )
         .add_option(sub("help", "Help").add_sub_option(text(
             "topic",
             "incident, change, problem, services, review, automation, queries, roles",

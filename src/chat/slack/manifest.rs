@@ -281,7 +281,10 @@ mod tests {
             .filter_map(|c| c["command"].as_str())
             .collect();
         // The SPEC's commands, each of which the engine's grammar takes.
-        assert_eq!(commands, ["/incident", "/itsm", "/problem", "/change", "/kb"]);
+        assert_eq!(
+            commands,
+            ["/incident", "/itsm", "/problem", "/change", "/kb"]
+        );
         for command in &commands {
             assert!(is_registered_command(command));
         }

@@ -207,13 +207,7 @@ impl Engine {
         let facts = rules::incident_facts(Trigger::IncidentCreated, &incident, None, now);
         let fired = self.fire_rules(conn, &facts).await?;
         let suggested = self.suggest(conn, &incident).await?;
-        Ok(self.reported_reply(
-            &incident,
-            &clocks,
-            paged.as_ref(),
-            &suggested,
-            fired,
-        ))
+        Ok(self.reported_reply(&incident, &clocks, paged.as_ref(), &suggested, fired))
     }
 
     /// The reply to a report: what was opened, its priority and SLA, whom it
@@ -479,7 +473,8 @@ impl Engine {
         };
         let mut told = Message::default();
         if matches!(action, IncidentAction::Resolve(_)) {
-            self.tell_followers(conn, &applied.incident, &mut told).await?;
+            self.tell_followers(conn, &applied.incident, &mut told)
+                .await?;
         }
         let reporter_platform = applied.incident.reporter.platform();
         if matches!(action, IncidentAction::Resolve(_)) && delivers_to(reporter_platform) {

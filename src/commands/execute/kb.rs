@@ -29,7 +29,11 @@ pub(super) struct Suggested {
 
 impl Engine {
     /// Whether `user` may read drafts and write articles.
-    async fn is_engineer(&self, conn: &mut PgConnection, user: &UserId) -> Result<bool, StoreError> {
+    async fn is_engineer(
+        &self,
+        conn: &mut PgConnection,
+        user: &UserId,
+    ) -> Result<bool, StoreError> {
         Ok(self.roles_of(conn, user).await?.allows(Role::Engineer))
     }
 
@@ -70,14 +74,25 @@ impl Engine {
         request: &Request,
         new: NewArticle,
     ) -> Result<Article, ExecError> {
-        self.require(conn, &request.actor, Role::Engineer, "write knowledge-base articles")
-            .await?;
+        self.require(
+            conn,
+            &request.actor,
+            Role::Engineer,
+            "write knowledge-base articles",
+        )
+        .await?;
         let now = self.clock.now();
         let platform = request.actor.platform();
         let article =
             store::kb::insert(conn, &new, (platform.as_str(), &request.channel), now).await?;
-        store::timeline::append(conn, article.id, &request.actor, now, &[new.created_event()])
-            .await?;
+        store::timeline::append(
+            conn,
+            article.id,
+            &request.actor,
+            now,
+            &[new.created_event()],
+        )
+        .await?;
         Ok(article)
     }
 
@@ -88,8 +103,13 @@ impl Engine {
         request: &Request,
         source: TicketRef,
     ) -> Result<Reply, ExecError> {
-        self.require(conn, &request.actor, Role::Engineer, "write knowledge-base articles")
-            .await?;
+        self.require(
+            conn,
+            &request.actor,
+            Role::Engineer,
+            "write knowledge-base articles",
+        )
+        .await?;
         if let Some(number) = store::kb::drafted_from(conn, source).await? {
             return Err(Refusal::new(format!("KB-{number} was already drafted from {source}."))
                 .hint(format!("Work on it with `/kb KB-{number} show`, or retire it first to draft a new one."))
@@ -101,8 +121,9 @@ impl Engine {
                     .await?
                     .ok_or_else(|| no_such(source))?;
                 let workaround = problem.workaround.as_deref().ok_or_else(|| {
-                    Refusal::new(format!("{source} has no workaround to write up."))
-                        .hint(format!("Record it first with `/problem {source} workaround <text>`."))
+                    Refusal::new(format!("{source} has no workaround to write up.")).hint(format!(
+                        "Record it first with `/problem {source} workaround <text>`."
+                    ))
                 })?;
                 let body = kb::body_from_workaround(
                     source,
@@ -121,8 +142,12 @@ impl Engine {
                     .as_deref()
                     .filter(|_| !incident.status.is_open())
                     .ok_or_else(|| {
-                        Refusal::new(format!("{source} is not resolved yet, so it has no resolution to write up."))
-                            .hint(format!("Resolve it with `/incident {source} resolve <what fixed it>` first."))
+                        Refusal::new(format!(
+                            "{source} is not resolved yet, so it has no resolution to write up."
+                        ))
+                        .hint(format!(
+                            "Resolve it with `/incident {source} resolve <what fixed it>` first."
+                        ))
                     })?;
                 let body = kb::body_from_resolution(source, &incident.title, resolution);
                 (incident.title, body)
@@ -171,7 +196,14 @@ impl Engine {
                         title: Some("Timeline".into()),
                         items: events
                             .iter()
-                            .map(|e| format!("{} {} {}", self.stamp(e.at), e.actor.display_name(), e.describe()))
+                            .map(|e| {
+                                format!(
+                                    "{} {} {}",
+                                    self.stamp(e.at),
+                                    e.actor.display_name(),
+                                    e.describe()
+                                )
+                            })
                             .collect(),
                     });
                 }
@@ -180,7 +212,8 @@ impl Engine {
             ArticleCommand::Act(action) => action,
         };
         let doing = format!("`{}` an article", action.verb());
-        self.require(conn, &request.actor, Role::Engineer, &doing).await?;
+        self.require(conn, &request.actor, Role::Engineer, &doing)
+            .await?;
         let article = store::kb::lock(conn, reference.number)
             .await?
             .ok_or_else(|| no_such_article(reference))?;
@@ -196,7 +229,10 @@ impl Engine {
             ),
             kb::ArticleAction::Retire => format!("{reference} retired: searches and suggestions leave it out."),
         };
-        Ok(Reply::done(Message::text(text).with(Block::Context(article_line(after)))).about(reference))
+        Ok(
+            Reply::done(Message::text(text).with(Block::Context(article_line(after))))
+                .about(reference),
+        )
     }
 
     /// `/kb search <words>`, or `/kb` alone: the latest published articles.
@@ -238,7 +274,10 @@ impl Engine {
         request: &Request,
         words: &str,
     ) -> Result<Reply, ExecError> {
-        let query = self.search_query(words, "For example: `/itsm search vpn drops kind:incident status:open`.")?;
+        let query = self.search_query(
+            words,
+            "For example: `/itsm search vpn drops kind:incident status:open`.",
+        )?;
         let drafts = self.is_engineer(conn, &request.actor).await?;
         let hits = store::search::search(conn, &query, drafts, MAX_HITS).await?;
         if hits.is_empty() {
@@ -246,7 +285,11 @@ impl Engine {
                 Block::Context("Try fewer or other words; `kind:` and `status:open` narrow a search, they do not widen it.".into()),
             )));
         }
-        let more = if hits.len() as i64 == MAX_HITS { " (the best 10)" } else { "" };
+        let more = if hits.len() as i64 == MAX_HITS {
+            " (the best 10)"
+        } else {
+            ""
+        };
         Ok(Reply::answer(Message::default().with(Block::List {
             title: Some(format!("Matching “{words}”{more}")),
             items: hits.iter().map(|hit| self.hit_line(hit)).collect(),
@@ -255,7 +298,11 @@ impl Engine {
 
     /// `INC-9 [acknowledged] VPN down — vpn, opened <time>`.
     fn hit_line(&self, hit: &Hit) -> String {
-        let service = hit.service.as_deref().map(|s| format!(" — {s}")).unwrap_or_default();
+        let service = hit
+            .service
+            .as_deref()
+            .map(|s| format!(" — {s}"))
+            .unwrap_or_default();
         format!(
             "{}-{} [{}] {}{service}, opened {}",
             prefix(hit.kind),
@@ -273,10 +320,12 @@ impl Engine {
         conn: &mut PgConnection,
         incident: &Incident,
     ) -> Result<Suggested, StoreError> {
-        let Some(query) = SearchQuery::from_title(&incident.title, &self.config.search.synonyms()) else {
+        let Some(query) = SearchQuery::from_title(&incident.title, &self.config.search.synonyms())
+        else {
             return Ok(Suggested::default());
         };
-        let (articles, known_errors) = store::search::answers(conn, &query, MAX_SUGGESTIONS).await?;
+        let (articles, known_errors) =
+            store::search::answers(conn, &query, MAX_SUGGESTIONS).await?;
         let alike = store::search::alike_open(
             conn,
             &query,
@@ -294,7 +343,11 @@ impl Engine {
 
     /// The blocks a report's reply shows for `suggested`: its articles,
     /// then its look-alikes (known errors have blocks of their own).
-    pub(super) fn suggestion_blocks(&self, incident: TicketRef, suggested: &Suggested) -> Vec<Block> {
+    pub(super) fn suggestion_blocks(
+        &self,
+        incident: TicketRef,
+        suggested: &Suggested,
+    ) -> Vec<Block> {
         let mut blocks: Vec<Block> = suggested
             .articles
             .iter()
@@ -308,7 +361,11 @@ impl Engine {
             })
             .collect();
         for alike in &suggested.alike {
-            let service = alike.service.as_deref().map(|s| format!(" on {s}")).unwrap_or_default();
+            let service = alike
+                .service
+                .as_deref()
+                .map(|s| format!(" on {s}"))
+                .unwrap_or_default();
             blocks.push(Block::Text(format!(
                 "Looks like INC-{}, open since {}{service}: {} — `/incident {incident} duplicate-of INC-{}`",
                 alike.number,
@@ -328,10 +385,14 @@ impl Engine {
         reference: TicketRef,
         target: TicketRef,
     ) -> Result<Reply, ExecError> {
-        self.require(conn, &request.actor, Role::Engineer, "mark duplicates").await?;
+        self.require(conn, &request.actor, Role::Engineer, "mark duplicates")
+            .await?;
         if reference == target {
             // Said before any lookup, so an unknown INC-n gets the same answer.
-            return Err(Refusal::from(crate::domain::duplicate::DuplicateError::Itself { reference }).into());
+            return Err(
+                Refusal::from(crate::domain::duplicate::DuplicateError::Itself { reference })
+                    .into(),
+            );
         }
         // Locked in ticket order, so two people marking a pair each way
         // cannot deadlock.
@@ -340,22 +401,42 @@ impl Engine {
         } else {
             (target, reference)
         };
-        let a = store::incidents::lock(conn, first.number).await?.ok_or_else(|| no_such(first))?;
-        let b = store::incidents::lock(conn, second.number).await?.ok_or_else(|| no_such(second))?;
-        let (duplicate, into) = if a.reference() == reference { (a, b) } else { (b, a) };
+        let a = store::incidents::lock(conn, first.number)
+            .await?
+            .ok_or_else(|| no_such(first))?;
+        let b = store::incidents::lock(conn, second.number)
+            .await?
+            .ok_or_else(|| no_such(second))?;
+        let (duplicate, into) = if a.reference() == reference {
+            (a, b)
+        } else {
+            (b, a)
+        };
         let chain = store::duplicates::chain(conn, into.id).await?;
         let now = self.clock.now();
         let done = close_as_duplicate(&duplicate, &into, &chain, now).map_err(Refusal::from)?;
         store::incidents::update(conn, &done.duplicate).await?;
-        store::timeline::append(conn, duplicate.id, &request.actor, now, &done.duplicate_events).await?;
+        store::timeline::append(
+            conn,
+            duplicate.id,
+            &request.actor,
+            now,
+            &done.duplicate_events,
+        )
+        .await?;
         store::timeline::append(conn, into.id, &request.actor, now, &done.target_events).await?;
         store::duplicates::mark(conn, duplicate.id, into.id, now).await?;
         let resolution = FreeText::parse("resolution", &format!("Duplicate of {target}"))
             .map_err(|err| Refusal::new(sentence(&err.to_string())))?;
         // For the SLA clocks a duplicate ends like a resolve: its pause (if
         // on hold) closes and its checkpoints go.
-        self.sync_sla(conn, &done.duplicate, Some((&duplicate, &IncidentAction::Resolve(resolution))), now)
-            .await?;
+        self.sync_sla(
+            conn,
+            &done.duplicate,
+            Some((&duplicate, &IncidentAction::Resolve(resolution))),
+            now,
+        )
+        .await?;
         self.sync_cards(conn, &done.duplicate, now).await?;
         let message = Message::text(format!(
             "{reference} closed as a duplicate of {target}. {} will hear when {target} is resolved.",
@@ -382,7 +463,10 @@ impl Engine {
         let resolution = incident.resolution.as_deref().unwrap_or("resolved");
         let now = self.clock.now();
         for follower in &followers {
-            let via = follower.via.map(|n| format!(" (you reported it as INC-{n})")).unwrap_or_default();
+            let via = follower
+                .via
+                .map(|n| format!(" (you reported it as INC-{n})"))
+                .unwrap_or_default();
             let text = format!("{reference} is resolved{via}: {resolution}");
             if delivers_to(follower.platform) {
                 store::outbox::enqueue_notice(
@@ -397,7 +481,13 @@ impl Engine {
                 .await?;
             }
             message.blocks.push(Block::Mention {
-                label: format!("Told (follows {reference}{}):", follower.via.map(|n| format!(" via INC-{n}")).unwrap_or_default()),
+                label: format!(
+                    "Told (follows {reference}{}):",
+                    follower
+                        .via
+                        .map(|n| format!(" via INC-{n}"))
+                        .unwrap_or_default()
+                ),
                 user: follower.user.to_string(),
             });
         }
@@ -424,7 +514,12 @@ fn no_such_article(reference: TicketRef) -> Refusal {
 
 /// `KB-3 [published] VPN drops at home`.
 fn article_line(article: &Article) -> String {
-    format!("{} [{}] {}", article.reference(), article.status, article.title)
+    format!(
+        "{} [{}] {}",
+        article.reference(),
+        article.status,
+        article.title
+    )
 }
 
 /// The start of an article body on one line, for a suggestion.

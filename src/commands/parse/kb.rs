@@ -38,7 +38,11 @@ pub(super) fn parse_kb(text: &str) -> Result<Command, Refusal> {
             let mut words = rest.split_whitespace();
             let source = match (words.next(), words.next()) {
                 (Some(word), None) => reference(word, FROM_USAGE)?,
-                _ => return Err(Refusal::new("`/kb from` takes one incident or problem.").hint(FROM_USAGE)),
+                _ => {
+                    return Err(
+                        Refusal::new("`/kb from` takes one incident or problem.").hint(FROM_USAGE)
+                    )
+                }
             };
             if !matches!(source.kind, TicketKind::Incident | TicketKind::Problem) {
                 return Err(Refusal::new(format!(
@@ -50,15 +54,19 @@ pub(super) fn parse_kb(text: &str) -> Result<Command, Refusal> {
         }
         _ => {}
     }
-    let title = Title::parse(text).map_err(|err| Refusal::new(sentence(&err.to_string())).hint(USAGE))?;
+    let title =
+        Title::parse(text).map_err(|err| Refusal::new(sentence(&err.to_string())).hint(USAGE))?;
     Ok(Command::DraftArticle(title))
 }
 
-const FROM_USAGE: &str = "For example: `/kb from INC-12` (its resolution) or `/kb from PRB-3` (its workaround).";
+const FROM_USAGE: &str =
+    "For example: `/kb from INC-12` (its resolution) or `/kb from PRB-3` (its workaround).";
 
 fn reference(word: &str, hint: &str) -> Result<TicketRef, Refusal> {
     word.parse()
-        .map_err(|err: crate::domain::reference::ReferenceError| Refusal::new(sentence(&err.to_string())).hint(hint))
+        .map_err(|err: crate::domain::reference::ReferenceError| {
+            Refusal::new(sentence(&err.to_string())).hint(hint)
+        })
 }
 
 fn parse_action(reference: TicketRef, text: &str) -> Result<ArticleCommand, Refusal> {
@@ -79,8 +87,9 @@ fn parse_action(reference: TicketRef, text: &str) -> Result<ArticleCommand, Refu
             return Ok(ArticleCommand::Show);
         }
         "body" | "text" => ArticleAction::Body(FreeText::parse("body", rest).map_err(|err| {
-            Refusal::new(sentence(&err.to_string()))
-                .hint(format!("For example: `/kb {reference} body Restart the VPN client, then sign in again.`"))
+            Refusal::new(sentence(&err.to_string())).hint(format!(
+                "For example: `/kb {reference} body Restart the VPN client, then sign in again.`"
+            ))
         })?),
         "publish" => {
             no_text("publish")?;
@@ -91,8 +100,10 @@ fn parse_action(reference: TicketRef, text: &str) -> Result<ArticleCommand, Refu
             ArticleAction::Retire
         }
         other => {
-            return Err(Refusal::new(format!("`{other}` is not something you can do to an article."))
-                .hint(format!("Try one of: {ARTICLE_ACTIONS}.")))
+            return Err(Refusal::new(format!(
+                "`{other}` is not something you can do to an article."
+            ))
+            .hint(format!("Try one of: {ARTICLE_ACTIONS}.")))
         }
     };
     Ok(ArticleCommand::Act(action))

@@ -39,7 +39,9 @@ pub struct ArticleDto {
 
 impl From<&Article> for ArticleDto {
     fn from(article: &Article) -> Self {
-        let time = |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let time = |at: chrono::DateTime<chrono::Utc>| {
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
         ArticleDto {
             reference: article.reference().to_string(),
             title: article.title.clone(),
@@ -82,7 +84,9 @@ impl From<&Hit> for HitDto {
             title: hit.title.clone(),
             status: hit.status.clone(),
             service: hit.service.clone(),
-            created_at: hit.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            created_at: hit
+                .created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }
     }
 }
@@ -148,7 +152,11 @@ pub(super) async fn list_articles(
     caller(&state, &headers)?;
     let format = Format::take(&headers, &mut query)?;
     let search = query_of(&state, &query, false)?;
-    let limit = if search.is_some() { MAX_HITS } else { MAX_LISTED };
+    let limit = if search.is_some() {
+        MAX_HITS
+    } else {
+        MAX_LISTED
+    };
     let mut conn = connection(&state).await?;
     let articles = store::kb::list(&mut conn, search.as_ref(), false, limit).await?;
     let items: Vec<ArticleDto> = articles.iter().map(ArticleDto::from).collect();
@@ -175,12 +183,21 @@ pub(super) async fn get_article(
         .parse()
         .ok()
         .filter(|r: &TicketRef| r.kind == TicketKind::Kb)
-        .ok_or_else(|| ApiError::bad_request(format!("`{reference}` is not an article reference; they look like KB-3")))?;
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "`{reference}` is not an article reference; they look like KB-3"
+            ))
+        })?;
     let mut conn = connection(&state).await?;
     let article = store::kb::get(&mut conn, reference.number)
         .await?
         .filter(Article::is_public)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("there is no published {reference}")))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("there is no published {reference}"),
+            )
+        })?;
     let timeline = store::timeline::list(&mut conn, article.id).await?;
     Ok(Json(WithTimeline {
         ticket: ArticleDto::from(&article),
@@ -209,8 +226,8 @@ pub(super) async fn search(
 ) -> Result<Response, ApiError> {
     caller(&state, &headers)?;
     let format = Format::take(&headers, &mut query)?;
-    let search = query_of(&state, &query, true)?
-        .ok_or_else(|| ApiError::bad_request("`q` is required"))?;
+    let search =
+        query_of(&state, &query, true)?.ok_or_else(|| ApiError::bad_request("`q` is required"))?;
     let mut conn = connection(&state).await?;
     let hits = store::search::search(&mut conn, &search, false, MAX_HITS).await?;
     let items: Vec<HitDto> = hits.iter().map(HitDto::from).collect();
