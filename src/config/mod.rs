@@ -40,7 +40,7 @@ pub use postmortem::PostmortemConfig;
 pub use runtime::{
     DigestChannel, DigestConfig, LocaleConfig, OutboxConfig, SchedulerConfig, ShutdownConfig,
 };
-pub use search::SearchConfig;
+pub use search::{SearchConfig, TriageConfig};
 pub use secret::{Secret, MIN_SECRET_BYTES};
 pub use services::{OncallConfig, PagingConfig, RotationConfig, ServiceConfig};
 pub use settings::{CronSetting, DurationSetting, TimeZoneSetting, UserPatternSetting};
@@ -106,6 +106,9 @@ pub struct Config {
     /// `[search]`: synonyms for search and suggestions (optional).
     #[serde(default)]
     pub search: SearchConfig,
+    /// `[triage]`: suggested service and priority (optional).
+    #[serde(default)]
+    pub triage: TriageConfig,
     #[serde(default)]
     pub calendars: std::collections::BTreeMap<String, CalendarConfig>,
     /// The SLA policy built from `[sla]` and `[calendars]` while loading.
@@ -127,6 +130,7 @@ impl Config {
         self.discord.validate()?;
         self.shutdown.validate()?;
         self.retention.validate()?;
+        self.triage.validate()?;
         self.hooks.validate()
     }
 

@@ -30,6 +30,7 @@ pub mod service;
 pub mod sla;
 pub mod text;
 pub mod timeline;
+pub mod triage;
 pub mod user;
 
 pub use duration::{parse_duration, DurationError};

@@ -218,3 +218,38 @@ pub async fn alike_open(
         })
         .collect())
 }
+
+/// The resolved incidents (not duplicates) that read most like `query`,
+/// nearest first, at most `limit`: their service, priority and full-text
+/// rank, for triage.
+pub async fn similar_resolved(
+    conn: &mut PgConnection,
+    query: &SearchQuery,
+    limit: i64,
+) -> Result<Vec<crate::domain::triage::Neighbour>, StoreError> {
+    let rows: Vec<(Option<String>, i16, f32)> = sqlx::query_as(
+        "WITH q AS (SELECT to_tsquery('english', $1) AS q)
+         SELECT s.name, t.priority, ts_rank_cd(ticket_document(t.title, t.description), q.q) AS rank
+         FROM tickets t JOIN incidents i ON i.ticket_id = t.id
+         LEFT JOIN services s ON s.id = t.service_id, q
+         WHERE t.kind = 'incident' AND t.status IN ('resolved', 'closed')
+           AND i.duplicate_of IS NULL
+           AND ticket_document(t.title, t.description) @@ q.q
+         ORDER BY rank DESC, t.created_at DESC
+         LIMIT $2",
+    )
+    .bind(query.tsquery())
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(service, priority, rank)| {
+            Some(crate::domain::triage::Neighbour {
+                service,
+                priority: crate::domain::Priority::from_i16(priority)?,
+                similarity: f64::from(rank),
+            })
+        })
+        .collect())
+}

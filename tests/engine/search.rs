@@ -348,3 +348,29 @@ async fn the_api_lists_searches_and_shows_published_articles(pool: PgPool) {
     let (status, _) = desk.http("GET", "/api/v1/search?q=vpn", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[sqlx::test]
+async fn a_report_without_a_service_gets_a_triage_suggestion_with_its_reason(pool: PgPool) {
+    let desk = Desk::new(pool.clone()).await;
+    for (n, title) in [
+        "VPN tunnel drops every hour P2 service:vpn",
+        "VPN login fails for remote staff P2 service:vpn",
+        "VPN drops in Berlin office P2 service:vpn",
+        "Mail stuck in outbox P4 service:email",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        desk.ok("alice", &format!("/incident {title}")).await;
+        desk.ok("bob", &format!("/incident INC-{} resolve fixed", n + 1)).await;
+    }
+    let report = desk.ok("carol", "/incident VPN drops at home").await;
+    assert!(
+        report.contains("Suggested: service vpn — 3 of the 3 most similar past incidents; priority P2 — 3 of the 3."),
+        "{report}"
+    );
+    assert!(report.contains("`/incident INC-5 priority P2`"), "{report}");
+    // With a service given there is nothing to suggest.
+    let given = desk.ok("carol", "/incident VPN drops at home service:vpn").await;
+    assert!(!given.contains("Suggested:"), "{given}");
+}

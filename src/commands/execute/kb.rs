@@ -18,6 +18,9 @@ use crate::store::{self, search::Alike, search::ArticleMatch, search::Hit, Store
 /// Most open incidents offered as "looks like" on a new report.
 const MAX_ALIKE: i64 = 2;
 
+/// How many similar resolved incidents triage looks at.
+const TRIAGE_NEIGHBOURS: i64 = 20;
+
 /// What a new report may be: answers the team already has, and open
 /// incidents that look like the same thing.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +28,9 @@ pub(super) struct Suggested {
     pub articles: Vec<ArticleMatch>,
     pub known_errors: Vec<crate::domain::problem::KnownErrorMatch>,
     pub alike: Vec<Alike>,
+    /// A service and priority from similar resolved incidents, for a
+    /// report without a service.
+    pub triage: Option<crate::domain::triage::TriageSuggestion>,
 }
 
 impl Engine {
@@ -334,10 +340,25 @@ impl Engine {
             MAX_ALIKE,
         )
         .await?;
+        let triage = if self.config.triage.suggest && incident.service.is_none() {
+            let neighbours =
+                store::search::similar_resolved(conn, &query, TRIAGE_NEIGHBOURS).await?;
+            crate::domain::triage::suggest(&neighbours, self.config.triage.min_confidence)
+                // A priority the same as the report's adds nothing.
+                .map(|mut s| {
+                    if s.priority.as_ref().is_some_and(|p| p.value == incident.priority) && s.service.is_some() {
+                        s.priority = None;
+                    }
+                    s
+                })
+        } else {
+            None
+        };
         Ok(Suggested {
             articles,
             known_errors,
             alike,
+            triage,
         })
     }
 
@@ -360,6 +381,18 @@ impl Engine {
                 ))
             })
             .collect();
+        if let Some(triage) = &suggested.triage {
+            let mut how = Vec::new();
+            if let Some(priority) = &triage.priority {
+                how.push(format!("`/incident {incident} priority {}`", priority.value));
+            }
+            let apply = if how.is_empty() {
+                String::new()
+            } else {
+                format!(" Apply: {}.", how.join(", "))
+            };
+            blocks.push(Block::Text(format!("Suggested: {}.{apply}", triage.reason())));
+        }
         for alike in &suggested.alike {
             let service = alike
                 .service
