@@ -77,6 +77,7 @@ impl Command {
                 IncidentCommand::PostmortemSet(..) => "incident.postmortem_set",
                 IncidentCommand::AddAction(_) => "incident.action",
                 IncidentCommand::DuplicateOf(_) => "incident.duplicate",
+                IncidentCommand::AcceptSuggestion => "incident.accept_suggestion",
                 IncidentCommand::Act(action) => match action {
                     I::Acknowledge => "incident.ack",
                     I::Assign(_) => "incident.assign",
@@ -268,6 +269,9 @@ pub enum IncidentCommand {
     /// `/incident INC-n duplicate-of INC-m`: close n as a duplicate of m;
     /// n's reporter follows m.
     DuplicateOf(TicketRef),
+    /// `/incident INC-n accept-suggestion`: apply the triage suggestion
+    /// (service and priority).
+    AcceptSuggestion,
 }
 
 /// A new action item as typed.

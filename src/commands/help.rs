@@ -38,6 +38,7 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "/kb <title> · /kb KB-n body <text> · publish · retire · show · /kb from INC-n|PRB-n · /kb search <words>".into(),
                     "/itsm search <words> [kind:incident|problem|change|request|kb] [status:open]".into(),
                     "/incident INC-n duplicate-of INC-m: close a repeat report; its reporter follows INC-m".into(),
+                    "/incident INC-n accept-suggestion: the service and priority suggested from similar resolved incidents".into(),
                 ],
             })
             .with(Block::List {
@@ -145,6 +146,7 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "/kb search <words> · /kb: the latest articles".into(),
                     "/itsm search <words> [kind:incident|problem|change|request|kb] [status:open]: everything, best 10 first; \"a phrase\", -left-out".into(),
                     "/incident INC-n duplicate-of INC-m: closes INC-n; its reporter hears when INC-m is resolved; figures count the pair once".into(),
+                    "/incident INC-n accept-suggestion: a report without a service is offered the service and priority of the most similar resolved incidents, with the reason (`[triage]`)".into(),
                 ],
             })
             .with(Block::Context("Synonyms come from `[search.synonyms]` (e.g. vpn = [\"remote access\", \"tunnel\"]) and work both ways.".into())),

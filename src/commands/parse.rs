@@ -164,7 +164,7 @@ fn set_once<T>(slot: &mut Option<T>, value: T, what: &str) -> Result<(), Refusal
     Ok(())
 }
 
-const ACTIONS: &str = "ack, assign @user, priority P1-P4, note <text>, hold <reason>, resume, resolve <resolution>, close, reopen <why>, rate 1-5, problem PRB-n, outage [since <time>], public <text>, postmortem, postmortem set <section> <text>, action <text> [@owner] [due:YYYY-MM-DD], duplicate-of INC-m, show";
+const ACTIONS: &str = "ack, assign @user, priority P1-P4, note <text>, hold <reason>, resume, resolve <resolution>, close, reopen <why>, rate 1-5, problem PRB-n, outage [since <time>], public <text>, postmortem, postmortem set <section> <text>, action <text> [@owner] [due:YYYY-MM-DD], duplicate-of INC-m, accept-suggestion, show";
 
 /// The text after a ticket's verb, with the refusals every verb of every
 /// ticket kind shares.
@@ -287,6 +287,10 @@ fn parse_incident_action(
         "public" => return services::parse_public(reference, rest),
         "postmortem" | "review" => return parse_postmortem(reference, rest),
         "action" => return parse_action(reference, rest, ctx),
+        "accept-suggestion" | "accept_suggestion" => {
+            no_text("accept-suggestion")?;
+            return Ok(IncidentCommand::AcceptSuggestion);
+        }
         "duplicate-of" | "duplicate_of" | "duplicate" => {
             let mut words = rest.split_whitespace();
             let target = match (words.next(), words.next()) {

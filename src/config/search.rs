@@ -83,6 +83,9 @@ mod tests {
             min_confidence: 1.5,
         };
         let err = bad.validate().unwrap_err().to_string();
-        assert!(err.contains("triage.min_confidence") && err.contains("0 to 1"), "{err}");
+        assert!(
+            err.contains("triage.min_confidence") && err.contains("0 to 1"),
+            "{err}"
+        );
     }
 }

@@ -167,7 +167,8 @@ impl Article {
                 if self.status == Retired {
                     return Err(illegal(
                         "edited",
-                        format!("retired articles are kept as they were; draft a new one with `/kb <title>`"),
+                        "retired articles are kept as they were; draft a new one with `/kb <title>`"
+                            .to_string(),
                     ));
                 }
                 let chars = text.as_str().chars().count();

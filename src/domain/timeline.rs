@@ -74,10 +74,12 @@ pub enum EventAction {
     /// An incident was closed as a duplicate of another (`to` names it), or
     /// took in a duplicate (`to` names the duplicate).
     Duplicate,
+    /// A triage suggestion was accepted (`to` names what was set).
+    Triaged,
 }
 
 impl EventAction {
-    const ALL: [EventAction; 49] = [
+    const ALL: [EventAction; 50] = [
         EventAction::Created,
         EventAction::Acknowledged,
         EventAction::Assigned,
@@ -127,6 +129,7 @@ impl EventAction {
         EventAction::Published,
         EventAction::Retired,
         EventAction::Duplicate,
+        EventAction::Triaged,
     ];
 
     /// The name stored in `ticket_events.action`.
@@ -181,6 +184,7 @@ impl EventAction {
             EventAction::Published => "published",
             EventAction::Retired => "retired",
             EventAction::Duplicate => "duplicate",
+            EventAction::Triaged => "triaged",
         }
     }
 }

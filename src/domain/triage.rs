@@ -65,7 +65,9 @@ pub fn suggest(neighbours: &[Neighbour], min_confidence: f64) -> Option<TriageSu
         return None;
     }
     let service = vote(
-        neighbours.iter().filter_map(|n| n.service.clone().map(|s| (s, n.similarity))),
+        neighbours
+            .iter()
+            .filter_map(|n| n.service.clone().map(|s| (s, n.similarity))),
         total,
     );
     let priority = vote(neighbours.iter().map(|n| (n.priority, n.similarity)), total);

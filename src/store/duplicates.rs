@@ -70,9 +70,13 @@ pub async fn mark(
     Ok(())
 }
 
+/// A `ticket_followers` row as read: user, platform, channel, thread, the
+/// duplicate's number.
+type FollowerRow = (String, String, String, Option<String>, Option<i64>);
+
 /// The followers of ticket `id`, in the order they came.
 pub async fn followers(conn: &mut PgConnection, id: i64) -> Result<Vec<Follower>, StoreError> {
-    let rows: Vec<(String, String, String, Option<String>, Option<i64>)> = sqlx::query_as(
+    let rows: Vec<FollowerRow> = sqlx::query_as(
         "SELECT f.user_id, f.platform, f.channel, f.thread, v.number
          FROM ticket_followers f LEFT JOIN tickets v ON v.id = f.via
          WHERE f.ticket_id = $1 ORDER BY f.added_at, f.user_id",
@@ -93,4 +97,20 @@ pub async fn followers(conn: &mut PgConnection, id: i64) -> Result<Vec<Follower>
             })
         })
         .collect()
+}
+
+/// Sets incident ticket `id`'s service (a triage suggestion accepted).
+pub async fn set_service(
+    conn: &mut PgConnection,
+    id: i64,
+    service_id: i64,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE tickets SET service_id = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(service_id)
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

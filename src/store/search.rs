@@ -38,6 +38,9 @@ pub struct Alike {
     pub created_at: DateTime<Utc>,
 }
 
+/// A search hit as read: kind, number, title, status, service, created.
+type HitRow = (String, i64, String, String, Option<String>, DateTime<Utc>);
+
 /// Every document a ticket is found by, one row per match, each with its
 /// rank; `$1` is the tsquery text, `$2` what was typed (for trigrams). Each
 /// branch can use its own GIN index.
@@ -82,18 +85,17 @@ pub async fn search(
          LIMIT $8"
     );
     let excluded: Vec<String> = query.excluded.iter().map(|term| term.tsquery()).collect();
-    let rows: Vec<(String, i64, String, String, Option<String>, DateTime<Utc>)> =
-        sqlx::query_as(&sql)
-            .bind(query.tsquery())
-            .bind(&query.text)
-            .bind(query.kind.map(SearchKind::as_str))
-            .bind(query.open_only)
-            .bind(&FINISHED_STATUSES[..])
-            .bind(drafts)
-            .bind(&excluded)
-            .bind(limit)
-            .fetch_all(conn)
-            .await?;
+    let rows: Vec<HitRow> = sqlx::query_as(&sql)
+        .bind(query.tsquery())
+        .bind(&query.text)
+        .bind(query.kind.map(SearchKind::as_str))
+        .bind(query.open_only)
+        .bind(&FINISHED_STATUSES[..])
+        .bind(drafts)
+        .bind(&excluded)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
     rows.into_iter()
         .map(|(kind, number, title, status, service, created_at)| {
             let kind = SearchKind::ALL

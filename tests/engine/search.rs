@@ -362,7 +362,8 @@ async fn a_report_without_a_service_gets_a_triage_suggestion_with_its_reason(poo
     .enumerate()
     {
         desk.ok("alice", &format!("/incident {title}")).await;
-        desk.ok("bob", &format!("/incident INC-{} resolve fixed", n + 1)).await;
+        desk.ok("bob", &format!("/incident INC-{} resolve fixed", n + 1))
+            .await;
     }
     let report = desk.ok("carol", "/incident VPN drops at home").await;
     assert!(
@@ -371,6 +372,8 @@ async fn a_report_without_a_service_gets_a_triage_suggestion_with_its_reason(poo
     );
     assert!(report.contains("`/incident INC-5 priority P2`"), "{report}");
     // With a service given there is nothing to suggest.
-    let given = desk.ok("carol", "/incident VPN drops at home service:vpn").await;
+    let given = desk
+        .ok("carol", "/incident VPN drops at home service:vpn")
+        .await;
     assert!(!given.contains("Suggested:"), "{given}");
 }

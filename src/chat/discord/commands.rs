@@ -153,6 +153,13 @@ pub fn definitions() -> Vec<CreateCommand> {
         )
         .add_option(
             sub(
+                "accept-suggestion",
+                "Apply the suggested service and priority",
+            )
+            .add_sub_option(ticket()),
+        )
+        .add_option(
+            sub(
                 "duplicate-of",
                 "Close it as a duplicate of an open incident",
             )

@@ -346,7 +346,11 @@ impl Engine {
             crate::domain::triage::suggest(&neighbours, self.config.triage.min_confidence)
                 // A priority the same as the report's adds nothing.
                 .map(|mut s| {
-                    if s.priority.as_ref().is_some_and(|p| p.value == incident.priority) && s.service.is_some() {
+                    if s.priority
+                        .as_ref()
+                        .is_some_and(|p| p.value == incident.priority)
+                        && s.service.is_some()
+                    {
                         s.priority = None;
                     }
                     s
@@ -384,14 +388,20 @@ impl Engine {
         if let Some(triage) = &suggested.triage {
             let mut how = Vec::new();
             if let Some(priority) = &triage.priority {
-                how.push(format!("`/incident {incident} priority {}`", priority.value));
+                how.push(format!(
+                    "`/incident {incident} priority {}`",
+                    priority.value
+                ));
             }
             let apply = if how.is_empty() {
                 String::new()
             } else {
                 format!(" Apply: {}.", how.join(", "))
             };
-            blocks.push(Block::Text(format!("Suggested: {}.{apply}", triage.reason())));
+            blocks.push(Block::Text(format!(
+                "Suggested: {}.{apply}",
+                triage.reason()
+            )));
         }
         for alike in &suggested.alike {
             let service = alike
@@ -477,6 +487,85 @@ impl Engine {
         ))
         .with(Block::Context(crate::commands::view::incident::incident_line(&into, self.zone())));
         Ok(Reply::done(message).about(reference))
+    }
+
+    /// `/incident INC-n accept-suggestion`: sets the suggested service (when
+    /// it has none) and priority, as triage suggests them now.
+    pub(super) async fn accept_suggestion(
+        &self,
+        conn: &mut PgConnection,
+        request: &Request,
+        reference: TicketRef,
+    ) -> Result<Reply, ExecError> {
+        let incident = self
+            .lock_incident_for(
+                conn,
+                &request.actor,
+                Role::Engineer,
+                "accept a triage suggestion",
+                reference,
+            )
+            .await?;
+        let nothing = |why: &str| -> ExecError {
+            Refusal::new(format!("There is no suggestion to accept for {reference}: {why}."))
+                .hint(format!("Set them yourself: `/incident {reference} priority P2`, or report again with `service:<name>`."))
+                .into()
+        };
+        if !incident.status.is_open() {
+            return Err(nothing(&format!("it is {}", incident.status)));
+        }
+        let query = SearchQuery::from_title(&incident.title, &self.config.search.synonyms())
+            .ok_or_else(|| nothing("its title has no words to compare"))?;
+        let neighbours = store::search::similar_resolved(conn, &query, TRIAGE_NEIGHBOURS).await?;
+        let suggestion =
+            crate::domain::triage::suggest(&neighbours, self.config.triage.min_confidence)
+                .ok_or_else(|| {
+                    nothing(
+                        "no service or priority is common enough among similar resolved incidents",
+                    )
+                })?;
+        let service = suggestion
+            .service
+            .as_ref()
+            .filter(|_| incident.service.is_none());
+        let priority = suggestion
+            .priority
+            .as_ref()
+            .filter(|p| p.value != incident.priority);
+        if service.is_none() && priority.is_none() {
+            return Err(nothing("it already has the suggested service and priority"));
+        }
+        let mut done = Vec::new();
+        if let Some(service) = service {
+            let service_id = self.find_service(conn, &service.value).await?;
+            let now = self.clock.now();
+            store::duplicates::set_service(conn, incident.id, service_id, now).await?;
+            let event = crate::domain::timeline::NewEvent::new(
+                crate::domain::timeline::EventAction::Triaged,
+            )
+            .change(None, format!("service {}", service.value))
+            .body(suggestion.reason());
+            store::timeline::append(conn, incident.id, &request.actor, now, &[event]).await?;
+            done.push(format!("service {}", service.value));
+        }
+        if let Some(priority) = priority {
+            // Through the lifecycle, so the SLA clocks, cards and paging
+            // follow the new priority as they do for `priority P2`.
+            self.act_on_incident(
+                conn,
+                request,
+                reference,
+                IncidentAction::SetPriority(priority.value),
+            )
+            .await?;
+            done.push(format!("priority {}", priority.value));
+        }
+        Ok(Reply::done(Message::text(format!(
+            "{reference}: {} set, as suggested ({}).",
+            done.join(" and "),
+            suggestion.reason()
+        )))
+        .about(reference))
     }
 
     /// After incident `incident` is resolved: tells its followers (the

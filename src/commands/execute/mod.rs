@@ -349,6 +349,9 @@ impl Engine {
             Command::SearchProblems(words) => self.search_problems(conn, request, &words).await,
             Command::DraftChange(draft) => self.draft_change(conn, request, draft).await,
             Command::Change(reference, command) => self.work_change(conn, request, reference, command).await,
+            Command::Incident(reference, IncidentCommand::AcceptSuggestion) => {
+                self.accept_suggestion(conn, request, reference).await
+            }
             Command::Incident(reference, IncidentCommand::DuplicateOf(target)) => {
                 self.mark_duplicate(conn, request, reference, target).await
             }
