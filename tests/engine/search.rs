@@ -370,7 +370,10 @@ async fn a_report_without_a_service_gets_a_triage_suggestion_with_its_reason(poo
         report.contains("Suggested: service vpn — 3 of the 3 most similar past incidents; priority P2 — 3 of the 3."),
         "{report}"
     );
-    assert!(report.contains("`/incident INC-5 priority P2`"), "{report}");
+    assert!(
+        report.contains("`/incident INC-5 accept-suggestion` applies it."),
+        "{report}"
+    );
     // With a service given there is nothing to suggest.
     let given = desk
         .ok("carol", "/incident VPN drops at home service:vpn")

@@ -386,20 +386,8 @@ impl Engine {
             })
             .collect();
         if let Some(triage) = &suggested.triage {
-            let mut how = Vec::new();
-            if let Some(priority) = &triage.priority {
-                how.push(format!(
-                    "`/incident {incident} priority {}`",
-                    priority.value
-                ));
-            }
-            let apply = if how.is_empty() {
-                String::new()
-            } else {
-                format!(" Apply: {}.", how.join(", "))
-            };
             blocks.push(Block::Text(format!(
-                "Suggested: {}.{apply}",
+                "Suggested: {}. `/incident {incident} accept-suggestion` applies it.",
                 triage.reason()
             )));
         }
