@@ -267,6 +267,24 @@ fn knowledge_and_duplicates_story_through_say() {
             "via INC-5",
         ],
     );
+
+    // A report without a service: triage suggests the service and priority
+    // of the resolved outage, with the reason, and one command applies them.
+    step(
+        "gina",
+        "/incident VPN down in the Munich office",
+        &["INC-6 reported", "Suggested: service vpn — 1 of the 1 most similar past incidents; priority P1 — 1 of the 1.", "`/incident INC-6 accept-suggestion`"],
+    );
+    step(
+        "bob",
+        "/incident INC-6 accept-suggestion",
+        &["INC-6: service vpn and priority P1 set, as suggested"],
+    );
+    step(
+        "bob",
+        "/incident INC-6 show",
+        &["Priority: P1", "Service: vpn"],
+    );
 }
 
 #[test]
