@@ -258,8 +258,10 @@ async fn figures_count_a_duplicate_once(pool: PgPool) {
 
 const READ: &str = "read-token-0123456789";
 
+const WRITE: &str = "write-token-0123456789";
+
 fn api_config() -> itsm_bot::config::Config {
-    let tokens = format!("[{{name=\"reporting\", access=\"read\", token=\"{READ}\"}}]");
+    let tokens = format!("[{{name=\"reporting\", access=\"read\", token=\"{READ}\"}}, {{name=\"monitor\", access=\"write\", token=\"{WRITE}\"}}]");
     itsm_bot::config::Config::load_with_env(None, [("ITSM__API__TOKENS".to_string(), tokens)])
         .unwrap()
 }
@@ -379,4 +381,31 @@ async fn a_report_without_a_service_gets_a_triage_suggestion_with_its_reason(poo
         .ok("carol", "/incident VPN drops at home service:vpn")
         .await;
     assert!(!given.contains("Suggested:"), "{given}");
+}
+
+#[sqlx::test]
+async fn an_incident_reported_through_the_api_comes_back_with_its_suggestions(pool: PgPool) {
+    use axum::http::StatusCode;
+    let desk = Desk::with_config(pool, api_config()).await;
+    desk.ok("bob", "/kb VPN drops at home").await;
+    desk.ok("bob", "/kb KB-1 body Switch to the backup gateway.")
+        .await;
+    desk.ok("bob", "/kb KB-1 publish").await;
+    desk.ok("alice", "/incident Remote access down at home office")
+        .await;
+    let (status, created) = desk
+        .http(
+            "POST",
+            "/api/v1/incidents",
+            Some(WRITE),
+            Some(r#"{"title": "Cannot connect remote access from home"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["reference"], "INC-2", "{created}");
+    assert_eq!(created["suggestions"]["articles"][0], "KB-1", "{created}");
+    assert_eq!(
+        created["suggestions"]["looks_like"][0], "INC-1",
+        "{created}"
+    );
 }

@@ -24,7 +24,7 @@ const TRIAGE_NEIGHBOURS: i64 = 20;
 /// What a new report may be: answers the team already has, and open
 /// incidents that look like the same thing.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Suggested {
+pub struct Suggested {
     pub articles: Vec<ArticleMatch>,
     pub known_errors: Vec<crate::domain::problem::KnownErrorMatch>,
     pub alike: Vec<Alike>,
@@ -34,6 +34,19 @@ pub(super) struct Suggested {
 }
 
 impl Engine {
+    /// What incident `reference` may be, as its report was offered: for the
+    /// API's answer to a new incident. `None` when there is no such incident.
+    pub async fn suggestions_for(
+        &self,
+        reference: TicketRef,
+    ) -> Result<Option<Suggested>, StoreError> {
+        let mut conn = self.store.acquire().await?;
+        let Some(incident) = store::incidents::get(&mut conn, reference.number).await? else {
+            return Ok(None);
+        };
+        Ok(Some(self.suggest(&mut conn, &incident).await?))
+    }
+
     /// Whether `user` may read drafts and write articles.
     async fn is_engineer(
         &self,

@@ -28,7 +28,7 @@ use crate::store::{self, Store, StoreError};
 pub mod alerts;
 mod change;
 mod incident;
-mod kb;
+pub mod kb;
 mod people;
 pub mod postmortem;
 mod problem;

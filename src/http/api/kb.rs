@@ -233,3 +233,60 @@ pub(super) async fn search(
     let items: Vec<HitDto> = hits.iter().map(HitDto::from).collect();
     Ok(export::list(format, &page(items))?)
 }
+
+/// What a new incident may be: answers the team has and open incidents
+/// that look like it, as the chat reply offers them.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SuggestionsDto {
+    /// Published articles that may answer it, `KB-<n>`.
+    pub articles: Vec<String>,
+    /// Known errors that may match, `PRB-<n>`.
+    pub known_errors: Vec<String>,
+    /// Open incidents that look like the same thing, `INC-<n>`.
+    pub looks_like: Vec<String>,
+    /// The suggested service, if triage has one.
+    pub service: Option<String>,
+    /// The suggested priority, if triage has one.
+    pub priority: Option<String>,
+    /// Why, in one sentence.
+    pub reason: Option<String>,
+}
+
+impl From<&crate::commands::execute::kb::Suggested> for SuggestionsDto {
+    fn from(s: &crate::commands::execute::kb::Suggested) -> Self {
+        SuggestionsDto {
+            articles: s
+                .articles
+                .iter()
+                .map(|a| format!("KB-{}", a.number))
+                .collect(),
+            known_errors: s
+                .known_errors
+                .iter()
+                .map(|k| k.reference().to_string())
+                .collect(),
+            looks_like: s
+                .alike
+                .iter()
+                .map(|a| format!("INC-{}", a.number))
+                .collect(),
+            service: s
+                .triage
+                .as_ref()
+                .and_then(|t| t.service.as_ref().map(|p| p.value.clone())),
+            priority: s
+                .triage
+                .as_ref()
+                .and_then(|t| t.priority.as_ref().map(|p| p.value.to_string())),
+            reason: s.triage.as_ref().map(|t| t.reason()),
+        }
+    }
+}
+
+/// A new incident with what it may be.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedIncidentDto {
+    #[serde(flatten)]
+    pub incident: super::IncidentDto,
+    pub suggestions: SuggestionsDto,
+}

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use utoipa::OpenApi;
 
 pub use dto::*;
-pub use kb::{ArticleDto, HitDto};
+pub use kb::{ArticleDto, CreatedIncidentDto, HitDto, SuggestionsDto};
 
 use super::export;
 use super::HttpState;
@@ -84,7 +84,9 @@ pub fn routes() -> Router<HttpState> {
         ActionItemsDto,
         ActionItemDto,
         ArticleDto,
-        HitDto
+        HitDto,
+        SuggestionsDto,
+        CreatedIncidentDto
     )),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -309,7 +311,7 @@ async fn get_postmortem(
     path = "/api/v1/incidents",
     request_body = NewIncidentDto,
     responses(
-        (status = 201, description = "The new incident", body = IncidentDto),
+        (status = 201, description = "The new incident, with the articles, known errors, look-alike open incidents and triage it was offered", body = CreatedIncidentDto),
         (status = 400, description = "A bad field, or the engine refused it", body = ErrorBody),
         (status = 401, description = "No or a wrong token (checked before the body is read)", body = ErrorBody),
         (status = 403, description = "A read-only token", body = ErrorBody),
@@ -319,7 +321,7 @@ async fn get_postmortem(
 async fn create_incident(
     State(state): State<HttpState>,
     request: axum::extract::Request,
-) -> Result<(StatusCode, Json<IncidentDto>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedIncidentDto>), ApiError> {
     // The token first: a stranger's body is never read.
     let caller = caller(&state, request.headers())?;
     if caller.access != ApiAccess::Write {
@@ -351,7 +353,18 @@ async fn create_incident(
                         "the new incident vanished",
                     )
                 })?;
-            Ok((StatusCode::CREATED, Json(IncidentDto::from(&incident))))
+            let suggested = state
+                .engine
+                .suggestions_for(reference)
+                .await?
+                .unwrap_or_default();
+            Ok((
+                StatusCode::CREATED,
+                Json(CreatedIncidentDto {
+                    incident: IncidentDto::from(&incident),
+                    suggestions: SuggestionsDto::from(&suggested),
+                }),
+            ))
         }
         (Outcome::Unavailable, _) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
