@@ -51,8 +51,12 @@ impl FreshDatabase {
     }
 
     fn say(&self, text: &str) -> Output {
+        self.say_as("alice", text)
+    }
+
+    fn say_as(&self, user: &str, text: &str) -> Output {
         self.bot()
-            .args(["say", "--user", "alice", "--channel", "ops", "--", text])
+            .args(["say", "--user", user, "--channel", "ops", "--", text])
             .output()
             .unwrap()
     }
@@ -138,6 +142,149 @@ fn the_foundation_story_through_say() {
     let huge = db.say(&format!("/incident {}", "a".repeat(5_000)));
     assert_eq!(huge.status.code(), Some(1));
     assert!(stdout(&huge).contains("the limit is 4000"));
+}
+
+/// Issue 24's story: a known error's workaround becomes a published
+/// article, found through the synonyms; a fourth report of a live outage is
+/// pointed at the open incident, marked duplicate with one command, and its
+/// reporter hears when the outage is resolved.
+#[test]
+fn knowledge_and_duplicates_story_through_say() {
+    let db = FreshDatabase::new("kb");
+    let step = |user: &str, text: &str, expected: &[&str]| -> String {
+        let output = db.say_as(user, text);
+        let out = stdout(&output);
+        assert_eq!(output.status.code(), Some(0), "{text}: {out} {output:?}");
+        for want in expected {
+            assert!(out.contains(want), "{text}: wanted {want:?} in\n{out}");
+        }
+        out
+    };
+    step(
+        "bob",
+        "/problem VPN drops at home service:vpn",
+        &["PRB-1 recorded"],
+    );
+    step(
+        "bob",
+        "/problem PRB-1 workaround switch to the backup gateway vpn2.example.org",
+        &[],
+    );
+    step(
+        "bob",
+        "/problem PRB-1 known-error",
+        &["PRB-1 is a known error"],
+    );
+    step(
+        "bob",
+        "/kb from PRB-1",
+        &[
+            "KB-1: VPN drops at home",
+            "Workaround (from PRB-1): switch to the backup gateway",
+        ],
+    );
+    step("bob", "/kb KB-1 publish", &["KB-1 published"]);
+
+    // "remote access" is a synonym of vpn in the default [search.synonyms].
+    step(
+        "carol",
+        "/incident Cannot connect remote access from home",
+        &[
+            "INC-1 reported",
+            "Article KB-1 may answer it: VPN drops at home",
+            "vpn2.example.org",
+        ],
+    );
+    step(
+        "carol",
+        "/kb search remote access",
+        &["KB-1 [published] VPN drops at home"],
+    );
+
+    // A live outage, reported four times.
+    step(
+        "alice",
+        "/incident VPN down in Berlin office P1 service:vpn",
+        &["INC-2 reported"],
+    );
+    step("bob", "/incident INC-2 outage", &[]);
+    step(
+        "erin",
+        "/incident VPN down in the Berlin office",
+        &["INC-3 reported", "Looks like INC-2"],
+    );
+    step(
+        "bob",
+        "/incident INC-3 duplicate-of INC-2",
+        &["INC-3 closed as a duplicate of INC-2"],
+    );
+    step(
+        "frank",
+        "/incident Berlin office VPN down again",
+        &["INC-4 reported", "Looks like INC-2"],
+    );
+    step("bob", "/incident INC-4 duplicate-of INC-2", &[]);
+    let fourth = step(
+        "dave",
+        "/incident VPN down for everyone in Berlin office",
+        &[
+            "INC-5 reported",
+            "Looks like INC-2, open since",
+            "on vpn",
+            "`/incident INC-5 duplicate-of INC-2`",
+        ],
+    );
+    assert!(!fourth.contains("Looks like INC-1"), "{fourth}");
+    step(
+        "bob",
+        "/incident INC-5 duplicate-of INC-2",
+        &[
+            "INC-5 closed as a duplicate of INC-2",
+            "shell:dave will hear",
+        ],
+    );
+    step(
+        "bob",
+        "/itsm search vpn kind:incident status:open",
+        &["INC-2", "INC-1"],
+    );
+
+    let refused = db.say_as("bob", "/incident INC-5 duplicate-of INC-5");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stdout(&refused).contains("duplicate of itself"));
+    let refused = db.say_as("bob", "/itsm search \"");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stdout(&refused).contains("no words to search for"));
+
+    step(
+        "bob",
+        "/incident INC-2 resolve rolled back the firewall rule",
+        &[
+            "INC-2 resolved",
+            "shell:erin",
+            "shell:frank",
+            "shell:dave",
+            "via INC-5",
+        ],
+    );
+
+    // A report without a service: triage suggests the service and priority
+    // of the resolved outage, with the reason, and one command applies them.
+    step(
+        "gina",
+        "/incident VPN down in the Munich office",
+        &["INC-6 reported", "Suggested: service vpn — 1 of the 1 most similar past incidents; priority P1 — 1 of the 1.", "`/incident INC-6 accept-suggestion`"],
+    );
+    step(
+        "bob",
+        "/incident INC-6 accept-suggestion",
+        &["INC-6: service vpn and priority P1 set, as suggested"],
+    );
+    step(
+        "bob",
+        "/incident INC-6 show",
+        &["Priority: P1", "Service: vpn"],
+    );
 }
 
 #[test]

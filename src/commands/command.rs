@@ -26,6 +26,19 @@ pub enum Command {
     DraftChange(ChangeDraft),
     /// Work or show an existing change.
     Change(TicketRef, ChangeCommand),
+    /// `/kb <title>`: draft a knowledge-base article.
+    DraftArticle(Title),
+    /// `/kb KB-n …`: work or show an article.
+    Article(TicketRef, ArticleCommand),
+    /// `/kb from INC-n | PRB-n`: draft an article from a resolution or a
+    /// known error's workaround.
+    ArticleFrom(TicketRef),
+    /// `/kb search <words>` (the words as typed; the engine checks them
+    /// with the configured synonyms), or `/kb` alone: the latest articles.
+    SearchArticles(Option<String>),
+    /// `/itsm search <words> [kind:…] [status:open]`: every kind of ticket
+    /// and the knowledge base.
+    Search(String),
 }
 
 impl Command {
@@ -63,6 +76,8 @@ impl Command {
                 IncidentCommand::Postmortem => "incident.postmortem",
                 IncidentCommand::PostmortemSet(..) => "incident.postmortem_set",
                 IncidentCommand::AddAction(_) => "incident.action",
+                IncidentCommand::DuplicateOf(_) => "incident.duplicate",
+                IncidentCommand::AcceptSuggestion => "incident.accept_suggestion",
                 IncidentCommand::Act(action) => match action {
                     I::Acknowledge => "incident.ack",
                     I::Assign(_) => "incident.assign",
@@ -82,6 +97,16 @@ impl Command {
             Command::SearchProblems(_) => "problem.search",
             Command::DraftChange(_) => "change.create",
             Command::Change(_, ChangeCommand::Show) => "change.show",
+            Command::DraftArticle(_) => "kb.create",
+            Command::Article(_, ArticleCommand::Show) => "kb.show",
+            Command::Article(_, ArticleCommand::Act(action)) => match action {
+                crate::domain::kb::ArticleAction::Body(_) => "kb.body",
+                crate::domain::kb::ArticleAction::Publish => "kb.publish",
+                crate::domain::kb::ArticleAction::Retire => "kb.retire",
+            },
+            Command::ArticleFrom(_) => "kb.from",
+            Command::SearchArticles(_) => "kb.search",
+            Command::Search(_) => "query.search",
             Command::Change(_, ChangeCommand::Act(action)) => match action {
                 C::Submit => "change.submit",
                 C::Approve(_) => "change.approve",
@@ -152,6 +177,15 @@ pub struct ChangeDraft {
     pub impact: Option<Level>,
     pub likelihood: Option<Level>,
     pub service: Option<String>,
+}
+
+/// What to do with an existing knowledge-base article.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArticleCommand {
+    /// A lifecycle action.
+    Act(crate::domain::kb::ArticleAction),
+    /// Print the article.
+    Show,
 }
 
 /// What to do with an existing change.
@@ -232,6 +266,12 @@ pub enum IncidentCommand {
     PostmortemSet(crate::domain::postmortem::Section, FreeText),
     /// `/incident INC-n action <text> [@owner] [due:YYYY-MM-DD]`.
     AddAction(ActionDraft),
+    /// `/incident INC-n duplicate-of INC-m`: close n as a duplicate of m;
+    /// n's reporter follows m.
+    DuplicateOf(TicketRef),
+    /// `/incident INC-n accept-suggestion`: apply the triage suggestion
+    /// (service and priority).
+    AcceptSuggestion,
 }
 
 /// A new action item as typed.

@@ -5,7 +5,7 @@ use super::reply::{Block, Message};
 
 /// The topics `/itsm help` knows, for refusals.
 pub const TOPICS_HINT: &str =
-    "Topics: incident, change, problem, services, review, automation, queries, roles. For example: `/itsm help change`.";
+    "Topics: incident, change, problem, kb, services, review, automation, queries, roles. For example: `/itsm help change`.";
 
 /// The help text for `topic`, or the overview.
 pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
@@ -30,6 +30,15 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 title: Some("Find and remove the causes of incidents".into()),
                 items: vec![
                     "/problem <cause> [service:<name>] · /problem PRB-n link INC-m · rca <text> · workaround <text> · known-error · fix CHG-n · resolve · close · show · /problem search <words>".into(),
+                ],
+            })
+            .with(Block::List {
+                title: Some("Know and find".into()),
+                items: vec![
+                    "/kb <title> · /kb KB-n body <text> · publish · retire · show · /kb from INC-n|PRB-n · /kb search <words>".into(),
+                    "/itsm search <words> [kind:incident|problem|change|request|kb] [status:open]".into(),
+                    "/incident INC-n duplicate-of INC-m: close a repeat report; its reporter follows INC-m".into(),
+                    "/incident INC-n accept-suggestion: the service and priority suggested from similar resolved incidents".into(),
                 ],
             })
             .with(Block::List {
@@ -59,7 +68,7 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                     "/itsm services · /itsm service <name>: status, availability and error budget".into(),
                     "/itsm oncall [service|rotation]: who is on call now and next".into(),
                     "/itsm actions [mine]: open action items from reviews, overdue ones marked".into(),
-                    "/itsm help <topic>: incident, change, problem, services, review, automation, queries, roles".into(),
+                    "/itsm help <topic>: incident, change, problem, kb, services, review, automation, queries, roles".into(),
                 ],
             })
             .with(Block::Context(
@@ -124,6 +133,23 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 ],
             })
             .with(Block::Context("Recording and working problems needs the engineer role; anyone can show and search.".into())),
+        Some("kb" | "knowledge" | "search" | "articles" | "duplicates") => Message::default()
+            .with(Block::Header("Knowledge and search".into()))
+            .with(Block::Text(
+                "Articles (`KB-n`) write down what the team knows: engineers draft them with `/kb <title>`, or from a resolved incident (`/kb from INC-n`, its resolution) or a problem's workaround (`/kb from PRB-n`), write the body and publish them; everyone reads published articles. New reports are offered up to three matching published articles and known errors, and the open incidents they look like.".into(),
+            ))
+            .with(Block::List {
+                title: Some("Lifecycle: draft → published → retired".into()),
+                items: vec![
+                    "body <text>: write or rewrite it (a published article stays published)".into(),
+                    "publish: needs a body · retire: searches and suggestions leave it out · show".into(),
+                    "/kb search <words> · /kb: the latest articles".into(),
+                    "/itsm search <words> [kind:incident|problem|change|request|kb] [status:open]: everything, best 10 first; \"a phrase\", -left-out".into(),
+                    "/incident INC-n duplicate-of INC-m: closes INC-n; its reporter hears when INC-m is resolved; figures count the pair once".into(),
+                    "/incident INC-n accept-suggestion: a report without a service is offered the service and priority of the most similar resolved incidents, with the reason (`[triage]`)".into(),
+                ],
+            })
+            .with(Block::Context("Synonyms come from `[search.synonyms]` (e.g. vpn = [\"remote access\", \"tunnel\"]) and work both ways.".into())),
         Some("services" | "service" | "oncall" | "on-call" | "status") => Message::default()
             .with(Block::Header("Services and on-call".into()))
             .with(Block::Text(

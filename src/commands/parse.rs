@@ -39,8 +39,9 @@ pub fn parse(command: &str, text: &str, ctx: ParseContext<'_>) -> Result<Command
         "itsm" => parse_itsm(text, ctx),
         "problem" => problem::parse_problem(text, ctx),
         "change" => change::parse_change(text, ctx),
+        "kb" => kb::parse_kb(text),
         other => Err(Refusal::new(format!("`/{other}` is not a command of this bot."))
-            .hint("The commands are /incident, /problem, /change and /itsm; `/itsm help` explains them.")),
+            .hint("The commands are /incident, /problem, /change, /kb and /itsm; `/itsm help` explains them.")),
     }
 }
 
@@ -163,7 +164,7 @@ fn set_once<T>(slot: &mut Option<T>, value: T, what: &str) -> Result<(), Refusal
     Ok(())
 }
 
-const ACTIONS: &str = "ack, assign @user, priority P1-P4, note <text>, hold <reason>, resume, resolve <resolution>, close, reopen <why>, rate 1-5, problem PRB-n, outage [since <time>], public <text>, postmortem, postmortem set <section> <text>, action <text> [@owner] [due:YYYY-MM-DD], show";
+const ACTIONS: &str = "ack, assign @user, priority P1-P4, note <text>, hold <reason>, resume, resolve <resolution>, close, reopen <why>, rate 1-5, problem PRB-n, outage [since <time>], public <text>, postmortem, postmortem set <section> <text>, action <text> [@owner] [due:YYYY-MM-DD], duplicate-of INC-m, accept-suggestion, show";
 
 /// The text after a ticket's verb, with the refusals every verb of every
 /// ticket kind shares.
@@ -286,6 +287,27 @@ fn parse_incident_action(
         "public" => return services::parse_public(reference, rest),
         "postmortem" | "review" => return parse_postmortem(reference, rest),
         "action" => return parse_action(reference, rest, ctx),
+        "accept-suggestion" | "accept_suggestion" => {
+            no_text("accept-suggestion")?;
+            return Ok(IncidentCommand::AcceptSuggestion);
+        }
+        "duplicate-of" | "duplicate_of" | "duplicate" => {
+            let mut words = rest.split_whitespace();
+            let target = match (words.next(), words.next()) {
+                (Some(word), None) => word
+                    .parse::<TicketRef>()
+                    .ok()
+                    .filter(|r| r.kind == TicketKind::Incident),
+                _ => None,
+            };
+            let target = target.ok_or_else(|| {
+                Refusal::new(
+                    "`duplicate-of` names the one open incident this one repeats, e.g. INC-9.",
+                )
+                .hint(usage("duplicate-of INC-9"))
+            })?;
+            return Ok(IncidentCommand::DuplicateOf(target));
+        }
         "rate" => {
             let score = rest
                 .trim()
@@ -438,6 +460,15 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
             "incident" => return parse_incident(rest, ctx),
             "problem" => return problem::parse_problem(rest, ctx),
             "change" => return change::parse_change(rest, ctx),
+            "kb" => return kb::parse_kb(rest),
+            "search" => {
+                if rest.trim().is_empty() {
+                    return Err(Refusal::new("`/itsm search` needs words to look for.").hint(
+                        "For example: `/itsm search vpn drops kind:incident status:open`.",
+                    ));
+                }
+                return Ok(Command::Search(rest.trim().to_string()));
+            }
             "changes" => {
                 use super::command::ScheduleRange;
                 let range = match rest.trim().to_ascii_lowercase().as_str() {
@@ -590,7 +621,7 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
             }
             other => {
                 return Err(Refusal::new(format!("`/itsm {other}` is not a command."))
-                    .hint("`/itsm` knows: help [topic], mine, open [P1…], whoami, timezone [zone], sla, report, changes, services, service <name>, oncall, actions [mine], action <id> done|problem|change, grant, revoke, outbox, incident …, change …, problem …"))
+                    .hint("`/itsm` knows: help [topic], mine, open [P1…], whoami, timezone [zone], sla, report, changes, services, service <name>, oncall, actions [mine], action <id> done|problem|change, grant, revoke, outbox, search <words>, kb …, incident …, change …, problem …"))
             }
         };
     Ok(Command::Query(query))
@@ -598,6 +629,7 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
 
 mod automation;
 mod change;
+mod kb;
 mod problem;
 mod services;
 

@@ -18,6 +18,7 @@ mod load;
 mod operations;
 mod postmortem;
 mod runtime;
+mod search;
 mod secret;
 mod services;
 mod settings;
@@ -39,6 +40,7 @@ pub use postmortem::PostmortemConfig;
 pub use runtime::{
     DigestChannel, DigestConfig, LocaleConfig, OutboxConfig, SchedulerConfig, ShutdownConfig,
 };
+pub use search::{SearchConfig, TriageConfig};
 pub use secret::{Secret, MIN_SECRET_BYTES};
 pub use services::{OncallConfig, PagingConfig, RotationConfig, ServiceConfig};
 pub use settings::{CronSetting, DurationSetting, TimeZoneSetting, UserPatternSetting};
@@ -101,6 +103,12 @@ pub struct Config {
     /// `[log]`: the log format (optional; text).
     #[serde(default)]
     pub log: LogConfig,
+    /// `[search]`: synonyms for search and suggestions (optional).
+    #[serde(default)]
+    pub search: SearchConfig,
+    /// `[triage]`: suggested service and priority (optional).
+    #[serde(default)]
+    pub triage: TriageConfig,
     #[serde(default)]
     pub calendars: std::collections::BTreeMap<String, CalendarConfig>,
     /// The SLA policy built from `[sla]` and `[calendars]` while loading.
@@ -122,6 +130,7 @@ impl Config {
         self.discord.validate()?;
         self.shutdown.validate()?;
         self.retention.validate()?;
+        self.triage.validate()?;
         self.hooks.validate()
     }
 

@@ -9,6 +9,8 @@ pub enum TicketKind {
     Incident,
     Problem,
     Change,
+    /// A knowledge-base article.
+    Kb,
 }
 
 impl TicketKind {
@@ -18,6 +20,7 @@ impl TicketKind {
             TicketKind::Incident => "INC",
             TicketKind::Problem => "PRB",
             TicketKind::Change => "CHG",
+            TicketKind::Kb => "KB",
         }
     }
 
@@ -27,6 +30,7 @@ impl TicketKind {
             TicketKind::Incident => "incident",
             TicketKind::Problem => "problem",
             TicketKind::Change => "change",
+            TicketKind::Kb => "kb",
         }
     }
 
@@ -36,6 +40,7 @@ impl TicketKind {
             TicketKind::Incident => "/incident",
             TicketKind::Problem => "/problem",
             TicketKind::Change => "/change",
+            TicketKind::Kb => "/kb",
         }
     }
 }
@@ -50,7 +55,7 @@ pub struct TicketRef {
 /// Why a token that looks like a reference is not one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReferenceError {
-    #[error("`{0}` is not a ticket reference; references look like INC-12, PRB-3 or CHG-7")]
+    #[error("`{0}` is not a ticket reference; references look like INC-12, PRB-3, CHG-7 or KB-2")]
     Malformed(String),
 }
 
@@ -70,7 +75,8 @@ impl TicketRef {
     /// malformed one can be reported instead of being taken for a title word.
     pub fn looks_like(token: &str) -> bool {
         let upper = token.get(..4).map(str::to_ascii_uppercase);
-        matches!(upper.as_deref(), Some("INC-" | "PRB-" | "CHG-"))
+        let kb = token.get(..3).map(str::to_ascii_uppercase);
+        matches!(upper.as_deref(), Some("INC-" | "PRB-" | "CHG-")) || kb.as_deref() == Some("KB-")
     }
 }
 
@@ -84,6 +90,7 @@ impl FromStr for TicketRef {
             "INC" => TicketKind::Incident,
             "PRB" => TicketKind::Problem,
             "CHG" => TicketKind::Change,
+            "KB" => TicketKind::Kb,
             _ => return Err(malformed()),
         };
         if digits.is_empty() || digits.len() > 13 || !digits.bytes().all(|b| b.is_ascii_digit()) {

@@ -65,10 +65,21 @@ pub enum EventAction {
     CallFailed,
     /// An action item was raised as a problem or a change.
     ActionRaised,
+    /// A knowledge article's body was written or rewritten.
+    Edited,
+    /// A knowledge article was published.
+    Published,
+    /// A knowledge article was retired.
+    Retired,
+    /// An incident was closed as a duplicate of another (`to` names it), or
+    /// took in a duplicate (`to` names the duplicate).
+    Duplicate,
+    /// A triage suggestion was accepted (`to` names what was set).
+    Triaged,
 }
 
 impl EventAction {
-    const ALL: [EventAction; 45] = [
+    const ALL: [EventAction; 50] = [
         EventAction::Created,
         EventAction::Acknowledged,
         EventAction::Assigned,
@@ -114,6 +125,11 @@ impl EventAction {
         EventAction::CallSucceeded,
         EventAction::CallFailed,
         EventAction::ActionRaised,
+        EventAction::Edited,
+        EventAction::Published,
+        EventAction::Retired,
+        EventAction::Duplicate,
+        EventAction::Triaged,
     ];
 
     /// The name stored in `ticket_events.action`.
@@ -164,6 +180,11 @@ impl EventAction {
             EventAction::CallSucceeded => "call_succeeded",
             EventAction::CallFailed => "call_failed",
             EventAction::ActionRaised => "action_raised",
+            EventAction::Edited => "edited",
+            EventAction::Published => "published",
+            EventAction::Retired => "retired",
+            EventAction::Duplicate => "duplicate",
+            EventAction::Triaged => "triaged",
         }
     }
 }

@@ -43,14 +43,16 @@ pub async fn figures(
         "WITH b AS (SELECT $1::timestamptz[] AS bounds, $1[1] AS lo, $1[cardinality($1)] AS hi),
          opened AS (
             SELECT width_bucket(t.created_at, b.bounds) AS k, count(*) AS n
-              FROM tickets t, b
+              FROM tickets t JOIN incidents i ON i.ticket_id = t.id, b
              WHERE t.kind = 'incident' AND t.created_at >= b.lo AND t.created_at < b.hi
+               AND i.duplicate_of IS NULL
              GROUP BY 1),
          responded AS (
             SELECT width_bucket(i.responded_at, b.bounds) AS k, count(*) AS n,
                    avg(extract(epoch FROM i.responded_at - t.created_at))::float8 AS mean
               FROM incidents i JOIN tickets t ON t.id = i.ticket_id, b
              WHERE i.responded_at >= b.lo AND i.responded_at < b.hi
+               AND i.duplicate_of IS NULL
              GROUP BY 1),
          resolved AS (
             SELECT width_bucket(i.resolved_at, b.bounds) AS k,
@@ -60,17 +62,21 @@ pub async fn figures(
                        FILTER (WHERE NOT i.resolved_by_monitoring)::float8 AS mean
               FROM incidents i JOIN tickets t ON t.id = i.ticket_id, b
              WHERE i.resolved_at >= b.lo AND i.resolved_at < b.hi
+               AND i.duplicate_of IS NULL
              GROUP BY 1),
          judged AS (
             SELECT width_bucket(o.stopped_at, b.bounds) AS k, t.priority, true AS met
               FROM sla_outcomes o JOIN tickets t ON t.id = o.ticket_id, b
              WHERE o.counted AND o.stopped_at >= b.lo AND o.stopped_at < b.hi
-               AND o.stopped_at <= o.due_at
+               AND o.stopped_at <= o.due_at AND NOT EXISTS (SELECT 1 FROM incidents d
+                   WHERE d.ticket_id = o.ticket_id AND d.duplicate_of IS NOT NULL)
             UNION ALL
             SELECT width_bucket(o.due_at, b.bounds), t.priority, false
               FROM sla_outcomes o JOIN tickets t ON t.id = o.ticket_id, b
              WHERE o.counted AND o.due_at >= b.lo AND o.due_at < b.hi AND o.due_at < $2
-               AND (o.stopped_at IS NULL OR o.stopped_at > o.due_at)),
+               AND (o.stopped_at IS NULL OR o.stopped_at > o.due_at)
+               AND NOT EXISTS (SELECT 1 FROM incidents d
+                   WHERE d.ticket_id = o.ticket_id AND d.duplicate_of IS NOT NULL)),
          sla AS (
             SELECT k,
                    ARRAY[count(*) FILTER (WHERE met AND priority = 1), count(*) FILTER (WHERE met AND priority = 2),
@@ -285,6 +291,8 @@ pub async fn open_tickets(
         "SELECT kind, COALESCE('P' || priority::text, 'none'), count(*)
          FROM tickets
          WHERE status NOT IN ('resolved', 'closed', 'completed', 'failed', 'rolled_back', 'rejected', 'cancelled')
+           -- Articles are not work waiting for anyone.
+           AND kind <> 'kb'
          GROUP BY 1, 2 ORDER BY 1, 2",
     )
     .fetch_all(conn)

@@ -209,6 +209,8 @@ pub async fn snapshot(pool: &PgPool) -> Vec<Option<String>> {
         "change_approvals",
         "runbook_runs",
         "outbound_calls",
+        "kb_articles",
+        "ticket_followers",
     ] {
         let query = format!("SELECT md5(string_agg(row_to_json(t)::text, ',' ORDER BY row_to_json(t)::text)) FROM {table} t");
         let digest: Option<String> = sqlx::query_scalar(&query).fetch_one(pool).await.unwrap();

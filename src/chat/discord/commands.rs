@@ -150,6 +150,23 @@ pub fn definitions() -> Vec<CreateCommand> {
                     .min_int_value(1)
                     .max_int_value(5),
                 ),
+        )
+        .add_option(
+            sub(
+                "accept-suggestion",
+                "Apply the suggested service and priority",
+            )
+            .add_sub_option(ticket()),
+        )
+        .add_option(
+            sub(
+                "duplicate-of",
+                "Close it as a duplicate of an open incident",
+            )
+            .add_sub_option(ticket())
+            .add_sub_option(
+                text("of", "The open incident it repeats, e.g. INC-9", true).max_length(20),
+            ),
         );
     let role_grant = |name: &str, what: &str| {
         sub(name, what)
@@ -168,6 +185,20 @@ pub fn definitions() -> Vec<CreateCommand> {
     };
     let itsm = CreateCommand::new("itsm")
         .description("Service desk queries and help")
+        .add_option(
+            sub(
+                "search",
+                "Search incidents, problems, changes, requests and articles",
+            )
+            .add_sub_option(
+                text(
+                    "words",
+                    "Words, \"a phrase\", -left-out, kind:incident…, status:open",
+                    true,
+                )
+                .max_length(200),
+            ),
+        )
         .add_option(sub("help", "Help").add_sub_option(text(
             "topic",
             "incident, change, problem, services, review, automation, queries, roles",
@@ -293,6 +324,7 @@ pub fn definitions() -> Vec<CreateCommand> {
         itsm,
         free("change", "Change requests"),
         free("problem", "Problem management"),
+        free("kb", "Knowledge base: articles and search"),
         CreateCommand::new("Create incident").kind(CommandType::Message),
     ]
 }

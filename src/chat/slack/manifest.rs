@@ -22,7 +22,7 @@ pub struct SlashCommand {
 }
 
 /// The slash commands: the SPEC's `/incident`, `/change`, `/problem`,
-/// `/itsm`. A command Slack sends that is not here is refused.
+/// `/itsm`, `/kb`. A command Slack sends that is not here is refused.
 pub const SLASH_COMMANDS: &[SlashCommand] = &[
     SlashCommand {
         command: "/incident",
@@ -43,6 +43,11 @@ pub const SLASH_COMMANDS: &[SlashCommand] = &[
         command: "/change",
         description: "Change requests",
         usage_hint: "[title] | CHG-n show",
+    },
+    SlashCommand {
+        command: "/kb",
+        description: "Knowledge base: articles and search",
+        usage_hint: "search <words> | [title] | KB-n show",
     },
 ];
 
@@ -275,8 +280,11 @@ mod tests {
             .iter()
             .filter_map(|c| c["command"].as_str())
             .collect();
-        // The SPEC's four commands, each of which the engine's grammar takes.
-        assert_eq!(commands, ["/incident", "/itsm", "/problem", "/change"]);
+        // The SPEC's commands, each of which the engine's grammar takes.
+        assert_eq!(
+            commands,
+            ["/incident", "/itsm", "/problem", "/change", "/kb"]
+        );
         for command in &commands {
             assert!(is_registered_command(command));
         }

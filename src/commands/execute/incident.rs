@@ -13,10 +13,9 @@ use crate::commands::reply::{Block, Message, Outcome, Reply};
 use crate::commands::view;
 use crate::domain::automation::Trigger;
 use crate::domain::incident::{Incident, IncidentAction, NewIncident, Origin};
-use crate::domain::problem::{MAX_HINTS, MIN_SHARED_WORDS};
 use crate::domain::timeline::{EventAction, NewEvent};
 use crate::domain::{Platform, Role, TicketRef, UserId};
-use crate::store::opening::{KnownErrorSearch, Opened, Opening};
+use crate::store::opening::{Opened, Opening};
 use crate::store::outbox::OutboxKind;
 use crate::store::{self, StoreError};
 
@@ -185,18 +184,13 @@ impl Engine {
             outcomes: &clocks,
             cards: &cards,
             delivery: request.event_id.as_deref().map(|id| (platform, id)),
-            known_errors: Some(KnownErrorSearch {
-                title: new.title.as_str(),
-                min_shared: MIN_SHARED_WORDS,
-                limit: MAX_HINTS,
-            }),
+            // Known errors are found with the articles after opening
+            // (`suggest`): with the synonyms, and left out where their
+            // article is published.
+            known_errors: None,
         };
-        let (id, number, known_errors) = match store::opening::open(conn, &opening).await {
-            Ok(Opened::New {
-                id,
-                number,
-                known_errors,
-            }) => (id, number, known_errors),
+        let (id, number) = match store::opening::open(conn, &opening).await {
+            Ok(Opened::New { id, number, .. }) => (id, number),
             Ok(Opened::AlreadyHandled) => return self.replay_delivery(conn, request).await,
             Err(StoreError::Conflict(constraint)) if constraint == "tickets_by_origin_message" => {
                 // Someone reported the same message a moment ago.
@@ -212,7 +206,8 @@ impl Engine {
         let paged = self.page_on_call(conn, &incident, now).await?;
         let facts = rules::incident_facts(Trigger::IncidentCreated, &incident, None, now);
         let fired = self.fire_rules(conn, &facts).await?;
-        Ok(self.reported_reply(&incident, &clocks, paged.as_ref(), &known_errors, fired))
+        let suggested = self.suggest(conn, &incident).await?;
+        Ok(self.reported_reply(&incident, &clocks, paged.as_ref(), &suggested, fired))
     }
 
     /// The reply to a report: what was opened, its priority and SLA, whom it
@@ -222,7 +217,7 @@ impl Engine {
         incident: &Incident,
         clocks: &[crate::domain::sla::ClockView],
         paged: Option<&UserId>,
-        known_errors: &[crate::domain::problem::KnownErrorMatch],
+        suggested: &super::kb::Suggested,
         fired: rules::Fired,
     ) -> Reply {
         let matrix = &self.config.incident.priority_matrix;
@@ -254,10 +249,17 @@ impl Engine {
                 user: paged.to_string(),
             });
         }
+        // Published articles, then known errors (MAX_SUGGESTIONS of them
+        // together, as `suggest` found them), then open incidents that look
+        // alike.
+        let mut suggestion_blocks = self.suggestion_blocks(incident.reference(), suggested);
+        let alike_blocks = suggestion_blocks.split_off(suggested.articles.len());
+        message.blocks.extend(suggestion_blocks);
         message.blocks.extend(problem::known_error_blocks(
             incident.reference(),
-            known_errors,
+            &suggested.known_errors,
         ));
+        message.blocks.extend(alike_blocks);
         let reply = fired.annotate(Reply::done(message).about(incident.reference()));
         if delivers_to(incident.origin.platform) {
             reply.privately()
@@ -269,7 +271,7 @@ impl Engine {
     /// Brings the incident's SLA state up to date after a change: pauses
     /// for holds and the time between a resolve and a reopen, the
     /// checkpoints the sweep will post, and each clock's outcome.
-    async fn sync_sla(
+    pub(super) async fn sync_sla(
         &self,
         conn: &mut PgConnection,
         incident: &Incident,
@@ -316,7 +318,7 @@ impl Engine {
 
     /// Queues an update of the incident's card on every platform that shows
     /// it (or should: the one it was reported on). True when any was queued.
-    async fn sync_cards(
+    pub(super) async fn sync_cards(
         &self,
         conn: &mut PgConnection,
         incident: &Incident,
@@ -419,6 +421,9 @@ impl Engine {
         if matches!(action, IncidentAction::Resolve(_)) {
             store::services::end_outage(conn, incident.id, now).await?;
             postmortem::schedule_review_reminder(self, conn, &applied.incident).await?;
+            // No reply names them here (monitoring, rules): the notices do.
+            self.tell_followers(conn, &applied.incident, &mut Message::default())
+                .await?;
         }
         self.sync_sla(conn, &applied.incident, Some((incident, action)), now)
             .await?;
@@ -466,6 +471,11 @@ impl Engine {
         } else {
             None
         };
+        let mut told = Message::default();
+        if matches!(action, IncidentAction::Resolve(_)) {
+            self.tell_followers(conn, &applied.incident, &mut told)
+                .await?;
+        }
         let reporter_platform = applied.incident.reporter.platform();
         if matches!(action, IncidentAction::Resolve(_)) && delivers_to(reporter_platform) {
             store::outbox::enqueue(
@@ -504,6 +514,7 @@ impl Engine {
                 user: paged.to_string(),
             });
         }
+        message.blocks.extend(told.blocks);
         let mut reply = Reply::done(message).about(reference);
         for facts in incident_change_facts(&incident, after, now) {
             reply = self.fire_rules(conn, &facts).await?.annotate(reply);

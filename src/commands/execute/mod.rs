@@ -20,7 +20,6 @@ use crate::clock::Clock;
 use crate::commands::Inbound;
 use crate::config::Config;
 use crate::domain::incident::{IncidentAction, LifecycleRules};
-use crate::domain::problem::{MAX_HINTS, MIN_SHARED_WORDS};
 use crate::domain::roles::RoleSet;
 use crate::domain::{Platform, Role, RoleBook, TicketRef, UserId};
 use crate::store::inbound::Handled;
@@ -29,6 +28,7 @@ use crate::store::{self, Store, StoreError};
 pub mod alerts;
 mod change;
 mod incident;
+pub mod kb;
 mod people;
 pub mod postmortem;
 mod problem;
@@ -349,6 +349,17 @@ impl Engine {
             Command::SearchProblems(words) => self.search_problems(conn, request, &words).await,
             Command::DraftChange(draft) => self.draft_change(conn, request, draft).await,
             Command::Change(reference, command) => self.work_change(conn, request, reference, command).await,
+            Command::Incident(reference, IncidentCommand::AcceptSuggestion) => {
+                self.accept_suggestion(conn, request, reference).await
+            }
+            Command::Incident(reference, IncidentCommand::DuplicateOf(target)) => {
+                self.mark_duplicate(conn, request, reference, target).await
+            }
+            Command::DraftArticle(title) => self.draft_article(conn, request, title).await,
+            Command::Article(reference, command) => self.work_article(conn, request, reference, command).await,
+            Command::ArticleFrom(source) => self.article_from(conn, request, source).await,
+            Command::SearchArticles(words) => self.search_articles(conn, request, words.as_deref()).await,
+            Command::Search(words) => self.search_everything(conn, request, &words).await,
         }
     }
 
@@ -415,14 +426,12 @@ impl Engine {
         let clocks = self
             .sla_policy()
             .clocks(&incident, &[], incident.created_at);
-        let known_errors =
-            store::problems::known_errors_like(conn, &incident.title, MIN_SHARED_WORDS, MAX_HINTS)
-                .await?;
+        let suggested = self.suggest(conn, &incident).await?;
         Ok(self.reported_reply(
             &incident,
             &clocks,
             None,
-            &known_errors,
+            &suggested,
             rules::Fired::default(),
         ))
     }

@@ -277,6 +277,7 @@ impl EventFacts {
             TicketKind::Incident => "incident",
             TicketKind::Change => "change",
             TicketKind::Problem => "problem",
+            TicketKind::Kb => "kb",
         };
         let mut context = json!({
             "event": self.trigger.as_str(),

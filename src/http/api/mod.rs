@@ -4,6 +4,7 @@
 //! `[[api.tokens]]`; errors are `{"error": …}` with the fitting status.
 
 mod dto;
+mod kb;
 mod tickets;
 
 use axum::extract::{Path, Query, State};
@@ -14,6 +15,7 @@ use axum::{Json, Router};
 use utoipa::OpenApi;
 
 pub use dto::*;
+pub use kb::{ArticleDto, CreatedIncidentDto, HitDto, SuggestionsDto};
 
 use super::export;
 use super::HttpState;
@@ -43,6 +45,9 @@ pub fn routes() -> Router<HttpState> {
         .route("/api/v1/changes", get(list_changes))
         .route("/api/v1/changes/{reference}", get(get_change))
         .route("/api/v1/reports/{period}", get(report))
+        .route("/api/v1/kb", get(kb::list_articles))
+        .route("/api/v1/kb/{reference}", get(kb::get_article))
+        .route("/api/v1/search", get(kb::search))
 }
 
 /// The OpenAPI document, generated from the handlers and types below.
@@ -50,7 +55,7 @@ pub fn routes() -> Router<HttpState> {
 #[openapi(
     info(
         title = "itsm-bot API",
-        description = "Incidents, problems, changes and service desk figures."
+        description = "Incidents, problems, changes, knowledge-base articles, search and service desk figures."
     ),
     paths(
         list_incidents,
@@ -61,7 +66,10 @@ pub fn routes() -> Router<HttpState> {
         get_problem,
         list_changes,
         get_change,
-        report
+        report,
+        kb::list_articles,
+        kb::get_article,
+        kb::search
     ),
     components(schemas(
         ErrorBody,
@@ -74,7 +82,11 @@ pub fn routes() -> Router<HttpState> {
         ReportDto,
         FiguresDto,
         ActionItemsDto,
-        ActionItemDto
+        ActionItemDto,
+        ArticleDto,
+        HitDto,
+        SuggestionsDto,
+        CreatedIncidentDto
     )),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -299,7 +311,7 @@ async fn get_postmortem(
     path = "/api/v1/incidents",
     request_body = NewIncidentDto,
     responses(
-        (status = 201, description = "The new incident", body = IncidentDto),
+        (status = 201, description = "The new incident, with the articles, known errors, look-alike open incidents and triage it was offered", body = CreatedIncidentDto),
         (status = 400, description = "A bad field, or the engine refused it", body = ErrorBody),
         (status = 401, description = "No or a wrong token (checked before the body is read)", body = ErrorBody),
         (status = 403, description = "A read-only token", body = ErrorBody),
@@ -309,7 +321,7 @@ async fn get_postmortem(
 async fn create_incident(
     State(state): State<HttpState>,
     request: axum::extract::Request,
-) -> Result<(StatusCode, Json<IncidentDto>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedIncidentDto>), ApiError> {
     // The token first: a stranger's body is never read.
     let caller = caller(&state, request.headers())?;
     if caller.access != ApiAccess::Write {
@@ -341,7 +353,18 @@ async fn create_incident(
                         "the new incident vanished",
                     )
                 })?;
-            Ok((StatusCode::CREATED, Json(IncidentDto::from(&incident))))
+            let suggested = state
+                .engine
+                .suggestions_for(reference)
+                .await?
+                .unwrap_or_default();
+            Ok((
+                StatusCode::CREATED,
+                Json(CreatedIncidentDto {
+                    incident: IncidentDto::from(&incident),
+                    suggestions: SuggestionsDto::from(&suggested),
+                }),
+            ))
         }
         (Outcome::Unavailable, _) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

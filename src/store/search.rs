@@ -1,0 +1,257 @@
+//! Search over every ticket kind and the knowledge base, and the
+//! suggestions offered on a new report. PostgreSQL does the work:
+//! full-text search over weighted `tsvector`s (titles over bodies) ranked
+//! with `ts_rank_cd`, and `pg_trgm` word similarity of titles for typos.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use super::StoreError;
+use crate::domain::problem::KnownErrorMatch;
+use crate::domain::search::{SearchKind, SearchQuery, FINISHED_STATUSES};
+
+/// One search hit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub kind: SearchKind,
+    pub number: i64,
+    pub title: String,
+    pub status: String,
+    pub service: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A published article offered on a new report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleMatch {
+    pub number: i64,
+    pub title: String,
+    pub body: String,
+}
+
+/// An open incident that looks like a new report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alike {
+    pub number: i64,
+    pub title: String,
+    pub service: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A search hit as read: kind, number, title, status, service, created.
+type HitRow = (String, i64, String, String, Option<String>, DateTime<Utc>);
+
+/// Every document a ticket is found by, one row per match, each with its
+/// rank; `$1` is the tsquery text, `$2` what was typed (for trigrams). Each
+/// branch can use its own GIN index.
+const MATCHES: &str = "
+    SELECT t.id, ts_rank_cd(ticket_document(t.title, t.description), q.q) AS rank
+    FROM tickets t, q WHERE ticket_document(t.title, t.description) @@ q.q
+    UNION ALL
+    SELECT k.ticket_id, ts_rank_cd(k.search, q.q) FROM kb_articles k, q WHERE k.search @@ q.q
+    UNION ALL
+    SELECT p.ticket_id, ts_rank_cd(p.search, q.q) FROM problems p, q WHERE p.search @@ q.q
+    UNION ALL
+    SELECT i.ticket_id, ts_rank_cd(to_tsvector('english'::regconfig, coalesce(i.resolution, '')), q.q) / 2
+    FROM incidents i, q WHERE to_tsvector('english'::regconfig, coalesce(i.resolution, '')) @@ q.q
+    UNION ALL
+    -- A typo finds nothing in full text; trigrams of the title still
+    -- match (\"vpn dorps\" → \"VPN drops\"), ranked below real word matches.
+    SELECT t.id, word_similarity($2, t.title) / 10 FROM tickets t WHERE $2 <% t.title";
+
+/// Tickets of every kind (and articles) matching `query`, best first, at
+/// most `limit`. Retired articles are never found; drafts only when
+/// `drafts` (engineers).
+pub async fn search(
+    conn: &mut PgConnection,
+    query: &SearchQuery,
+    drafts: bool,
+    limit: i64,
+) -> Result<Vec<Hit>, StoreError> {
+    let sql = format!(
+        "WITH q AS (SELECT to_tsquery('english', $1) AS q),
+              found AS ({MATCHES}),
+              best AS (SELECT id, sum(rank) AS score FROM found GROUP BY id)
+         SELECT t.kind, t.number, t.title, t.status, s.name AS service, t.created_at
+         FROM best JOIN tickets t ON t.id = best.id
+         LEFT JOIN services s ON s.id = t.service_id
+         WHERE ($3::text IS NULL OR t.kind = $3)
+           AND (NOT $4 OR t.status <> ALL($5))
+           AND (t.kind <> 'kb' OR t.status = 'published' OR ($6 AND t.status = 'draft'))
+           -- Excluded words apply to every document, trigram hits included.
+           AND NOT EXISTS (SELECT 1 FROM unnest($7::text[]) AS x(e)
+                           WHERE ticket_document(t.title, t.description) @@ to_tsquery('english', x.e))
+         ORDER BY best.score DESC, t.created_at DESC
+         LIMIT $8"
+    );
+    let excluded: Vec<String> = query.excluded.iter().map(|term| term.tsquery()).collect();
+    let rows: Vec<HitRow> = sqlx::query_as(&sql)
+        .bind(query.tsquery())
+        .bind(&query.text)
+        .bind(query.kind.map(SearchKind::as_str))
+        .bind(query.open_only)
+        .bind(&FINISHED_STATUSES[..])
+        .bind(drafts)
+        .bind(&excluded)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter()
+        .map(|(kind, number, title, status, service, created_at)| {
+            let kind = SearchKind::ALL
+                .into_iter()
+                .find(|k| k.as_str() == kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("ticket kind `{kind}`")))?;
+            Ok(Hit {
+                kind,
+                number,
+                title,
+                status,
+                service,
+                created_at,
+            })
+        })
+        .collect()
+}
+
+/// Published articles and known errors sharing at least
+/// [`SearchQuery::min_shared`] terms with a new report (synonyms count as
+/// their word), best first: articles, then known errors, at most `limit`
+/// together. A known error whose answer is already a published article
+/// is left out: the article says it better.
+pub async fn answers(
+    conn: &mut PgConnection,
+    query: &SearchQuery,
+    limit: i64,
+) -> Result<(Vec<ArticleMatch>, Vec<KnownErrorMatch>), StoreError> {
+    let rows: Vec<(String, i64, String, Option<String>)> = sqlx::query_as(
+        "WITH q AS (SELECT to_tsquery('english', $1) AS q),
+              terms AS (SELECT to_tsquery('english', x) AS tq FROM unnest($2::text[]) AS x)
+         SELECT kind, number, title, answer FROM (
+            SELECT 'kb' AS kind, t.number, t.title, k.body AS answer,
+                   ts_rank_cd(k.search, q.q) AS rank,
+                   (SELECT count(*) FROM terms WHERE k.search @@ terms.tq) AS shared
+            FROM tickets t JOIN kb_articles k ON k.ticket_id = t.id, q
+            WHERE t.kind = 'kb' AND t.status = 'published' AND k.search @@ q.q
+            UNION ALL
+            SELECT 'problem', t.number, t.title, p.workaround,
+                   ts_rank_cd(p.search, q.q),
+                   (SELECT count(*) FROM terms WHERE p.search @@ terms.tq)
+            FROM tickets t JOIN problems p ON p.ticket_id = t.id, q
+            WHERE t.kind = 'problem' AND t.status = 'known_error' AND p.search @@ q.q
+              AND NOT EXISTS (SELECT 1 FROM kb_articles a JOIN tickets at ON at.id = a.ticket_id
+                              WHERE a.source_ticket_id = t.id AND at.status = 'published')
+         ) found
+         WHERE shared >= $3
+         ORDER BY kind = 'kb' DESC, shared DESC, rank DESC, number DESC
+         LIMIT $4",
+    )
+    .bind(query.tsquery())
+    .bind(query.term_queries())
+    .bind(query.min_shared())
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    let mut articles = Vec::new();
+    let mut known = Vec::new();
+    for (kind, number, title, answer) in rows {
+        if kind == "kb" {
+            articles.push(ArticleMatch {
+                number,
+                title,
+                body: answer.unwrap_or_default(),
+            });
+        } else {
+            known.push(KnownErrorMatch {
+                number,
+                title,
+                workaround: answer,
+            });
+        }
+    }
+    Ok((articles, known))
+}
+
+/// Open incidents (not duplicates themselves, not `except`) that look like
+/// a new report: sharing [`SearchQuery::min_shared`] terms, or a title
+/// that is nearly the same (trigrams). Same service first, then the most
+/// alike, at most `limit`.
+pub async fn alike_open(
+    conn: &mut PgConnection,
+    query: &SearchQuery,
+    service: Option<&str>,
+    except: i64,
+    limit: i64,
+) -> Result<Vec<Alike>, StoreError> {
+    let rows: Vec<(i64, String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
+        "WITH q AS (SELECT to_tsquery('english', $1) AS q),
+              terms AS (SELECT to_tsquery('english', x) AS tq FROM unnest($2::text[]) AS x)
+         SELECT number, title, service, created_at FROM (
+            SELECT t.number, t.title, s.name AS service, t.created_at,
+                   (SELECT count(*) FROM terms
+                    WHERE ticket_document(t.title, t.description) @@ terms.tq) AS shared,
+                   similarity(t.title, $4) AS near
+            FROM tickets t JOIN incidents i ON i.ticket_id = t.id
+            LEFT JOIN services s ON s.id = t.service_id, q
+            WHERE t.kind = 'incident' AND t.status IN ('new', 'acknowledged', 'on_hold')
+              AND i.duplicate_of IS NULL AND t.id <> $5
+              AND (ticket_document(t.title, t.description) @@ q.q OR t.title % $4)
+         ) found
+         WHERE shared >= $3 OR near >= 0.5
+         ORDER BY ($6::text IS NOT NULL AND service = $6) DESC, shared DESC, near DESC, created_at
+         LIMIT $7",
+    )
+    .bind(query.tsquery())
+    .bind(query.term_queries())
+    .bind(query.min_shared())
+    .bind(&query.text)
+    .bind(except)
+    .bind(service)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(number, title, service, created_at)| Alike {
+            number,
+            title,
+            service,
+            created_at,
+        })
+        .collect())
+}
+
+/// The resolved incidents (not duplicates) that read most like `query`,
+/// nearest first, at most `limit`: their service, priority and full-text
+/// rank, for triage.
+pub async fn similar_resolved(
+    conn: &mut PgConnection,
+    query: &SearchQuery,
+    limit: i64,
+) -> Result<Vec<crate::domain::triage::Neighbour>, StoreError> {
+    let rows: Vec<(Option<String>, i16, f32)> = sqlx::query_as(
+        "WITH q AS (SELECT to_tsquery('english', $1) AS q)
+         SELECT s.name, t.priority, ts_rank_cd(ticket_document(t.title, t.description), q.q) AS rank
+         FROM tickets t JOIN incidents i ON i.ticket_id = t.id
+         LEFT JOIN services s ON s.id = t.service_id, q
+         WHERE t.kind = 'incident' AND t.status IN ('resolved', 'closed')
+           AND i.duplicate_of IS NULL
+           AND ticket_document(t.title, t.description) @@ q.q
+         ORDER BY rank DESC, t.created_at DESC
+         LIMIT $2",
+    )
+    .bind(query.tsquery())
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(service, priority, rank)| {
+            Some(crate::domain::triage::Neighbour {
+                service,
+                priority: crate::domain::Priority::from_i16(priority)?,
+                similarity: f64::from(rank),
+            })
+        })
+        .collect())
+}
