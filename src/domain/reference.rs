@@ -9,6 +9,8 @@ pub enum TicketKind {
     Incident,
     Problem,
     Change,
+    /// A service request (`REQ-<n>`).
+    Request,
 }
 
 impl TicketKind {
@@ -18,6 +20,7 @@ impl TicketKind {
             TicketKind::Incident => "INC",
             TicketKind::Problem => "PRB",
             TicketKind::Change => "CHG",
+            TicketKind::Request => "REQ",
         }
     }
 
@@ -27,6 +30,7 @@ impl TicketKind {
             TicketKind::Incident => "incident",
             TicketKind::Problem => "problem",
             TicketKind::Change => "change",
+            TicketKind::Request => "request",
         }
     }
 
@@ -36,6 +40,7 @@ impl TicketKind {
             TicketKind::Incident => "/incident",
             TicketKind::Problem => "/problem",
             TicketKind::Change => "/change",
+            TicketKind::Request => "/request",
         }
     }
 }
@@ -70,7 +75,7 @@ impl TicketRef {
     /// malformed one can be reported instead of being taken for a title word.
     pub fn looks_like(token: &str) -> bool {
         let upper = token.get(..4).map(str::to_ascii_uppercase);
-        matches!(upper.as_deref(), Some("INC-" | "PRB-" | "CHG-"))
+        matches!(upper.as_deref(), Some("INC-" | "PRB-" | "CHG-" | "REQ-"))
     }
 }
 
@@ -84,6 +89,7 @@ impl FromStr for TicketRef {
             "INC" => TicketKind::Incident,
             "PRB" => TicketKind::Problem,
             "CHG" => TicketKind::Change,
+            "REQ" => TicketKind::Request,
             _ => return Err(malformed()),
         };
         if digits.is_empty() || digits.len() > 13 || !digits.bytes().all(|b| b.is_ascii_digit()) {

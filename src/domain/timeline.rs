@@ -65,10 +65,14 @@ pub enum EventAction {
     CallFailed,
     /// An action item was raised as a problem or a change.
     ActionRaised,
+    /// A service request's fulfilment task was done (`to` names it).
+    TaskDone,
+    /// A service request was fulfilled.
+    Fulfilled,
 }
 
 impl EventAction {
-    const ALL: [EventAction; 45] = [
+    const ALL: [EventAction; 47] = [
         EventAction::Created,
         EventAction::Acknowledged,
         EventAction::Assigned,
@@ -114,6 +118,8 @@ impl EventAction {
         EventAction::CallSucceeded,
         EventAction::CallFailed,
         EventAction::ActionRaised,
+        EventAction::TaskDone,
+        EventAction::Fulfilled,
     ];
 
     /// The name stored in `ticket_events.action`.
@@ -164,6 +170,8 @@ impl EventAction {
             EventAction::CallSucceeded => "call_succeeded",
             EventAction::CallFailed => "call_failed",
             EventAction::ActionRaised => "action_raised",
+            EventAction::TaskDone => "task_done",
+            EventAction::Fulfilled => "fulfilled",
         }
     }
 }
@@ -257,6 +265,7 @@ impl Event {
             EventAction::CallSucceeded => "call",
             EventAction::CallFailed => "call failed",
             EventAction::ActionRaised => "action item raised",
+            EventAction::TaskDone => "task done",
             other => other.as_str(),
         };
         format!("{verb}{change}{body}")
