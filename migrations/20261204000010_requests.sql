@@ -45,3 +45,10 @@ CREATE TABLE request_approvals (
     comment   text CHECK (char_length(comment) <= 4000),
     PRIMARY KEY (ticket_id, approver)
 );
+
+-- A catalog item's runbook runs on approval for the request: the run
+-- belongs to the request (its answer goes on the request's timeline).
+ALTER TABLE runbook_runs ADD COLUMN request_id bigint REFERENCES tickets (id);
+ALTER TABLE runbook_runs DROP CONSTRAINT runbook_runs_check;
+ALTER TABLE runbook_runs ADD CONSTRAINT runbook_runs_check
+    CHECK (incident_id IS NOT NULL OR change_id IS NOT NULL OR request_id IS NOT NULL);

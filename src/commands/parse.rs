@@ -39,8 +39,9 @@ pub fn parse(command: &str, text: &str, ctx: ParseContext<'_>) -> Result<Command
         "itsm" => parse_itsm(text, ctx),
         "problem" => problem::parse_problem(text, ctx),
         "change" => change::parse_change(text, ctx),
+        "request" => request::parse_request(text, ctx),
         other => Err(Refusal::new(format!("`/{other}` is not a command of this bot."))
-            .hint("The commands are /incident, /problem, /change and /itsm; `/itsm help` explains them.")),
+            .hint("The commands are /incident, /problem, /change, /request and /itsm; `/itsm help` explains them.")),
     }
 }
 
@@ -438,6 +439,8 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
             "incident" => return parse_incident(rest, ctx),
             "problem" => return problem::parse_problem(rest, ctx),
             "change" => return change::parse_change(rest, ctx),
+            "request" => return request::parse_request(rest, ctx),
+            "requests" => QueryCommand::Requests(request::parse_listing(rest)?),
             "changes" => {
                 use super::command::ScheduleRange;
                 let range = match rest.trim().to_ascii_lowercase().as_str() {
@@ -590,7 +593,7 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
             }
             other => {
                 return Err(Refusal::new(format!("`/itsm {other}` is not a command."))
-                    .hint("`/itsm` knows: help [topic], mine, open [P1…], whoami, timezone [zone], sla, report, changes, services, service <name>, oncall, actions [mine], action <id> done|problem|change, grant, revoke, outbox, incident …, change …, problem …"))
+                    .hint("`/itsm` knows: help [topic], mine, open [P1…], whoami, timezone [zone], sla, report, changes, requests [mine|queue|approvals], services, service <name>, oncall, actions [mine], action <id> done|problem|change, grant, revoke, outbox, incident …, change …, problem …, request …"))
             }
         };
     Ok(Command::Query(query))
@@ -599,6 +602,7 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
 mod automation;
 mod change;
 mod problem;
+mod request;
 mod services;
 
 /// A parked row as `/itsm outbox` names it: `41` (a post), `page-3` (a

@@ -851,52 +851,36 @@ impl ServiceRequest {
                         .change(Some(Fulfilled.to_string()), Closed.as_str()),
                 );
             }
-            RequestAction::RunbookDone { runbook, answer } => {
-                if !matches!(self.status, Approved | InProgress) {
-                    // The request moved on (cancelled) while the call ran:
-                    // the answer is recorded, the state stays.
-                    events.push(
-                        NewEvent::new(EventAction::CallSucceeded)
-                            .change(None, format!("runbook.{runbook}"))
-                            .body(answer.clone()),
-                    );
-                } else {
-                    events.push(
-                        NewEvent::new(EventAction::CallSucceeded)
-                            .change(None, format!("runbook.{runbook}"))
-                            .body(answer.clone()),
-                    );
-                    // The runbook did the work; tasks, if any, stay for people.
-                    if self.remaining_tasks(ctx.item).is_empty() {
-                        self.fulfil(&mut next, &mut events, ctx.now, Some(answer));
-                    } else if self.status == Approved {
-                        next.status = InProgress;
-                        events.push(
-                            NewEvent::new(EventAction::Started)
-                                .change(Some(Approved.to_string()), InProgress.as_str()),
-                        );
-                    }
+            // The call itself is on the timeline already (the outbound
+            // worker records every call); these only move the request.
+            RequestAction::RunbookDone { answer, .. } => match self.status {
+                // The runbook did the work; tasks, if any, stay for people.
+                Approved | InProgress if self.remaining_tasks(ctx.item).is_empty() => {
+                    self.fulfil(&mut next, &mut events, ctx.now, Some(answer));
                 }
-            }
-            RequestAction::RunbookFailed { runbook, error } => {
+                Approved => self.start(&mut next, &mut events),
+                // Cancelled or on hold while the call ran: the state stays.
+                _ => {}
+            },
+            RequestAction::RunbookFailed { .. } => {
+                // In progress, so the team sees it is theirs to finish.
                 if self.status == Approved {
-                    next.status = InProgress;
-                    events.push(
-                        NewEvent::new(EventAction::Started)
-                            .change(Some(Approved.to_string()), InProgress.as_str()),
-                    );
+                    self.start(&mut next, &mut events);
                 }
-                events.push(
-                    NewEvent::new(EventAction::CallFailed)
-                        .change(None, format!("runbook.{runbook}"))
-                        .body(error.clone()),
-                );
             }
         }
         Ok(Applied {
             request: next,
             events,
         })
+    }
+
+    fn start(&self, next: &mut ServiceRequest, events: &mut Vec<NewEvent>) {
+        next.status = RequestStatus::InProgress;
+        events.push(NewEvent::new(EventAction::Started).change(
+            Some(self.status.to_string()),
+            RequestStatus::InProgress.as_str(),
+        ));
     }
 
     fn fulfil(

@@ -293,6 +293,10 @@ pub fn definitions() -> Vec<CreateCommand> {
         itsm,
         free("change", "Change requests"),
         free("problem", "Problem management"),
+        free(
+            "request",
+            "Service requests: ask from the catalog, approve, fulfil",
+        ),
         CreateCommand::new("Create incident").kind(CommandType::Message),
     ]
 }

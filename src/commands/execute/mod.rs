@@ -33,6 +33,7 @@ mod people;
 pub mod postmortem;
 mod problem;
 mod queries;
+mod request;
 mod roles;
 pub(crate) mod rules;
 pub mod runbooks;
@@ -349,6 +350,9 @@ impl Engine {
             Command::SearchProblems(words) => self.search_problems(conn, request, &words).await,
             Command::DraftChange(draft) => self.draft_change(conn, request, draft).await,
             Command::Change(reference, command) => self.work_change(conn, request, reference, command).await,
+            Command::RequestCatalog => Ok(self.request_catalog()),
+            Command::OpenRequest(intake) => self.open_request(conn, request, intake).await,
+            Command::Request(reference, command) => self.work_request(conn, request, reference, command).await,
         }
     }
 
