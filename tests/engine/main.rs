@@ -28,6 +28,7 @@ mod postmortems;
 mod problems;
 mod queries;
 mod refusals;
+mod requests;
 mod retention;
 mod roles;
 mod services;
