@@ -20,6 +20,13 @@ use crate::helpers::Desk;
 const RUNBOOK_SECRET: &str = "runbook-hmac-secret-req23";
 
 fn config(base: &str) -> Config {
+    config_with_env(base, Vec::new())
+}
+
+const READ: &str = "read-token-0123456789";
+const WRITE: &str = "write-token-0123456789";
+
+fn config_with_env(base: &str, env: Vec<(String, String)>) -> Config {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("requests.toml");
     crate::helpers::write_dated(
@@ -66,7 +73,7 @@ runbook = "provision-vm"
         ),
     )
     .unwrap();
-    Config::load_with_env(Some(&path), std::iter::empty()).unwrap()
+    Config::load_with_env(Some(&path), env).unwrap()
 }
 
 #[sqlx::test]
@@ -282,4 +289,98 @@ async fn a_vm_request_runs_its_runbook_and_is_fulfilled_from_the_answer(pool: Pg
     assert!(queue.contains("REQ-2 in_progress"), "{queue}");
     desk.ok("bob", "/request REQ-2 fulfil made it by hand")
         .await;
+}
+
+#[sqlx::test]
+async fn the_api_lists_fetches_and_creates_requests(pool: PgPool) {
+    use axum::http::StatusCode;
+    let tokens = format!(
+        "[{{name=\"reporting\", access=\"read\", token=\"{READ}\"}}, {{name=\"portal\", access=\"write\", token=\"{WRITE}\"}}]"
+    );
+    let desk = Desk::with_config(
+        pool,
+        config_with_env(
+            "http://127.0.0.1:9",
+            vec![("ITSM__API__TOKENS".to_string(), tokens)],
+        ),
+    )
+    .await;
+    desk.ok("eve", "/request laptop model:13-inch").await;
+    desk.ok("eve", "/request access system:payroll").await;
+    let (status, body) = desk
+        .http(
+            "POST",
+            "/api/v1/requests",
+            Some(READ),
+            Some(r#"{"item": "laptop", "fields": {"model": "15-inch"}}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = desk
+        .http(
+            "POST",
+            "/api/v1/requests",
+            Some(WRITE),
+            Some(r#"{"item": "laptop", "fields": {"model": "17-inch"}}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("one of 13-inch, 15-inch"),
+        "{body}"
+    );
+    let (status, body) = desk
+        .http(
+            "POST",
+            "/api/v1/requests",
+            Some(WRITE),
+            Some(r#"{"item": "laptop", "fields": {"model": "15-inch", "reason": "new starter"}, "details": "for Eve"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["reference"], "REQ-3");
+    assert_eq!(body["status"], "awaiting_approval");
+    assert_eq!(body["fields"]["reason"], "new starter");
+    assert_eq!(body["requester"], "shell:api.portal");
+
+    let (status, body) = desk
+        .http("GET", "/api/v1/requests?item=laptop", Some(READ), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["total"], 2, "{body}");
+    let (_, body) = desk
+        .http(
+            "GET",
+            "/api/v1/requests?status=awaiting_approval&item=access",
+            Some(READ),
+            None,
+        )
+        .await;
+    assert_eq!(body["total"], 1, "{body}");
+    let (status, body) = desk
+        .http("GET", "/api/v1/requests?status=done", Some(READ), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = desk
+        .http("GET", "/api/v1/requests/REQ-1", Some(READ), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["item"], "laptop", "{body}");
+    assert_eq!(body["timeline"][0]["action"], "created", "{body}");
+    let (status, _) = desk
+        .http("GET", "/api/v1/requests/REQ-9", Some(READ), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = desk
+        .http("GET", "/api/v1/requests/INC-1", Some(READ), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, csv) = desk
+        .http("GET", "/api/v1/requests?format=csv", Some(READ), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(csv.as_str().unwrap_or_default().contains("REQ-3"), "{csv}");
 }

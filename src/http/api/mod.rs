@@ -4,6 +4,7 @@
 //! `[[api.tokens]]`; errors are `{"error": …}` with the fitting status.
 
 mod dto;
+mod requests;
 mod tickets;
 
 use axum::extract::{Path, Query, State};
@@ -42,6 +43,11 @@ pub fn routes() -> Router<HttpState> {
         .route("/api/v1/problems/{reference}", get(get_problem))
         .route("/api/v1/changes", get(list_changes))
         .route("/api/v1/changes/{reference}", get(get_change))
+        .route(
+            "/api/v1/requests",
+            get(requests::list_requests).post(requests::create_request),
+        )
+        .route("/api/v1/requests/{reference}", get(requests::get_request))
         .route("/api/v1/reports/{period}", get(report))
 }
 
@@ -50,7 +56,7 @@ pub fn routes() -> Router<HttpState> {
 #[openapi(
     info(
         title = "itsm-bot API",
-        description = "Incidents, problems, changes and service desk figures."
+        description = "Incidents, problems, changes, service requests and service desk figures."
     ),
     paths(
         list_incidents,
@@ -61,6 +67,9 @@ pub fn routes() -> Router<HttpState> {
         get_problem,
         list_changes,
         get_change,
+        requests::list_requests,
+        requests::get_request,
+        requests::create_request,
         report
     ),
     components(schemas(
@@ -69,6 +78,8 @@ pub fn routes() -> Router<HttpState> {
         ProblemDto,
         ChangeDto,
         ApprovalDto,
+        RequestDto,
+        NewRequestDto,
         EventDto,
         NewIncidentDto,
         ReportDto,
