@@ -398,12 +398,12 @@ pub enum RequestError {
         attempted: &'static str,
         hint: String,
     },
-    #[error("{reference} is your own request; a requester never approves their own, {approvers} approve it")]
+    #[error("{reference} is your own request; a requester never approves their own (approvers: {approvers})")]
     OwnApproval {
         reference: TicketRef,
         approvers: String,
     },
-    #[error("you are not an approver of `{item}` requests; {approvers} approve them")]
+    #[error("you are not an approver of `{item}` requests (approvers: {approvers})")]
     NotApprover { item: String, approvers: String },
     #[error(
         "you already approved {reference}; it needs approvals from {needed} different approvers"

@@ -95,7 +95,7 @@ async fn a_laptop_goes_from_ask_to_fulfilled(pool: PgPool) {
     let own = desk.refused("alice", "/request REQ-1 approve").await;
     assert!(own.contains("never approves their own"), "{own}");
     let stranger = desk.refused("bob", "/request REQ-1 approve").await;
-    assert!(stranger.contains("shell:mia approve"), "{stranger}");
+    assert!(stranger.contains("(approvers: shell:mia)"), "{stranger}");
     desk.refused("bob", "/request REQ-1 take").await;
     let approved = desk.ok("mia", "/request REQ-1 approve budget ok").await;
     assert!(approved.contains("REQ-1 approved"), "{approved}");
