@@ -54,9 +54,12 @@ pub(super) fn parse_request(text: &str, _ctx: ParseContext<'_>) -> Result<Comman
     }))
 }
 
+/// `field:value` pairs as typed, and the other words.
+type Split = (Vec<(String, String)>, Vec<String>);
+
 /// Splits `field:value` pairs (values may be quoted: `reason:"new
 /// starter"`) from the words of free text.
-fn split_fields(text: &str) -> Result<(Vec<(String, String)>, Vec<String>), Refusal> {
+fn split_fields(text: &str) -> Result<Split, Refusal> {
     let mut fields = Vec::new();
     let mut words = Vec::new();
     let mut rest = text.trim_start();
