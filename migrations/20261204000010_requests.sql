@@ -52,3 +52,12 @@ ALTER TABLE runbook_runs ADD COLUMN request_id bigint REFERENCES tickets (id);
 ALTER TABLE runbook_runs DROP CONSTRAINT runbook_runs_check;
 ALTER TABLE runbook_runs ADD CONSTRAINT runbook_runs_check
     CHECK (incident_id IS NOT NULL OR change_id IS NOT NULL OR request_id IS NOT NULL);
+
+-- Approver reminders posted by the sweep: once to the approvers, then once
+-- more for the team, whichever replica gets there first.
+CREATE TABLE request_reminders (
+    ticket_id bigint NOT NULL REFERENCES tickets (id),
+    kind      text NOT NULL CHECK (kind IN ('approvers', 'team')),
+    posted_at timestamptz NOT NULL,
+    PRIMARY KEY (ticket_id, kind)
+);

@@ -68,6 +68,7 @@ impl Config {
             &config.automation.compiled_runbooks,
             &config.calendars,
             &config.oncall.rotations,
+            locale,
         )?;
         config.check_secrets(&vars)?;
         config.validate()?;

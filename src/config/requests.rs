@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::{invalid, CalendarConfig, ConfigError, DurationSetting, RotationConfig};
 use crate::domain::automation::runbook::Runbook;
+use crate::domain::calendar::{BusinessCalendar, Hours};
 use crate::domain::request::{Approver, CatalogItem, FieldKind, FieldSpec, Team};
 use crate::domain::{Role, UserId};
 
@@ -19,13 +20,17 @@ use crate::domain::{Role, UserId};
 pub struct RequestsConfig {
     #[serde(default)]
     pub catalog: Vec<CatalogItemConfig>,
-    /// An approval waiting this long (business time of the item's
-    /// calendar) reminds the approvers; default one day.
+    /// An approval waiting this long (counted in the item's calendar, or
+    /// office days 09:00–17:00 UTC) reminds the approvers; default `8h`,
+    /// one business day.
     #[serde(default = "default_remind")]
     pub remind_approvers_after: DurationSetting,
     /// The catalog, checked.
     #[serde(skip)]
     pub items: Vec<CatalogItem>,
+    /// The business calendars items count in, by name.
+    #[serde(skip)]
+    pub calendars: BTreeMap<String, BusinessCalendar>,
 }
 
 impl Default for RequestsConfig {
@@ -34,12 +39,13 @@ impl Default for RequestsConfig {
             catalog: Vec::new(),
             remind_approvers_after: default_remind(),
             items: Vec::new(),
+            calendars: BTreeMap::new(),
         }
     }
 }
 
 fn default_remind() -> DurationSetting {
-    DurationSetting(chrono::Duration::days(1))
+    DurationSetting(chrono::Duration::hours(8))
 }
 
 /// One `[[requests.catalog]]` entry as written.
@@ -89,6 +95,19 @@ impl RequestsConfig {
         self.items.iter().find(|i| i.name == name)
     }
 
+    /// The hours `item`'s times count in: its calendar's business hours,
+    /// else office days (Monday to Friday) in UTC, since people, not
+    /// pagers, approve and fulfil requests.
+    pub fn hours(&self, item: &CatalogItem) -> Hours {
+        let calendar = item
+            .calendar
+            .as_ref()
+            .and_then(|name| self.calendars.get(name))
+            .cloned()
+            .unwrap_or_else(BusinessCalendar::office_utc);
+        Hours::Business(calendar)
+    }
+
     /// Checks the catalog against the runbooks, calendars and rotations it
     /// names and builds [`RequestsConfig::items`].
     pub(super) fn build(
@@ -96,7 +115,14 @@ impl RequestsConfig {
         runbooks: &[Runbook],
         calendars: &BTreeMap<String, CalendarConfig>,
         rotations: &[RotationConfig],
+        locale: chrono_tz::Tz,
     ) -> Result<(), ConfigError> {
+        if self.remind_approvers_after.0 <= chrono::Duration::zero() {
+            return Err(invalid(
+                "requests.remind_approvers_after",
+                "must be longer than nothing, e.g. \"1d\"",
+            ));
+        }
         let mut names = BTreeSet::new();
         let mut items = Vec::with_capacity(self.catalog.len());
         for (index, entry) in self.catalog.iter().enumerate() {
@@ -298,6 +324,7 @@ impl RequestsConfig {
             });
         }
         self.items = items;
+        self.calendars = super::sla::build_calendars(calendars, locale)?;
         Ok(())
     }
 }

@@ -352,3 +352,45 @@ pub async fn list(
         .await?;
     Ok((requests, total))
 }
+
+/// Requests awaiting approval since before `asked_before` that have not
+/// had both reminders yet, oldest first (at most `limit`).
+pub async fn reminder_candidates(
+    conn: &mut PgConnection,
+    asked_before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<ServiceRequest>, StoreError> {
+    let query = format!(
+        "{SELECT_REQUEST}
+         WHERE t.kind = 'request' AND t.status = 'awaiting_approval' AND t.created_at <= $1
+           AND (SELECT count(*) FROM request_reminders m WHERE m.ticket_id = t.id) < 2
+         ORDER BY t.created_at, t.id LIMIT $2"
+    );
+    let rows: Vec<RequestRow> = sqlx::query_as(&query)
+        .bind(asked_before)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    with_approvals(conn, rows).await
+}
+
+/// Claims reminder `kind` (`approvers` or `team`) of request `ticket_id`;
+/// false when it was posted before (by this or another replica).
+pub async fn claim_reminder(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    kind: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO request_reminders (ticket_id, kind, posted_at) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(ticket_id)
+    .bind(kind)
+    .bind(at)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}

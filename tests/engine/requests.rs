@@ -384,3 +384,66 @@ async fn the_api_lists_fetches_and_creates_requests(pool: PgPool) {
     assert_eq!(status, StatusCode::OK);
     assert!(csv.as_str().unwrap_or_default().contains("REQ-3"), "{csv}");
 }
+
+#[sqlx::test]
+async fn approvers_are_reminded_once_after_a_business_day_then_the_team(pool: PgPool) {
+    use chrono::Duration;
+    use itsm_bot::scheduler::sweep::sweep;
+    let desk = Desk::with_config(pool, config("http://127.0.0.1:9")).await;
+    // Wednesday 09:00: a business day (office, 09:00-17:00) ends at 17:00.
+    desk.ok("eve", "/request laptop model:13-inch").await;
+    desk.ok("eve", "/request vm size:small name:web-1").await;
+    let start = crate::helpers::start();
+    let texts = |posted: Vec<itsm_bot::commands::notice::Posted>| -> Vec<String> {
+        posted.into_iter().map(|p| p.text).collect()
+    };
+    let early = texts(
+        sweep(&desk.engine, start + Duration::minutes(479))
+            .await
+            .unwrap(),
+    );
+    assert!(early.iter().all(|t| !t.contains("REQ-1")), "{early:?}");
+    let due = texts(
+        sweep(&desk.engine, start + Duration::hours(8))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        due.iter().filter(|t| t.contains("REQ-1")).count(),
+        1,
+        "{due:?}"
+    );
+    assert!(
+        due[0].contains("waited 8h") && due[0].contains("shell:mia"),
+        "{due:?}"
+    );
+    let again = texts(
+        sweep(&desk.engine, start + Duration::hours(9))
+            .await
+            .unwrap(),
+    );
+    assert!(again.iter().all(|t| !t.contains("REQ-1")), "{again:?}");
+    // Thursday 17:00: two business days; the team hears once.
+    let team = texts(
+        sweep(&desk.engine, start + Duration::hours(32))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(team.len(), 1, "{team:?}");
+    assert!(team[0].contains("Team (role:engineer)"), "{team:?}");
+    let after = texts(
+        sweep(&desk.engine, start + Duration::hours(80))
+            .await
+            .unwrap(),
+    );
+    assert!(after.is_empty(), "{after:?}");
+    // An approved request is not reminded.
+    desk.ok("eve", "/request laptop model:15-inch").await;
+    desk.ok("mia", "/request REQ-3 approve").await;
+    let none = texts(
+        sweep(&desk.engine, start + Duration::hours(200))
+            .await
+            .unwrap(),
+    );
+    assert!(none.is_empty(), "{none:?}");
+}

@@ -54,7 +54,7 @@ fn the_spec_catalog_loads_with_its_defaults() {
     assert_eq!(vm.runbook.as_deref(), Some("provision-vm"));
     assert_eq!(
         config.requests.remind_approvers_after.0,
-        chrono::Duration::days(1)
+        chrono::Duration::hours(8)
     );
     assert!(Config::defaults().unwrap().requests.items.is_empty());
 }
