@@ -97,6 +97,7 @@ async fn a_laptop_goes_from_ask_to_fulfilled(pool: PgPool) {
     let stranger = desk.refused("bob", "/request REQ-1 approve").await;
     assert!(stranger.contains("(approvers: shell:mia)"), "{stranger}");
     desk.refused("bob", "/request REQ-1 take").await;
+    desk.clock.advance(chrono::Duration::hours(1));
     let approved = desk.ok("mia", "/request REQ-1 approve budget ok").await;
     assert!(approved.contains("REQ-1 approved"), "{approved}");
     desk.refused("mia", "/request REQ-1 take").await;
@@ -140,6 +141,17 @@ async fn a_laptop_goes_from_ask_to_fulfilled(pool: PgPool) {
         .await;
     assert!(closed.contains("closed"), "{closed}");
     assert!(desk.ok("alice", "/itsm requests").await.contains("none"));
+    // A rolling report ends now, and its span leaves out its end instant.
+    desk.clock.advance(chrono::Duration::minutes(1));
+    let report = desk.ok("bob", "/itsm report week").await;
+    assert!(
+        report.contains("Service requests") && report.contains("1 opened · 1 fulfilled"),
+        "{report}"
+    );
+    assert!(
+        report.contains("1 approved (mean approval time 1h"),
+        "{report}"
+    );
 }
 
 #[sqlx::test]

@@ -291,6 +291,22 @@ pub struct FiguresDto {
     pub csat_answers: i64,
     pub changes: ChangeFiguresDto,
     pub problems: ProblemFiguresDto,
+    pub requests: RequestFiguresDto,
+}
+
+/// Service request fulfilment in a span.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RequestFiguresDto {
+    /// Requests asked for in the span.
+    pub opened: i64,
+    /// Requests fulfilled in the span, and their mean time from ask to
+    /// fulfilment in seconds.
+    pub fulfilled: i64,
+    pub time_to_fulfil_seconds: Option<i64>,
+    /// Requests that needed approval approved in the span, and their mean
+    /// time from ask to approval in seconds.
+    pub approved: i64,
+    pub approval_time_seconds: Option<i64>,
 }
 
 /// Change enablement in a span.
@@ -354,6 +370,13 @@ impl From<&Figures> for FiguresDto {
             problems: ProblemFiguresDto {
                 opened: figures.problems.opened,
                 incidents_linked: figures.problems.incidents_linked,
+            },
+            requests: RequestFiguresDto {
+                opened: figures.requests.opened,
+                fulfilled: figures.requests.fulfilled,
+                time_to_fulfil_seconds: figures.requests.time_to_fulfil.map(|d| d.num_seconds()),
+                approved: figures.requests.approved,
+                approval_time_seconds: figures.requests.approval_time.map(|d| d.num_seconds()),
             },
         }
     }
