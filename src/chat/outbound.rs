@@ -375,10 +375,14 @@ impl<D: Deliver> OutboxQueue<D> {
                 ))));
             }
             let posted = store::messages::find(conn, ticket_id, platform).await?;
+            let now = self.clock.now();
+            let events = store::timeline::list(conn, ticket_id).await?;
             let card = view::request::request_message(
                 &request,
                 self.config.requests.item(&request.item),
+                view::request::clock_of(&self.config.requests, &request, &events, now),
                 self.config.locale.zone(),
+                now,
             );
             return Ok(Ok(Job::Card {
                 ticket_id,

@@ -904,6 +904,74 @@ impl ServiceRequest {
     }
 }
 
+/// Where a request's fulfilment clock stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FulfilClock {
+    /// Not started: awaiting approval (the clock starts at approval).
+    NotStarted,
+    /// Running: due at this instant.
+    Due(DateTime<Utc>),
+    /// Paused: on hold, waiting on the requester, with this much counted
+    /// time left.
+    Paused { left: Duration },
+    /// Fulfilled at `at`, on time or not.
+    Stopped { at: DateTime<Utc>, met: bool },
+}
+
+/// The fulfilment clock of a request approved at `approved_at` (if yet),
+/// counted in `hours` for `within`, paused for every hold in `holds`
+/// (start, end; `None` while still on hold), as it stands at `now` or at
+/// fulfilment. Pure: the holds come from the request's timeline.
+pub fn fulfil_clock(
+    approved_at: Option<DateTime<Utc>>,
+    fulfilled_at: Option<DateTime<Utc>>,
+    within: Duration,
+    hours: &super::calendar::Hours,
+    holds: &[(DateTime<Utc>, Option<DateTime<Utc>>)],
+    now: DateTime<Utc>,
+) -> FulfilClock {
+    let Some(start) = approved_at else {
+        return FulfilClock::NotStarted;
+    };
+    let paused: Duration = holds
+        .iter()
+        .filter(|(from, _)| *from >= start)
+        .map(|(from, to)| hours.elapsed(*from, to.unwrap_or(now)))
+        .fold(Duration::zero(), |sum, d| sum + d);
+    let due = hours.add(start, within + paused);
+    if let Some(at) = fulfilled_at {
+        return FulfilClock::Stopped { at, met: at <= due };
+    }
+    if holds
+        .iter()
+        .any(|(from, to)| *from >= start && to.is_none())
+    {
+        let counted = hours.elapsed(start, now) - paused;
+        return FulfilClock::Paused {
+            left: within - counted,
+        };
+    }
+    FulfilClock::Due(due)
+}
+
+/// The holds of a request from its timeline's held and resumed events, in
+/// order: (held at, resumed at).
+pub fn holds_of(events: &[super::timeline::Event]) -> Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> {
+    let mut holds: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> = Vec::new();
+    for event in events {
+        match event.action {
+            EventAction::Held => holds.push((event.at, None)),
+            EventAction::Resumed => {
+                if let Some(last) = holds.last_mut().filter(|h| h.1.is_none()) {
+                    last.1 = Some(event.at);
+                }
+            }
+            _ => {}
+        }
+    }
+    holds
+}
+
 /// The catalog item closest to `word` by edit distance, for a did-you-mean.
 pub fn closest<'a>(catalog: &'a [CatalogItem], word: &str) -> Option<&'a CatalogItem> {
     let word = word.to_ascii_lowercase();

@@ -92,6 +92,8 @@ async fn a_laptop_goes_from_ask_to_fulfilled(pool: PgPool) {
         .await;
     assert!(asked.contains("REQ-1 asked"), "{asked}");
     assert!(asked.contains("shell:mia"), "{asked}");
+    let waiting = desk.ok("alice", "/request REQ-1 show").await;
+    assert!(waiting.contains("Fulfil: starts at approval"), "{waiting}");
     let own = desk.refused("alice", "/request REQ-1 approve").await;
     assert!(own.contains("never approves their own"), "{own}");
     let stranger = desk.refused("bob", "/request REQ-1 approve").await;
@@ -114,7 +116,22 @@ async fn a_laptop_goes_from_ask_to_fulfilled(pool: PgPool) {
     desk.refused("bob", "/request REQ-1 task 2 done").await;
     desk.refused("bob", "/request REQ-1 task 4 done").await;
     desk.ok("bob", "/request REQ-1 task 1 done").await;
+    let running = desk.ok("bob", "/request REQ-1 show").await;
+    // 3d is 72 counted hours, as in SLA policies: nine office days
+    // (09:00-17:00) from Wednesday 10:00.
+    assert!(
+        running.contains(&format!(
+            "Fulfil: by {}",
+            crate::helpers::dated("2026-12-08 10:00")
+        )),
+        "{running}"
+    );
     desk.ok("bob", "/request REQ-1 hold which colour?").await;
+    let paused = desk.ok("bob", "/request REQ-1 show").await;
+    assert!(
+        paused.contains("Fulfil: paused on hold, 3d of business time left"),
+        "{paused}"
+    );
     desk.refused("bob", "/request REQ-1 task 3 done").await;
     desk.ok("alice", "/request REQ-1 resume").await;
     let last = desk.ok("bob", "/request REQ-1 task 3 done").await;
@@ -125,6 +142,7 @@ async fn a_laptop_goes_from_ask_to_fulfilled(pool: PgPool) {
     assert!(done.contains("REQ-1 fulfilled"), "{done}");
     let shown = desk.ok("eve", "/request REQ-1 show").await;
     for expected in [
+        "Fulfil: met",
         "fulfilled",
         "new starter",
         "for Eve in sales",

@@ -203,10 +203,11 @@ impl Engine {
                     .ok_or_else(|| no_such_request(reference))?;
                 let events = store::timeline::list(conn, found.id).await?;
                 return Ok(Reply::answer(view::request::request_card(
+                    &self.config.requests,
                     &found,
-                    self.config.requests.item(&found.item),
                     &events,
                     self.zone(),
+                    self.clock.now(),
                 ))
                 .about(reference));
             }

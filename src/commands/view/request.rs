@@ -5,7 +5,11 @@ use chrono_tz::Tz;
 
 use super::incident::{timeline_line, when};
 use crate::commands::reply::{Block, Message};
-use crate::domain::request::{CatalogItem, RequestStatus, ServiceRequest};
+use crate::config::RequestsConfig;
+use crate::domain::duration::format_duration;
+use crate::domain::request::{
+    fulfil_clock, holds_of, CatalogItem, FulfilClock, RequestStatus, ServiceRequest,
+};
 use crate::domain::timeline::Event;
 
 /// The catalog for `/request`: each item with its form.
@@ -68,8 +72,50 @@ pub fn request_line(request: &ServiceRequest, item: Option<&CatalogItem>) -> Str
     )
 }
 
+/// The fulfilment clock of `request` at `now`, when its item has
+/// `fulfil_within`; `events` is its timeline (for the holds).
+pub fn clock_of(
+    settings: &RequestsConfig,
+    request: &ServiceRequest,
+    events: &[Event],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<FulfilClock> {
+    let item = settings.item(&request.item)?;
+    let within = item.fulfil_within?;
+    Some(fulfil_clock(
+        request.approved_at,
+        request.fulfilled_at,
+        within,
+        &settings.hours(item),
+        &holds_of(events),
+        now,
+    ))
+}
+
+/// The clock as a card field.
+fn clock_text(clock: FulfilClock, zone: Tz, now: chrono::DateTime<chrono::Utc>) -> String {
+    match clock {
+        FulfilClock::NotStarted => "starts at approval".into(),
+        FulfilClock::Due(due) if due <= now => format!("⚠️ overdue since {}", when(due, zone)),
+        FulfilClock::Due(due) => format!("by {}", when(due, zone)),
+        FulfilClock::Paused { left } => format!(
+            "paused on hold, {} of business time left",
+            format_duration(left.max(chrono::Duration::zero()))
+        ),
+        FulfilClock::Stopped { met: true, .. } => "met".into(),
+        FulfilClock::Stopped { met: false, .. } => "missed".into(),
+    }
+}
+
 /// The request's fields, approvals and tasks: the card and `show` share it.
-pub fn request_message(request: &ServiceRequest, item: Option<&CatalogItem>, zone: Tz) -> Message {
+/// `clock` is its fulfilment clock at `now`, when its item has one.
+pub fn request_message(
+    request: &ServiceRequest,
+    item: Option<&CatalogItem>,
+    clock: Option<FulfilClock>,
+    zone: Tz,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Message {
     let mut fields = vec![
         ("Status".to_string(), request.status.to_string()),
         ("Item".to_string(), request.item.clone()),
@@ -78,6 +124,9 @@ pub fn request_message(request: &ServiceRequest, item: Option<&CatalogItem>, zon
     ];
     if let Some(assignee) = &request.assignee {
         fields.push(("Taken by".into(), assignee.display_name()));
+    }
+    if let Some(clock) = clock {
+        fields.push(("Fulfil".into(), clock_text(clock, zone, now)));
     }
     for (name, value) in &request.fields {
         fields.push((name.clone(), value.clone()));
@@ -173,12 +222,15 @@ fn next_step(request: &ServiceRequest) -> String {
 
 /// The whole request with its timeline, for `show`.
 pub fn request_card(
+    settings: &RequestsConfig,
     request: &ServiceRequest,
-    item: Option<&CatalogItem>,
     events: &[Event],
     zone: Tz,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Message {
-    request_message(request, item, zone).with(Block::List {
+    let item = settings.item(&request.item);
+    let clock = clock_of(settings, request, events, now);
+    request_message(request, item, clock, zone, now).with(Block::List {
         title: Some(format!("Timeline ({} events)", events.len())),
         items: events.iter().map(|e| timeline_line(e, zone)).collect(),
     })

@@ -326,3 +326,78 @@ fn did_you_mean_finds_near_names() {
     );
     assert!(closest(&catalog, "coffee").is_none());
 }
+
+#[test]
+fn the_fulfilment_clock_counts_business_time_and_pauses_on_hold() {
+    use crate::domain::calendar::{BusinessCalendar, Hours};
+    let hours = Hours::Business(BusinessCalendar::office_utc());
+    // Wednesday 09:00; 16h of office time is due Thursday 17:00.
+    let approved = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
+    let within = Duration::hours(16);
+    let thursday_five = Utc.with_ymd_and_hms(2026, 11, 26, 17, 0, 0).unwrap();
+    assert_eq!(
+        fulfil_clock(None, None, within, &hours, &[], approved),
+        FulfilClock::NotStarted
+    );
+    assert_eq!(
+        fulfil_clock(Some(approved), None, within, &hours, &[], approved),
+        FulfilClock::Due(thursday_five)
+    );
+    // Two office hours on hold move it to Friday 11:00.
+    let held = approved + Duration::hours(1);
+    let holds = [(held, Some(held + Duration::hours(2)))];
+    let friday_eleven = Utc.with_ymd_and_hms(2026, 11, 27, 11, 0, 0).unwrap();
+    assert_eq!(
+        fulfil_clock(
+            Some(approved),
+            None,
+            within,
+            &hours,
+            &holds,
+            approved + Duration::hours(5)
+        ),
+        FulfilClock::Due(friday_eleven)
+    );
+    let open_hold = [(held, None)];
+    assert_eq!(
+        fulfil_clock(
+            Some(approved),
+            None,
+            within,
+            &hours,
+            &open_hold,
+            held + Duration::hours(3)
+        ),
+        FulfilClock::Paused {
+            left: Duration::hours(15)
+        }
+    );
+    assert_eq!(
+        fulfil_clock(
+            Some(approved),
+            Some(friday_eleven),
+            within,
+            &hours,
+            &holds,
+            friday_eleven
+        ),
+        FulfilClock::Stopped {
+            at: friday_eleven,
+            met: true
+        }
+    );
+    assert_eq!(
+        fulfil_clock(
+            Some(approved),
+            Some(friday_eleven),
+            within,
+            &hours,
+            &[],
+            friday_eleven
+        ),
+        FulfilClock::Stopped {
+            at: friday_eleven,
+            met: false
+        }
+    );
+}
