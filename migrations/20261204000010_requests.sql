@@ -61,3 +61,12 @@ CREATE TABLE request_reminders (
     posted_at timestamptz NOT NULL,
     PRIMARY KEY (ticket_id, kind)
 );
+
+-- Fulfilment clock warnings (percent of `fulfil_within` used, 100 = breach)
+-- posted by the sweep, once per request and threshold across replicas.
+CREATE TABLE request_clock_alerts (
+    ticket_id bigint NOT NULL REFERENCES tickets (id),
+    threshold smallint NOT NULL CHECK (threshold BETWEEN 1 AND 100),
+    posted_at timestamptz NOT NULL,
+    PRIMARY KEY (ticket_id, threshold)
+);

@@ -954,6 +954,37 @@ pub fn fulfil_clock(
     FulfilClock::Due(due)
 }
 
+/// Business time counted on a fulfilment clock started at `start`, by
+/// `now`, less the time on hold.
+pub fn fulfil_counted(
+    start: DateTime<Utc>,
+    hours: &super::calendar::Hours,
+    holds: &[(DateTime<Utc>, Option<DateTime<Utc>>)],
+    now: DateTime<Utc>,
+) -> Duration {
+    let paused = holds
+        .iter()
+        .filter(|(from, _)| *from >= start)
+        .map(|(from, to)| hours.elapsed(*from, to.unwrap_or(now).min(now)))
+        .fold(Duration::zero(), |sum, d| sum + d);
+    hours.elapsed(start, now) - paused
+}
+
+/// The highest of `thresholds` (percent, ascending, 100 = breach) that
+/// `counted` of `within` has reached, if any.
+pub fn threshold_reached(counted: Duration, within: Duration, thresholds: &[u8]) -> Option<u8> {
+    let within = within.num_seconds();
+    if within <= 0 {
+        return None;
+    }
+    let used = counted.num_seconds().saturating_mul(100);
+    thresholds
+        .iter()
+        .copied()
+        .filter(|t| used >= within.saturating_mul(i64::from(*t)))
+        .max()
+}
+
 /// The holds of a request from its timeline's held and resumed events, in
 /// order: (held at, resumed at).
 pub fn holds_of(events: &[super::timeline::Event]) -> Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> {

@@ -394,3 +394,44 @@ pub async fn claim_reminder(
     .rows_affected();
     Ok(inserted == 1)
 }
+
+/// Approved and in-progress requests (their fulfilment clocks run), oldest
+/// approval first, that have not had their breach alert (at most `limit`).
+pub async fn running_clocks(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<ServiceRequest>, StoreError> {
+    let query = format!(
+        "{SELECT_REQUEST}
+         WHERE t.kind = 'request' AND t.status IN ('approved', 'in_progress')
+           AND r.approved_at IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM request_clock_alerts a WHERE a.ticket_id = t.id AND a.threshold = 100)
+         ORDER BY r.approved_at, t.id LIMIT $1"
+    );
+    let rows: Vec<RequestRow> = sqlx::query_as(&query)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    with_approvals(conn, rows).await
+}
+
+/// Claims the fulfilment clock alert at `threshold` percent of request
+/// `ticket_id`; false when it was posted before.
+pub async fn claim_clock_alert(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    threshold: u8,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO request_clock_alerts (ticket_id, threshold, posted_at) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(ticket_id)
+    .bind(i16::from(threshold))
+    .bind(at)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}

@@ -475,5 +475,67 @@ async fn approvers_are_reminded_once_after_a_business_day_then_the_team(pool: Pg
             .await
             .unwrap(),
     );
-    assert!(none.is_empty(), "{none:?}");
+    assert!(none.iter().all(|t| !t.contains("⏰")), "{none:?}");
+}
+
+#[sqlx::test]
+async fn the_fulfilment_clock_warns_once_then_alerts_the_breach_once(pool: PgPool) {
+    use chrono::Duration;
+    use itsm_bot::scheduler::sweep::sweep;
+    let desk = Desk::with_config(pool, config("http://127.0.0.1:9")).await;
+    // Approved Wednesday 09:00: 3d is 72 office hours, 75% of it (54h) is
+    // reached the next Thursday 15:00.
+    desk.ok("eve", "/request laptop model:13-inch").await;
+    desk.ok("mia", "/request REQ-1 approve").await;
+    let start = crate::helpers::start();
+    let texts = |posted: Vec<itsm_bot::commands::notice::Posted>| -> Vec<String> {
+        posted.into_iter().map(|p| p.text).collect()
+    };
+    let before = texts(
+        sweep(&desk.engine, start + Duration::days(8) + Duration::hours(5))
+            .await
+            .unwrap(),
+    );
+    assert!(before.is_empty(), "{before:?}");
+    let warned = texts(
+        sweep(&desk.engine, start + Duration::days(8) + Duration::hours(7))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].contains("REQ-1") && warned[0].contains("used 75%"),
+        "{warned:?}"
+    );
+    let again = texts(
+        sweep(&desk.engine, start + Duration::days(8) + Duration::hours(8))
+            .await
+            .unwrap(),
+    );
+    assert!(again.is_empty(), "{again:?}");
+    let breached = texts(
+        sweep(&desk.engine, start + Duration::days(60))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        breached.len(),
+        1,
+        "only the breach, not the 90% warning: {breached:?}"
+    );
+    assert!(
+        breached[0].contains("missed its fulfilment target"),
+        "{breached:?}"
+    );
+    let after = texts(
+        sweep(&desk.engine, start + Duration::days(61))
+            .await
+            .unwrap(),
+    );
+    assert!(after.is_empty(), "{after:?}");
+    let shown = desk.ok("eve", "/request REQ-1 show").await;
+    assert!(
+        shown.contains("Fulfil: by"),
+        "the clock is judged at now: {shown}"
+    );
 }

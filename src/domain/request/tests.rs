@@ -401,3 +401,24 @@ fn the_fulfilment_clock_counts_business_time_and_pauses_on_hold() {
         }
     );
 }
+
+#[test]
+fn thresholds_are_reached_by_counted_time() {
+    let within = Duration::hours(8);
+    assert_eq!(
+        threshold_reached(Duration::hours(5), within, &[75, 90, 100]),
+        None
+    );
+    assert_eq!(
+        threshold_reached(Duration::hours(6), within, &[75, 90, 100]),
+        Some(75)
+    );
+    assert_eq!(
+        threshold_reached(Duration::hours(9), within, &[75, 90, 100]),
+        Some(100)
+    );
+    assert_eq!(
+        threshold_reached(Duration::hours(9), Duration::zero(), &[100]),
+        None
+    );
+}
