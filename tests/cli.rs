@@ -1500,3 +1500,128 @@ fn check_config_connect_reports_an_unreachable_proxy() {
     let all = format!("{out}{}", String::from_utf8_lossy(&output.stderr));
     assert!(!all.contains("gone-proxy-s3cret"), "{all}");
 }
+
+/// Issue 23's story through `itsm-bot say`: a new starter's laptop approved
+/// by the listed manager (the requester's own approval refused), taken,
+/// three tasks done, fulfilled; a `vm` request whose approval calls the
+/// `provision-vm` runbook against a receiver that checks the signature and
+/// the parameters, fulfilled from the answer.
+#[test]
+fn a_service_request_from_ask_to_fulfilled_through_say() {
+    let db = FreshDatabase::new("requests");
+    let (base, received) = webhook_receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("requests.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[roles]
+engineer = ["shell:alice", "shell:bob"]
+
+[[automation.runbooks]]
+name = "provision-vm"
+role = "engineer"
+params = {{ size = ["small", "medium", "large"], name = "string" }}
+request = {{ method = "POST", url = "{base}/provision", body = '{{"size": "{{{{ size }}}}", "name": "{{{{ name }}}}"}}', secret_env = "ITSM_RUNBOOK_SECRET" }}
+
+[[requests.catalog]]
+name = "laptop"
+title = "New or replacement laptop"
+fields = [
+  {{ name = "model", kind = "choice", choices = ["13-inch", "15-inch"], required = true }},
+  {{ name = "reason", kind = "text" }},
+]
+approval = ["shell:mia"]
+tasks = ["Order", "Image", "Hand over"]
+
+[[requests.catalog]]
+name = "vm"
+title = "Virtual machine"
+fields = [ {{ name = "size", kind = "choice", choices = ["small", "medium", "large"], required = true }},
+           {{ name = "name", kind = "text", required = true }} ]
+approval = ["shell:mia"]
+runbook = "provision-vm"
+"#
+        ),
+    )
+    .unwrap();
+    let run = |who: &str, text: &str| {
+        db.bot()
+            .env("ITSM_RUNBOOK_SECRET", "runbook-hmac-secret-91fe")
+            .args(["--config", config.to_str().unwrap()])
+            .args(["say", "--user", who, "--channel", "ops", "--", text])
+            .output()
+            .unwrap()
+    };
+    let say = |who: &str, text: &str| {
+        let output = run(who, text);
+        assert_eq!(output.status.code(), Some(0), "{text}: {output:?}");
+        stdout(&output)
+    };
+    let refuse = |who: &str, text: &str| {
+        let output = run(who, text);
+        assert_eq!(output.status.code(), Some(1), "{text}: {output:?}");
+        format!(
+            "{}{}",
+            stdout(&output),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    };
+
+    let catalog = say("alice", "/request");
+    assert!(
+        catalog.contains("`laptop`") && catalog.contains("`vm`"),
+        "{catalog}"
+    );
+    let asked = say(
+        "alice",
+        "/request laptop model:13-inch reason:\"new starter\" for Eve in sales",
+    );
+    assert!(asked.contains("REQ-1 asked"), "{asked}");
+    let own = refuse("alice", "/request REQ-1 approve");
+    assert!(own.contains("never approves their own"), "{own}");
+    assert!(say("mia", "/itsm requests approvals").contains("REQ-1"));
+    say("mia", "/request REQ-1 approve welcome aboard");
+    say("bob", "/request REQ-1 take");
+    for task in 1..=3 {
+        say("bob", &format!("/request REQ-1 task {task} done"));
+    }
+    let fulfilled = say("bob", "/request REQ-1 fulfil handed over at the desk");
+    assert!(fulfilled.contains("REQ-1 fulfilled"), "{fulfilled}");
+    let shown = say("alice", "/request REQ-1 show");
+    assert!(
+        shown.contains("fulfilled") && shown.contains("new starter"),
+        "{shown}"
+    );
+
+    say("alice", "/request vm size:small name:web-1");
+    assert!(
+        received.lock().unwrap().is_empty(),
+        "nothing runs before approval"
+    );
+    let approved = say("mia", "/request REQ-2 approve");
+    assert!(approved.contains("Running `provision-vm`"), "{approved}");
+    {
+        let received = received.lock().unwrap();
+        assert_eq!(received.len(), 1, "{received:?}");
+        let call = &received[0];
+        assert_eq!(call.0, "/provision");
+        assert_eq!(header(call, "x-itsm-event"), Some("runbook.provision-vm"));
+        assert!(signed(
+            header(call, "x-itsm-signature"),
+            "runbook-hmac-secret-91fe",
+            &call.2
+        ));
+        let body: serde_json::Value = serde_json::from_str(&call.2).unwrap();
+        assert_eq!(body["size"], "small");
+        assert_eq!(body["name"], "web-1");
+    }
+    let vm = say("alice", "/request REQ-2 show");
+    assert!(
+        vm.contains("fulfilled") && vm.contains("answered 201"),
+        "{vm}"
+    );
+    let mine = say("alice", "/itsm requests mine");
+    assert!(mine.contains("none"), "{mine}");
+}

@@ -360,6 +360,40 @@ impl<D: Deliver> OutboxQueue<D> {
                 card,
             }));
         }
+        if let Some(request) = store::requests::get_by_id(conn, ticket_id).await? {
+            if item.kind != OutboxKind::TicketMessage {
+                return Ok(Err(DeliveryError::Permanent(format!(
+                    "{} has no survey yet",
+                    request.reference()
+                ))));
+            }
+            // Posted where it was asked; edited in place after that.
+            if request.origin.platform != platform {
+                return Ok(Err(DeliveryError::Permanent(format!(
+                    "{} has no channel on {platform}",
+                    request.reference()
+                ))));
+            }
+            let posted = store::messages::find(conn, ticket_id, platform).await?;
+            let now = self.clock.now();
+            let events = store::timeline::list(conn, ticket_id).await?;
+            let card = view::request::request_message(
+                &request,
+                self.config.requests.item(&request.item),
+                view::request::clock_of(&self.config.requests, &request, &events, now),
+                self.config.locale.zone(),
+                now,
+            );
+            return Ok(Ok(Job::Card {
+                ticket_id,
+                posted,
+                home: (
+                    request.origin.channel.clone(),
+                    request.origin.thread.clone(),
+                ),
+                card,
+            }));
+        }
         Ok(Err(DeliveryError::Permanent(format!(
             "ticket {ticket_id} has no card to deliver"
         ))))

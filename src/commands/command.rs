@@ -39,6 +39,12 @@ pub enum Command {
     /// `/itsm search <words> [kind:…] [status:open]`: every kind of ticket
     /// and the knowledge base.
     Search(String),
+    /// `/request`: the service catalog (a form where the platform has one).
+    RequestCatalog,
+    /// `/request <item> field:value … [details]`: ask for a catalog item.
+    OpenRequest(RequestIntake),
+    /// Work or show an existing service request.
+    Request(TicketRef, RequestCommand),
 }
 
 impl Command {
@@ -63,6 +69,7 @@ impl Command {
         use crate::domain::change::ChangeAction as C;
         use crate::domain::incident::IncidentAction as I;
         use crate::domain::postmortem::RaiseAs;
+        use crate::domain::request::RequestAction as R;
         match self {
             Command::OpenIncident(_) => "incident.create",
             Command::OpenIncidentForm => "incident.form",
@@ -116,6 +123,18 @@ impl Command {
                 C::Cancel(_) => "change.cancel",
                 _ => "change.edit",
             },
+            Command::RequestCatalog => "request.catalog",
+            Command::OpenRequest(_) => "request.create",
+            Command::Request(_, RequestCommand::Show) => "request.show",
+            Command::Request(_, RequestCommand::Act(action)) => match action {
+                R::Approve(_) => "request.approve",
+                R::Reject(_) => "request.reject",
+                R::Take => "request.take",
+                R::TaskDone(_) => "request.task",
+                R::Fulfil(_) => "request.fulfil",
+                R::Cancel(_) => "request.cancel",
+                _ => "request.edit",
+            },
             Command::Query(query) => match query {
                 QueryCommand::Help(_) => "query.help",
                 QueryCommand::Mine => "query.mine",
@@ -126,6 +145,7 @@ impl Command {
                 QueryCommand::Sla => "query.sla",
                 QueryCommand::Report(..) => "query.report",
                 QueryCommand::Changes(_) => "query.changes",
+                QueryCommand::Requests(_) => "query.requests",
                 QueryCommand::Grant(..) => "roles.grant",
                 QueryCommand::Revoke(..) => "roles.revoke",
                 QueryCommand::Outbox => "outbox.show",
@@ -186,6 +206,38 @@ pub enum ArticleCommand {
     Act(crate::domain::kb::ArticleAction),
     /// Print the article.
     Show,
+}
+
+/// A service request as asked for, before the engine checks it against
+/// the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestIntake {
+    /// The catalog item's name, lower-cased.
+    pub item: String,
+    /// `field:value` pairs as typed (field names lower-cased).
+    pub fields: Vec<(String, String)>,
+    /// The words that are not fields.
+    pub details: Option<FreeText>,
+}
+
+/// What to do with an existing service request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestCommand {
+    /// A lifecycle action.
+    Act(crate::domain::request::RequestAction),
+    /// Print the request with its fields, tasks and timeline.
+    Show,
+}
+
+/// Which requests `/itsm requests` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestList {
+    /// Open requests I asked for or took.
+    Mine,
+    /// Approved, in progress or on hold: the team's work.
+    Queue,
+    /// Awaiting approval.
+    Approvals,
 }
 
 /// What to do with an existing change.
@@ -314,6 +366,8 @@ pub enum QueryCommand {
     Report(crate::domain::report::Period, Option<chrono::NaiveDate>),
     /// `/itsm changes [today|week]`: the change schedule.
     Changes(ScheduleRange),
+    /// `/itsm requests [mine|queue|approvals]`: open service requests.
+    Requests(RequestList),
     /// `/itsm grant @user role` (admins only).
     Grant(crate::domain::UserId, crate::domain::Role),
     /// `/itsm revoke @user role` (admins only).

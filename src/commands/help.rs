@@ -5,7 +5,7 @@ use super::reply::{Block, Message};
 
 /// The topics `/itsm help` knows, for refusals.
 pub const TOPICS_HINT: &str =
-    "Topics: incident, change, problem, kb, services, review, automation, queries, roles. For example: `/itsm help change`.";
+    "Topics: incident, change, problem, request, kb, services, review, automation, queries, roles. For example: `/itsm help change`.";
 
 /// The help text for `topic`, or the overview.
 pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
@@ -24,6 +24,13 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 items: vec![
                     "/change <what changes> [type:standard/normal/emergency] [service:<name>] [impact:h/m/l likelihood:h/m/l]".into(),
                     "/change CHG-n plan · test · rollback <text> · window <start> <duration> · submit · approve · reject <reason> · start · complete [review] · fail · rolled-back · cancel · show".into(),
+                ],
+            })
+            .with(Block::List {
+                title: Some("Ask for what you need".into()),
+                items: vec![
+                    "/request: the service catalog · /request <item> field:value … [details] · /request REQ-n approve · reject <reason> · take · task <k> done · fulfil [note] · cancel <why> · show".into(),
+                    "/itsm requests [mine|queue|approvals]".into(),
                 ],
             })
             .with(Block::List {
@@ -150,6 +157,23 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
                 ],
             })
             .with(Block::Context("Synonyms come from `[search.synonyms]` (e.g. vpn = [\"remote access\", \"tunnel\"]) and work both ways.".into())),
+        Some("request" | "requests") => Message::default()
+            .with(Block::Header("Service requests".into()))
+            .with(Block::Text(
+                "A service request asks for something from the catalog (`[[requests.catalog]]`): a laptop, access, a virtual machine. `/request` lists the items with their fields; `/request laptop model:13-inch reason:\"new starter\"` asks for one (values with spaces are quoted; other words become details) and answers with `REQ-<n>`.".into(),
+            ))
+            .with(Block::List {
+                title: Some("Lifecycle: awaiting_approval → approved → in_progress → fulfilled → closed; rejected; cancelled; on_hold".into()),
+                items: vec![
+                    "approve [comment] · reject <reason>: the item's approvers; never the requester".into(),
+                    "take: the item's team; the request is then in progress".into(),
+                    "task <k> done: tasks in any order; fulfil [note] once every task is done".into(),
+                    "hold <why> · resume: waiting on the requester".into(),
+                    "cancel <why>: the requester or the team · close: after fulfilment · note <text> · show".into(),
+                    "/itsm requests [mine|queue|approvals]".into(),
+                ],
+            })
+            .with(Block::Context("An item with a runbook runs it when approved, with the request's fields as its parameters; its answer fulfils the request, and a failure leaves it in progress for the team.".into())),
         Some("services" | "service" | "oncall" | "on-call" | "status") => Message::default()
             .with(Block::Header("Services and on-call".into()))
             .with(Block::Text(

@@ -40,8 +40,9 @@ pub fn parse(command: &str, text: &str, ctx: ParseContext<'_>) -> Result<Command
         "problem" => problem::parse_problem(text, ctx),
         "change" => change::parse_change(text, ctx),
         "kb" => kb::parse_kb(text),
+        "request" => request::parse_request(text, ctx),
         other => Err(Refusal::new(format!("`/{other}` is not a command of this bot."))
-            .hint("The commands are /incident, /problem, /change, /kb and /itsm; `/itsm help` explains them.")),
+            .hint("The commands are /incident, /problem, /change, /request, /kb and /itsm; `/itsm help` explains them.")),
     }
 }
 
@@ -469,6 +470,8 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
                 }
                 return Ok(Command::Search(rest.trim().to_string()));
             }
+            "request" => return request::parse_request(rest, ctx),
+            "requests" => QueryCommand::Requests(request::parse_listing(rest)?),
             "changes" => {
                 use super::command::ScheduleRange;
                 let range = match rest.trim().to_ascii_lowercase().as_str() {
@@ -621,7 +624,7 @@ fn parse_itsm(text: &str, ctx: ParseContext<'_>) -> Result<Command, Refusal> {
             }
             other => {
                 return Err(Refusal::new(format!("`/itsm {other}` is not a command."))
-                    .hint("`/itsm` knows: help [topic], mine, open [P1…], whoami, timezone [zone], sla, report, changes, services, service <name>, oncall, actions [mine], action <id> done|problem|change, grant, revoke, outbox, search <words>, kb …, incident …, change …, problem …"))
+                    .hint("`/itsm` knows: help [topic], mine, open [P1…], whoami, timezone [zone], sla, report, changes, requests [mine|queue|approvals], services, service <name>, oncall, actions [mine], action <id> done|problem|change, grant, revoke, outbox, search <words>, kb …, incident …, change …, problem …, request …"))
             }
         };
     Ok(Command::Query(query))
@@ -631,6 +634,7 @@ mod automation;
 mod change;
 mod kb;
 mod problem;
+mod request;
 mod services;
 
 /// A parked row as `/itsm outbox` names it: `41` (a post), `page-3` (a

@@ -311,6 +311,28 @@ fn change_and_problem_fields(report: &Report) -> Vec<(String, String)> {
             ),
         ),
     ]
+    .into_iter()
+    .chain(request_line(&report.figures.requests))
+    .collect()
+}
+
+/// Service requests, when any was asked, approved or fulfilled in the span
+/// (a desk without a catalog sees no line).
+fn request_line(r: &crate::domain::report::RequestFigures) -> Option<(String, String)> {
+    if r.opened == 0 && r.fulfilled == 0 && r.approved == 0 {
+        return None;
+    }
+    Some((
+        "Service requests".into(),
+        format!(
+            "{} opened · {} fulfilled (mean time to fulfil {}) · {} approved (mean approval time {})",
+            r.opened,
+            r.fulfilled,
+            mean(r.time_to_fulfil),
+            r.approved,
+            mean(r.approval_time)
+        ),
+    ))
 }
 
 /// `1 answer`, `2 answers`.

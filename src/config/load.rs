@@ -64,6 +64,12 @@ impl Config {
         config.sla_policy = sla::build_policy(&config.sla, &config.calendars, locale)?;
         config.change.build(locale)?;
         config.automation.build(&Role::ALL)?;
+        config.requests.build(
+            &config.automation.compiled_runbooks,
+            &config.calendars,
+            &config.oncall.rotations,
+            locale,
+        )?;
         config.check_secrets(&vars)?;
         config.validate()?;
         Ok(config)

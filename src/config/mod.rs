@@ -17,6 +17,7 @@ mod http;
 mod load;
 mod operations;
 mod postmortem;
+mod requests;
 mod runtime;
 mod search;
 mod secret;
@@ -37,6 +38,7 @@ pub use hooks::HooksConfig;
 pub use http::{ApiAccess, ApiConfig, ApiToken, HttpConfig, LimitsConfig, ProxyUrl};
 pub use operations::{LogConfig, RetentionConfig};
 pub use postmortem::PostmortemConfig;
+pub use requests::{CatalogItemConfig, FieldConfig, RequestsConfig};
 pub use runtime::{
     DigestChannel, DigestConfig, LocaleConfig, OutboxConfig, SchedulerConfig, ShutdownConfig,
 };
@@ -97,6 +99,9 @@ pub struct Config {
     /// `[automation]`: rules and runbooks (optional).
     #[serde(default)]
     pub automation: AutomationConfig,
+    /// `[requests]`: the service catalog (optional).
+    #[serde(default)]
+    pub requests: RequestsConfig,
     /// `[retention]`: how long bookkeeping rows are kept (optional).
     #[serde(default)]
     pub retention: RetentionConfig,

@@ -78,6 +78,16 @@ pub fn build_policy(
     calendars: &BTreeMap<String, CalendarConfig>,
     locale: chrono_tz::Tz,
 ) -> Result<SlaPolicy, ConfigError> {
+    let built = build_calendars(calendars, locale)?;
+    build_targets(sla, &built)
+}
+
+/// The business calendars of `[calendars]`, by name, naming the key of
+/// anything that does not fit; service requests count in them too.
+pub fn build_calendars(
+    calendars: &BTreeMap<String, CalendarConfig>,
+    locale: chrono_tz::Tz,
+) -> Result<BTreeMap<String, BusinessCalendar>, ConfigError> {
     let mut built = BTreeMap::new();
     for (name, calendar) in calendars {
         let key = |field: &str| format!("calendars.{name}.{field}");
@@ -106,6 +116,13 @@ pub fn build_policy(
         })?;
         built.insert(name.clone(), business);
     }
+    Ok(built)
+}
+
+fn build_targets(
+    sla: &SlaConfig,
+    built: &BTreeMap<String, BusinessCalendar>,
+) -> Result<SlaPolicy, ConfigError> {
     let table = &sla.policies;
     let mut targets = BTreeMap::new();
     for (priority, policy) in [

@@ -23,6 +23,7 @@ pub mod priority;
 pub mod problem;
 pub mod reference;
 pub mod report;
+pub mod request;
 pub mod review_template;
 pub mod roles;
 pub mod search;

@@ -11,6 +11,8 @@ pub enum TicketKind {
     Change,
     /// A knowledge-base article.
     Kb,
+    /// A service request (`REQ-<n>`).
+    Request,
 }
 
 impl TicketKind {
@@ -21,6 +23,7 @@ impl TicketKind {
             TicketKind::Problem => "PRB",
             TicketKind::Change => "CHG",
             TicketKind::Kb => "KB",
+            TicketKind::Request => "REQ",
         }
     }
 
@@ -31,6 +34,7 @@ impl TicketKind {
             TicketKind::Problem => "problem",
             TicketKind::Change => "change",
             TicketKind::Kb => "kb",
+            TicketKind::Request => "request",
         }
     }
 
@@ -41,6 +45,7 @@ impl TicketKind {
             TicketKind::Problem => "/problem",
             TicketKind::Change => "/change",
             TicketKind::Kb => "/kb",
+            TicketKind::Request => "/request",
         }
     }
 }
@@ -76,7 +81,8 @@ impl TicketRef {
     pub fn looks_like(token: &str) -> bool {
         let upper = token.get(..4).map(str::to_ascii_uppercase);
         let kb = token.get(..3).map(str::to_ascii_uppercase);
-        matches!(upper.as_deref(), Some("INC-" | "PRB-" | "CHG-")) || kb.as_deref() == Some("KB-")
+        matches!(upper.as_deref(), Some("INC-" | "PRB-" | "CHG-" | "REQ-"))
+            || kb.as_deref() == Some("KB-")
     }
 }
 
@@ -91,6 +97,7 @@ impl FromStr for TicketRef {
             "PRB" => TicketKind::Problem,
             "CHG" => TicketKind::Change,
             "KB" => TicketKind::Kb,
+            "REQ" => TicketKind::Request,
             _ => return Err(malformed()),
         };
         if digits.is_empty() || digits.len() > 13 || !digits.bytes().all(|b| b.is_ascii_digit()) {

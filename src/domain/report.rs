@@ -86,6 +86,7 @@ pub struct Figures {
     pub csat_scores: [i64; 5],
     pub changes: ChangeFigures,
     pub problems: ProblemFigures,
+    pub requests: RequestFigures,
 }
 
 /// Change enablement in a span (ITIL's own measures).
@@ -130,6 +131,22 @@ pub struct ProblemFigures {
     pub opened: i64,
     /// Incidents linked to a problem in the span (each incident once).
     pub incidents_linked: i64,
+}
+
+/// Service request fulfilment in a span.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RequestFigures {
+    /// Requests asked for in the span.
+    pub opened: i64,
+    /// Requests fulfilled in the span (each once, at its fulfilment), and
+    /// their mean time from ask to fulfilment, wall-clock.
+    pub fulfilled: i64,
+    pub time_to_fulfil: Option<Duration>,
+    /// Requests approved in the span that needed approval (items without
+    /// approvers start approved and are left out), and their mean time
+    /// from ask to approval, wall-clock.
+    pub approved: i64,
+    pub approval_time: Option<Duration>,
 }
 
 impl Figures {

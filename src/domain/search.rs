@@ -73,6 +73,7 @@ impl SearchKind {
             TicketKind::Problem => SearchKind::Problem,
             TicketKind::Change => SearchKind::Change,
             TicketKind::Kb => SearchKind::Kb,
+            TicketKind::Request => SearchKind::Request,
         }
     }
 

@@ -76,10 +76,14 @@ pub enum EventAction {
     Duplicate,
     /// A triage suggestion was accepted (`to` names what was set).
     Triaged,
+    /// A service request's fulfilment task was done (`to` names it).
+    TaskDone,
+    /// A service request was fulfilled.
+    Fulfilled,
 }
 
 impl EventAction {
-    const ALL: [EventAction; 50] = [
+    const ALL: [EventAction; 52] = [
         EventAction::Created,
         EventAction::Acknowledged,
         EventAction::Assigned,
@@ -130,6 +134,8 @@ impl EventAction {
         EventAction::Retired,
         EventAction::Duplicate,
         EventAction::Triaged,
+        EventAction::TaskDone,
+        EventAction::Fulfilled,
     ];
 
     /// The name stored in `ticket_events.action`.
@@ -185,6 +191,8 @@ impl EventAction {
             EventAction::Retired => "retired",
             EventAction::Duplicate => "duplicate",
             EventAction::Triaged => "triaged",
+            EventAction::TaskDone => "task_done",
+            EventAction::Fulfilled => "fulfilled",
         }
     }
 }
@@ -278,6 +286,7 @@ impl Event {
             EventAction::CallSucceeded => "call",
             EventAction::CallFailed => "call failed",
             EventAction::ActionRaised => "action item raised",
+            EventAction::TaskDone => "task done",
             other => other.as_str(),
         };
         format!("{verb}{change}{body}")

@@ -7,6 +7,8 @@ pub mod budget;
 pub mod change_reminders;
 pub mod digest;
 pub mod escalation;
+pub mod request_clocks;
+pub mod request_reminders;
 pub mod retention;
 pub mod review_reminders;
 pub mod sweep;

@@ -97,6 +97,8 @@ pub async fn sweep(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, St
     posted.extend(super::escalation::escalate(engine, at).await?);
     posted.extend(super::budget::warn(engine, at).await?);
     posted.extend(super::review_reminders::remind(engine, at).await?);
+    posted.extend(super::request_reminders::remind(engine, at).await?);
+    posted.extend(super::request_clocks::warn(engine, at).await?);
     Ok(posted)
 }
 

@@ -165,6 +165,8 @@ pub struct NewRun<'a> {
     pub requested_by: &'a str,
     pub incident_id: Option<i64>,
     pub change_id: Option<i64>,
+    /// The service request whose approval runs it.
+    pub request_id: Option<i64>,
     pub platform: &'a str,
     pub channel: &'a str,
     pub thread: Option<&'a str>,
@@ -181,6 +183,7 @@ pub struct Run {
     pub requested_by: String,
     pub incident_id: Option<i64>,
     pub change_id: Option<i64>,
+    pub request_id: Option<i64>,
     pub platform: String,
     pub channel: String,
     pub thread: Option<String>,
@@ -188,7 +191,7 @@ pub struct Run {
 }
 
 const SELECT_RUN: &str = "SELECT id, runbook, params, requested_by, incident_id, change_id,
-                                 platform, channel, thread, status FROM runbook_runs";
+                                 request_id, platform, channel, thread, status FROM runbook_runs";
 
 /// Records a run; returns its id.
 pub async fn insert_run(
@@ -198,8 +201,8 @@ pub async fn insert_run(
 ) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
         "INSERT INTO runbook_runs (runbook, params, requested_by, incident_id, change_id,
-                                   platform, channel, thread, status, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                   platform, channel, thread, status, created_at, request_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          RETURNING id",
     )
     .bind(run.runbook)
@@ -212,6 +215,7 @@ pub async fn insert_run(
     .bind(run.thread)
     .bind(run.status)
     .bind(at)
+    .bind(run.request_id)
     .fetch_one(conn)
     .await?)
 }

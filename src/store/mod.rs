@@ -26,6 +26,7 @@ pub mod probe;
 pub mod problems;
 pub mod queue;
 pub mod reports;
+pub mod requests;
 pub mod retention;
 pub mod roles;
 pub mod satisfaction;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::PgConnection;
 
 use super::StoreError;
-use crate::domain::report::{ChangeFigures, Figures, OpenItem, ProblemFigures};
+use crate::domain::report::{ChangeFigures, Figures, OpenItem, ProblemFigures, RequestFigures};
 use crate::domain::Priority;
 
 /// The figures of each span `[bounds[i], bounds[i + 1])`, with clocks
@@ -124,6 +124,24 @@ pub async fn figures(
             SELECT width_bucket(l.linked_at, b.bounds) AS k, count(DISTINCT l.incident_id) AS n
               FROM problem_incidents l, b
              WHERE l.linked_at >= b.lo AND l.linked_at < b.hi
+             GROUP BY 1),
+         requests_opened AS (
+            SELECT width_bucket(t.created_at, b.bounds) AS k, count(*) AS n
+              FROM tickets t, b
+             WHERE t.kind = 'request' AND t.created_at >= b.lo AND t.created_at < b.hi
+             GROUP BY 1),
+         requests_fulfilled AS (
+            SELECT width_bucket(r.fulfilled_at, b.bounds) AS k, count(*) AS n,
+                   avg(extract(epoch FROM r.fulfilled_at - t.created_at))::float8 AS mean
+              FROM requests r JOIN tickets t ON t.id = r.ticket_id, b
+             WHERE r.fulfilled_at >= b.lo AND r.fulfilled_at < b.hi
+             GROUP BY 1),
+         requests_approved AS (
+            SELECT width_bucket(r.approved_at, b.bounds) AS k, count(*) AS n,
+                   avg(extract(epoch FROM r.approved_at - t.created_at))::float8 AS mean
+              FROM requests r JOIN tickets t ON t.id = r.ticket_id, b
+             WHERE r.approved_at >= b.lo AND r.approved_at < b.hi
+               AND EXISTS (SELECT 1 FROM request_approvals a WHERE a.ticket_id = r.ticket_id)
              GROUP BY 1)
          SELECT k::int4,
                 COALESCE(opened.n, 0), COALESCE(resolved.people, 0), COALESCE(resolved.monitoring, 0),
@@ -135,13 +153,16 @@ pub async fn figures(
                       COALESCE(cf.cancelled, 0), COALESCE(cf.rejected, 0),
                       COALESCE(cs.n, 0), COALESCE(cs.emergency, 0), COALESCE(ca.n, 0),
                       COALESCE(round(ca.lead)::int8, -1),
-                      COALESCE(po.n, 0), COALESCE(linked.n, 0)]
+                      COALESCE(po.n, 0), COALESCE(linked.n, 0),
+                      COALESCE(ro.n, 0), COALESCE(rf.n, 0), COALESCE(round(rf.mean)::int8, -1),
+                      COALESCE(ra.n, 0), COALESCE(round(ra.mean)::int8, -1)]
            FROM b, generate_series(1, cardinality(b.bounds) - 1) AS k
            LEFT JOIN opened USING (k) LEFT JOIN responded USING (k) LEFT JOIN resolved USING (k)
            LEFT JOIN sla USING (k) LEFT JOIN csat USING (k)
            LEFT JOIN changes_finished cf USING (k) LEFT JOIN changes_submitted cs USING (k)
            LEFT JOIN changes_approved ca USING (k) LEFT JOIN problems_opened po USING (k)
-           LEFT JOIN linked USING (k)
+           LEFT JOIN linked USING (k) LEFT JOIN requests_opened ro USING (k)
+           LEFT JOIN requests_fulfilled rf USING (k) LEFT JOIN requests_approved ra USING (k)
           ORDER BY k",
     )
     .bind(bounds)
@@ -182,6 +203,13 @@ pub async fn figures(
                 problems: ProblemFigures {
                     opened: at(9),
                     incidents_linked: at(10),
+                },
+                requests: RequestFigures {
+                    opened: at(11),
+                    fulfilled: at(12),
+                    time_to_fulfil: (at(13) >= 0 && at(12) > 0).then(|| Duration::seconds(at(13))),
+                    approved: at(14),
+                    approval_time: (at(15) >= 0 && at(14) > 0).then(|| Duration::seconds(at(15))),
                 },
             }
         })

@@ -207,6 +207,8 @@ pub async fn snapshot(pool: &PgPool) -> Vec<Option<String>> {
         "role_grants",
         "changes",
         "change_approvals",
+        "requests",
+        "request_approvals",
         "runbook_runs",
         "outbound_calls",
         "kb_articles",

@@ -29,6 +29,7 @@ mod postmortems;
 mod problems;
 mod queries;
 mod refusals;
+mod requests;
 mod retention;
 mod roles;
 mod search;

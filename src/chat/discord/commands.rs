@@ -201,7 +201,7 @@ pub fn definitions() -> Vec<CreateCommand> {
         )
         .add_option(sub("help", "Help").add_sub_option(text(
             "topic",
-            "incident, change, problem, services, review, automation, queries, roles",
+            "incident, change, problem, request, services, review, automation, queries, roles",
             false,
         )))
         .add_option(sub("mine", "Your open incidents"))
@@ -221,6 +221,18 @@ pub fn definitions() -> Vec<CreateCommand> {
                 CreateCommandOption::new(CommandOptionType::String, "range", "today or week")
                     .add_string_choice("today", "today")
                     .add_string_choice("week", "week"),
+            ),
+        )
+        .add_option(
+            sub("requests", "Open service requests").add_sub_option(
+                CreateCommandOption::new(
+                    CommandOptionType::String,
+                    "list",
+                    "mine (default), queue or approvals",
+                )
+                .add_string_choice("mine", "mine")
+                .add_string_choice("queue", "queue")
+                .add_string_choice("approvals", "approvals"),
             ),
         )
         .add_option(sub(
@@ -325,6 +337,10 @@ pub fn definitions() -> Vec<CreateCommand> {
         free("change", "Change requests"),
         free("problem", "Problem management"),
         free("kb", "Knowledge base: articles and search"),
+        free(
+            "request",
+            "Service requests: ask from the catalog, approve, fulfil",
+        ),
         CreateCommand::new("Create incident").kind(CommandType::Message),
     ]
 }
@@ -586,6 +602,32 @@ mod tests {
         assert_eq!(
             line(invocation(&raise)),
             ("/itsm".into(), "action 7 problem".into())
+        );
+    }
+
+    #[test]
+    fn request_and_its_listing_reach_the_grammar() {
+        assert!(definitions().len() >= 5, "/request is registered");
+        let ask = interaction(
+            "request",
+            json!([{ "name": "text", "type": 3, "value": "laptop model:13-inch reason:\"new starter\"" }]),
+        );
+        assert_eq!(
+            line(invocation(&ask)),
+            (
+                "/request".into(),
+                "laptop model:13-inch reason:\"new starter\"".into()
+            )
+        );
+        let queue = interaction(
+            "itsm",
+            json!([{ "name": "requests", "type": 1, "options": [
+                { "name": "list", "type": 3, "value": "queue" },
+            ] }]),
+        );
+        assert_eq!(
+            line(invocation(&queue)),
+            ("/itsm".into(), "requests queue".into())
         );
     }
 }

@@ -22,7 +22,7 @@ pub struct SlashCommand {
 }
 
 /// The slash commands: the SPEC's `/incident`, `/change`, `/problem`,
-/// `/itsm`, `/kb`. A command Slack sends that is not here is refused.
+/// `/itsm`, `/request` (service requests) and `/kb`. A command Slack sends that is not here is refused.
 pub const SLASH_COMMANDS: &[SlashCommand] = &[
     SlashCommand {
         command: "/incident",
@@ -43,6 +43,11 @@ pub const SLASH_COMMANDS: &[SlashCommand] = &[
         command: "/change",
         description: "Change requests",
         usage_hint: "[title] | CHG-n show",
+    },
+    SlashCommand {
+        command: "/request",
+        description: "Ask for something from the service catalog",
+        usage_hint: "[item field:value …] | REQ-n show",
     },
     SlashCommand {
         command: "/kb",
@@ -283,7 +288,14 @@ mod tests {
         // The SPEC's commands, each of which the engine's grammar takes.
         assert_eq!(
             commands,
-            ["/incident", "/itsm", "/problem", "/change", "/kb"]
+            [
+                "/incident",
+                "/itsm",
+                "/problem",
+                "/change",
+                "/request",
+                "/kb"
+            ]
         );
         for command in &commands {
             assert!(is_registered_command(command));

@@ -33,6 +33,7 @@ mod people;
 pub mod postmortem;
 mod problem;
 mod queries;
+mod request;
 mod roles;
 pub(crate) mod rules;
 pub mod runbooks;
@@ -360,6 +361,9 @@ impl Engine {
             Command::ArticleFrom(source) => self.article_from(conn, request, source).await,
             Command::SearchArticles(words) => self.search_articles(conn, request, words.as_deref()).await,
             Command::Search(words) => self.search_everything(conn, request, &words).await,
+            Command::RequestCatalog => Ok(self.request_catalog()),
+            Command::OpenRequest(intake) => self.open_request(conn, request, intake).await,
+            Command::Request(reference, command) => self.work_request(conn, request, reference, command).await,
         }
     }
 

@@ -31,6 +31,7 @@ impl Engine {
             QueryCommand::Changes(range) => {
                 return self.change_schedule(conn, request, range).await
             }
+            QueryCommand::Requests(list) => return self.list_requests(conn, request, list).await,
             QueryCommand::Outbox => return self.outbox_status(conn, request).await,
             QueryCommand::Actions { mine } => return self.list_actions(conn, request, mine).await,
             QueryCommand::ActionDone(id) => return self.action_done(conn, request, id).await,

@@ -191,6 +191,7 @@ impl Engine {
                 requested_by: &request.actor.to_string(),
                 incident_id: incident.as_ref().map(|i| i.id),
                 change_id: change.as_ref().map(|c| c.id),
+                request_id: None,
                 platform: request.actor.platform().as_str(),
                 channel: &request.channel,
                 thread: request.thread.as_deref(),
@@ -255,7 +256,7 @@ impl Engine {
         Ok(Reply::done(message))
     }
 
-    async fn queue_runbook_call(
+    pub(super) async fn queue_runbook_call(
         &self,
         conn: &mut PgConnection,
         runbook: &Runbook,
@@ -519,7 +520,12 @@ impl Engine {
         };
         let mut tickets = vec![call.ticket_id];
         if let Some(run) = &run {
-            tickets.extend(run.incident_id.iter().chain(run.change_id.iter()));
+            tickets.extend(
+                run.incident_id
+                    .iter()
+                    .chain(run.change_id.iter())
+                    .chain(run.request_id.iter()),
+            );
         }
         tickets.sort_unstable();
         tickets.dedup();
@@ -573,6 +579,10 @@ impl Engine {
             self.finish_run_change(conn, change_id, report.ok, line, actor, now)
                 .await?;
         }
+        if let Some(request_id) = run.request_id {
+            self.finish_run_request(conn, request_id, &run.runbook, report.ok, line, actor, now)
+                .await?;
+        }
         let Ok(platform) = run.platform.parse::<Platform>() else {
             return Ok(Vec::new());
         };
@@ -591,7 +601,12 @@ impl Engine {
                 &channel,
                 run.thread.as_deref(),
                 &message,
-                Some(run.incident_id.or(run.change_id).unwrap_or_default()),
+                Some(
+                    run.incident_id
+                        .or(run.change_id)
+                        .or(run.request_id)
+                        .unwrap_or_default(),
+                ),
                 now,
             )
             .await?,

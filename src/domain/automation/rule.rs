@@ -273,12 +273,8 @@ impl EventFacts {
             "priority": self.priority.map(|p| p.to_string()),
             "status": self.status,
         });
-        let kind_name = match self.reference.kind {
-            TicketKind::Incident => "incident",
-            TicketKind::Change => "change",
-            TicketKind::Problem => "problem",
-            TicketKind::Kb => "kb",
-        };
+        // The stored kind names are the template names.
+        let kind_name = self.reference.kind.as_str();
         let mut context = json!({
             "event": self.trigger.as_str(),
             "rule": rule,

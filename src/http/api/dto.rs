@@ -291,6 +291,22 @@ pub struct FiguresDto {
     pub csat_answers: i64,
     pub changes: ChangeFiguresDto,
     pub problems: ProblemFiguresDto,
+    pub requests: RequestFiguresDto,
+}
+
+/// Service request fulfilment in a span.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RequestFiguresDto {
+    /// Requests asked for in the span.
+    pub opened: i64,
+    /// Requests fulfilled in the span, and their mean time from ask to
+    /// fulfilment in seconds.
+    pub fulfilled: i64,
+    pub time_to_fulfil_seconds: Option<i64>,
+    /// Requests that needed approval approved in the span, and their mean
+    /// time from ask to approval in seconds.
+    pub approved: i64,
+    pub approval_time_seconds: Option<i64>,
 }
 
 /// Change enablement in a span.
@@ -354,6 +370,13 @@ impl From<&Figures> for FiguresDto {
             problems: ProblemFiguresDto {
                 opened: figures.problems.opened,
                 incidents_linked: figures.problems.incidents_linked,
+            },
+            requests: RequestFiguresDto {
+                opened: figures.requests.opened,
+                fulfilled: figures.requests.fulfilled,
+                time_to_fulfil_seconds: figures.requests.time_to_fulfil.map(|d| d.num_seconds()),
+                approved: figures.requests.approved,
+                approval_time_seconds: figures.requests.approval_time.map(|d| d.num_seconds()),
             },
         }
     }
@@ -503,4 +526,79 @@ impl From<&crate::domain::report::ServiceAvailability> for ReportAvailabilityDto
             budget_spent_percent: a.budget.budget_spent(),
         }
     }
+}
+
+/// A service request.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RequestDto {
+    /// `REQ-<n>`.
+    pub reference: String,
+    /// The `[[requests.catalog]]` item.
+    pub item: String,
+    pub title: String,
+    /// The requester's details.
+    pub description: String,
+    /// `awaiting_approval`, `approved`, `in_progress`, `on_hold`,
+    /// `fulfilled`, `closed`, `rejected` or `cancelled`.
+    pub status: String,
+    pub requester: String,
+    /// Who took it.
+    pub assignee: Option<String>,
+    /// Field name → value.
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// The 1-based numbers of the tasks done.
+    pub tasks_done: Vec<u32>,
+    pub approvals: Vec<ApprovalDto>,
+    /// Why it was rejected, cancelled or put on hold.
+    pub reason: Option<String>,
+    /// The fulfilment note or the runbook's answer.
+    pub outcome: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub approved_at: Option<String>,
+    pub fulfilled_at: Option<String>,
+}
+
+impl From<&crate::domain::request::ServiceRequest> for RequestDto {
+    fn from(request: &crate::domain::request::ServiceRequest) -> Self {
+        RequestDto {
+            reference: request.reference().to_string(),
+            item: request.item.clone(),
+            title: request.title.clone(),
+            description: request.description.clone(),
+            status: request.status.to_string(),
+            requester: request.requester.to_string(),
+            assignee: request.assignee.as_ref().map(ToString::to_string),
+            fields: request.fields.clone(),
+            tasks_done: request.tasks_done.clone(),
+            approvals: request
+                .approvals
+                .iter()
+                .map(|a| ApprovalDto {
+                    approver: a.approver.to_string(),
+                    at: time(a.at),
+                    comment: a.comment.clone(),
+                })
+                .collect(),
+            reason: request.reason.clone(),
+            outcome: request.outcome.clone(),
+            created_at: time(request.created_at),
+            updated_at: time(request.updated_at),
+            approved_at: time_opt(request.approved_at),
+            fulfilled_at: time_opt(request.fulfilled_at),
+        }
+    }
+}
+
+/// A new service request, as `POST /api/v1/requests` takes it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequestDto {
+    /// The catalog item's name, e.g. `laptop`.
+    pub item: String,
+    /// Field name → value, checked against the item's fields.
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// Free text.
+    pub details: Option<String>,
 }

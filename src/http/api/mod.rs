@@ -5,6 +5,7 @@
 
 mod dto;
 mod kb;
+mod requests;
 mod tickets;
 
 use axum::extract::{Path, Query, State};
@@ -44,6 +45,11 @@ pub fn routes() -> Router<HttpState> {
         .route("/api/v1/problems/{reference}", get(get_problem))
         .route("/api/v1/changes", get(list_changes))
         .route("/api/v1/changes/{reference}", get(get_change))
+        .route(
+            "/api/v1/requests",
+            get(requests::list_requests).post(requests::create_request),
+        )
+        .route("/api/v1/requests/{reference}", get(requests::get_request))
         .route("/api/v1/reports/{period}", get(report))
         .route("/api/v1/kb", get(kb::list_articles))
         .route("/api/v1/kb/{reference}", get(kb::get_article))
@@ -55,7 +61,7 @@ pub fn routes() -> Router<HttpState> {
 #[openapi(
     info(
         title = "itsm-bot API",
-        description = "Incidents, problems, changes, knowledge-base articles, search and service desk figures."
+        description = "Incidents, problems, changes, service requests, knowledge-base articles, search and service desk figures."
     ),
     paths(
         list_incidents,
@@ -66,6 +72,9 @@ pub fn routes() -> Router<HttpState> {
         get_problem,
         list_changes,
         get_change,
+        requests::list_requests,
+        requests::get_request,
+        requests::create_request,
         report,
         kb::list_articles,
         kb::get_article,
@@ -77,6 +86,8 @@ pub fn routes() -> Router<HttpState> {
         ProblemDto,
         ChangeDto,
         ApprovalDto,
+        RequestDto,
+        NewRequestDto,
         EventDto,
         NewIncidentDto,
         ReportDto,

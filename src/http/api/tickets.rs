@@ -191,7 +191,7 @@ pub(super) async fn get<K: TicketApi>(
 
 /// Reads `key=value` pairs into a filter and a page, refusing unknown keys
 /// and bad values with a message that says what would work.
-fn filter_of(
+pub(super) fn filter_of(
     query: &[(String, String)],
     statuses: fn(&str) -> bool,
     status_names: &str,
