@@ -206,7 +206,20 @@ impl Engine {
         let paged = self.page_on_call(conn, &incident, now).await?;
         let facts = rules::incident_facts(Trigger::IncidentCreated, &incident, None, now);
         let fired = self.fire_rules(conn, &facts).await?;
-        let suggested = self.suggest(conn, &incident).await?;
+        // Suggestions are a courtesy read after the incident is stored. When
+        // it opened alone, it is committed already: if the database fails
+        // now, the report stands and is answered as done, without them.
+        // Inside a transaction a failure must fail the command instead (the
+        // transaction is spoiled, and PostgreSQL answers a COMMIT of a
+        // spoiled transaction by rolling it back).
+        let suggested = match self.suggest(conn, &incident).await {
+            Ok(suggested) => suggested,
+            Err(err) if sqlx::Connection::is_in_transaction(conn) => return Err(err.into()),
+            Err(err) => {
+                tracing::warn!(error = %err, incident = %incident.reference(), "suggestions for a new report failed");
+                super::kb::Suggested::default()
+            }
+        };
         Ok(self.reported_reply(&incident, &clocks, paged.as_ref(), &suggested, fired))
     }
 
