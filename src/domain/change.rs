@@ -263,13 +263,7 @@ impl fmt::Display for ChangeStatus {
     }
 }
 
-/// One CAB member's approval.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Approval {
-    pub approver: UserId,
-    pub at: DateTime<Utc>,
-    pub comment: Option<String>,
-}
+pub use super::approval::Approval;
 
 /// How a standard change made by a runbook run names its runbook in
 /// `standard`: `runbook:provision-vm`.

@@ -6,6 +6,7 @@
 //! which refuses illegal transitions with a typed error.
 
 pub mod alert;
+pub mod approval;
 pub mod automation;
 pub mod availability;
 pub mod calendar;

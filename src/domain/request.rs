@@ -254,13 +254,7 @@ impl fmt::Display for RequestStatus {
     }
 }
 
-/// One approver's approval.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Approval {
-    pub approver: UserId,
-    pub at: DateTime<Utc>,
-    pub comment: Option<String>,
-}
+pub use super::approval::Approval;
 
 /// A service request as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

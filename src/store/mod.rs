@@ -5,6 +5,7 @@
 
 pub mod alert_delivery;
 pub mod alerts;
+mod approvals;
 pub mod automation;
 pub mod budgets;
 pub mod changes;

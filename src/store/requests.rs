@@ -93,26 +93,9 @@ impl RequestRow {
     }
 }
 
+/// The approvals of ticket `ticket_id`.
 async fn approvals(conn: &mut PgConnection, ticket_id: i64) -> Result<Vec<Approval>, StoreError> {
-    let rows: Vec<(String, DateTime<Utc>, Option<String>)> = sqlx::query_as(
-        "SELECT approver, at, comment FROM request_approvals WHERE ticket_id = $1 ORDER BY at, approver",
-    )
-    .bind(ticket_id)
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter()
-        .map(|(approver, at, comment)| {
-            Ok(Approval {
-                approver: approver
-                    .parse()
-                    .map_err(|e: crate::domain::user::UserIdError| {
-                        StoreError::Corrupt(e.to_string())
-                    })?,
-                at,
-                comment,
-            })
-        })
-        .collect()
+    super::approvals::of(conn, super::approvals::Approvals::Request, ticket_id).await
 }
 
 async fn with_approvals(
