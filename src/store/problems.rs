@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 
 use super::StoreError;
 use crate::domain::incident::Origin;
-use crate::domain::problem::{KnownErrorMatch, NewProblem, Problem, ProblemStatus};
+use crate::domain::problem::{NewProblem, Problem, ProblemStatus};
 use crate::domain::{TicketKind, TicketRef, UserId};
 
 const SELECT_PROBLEM: &str = "
@@ -297,36 +297,6 @@ pub async fn search(
         .fetch_all(conn)
         .await?;
     problems(rows)
-}
-
-/// Known errors that share at least `min_shared` distinct words (after
-/// stemming) with `title`, best first, at most `limit`. Any one word of the
-/// title may match, so "VPN drops for remote staff" finds "VPN drops
-/// connections".
-pub async fn known_errors_like(
-    conn: &mut PgConnection,
-    title: &str,
-    min_shared: i64,
-    limit: i64,
-) -> Result<Vec<KnownErrorMatch>, StoreError> {
-    let query = format!(
-        "SELECT number, title, workaround FROM ({}) k ORDER BY rank",
-        known_errors_matching("$1", "$2", "$3")
-    );
-    let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(&query)
-        .bind(title)
-        .bind(min_shared)
-        .bind(limit)
-        .fetch_all(conn)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(number, title, workaround)| KnownErrorMatch {
-            number,
-            title,
-            workaround,
-        })
-        .collect())
 }
 
 /// The known-error search as a subquery over the statement's parameters
