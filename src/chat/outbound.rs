@@ -333,6 +333,7 @@ impl<D: Deliver> OutboxQueue<D> {
                 card: view::incident::incident_message(
                     incident,
                     &clocks,
+                    source.alerts.as_ref(),
                     self.config.locale.zone(),
                 ),
             }));

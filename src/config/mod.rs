@@ -34,7 +34,7 @@ pub use change::{ChangeConfig, FreezeConfig, StandardChange};
 pub use chat::{DiscordConfig, ShellConfig, SlackConfig, SlackMode};
 pub use database::{redact_url, DatabaseConfig};
 pub use desk::{IncidentConfig, RolesConfig};
-pub use hooks::HooksConfig;
+pub use hooks::{GroupBySetting, HooksConfig};
 pub use http::{ApiAccess, ApiConfig, ApiToken, HttpConfig, LimitsConfig, ProxyUrl};
 pub use operations::{LogConfig, RetentionConfig};
 pub use postmortem::PostmortemConfig;

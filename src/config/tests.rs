@@ -221,6 +221,23 @@ fn services_default_to_a_three_nines_target_and_refuse_a_bad_one() {
 }
 
 #[test]
+fn alerts_group_by_the_senders_group_unless_told_otherwise() {
+    use crate::domain::alert::GroupBy;
+    let config = Config::defaults().unwrap();
+    assert_eq!(config.hooks.grouping(), GroupBy::SenderGroup);
+    assert_eq!(config.hooks.storm_threshold, 5);
+    let named =
+        Config::load_with_env(None, env(&[("ITSM__HOOKS__GROUP_BY", "fingerprint")])).unwrap();
+    assert_eq!(named.hooks.grouping(), GroupBy::Fingerprint);
+    let file = file("[hooks]\ngroup_by = [\"service\", \"alertname\"]\n");
+    let listed = Config::load_with_env(Some(file.path()), env(&[])).unwrap();
+    assert_eq!(
+        listed.hooks.grouping(),
+        GroupBy::Labels(vec!["service".into(), "alertname".into()])
+    );
+}
+
+#[test]
 fn bad_hooks_settings_name_their_key() {
     for (contents, key) in [
         ("[hooks]\nchannel = \"irc:#ops\"\n", "hooks.channel"),
@@ -235,6 +252,16 @@ fn bad_hooks_settings_name_their_key() {
         ("[hooks]\nservice_label = \" \"\n", "hooks.service_label"),
         ("[hooks]\ntoken = \"\"\n", "hooks.token"),
         ("[hooks]\nauto_resolv = true\n", "auto_resolv"),
+        ("[hooks]\ngroup_by = \"groupkey\"\n", "hooks.group_by"),
+        ("[hooks]\ngroup_by = []\n", "hooks.group_by"),
+        (
+            "[hooks]\ngroup_by = [\"service\", \"9x\"]\n",
+            "hooks.group_by",
+        ),
+        ("[hooks]\ngroup_by = [\"a\", \"a\"]\n", "hooks.group_by"),
+        ("[hooks]\nstorm_window = \"0s\"\n", "hooks.storm_window"),
+        ("[hooks]\nstorm_window = \"soon\"\n", "hooks.storm_window"),
+        ("[hooks]\nstorm_threshold = -1\n", "hooks.storm_threshold"),
     ] {
         let message = error_of(contents);
         assert!(message.contains(key), "expected `{key}` in: {message}");

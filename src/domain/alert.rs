@@ -36,6 +36,20 @@ impl AlertSource {
     }
 }
 
+impl AlertSource {
+    /// Whether `reporter` is a monitoring system's actor (`shell:alertmanager`,
+    /// `shell:grafana`): the incidents alerts open and attach to.
+    pub fn reported(reporter: &super::UserId) -> bool {
+        reporter.platform() == super::Platform::Shell
+            && [AlertSource::Alertmanager, AlertSource::Grafana]
+                .iter()
+                .any(|source| source.as_str() == reporter.id())
+    }
+}
+
+/// Alerts a card names before pointing at `show` for the rest.
+pub const ALERTS_ON_CARD: usize = 5;
+
 impl fmt::Display for AlertSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -144,6 +158,143 @@ pub struct Alert {
     /// Links to where the alert can be looked at: ("Source", generatorURL),
     /// ("Dashboard", …), ("Silence", …). Empty URLs are left out.
     pub links: Vec<(String, String)>,
+    /// The sender's name for the notification group the alert came in
+    /// (Alertmanager's and Grafana's `groupKey`), when it sent one.
+    pub sender_group: Option<String>,
+}
+
+/// The alerts behind an incident, for its card, `show` and the API.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertTally {
+    pub firing: i64,
+    pub resolved: i64,
+    /// The first alerts tied to it, in the order they came: name (or the
+    /// fingerprint when none was stored) and status.
+    pub first: Vec<(String, AlertStatus)>,
+}
+
+impl AlertTally {
+    /// How many alerts in all.
+    pub fn total(&self) -> i64 {
+        self.firing + self.resolved
+    }
+}
+
+/// How alerts are grouped into incidents (`hooks.group_by`): the alerts of
+/// one group share one open incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupBy {
+    /// The sender's notification group (Alertmanager's `groupKey`, routed
+    /// by its `group_by`); an alert sent without one is its own group.
+    SenderGroup,
+    /// Every alert is its own group: one incident per fingerprint.
+    Fingerprint,
+    /// Alerts with the same values of these labels (a missing label counts
+    /// as empty) form a group.
+    Labels(Vec<String>),
+}
+
+/// The longest group key stored as it is; longer ones are stored as their
+/// SHA-256, which names the same group just as well.
+const MAX_GROUP_KEY_CHARS: usize = 500;
+
+/// The group an alert belongs to, as stored: the kind of grouping is part of
+/// the key, so changing `hooks.group_by` starts new groups instead of mixing
+/// them with the old ones.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupKey(String);
+
+impl GroupKey {
+    /// The key of the storm group of `service` (or of every service): the
+    /// incident the storm guard attaches new alerts to.
+    pub fn storm(service: Option<&str>) -> Self {
+        GroupKey(format!("storm:{}", service.unwrap_or("*")))
+    }
+
+    /// A key as stored.
+    pub fn from_stored(text: String) -> Self {
+        GroupKey(text)
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn bounded(key: String) -> Self {
+        if key.chars().count() <= MAX_GROUP_KEY_CHARS {
+            return GroupKey(key);
+        }
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(key.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        GroupKey(format!("sha256:{hex}"))
+    }
+}
+
+/// The storm guard's count of recent openings, kept up to date as a
+/// delivery opens incidents: it decides whether a new alert opens an
+/// incident of its own or attaches to a storm incident.
+#[derive(Debug, Clone, Default)]
+pub struct StormGuard {
+    /// More than this many openings within the window is a storm; 0 turns
+    /// the guard off.
+    pub threshold: usize,
+    /// Incidents opened by alerts within the window, in all.
+    pub total: usize,
+    /// The same, per service id (`None`: no service).
+    pub by_service: BTreeMap<Option<i64>, usize>,
+    /// Storm incidents still live, by their group key.
+    pub live: BTreeMap<GroupKey, i64>,
+}
+
+impl StormGuard {
+    /// Where a firing alert of `service` (name and id) that needs a new
+    /// incident goes: `None` to open one of its own (counted), or the storm
+    /// group to attach to. A service's own storm comes first, then the storm
+    /// of everything.
+    pub fn place(&mut self, service: Option<(&str, i64)>) -> Option<GroupKey> {
+        if self.threshold == 0 {
+            return None;
+        }
+        if let Some((name, id)) = service {
+            let storm = GroupKey::storm(Some(name));
+            let opened = self.by_service.get(&Some(id)).copied().unwrap_or(0);
+            if self.live.contains_key(&storm) || opened >= self.threshold {
+                return Some(storm);
+            }
+        }
+        let storm = GroupKey::storm(None);
+        if self.live.contains_key(&storm) || self.total >= self.threshold {
+            return Some(storm);
+        }
+        self.total += 1;
+        *self
+            .by_service
+            .entry(service.map(|(_, id)| id))
+            .or_default() += 1;
+        None
+    }
+
+    /// The storm incident `key` is open from now on (it was just opened).
+    pub fn opened(&mut self, key: GroupKey, ticket_id: i64) {
+        self.live.insert(key, ticket_id);
+    }
+}
+
+impl GroupKey {
+    /// The service a storm group is about (`None` for the storm of every
+    /// service), or `None` when this is not a storm group.
+    pub fn storm_of(&self) -> Option<Option<&str>> {
+        let service = self.0.strip_prefix("storm:")?;
+        Some((service != "*").then_some(service))
+    }
+}
+
+impl fmt::Display for GroupKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// How alerts become incidents: the rules from `[hooks]` that are not about
@@ -159,6 +310,28 @@ pub struct AlertRules {
 }
 
 impl Alert {
+    /// The group the alert belongs to under `by`.
+    pub fn group_key(&self, by: &GroupBy) -> GroupKey {
+        let key = match (by, self.sender_group.as_deref().map(str::trim)) {
+            (GroupBy::SenderGroup, Some(group)) if !group.is_empty() => format!("group:{group}"),
+            (GroupBy::SenderGroup | GroupBy::Fingerprint, _) => {
+                format!("fingerprint:{}", self.fingerprint)
+            }
+            (GroupBy::Labels(names), _) => {
+                // Unit separators keep `a=b,c` and `a=b` + `c=` apart.
+                let values: Vec<String> = names
+                    .iter()
+                    .map(|name| {
+                        let value = self.labels.get(name).map_or("", |v| v.trim());
+                        format!("{name}={value}")
+                    })
+                    .collect();
+                format!("labels:{}", values.join("\u{1f}"))
+            }
+        };
+        GroupKey::bounded(key)
+    }
+
     /// The alert's name (`alertname` label), if it has one.
     pub fn name(&self) -> Option<&str> {
         non_empty(self.labels.get("alertname"))
@@ -225,6 +398,28 @@ impl Alert {
     }
 }
 
+/// The title and description of a storm incident about `service` (`None`:
+/// every service), opened when more than `threshold` incidents were opened
+/// by alerts within `window`.
+pub fn storm_incident(
+    source: AlertSource,
+    service: Option<&str>,
+    threshold: usize,
+    window: chrono::Duration,
+) -> (Title, String) {
+    let (title, scope) = match service {
+        Some(service) => (format!("Alert storm on {service}"), format!("on {service}")),
+        None => ("Alert storm".to_string(), "in all".to_string()),
+    };
+    let window = crate::domain::duration::format_duration(window);
+    let description = format!(
+        "More than {threshold} incidents were opened by {} alerts within {window} {scope}: the storm guard attaches every further new alert here instead of opening an incident and posting a card for each. Its alerts are listed on the card, in `show` and in the API; it resolves with its last alert.",
+        source.product()
+    );
+    let title = summarize_title(&title).unwrap_or_else(|_| fallback_title());
+    (title, shorten(&description, MAX_TEXT_CHARS))
+}
+
 fn non_empty(value: Option<&String>) -> Option<&str> {
     value.map(|v| v.trim()).filter(|v| !v.is_empty())
 }
@@ -276,6 +471,7 @@ mod tests {
             starts_at: None,
             ends_at: None,
             links: vec![("Source".into(), "http://prometheus:9090/graph".into())],
+            sender_group: None,
         }
     }
 
@@ -339,6 +535,68 @@ mod tests {
             huge.description(AlertSource::Grafana).chars().count(),
             MAX_TEXT_CHARS
         );
+    }
+
+    #[test]
+    fn group_keys_follow_the_chosen_grouping() {
+        let mut a = alert(&[("service", "vpn"), ("alertname", "Down")], &[]);
+        assert_eq!(
+            a.group_key(&GroupBy::SenderGroup).as_str(),
+            "fingerprint:1a30ba71cca2921f",
+            "no group sent: the alert is its own group"
+        );
+        a.sender_group = Some("{}:{alertname=\"Down\"}".into());
+        assert_eq!(
+            a.group_key(&GroupBy::SenderGroup).as_str(),
+            "group:{}:{alertname=\"Down\"}"
+        );
+        assert_eq!(
+            a.group_key(&GroupBy::Fingerprint).as_str(),
+            "fingerprint:1a30ba71cca2921f"
+        );
+        let by = GroupBy::Labels(vec!["service".into(), "zone".into()]);
+        assert_eq!(a.group_key(&by).as_str(), "labels:service=vpn\u{1f}zone=");
+        a.sender_group = Some("x".repeat(600));
+        let long = a.group_key(&GroupBy::SenderGroup);
+        assert!(long.as_str().starts_with("sha256:"), "{long}");
+        assert_eq!(long, a.group_key(&GroupBy::SenderGroup), "stable");
+        assert_eq!(GroupKey::storm(Some("vpn")).as_str(), "storm:vpn");
+        assert_eq!(GroupKey::storm(Some("vpn")).storm_of(), Some(Some("vpn")));
+        assert_eq!(GroupKey::storm(None).storm_of(), Some(None));
+        assert_eq!(a.group_key(&GroupBy::Fingerprint).storm_of(), None);
+    }
+
+    #[test]
+    fn the_storm_guard_opens_up_to_its_threshold_then_attaches() {
+        let mut guard = StormGuard {
+            threshold: 2,
+            ..StormGuard::default()
+        };
+        let vpn = Some(("vpn", 1));
+        assert_eq!(guard.place(vpn), None);
+        assert_eq!(guard.place(vpn), None);
+        assert_eq!(guard.place(vpn), Some(GroupKey::storm(Some("vpn"))));
+        assert_eq!(
+            guard.place(Some(("mail", 2))),
+            Some(GroupKey::storm(None)),
+            "two openings in all: the rest is one storm"
+        );
+        assert_eq!(guard.place(None), Some(GroupKey::storm(None)));
+        let mut quiet = StormGuard {
+            threshold: 2,
+            ..StormGuard::default()
+        };
+        quiet.opened(GroupKey::storm(Some("vpn")), 9);
+        assert_eq!(
+            quiet.place(vpn),
+            Some(GroupKey::storm(Some("vpn"))),
+            "a live storm keeps attaching"
+        );
+        assert_eq!(quiet.place(Some(("mail", 2))), None);
+        let mut off = StormGuard::default();
+        for _ in 0..100 {
+            assert_eq!(off.place(vpn), None);
+        }
     }
 
     #[test]

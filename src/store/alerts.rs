@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use super::StoreError;
-use crate::domain::alert::{AlertSource, AlertStatus};
+use crate::domain::alert::{AlertSource, AlertStatus, AlertTally, GroupKey};
 
 /// The incident an alert is tied to, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,17 +17,39 @@ pub struct AlertLink {
     pub status: AlertStatus,
 }
 
-/// Serialises every transaction that handles one of `keys` (source,
-/// fingerprint) until it ends. Locks are taken in sorted order so two
-/// deliveries naming the same alerts in a different order cannot deadlock.
-pub async fn lock_fingerprints(
+/// Serialises every transaction that handles one of `fingerprints` or one
+/// of the alert groups `groups` from `source` until it ends. Locks are taken
+/// in sorted order so two deliveries naming the same alerts in a different
+/// order cannot deadlock.
+pub async fn lock_alerts(
     conn: &mut PgConnection,
-    keys: &[(AlertSource, &str)],
+    source: AlertSource,
+    fingerprints: &[&str],
+    groups: &[&GroupKey],
 ) -> Result<(), StoreError> {
-    let mut names: Vec<String> = keys
+    let source = source.as_str();
+    let names: Vec<String> = fingerprints
         .iter()
-        .map(|(source, fingerprint)| format!("alert:{}:{fingerprint}", source.as_str()))
+        .map(|fingerprint| format!("alert:{source}:{fingerprint}"))
+        .chain(
+            groups
+                .iter()
+                .map(|group| format!("alert-group:{source}:{group}")),
+        )
         .collect();
+    lock_names(conn, names).await
+}
+
+/// Serialises the transactions that may open incidents for alerts from
+/// `source`, so the storm guard counts what the others opened and one storm
+/// incident is opened, not two. Taken after [`lock_alerts`] and before any
+/// incident is locked, so whoever holds it waits for no alert lock, and for
+/// no incident another opening delivery holds.
+pub async fn lock_openings(conn: &mut PgConnection, source: AlertSource) -> Result<(), StoreError> {
+    lock_names(conn, vec![format!("alert-openings:{}", source.as_str())]).await
+}
+
+async fn lock_names(conn: &mut PgConnection, mut names: Vec<String>) -> Result<(), StoreError> {
     names.sort();
     names.dedup();
     // Advisory locks are keyed by a 64-bit number; a hash collision only
@@ -82,36 +104,6 @@ pub async fn find_all(
         .collect()
 }
 
-/// Ties a firing alert to a newly opened incident: a new row, or the row of
-/// an earlier episode of the same alert moved to the new incident.
-pub async fn link(
-    conn: &mut PgConnection,
-    source: AlertSource,
-    fingerprint: &str,
-    ticket_id: i64,
-    existed: bool,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    // A plain INSERT for a new alert (no ON CONFLICT): if another delivery
-    // got there first despite the lock, the primary key refuses this one
-    // rather than leaving two incidents for one alert.
-    let statement = if existed {
-        "UPDATE alerts SET ticket_id = $3, status = 'firing', opened_at = $4, updated_at = $4
-         WHERE source = $1 AND fingerprint = $2"
-    } else {
-        "INSERT INTO alerts (source, fingerprint, ticket_id, status, opened_at, updated_at)
-         VALUES ($1, $2, $3, 'firing', $4, $4)"
-    };
-    sqlx::query(statement)
-        .bind(source.as_str())
-        .bind(fingerprint)
-        .bind(ticket_id)
-        .bind(at)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Records that the alert was seen `status` at `at`.
 pub async fn set_status(
     conn: &mut PgConnection,
@@ -132,16 +124,20 @@ pub async fn set_status(
     Ok(())
 }
 
-/// A firing alert to tie to its newly opened incident.
+/// A firing alert to tie to an incident, newly opened or of its group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NewLink<'a> {
     pub fingerprint: &'a str,
     pub ticket_id: i64,
     /// Whether the alert has a row from an earlier episode to move.
     pub existed: bool,
+    /// What the incident's card calls the alert (its title).
+    pub name: &'a str,
 }
 
-/// [`link`] for many alerts of `source` in one statement.
+/// Ties firing alerts of `source` to their incidents in one statement: a
+/// new row per new alert, or the row of an earlier episode of the same
+/// alert moved to its new incident.
 pub async fn link_all(
     conn: &mut PgConnection,
     source: AlertSource,
@@ -154,25 +150,247 @@ pub async fn link_all(
     let fingerprints: Vec<&str> = links.iter().map(|l| l.fingerprint).collect();
     let tickets: Vec<i64> = links.iter().map(|l| l.ticket_id).collect();
     let existed: Vec<bool> = links.iter().map(|l| l.existed).collect();
-    // As in `link`: new alerts get a plain INSERT, so a row another
-    // delivery wrote despite the lock fails this one on the primary key.
+    let names: Vec<&str> = links.iter().map(|l| l.name).collect();
+    // New alerts get a plain INSERT (no ON CONFLICT): if another delivery
+    // got there first despite the lock, the primary key refuses this one
+    // rather than leaving two incidents for one alert.
     sqlx::query(
         "WITH wanted AS (
-            SELECT * FROM UNNEST($3::text[], $4::bigint[], $5::bool[]) AS l(fingerprint, ticket_id, existed)
+            SELECT * FROM UNNEST($3::text[], $4::bigint[], $5::bool[], $6::text[])
+                AS l(fingerprint, ticket_id, existed, name)
          ), moved AS (
-            UPDATE alerts a SET ticket_id = w.ticket_id, status = 'firing', opened_at = $2, updated_at = $2
+            UPDATE alerts a SET ticket_id = w.ticket_id, status = 'firing', opened_at = $2,
+                                updated_at = $2, name = w.name
             FROM wanted w
             WHERE w.existed AND a.source = $1 AND a.fingerprint = w.fingerprint
          )
-         INSERT INTO alerts (source, fingerprint, ticket_id, status, opened_at, updated_at)
-         SELECT $1, fingerprint, ticket_id, 'firing', $2, $2 FROM wanted WHERE NOT existed",
+         INSERT INTO alerts (source, fingerprint, ticket_id, status, opened_at, updated_at, name)
+         SELECT $1, fingerprint, ticket_id, 'firing', $2, $2, name FROM wanted WHERE NOT existed",
     )
     .bind(source.as_str())
     .bind(at)
     .bind(&fingerprints)
     .bind(&tickets)
     .bind(&existed)
+    .bind(&names)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The open incidents of the alert groups `keys` from `source`, by key;
+/// groups with no open incident are absent.
+pub async fn open_groups(
+    conn: &mut PgConnection,
+    source: AlertSource,
+    keys: &[&GroupKey],
+) -> Result<HashMap<GroupKey, i64>, StoreError> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let keys: Vec<&str> = keys.iter().map(|key| key.as_str()).collect();
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT g.group_key, g.ticket_id
+         FROM alert_groups g JOIN tickets t ON t.id = g.ticket_id
+         WHERE g.source = $1 AND g.group_key = ANY($2::text[])
+           AND t.status NOT IN ('resolved', 'closed')",
+    )
+    .bind(source.as_str())
+    .bind(&keys)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(key, ticket)| (GroupKey::from_stored(key), ticket))
+        .collect())
+}
+
+/// An alert group pointed at the incident its alerts attach to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupLink<'a> {
+    pub key: &'a GroupKey,
+    pub ticket_id: i64,
+    /// Whether this is a storm incident's own group.
+    pub storm: bool,
+}
+
+/// Points the groups `links` of `source` at their incidents, in one
+/// statement: new groups get a row, groups of an ended episode move.
+pub async fn set_groups(
+    conn: &mut PgConnection,
+    source: AlertSource,
+    links: &[GroupLink<'_>],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if links.is_empty() {
+        return Ok(());
+    }
+    let mut links = links.to_vec();
+    // One row per key (the last word wins), in a stable order.
+    links.sort_by(|a, b| a.key.cmp(b.key));
+    links.dedup_by(|later, earlier| {
+        if later.key == earlier.key {
+            *earlier = *later;
+            true
+        } else {
+            false
+        }
+    });
+    let keys: Vec<&str> = links.iter().map(|l| l.key.as_str()).collect();
+    let tickets: Vec<i64> = links.iter().map(|l| l.ticket_id).collect();
+    let storms: Vec<bool> = links.iter().map(|l| l.storm).collect();
+    sqlx::query(
+        "INSERT INTO alert_groups (source, group_key, ticket_id, storm, opened_at)
+         SELECT $1, g.key, g.ticket_id, g.storm, $2
+         FROM UNNEST($3::text[], $4::bigint[], $5::bool[]) AS g(key, ticket_id, storm)
+         ON CONFLICT (source, group_key) DO UPDATE
+            SET ticket_id = EXCLUDED.ticket_id, storm = EXCLUDED.storm, opened_at = EXCLUDED.opened_at
+            WHERE alert_groups.ticket_id <> EXCLUDED.ticket_id",
+    )
+    .bind(source.as_str())
+    .bind(at)
+    .bind(&keys)
+    .bind(&tickets)
+    .bind(&storms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// How many of the alerts tied to incident `ticket_id` are firing.
+pub async fn firing_on(conn: &mut PgConnection, ticket_id: i64) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar(
+            "SELECT count(*) FROM alerts WHERE ticket_id = $1 AND status = 'firing'",
+        )
+        .bind(ticket_id)
+        .fetch_one(conn)
+        .await?,
+    )
+}
+
+/// Incidents opened by `actor` (a monitoring system) since `since`, storm
+/// incidents left out: in all, and per service id (`None`: no service).
+pub async fn openings_since(
+    conn: &mut PgConnection,
+    actor: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<(Option<i64>, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT t.service_id, count(*)
+         FROM tickets t
+         WHERE t.kind = 'incident' AND t.created_at > $2 AND t.reporter = $1
+           AND NOT EXISTS (SELECT 1 FROM alert_groups g WHERE g.ticket_id = t.id AND g.storm)
+         GROUP BY t.service_id",
+    )
+    .bind(actor)
+    .bind(since)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The storm incidents of `source` still open and noted since `since`
+/// (a storm that has gone quiet ends: the next alert counts afresh), by
+/// their storm group key.
+pub async fn live_storms(
+    conn: &mut PgConnection,
+    source: AlertSource,
+    since: DateTime<Utc>,
+) -> Result<HashMap<GroupKey, i64>, StoreError> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT g.group_key, g.ticket_id
+         FROM alert_groups g JOIN tickets t ON t.id = g.ticket_id
+         WHERE g.source = $1 AND g.storm AND g.group_key LIKE 'storm:%'
+           AND t.status NOT IN ('resolved', 'closed') AND t.updated_at > $2",
+    )
+    .bind(source.as_str())
+    .bind(since)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(key, ticket)| (GroupKey::from_stored(key), ticket))
+        .collect())
+}
+
+/// [`AlertTally`] for each of `ticket_ids` that has alerts, listing at most
+/// `first` of each, in one statement.
+pub async fn of_tickets(
+    conn: &mut PgConnection,
+    ticket_ids: &[i64],
+    first: i64,
+) -> Result<HashMap<i64, AlertTally>, StoreError> {
+    if ticket_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    /// A ticket, its firing and resolved counts, the first names and statuses.
+    type Row = (i64, i64, i64, Vec<String>, Vec<String>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT a.ticket_id,
+                count(*) FILTER (WHERE a.status = 'firing'),
+                count(*) FILTER (WHERE a.status = 'resolved'),
+                (array_agg(coalesce(a.name, a.fingerprint) ORDER BY a.opened_at, a.fingerprint))[1:$2],
+                (array_agg(a.status ORDER BY a.opened_at, a.fingerprint))[1:$2]
+         FROM alerts a
+         WHERE a.ticket_id = ANY($1)
+         GROUP BY a.ticket_id",
+    )
+    .bind(ticket_ids)
+    .bind(first)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|(ticket, firing, resolved, names, statuses)| {
+            let first = names
+                .into_iter()
+                .zip(statuses)
+                .map(|(name, status)| Ok((name, status.parse().map_err(StoreError::Corrupt)?)))
+                .collect::<Result<_, StoreError>>()?;
+            Ok((
+                ticket,
+                AlertTally {
+                    firing,
+                    resolved,
+                    first,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// One alert behind an incident, as the API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AlertRow {
+    pub source: String,
+    pub fingerprint: String,
+    pub name: Option<String>,
+    pub status: String,
+    pub opened_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A page of the alerts tied to incident `ticket_id`, in the order they
+/// came, and how many there are in all.
+pub async fn list_of_ticket(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<AlertRow>, i64), StoreError> {
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM alerts WHERE ticket_id = $1")
+        .bind(ticket_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let rows = sqlx::query_as(
+        "SELECT source, fingerprint, name, status, opened_at, updated_at
+         FROM alerts WHERE ticket_id = $1
+         ORDER BY opened_at, source, fingerprint
+         LIMIT $2 OFFSET $3",
+    )
+    .bind(ticket_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(conn)
+    .await?;
+    Ok((rows, total))
 }

@@ -108,6 +108,8 @@ pub struct CardSource {
     pub incident: Incident,
     pub pauses: Vec<Pause>,
     pub posted: Option<PostedMessage>,
+    /// The alerts behind it, when monitoring opened or joined it.
+    pub alerts: Option<crate::domain::alert::AlertTally>,
 }
 
 /// Reads what the cards of the incidents stored as tickets `ids` on
@@ -143,9 +145,10 @@ pub async fn card_sources(
     let rows: Vec<Row> = sqlx::query_as(&query)
         .bind(ids)
         .bind(platform.as_str())
-        .fetch_all(conn)
+        .fetch_all(&mut *conn)
         .await?;
-    rows.into_iter()
+    let mut sources = rows
+        .into_iter()
         .map(|row| {
             let pauses = row
                 .pause_starts
@@ -165,9 +168,29 @@ pub async fn card_sources(
                 incident: Incident::try_from(row.incident)?,
                 pauses,
                 posted,
+                alerts: None,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    // Only monitoring opens incidents that alerts attach to: the others'
+    // cards (every chat report) read nothing more.
+    let monitored: Vec<i64> = sources
+        .iter()
+        .filter(|source| crate::domain::alert::AlertSource::reported(&source.incident.reporter))
+        .map(|source| source.incident.id)
+        .collect();
+    if !monitored.is_empty() {
+        let mut tallies = super::alerts::of_tickets(
+            conn,
+            &monitored,
+            i64::try_from(crate::domain::alert::ALERTS_ON_CARD).unwrap_or(i64::MAX),
+        )
+        .await?;
+        for source in &mut sources {
+            source.alerts = tallies.remove(&source.incident.id);
+        }
+    }
+    Ok(sources)
 }
 
 /// Reads the incidents stored as tickets `ids` and locks them until the

@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use itsm_bot::config::{Config, Secret};
+use itsm_bot::config::{Config, GroupBySetting, Secret};
 use itsm_bot::http::{router, HttpState};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -128,6 +128,14 @@ fn config_with_token() -> Config {
 
 async fn desk(pool: PgPool) -> Desk {
     Desk::with_config(pool, config_with_token()).await
+}
+
+/// A desk that opens one incident per alert (`hooks.group_by =
+/// "fingerprint"`), as every alert was handled before grouping.
+async fn desk_by_fingerprint(pool: PgPool) -> Desk {
+    let mut config = config_with_token();
+    config.hooks.group_by = GroupBySetting::Named("fingerprint".into());
+    Desk::with_config(pool, config).await
 }
 
 /// POSTs `body` to `path` with `token` as the bearer token (none when `None`).
@@ -383,7 +391,7 @@ async fn without_auto_resolve_a_recovery_is_only_noted(pool: PgPool) {
 
 #[sqlx::test]
 async fn grafanas_documented_payload_opens_one_incident_per_alert(pool: PgPool) {
-    let desk = desk(pool.clone()).await;
+    let desk = desk_by_fingerprint(pool.clone()).await;
     let summary = deliver(&desk, "/hooks/grafana", GRAFANA_DOCS).await;
     assert_eq!(
         actions(&summary),
@@ -443,7 +451,7 @@ async fn grafanas_documented_payload_opens_one_incident_per_alert(pool: PgPool) 
 /// and a recovery of an alert the bot never saw.
 #[sqlx::test]
 async fn a_group_of_alerts_is_handled_alert_by_alert(pool: PgPool) {
-    let desk = desk(pool.clone()).await;
+    let desk = desk_by_fingerprint(pool.clone()).await;
     let body = &dated(
         r#"{
       "version": "4",

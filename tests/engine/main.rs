@@ -5,6 +5,7 @@
 
 mod action_items;
 mod alert_batches;
+mod alert_groups;
 mod api;
 mod automation;
 mod changes;

@@ -14,14 +14,14 @@ use crate::helpers::{inbound, Desk};
 
 /// A platform that records what it was sent and, on the first post, lets a
 /// change happen while the post is in flight.
-struct Recorder {
+pub(crate) struct Recorder {
     sent: Mutex<Vec<String>>,
     during_first_post: Mutex<Option<(Engine, String)>>,
     fail_next: Mutex<Option<DeliveryError>>,
 }
 
 impl Recorder {
-    fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Recorder {
             sent: Mutex::new(Vec::new()),
             during_first_post: Mutex::new(None),
@@ -29,7 +29,7 @@ impl Recorder {
         })
     }
 
-    fn sent(&self) -> Vec<String> {
+    pub(crate) fn sent(&self) -> Vec<String> {
         self.sent.lock().unwrap().clone()
     }
 }
@@ -99,7 +99,7 @@ impl Deliver for Recorder {
     }
 }
 
-fn worker(desk: &Desk, recorder: &Arc<Recorder>) -> OutboxWorker<Recorder> {
+pub(crate) fn worker(desk: &Desk, recorder: &Arc<Recorder>) -> OutboxWorker<Recorder> {
     OutboxWorker::new(
         desk.engine.store().clone(),
         recorder.clone(),

@@ -10,17 +10,18 @@ use serde::Serialize;
 use sqlx::PgConnection;
 
 use super::{rules, Engine};
-use crate::domain::alert::{Alert, AlertSource, AlertStatus};
+use crate::domain::alert::{Alert, AlertSource, AlertStatus, GroupKey, StormGuard};
 use crate::domain::automation::Trigger;
 use crate::domain::incident::{Incident, IncidentAction, IncidentStatus, NewIncident, Origin};
 use crate::domain::sla::{Checkpoint, ClockView};
 use crate::domain::timeline::{EventAction, NewEvent};
 use crate::domain::{FreeText, Platform, TicketRef, UserId};
-use crate::store::alerts::AlertLink;
+use crate::store::alerts::{AlertLink, GroupLink, NewLink};
 use crate::store::opening::{Opened, Opening};
 use crate::store::{self, StoreError};
 
 mod batch;
+mod grouping;
 
 use batch::{Delivery, Route};
 
@@ -33,6 +34,9 @@ pub enum AlertAction {
     /// Its incident got a timeline note (a repeat, or a recovery without
     /// auto-resolve).
     Noted,
+    /// It joined the open incident of its group (or of a storm), which
+    /// notes it.
+    Grouped,
     /// Its incident was noted and resolved.
     Resolved,
     /// Nothing to do: a recovery of an alert with no open incident, or one
@@ -46,6 +50,7 @@ impl AlertAction {
         match self {
             AlertAction::Opened => "opened",
             AlertAction::Noted => "noted",
+            AlertAction::Grouped => "grouped",
             AlertAction::Resolved => "resolved",
             AlertAction::Ignored => "ignored",
         }
@@ -110,44 +115,71 @@ impl Engine {
             fingerprint: String::new(),
             reason: err.to_string(),
         })?;
+        let grouping = self.config.hooks.grouping();
+        let own: Vec<GroupKey> = alerts.iter().map(|a| a.group_key(&grouping)).collect();
         let mut tx = self.store.begin().await?;
-        // Deliveries naming the same alert wait for each other here, so the
-        // second sees the first one's incident instead of opening another.
-        let keys: Vec<(AlertSource, &str)> = alerts
-            .iter()
-            .map(|alert| (source, alert.fingerprint.as_str()))
-            .collect();
-        store::alerts::lock_fingerprints(&mut tx, &keys).await?;
+        // Deliveries naming the same alert or group wait for each other
+        // here, so the second sees the first one's incident instead of
+        // opening another.
         let fingerprints: Vec<&str> = alerts.iter().map(|a| a.fingerprint.as_str()).collect();
+        let own_refs: Vec<&GroupKey> = own.iter().collect();
+        store::alerts::lock_alerts(&mut tx, source, &fingerprints, &own_refs).await?;
         let links = store::alerts::find_all(&mut tx, source, &fingerprints).await?;
-        let incidents = self.lock_firing_links(&mut tx, alerts, &links).await?;
+        let mut groups = store::alerts::open_groups(&mut tx, source, &own_refs).await?;
+        let mut storm = self
+            .storm_guard(&mut tx, source, &actor, alerts, &own, &groups)
+            .await?;
+        groups.extend(storm.live.iter().map(|(key, id)| (key.clone(), *id)));
+        let incidents = self
+            .lock_firing_links(&mut tx, alerts, &links, &groups)
+            .await?;
+        // Only alerts that may open an incident need their services.
+        let opening = alerts
+            .iter()
+            .any(|alert| grouping::needs_incident(alert, &links, &incidents).is_some());
+        let services = if opening {
+            self.services_named(&mut tx, alerts).await?
+        } else {
+            HashMap::new()
+        };
         let delivery = Delivery {
             source,
             actor: &actor,
             alerts,
+            own: &own,
             links: &links,
             incidents: &incidents,
+            groups: &groups,
             now: self.clock.now(),
             lifecycle: &self.lifecycle,
             open_together: batch::may_open_together(&self.config.automation.compiled_rules),
         };
-        let routes = batch::routes(&delivery);
-        let services = self.services_named(&mut tx, alerts, &routes).await?;
+        let into = grouping::plan(&delivery, &self.config.hooks.rules(), &services, &mut storm);
+        let routes = batch::routes(&delivery, &into);
         let mut results: Vec<Option<AlertResult>> = vec![None; alerts.len()];
-        // The routes keep each incident to one of these steps, so their
-        // order does not matter to any incident.
+        // The routes keep each incident to one of these steps (or to the
+        // joins after its opening), so their order does not matter to any
+        // incident.
         self.note_together(&mut tx, &delivery, &routes, &mut results)
             .await?;
-        self.open_together(&mut tx, &delivery, &routes, &services, &mut results)
+        let opened = self
+            .open_together(&mut tx, &delivery, &routes, &into, &services, &mut results)
             .await?;
-        let mut known = Known { links, services };
-        for ((alert, route), result) in alerts.iter().zip(&routes).zip(&mut results) {
+        self.join_together(&mut tx, &delivery, &routes, &opened, &mut results)
+            .await?;
+        let mut known = Known {
+            links,
+            services,
+            groups,
+        };
+        for (index, (alert, route)) in alerts.iter().zip(&routes).enumerate() {
             if *route != Route::OneByOne {
                 continue;
             }
-            *result = Some(match alert.status {
+            results[index] = Some(match alert.status {
                 AlertStatus::Firing => {
-                    self.alert_fired(&mut tx, source, &actor, alert, &mut known)
+                    let groups = (&own[index], &into[index]);
+                    self.alert_fired(&mut tx, source, &actor, alert, groups, &mut known)
                         .await?
                 }
                 AlertStatus::Resolved => {
@@ -167,19 +199,63 @@ impl Engine {
         Ok(AlertOutcome { incidents })
     }
 
+    /// The storm guard for a delivery: off (threshold 0) unless some firing
+    /// alert may open an incident, else the openings of the window and the
+    /// live storms, read under the openings lock so that concurrent
+    /// deliveries count each other's.
+    async fn storm_guard(
+        &self,
+        conn: &mut PgConnection,
+        source: AlertSource,
+        actor: &UserId,
+        alerts: &[Alert],
+        own: &[GroupKey],
+        groups: &HashMap<GroupKey, i64>,
+    ) -> Result<StormGuard, StoreError> {
+        let hooks = &self.config.hooks;
+        let may_open = alerts
+            .iter()
+            .zip(own)
+            .any(|(alert, own)| alert.status == AlertStatus::Firing && !groups.contains_key(own));
+        if hooks.storm_threshold == 0 || !may_open {
+            return Ok(StormGuard::default());
+        }
+        store::alerts::lock_openings(conn, source).await?;
+        let since = self.clock.now() - hooks.storm_window.0;
+        let mut guard = StormGuard {
+            threshold: hooks.storm_threshold,
+            live: store::alerts::live_storms(conn, source, since)
+                .await?
+                .into_iter()
+                .collect(),
+            ..StormGuard::default()
+        };
+        for (service, count) in
+            store::alerts::openings_since(conn, &actor.to_string(), since).await?
+        {
+            let count = usize::try_from(count).unwrap_or(usize::MAX);
+            guard.total = guard.total.saturating_add(count);
+            guard.by_service.insert(service, count);
+        }
+        Ok(guard)
+    }
+
     /// Locks, in one statement, the incidents the delivery's firing alerts
-    /// are tied to: whether each is open decides how its alert is handled.
+    /// are tied to and those of their groups: whether each is open decides
+    /// how its alert is handled.
     async fn lock_firing_links(
         &self,
         conn: &mut PgConnection,
         alerts: &[Alert],
         links: &HashMap<String, AlertLink>,
+        groups: &HashMap<GroupKey, i64>,
     ) -> Result<HashMap<i64, Incident>, StoreError> {
         let mut ids: Vec<i64> = alerts
             .iter()
             .filter(|alert| alert.status == AlertStatus::Firing)
             .filter_map(|alert| links.get(alert.fingerprint.as_str()))
             .map(|link| link.ticket_id)
+            .chain(groups.values().copied())
             .collect();
         ids.sort_unstable();
         ids.dedup();
@@ -187,22 +263,19 @@ impl Engine {
         Ok(incidents.into_iter().map(|i| (i.id, i)).collect())
     }
 
-    /// The ids of the catalog services named by the alerts that may open an
-    /// incident, read in one statement (none when no alert names one).
+    /// The ids of the catalog services named by the firing alerts, read in
+    /// one statement (none when no alert names one): an alert that opens an
+    /// incident gives it its service, and the storm guard counts by service.
     async fn services_named(
         &self,
         conn: &mut PgConnection,
         alerts: &[Alert],
-        routes: &[Route],
     ) -> Result<HashMap<String, i64>, StoreError> {
         let rules = self.config.hooks.rules();
         let mut names: Vec<String> = alerts
             .iter()
-            .zip(routes)
-            .filter(|(alert, route)| {
-                alert.status == AlertStatus::Firing && !matches!(route, Route::Note { .. })
-            })
-            .filter_map(|(alert, _)| alert.service(&rules))
+            .filter(|alert| alert.status == AlertStatus::Firing)
+            .filter_map(|alert| alert.service(&rules))
             .map(|name| name.to_ascii_lowercase())
             .collect();
         names.sort();
@@ -219,6 +292,7 @@ impl Engine {
         source: AlertSource,
         actor: &UserId,
         alert: &Alert,
+        (own, into): (&GroupKey, &GroupKey),
         known: &mut Known,
     ) -> Result<AlertResult, AlertError> {
         let fingerprint = alert.fingerprint.as_str();
@@ -249,21 +323,42 @@ impl Engine {
                 return Ok(result(alert, &incident, AlertAction::Noted, None));
             }
             // Its incident was resolved or closed (by a person, or by the
-            // recovery): this is a new episode and gets a new incident.
+            // recovery): this is a new episode, of its group's incident or
+            // of a new one.
+        }
+        let name = alert.title().to_string();
+        let new_link = |ticket_id| NewLink {
+            fingerprint,
+            ticket_id,
+            existed: link.is_some(),
+            name: &name,
+        };
+        let now = self.clock.now();
+        if let Some(ticket_id) = known.groups.get(into).copied() {
+            let incident = self.lock_linked(conn, ticket_id).await?;
+            if incident.status.is_open() {
+                let note = joined_note(source, [name.as_str()], 1);
+                let noted = self
+                    .alert_acts(conn, actor, alert, &incident, note_action(alert, &note)?)
+                    .await?;
+                store::alerts::link_all(conn, source, &[new_link(ticket_id)], now).await?;
+                store::alerts::set_groups(conn, source, &group_links(own, own, ticket_id), now)
+                    .await?;
+                known.seen(fingerprint, ticket_id, AlertStatus::Firing);
+                known.groups.insert(own.clone(), ticket_id);
+                self.fire_alert_rules(conn, Trigger::AlertFired, alert, &noted)
+                    .await?;
+                return Ok(result(alert, &noted, AlertAction::Grouped, None));
+            }
         }
         let (incident, note) = self
-            .open_for_alert(conn, source, actor, alert, &known.services)
+            .open_for_alert(conn, source, actor, alert, into, &known.services)
             .await?;
-        store::alerts::link(
-            conn,
-            source,
-            fingerprint,
-            incident.id,
-            link.is_some(),
-            self.clock.now(),
-        )
-        .await?;
+        store::alerts::link_all(conn, source, &[new_link(incident.id)], now).await?;
+        store::alerts::set_groups(conn, source, &group_links(own, into, incident.id), now).await?;
         known.seen(fingerprint, incident.id, AlertStatus::Firing);
+        known.groups.insert(own.clone(), incident.id);
+        known.groups.insert(into.clone(), incident.id);
         let now = self.clock.now();
         let created = rules::incident_facts(Trigger::IncidentCreated, &incident, None, now);
         self.fire_rules(conn, &created).await?;
@@ -326,7 +421,14 @@ impl Engine {
         self.fire_alert_rules(conn, Trigger::AlertResolved, alert, &incident)
             .await?;
         let at = self.plain_time(alert.ends_at.unwrap_or(now));
-        let recovered = format!("{} alert {fingerprint} resolved at {at}.", source.product());
+        // A group's incident waits for the last of its alerts.
+        let firing = store::alerts::firing_on(conn, incident.id).await?;
+        let mut recovered = format!("{} alert {fingerprint} resolved at {at}.", source.product());
+        match firing {
+            0 => {}
+            1 => recovered.push_str(" 1 alert of this incident is still firing."),
+            n => recovered.push_str(&format!(" {n} alerts of this incident are still firing.")),
+        }
         let incident = self
             .alert_acts(
                 conn,
@@ -336,7 +438,8 @@ impl Engine {
                 note_action(alert, &recovered)?,
             )
             .await?;
-        if self.config.hooks.auto_resolve && incident.status.is_open() {
+        if firing == 0 && self.config.hooks.auto_resolve && incident.status.is_open() {
+            known.groups.retain(|_, ticket| *ticket != incident.id);
             let resolution = format!("the {} alert resolved", source.product());
             let resolution = FreeText::parse("resolution", &resolution)
                 .map_err(|err| AlertError::refused(alert, err))?;
@@ -368,10 +471,11 @@ impl Engine {
         source: AlertSource,
         actor: &UserId,
         alert: &Alert,
+        into: &GroupKey,
         services: &HashMap<String, i64>,
     ) -> Result<(Incident, Option<String>), AlertError> {
         let now = self.clock.now();
-        let prepared = self.prepare_opening(source, actor, alert, services, now);
+        let prepared = self.prepare_opening(source, actor, alert, into, services, now);
         let opening = prepared.opening(actor, now);
         let Opened::New { id, number, .. } = store::opening::open(conn, &opening).await? else {
             return Err(StoreError::Corrupt("an alert's incident was not opened".into()).into());
@@ -387,6 +491,7 @@ impl Engine {
         source: AlertSource,
         actor: &UserId,
         alert: &Alert,
+        into: &GroupKey,
         services: &HashMap<String, i64>,
         now: DateTime<Utc>,
     ) -> Prepared {
@@ -396,7 +501,13 @@ impl Engine {
         let mut note = None;
         let mut service = None;
         let mut service_id = None;
-        if let Some(named) = alert.service(&rules) {
+        let storm = into.storm_of();
+        // A storm of every service is about none of them.
+        let named = match storm {
+            Some(None) => None,
+            _ => alert.service(&rules),
+        };
+        if let Some(named) = named {
             // The catalog's names are lower case; labels often are not.
             let name = named.to_ascii_lowercase();
             match services.get(&name) {
@@ -415,9 +526,18 @@ impl Engine {
             }
         }
         let settings = &self.config.incident;
+        let (title, description) = match storm {
+            Some(about) => crate::domain::alert::storm_incident(
+                source,
+                about,
+                hooks.storm_threshold,
+                hooks.storm_window.0,
+            ),
+            None => (alert.title(), alert.description(source)),
+        };
         let new = NewIncident {
-            title: alert.title(),
-            description: alert.description(source),
+            title,
+            description,
             priority,
             impact: settings.default_impact,
             urgency: settings.default_urgency,
@@ -517,10 +637,53 @@ impl Prepared {
 }
 
 /// The delivery's alerts as stored, kept up to date as the delivery goes
-/// (one alert may come twice), and the ids of the services they name.
+/// (one alert may come twice), the ids of the services they name, and the
+/// open incidents of their groups.
 struct Known {
     links: HashMap<String, AlertLink>,
     services: HashMap<String, i64>,
+    groups: HashMap<GroupKey, i64>,
+}
+
+/// The group rows that point an alert's group `own`, and the group `into`
+/// it was opened or found under (a storm's), at incident `ticket_id`.
+fn group_links<'a>(own: &'a GroupKey, into: &'a GroupKey, ticket_id: i64) -> Vec<GroupLink<'a>> {
+    let mut links = vec![GroupLink {
+        key: own,
+        ticket_id,
+        storm: false,
+    }];
+    if into != own {
+        links.push(GroupLink {
+            key: into,
+            ticket_id,
+            storm: into.storm_of().is_some(),
+        });
+    }
+    links
+}
+
+/// Alerts named in a note before "and N more".
+const NAMED_IN_NOTE: usize = 5;
+
+/// The note an incident gets when `count` alerts, named `names`, join it.
+fn joined_note<'a>(
+    source: AlertSource,
+    names: impl IntoIterator<Item = &'a str>,
+    count: usize,
+) -> String {
+    let named: Vec<&str> = names.into_iter().take(NAMED_IN_NOTE).collect();
+    let mut list = named.join(", ");
+    if count > named.len() {
+        list.push_str(&format!(" and {} more", count - named.len()));
+    }
+    match count {
+        1 => format!("{} alert joined this incident: {list}.", source.product()),
+        _ => format!(
+            "{count} {} alerts joined this incident: {list}.",
+            source.product()
+        ),
+    }
 }
 
 impl Known {

@@ -14,6 +14,9 @@ use crate::commands::view;
 use crate::domain::automation::Trigger;
 use crate::domain::incident::{Incident, IncidentAction, NewIncident, Origin};
 use crate::domain::timeline::{EventAction, NewEvent};
+
+/// `show` lists this many of an incident's alerts; the API has them all.
+const ALERTS_IN_SHOW: i64 = 50;
 use crate::domain::{Platform, Role, TicketRef, UserId};
 use crate::store::opening::{Opened, Opening};
 use crate::store::outbox::OutboxKind;
@@ -401,10 +404,12 @@ impl Engine {
         let clocks = self
             .sla_policy()
             .clocks(&incident, &pauses, self.clock.now());
+        let alerts = store::alerts::of_tickets(conn, &[incident.id], ALERTS_IN_SHOW).await?;
         Ok(Reply::answer(view::incident::incident_card(
             &incident,
             &events,
             &clocks,
+            alerts.get(&incident.id),
             self.zone(),
         ))
         .about(reference))

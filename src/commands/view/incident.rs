@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::commands::reply::{Block, Message};
+use crate::domain::alert::{AlertTally, ALERTS_ON_CARD};
 use crate::domain::incident::Incident;
 use crate::domain::moment;
 use crate::domain::sla::{ClockView, SlaClock};
@@ -74,9 +75,46 @@ fn incident_texts(incident: &Incident) -> Vec<Block> {
     texts
 }
 
+/// What a card or `show` says of the alerts behind an incident: the counts,
+/// the first alerts by name and, when there are more, where the rest are.
+pub fn alerts_block(incident: &Incident, tally: &AlertTally, shown: usize) -> Option<Block> {
+    if tally.total() <= 1 {
+        // One alert is the incident itself: its title and description say it.
+        return None;
+    }
+    let mut items: Vec<String> = tally
+        .first
+        .iter()
+        .take(shown)
+        .map(|(name, status)| format!("{name} ({status})"))
+        .collect();
+    let listed = i64::try_from(items.len()).unwrap_or(i64::MAX);
+    if tally.total() > listed {
+        items.push(format!(
+            "… and {} more: `/incident {} show`, or GET /api/v1/incidents/{}/alerts",
+            tally.total() - listed,
+            incident.reference(),
+            incident.reference()
+        ));
+    }
+    Some(Block::List {
+        title: Some(format!(
+            "Alerts: {} firing, {} resolved",
+            tally.firing, tally.resolved
+        )),
+        items,
+    })
+}
+
 /// The card that shows an incident in a channel, with the buttons that
-/// fit its status. Every change re-renders it in place.
-pub fn incident_message(incident: &Incident, clocks: &[ClockView], zone: Tz) -> Message {
+/// fit its status; an incident opened by a group of alerts lists them.
+/// Every change re-renders it in place.
+pub fn incident_message(
+    incident: &Incident,
+    clocks: &[ClockView],
+    alerts: Option<&AlertTally>,
+    zone: Tz,
+) -> Message {
     use crate::commands::buttons::{Button, ButtonAction, ButtonStyle};
     use crate::domain::incident::IncidentStatus;
     let reference = incident.reference();
@@ -98,6 +136,9 @@ pub fn incident_message(incident: &Incident, clocks: &[ClockView], zone: Tz) -> 
         .with(Block::Header(format!("{reference} · {}", incident.title)))
         .with(Block::Fields(fields));
     message.blocks.extend(incident_texts(incident));
+    if let Some(block) = alerts.and_then(|tally| alerts_block(incident, tally, ALERTS_ON_CARD)) {
+        message = message.with(block);
+    }
     if incident.status.is_open() && !clocks.is_empty() {
         message = message.with(Block::Text(format!(
             "SLA: {}",
@@ -274,6 +315,7 @@ pub fn incident_card(
     incident: &Incident,
     events: &[Event],
     clocks: &[ClockView],
+    alerts: Option<&AlertTally>,
     zone: Tz,
 ) -> Message {
     let mut details = vec![
@@ -307,6 +349,9 @@ pub fn incident_card(
         .with(incident_fields(incident))
         .with(Block::Fields(details));
     message.blocks.extend(incident_texts(incident));
+    if let Some(block) = alerts.and_then(|tally| alerts_block(incident, tally, tally.first.len())) {
+        message = message.with(block);
+    }
     if !clocks.is_empty() {
         message = message.with(Block::List {
             title: Some("SLA".to_string()),

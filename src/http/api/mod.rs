@@ -3,6 +3,7 @@
 //! Every route but the OpenAPI document needs a bearer token from
 //! `[[api.tokens]]`; errors are `{"error": …}` with the fitting status.
 
+mod alerts;
 mod dto;
 mod kb;
 mod requests;
@@ -41,6 +42,10 @@ pub fn routes() -> Router<HttpState> {
             "/api/v1/incidents/{reference}/postmortem",
             get(get_postmortem),
         )
+        .route(
+            "/api/v1/incidents/{reference}/alerts",
+            get(alerts::list_alerts),
+        )
         .route("/api/v1/problems", get(list_problems))
         .route("/api/v1/problems/{reference}", get(get_problem))
         .route("/api/v1/changes", get(list_changes))
@@ -67,6 +72,7 @@ pub fn routes() -> Router<HttpState> {
         list_incidents,
         get_incident,
         get_postmortem,
+        alerts::list_alerts,
         create_incident,
         list_problems,
         get_problem,
@@ -97,7 +103,8 @@ pub fn routes() -> Router<HttpState> {
         ArticleDto,
         HitDto,
         SuggestionsDto,
-        CreatedIncidentDto
+        CreatedIncidentDto,
+        alerts::AlertDto
     )),
     modifiers(&BearerAuth),
     security(("bearer" = []))

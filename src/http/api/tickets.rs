@@ -257,6 +257,31 @@ fn instant(key: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
         })
 }
 
+/// The page `query` asks for, for lists with no filters: only `page` and
+/// `per_page` are understood.
+pub(super) fn page_of(query: &[(String, String)]) -> Result<Page, ApiError> {
+    let mut page = Page {
+        number: 1,
+        size: DEFAULT_PER_PAGE,
+    };
+    let mut seen = BTreeMap::new();
+    for (key, value) in query {
+        if seen.insert(key.as_str(), ()).is_some() {
+            return Err(ApiError::bad_request(format!("`{key}` is given twice")));
+        }
+        match key.as_str() {
+            "page" => page.number = positive("page", value, i64::MAX)?,
+            "per_page" => page.size = positive("per_page", value, MAX_PER_PAGE)?,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "`{other}` is not understood here; use page, per_page"
+                )))
+            }
+        }
+    }
+    Ok(page)
+}
+
 fn positive(key: &str, value: &str, max: i64) -> Result<i64, ApiError> {
     value
         .parse::<i64>()

@@ -8,7 +8,7 @@ use crate::domain::alert::Alert;
 
 /// The parts of the payload the bot reads; the rest (`receiver`,
 /// `groupLabels`, `commonLabels`, `commonAnnotations`, `externalURL`,
-/// `groupKey`, the group's `status`) is accepted and ignored: every alert
+/// the group's `status`) is accepted and ignored: every alert
 /// carries its own labels and status.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -16,6 +16,10 @@ pub struct Payload {
     version: String,
     #[serde(default)]
     truncated_alerts: u64,
+    /// The notification group the alerts were sent in; `hooks.group_by =
+    /// "alertmanager_group"` opens one incident per group.
+    #[serde(default)]
+    group_key: Option<String>,
     alerts: Vec<WireAlert>,
 }
 
@@ -27,5 +31,8 @@ pub fn alerts(payload: Payload) -> Result<(Vec<Alert>, u64), PayloadError> {
             payload.version
         )));
     }
-    Ok((convert(payload.alerts)?, payload.truncated_alerts))
+    Ok((
+        convert(payload.alerts, payload.group_key.as_deref())?,
+        payload.truncated_alerts,
+    ))
 }

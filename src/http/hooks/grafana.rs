@@ -8,7 +8,7 @@ use crate::domain::alert::Alert;
 
 /// The parts of the payload the bot reads; the rest (`receiver`, `orgId`,
 /// `groupLabels`, `commonLabels`, `commonAnnotations`, `externalURL`,
-/// `groupKey`, `title`, `state`, `message`, the group's `status`) is
+/// `title`, `state`, `message`, the group's `status`) is
 /// accepted and ignored: every alert carries its own labels and status.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -16,6 +16,10 @@ pub struct Payload {
     version: Option<String>,
     #[serde(default)]
     truncated_alerts: u64,
+    /// The notification group the alerts were sent in; `hooks.group_by =
+    /// "alertmanager_group"` opens one incident per group.
+    #[serde(default)]
+    group_key: Option<String>,
     alerts: Vec<WireAlert>,
 }
 
@@ -26,5 +30,8 @@ pub fn alerts(payload: Payload) -> Result<(Vec<Alert>, u64), PayloadError> {
             "unsupported Grafana webhook version `{version}`; this endpoint reads version 1 (Grafana 9+ alerting)"
         )));
     }
-    Ok((convert(payload.alerts)?, payload.truncated_alerts))
+    Ok((
+        convert(payload.alerts, payload.group_key.as_deref())?,
+        payload.truncated_alerts,
+    ))
 }

@@ -113,8 +113,13 @@ enum AlertStatusWire {
     Resolved,
 }
 
-/// The wire alerts as [`Alert`] values, or the first one's problem.
-fn convert(wire: Vec<WireAlert>) -> Result<Vec<Alert>, PayloadError> {
+/// The wire alerts, sent in the notification group `group`, as [`Alert`]
+/// values, or the first one's problem.
+fn convert(wire: Vec<WireAlert>, group: Option<&str>) -> Result<Vec<Alert>, PayloadError> {
+    // Stored as text: the characters PostgreSQL or a card cannot hold go.
+    let group = group
+        .map(crate::domain::alert::clean)
+        .filter(|g| !g.trim().is_empty());
     wire.into_iter()
         .enumerate()
         .map(|(index, alert)| {
@@ -143,6 +148,7 @@ fn convert(wire: Vec<WireAlert>) -> Result<Vec<Alert>, PayloadError> {
                 starts_at: alert.starts_at.filter(is_set),
                 ends_at: alert.ends_at.filter(is_set),
                 links,
+                sender_group: group.clone(),
             })
         })
         .collect()

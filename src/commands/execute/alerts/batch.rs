@@ -13,7 +13,7 @@ use sqlx::PgConnection;
 
 use super::{AlertAction, AlertResult};
 use crate::commands::execute::Engine;
-use crate::domain::alert::{Alert, AlertSource, AlertStatus};
+use crate::domain::alert::{Alert, AlertSource, AlertStatus, GroupKey};
 use crate::domain::automation::{Rule, Trigger};
 use crate::domain::incident::{Incident, IncidentAction, LifecycleRules};
 use crate::domain::timeline::NewEvent;
@@ -32,10 +32,17 @@ pub(super) enum Route {
         incident: Box<Incident>,
         events: Vec<NewEvent>,
     },
-    /// A firing alert with no open incident: opened together with the
-    /// delivery's other new alerts. `existed` when the alert has a row from
-    /// an earlier episode.
+    /// A firing alert with no open incident, the first of its group (or
+    /// storm) in the delivery whose group has none either: opened together
+    /// with the delivery's other new alerts. `existed` when the alert has a
+    /// row from an earlier episode.
     Open { existed: bool },
+    /// A firing alert with no open incident of its own whose group (or
+    /// storm) has one stored: attached to it.
+    Join { ticket_id: i64, existed: bool },
+    /// A firing alert attached to the incident the delivery's alert number
+    /// `opener` opens for their group.
+    JoinNew { opener: usize, existed: bool },
     /// Anything else: handled on its own.
     OneByOne,
 }
@@ -45,10 +52,14 @@ pub(super) struct Delivery<'a> {
     pub source: AlertSource,
     pub actor: &'a UserId,
     pub alerts: &'a [Alert],
+    /// Each alert's own group, at the same place.
+    pub own: &'a [GroupKey],
     /// The delivery's alerts as stored, by fingerprint.
     pub links: &'a HashMap<String, AlertLink>,
-    /// The incidents of those links, locked, by ticket id.
+    /// The incidents of those links and groups, locked, by ticket id.
     pub incidents: &'a HashMap<i64, Incident>,
+    /// The open incidents of the delivery's groups and of live storms.
+    pub groups: &'a HashMap<GroupKey, i64>,
     pub now: DateTime<Utc>,
     pub lifecycle: &'a LifecycleRules,
     /// Whether new alerts may be opened together: not when a rule reacts to
@@ -64,48 +75,74 @@ pub(super) fn may_open_together(rules: &[Rule]) -> bool {
         .any(|rule| matches!(rule.on, Trigger::IncidentCreated | Trigger::AlertFired))
 }
 
-/// Decides how each alert of `delivery` is handled, in its order.
-pub(super) fn routes(delivery: &Delivery<'_>) -> Vec<Route> {
+/// Decides how each alert of `delivery` is handled, in its order; `into`
+/// holds the group each alert's incident is found or opened under
+/// ([`super::grouping::plan`]).
+pub(super) fn routes(delivery: &Delivery<'_>, into: &[GroupKey]) -> Vec<Route> {
     let mut times_listed: HashMap<&str, usize> = HashMap::new();
     for alert in delivery.alerts {
         *times_listed.entry(alert.fingerprint.as_str()).or_default() += 1;
     }
+    let mut openers: HashMap<&GroupKey, usize> = HashMap::new();
     let mut routes: Vec<Route> = delivery
         .alerts
         .iter()
-        .map(|alert| {
+        .zip(into)
+        .enumerate()
+        .map(|(index, (alert, into))| {
             let fingerprint = alert.fingerprint.as_str();
             // A second mention must see what the first one did.
             if alert.status != AlertStatus::Firing || times_listed[fingerprint] > 1 {
                 return Route::OneByOne;
             }
-            let Some(link) = delivery.links.get(fingerprint) else {
-                return Route::Open { existed: false };
+            let Some(existed) =
+                super::grouping::needs_incident(alert, delivery.links, delivery.incidents)
+            else {
+                let Some(incident) = delivery
+                    .links
+                    .get(fingerprint)
+                    .and_then(|link| delivery.incidents.get(&link.ticket_id))
+                else {
+                    // A link to no incident is corrupt; alert by alert says so.
+                    return Route::OneByOne;
+                };
+                if delivery.links[fingerprint].status == AlertStatus::Resolved {
+                    // Firing again after it resolved: rules may react to that.
+                    return Route::OneByOne;
+                }
+                return note_route(delivery, alert, incident);
             };
-            // A link to no incident is corrupt; alert by alert says so.
-            let Some(incident) = delivery.incidents.get(&link.ticket_id) else {
-                return Route::OneByOne;
-            };
-            if !incident.status.is_open() {
-                // Resolved or closed: a new episode, a new incident.
-                return Route::Open { existed: true };
+            if let Some(ticket_id) = delivery.groups.get(into) {
+                if !delivery.incidents.contains_key(ticket_id) {
+                    return Route::OneByOne;
+                }
+                return Route::Join {
+                    ticket_id: *ticket_id,
+                    existed,
+                };
             }
-            if link.status == AlertStatus::Resolved {
-                // Firing again after it resolved: rules may react to that.
-                return Route::OneByOne;
+            match openers.get(into) {
+                Some(opener) => Route::JoinNew {
+                    opener: *opener,
+                    existed,
+                },
+                None => {
+                    openers.insert(into, index);
+                    Route::Open { existed }
+                }
             }
-            note_route(delivery, alert, incident)
         })
         .collect();
     // Alerts handled on their own that fire may open incidents too, and
-    // incident numbers follow the alerts' order: then all open one by one.
+    // incident numbers follow the alerts' order: then all open one by one,
+    // and the alerts that would join them follow alert by alert.
     let firing_alone = routes
         .iter()
         .zip(delivery.alerts)
         .any(|(route, alert)| *route == Route::OneByOne && alert.status == AlertStatus::Firing);
     if firing_alone || !delivery.open_together {
         for route in &mut routes {
-            if matches!(route, Route::Open { .. }) {
+            if matches!(route, Route::Open { .. } | Route::JoinNew { .. }) {
                 *route = Route::OneByOne;
             }
         }
@@ -143,6 +180,20 @@ fn note_route(delivery: &Delivery<'_>, alert: &Alert, incident: &Incident) -> Ro
     }
 }
 
+/// The note the repeats of several firing alerts of one incident leave.
+fn still_firing_many(source: AlertSource, fingerprints: &[&str]) -> String {
+    const NAMED: usize = 5;
+    let mut list = fingerprints[..fingerprints.len().min(NAMED)].join(", ");
+    if fingerprints.len() > NAMED {
+        list.push_str(&format!(" and {} more", fingerprints.len() - NAMED));
+    }
+    format!(
+        "{} {} alerts are still firing: {list}.",
+        fingerprints.len(),
+        source.product()
+    )
+}
+
 /// The note a repeat of a firing alert leaves on its incident.
 pub(super) fn still_firing(source: AlertSource, fingerprint: &str) -> String {
     format!("{} alert {fingerprint} is still firing.", source.product())
@@ -159,8 +210,11 @@ impl Engine {
         results: &mut [Option<AlertResult>],
     ) -> Result<(), StoreError> {
         let mut fingerprints = Vec::new();
-        let mut incidents = Vec::new();
-        let mut events = Vec::new();
+        let mut incidents: Vec<Incident> = Vec::new();
+        let mut events: Vec<Vec<NewEvent>> = Vec::new();
+        // The repeats of each incident, by its place in `incidents`: a
+        // group's incident gets one note for all of its repeats.
+        let mut repeated: Vec<Vec<&str>> = Vec::new();
         for ((route, alert), result) in routes.iter().zip(delivery.alerts).zip(results.iter_mut()) {
             let Route::Note {
                 incident,
@@ -171,8 +225,40 @@ impl Engine {
             };
             *result = Some(super::result(alert, incident, AlertAction::Noted, None));
             fingerprints.push(alert.fingerprint.as_str());
-            incidents.push(incident.as_ref().clone());
-            events.push(its.clone());
+            match incidents.iter().position(|known| known.id == incident.id) {
+                Some(place) => repeated[place].push(alert.fingerprint.as_str()),
+                None => {
+                    incidents.push(incident.as_ref().clone());
+                    events.push(its.clone());
+                    repeated.push(vec![alert.fingerprint.as_str()]);
+                }
+            }
+        }
+        for ((incident, its), fingerprints) in incidents.iter_mut().zip(&mut events).zip(&repeated)
+        {
+            if fingerprints.len() < 2 {
+                continue;
+            }
+            let before = delivery.incidents.get(&incident.id);
+            let text = still_firing_many(delivery.source, fingerprints);
+            let summary =
+                before
+                    .zip(FreeText::parse("note", &text).ok())
+                    .and_then(|(before, text)| {
+                        before
+                            .apply(
+                                &IncidentAction::Note(text),
+                                delivery.actor,
+                                delivery.now,
+                                delivery.lifecycle,
+                            )
+                            .ok()
+                    });
+            // The one repeat's note applied cleanly, so the summary does;
+            // should it not, the first repeat's note stands for all.
+            if let Some(applied) = summary.filter(|applied| applied.incident == *incident) {
+                *its = applied.events;
+            }
         }
         if incidents.is_empty() {
             return Ok(());
@@ -190,16 +276,18 @@ impl Engine {
     }
 
     /// Opens the incidents of every [`Route::Open`] of `routes` in one
-    /// statement, numbered in the alerts' order, links their alerts in
-    /// another, and puts their results in `results`.
+    /// statement, numbered in the alerts' order, links their alerts and
+    /// points their groups at them in two more, and puts their results in
+    /// `results`. Returns the opened incidents by their alert's place.
     pub(super) async fn open_together(
         &self,
         conn: &mut PgConnection,
         delivery: &Delivery<'_>,
         routes: &[Route],
+        into: &[GroupKey],
         services: &HashMap<String, i64>,
         results: &mut [Option<AlertResult>],
-    ) -> Result<(), StoreError> {
+    ) -> Result<HashMap<usize, Incident>, StoreError> {
         let mut opening = Vec::new();
         for ((route, alert), index) in routes.iter().zip(delivery.alerts).zip(0..) {
             if let Route::Open { existed } = route {
@@ -207,14 +295,16 @@ impl Engine {
                     delivery.source,
                     delivery.actor,
                     alert,
+                    &into[index],
                     services,
                     delivery.now,
                 );
                 opening.push((index, alert, *existed, prepared));
             }
         }
+        let mut incidents = HashMap::new();
         if opening.is_empty() {
-            return Ok(());
+            return Ok(incidents);
         }
         let openings: Vec<_> = opening
             .iter()
@@ -222,21 +312,122 @@ impl Engine {
             .collect();
         let opened = store::opening::open_all(conn, &openings).await?;
         let mut links = Vec::with_capacity(opened.len());
-        for ((index, alert, existed, prepared), (id, number)) in opening.iter().zip(opened) {
+        let mut groups = Vec::with_capacity(opened.len() * 2);
+        let names: Vec<String> = opening
+            .iter()
+            .map(|(_, alert, ..)| alert.title().to_string())
+            .collect();
+        for (((index, alert, existed, prepared), (id, number)), name) in
+            opening.iter().zip(opened).zip(&names)
+        {
             let incident = prepared.new.opened(id, number, delivery.now);
             links.push(NewLink {
                 fingerprint: alert.fingerprint.as_str(),
                 ticket_id: id,
                 existed: *existed,
+                name,
             });
+            groups.extend(super::group_links(&delivery.own[*index], &into[*index], id));
             results[*index] = Some(super::result(
                 alert,
                 &incident,
                 AlertAction::Opened,
                 prepared.note.clone(),
             ));
+            incidents.insert(*index, incident);
         }
-        store::alerts::link_all(conn, delivery.source, &links, delivery.now).await
+        store::alerts::link_all(conn, delivery.source, &links, delivery.now).await?;
+        store::alerts::set_groups(conn, delivery.source, &groups, delivery.now).await?;
+        Ok(incidents)
+    }
+
+    /// Attaches the alerts of every [`Route::Join`] and [`Route::JoinNew`]
+    /// to their group's incident: one note per incident naming the alerts
+    /// that joined it, their rows linked and their groups pointed at it
+    /// together.
+    pub(super) async fn join_together(
+        &self,
+        conn: &mut PgConnection,
+        delivery: &Delivery<'_>,
+        routes: &[Route],
+        opened: &HashMap<usize, Incident>,
+        results: &mut [Option<AlertResult>],
+    ) -> Result<(), super::AlertError> {
+        // Each target incident with the places of the alerts joining it, in
+        // the order the incidents first come.
+        let mut targets: Vec<(Incident, Vec<usize>)> = Vec::new();
+        for (index, route) in routes.iter().enumerate() {
+            let incident = match route {
+                Route::Join { ticket_id, .. } => delivery.incidents.get(ticket_id),
+                Route::JoinNew { opener, .. } => opened.get(opener),
+                _ => continue,
+            };
+            let Some(incident) = incident else {
+                return Err(StoreError::Corrupt(format!(
+                    "alert {} joins an incident the delivery did not lock",
+                    delivery.alerts[index].fingerprint
+                ))
+                .into());
+            };
+            match targets
+                .iter_mut()
+                .find(|(known, _)| known.id == incident.id)
+            {
+                Some((_, joined)) => joined.push(index),
+                None => targets.push((incident.clone(), vec![index])),
+            }
+        }
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = delivery
+            .alerts
+            .iter()
+            .map(|alert| alert.title().to_string())
+            .collect();
+        let mut links = Vec::new();
+        let mut groups = Vec::new();
+        for (incident, joined) in &targets {
+            let note = super::joined_note(
+                delivery.source,
+                joined.iter().map(|index| names[*index].as_str()),
+                joined.len(),
+            );
+            let first = &delivery.alerts[joined[0]];
+            let noted = self
+                .alert_acts(
+                    conn,
+                    delivery.actor,
+                    first,
+                    incident,
+                    super::note_action(first, &note)?,
+                )
+                .await?;
+            for index in joined {
+                let alert = &delivery.alerts[*index];
+                let existed = matches!(
+                    routes[*index],
+                    Route::Join { existed: true, .. } | Route::JoinNew { existed: true, .. }
+                );
+                links.push(NewLink {
+                    fingerprint: alert.fingerprint.as_str(),
+                    ticket_id: incident.id,
+                    existed,
+                    name: &names[*index],
+                });
+                groups.extend(super::group_links(
+                    &delivery.own[*index],
+                    &delivery.own[*index],
+                    incident.id,
+                ));
+                self.fire_alert_rules(conn, Trigger::AlertFired, alert, &noted)
+                    .await?;
+                results[*index] = Some(super::result(alert, &noted, AlertAction::Grouped, None));
+            }
+        }
+        store::alerts::link_all(conn, delivery.source, &links, delivery.now).await?;
+        store::alerts::set_groups(conn, delivery.source, &groups, delivery.now).await?;
+        Ok(())
     }
 }
 
@@ -247,7 +438,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::domain::alert::Fingerprint;
+    use crate::domain::alert::{Fingerprint, GroupBy};
     use crate::domain::incident::{IncidentStatus, Origin};
     use crate::domain::{Level, Platform, Priority};
 
@@ -264,6 +455,7 @@ mod tests {
             starts_at: None,
             ends_at: None,
             links: Vec::new(),
+            sender_group: None,
         }
     }
 
@@ -310,10 +502,12 @@ mod tests {
     }
 
     /// The routes of `alerts`, as words, given what is stored.
-    fn route_names(
+    fn grouped_route_names(
         alerts: &[Alert],
         links: &[(&str, AlertLink)],
         incidents: &[Incident],
+        groups: &HashMap<GroupKey, i64>,
+        grouping: GroupBy,
         open_together: bool,
     ) -> Vec<&'static str> {
         let links = links
@@ -325,25 +519,89 @@ mod tests {
         let lifecycle = LifecycleRules {
             reopen_grace: chrono::Duration::days(7),
         };
+        let own: Vec<GroupKey> = alerts.iter().map(|a| a.group_key(&grouping)).collect();
         let delivery = Delivery {
             source: AlertSource::Alertmanager,
             actor: &actor,
             alerts,
+            own: &own,
             links: &links,
             incidents: &incidents,
+            groups,
             now: now(),
             lifecycle: &lifecycle,
             open_together,
         };
-        routes(&delivery)
+        routes(&delivery, &own)
             .into_iter()
             .map(|route| match route {
                 Route::Note { .. } => "note",
                 Route::Open { existed: false } => "open",
                 Route::Open { existed: true } => "open again",
+                Route::Join { .. } => "join",
+                Route::JoinNew { .. } => "join new",
                 Route::OneByOne => "one by one",
             })
             .collect()
+    }
+
+    fn route_names(
+        alerts: &[Alert],
+        links: &[(&str, AlertLink)],
+        incidents: &[Incident],
+        open_together: bool,
+    ) -> Vec<&'static str> {
+        grouped_route_names(
+            alerts,
+            links,
+            incidents,
+            &HashMap::new(),
+            GroupBy::Fingerprint,
+            open_together,
+        )
+    }
+
+    #[test]
+    fn alerts_of_a_group_join_its_incident_or_the_one_its_first_alert_opens() {
+        use AlertStatus::Firing;
+        let mut alerts = vec![
+            alert("a", Firing),
+            alert("b", Firing),
+            alert("c", Firing),
+            alert("d", Firing),
+        ];
+        for (alert, group) in alerts.iter_mut().zip(["g1", "g1", "g2", "g2"]) {
+            alert.sender_group = Some(group.into());
+        }
+        let links = [("d", link(3, Firing))];
+        let incidents = [
+            incident(3, IncidentStatus::Resolved),
+            incident(7, IncidentStatus::New),
+        ];
+        let groups = HashMap::from([(alerts[2].group_key(&GroupBy::SenderGroup), 7)]);
+        assert_eq!(
+            grouped_route_names(
+                &alerts,
+                &links,
+                &incidents,
+                &groups,
+                GroupBy::SenderGroup,
+                true
+            ),
+            ["open", "join new", "join", "join"]
+        );
+        assert_eq!(
+            grouped_route_names(
+                &alerts,
+                &links,
+                &incidents,
+                &groups,
+                GroupBy::SenderGroup,
+                false
+            ),
+            ["one by one", "one by one", "join", "join"],
+            "openings one by one take their joiners with them"
+        );
     }
 
     #[test]
@@ -372,17 +630,21 @@ mod tests {
         let lifecycle = LifecycleRules {
             reopen_grace: chrono::Duration::days(7),
         };
+        let own = [alerts[0].group_key(&GroupBy::Fingerprint)];
+        let groups = HashMap::new();
         let delivery = Delivery {
             source: AlertSource::Alertmanager,
             actor: &actor,
             alerts: &alerts,
+            own: &own,
             links: &links,
             incidents: &incidents,
+            groups: &groups,
             now: now(),
             lifecycle: &lifecycle,
             open_together: true,
         };
-        let routes = routes(&delivery);
+        let routes = routes(&delivery, &own);
         let [Route::Note { incident, events }] = routes.as_slice() else {
             panic!("not a note: {routes:?}");
         };
