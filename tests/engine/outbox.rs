@@ -494,7 +494,7 @@ async fn report_in(desk: &Desk, channel: &str, title: &str) {
         .handle(&Inbound::new(
             user,
             channel,
-            &format!("/incident {title} P3"),
+            format!("/incident {title} P3"),
         ))
         .await;
     assert!(

@@ -87,9 +87,9 @@ const TIER_4: (Duration, u32) = (Duration::from_millis(600), 20);
 
 /// The limits this fake enforces, from Slack's rate-limit documentation
 /// (<https://api.slack.com/docs/rate-limits> and each method's page).
-/// `chat.postMessage` is "one message per second per channel, short bursts
-/// >1 allowed" (its workspace-wide limit has no published figure and is not
-/// modelled). Methods not listed are not limited here: Tier 1/2 methods the
+/// `chat.postMessage` is "one message per second per channel", with short
+/// bursts allowed (its workspace-wide limit has no published figure and is
+/// not modelled). Methods not listed are not limited here: Tier 1/2 methods the
 /// bot calls once at start (`auth.test`, `apps.connections.open`) and
 /// `response_url` posts, whose own limit (5 uses in 30 minutes) is per URL
 /// and not about pacing.
