@@ -42,6 +42,8 @@ pub struct Metrics {
     queue_rows: IntGaugeVec,
     queue_age: GaugeVec,
     retention: IntCounterVec,
+    rate_limited: IntCounterVec,
+    coalesced: IntCounterVec,
     ready: IntGauge,
 }
 
@@ -168,6 +170,22 @@ impl Metrics {
             &["kind"],
         )
         .expect("static metric definition");
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "itsm_platform_rate_limited_total",
+                "Sends a chat platform answered with 429 (rate limited), by platform. The outbox paces itself to the platforms' documented limits, so this should stay at 0.",
+            ),
+            &["platform"],
+        )
+        .expect("static metric definition");
+        let coalesced = IntCounterVec::new(
+            Opts::new(
+                "itsm_outbox_coalesced_total",
+                "Outbox rows delivered as part of another send, by platform and how (edit: a waiting card edit folded into a later one; summary: a card post listed in a channel's summary post instead).",
+            ),
+            &["platform", "how"],
+        )
+        .expect("static metric definition");
         let ready = IntGauge::new(
             "itsm_ready",
             "1 when the database answered this scrape and its schema is current (what /readyz checks), else 0.",
@@ -188,6 +206,8 @@ impl Metrics {
             Box::new(queue_rows.clone()),
             Box::new(queue_age.clone()),
             Box::new(retention.clone()),
+            Box::new(rate_limited.clone()),
+            Box::new(coalesced.clone()),
             Box::new(ready.clone()),
         ] {
             // Names are distinct constants; registering can only fail on a duplicate.
@@ -209,6 +229,8 @@ impl Metrics {
             queue_rows,
             queue_age,
             retention,
+            rate_limited,
+            coalesced,
             ready,
         }
     }
@@ -229,6 +251,21 @@ impl Metrics {
         self.outbound_calls
             .with_label_values(&[source, outcome])
             .inc();
+    }
+
+    /// Counts a send `platform` answered with 429.
+    pub fn rate_limited(&self, platform: &str) {
+        self.rate_limited.with_label_values(&[platform]).inc();
+    }
+
+    /// Counts `rows` outbox rows of `platform` delivered as part of another
+    /// send (`how`: `edit` or `summary`).
+    pub fn coalesced(&self, platform: &str, how: &str, rows: u64) {
+        if rows > 0 {
+            self.coalesced
+                .with_label_values(&[platform, how])
+                .inc_by(rows);
+        }
     }
 
     /// Counts one command and how long it took.

@@ -61,6 +61,14 @@ pub enum SendError {
     /// a 4xx answer).
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// The other side answered 429: tried again after `after` (its
+    /// `Retry-After`) or the backoff. Counted apart, because the outbox
+    /// paces itself so as never to earn one.
+    #[error("rate limited: {reason}")]
+    RateLimited {
+        reason: String,
+        after: Option<Duration>,
+    },
 }
 
 impl SendError {
@@ -75,7 +83,9 @@ impl SendError {
     /// What went wrong, without the "temporary failure" prefix.
     pub fn reason(&self) -> &str {
         match self {
-            SendError::Retry { reason, .. } | SendError::Permanent(reason) => reason,
+            SendError::Retry { reason, .. }
+            | SendError::RateLimited { reason, .. }
+            | SendError::Permanent(reason) => reason,
         }
     }
 }
@@ -135,7 +145,9 @@ pub fn retry_at(
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     match err {
-        SendError::Retry { after, .. } if attempts + 1 < max_attempts => {
+        SendError::Retry { after, .. } | SendError::RateLimited { after, .. }
+            if attempts + 1 < max_attempts =>
+        {
             let wait = match after {
                 Some(after) => *after + jitter(*after),
                 None => backoff(attempts),

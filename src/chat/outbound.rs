@@ -12,8 +12,10 @@ use crate::clock::Clock;
 use crate::commands::reply::Message;
 use crate::commands::view;
 use crate::config::Config;
+use crate::domain::pace::Pace;
 use crate::domain::{Platform, UserId};
 use crate::lifecycle::Shutdown;
+use crate::metrics::Metrics;
 use crate::queue::{self, DoneOf, Queue, Tuning, Worker};
 use crate::store::incidents::CardSource;
 use crate::store::messages::PostedMessage;
@@ -25,10 +27,33 @@ use crate::store::{self, Store, StoreError};
 /// adapters know it by.
 pub use crate::queue::SendError as DeliveryError;
 
+/// What one send does, as far as the platform's rate limits care.
+#[derive(Debug, Clone, Copy)]
+pub enum Sending<'a> {
+    /// A new message in `channel` (in `thread` when given): a card or a
+    /// notice.
+    Post {
+        channel: &'a str,
+        thread: Option<&'a str>,
+    },
+    /// An edit of a message in `channel`.
+    Edit { channel: &'a str },
+    /// A direct message to `user` (a survey).
+    Direct { user: &'a UserId },
+}
+
 /// Sends rendered messages to one platform.
 pub trait Deliver: Send + Sync + 'static {
     /// The platform this delivers to.
     fn platform(&self) -> Platform;
+
+    /// The pace `sending` must keep to stay under the platform's documented
+    /// limits, or `None` when it need not be paced. The outbox takes every
+    /// send from its key's budget in the database, so replicas share it.
+    fn pace(&self, sending: Sending<'_>) -> Option<Pace> {
+        let _ = sending;
+        None
+    }
 
     /// Posts a ticket's card in `channel` (in `thread` when given) and says
     /// where it landed.
@@ -81,19 +106,23 @@ pub struct OutboxQueue<D> {
     clock: Arc<dyn Clock>,
     /// The SLA policy (incident cards) and the CAB channel (change cards).
     config: Arc<Config>,
+    /// 429s received and rows coalesced.
+    metrics: Metrics,
 }
 
 /// Claims outbox rows for one platform and delivers them.
 pub struct OutboxWorker<D>(Worker<OutboxQueue<D>>);
 
 impl<D: Deliver> OutboxWorker<D> {
-    /// A worker delivering through `deliver`, woken by `signal`.
+    /// A worker delivering through `deliver`, woken by `signal`, counting in
+    /// `metrics`.
     pub fn new(
         store: Store,
         deliver: Arc<D>,
         clock: Arc<dyn Clock>,
         signal: Arc<Notify>,
         config: Arc<Config>,
+        metrics: Metrics,
     ) -> Self {
         let max_attempts = config.outbox.max_attempts;
         let queue = OutboxQueue {
@@ -101,6 +130,7 @@ impl<D: Deliver> OutboxWorker<D> {
             deliver,
             clock: clock.clone(),
             config,
+            metrics,
         };
         OutboxWorker(Worker::new(queue, clock, signal, max_attempts))
     }
@@ -185,9 +215,26 @@ impl<D: Deliver> Queue for OutboxQueue<D> {
                 sent.iter().filter_map(|done| card(done)).collect();
             let mut conn = self.store.acquire().await?;
             store::outbox::mark_sent(&mut conn, &ids, platform, &cards, first.at).await?;
+            for done in &sent {
+                if let (Ok(Some(posted)), Ok(Job::Summary { summary, .. })) =
+                    (&done.result, &done.job.job)
+                {
+                    store::outbox::summary_posted(&mut conn, *summary, posted).await?;
+                }
+            }
+            let folded = sent
+                .iter()
+                .filter(|done| matches!(done.job.job, Ok(Job::Card { .. })))
+                .map(|done| done.job.covered.len().saturating_sub(1))
+                .sum::<usize>();
+            self.metrics
+                .coalesced(platform.as_str(), "edit", folded as u64);
         }
         for done in done {
             let Err(err) = &done.result else { continue };
+            if matches!(err, DeliveryError::RateLimited { .. }) {
+                self.metrics.rate_limited(platform.as_str());
+            }
             let mut tx = self.store.begin().await?;
             let item = &done.job.item;
             store::queue::mark_failed(
@@ -225,17 +272,35 @@ impl<D: Deliver> OutboxQueue<D> {
         // One row per card leads; the card's other waiting rows are covered
         // by its lease.
         let mut leads: Vec<(i64, &OutboxItem)> = Vec::new();
+        // Likewise one row per summary; its other rows in the batch ride
+        // along.
+        let mut summaries: Vec<(i64, &OutboxItem, Vec<i64>)> = Vec::new();
         let mut others = Vec::new();
         for item in &items {
-            match (item.kind, item.ticket_id) {
-                (OutboxKind::TicketMessage, Some(ticket)) => {
+            match (item.kind, item.ticket_id, item.summary_id) {
+                (OutboxKind::TicketMessage, Some(ticket), _) => {
                     if !leads.iter().any(|(led, _)| *led == ticket) {
                         leads.push((ticket, item));
+                    }
+                }
+                (OutboxKind::Summary, _, Some(summary)) => {
+                    match summaries.iter_mut().find(|(led, _, _)| *led == summary) {
+                        Some((_, _, covered)) => covered.push(item.id),
+                        None => summaries.push((summary, item, vec![item.id])),
                     }
                 }
                 _ => others.push(item.id),
             }
         }
+        let ids: Vec<i64> = summaries.iter().map(|(summary, _, _)| *summary).collect();
+        let free = store::outbox::try_lock_summaries(&mut tx, &ids, now).await?;
+        // A summary another worker sends is left to it.
+        summaries.retain(|(summary, _, _)| free.contains(summary));
+        others.extend(
+            summaries
+                .iter()
+                .flat_map(|(_, _, covered)| covered.iter().copied()),
+        );
         let tickets: Vec<i64> = leads.iter().map(|(ticket, _)| *ticket).collect();
         let locked = store::outbox::try_lock_tickets(&mut tx, &tickets).await?;
         let cards: Vec<(i64, i64)> = leads
@@ -257,8 +322,13 @@ impl<D: Deliver> OutboxQueue<D> {
         batch.extend(
             items
                 .iter()
-                .filter(|item| others.contains(&item.id))
+                .filter(|item| others.contains(&item.id) && item.kind != OutboxKind::Summary)
                 .map(|item| (item, vec![item.id])),
+        );
+        batch.extend(
+            summaries
+                .iter()
+                .map(|(_, item, covered)| (*item, covered.clone())),
         );
         let rendered: Vec<i64> = batch
             .iter()
@@ -277,11 +347,190 @@ impl<D: Deliver> OutboxQueue<D> {
                 job,
             });
         }
+        let leased = self.coalesce(&mut tx, leased, now).await?;
+        let leased = self.pace(&mut tx, leased, now).await?;
         tx.commit().await?;
         Ok(Some(queue::Claim {
             claimed: items.len(),
             jobs: leased,
         }))
+    }
+
+    /// Lists new cards in their channel's summary post instead of posting
+    /// them, where posting them one by one would take longer than
+    /// `outbox.coalesce_after` at the platform's pace (or the channel's
+    /// summary is still open from such a backlog); and folds a change of a
+    /// ticket already listed in a summary into an edit of that summary.
+    /// Returns the jobs still to send.
+    async fn coalesce(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        leased: Vec<Leased>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Leased>, StoreError> {
+        // New cards: (job, ticket, channel).
+        let posts: Vec<(usize, i64, String)> = leased
+            .iter()
+            .enumerate()
+            .filter_map(|(index, leased)| match &leased.job {
+                Ok(Job::Card {
+                    ticket_id,
+                    posted: None,
+                    home,
+                    ..
+                }) => Some((index, *ticket_id, home.0.clone())),
+                _ => None,
+            })
+            .collect();
+        if posts.is_empty() {
+            return Ok(leased);
+        }
+        let platform = self.deliver.platform();
+        let noted: Vec<(i64, &str)> = posts
+            .iter()
+            .flat_map(|(index, _, channel)| {
+                leased[*index]
+                    .covered
+                    .iter()
+                    .map(move |id| (*id, channel.as_str()))
+            })
+            .collect();
+        store::outbox::note_channels(conn, &noted).await?;
+        let tickets: Vec<i64> = posts.iter().map(|(_, ticket, _)| *ticket).collect();
+        let listed = store::outbox::summaries_of(conn, platform, &tickets).await?;
+        let mut folded: Vec<usize> = Vec::new();
+        for (index, ticket, _) in &posts {
+            let Some((_, summary, channel)) = listed.iter().find(|(t, _, _)| t == ticket) else {
+                continue;
+            };
+            store::outbox::fold_into_summary(
+                conn,
+                platform,
+                &leased[*index].covered,
+                *summary,
+                channel,
+                now,
+            )
+            .await?;
+            self.metrics.coalesced(
+                platform.as_str(),
+                "summary",
+                leased[*index].covered.len() as u64,
+            );
+            folded.push(*index);
+        }
+        let after = self.config.outbox.coalesce_after();
+        let mut channels: Vec<&str> = posts
+            .iter()
+            .filter(|(index, _, _)| !folded.contains(index))
+            .map(|(_, _, channel)| channel.as_str())
+            .collect();
+        channels.sort_unstable();
+        channels.dedup();
+        for channel in channels {
+            let pace = self.deliver.pace(Sending::Post {
+                channel,
+                thread: None,
+            });
+            let open = store::outbox::open_summary(conn, platform, channel, now, after).await?;
+            let storm = match (&open, &pace) {
+                (Some(_), _) => true,
+                (None, Some(pace)) => {
+                    let backlog = store::outbox::post_backlog(conn, platform, channel).await?;
+                    pace.drain_time(u32::try_from(backlog).unwrap_or(u32::MAX)) > after
+                }
+                (None, None) => false,
+            };
+            if !storm {
+                continue;
+            }
+            let mine: Vec<usize> = posts
+                .iter()
+                .filter(|(index, _, home)| home == channel && !folded.contains(index))
+                .map(|(index, _, _)| *index)
+                .collect();
+            let ids: Vec<i64> = mine
+                .iter()
+                .flat_map(|index| leased[*index].covered.iter().copied())
+                .collect();
+            let (summary, joined) =
+                store::outbox::summarize(conn, platform, channel, &ids, now).await?;
+            tracing::info!(
+                platform = %platform,
+                channel,
+                summary,
+                joined,
+                "a channel's backlog of cards is listed in one summary post"
+            );
+            self.metrics.coalesced(platform.as_str(), "summary", joined);
+            folded.extend(mine);
+        }
+        Ok(leased
+            .into_iter()
+            .enumerate()
+            .filter(|(index, _)| !folded.contains(index))
+            .map(|(_, leased)| leased)
+            .collect())
+    }
+
+    /// Keeps the jobs whose pace allows a send now and gives the others
+    /// back until their key's next turn, in the claim's transaction: the
+    /// pace rows are locked until it commits, so a claim in another
+    /// replica waits for this one's sends to be counted. Jobs keep their
+    /// order, so a channel's posts go out oldest first.
+    async fn pace(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        leased: Vec<Leased>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Leased>, StoreError> {
+        let paces: Vec<Option<Pace>> = leased
+            .iter()
+            .map(|leased| {
+                let sending = leased.job.as_ref().ok()?.sending();
+                self.deliver.pace(sending)
+            })
+            .collect();
+        let mut wanted: Vec<(&Pace, u32)> = Vec::new();
+        for pace in paces.iter().flatten() {
+            match wanted.iter_mut().find(|(p, _)| p.key == pace.key) {
+                Some((_, count)) => *count += 1,
+                None => wanted.push((pace, 1)),
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(leased);
+        }
+        let platform = self.deliver.platform();
+        let taken = store::outbox::take_pace(conn, platform, &wanted, now).await?;
+        let mut budget: Vec<(&str, u32, DateTime<Utc>)> = wanted
+            .iter()
+            .zip(&taken)
+            .map(|((pace, _), (granted, next))| (pace.key.as_str(), *granted, *next))
+            .collect();
+        let mut kept = Vec::with_capacity(leased.len());
+        for (leased, pace) in leased.into_iter().zip(&paces) {
+            let Some(pace) = pace else {
+                kept.push(leased);
+                continue;
+            };
+            let Some((_, left, next)) = budget.iter_mut().find(|(key, _, _)| *key == pace.key)
+            else {
+                kept.push(leased);
+                continue;
+            };
+            if *left > 0 {
+                *left -= 1;
+                kept.push(leased);
+            } else {
+                let channel = match &leased.job {
+                    Ok(Job::Card { .. }) => leased.job.as_ref().ok().and_then(Job::channel),
+                    _ => None,
+                };
+                store::outbox::defer(conn, &leased.covered, *next, channel).await?;
+            }
+        }
+        Ok(kept)
     }
 
     /// Reads what the row needs and renders it, under the claim; an
@@ -293,6 +542,31 @@ impl<D: Deliver> OutboxQueue<D> {
         source: Option<&CardSource>,
     ) -> Result<Result<Job, DeliveryError>, StoreError> {
         let platform = self.deliver.platform();
+        if let (OutboxKind::Summary, Some(summary)) = (item.kind, item.summary_id) {
+            let Some(post) = store::outbox::summary_post(conn, summary).await? else {
+                return Ok(Err(DeliveryError::Permanent(format!(
+                    "summary {summary} is gone"
+                ))));
+            };
+            let lines: Vec<view::summary::SummaryLine> = post
+                .tickets
+                .into_iter()
+                .map(
+                    |(reference, title, priority, status)| view::summary::SummaryLine {
+                        reference,
+                        title,
+                        priority,
+                        status,
+                    },
+                )
+                .collect();
+            return Ok(Ok(Job::Summary {
+                summary,
+                channel: post.channel,
+                posted: post.posted,
+                message: view::summary::summary_message(&lines),
+            }));
+        }
         let Some(ticket_id) = item.ticket_id.filter(|_| item.kind != OutboxKind::Notice) else {
             return Ok(match (item.kind, &item.channel, &item.body) {
                 (OutboxKind::Notice, Some(channel), Some(body)) => Ok(Job::Notice {
@@ -421,6 +695,24 @@ impl<D: Deliver> OutboxQueue<D> {
                 .post_card(&home.0, home.1.as_deref(), card)
                 .await
                 .map(Some),
+            Job::Summary {
+                posted: Some(posted),
+                message,
+                ..
+            } => {
+                self.deliver.update_card(posted, message).await?;
+                Ok(Some(posted.clone()))
+            }
+            Job::Summary {
+                posted: None,
+                channel,
+                message,
+                ..
+            } => self
+                .deliver
+                .post_card(channel, None, message)
+                .await
+                .map(Some),
             Job::Survey { reporter, survey } => self
                 .deliver
                 .send_survey(reporter, survey)
@@ -449,6 +741,14 @@ enum Job {
         home: (String, Option<String>),
         card: Message,
     },
+    /// A channel's summary post: edited in place when `posted`, else
+    /// posted in `channel`.
+    Summary {
+        summary: i64,
+        channel: String,
+        posted: Option<PostedMessage>,
+        message: Message,
+    },
     Survey {
         reporter: UserId,
         survey: Message,
@@ -458,6 +758,55 @@ enum Job {
         thread: Option<String>,
         notice: Message,
     },
+}
+
+impl Job {
+    /// What sending it does, for pacing.
+    fn sending(&self) -> Sending<'_> {
+        match self {
+            Job::Card {
+                posted: Some(posted),
+                ..
+            } => Sending::Edit {
+                channel: &posted.channel,
+            },
+            Job::Card {
+                posted: None, home, ..
+            } => Sending::Post {
+                channel: &home.0,
+                thread: home.1.as_deref(),
+            },
+            Job::Summary {
+                posted: Some(posted),
+                ..
+            } => Sending::Edit {
+                channel: &posted.channel,
+            },
+            Job::Summary { channel, .. } => Sending::Post {
+                channel,
+                thread: None,
+            },
+            Job::Survey { reporter, .. } => Sending::Direct { user: reporter },
+            Job::Notice {
+                channel, thread, ..
+            } => Sending::Post {
+                channel,
+                thread: thread.as_deref(),
+            },
+        }
+    }
+
+    /// The channel a card goes to (its message's, or its home).
+    fn channel(&self) -> Option<&str> {
+        match self {
+            Job::Card {
+                posted: Some(posted),
+                ..
+            } => Some(&posted.channel),
+            Job::Card { home, .. } => Some(&home.0),
+            _ => None,
+        }
+    }
 }
 
 /// A leased row, the rows its send stands for, and what to send.

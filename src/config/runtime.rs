@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::{invalid, ConfigError, CronSetting, TimeZoneSetting};
+use super::{invalid, ConfigError, CronSetting, DurationSetting, TimeZoneSetting};
 
 /// `[shutdown]`: what happens on SIGTERM/SIGINT.
 #[derive(Debug, Clone, Deserialize)]
@@ -22,6 +22,15 @@ pub struct OutboxConfig {
     /// Attempts (with backoff) before a post is parked as failed; parked
     /// posts show in `/itsm outbox` and `/metrics`.
     pub max_attempts: i32,
+    /// When a channel's waiting card posts would take longer than this to
+    /// go out at the platform's pace, they are listed in one summary post
+    /// (edited as things change) instead of posted one by one.
+    #[serde(default = "default_coalesce_after")]
+    pub coalesce_after: DurationSetting,
+}
+
+fn default_coalesce_after() -> DurationSetting {
+    DurationSetting(chrono::Duration::seconds(10))
 }
 
 /// `[scheduler]`
@@ -86,11 +95,26 @@ impl ShutdownConfig {
 }
 
 impl OutboxConfig {
+    /// `outbox.coalesce_after` as a wait.
+    pub fn coalesce_after(&self) -> std::time::Duration {
+        self.coalesce_after
+            .0
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(10))
+    }
+
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         if !(1..=100).contains(&self.max_attempts) {
             return Err(invalid(
                 "outbox.max_attempts",
                 format!("{} is not between 1 and 100", self.max_attempts),
+            ));
+        }
+        let after = self.coalesce_after.0;
+        if after < chrono::Duration::seconds(1) || after > chrono::Duration::hours(1) {
+            return Err(invalid(
+                "outbox.coalesce_after",
+                format!("{:?} is not between 1s and 1h (how long a channel's backlog may take before its cards are summarised)", self.coalesce_after),
             ));
         }
         Ok(())

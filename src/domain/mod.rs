@@ -19,6 +19,7 @@ pub mod incident;
 pub mod kb;
 pub mod moment;
 pub mod oncall;
+pub mod pace;
 pub mod postmortem;
 pub mod priority;
 pub mod problem;

@@ -5,6 +5,7 @@ use sqlx::PgConnection;
 
 use super::messages::PostedMessage;
 use super::StoreError;
+use crate::domain::pace::Pace;
 use crate::domain::Platform;
 
 /// What an outbox row asks for.
@@ -16,6 +17,8 @@ pub enum OutboxKind {
     Survey,
     /// Post a notice (an SLA warning, a digest) to a channel.
     Notice,
+    /// Post a channel's summary of waiting cards, or edit it when posted.
+    Summary,
 }
 
 impl OutboxKind {
@@ -24,6 +27,7 @@ impl OutboxKind {
             OutboxKind::TicketMessage => "ticket_message",
             OutboxKind::Survey => "survey",
             OutboxKind::Notice => "notice",
+            OutboxKind::Summary => "summary",
         }
     }
 
@@ -32,6 +36,7 @@ impl OutboxKind {
             "ticket_message" => Ok(OutboxKind::TicketMessage),
             "survey" => Ok(OutboxKind::Survey),
             "notice" => Ok(OutboxKind::Notice),
+            "summary" => Ok(OutboxKind::Summary),
             other => Err(StoreError::Corrupt(format!(
                 "unknown outbox kind `{other}`"
             ))),
@@ -51,6 +56,8 @@ pub struct OutboxItem {
     pub channel: Option<String>,
     pub thread: Option<String>,
     pub body: Option<String>,
+    /// The summary a summary row posts or edits.
+    pub summary_id: Option<i64>,
 }
 
 /// Queues `kind` for `ticket_id` on `platform`. Every change queues its own
@@ -146,9 +153,10 @@ pub async fn claim(
         Option<String>,
         Option<String>,
         Option<String>,
+        Option<i64>,
     );
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, kind, ticket_id, attempts, channel, thread, body FROM outbox o
+        "SELECT id, kind, ticket_id, attempts, channel, thread, body, summary_id FROM outbox o
          WHERE platform = $1 AND sent_at IS NULL AND failed_at IS NULL AND not_before <= $2
            AND (claimed_until IS NULL OR claimed_until <= $2)
            AND NOT (kind = 'ticket_message' AND EXISTS (
@@ -156,6 +164,10 @@ pub async fn claim(
                 WHERE c.ticket_id = o.ticket_id AND c.platform = o.platform
                   AND c.kind = 'ticket_message' AND coalesce(c.sent_at, c.failed_at) IS NULL
                   AND c.claimed_until > $2))
+           AND NOT (kind = 'summary' AND EXISTS (
+                SELECT 1 FROM outbox c
+                WHERE c.summary_id = o.summary_id AND c.kind = 'summary'
+                  AND coalesce(c.sent_at, c.failed_at) IS NULL AND c.claimed_until > $2))
          ORDER BY not_before, id
          LIMIT $3
          FOR UPDATE SKIP LOCKED",
@@ -166,17 +178,20 @@ pub async fn claim(
     .fetch_all(conn)
     .await?;
     rows.into_iter()
-        .map(|(id, kind, ticket_id, attempts, channel, thread, body)| {
-            Ok(OutboxItem {
-                id,
-                kind: OutboxKind::parse(&kind)?,
-                ticket_id,
-                attempts,
-                channel,
-                thread,
-                body,
-            })
-        })
+        .map(
+            |(id, kind, ticket_id, attempts, channel, thread, body, summary_id)| {
+                Ok(OutboxItem {
+                    id,
+                    kind: OutboxKind::parse(&kind)?,
+                    ticket_id,
+                    attempts,
+                    channel,
+                    thread,
+                    body,
+                    summary_id,
+                })
+            },
+        )
         .collect()
 }
 
@@ -319,6 +334,392 @@ pub async fn mark_sent(
     .bind(&channels)
     .bind(&messages)
     .bind(&threads)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes sends from the pace keys in `wanted` (each pace with how many
+/// sends the caller would like now) at `now`, under a row lock per key, so
+/// that every worker and replica shares one budget per key. Returns, in the
+/// order of `wanted`, how many may go now and when the next may go. Give
+/// each key once.
+pub async fn take_pace(
+    conn: &mut PgConnection,
+    platform: Platform,
+    wanted: &[(&Pace, u32)],
+    now: DateTime<Utc>,
+) -> Result<Vec<(u32, DateTime<Utc>)>, StoreError> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut keys: Vec<&str> = wanted.iter().map(|(pace, _)| pace.key.as_str()).collect();
+    // One lock order for every worker: no deadlock between two claims.
+    keys.sort_unstable();
+    keys.dedup();
+    sqlx::query(
+        "INSERT INTO outbox_pace (platform, key, next_at)
+         SELECT $1, key, $3 FROM unnest($2::text[]) AS key ORDER BY key
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(platform.as_str())
+    .bind(&keys)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let states: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT key, next_at FROM outbox_pace WHERE platform = $1 AND key = ANY($2)
+         ORDER BY key FOR UPDATE",
+    )
+    .bind(platform.as_str())
+    .bind(&keys)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut taken = Vec::with_capacity(wanted.len());
+    let mut updated: Vec<(String, DateTime<Utc>)> = Vec::with_capacity(wanted.len());
+    for (pace, count) in wanted {
+        let state = states
+            .iter()
+            .find(|(key, _)| *key == pace.key)
+            .map(|(_, next)| *next);
+        let (granted, state, next) = pace.take(state, *count, now);
+        taken.push((granted, next));
+        updated.push((pace.key.clone(), state));
+    }
+    let (keys, states): (Vec<String>, Vec<DateTime<Utc>>) = updated.into_iter().unzip();
+    sqlx::query(
+        "UPDATE outbox_pace p SET next_at = u.next_at
+         FROM unnest($2::text[], $3::timestamptz[]) AS u(key, next_at)
+         WHERE p.platform = $1 AND p.key = u.key",
+    )
+    .bind(platform.as_str())
+    .bind(&keys)
+    .bind(&states)
+    .execute(&mut *conn)
+    .await?;
+    Ok(taken)
+}
+
+/// Gives claimed rows `ids` back unsent until `until` (their channel's
+/// next turn), noting the channel a card goes to when given: the claim
+/// learns it when it renders the card, and the backlog of a channel is
+/// counted by it.
+pub async fn defer(
+    conn: &mut PgConnection,
+    ids: &[i64],
+    until: DateTime<Utc>,
+    channel: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE outbox SET claimed_until = NULL, not_before = GREATEST(not_before, $2),
+                channel = coalesce(channel, $3)
+         WHERE id = ANY($1) AND sent_at IS NULL",
+    )
+    .bind(ids)
+    .bind(until)
+    .bind(channel)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Notes the channel each card row in `rows` goes to (`(row, channel)`),
+/// where none is noted yet: the claim learns it when it renders the card,
+/// and a channel's backlog is counted by it.
+pub async fn note_channels(
+    conn: &mut PgConnection,
+    rows: &[(i64, &str)],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (ids, channels): (Vec<i64>, Vec<&str>) = rows.iter().copied().unzip();
+    sqlx::query(
+        "UPDATE outbox o SET channel = n.channel
+         FROM unnest($1::bigint[], $2::text[]) AS n(id, channel)
+         WHERE o.id = n.id AND o.channel IS NULL",
+    )
+    .bind(&ids)
+    .bind(&channels)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// How many posts wait for `channel` on `platform`: notices, and cards not
+/// posted yet (counted once per ticket) whose channel is known.
+pub async fn post_backlog(
+    conn: &mut PgConnection,
+    platform: Platform,
+    channel: &str,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(DISTINCT CASE WHEN o.kind = 'notice' THEN -o.id ELSE o.ticket_id END)
+         FROM outbox o
+         WHERE o.platform = $1 AND o.channel = $2 AND o.sent_at IS NULL AND o.failed_at IS NULL
+           AND (o.kind = 'notice' OR (o.kind = 'ticket_message' AND NOT EXISTS (
+                SELECT 1 FROM ticket_messages m
+                WHERE m.ticket_id = o.ticket_id AND m.platform = o.platform)))",
+    )
+    .bind(platform.as_str())
+    .bind(channel)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// The open summary of `channel` on `platform` that a ticket joined within
+/// `fresh` of `now`. One whose storm is over (nothing joined for longer) is
+/// closed first: the channel's next cards are posted one by one again.
+pub async fn open_summary(
+    conn: &mut PgConnection,
+    platform: Platform,
+    channel: &str,
+    now: DateTime<Utc>,
+    fresh: std::time::Duration,
+) -> Result<Option<i64>, StoreError> {
+    let since = now - chrono::Duration::from_std(fresh).unwrap_or(chrono::Duration::seconds(10));
+    sqlx::query(
+        "UPDATE outbox_summaries SET closed_at = $3
+         WHERE platform = $1 AND channel = $2 AND closed_at IS NULL AND updated_at < $4",
+    )
+    .bind(platform.as_str())
+    .bind(channel)
+    .bind(now)
+    .bind(since)
+    .execute(&mut *conn)
+    .await?;
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM outbox_summaries WHERE platform = $1 AND channel = $2 AND closed_at IS NULL",
+    )
+    .bind(platform.as_str())
+    .bind(channel)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Lists the waiting card posts of `channel` on `platform` in its open
+/// summary (opened now if there is none) instead of posting them: those no
+/// other worker holds, and this claim's rows `mine`. The rows count as
+/// delivered through the summary, and the summary is queued for a post or an
+/// edit. Returns the summary and how many rows joined it.
+pub async fn summarize(
+    conn: &mut PgConnection,
+    platform: Platform,
+    channel: &str,
+    mine: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(i64, u64), StoreError> {
+    sqlx::query(
+        "INSERT INTO outbox_summaries (platform, channel, opened_at, updated_at)
+         VALUES ($1, $2, $3, $3)
+         ON CONFLICT (platform, channel) WHERE closed_at IS NULL DO NOTHING",
+    )
+    .bind(platform.as_str())
+    .bind(channel)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let summary: i64 = sqlx::query_scalar(
+        "UPDATE outbox_summaries SET updated_at = $3
+         WHERE platform = $1 AND channel = $2 AND closed_at IS NULL
+         RETURNING id",
+    )
+    .bind(platform.as_str())
+    .bind(channel)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let joined = sqlx::query(
+        "WITH posts AS (
+            SELECT o.id, o.ticket_id FROM outbox o
+            WHERE o.platform = $1 AND o.kind = 'ticket_message'
+              AND o.sent_at IS NULL AND o.failed_at IS NULL
+              AND ((o.channel = $2 AND (o.claimed_until IS NULL OR o.claimed_until <= $4))
+                   OR o.id = ANY($5))
+              AND NOT EXISTS (SELECT 1 FROM ticket_messages m
+                              WHERE m.ticket_id = o.ticket_id AND m.platform = o.platform)
+            FOR UPDATE SKIP LOCKED
+         ), listed AS (
+            INSERT INTO outbox_summary_tickets (summary_id, ticket_id)
+            SELECT DISTINCT $3::bigint, ticket_id FROM posts
+            ON CONFLICT DO NOTHING
+         )
+         UPDATE outbox SET sent_at = $4, claimed_until = NULL, summary_id = $3
+         WHERE id IN (SELECT id FROM posts)",
+    )
+    .bind(platform.as_str())
+    .bind(channel)
+    .bind(summary)
+    .bind(now)
+    .bind(mine)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    queue_summary(conn, platform, summary, channel, now).await?;
+    Ok((summary, joined))
+}
+
+/// Queues a post or edit of summary `summary`, unless one is already
+/// waiting that no worker holds (it will show the latest state).
+pub async fn queue_summary(
+    conn: &mut PgConnection,
+    platform: Platform,
+    summary: i64,
+    channel: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO outbox (platform, kind, summary_id, channel, created_at, not_before)
+         SELECT $1, 'summary', $2, $3, $4, $4
+         WHERE NOT EXISTS (
+            SELECT 1 FROM outbox WHERE summary_id = $2 AND kind = 'summary'
+              AND sent_at IS NULL AND failed_at IS NULL
+              AND (claimed_until IS NULL OR claimed_until <= $4))",
+    )
+    .bind(platform.as_str())
+    .bind(summary)
+    .bind(channel)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The summaries on `platform` that list any of `tickets`: `(ticket,
+/// summary, channel)`. A listed ticket has the summary for its card there.
+pub async fn summaries_of(
+    conn: &mut PgConnection,
+    platform: Platform,
+    tickets: &[i64],
+) -> Result<Vec<(i64, i64, String)>, StoreError> {
+    if tickets.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_as(
+        "SELECT DISTINCT ON (t.ticket_id) t.ticket_id, s.id, s.channel
+         FROM outbox_summary_tickets t JOIN outbox_summaries s ON s.id = t.summary_id
+         WHERE t.ticket_id = ANY($1) AND s.platform = $2
+         ORDER BY t.ticket_id, s.id DESC",
+    )
+    .bind(tickets)
+    .bind(platform.as_str())
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Marks card rows `ids` delivered through summary `summary` (their
+/// ticket is listed there) and queues the summary's edit.
+pub async fn fold_into_summary(
+    conn: &mut PgConnection,
+    platform: Platform,
+    ids: &[i64],
+    summary: i64,
+    channel: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE outbox SET sent_at = $2, claimed_until = NULL, summary_id = $3
+         WHERE id = ANY($1) AND sent_at IS NULL",
+    )
+    .bind(ids)
+    .bind(now)
+    .bind(summary)
+    .execute(&mut *conn)
+    .await?;
+    queue_summary(conn, platform, summary, channel, now).await
+}
+
+/// Takes the summary lock of every summary in `summaries` that no other
+/// worker holds or has leased a post of, until the transaction ends, and
+/// returns those: one worker at a time sends a summary, so two replicas
+/// never both post it. (The lock space is the tickets' card locks
+/// negated.)
+pub async fn try_lock_summaries(
+    conn: &mut PgConnection,
+    summaries: &[i64],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, StoreError> {
+    if summaries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let locked: Vec<i64> = sqlx::query_scalar(
+        "SELECT s FROM unnest($1::bigint[]) AS s WHERE pg_try_advisory_xact_lock(-s)",
+    )
+    .bind(summaries)
+    .fetch_all(&mut *conn)
+    .await?;
+    // A statement after the lock sees every lease committed before it.
+    let busy: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT summary_id FROM outbox
+         WHERE summary_id = ANY($1) AND kind = 'summary'
+           AND sent_at IS NULL AND failed_at IS NULL AND claimed_until > $2",
+    )
+    .bind(&locked)
+    .bind(now)
+    .fetch_all(conn)
+    .await?;
+    Ok(locked.into_iter().filter(|s| !busy.contains(s)).collect())
+}
+
+/// What a summary post shows and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryPost {
+    pub channel: String,
+    /// Where it landed, once posted.
+    pub posted: Option<PostedMessage>,
+    /// Its tickets, oldest first: reference, title, priority (1–4) and
+    /// status.
+    pub tickets: Vec<(String, String, Option<i16>, String)>,
+}
+
+/// Summary `summary`, if it exists.
+pub async fn summary_post(
+    conn: &mut PgConnection,
+    summary: i64,
+) -> Result<Option<SummaryPost>, StoreError> {
+    let Some((channel, message_id, thread)): Option<(String, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT channel, message_id, thread FROM outbox_summaries WHERE id = $1")
+            .bind(summary)
+            .fetch_optional(&mut *conn)
+            .await?
+    else {
+        return Ok(None);
+    };
+    let tickets = sqlx::query_as(
+        "SELECT CASE t.kind WHEN 'incident' THEN 'INC-' WHEN 'problem' THEN 'PRB-'
+                            WHEN 'change' THEN 'CHG-' WHEN 'request' THEN 'REQ-' ELSE '' END || t.number,
+                t.title, t.priority, t.status
+         FROM outbox_summary_tickets s JOIN tickets t ON t.id = s.ticket_id
+         WHERE s.summary_id = $1 ORDER BY t.id",
+    )
+    .bind(summary)
+    .fetch_all(conn)
+    .await?;
+    let posted = message_id.map(|message_id| PostedMessage {
+        channel: channel.clone(),
+        thread: thread.unwrap_or_else(|| message_id.clone()),
+        message_id,
+    });
+    Ok(Some(SummaryPost {
+        channel,
+        posted,
+        tickets,
+    }))
+}
+
+/// Records where summary `summary` landed, the first time.
+pub async fn summary_posted(
+    conn: &mut PgConnection,
+    summary: i64,
+    posted: &PostedMessage,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE outbox_summaries SET message_id = $2, thread = $3
+         WHERE id = $1 AND message_id IS NULL",
+    )
+    .bind(summary)
+    .bind(&posted.message_id)
+    .bind(&posted.thread)
     .execute(conn)
     .await?;
     Ok(())

@@ -16,6 +16,12 @@
 //!   messages (send, edit, get, delete), reactions by the bot, threads and DM
 //!   channels. Anything else is recorded and answers
 //!   `404 {"message":"Unknown","code":0}`.
+//!   **Rate limits** are enforced as Discord documents them, in one table
+//!   ([`ROUTE_LIMITS`] and [`GLOBAL_LIMIT`]): fixed-window buckets announced
+//!   in `X-RateLimit-Limit`, `-Remaining`, `-Reset-After` and `-Bucket`; a
+//!   request over a limit answers 429 with `Retry-After` and
+//!   `{"message":"You are being rate limited.","retry_after":<s>,"global":<bool>}`
+//!   and is counted ([`FakeDiscord::rate_limited`]).
 //! * **The gateway** on the WebSocket endpoint `/gw` (what `GET /api/v10/gateway`
 //!   hands out). It greets with HELLO, answers IDENTIFY with READY and one
 //!   GUILD_CREATE, heartbeats with heartbeat ACKs, and RESUME with RESUMED (nothing
@@ -77,6 +83,91 @@ const TIMESTAMP: &str = "2025-01-01T00:00:00Z";
 /// HELLO's `heartbeat_interval`, in milliseconds.
 const HEARTBEAT_INTERVAL_MS: u64 = 45_000;
 
+/// One documented per-route limit: `limit` requests per `per`, counted per
+/// top-level resource (the channel in the path), as Discord's buckets are.
+struct RouteLimit {
+    method: &'static str,
+    /// The path under `/api/v10/` with `{}` for the channel id.
+    route: &'static str,
+    /// The `X-RateLimit-Bucket` name.
+    bucket: &'static str,
+    limit: u32,
+    per: Duration,
+}
+
+/// The route limits this fake enforces. Discord publishes no figures per
+/// route (clients read the headers); creating messages in a channel is
+/// commonly limited to 5 per 5 seconds, which is what the fake holds the
+/// bot to. Other routes count only against [`GLOBAL_LIMIT`]. Interaction
+/// callbacks and interaction webhooks are not limited here: Discord does
+/// not count them against the global limit, and their own limits are per
+/// interaction token, far above what one reply uses.
+const ROUTE_LIMITS: &[RouteLimit] = &[RouteLimit {
+    method: "POST",
+    route: "channels/{}/messages",
+    bucket: "channel-messages",
+    limit: 5,
+    per: Duration::from_secs(5),
+}];
+
+/// The documented global limit: 50 requests per second per bot.
+const GLOBAL_LIMIT: (u32, Duration) = (50, Duration::from_secs(1));
+
+/// A fixed-window bucket, as Discord announces them: `limit` requests, then
+/// none until the window that began with the first of them has passed.
+struct Window {
+    limit: u32,
+    per: Duration,
+    started: Instant,
+    used: u32,
+}
+
+impl Window {
+    fn new(limit: u32, per: Duration) -> Self {
+        Window {
+            limit,
+            per,
+            started: Instant::now(),
+            used: 0,
+        }
+    }
+
+    /// Takes one request at `now`: `Ok(remaining)`, or `Err(wait)`.
+    fn take(&mut self, now: Instant) -> Result<u32, Duration> {
+        if now >= self.started + self.per {
+            self.started = now;
+            self.used = 0;
+        }
+        if self.used >= self.limit {
+            return Err(self.started + self.per - now);
+        }
+        self.used += 1;
+        Ok(self.limit - self.used)
+    }
+
+    fn reset_after(&self, now: Instant) -> Duration {
+        (self.started + self.per).saturating_duration_since(now)
+    }
+}
+
+/// The state of every bucket.
+#[derive(Default)]
+struct Buckets {
+    global: Option<Window>,
+    /// By `bucket:channel`.
+    routes: HashMap<String, Window>,
+}
+
+/// What the limits said about one request.
+enum Verdict {
+    /// Not limited by a route bucket (the global limit may still apply).
+    Free,
+    /// Within its bucket: the headers to answer with.
+    Within(Vec<(&'static str, String)>),
+    /// Over a limit: the 429 to answer with.
+    Limited(Response),
+}
+
 /// How often the `wait_*` helpers look at the recorded state.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// How long [`FakeDiscord::dispatch`] and [`FakeDiscord::drop_connection`] wait for
@@ -118,6 +209,10 @@ struct Shared {
     identifies: AtomicUsize,
     resumes: AtomicUsize,
     data: Mutex<Data>,
+    /// The rate-limit buckets.
+    buckets: Mutex<Buckets>,
+    /// 429s the limits answered.
+    rate_limited: AtomicUsize,
     /// The open gateway connection, if any (serenity runs one shard).
     gateway: Mutex<Option<Conn>>,
 }
@@ -189,6 +284,8 @@ impl FakeDiscord {
             identifies: AtomicUsize::new(0),
             resumes: AtomicUsize::new(0),
             data: Mutex::new(Data::default()),
+            buckets: Mutex::new(Buckets::default()),
+            rate_limited: AtomicUsize::new(0),
             gateway: Mutex::new(None),
         });
         let app = Router::new()
@@ -218,6 +315,12 @@ impl FakeDiscord {
     /// `ws://127.0.0.1:PORT/gw`: the gateway URL `GET /api/v10/gateway` hands out.
     pub fn gateway_url(&self) -> String {
         self.shared().gateway_url()
+    }
+
+    /// How many requests the fake answered 429 because they went over a
+    /// documented limit ([`ROUTE_LIMITS`], [`GLOBAL_LIMIT`]).
+    pub fn rate_limited(&self) -> usize {
+        self.shared().rate_limited.load(Ordering::SeqCst)
     }
 
     /// Every REST call recorded, oldest first, as (method, path without the query and
@@ -572,7 +675,127 @@ async fn rest(
         Some(rest) => rest.split('/').collect(),
         None => return not_found(),
     };
-    route(&shared, method.as_str(), &segments, &body)
+    let headers = match limit(&shared, method.as_str(), &segments) {
+        Verdict::Limited(response) => {
+            shared.rate_limited.fetch_add(1, Ordering::SeqCst);
+            return response;
+        }
+        Verdict::Within(headers) => headers,
+        Verdict::Free => Vec::new(),
+    };
+    let mut response = route(&shared, method.as_str(), &segments, &body);
+    for (name, value) in headers {
+        if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+/// Applies [`GLOBAL_LIMIT`] and [`ROUTE_LIMITS`] to one request.
+fn limit(shared: &Shared, method: &str, segments: &[&str]) -> Verdict {
+    let now = Instant::now();
+    let mut buckets = lock(&shared.buckets);
+    // Interaction endpoints are not bound by the global limit.
+    let interaction = matches!(segments.first(), Some(&"interactions" | &"webhooks"));
+    let route = ROUTE_LIMITS.iter().find_map(|limit| {
+        let pattern: Vec<&str> = limit.route.split('/').collect();
+        let mut channel = None;
+        let fits = limit.method == method
+            && pattern.len() == segments.len()
+            && pattern.iter().zip(segments).all(|(want, got)| {
+                if *want == "{}" {
+                    channel = Some(got.to_string());
+                    true
+                } else {
+                    want == got
+                }
+            });
+        fits.then(|| (limit, channel.unwrap_or_default()))
+    });
+    // Check both before taking from either, so a refused request uses up
+    // nothing.
+    if !interaction {
+        let global = buckets
+            .global
+            .get_or_insert_with(|| Window::new(GLOBAL_LIMIT.0, GLOBAL_LIMIT.1));
+        if now >= global.started + global.per {
+            global.started = now;
+            global.used = 0;
+        }
+        if global.used >= global.limit {
+            let wait = global.reset_after(now);
+            return Verdict::Limited(too_many(wait, "global", GLOBAL_LIMIT.0, true));
+        }
+    }
+    let mut headers = Vec::new();
+    if let Some((limit, channel)) = route {
+        let window = buckets
+            .routes
+            .entry(format!("{}:{channel}", limit.bucket))
+            .or_insert_with(|| Window::new(limit.limit, limit.per));
+        match window.take(now) {
+            Err(wait) => return Verdict::Limited(too_many(wait, limit.bucket, limit.limit, false)),
+            Ok(remaining) => {
+                let reset = window.reset_after(now);
+                headers = vec![
+                    ("x-ratelimit-limit", limit.limit.to_string()),
+                    ("x-ratelimit-remaining", remaining.to_string()),
+                    (
+                        "x-ratelimit-reset-after",
+                        format!("{:.3}", reset.as_secs_f64()),
+                    ),
+                    ("x-ratelimit-bucket", limit.bucket.to_string()),
+                ];
+            }
+        }
+    }
+    if !interaction {
+        if let Some(global) = buckets.global.as_mut() {
+            global.used += 1;
+        }
+    }
+    if headers.is_empty() {
+        Verdict::Free
+    } else {
+        Verdict::Within(headers)
+    }
+}
+
+/// Discord's 429: `Retry-After` (whole seconds, rounded up), the bucket's
+/// headers and the JSON body with `retry_after` in (fractional) seconds.
+fn too_many(wait: Duration, bucket: &str, limit: u32, global: bool) -> Response {
+    let secs = wait.as_secs_f64();
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        Json(json!({
+            "message": "You are being rate limited.",
+            "retry_after": secs,
+            "global": global,
+        })),
+    )
+        .into_response();
+    let whole = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    let mut headers = vec![
+        ("retry-after", whole.to_string()),
+        ("x-ratelimit-limit", limit.to_string()),
+        ("x-ratelimit-remaining", "0".to_string()),
+        ("x-ratelimit-reset-after", format!("{secs:.3}")),
+        ("x-ratelimit-bucket", bucket.to_string()),
+        (
+            "x-ratelimit-scope",
+            if global { "global" } else { "user" }.to_string(),
+        ),
+    ];
+    if global {
+        headers.push(("x-ratelimit-global", "true".to_string()));
+    }
+    for (name, value) in headers {
+        if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 /// Decodes `%XX` escapes (reaction emoji are sent percent-encoded in the path).

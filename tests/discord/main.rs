@@ -43,6 +43,15 @@ struct Bot {
 impl Drop for Bot {
     fn drop(&mut self) {
         self.trigger.trigger();
+        // The fake enforces Discord's documented limits; the outbox paces
+        // itself to stay under them.
+        if !std::thread::panicking() {
+            assert_eq!(
+                self.fake.rate_limited(),
+                0,
+                "the bot went over Discord's rate limits"
+            );
+        }
     }
 }
 

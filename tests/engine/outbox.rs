@@ -3,9 +3,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use itsm_bot::chat::outbound::{Deliver, DeliveryError, OutboxWorker};
+use itsm_bot::chat::outbound::{Deliver, DeliveryError, OutboxWorker, Sending};
+use itsm_bot::commands::inbound::Inbound;
 use itsm_bot::commands::reply::Message;
 use itsm_bot::commands::Engine;
+use itsm_bot::domain::pace::Pace;
 use itsm_bot::domain::{Platform, UserId};
 use itsm_bot::store::messages::PostedMessage;
 use sqlx::PgPool;
@@ -106,6 +108,7 @@ pub(crate) fn worker(desk: &Desk, recorder: &Arc<Recorder>) -> OutboxWorker<Reco
         desk.engine.clock(),
         desk.engine.outbox_signal(),
         desk.engine.config().clone(),
+        desk.engine.metrics().clone(),
     )
 }
 
@@ -382,4 +385,222 @@ async fn a_failure_in_a_batch_holds_back_only_its_row(pool: PgPool) {
     desk.clock.advance(chrono::Duration::seconds(6));
     assert_eq!(worker.drain().await.unwrap(), 1);
     assert_eq!(recorder.sent().len(), 5);
+}
+
+/// A platform that paces posts as a strict one: one post per second per
+/// channel, no burst; edits one per second for the workspace.
+struct Paced {
+    sent: Mutex<Vec<(String, String)>>,
+}
+
+impl Paced {
+    fn new() -> Arc<Self> {
+        Arc::new(Paced {
+            sent: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// What was sent: `("post C", text)` or `("update C", text)`.
+    fn sent(&self) -> Vec<(String, String)> {
+        self.sent.lock().unwrap().clone()
+    }
+
+    fn posts_in(&self, channel: &str) -> usize {
+        let post = format!("post {channel}");
+        self.sent().iter().filter(|(what, _)| *what == post).count()
+    }
+}
+
+impl Deliver for Paced {
+    fn platform(&self) -> Platform {
+        Platform::Slack
+    }
+
+    fn pace(&self, sending: Sending<'_>) -> Option<Pace> {
+        let second = std::time::Duration::from_secs(1);
+        Some(match sending {
+            Sending::Post { channel, .. } => Pace::new(format!("post:{channel}"), second, 1),
+            Sending::Direct { user } => Pace::new(format!("post:{user}"), second, 1),
+            Sending::Edit { .. } => Pace::new("edit", second, 1),
+        })
+    }
+
+    async fn post_card(
+        &self,
+        channel: &str,
+        _thread: Option<&str>,
+        card: &Message,
+    ) -> Result<PostedMessage, DeliveryError> {
+        let mut sent = self.sent.lock().unwrap();
+        sent.push((format!("post {channel}"), card.plain_text()));
+        let ts = format!("1764000000.{:06}", sent.len());
+        Ok(PostedMessage {
+            channel: channel.to_string(),
+            message_id: ts.clone(),
+            thread: ts,
+        })
+    }
+
+    async fn update_card(
+        &self,
+        posted: &PostedMessage,
+        card: &Message,
+    ) -> Result<(), DeliveryError> {
+        self.sent
+            .lock()
+            .unwrap()
+            .push((format!("update {}", posted.channel), card.plain_text()));
+        Ok(())
+    }
+
+    async fn send_survey(&self, reporter: &UserId, survey: &Message) -> Result<(), DeliveryError> {
+        self.sent
+            .lock()
+            .unwrap()
+            .push((format!("survey {reporter}"), survey.plain_text()));
+        Ok(())
+    }
+
+    async fn post_notice(
+        &self,
+        channel: &str,
+        _thread: Option<&str>,
+        notice: &Message,
+    ) -> Result<(), DeliveryError> {
+        self.sent
+            .lock()
+            .unwrap()
+            .push((format!("post {channel}"), notice.plain_text()));
+        Ok(())
+    }
+}
+
+fn paced_worker(desk: &Desk, paced: &Arc<Paced>) -> OutboxWorker<Paced> {
+    OutboxWorker::new(
+        desk.engine.store().clone(),
+        paced.clone(),
+        desk.engine.clock(),
+        desk.engine.outbox_signal(),
+        desk.engine.config().clone(),
+        desk.engine.metrics().clone(),
+    )
+}
+
+/// Reports an incident from Slack in `channel`.
+async fn report_in(desk: &Desk, channel: &str, title: &str) {
+    let user: UserId = "slack:U0STAFF01".parse().unwrap();
+    let reply = desk
+        .engine
+        .handle(&Inbound::new(
+            user,
+            channel,
+            format!("/incident {title} P3"),
+        ))
+        .await;
+    assert!(
+        reply.message.plain_text().contains("INC-"),
+        "{}",
+        reply.message.plain_text()
+    );
+}
+
+/// Two workers (as two replicas) share one pace per channel through the
+/// database, and a busy channel does not hold up another.
+#[sqlx::test]
+async fn two_workers_share_the_pace_of_a_channel(pool: PgPool) {
+    let desk = Desk::new(pool.clone()).await;
+    let paced = Paced::new();
+    for n in 0..5 {
+        report_in(&desk, "C0BUSY", &format!("Kiosk {n} frozen")).await;
+    }
+    report_in(&desk, "C0QUIET", "Printer jammed").await;
+    let (one, two) = (paced_worker(&desk, &paced), paced_worker(&desk, &paced));
+    // Five cards would take four seconds after the first: under
+    // `outbox.coalesce_after` (10 s), so they are posted one by one.
+    for second in 0..5 {
+        let (first, other) = tokio::join!(one.drain(), two.drain());
+        first.unwrap();
+        other.unwrap();
+        assert_eq!(
+            paced.posts_in("C0BUSY"),
+            second + 1,
+            "second {second}: {:?}",
+            paced.sent()
+        );
+        // The quiet channel got its card at once.
+        assert_eq!(paced.posts_in("C0QUIET"), 1, "{:?}", paced.sent());
+        desk.clock.advance(chrono::Duration::milliseconds(1000));
+    }
+    let (cards, waiting, summaries): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM ticket_messages),
+                (SELECT count(*) FROM outbox WHERE sent_at IS NULL),
+                (SELECT count(*) FROM outbox_summaries)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((cards, waiting, summaries), (6, 0, 0));
+}
+
+/// A backlog that would take longer than `outbox.coalesce_after` to post
+/// at the channel's pace becomes one summary post, edited as its tickets
+/// change; nothing is lost and no card is posted twice.
+#[sqlx::test]
+async fn a_long_backlog_becomes_one_summary_post(pool: PgPool) {
+    let desk = Desk::new(pool.clone()).await;
+    let paced = Paced::new();
+    for n in 0..30 {
+        report_in(&desk, "C0STORM", &format!("Storm alert {n}")).await;
+    }
+    let (one, two) = (paced_worker(&desk, &paced), paced_worker(&desk, &paced));
+    let (first, other) = tokio::join!(one.drain(), two.drain());
+    first.unwrap();
+    other.unwrap();
+    let sent = paced.sent();
+    assert_eq!(paced.posts_in("C0STORM"), 1, "{sent:?}");
+    // The summary may have been posted before the last cards joined it:
+    // its edits bring it up to date, one per second.
+    for _ in 0..5 {
+        desk.clock.advance(chrono::Duration::seconds(1));
+        one.drain().await.unwrap();
+    }
+    let sent = paced.sent();
+    let (_, last) = sent.last().unwrap();
+    assert!(last.contains("30 new incidents"), "{sent:?}");
+    assert!(
+        last.contains("INC-1 Storm alert 0 (P3)") && last.contains("…and 15 more"),
+        "{last}"
+    );
+    assert_eq!(paced.posts_in("C0STORM"), 1, "{sent:?}");
+    let (listed, cards, waiting): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(DISTINCT ticket_id) FROM outbox_summary_tickets),
+                (SELECT count(*) FROM ticket_messages),
+                (SELECT count(*) FROM outbox WHERE sent_at IS NULL)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((listed, cards, waiting), (30, 0, 0));
+
+    // A change of a listed ticket edits the summary, not a card of its own.
+    desk.ok("bob", "/incident INC-2 ack").await;
+    desk.clock.advance(chrono::Duration::seconds(1));
+    one.drain().await.unwrap();
+    let sent = paced.sent();
+    let (what, last) = sent.last().unwrap();
+    assert_eq!(what, "update C0STORM", "{sent:?}");
+    assert!(
+        last.contains("INC-2 Storm alert 1 (P3) · acknowledged"),
+        "{last}"
+    );
+    assert_eq!(paced.posts_in("C0STORM"), 1, "{sent:?}");
+
+    // Once the storm is over, a new incident gets its own card again.
+    desk.clock.advance(chrono::Duration::seconds(30));
+    report_in(&desk, "C0STORM", "Later, alone").await;
+    one.drain().await.unwrap();
+    let sent = paced.sent();
+    let (what, last) = sent.last().unwrap();
+    assert_eq!(what, "post C0STORM", "{sent:?}");
+    assert!(last.contains("Later, alone"), "{last}");
 }

@@ -12,6 +12,10 @@
 //!   [`FakeSlack::fail_next`] queues HTTP failures (429 with `Retry-After`, 5xx, ...);
 //!   [`FakeSlack::set_chaos`] makes a random share of all calls fail, for the fault
 //!   test. [`FakeSlack::accepted`] lists the calls that were not made to fail.
+//!   **Rate limits** are enforced as Slack documents them ([`LIMITS`], one table):
+//!   a call over its method's limit answers HTTP 429 with `Retry-After` and
+//!   `{"ok":false,"error":"ratelimited"}`, and is counted
+//!   ([`FakeSlack::rate_limited`]), so a test can assert the bot earned none.
 //! * **response_url endpoints** under `/response/{id}`: whatever is POSTed there is
 //!   recorded under `id`, with the instant it arrived (see [`FakeSlack::response_url`]).
 //! * **Socket Mode** on the WebSocket endpoint `/link`, the URL that
@@ -41,6 +45,8 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -54,6 +60,132 @@ const DEFAULT_RETRY_AFTER_SECS: u64 = 1;
 
 /// The whole-seconds part of every `ts` the fake hands out.
 const TS_SECONDS: u64 = 1_764_000_000;
+
+/// Where a limit counts: per channel, or for the whole workspace (per app
+/// and method, as Slack counts the tiers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Channel,
+    Workspace,
+}
+
+/// One documented limit: `burst` calls at once, then one every `every`
+/// (a token bucket: governor's GCRA).
+struct Limit {
+    method: &'static str,
+    every: Duration,
+    burst: u32,
+    scope: Scope,
+}
+
+/// Tier 3 ("50+ per minute, sporadic bursts welcome"): one call per 1.2 s
+/// after a burst of 10.
+const TIER_3: (Duration, u32) = (Duration::from_millis(1200), 10);
+/// Tier 4 ("100+ per minute, generous burst behavior"): one call per 0.6 s
+/// after a burst of 20.
+const TIER_4: (Duration, u32) = (Duration::from_millis(600), 20);
+
+/// The limits this fake enforces, from Slack's rate-limit documentation
+/// (<https://api.slack.com/docs/rate-limits> and each method's page).
+/// `chat.postMessage` is "one message per second per channel", with short
+/// bursts allowed (its workspace-wide limit has no published figure and is
+/// not modelled). Methods not listed are not limited here: Tier 1/2 methods the
+/// bot calls once at start (`auth.test`, `apps.connections.open`) and
+/// `response_url` posts, whose own limit (5 uses in 30 minutes) is per URL
+/// and not about pacing.
+const LIMITS: &[Limit] = &[
+    Limit {
+        method: "chat.postMessage",
+        every: Duration::from_secs(1),
+        burst: 3,
+        scope: Scope::Channel,
+    },
+    Limit {
+        method: "chat.update",
+        every: TIER_3.0,
+        burst: TIER_3.1,
+        scope: Scope::Workspace,
+    },
+    Limit {
+        method: "conversations.history",
+        every: TIER_3.0,
+        burst: TIER_3.1,
+        scope: Scope::Workspace,
+    },
+    Limit {
+        method: "conversations.replies",
+        every: TIER_3.0,
+        burst: TIER_3.1,
+        scope: Scope::Workspace,
+    },
+    Limit {
+        method: "chat.postEphemeral",
+        every: TIER_4.0,
+        burst: TIER_4.1,
+        scope: Scope::Workspace,
+    },
+    Limit {
+        method: "views.open",
+        every: TIER_4.0,
+        burst: TIER_4.1,
+        scope: Scope::Workspace,
+    },
+    Limit {
+        method: "views.update",
+        every: TIER_4.0,
+        burst: TIER_4.1,
+        scope: Scope::Workspace,
+    },
+    Limit {
+        method: "views.push",
+        every: TIER_4.0,
+        burst: TIER_4.1,
+        scope: Scope::Workspace,
+    },
+    Limit {
+        method: "users.info",
+        every: TIER_4.0,
+        burst: TIER_4.1,
+        scope: Scope::Workspace,
+    },
+];
+
+/// The running limiters of [`LIMITS`], one per method, keyed by channel
+/// (or `""` for a workspace limit).
+struct Limiters {
+    by_method: HashMap<&'static str, (Scope, DefaultKeyedRateLimiter<String>)>,
+}
+
+impl Limiters {
+    fn new() -> Self {
+        let by_method = LIMITS
+            .iter()
+            .map(|limit| {
+                let quota = Quota::with_period(limit.every)
+                    .expect("fake Slack: a limit with a zero period")
+                    .allow_burst(
+                        std::num::NonZeroU32::new(limit.burst)
+                            .expect("fake Slack: a limit with a zero burst"),
+                    );
+                (limit.method, (limit.scope, RateLimiter::keyed(quota)))
+            })
+            .collect();
+        Limiters { by_method }
+    }
+
+    /// `None` when the call may go ahead, else how long to wait.
+    fn check(&self, method: &str, params: &Value) -> Option<Duration> {
+        let (scope, limiter) = self.by_method.get(method)?;
+        let key = match scope {
+            Scope::Channel => str_param(params, "channel").unwrap_or_default(),
+            Scope::Workspace => String::new(),
+        };
+        limiter
+            .check_key(&key)
+            .err()
+            .map(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+}
 
 /// Handle on a running fake Slack. Cheap to clone; all clones share one server.
 #[derive(Clone)]
@@ -90,6 +222,10 @@ struct Shared {
     last_conn: AtomicU64,
     /// WebSocket connections accepted so far, closed ones included.
     connections_accepted: AtomicUsize,
+    /// The enforced rate limits.
+    limiters: Limiters,
+    /// 429s the limits answered (not those of `fail_next` or chaos).
+    rate_limited: AtomicUsize,
     data: Mutex<Data>,
     /// WebSocket connections that are still open, oldest first.
     conns: Mutex<Vec<Conn>>,
@@ -206,6 +342,8 @@ impl FakeSlack {
             last_envelope: AtomicU64::new(0),
             last_conn: AtomicU64::new(0),
             connections_accepted: AtomicUsize::new(0),
+            limiters: Limiters::new(),
+            rate_limited: AtomicUsize::new(0),
             data: Mutex::new(Data::default()),
             conns: Mutex::new(Vec::new()),
         });
@@ -312,6 +450,13 @@ impl FakeSlack {
             .filter(|call| call.method == method && !call.failed)
             .map(|call| call.params.clone())
             .collect()
+    }
+
+    /// How many calls the fake answered 429 because they went over one of
+    /// Slack's documented limits ([`LIMITS`]); injected failures
+    /// ([`FakeSlack::fail_next`], chaos) are not counted.
+    pub fn rate_limited(&self) -> usize {
+        self.shared().rate_limited.load(Ordering::SeqCst)
     }
 
     /// From now on, answers about `too_many` percent of Web API calls (chosen at
@@ -612,22 +757,33 @@ async fn api_call(
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_default();
 
-    let failure = {
+    let (failure, limited) = {
         let mut data = lock(&shared.data);
         let failure = match data.failures.get_mut(&method).and_then(VecDeque::pop_front) {
             Some(queued) => Some(queued),
             None => data.chaos.as_mut().and_then(Chaos::roll),
         };
+        // An injected failure does not use up the limit: Slack never saw it.
+        let limited = match failure {
+            Some(_) => None,
+            None => shared.limiters.check(&method, &params),
+        };
         data.calls.push(RecordedCall {
             method: method.clone(),
             authorization,
             params: params.clone(),
-            failed: failure.is_some(),
+            failed: failure.is_some() || limited.is_some(),
         });
-        failure
+        (failure, limited)
     };
     if let Some((status, retry_after)) = failure {
         return failure_response(status, retry_after);
+    }
+    if let Some(wait) = limited {
+        shared.rate_limited.fetch_add(1, Ordering::SeqCst);
+        // Slack's Retry-After is whole seconds, rounded up.
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        return failure_response(429, Some(secs.max(1)));
     }
 
     let answer = match method.as_str() {

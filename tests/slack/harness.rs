@@ -37,6 +37,15 @@ pub struct Bot {
 impl Drop for Bot {
     fn drop(&mut self) {
         self.trigger.trigger();
+        // The fake enforces Slack's documented limits; the outbox paces
+        // itself to stay under them.
+        if !std::thread::panicking() {
+            assert_eq!(
+                self.fake.rate_limited(),
+                0,
+                "the bot went over Slack's rate limits"
+            );
+        }
     }
 }
 

@@ -346,6 +346,13 @@ async fn with_bot(
     if slack.calls() == 0 {
         eprintln!("note: the bot made no Slack Web API calls");
     }
+    // The fake holds the bot to Slack's documented limits; the outbox
+    // paces itself to stay under them, so this should say 0.
+    eprintln!(
+        "Slack Web API: {} calls, {} answered 429 (rate limited)",
+        slack.calls(),
+        slack.rate_limited()
+    );
     Ok(rows)
 }
 

@@ -10,10 +10,20 @@ use serenity::all::{
 };
 
 use super::render::render;
-use crate::chat::outbound::{Deliver, DeliveryError};
+use crate::chat::outbound::{Deliver, DeliveryError, Sending};
 use crate::commands::reply::{Block, Message};
+use crate::domain::pace::Pace;
 use crate::domain::{Platform, UserId};
 use crate::store::messages::PostedMessage;
+
+/// Creating messages in a channel: Discord commonly allows 5 per 5 seconds
+/// (a fixed window). The outbox sends one per 1.2 s, so no window of 5 s
+/// holds more than 5 even when answers come back unevenly.
+const POST_EVERY: Duration = Duration::from_millis(1200);
+/// Edits count against the global limit of 50 requests per second: the
+/// outbox keeps edits to 40 a second after a burst of 10.
+const EDIT_EVERY: Duration = Duration::from_millis(25);
+const EDIT_BURST: u32 = 10;
 
 /// Delivers outbox rows through Discord's REST API.
 pub struct DiscordDelivery {
@@ -39,7 +49,16 @@ fn channel(id: &str) -> Result<ChannelId, DeliveryError> {
 fn classify(err: serenity::Error) -> DeliveryError {
     if let serenity::Error::Http(http) = &err {
         if let Some(status) = http.status_code() {
-            if status.as_u16() == 429 || status.is_server_error() {
+            // serenity keeps no headers of a failed answer: with its own
+            // rate limiter off (see `super::http`), Retry-After is unknown
+            // here, and a second is what a channel's bucket needs at most.
+            if status.as_u16() == 429 {
+                return DeliveryError::RateLimited {
+                    reason: "Discord answered 429".into(),
+                    after: Some(Duration::from_secs(1)),
+                };
+            }
+            if status.is_server_error() {
                 return DeliveryError::Retry {
                     reason: format!("Discord answered {status}"),
                     after: Some(Duration::from_secs(1)),
@@ -81,6 +100,20 @@ fn title_of(message: &Message) -> String {
 impl Deliver for DiscordDelivery {
     fn platform(&self) -> Platform {
         Platform::Discord
+    }
+
+    fn pace(&self, sending: Sending<'_>) -> Option<Pace> {
+        Some(match sending {
+            // A card is posted in its channel; a notice for a thread is
+            // counted with its channel too (one budget, never over).
+            Sending::Post { channel, .. } => {
+                Pace::new(format!("messages:{channel}"), POST_EVERY, 1)
+            }
+            Sending::Direct { user } => {
+                Pace::new(format!("messages:dm:{}", user.id()), POST_EVERY, 1)
+            }
+            Sending::Edit { .. } => Pace::new("edits", EDIT_EVERY, EDIT_BURST),
+        })
     }
 
     async fn post_card(

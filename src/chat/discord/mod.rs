@@ -176,6 +176,7 @@ impl DiscordAdapter {
             engine.clock(),
             engine.outbox_signal(),
             engine.config().clone(),
+            engine.metrics().clone(),
         );
         // The worker's last flush waits for the app's last step *and* for
         // the gateway events still being handled here, so their cards go out too.

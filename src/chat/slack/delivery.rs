@@ -9,10 +9,22 @@ use slack_morphism::prelude::*;
 
 use super::blocks::render;
 use super::people::People;
-use crate::chat::outbound::{Deliver, DeliveryError};
+use crate::chat::outbound::{Deliver, DeliveryError, Sending};
 use crate::commands::reply::Message;
+use crate::domain::pace::Pace;
 use crate::domain::{Platform, UserId};
 use crate::store::messages::PostedMessage;
+
+/// `chat.postMessage`: Slack allows about one message per second per
+/// channel, with short bursts. The outbox keeps a little under that (a
+/// burst of 2, then one per 1.1 s), so that sends that arrive closer
+/// together than they were claimed still fit.
+const POST_EVERY: Duration = Duration::from_millis(1100);
+const POST_BURST: u32 = 2;
+/// `chat.update` is Tier 3, 50+ calls per minute for the workspace: 46 a
+/// minute after a burst of 5.
+const UPDATE_EVERY: Duration = Duration::from_millis(1300);
+const UPDATE_BURST: u32 = 5;
 
 /// Delivers outbox rows through the Slack Web API.
 pub struct SlackDelivery {
@@ -38,19 +50,21 @@ impl SlackDelivery {
 /// Sorts Slack's failures into "try again later" and "give up".
 fn classify(err: SlackClientError) -> DeliveryError {
     match err {
-        SlackClientError::RateLimitError(limit) => DeliveryError::Retry {
-            reason: "rate limited by Slack".into(),
+        SlackClientError::RateLimitError(limit) => DeliveryError::RateLimited {
+            reason: "Slack answered 429".into(),
             after: limit.retry_after.or(Some(Duration::from_secs(1))),
         },
         SlackClientError::ApiError(api) => {
             let code = api.code.clone();
+            if code == "ratelimited" {
+                return DeliveryError::RateLimited {
+                    reason: "Slack said ratelimited".into(),
+                    after: Some(Duration::from_secs(1)),
+                };
+            }
             if matches!(
                 code.as_str(),
-                "ratelimited"
-                    | "internal_error"
-                    | "service_unavailable"
-                    | "fatal_error"
-                    | "request_timeout"
+                "internal_error" | "service_unavailable" | "fatal_error" | "request_timeout"
             ) {
                 DeliveryError::Retry {
                     reason: format!("Slack said {code}"),
@@ -75,6 +89,23 @@ fn classify(err: SlackClientError) -> DeliveryError {
 impl Deliver for SlackDelivery {
     fn platform(&self) -> Platform {
         Platform::Slack
+    }
+
+    fn pace(&self, sending: Sending<'_>) -> Option<Pace> {
+        Some(match sending {
+            Sending::Post { channel, .. } => Pace::new(
+                format!("chat.postMessage:{channel}"),
+                POST_EVERY,
+                POST_BURST,
+            ),
+            // A direct message is posted to the user's id.
+            Sending::Direct { user } => Pace::new(
+                format!("chat.postMessage:{}", user.id()),
+                POST_EVERY,
+                POST_BURST,
+            ),
+            Sending::Edit { .. } => Pace::new("chat.update", UPDATE_EVERY, UPDATE_BURST),
+        })
     }
 
     async fn post_card(

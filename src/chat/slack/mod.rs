@@ -167,6 +167,7 @@ impl SlackAdapter {
             engine.clock(),
             engine.outbox_signal(),
             engine.config().clone(),
+            engine.metrics().clone(),
         );
         // The worker's last flush waits for the app's last step *and* for
         // the commands still being handled here, so their cards go out too.

@@ -5,3 +5,4 @@
 pub mod change;
 pub mod incident;
 pub mod request;
+pub mod summary;

@@ -1,0 +1,108 @@
+//! The summary post that stands for a channel's cards when posting them one
+//! by one at the platform's pace would take too long (`outbox.coalesce_after`):
+//! one message that names the tickets, edited as they change.
+
+use crate::commands::reply::{Block, Message};
+
+/// How many tickets a summary names; the rest are counted.
+pub const SHOWN: usize = 15;
+
+/// One ticket listed in a summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryLine {
+    /// `INC-40`.
+    pub reference: String,
+    pub title: String,
+    /// 1 (P1) to 4, when the ticket has one.
+    pub priority: Option<i16>,
+    /// `new`, `acknowledged`, `resolved`, …
+    pub status: String,
+}
+
+/// The summary of `lines` (oldest first): "12 new incidents", the first
+/// [`SHOWN`] by reference, title, priority and (past `new`) status, and
+/// where to find the rest.
+pub fn summary_message(lines: &[SummaryLine]) -> Message {
+    let incidents = lines.iter().all(|line| line.reference.starts_with("INC-"));
+    let noun = match (incidents, lines.len()) {
+        (true, 1) => "new incident",
+        (true, _) => "new incidents",
+        (false, 1) => "new ticket",
+        (false, _) => "new tickets",
+    };
+    let items: Vec<String> = lines
+        .iter()
+        .take(SHOWN)
+        .map(|line| {
+            let mut item = format!("{} {}", line.reference, line.title);
+            if let Some(priority) = line.priority {
+                item.push_str(&format!(" (P{priority})"));
+            }
+            if line.status != "new" {
+                item.push_str(&format!(" · {}", line.status.replace('_', " ")));
+            }
+            item
+        })
+        .collect();
+    let mut message = Message::default()
+        .with(Block::Header(format!("{} {noun}", lines.len())))
+        .with(Block::List { title: None, items });
+    let more = lines.len().saturating_sub(SHOWN);
+    let rest = if more > 0 {
+        format!("…and {more} more. ")
+    } else {
+        String::new()
+    };
+    message = message.with(Block::Context(format!(
+        "{rest}Listed here instead of one card each, to keep this channel readable. \
+         `/itsm open` lists every open incident; `/incident INC-n show` shows one."
+    )));
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(n: usize, priority: i16, status: &str) -> SummaryLine {
+        SummaryLine {
+            reference: format!("INC-{n}"),
+            title: format!("Alert {n}"),
+            priority: Some(priority),
+            status: status.into(),
+        }
+    }
+
+    #[test]
+    fn names_the_first_tickets_and_counts_the_rest() {
+        let lines: Vec<SummaryLine> = (40..52)
+            .map(|n| line(n, 1, if n == 41 { "acknowledged" } else { "new" }))
+            .chain((52..60).map(|n| line(n, 3, "new")))
+            .collect();
+        let text = summary_message(&lines).plain_text();
+        assert!(text.contains("20 new incidents"), "{text}");
+        assert!(text.contains("INC-40 Alert 40 (P1)"), "{text}");
+        assert!(
+            text.contains("INC-41 Alert 41 (P1) · acknowledged"),
+            "{text}"
+        );
+        assert!(text.contains("INC-54"), "{text}");
+        assert!(!text.contains("INC-55"), "{text}");
+        assert!(text.contains("…and 5 more"), "{text}");
+        assert!(text.contains("/itsm open"), "{text}");
+    }
+
+    #[test]
+    fn one_ticket_of_another_kind() {
+        let lines = [SummaryLine {
+            reference: "CHG-3".into(),
+            title: "Patch".into(),
+            priority: None,
+            status: "submitted".into(),
+        }];
+        let text = summary_message(&lines).plain_text();
+        assert!(text.contains("1 new ticket"), "{text}");
+        assert!(text.contains("CHG-3 Patch · submitted"), "{text}");
+        assert!(!text.contains("more"), "{text}");
+    }
+}
