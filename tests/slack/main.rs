@@ -13,3 +13,4 @@ mod http_proxy;
 mod shutdown;
 mod slow;
 mod socket_mode;
+mod triage;

@@ -323,8 +323,7 @@ impl DiscordAdapter {
                 // A click that worked shows in the card, which the outbox
                 // edits; refusals and thanks go to the clicker alone.
                 let worth_saying = |reply: &Reply| {
-                    reply.outcome != Outcome::Done
-                        || matches!(action, crate::commands::buttons::ButtonAction::Rate(..))
+                    reply.outcome != Outcome::Done || action.answers_clicker()
                 };
                 match answer {
                     Answer::InTime(reply) if worth_saying(&reply) => {
