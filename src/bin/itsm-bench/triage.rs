@@ -46,54 +46,55 @@ struct Service {
 }
 
 /// Eight services. Symptoms overlap on purpose ("slow", "drops", "not
-/// syncing", "full", "error"), and some objects read like another
-/// service's ("connection", "sync", "portal").
+/// syncing", "full", "error"), and some objects belong to two or three
+/// services ("connection", "login", "sync", "app", "portal", "network"):
+/// a report naming only those cannot be told apart by its words.
 const SERVICES: [Service; 8] = [
     Service {
         name: "vpn",
-        objects: &["vpn", "vpn tunnel", "remote access", "vpn client", "anyconnect", "vpn gateway", "connection from home"],
+        objects: &["vpn", "vpn tunnel", "remote access", "vpn client", "anyconnect", "vpn gateway", "connection from home", "connection", "login"],
         symptoms: &["drops", "disconnects", "times out", "will not connect", "keeps reconnecting", "handshake fails", "slow"],
         priorities: [5, 35, 45],
     },
     Service {
         name: "email",
-        objects: &["email", "outlook", "mailbox", "mail", "inbox", "calendar invites", "shared mailbox"],
+        objects: &["email", "outlook", "mailbox", "mail", "inbox", "calendar invites", "shared mailbox", "sync", "app"],
         symptoms: &["not syncing", "stuck in outbox", "bounces", "full", "not arriving", "slow", "error"],
         priorities: [3, 20, 50],
     },
     Service {
         name: "wifi",
-        objects: &["wifi", "wireless", "wlan", "access point", "guest network", "eduroam", "wireless connection"],
+        objects: &["wifi", "wireless", "wlan", "access point", "guest network", "eduroam", "wireless connection", "connection", "network"],
         symptoms: &["drops", "weak signal", "no connection", "keeps disconnecting", "slow", "cannot authenticate"],
         priorities: [3, 25, 45],
     },
     Service {
         name: "printing",
-        objects: &["printer", "print queue", "plotter", "scanner", "toner", "print server", "label printer"],
+        objects: &["printer", "print queue", "plotter", "scanner", "toner", "print server", "label printer", "network"],
         symptoms: &["jams", "offline", "prints blank pages", "stuck", "not found", "error"],
         priorities: [1, 5, 34],
     },
     Service {
         name: "payroll",
-        objects: &["payroll", "payslip", "salary report", "timesheet", "expense claims", "hr portal"],
+        objects: &["payroll", "payslip", "salary report", "timesheet", "expense claims", "hr portal", "portal", "login"],
         symptoms: &["missing", "wrong amount", "not loading", "error", "cannot submit", "late"],
         priorities: [4, 30, 46],
     },
     Service {
         name: "laptop",
-        objects: &["laptop", "notebook", "docking station", "battery", "keyboard", "screen", "webcam"],
+        objects: &["laptop", "notebook", "docking station", "battery", "keyboard", "screen", "webcam", "login", "app"],
         symptoms: &["will not boot", "overheats", "broken", "flickers", "slow", "not charging"],
         priorities: [1, 6, 43],
     },
     Service {
         name: "database",
-        objects: &["database", "postgres", "db replica", "sql query", "connection pool", "orders db"],
+        objects: &["database", "postgres", "db replica", "sql query", "connection pool", "orders db", "connection", "app"],
         symptoms: &["slow", "timeouts", "replication lag", "deadlocks", "down", "disk full"],
         priorities: [12, 48, 30],
     },
     Service {
         name: "storage",
-        objects: &["file share", "shared drive", "nas", "sharepoint", "onedrive", "backup", "sync client"],
+        objects: &["file share", "shared drive", "nas", "sharepoint", "onedrive", "backup", "sync client", "sync", "portal"],
         symptoms: &["full", "not syncing", "permission denied", "slow", "missing files", "unreachable"],
         priorities: [4, 20, 46],
     },
@@ -604,10 +605,10 @@ async fn seed(
     .await?;
     sqlx::raw_sql(
         "CREATE INDEX tickets_document ON tickets USING gin (ticket_document(title, description));
-         CREATE INDEX tickets_title_trgm ON tickets USING gin (title gin_trgm_ops);
-         VACUUM ANALYZE",
+         CREATE INDEX tickets_title_trgm ON tickets USING gin (title gin_trgm_ops)",
     )
     .execute(&mut *conn)
     .await?;
+    sqlx::raw_sql("VACUUM ANALYZE").execute(&mut *conn).await?;
     Ok(live)
 }
