@@ -180,9 +180,8 @@ impl ButtonAction {
             "accept_suggestion" => Some(ButtonAction::AcceptSuggestion(reference)),
             other if other.starts_with(DUPLICATE_OF) => {
                 let number: i64 = other.strip_prefix(DUPLICATE_OF)?.parse().ok()?;
-                (number > 0).then(|| {
-                    ButtonAction::MarkDuplicate(reference, TicketRef::incident(number))
-                })
+                (number > 0)
+                    .then(|| ButtonAction::MarkDuplicate(reference, TicketRef::incident(number)))
             }
             other => {
                 let score: u8 = other.strip_prefix("rate_")?.parse().ok()?;

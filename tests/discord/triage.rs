@@ -41,7 +41,11 @@ async fn suggestion_buttons_accept_the_triage_and_mark_the_duplicate(pool: PgPoo
     )
     .await
     .unwrap();
-    shell(&bot, "/incident VPN down in the Berlin office P1 service:vpn").await;
+    shell(
+        &bot,
+        "/incident VPN down in the Berlin office P1 service:vpn",
+    )
+    .await;
 
     bot.fake
         .dispatch(
@@ -62,10 +66,7 @@ async fn suggestion_buttons_accept_the_triage_and_mark_the_duplicate(pool: PgPoo
     assert!(text.contains("Looks like INC-3"), "{text}");
     assert_eq!(
         custom_ids(&reply["data"]),
-        [
-            "itsm:accept_suggestion|INC-4",
-            "itsm:duplicate_of_3|INC-4"
-        ],
+        ["itsm:accept_suggestion|INC-4", "itsm:duplicate_of_3|INC-4"],
         "{text}"
     );
 
@@ -78,7 +79,9 @@ async fn suggestion_buttons_accept_the_triage_and_mark_the_duplicate(pool: PgPoo
     let accepted = click(&bot, 7003, "itsm:accept_suggestion|INC-4", ENGINEER).await;
     assert_eq!(accepted["data"]["flags"], 64, "ephemeral: {accepted}");
     assert!(
-        accepted.to_string().contains("INC-4: service vpn and priority P2 set"),
+        accepted
+            .to_string()
+            .contains("INC-4: service vpn and priority P2 set"),
         "{accepted}"
     );
 

@@ -756,8 +756,11 @@ async fn incidents_opened_by_alerts_get_the_suggestions_of_a_report_but_not_in_a
     config.hooks.channel = "slack:C0ALERTS".parse().unwrap();
     let desk = Desk::with_config(pool.clone(), config).await;
     desk.ok("bob", "/kb VPN tunnel down on a gateway").await;
-    desk.ok("bob", "/kb KB-1 body Restart the tunnel service on the gateway.")
-        .await;
+    desk.ok(
+        "bob",
+        "/kb KB-1 body Restart the tunnel service on the gateway.",
+    )
+    .await;
     desk.ok("bob", "/kb KB-1 publish").await;
     // A person saw it first.
     desk.ok("alice", "/incident VPN tunnel down for the Berlin office")
@@ -808,8 +811,10 @@ async fn incidents_opened_by_alerts_get_the_suggestions_of_a_report_but_not_in_a
     );
     // Alerts that look alike are not offered as each other's duplicates.
     assert!(
-        posts.iter().all(|(_, body)| !body.contains("Looks like INC-2")
-            && !body.contains("Looks like INC-3")),
+        posts
+            .iter()
+            .all(|(_, body)| !body.contains("Looks like INC-2")
+                && !body.contains("Looks like INC-3")),
         "{posts:?}"
     );
 }

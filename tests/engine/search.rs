@@ -384,7 +384,9 @@ async fn a_report_without_a_service_gets_a_triage_suggestion_with_its_reason(poo
     assert_eq!((trained.added, trained.total), (4, 4));
     let report = desk.ok("carol", "/incident VPN drops at home").await;
     assert!(
-        report.contains("Suggested: service vpn — 3 of the 3 past incidents that said “vpn” were on vpn ("),
+        report.contains(
+            "Suggested: service vpn — 3 of the 3 past incidents that said “vpn” were on vpn ("
+        ),
         "{report}"
     );
     assert!(
@@ -411,17 +413,22 @@ async fn training_learns_each_resolved_incident_once_as_history_grows(pool: PgPo
     let desk = Desk::new(pool.clone()).await;
     desk.ok("alice", "/incident Printer jams on floor 3 service:wifi")
         .await;
-    desk.ok("bob", "/incident INC-1 resolve cleared the tray").await;
+    desk.ok("bob", "/incident INC-1 resolve cleared the tray")
+        .await;
     // Resolved a moment ago: left for the next run, the command that
     // resolved it might not have committed.
     let early = triage::train(&desk.engine, desk.clock.now()).await.unwrap();
     assert_eq!((early.added, early.total), (0, 0));
     desk.clock.advance(chrono::Duration::minutes(1));
     let scheduled = desk.clock.now();
-    let first = triage::run(&desk.engine, scheduled, scheduled).await.unwrap();
+    let first = triage::run(&desk.engine, scheduled, scheduled)
+        .await
+        .unwrap();
     assert_eq!((first.added, first.total, first.ran), (1, 1, true));
     // The same scheduled run on another replica finds it claimed.
-    let again = triage::run(&desk.engine, scheduled, scheduled).await.unwrap();
+    let again = triage::run(&desk.engine, scheduled, scheduled)
+        .await
+        .unwrap();
     assert_eq!(again, triage::Trained::default());
     let words: i64 = sqlx::query_scalar(
         "SELECT incidents FROM triage_terms WHERE lexeme = 'printer' AND service = 'wifi'",

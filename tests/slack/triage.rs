@@ -36,7 +36,11 @@ async fn history(bot: &Bot) {
     .await
     .unwrap();
     assert_eq!(trained.added, 2);
-    let live = shell(bot, "/incident VPN down in the Berlin office P1 service:vpn").await;
+    let live = shell(
+        bot,
+        "/incident VPN down in the Berlin office P1 service:vpn",
+    )
+    .await;
     assert!(live.contains("INC-3 reported"), "{live}");
 }
 
@@ -75,7 +79,12 @@ async fn suggestion_buttons_accept_the_triage_and_mark_the_duplicate(pool: PgPoo
     history(&bot).await;
 
     let (status, body) = bot
-        .slash(STAFF, "/incident", "VPN down for us in the Berlin office", "t-report")
+        .slash(
+            STAFF,
+            "/incident",
+            "VPN down for us in the Berlin office",
+            "t-report",
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let reply: Value = serde_json::from_str(&body).unwrap();
