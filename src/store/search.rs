@@ -40,6 +40,9 @@ pub struct Alike {
     pub reporter: String,
 }
 
+/// An open look-alike as read: number, title, service, created, reporter.
+type AlikeRow = (i64, String, Option<String>, DateTime<Utc>, String);
+
 /// A search hit as read: kind, number, title, status, service, created.
 type HitRow = (String, i64, String, String, Option<String>, DateTime<Utc>);
 
@@ -195,7 +198,7 @@ pub async fn alike_open(
     except: i64,
     limit: i64,
 ) -> Result<Vec<Alike>, StoreError> {
-    let rows: Vec<(i64, String, Option<String>, DateTime<Utc>, String)> = sqlx::query_as(
+    let rows: Vec<AlikeRow> = sqlx::query_as(
         "WITH q AS (SELECT to_tsquery('english', $1) AS q),
               terms AS (SELECT to_tsquery('english', x) AS tq FROM unnest($2::text[]) AS x)
          SELECT number, title, service, created_at, reporter FROM (

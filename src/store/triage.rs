@@ -17,6 +17,10 @@ const FUZZY_MIN_CHARS: i32 = 4;
 /// be to be read as it: "priner" and "printer" are 0.5 alike.
 const FUZZY_MIN_SIMILARITY: f32 = 0.45;
 
+/// A row of evidence as read: the word (none for a prior), its position in
+/// the report, service ('' for none), priority, incidents.
+type EvidenceRow = (Option<String>, Option<i32>, String, i16, i64);
+
 /// The model's counts for a report reading `text`: every prior, and the
 /// counts of each of its words (a misspelt one read as the nearest known
 /// word), in one round trip. The words come back as the model knows them,
@@ -27,7 +31,7 @@ pub async fn evidence(
 ) -> Result<(Vec<ClassCount>, Vec<WordCount>, Vec<String>), StoreError> {
     // Words of the report as lexemes, in order; each read as itself when
     // known, else as the most alike known word of enough similarity.
-    let rows: Vec<(Option<String>, Option<i32>, String, i16, i64)> = sqlx::query_as(
+    let rows: Vec<EvidenceRow> = sqlx::query_as(
         "WITH q AS (
             SELECT w, min(pos) AS pos FROM (
                 SELECT (u).lexeme AS w, (u).positions[1]::int AS pos
