@@ -360,9 +360,11 @@ fn report(rng: &mut Rng, service: Option<usize>, context: Option<&str>) -> Gener
         template.push_str(" {c}");
     }
     let context = context.map_or_else(|| rng.pick(&CONTEXTS).to_string(), str::to_string);
+    let object = rng.pick(svc.objects).to_string();
+    let symptom = rng.pick(svc.symptoms).to_string();
     let title = template
-        .replace("{o}", *rng.pick(svc.objects))
-        .replace("{s}", *rng.pick(svc.symptoms))
+        .replace("{o}", &object)
+        .replace("{s}", &symptom)
         .replace("{c}", &context);
     // A context only shows when the template has a place for it.
     let said = if template.contains("{c}") {
