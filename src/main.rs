@@ -252,6 +252,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<u8> {
             let posted = itsm_bot::scheduler::sweep::sweep(&app.engine, at)
                 .await
                 .context("sweeping")?;
+            // The triage model learns what was resolved up to then too.
+            itsm_bot::scheduler::triage::train(&app.engine, at)
+                .await
+                .context("training triage")?;
             if posted.is_empty() {
                 println!(
                     "No SLA warnings or breaches due at {}.",

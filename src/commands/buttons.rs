@@ -23,6 +23,12 @@ pub enum ButtonAction {
     Reject(TicketRef),
     /// Resolves a resolved problem's still-open incidents.
     ResolveProblemIncidents(TicketRef),
+    /// Applies the triage suggestion offered on a report
+    /// (`/incident INC-n accept-suggestion`).
+    AcceptSuggestion(TicketRef),
+    /// Closes the first incident as a duplicate of the second, the open one
+    /// it looks like (`/incident INC-n duplicate-of INC-m`).
+    MarkDuplicate(TicketRef, TicketRef),
 }
 
 /// How a button looks.
@@ -149,6 +155,13 @@ impl ButtonAction {
             ButtonAction::Approve(r) => ("approve".to_string(), r),
             ButtonAction::Reject(r) => ("reject".to_string(), r),
             ButtonAction::ResolveProblemIncidents(r) => ("resolve_incidents".to_string(), r),
+            ButtonAction::AcceptSuggestion(r) => ("accept_suggestion".to_string(), r),
+            // The target rides in the id, so the buttons of several
+            // look-alikes on one message have different ids (Slack and
+            // Discord both require that).
+            ButtonAction::MarkDuplicate(r, target) => {
+                (format!("{DUPLICATE_OF}{}", target.number), r)
+            }
         };
         (format!("{PREFIX}{verb}"), reference.to_string())
     }
@@ -164,6 +177,12 @@ impl ButtonAction {
             "approve" => Some(ButtonAction::Approve(reference)),
             "reject" => Some(ButtonAction::Reject(reference)),
             "resolve_incidents" => Some(ButtonAction::ResolveProblemIncidents(reference)),
+            "accept_suggestion" => Some(ButtonAction::AcceptSuggestion(reference)),
+            other if other.starts_with(DUPLICATE_OF) => {
+                let number: i64 = other.strip_prefix(DUPLICATE_OF)?.parse().ok()?;
+                (number > 0)
+                    .then(|| ButtonAction::MarkDuplicate(reference, TicketRef::incident(number)))
+            }
             other => {
                 let score: u8 = other.strip_prefix("rate_")?.parse().ok()?;
                 (1..=5)
@@ -193,9 +212,33 @@ impl ButtonAction {
             ButtonAction::ResolveProblemIncidents(r) => {
                 Click::Run(Command::Problem(r, ProblemCommand::ResolveIncidents))
             }
+            ButtonAction::AcceptSuggestion(r) => {
+                Click::Run(Command::Incident(r, IncidentCommand::AcceptSuggestion))
+            }
+            ButtonAction::MarkDuplicate(r, target) => {
+                Click::Run(Command::Incident(r, IncidentCommand::DuplicateOf(target)))
+            }
         }
     }
+
+    /// Whether a click that worked is answered to the clicker. Buttons on a
+    /// card are not: the outbox edits the card to show what happened. A
+    /// survey's thanks is, and so is the result of a suggestion's button:
+    /// suggestions sit on the reply to a report, which no card edit
+    /// reaches.
+    pub fn answers_clicker(&self) -> bool {
+        matches!(
+            self,
+            ButtonAction::Rate(..)
+                | ButtonAction::AcceptSuggestion(_)
+                | ButtonAction::MarkDuplicate(..)
+        )
+    }
 }
+
+/// The start of a "mark duplicate" button's verb; the target's number
+/// follows.
+const DUPLICATE_OF: &str = "duplicate_of_";
 
 #[cfg(test)]
 mod tests {
@@ -218,6 +261,8 @@ mod tests {
                 number: 3,
             }),
             ButtonAction::ResolveProblemIncidents("PRB-2".parse().unwrap()),
+            ButtonAction::AcceptSuggestion(inc),
+            ButtonAction::MarkDuplicate(inc, TicketRef::incident(9)),
         ] {
             let (id, value) = action.encode();
             assert_eq!(ButtonAction::decode(&id, &value), Some(action));
@@ -225,6 +270,31 @@ mod tests {
         assert_eq!(ButtonAction::decode("itsm:rate_9", "INC-7"), None);
         assert_eq!(ButtonAction::decode("other:ack", "INC-7"), None);
         assert_eq!(ButtonAction::decode("itsm:ack", "not-a-ref"), None);
+        assert_eq!(ButtonAction::decode("itsm:duplicate_of_x", "INC-7"), None);
+        assert_eq!(ButtonAction::decode("itsm:duplicate_of_0", "INC-7"), None);
+        // The look-alike's buttons differ by id, as the platforms require.
+        let (a, _) = ButtonAction::MarkDuplicate(inc, TicketRef::incident(9)).encode();
+        let (b, _) = ButtonAction::MarkDuplicate(inc, TicketRef::incident(10)).encode();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn suggestion_buttons_run_the_typed_commands() {
+        let inc = TicketRef::incident(12);
+        let actor: UserId = "slack:U0ENG0001".parse().unwrap();
+        assert_eq!(
+            ButtonAction::AcceptSuggestion(inc).click(&actor),
+            Click::Run(Command::Incident(inc, IncidentCommand::AcceptSuggestion))
+        );
+        assert_eq!(
+            ButtonAction::MarkDuplicate(inc, TicketRef::incident(9)).click(&actor),
+            Click::Run(Command::Incident(
+                inc,
+                IncidentCommand::DuplicateOf(TicketRef::incident(9))
+            ))
+        );
+        assert!(ButtonAction::MarkDuplicate(inc, inc).answers_clicker());
+        assert!(!ButtonAction::Acknowledge(inc).answers_clicker());
     }
 
     #[test]

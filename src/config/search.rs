@@ -32,8 +32,8 @@ pub struct TriageConfig {
     /// priority (default true).
     #[serde(default = "yes")]
     pub suggest: bool,
-    /// The share (0–1) of the similar past incidents' weight a value needs
-    /// before it is suggested (default 0.5).
+    /// How sure (0–1) the triage model must be of a value before it is
+    /// suggested (default 0.5).
     #[serde(default = "half")]
     pub min_confidence: f64,
 }

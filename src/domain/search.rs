@@ -17,6 +17,10 @@ pub const MAX_QUERY_CHARS: usize = 200;
 /// Most hits one search lists.
 pub const MAX_HITS: i64 = 10;
 
+/// Shortest word matched on its own by trigrams for typos: shorter words
+/// have too few trigrams to tell a typo from another word.
+const FUZZY_MIN_CHARS: usize = 4;
+
 /// Most suggestions (articles and known errors) offered on a new report.
 pub const MAX_SUGGESTIONS: i64 = 3;
 
@@ -322,6 +326,20 @@ impl SearchQuery {
         self.terms.iter().map(Term::tsquery).collect()
     }
 
+    /// The typed words long enough for trigrams to recognise a
+    /// misspelling of them (four letters or more), each once: searches
+    /// match each against titles on its own, so one misspelt word among
+    /// several still finds ("priner jams" → "Printer jams").
+    pub fn fuzzy_words(&self) -> Vec<String> {
+        let mut words: Vec<String> = Vec::new();
+        for word in words_of(&self.text) {
+            if word.chars().count() >= FUZZY_MIN_CHARS && !words.contains(&word) {
+                words.push(word);
+            }
+        }
+        words
+    }
+
     /// How many terms a suggestion must share with a report: two, so one
     /// common word ("vpn", "printer") alone does not match half the
     /// database, or all of them when there are fewer.
@@ -494,6 +512,12 @@ mod tests {
         // An unclosed quote runs to the end.
         let q = SearchQuery::parse("\"vpn drops", &synonyms()).unwrap();
         assert_eq!(q.tsquery(), "((vpn <-> drops))");
+    }
+
+    #[test]
+    fn long_enough_words_are_matched_on_their_own_for_typos() {
+        let q = SearchQuery::parse("Priner jams on floor -toner kind:kb", &synonyms()).unwrap();
+        assert_eq!(q.fuzzy_words(), ["priner", "jams", "floor"]);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod request_reminders;
 pub mod retention;
 pub mod review_reminders;
 pub mod sweep;
+pub mod triage;
 
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
@@ -35,6 +36,7 @@ enum JobKind {
     Sweep,
     Digest(ChannelRef),
     Retention,
+    Triage,
 }
 
 impl Job {
@@ -61,6 +63,14 @@ pub async fn run(engine: Engine, mut shutdown: Shutdown, shell: Option<ShellSink
         time_zone: Tz::UTC,
         kind: JobKind::Sweep,
     }];
+    if let Ok(schedule) = triage::SCHEDULE.parse::<cron::Schedule>() {
+        jobs.push(Job {
+            name: "triage_training".into(),
+            schedule,
+            time_zone: Tz::UTC,
+            kind: JobKind::Triage,
+        });
+    }
     if config.retention.enabled {
         jobs.push(Job {
             name: "retention".into(),
@@ -107,6 +117,7 @@ pub async fn run(engine: Engine, mut shutdown: Shutdown, shell: Option<ShellSink
                 JobKind::Sweep => "sweep",
                 JobKind::Digest(_) => "digest",
                 JobKind::Retention => "retention",
+                JobKind::Triage => "triage_training",
             };
             engine.metrics().job_run(kind, result.is_ok());
             if let Err(err) = result {
@@ -149,6 +160,16 @@ async fn run_job(
                     .map(|(kind, rows)| format!("{}={rows}", kind.as_str()))
                     .collect();
                 tracing::info!(deleted = total, detail = %detail.join(" "), "retention pruned old rows");
+            }
+        }
+        JobKind::Triage => {
+            let trained = triage::run(engine, scheduled_for, engine.clock().now()).await?;
+            if trained.added > 0 {
+                tracing::info!(
+                    added = trained.added,
+                    total = trained.total,
+                    "triage model trained"
+                );
             }
         }
         // The sweep's own ledger makes every post once; no run claim needed,

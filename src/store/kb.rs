@@ -200,7 +200,11 @@ pub async fn list(
             let sql = format!(
                 "{SELECT_ARTICLE}, to_tsquery('english', $1) AS q
                  WHERE t.kind = 'kb' AND (t.status = 'published' OR ($3 AND t.status = 'draft'))
-                   AND (k.search @@ q OR $2 <% t.title)
+                   AND (k.search @@ q OR $2 <% t.title
+                        -- Word by word too, against whole words of the
+                        -- title, so one misspelt word among several still
+                        -- finds (\"priner jams\"; see store::search).
+                        OR EXISTS (SELECT 1 FROM unnest($5::text[]) AS x(w) WHERE x.w <<% t.title))
                  ORDER BY ts_rank_cd(k.search, q) + word_similarity($2, t.title) DESC, t.number DESC
                  LIMIT $4"
             );
@@ -209,6 +213,7 @@ pub async fn list(
                 .bind(&query.text)
                 .bind(drafts)
                 .bind(limit)
+                .bind(query.fuzzy_words())
                 .fetch_all(conn)
                 .await?
         }

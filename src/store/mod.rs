@@ -35,6 +35,7 @@ pub mod search;
 pub mod services;
 pub mod sla;
 pub mod timeline;
+pub mod triage;
 
 use std::time::Duration;
 

@@ -36,7 +36,12 @@ pub struct Alike {
     pub title: String,
     pub service: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Who reported it (`shell:alertmanager` for one opened by an alert).
+    pub reporter: String,
 }
+
+/// An open look-alike as read: number, title, service, created, reporter.
+type AlikeRow = (i64, String, Option<String>, DateTime<Utc>, String);
 
 /// A search hit as read: kind, number, title, status, service, created.
 type HitRow = (String, i64, String, String, Option<String>, DateTime<Utc>);
@@ -57,7 +62,16 @@ const MATCHES: &str = "
     UNION ALL
     -- A typo finds nothing in full text; trigrams of the title still
     -- match (\"vpn dorps\" → \"VPN drops\"), ranked below real word matches.
-    SELECT t.id, word_similarity($2, t.title) / 10 FROM tickets t WHERE $2 <% t.title";
+    SELECT t.id, word_similarity($2, t.title) / 10 FROM tickets t WHERE $2 <% t.title
+    UNION ALL
+    -- Word by word as well, against whole words of the title (strict word
+    -- similarity, at least 0.5): the whole text of \"priner jams\" is too
+    -- unlike \"Printer jams on floor 3\", and so is \"priner\" under the
+    -- looser word similarity (0.57 < 0.6), but \"priner\" and \"printer\"
+    -- are 0.5 alike as words. Each word is its own search of the index.
+    SELECT t.id, strict_word_similarity(x.w, t.title) / 10
+    FROM unnest($9::text[]) AS x(w) CROSS JOIN LATERAL (
+        SELECT id, title FROM tickets WHERE x.w <<% title) t";
 
 /// Tickets of every kind (and articles) matching `query`, best first, at
 /// most `limit`. Retired articles are never found; drafts only when
@@ -94,6 +108,7 @@ pub async fn search(
         .bind(drafts)
         .bind(&excluded)
         .bind(limit)
+        .bind(query.fuzzy_words())
         .fetch_all(conn)
         .await?;
     rows.into_iter()
@@ -183,11 +198,11 @@ pub async fn alike_open(
     except: i64,
     limit: i64,
 ) -> Result<Vec<Alike>, StoreError> {
-    let rows: Vec<(i64, String, Option<String>, DateTime<Utc>)> = sqlx::query_as(
+    let rows: Vec<AlikeRow> = sqlx::query_as(
         "WITH q AS (SELECT to_tsquery('english', $1) AS q),
               terms AS (SELECT to_tsquery('english', x) AS tq FROM unnest($2::text[]) AS x)
-         SELECT number, title, service, created_at FROM (
-            SELECT t.number, t.title, s.name AS service, t.created_at,
+         SELECT number, title, service, created_at, reporter FROM (
+            SELECT t.number, t.title, s.name AS service, t.created_at, t.reporter,
                    (SELECT count(*) FROM terms
                     WHERE ticket_document(t.title, t.description) @@ terms.tq) AS shared,
                    similarity(t.title, $4) AS near
@@ -212,46 +227,29 @@ pub async fn alike_open(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(number, title, service, created_at)| Alike {
+        .map(|(number, title, service, created_at, reporter)| Alike {
             number,
             title,
             service,
             created_at,
+            reporter,
         })
         .collect())
 }
 
-/// The resolved incidents (not duplicates) that read most like `query`,
-/// nearest first, at most `limit`: their service, priority and full-text
-/// rank, for triage.
-pub async fn similar_resolved(
+/// How many incidents reported by any of `reporters` were opened since
+/// `since` (`tickets_by_created` bounds the read to those).
+pub async fn opened_by_since(
     conn: &mut PgConnection,
-    query: &SearchQuery,
-    limit: i64,
-) -> Result<Vec<crate::domain::triage::Neighbour>, StoreError> {
-    let rows: Vec<(Option<String>, i16, f32)> = sqlx::query_as(
-        "WITH q AS (SELECT to_tsquery('english', $1) AS q)
-         SELECT s.name, t.priority, ts_rank_cd(ticket_document(t.title, t.description), q.q) AS rank
-         FROM tickets t JOIN incidents i ON i.ticket_id = t.id
-         LEFT JOIN services s ON s.id = t.service_id, q
-         WHERE t.kind = 'incident' AND t.status IN ('resolved', 'closed')
-           AND i.duplicate_of IS NULL
-           AND ticket_document(t.title, t.description) @@ q.q
-         ORDER BY rank DESC, t.created_at DESC
-         LIMIT $2",
+    reporters: &[String],
+    since: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM tickets
+         WHERE created_at >= $2 AND kind = 'incident' AND reporter = ANY($1)",
     )
-    .bind(query.tsquery())
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(service, priority, rank)| {
-            Some(crate::domain::triage::Neighbour {
-                service,
-                priority: crate::domain::Priority::from_i16(priority)?,
-                similarity: f64::from(rank),
-            })
-        })
-        .collect())
+    .bind(reporters)
+    .bind(since)
+    .fetch_one(conn)
+    .await?)
 }

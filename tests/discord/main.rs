@@ -12,6 +12,7 @@ mod fake_discord;
 mod http_proxy;
 mod lease;
 mod slow;
+mod triage;
 
 use std::sync::Arc;
 use std::time::Duration;

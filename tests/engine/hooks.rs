@@ -728,3 +728,101 @@ async fn a_delivery_over_the_alert_limit_is_refused_and_records_nothing(pool: Pg
         "{summary}"
     );
 }
+
+/// An Alertmanager delivery of one firing alert `name` (its own group),
+/// summarised as `summary`, without a service label.
+fn alertmanager_one(name: &str, summary: &str, fingerprint: &str) -> String {
+    serde_json::json!({
+        "receiver": "itsm", "status": "firing", "version": "4",
+        "groupKey": format!("{{}}:{{alertname=\"{name}\"}}"),
+        "groupLabels": { "alertname": name }, "commonLabels": { "alertname": name },
+        "commonAnnotations": { "summary": summary }, "externalURL": "http://alertmanager.example.org:9093",
+        "truncatedAlerts": 0,
+        "alerts": [{
+            "status": "firing", "labels": { "alertname": name, "severity": "warning" },
+            "annotations": { "summary": summary },
+            "startsAt": "2026-11-25T08:55:00Z", "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus.example.org:9090/graph", "fingerprint": fingerprint
+        }]
+    })
+    .to_string()
+}
+
+/// The suggestion posts queued: (channel, text of the message JSON).
+async fn suggestion_posts(pool: &PgPool) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT channel, body FROM outbox WHERE kind = 'notice' ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn incidents_opened_by_alerts_get_the_suggestions_of_a_report_but_not_in_a_storm(
+    pool: PgPool,
+) {
+    let mut config = config_with_token();
+    config.hooks.channel = "slack:C0ALERTS".parse().unwrap();
+    let desk = Desk::with_config(pool.clone(), config).await;
+    desk.ok("bob", "/kb VPN tunnel down on a gateway").await;
+    desk.ok(
+        "bob",
+        "/kb KB-1 body Restart the tunnel service on the gateway.",
+    )
+    .await;
+    desk.ok("bob", "/kb KB-1 publish").await;
+    // A person saw it first.
+    desk.ok("alice", "/incident VPN tunnel down for the Berlin office")
+        .await;
+
+    deliver(
+        &desk,
+        "/hooks/alertmanager",
+        &alertmanager_one("VpnTunnelDown1", "VPN tunnel down on gateway 1", "f001"),
+    )
+    .await;
+    let posts = suggestion_posts(&pool).await;
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let (channel, body) = &posts[0];
+    assert_eq!(channel, "C0ALERTS");
+    for expected in [
+        "INC-2 (VPN tunnel down on gateway 1)",
+        "Article KB-1 may answer it",
+        "Looks like INC-1",
+        "Mark duplicate of INC-1",
+    ] {
+        assert!(body.contains(expected), "{expected}: {body}");
+    }
+
+    // The buttons run the command as typed: INC-2 is closed as a duplicate.
+    desk.ok("bob", "/incident INC-2 duplicate-of INC-1").await;
+
+    // A storm: every alert opens an incident that looks like the others and
+    // like INC-1, but after the first few within a minute none gets a post.
+    for n in 2..=8 {
+        deliver(
+            &desk,
+            "/hooks/alertmanager",
+            &alertmanager_one(
+                &format!("VpnTunnelDown{n}"),
+                &format!("VPN tunnel down on gateway {n}"),
+                &format!("f00{n}"),
+            ),
+        )
+        .await;
+    }
+    assert_eq!(incident_count(&pool).await, 9);
+    let posts = suggestion_posts(&pool).await;
+    assert_eq!(
+        posts.len(),
+        itsm_bot::commands::execute::kb::ALERT_SUGGESTIONS_QUIET as usize,
+        "{posts:?}"
+    );
+    // Alerts that look alike are not offered as each other's duplicates.
+    assert!(
+        posts
+            .iter()
+            .all(|(_, body)| !body.contains("Looks like INC-2")
+                && !body.contains("Looks like INC-3")),
+        "{posts:?}"
+    );
+}

@@ -61,6 +61,8 @@ async fn an_article_is_drafted_written_published_and_retired(pool: PgPool) {
     // A typo still finds it, through trigram similarity of the title.
     let typo = desk.ok(REPORTER, "/kb search printr").await;
     assert!(typo.contains("KB-1"), "{typo}");
+    let typo = desk.ok(REPORTER, "/kb search priner paper").await;
+    assert!(typo.contains("KB-1"), "{typo}");
 
     // Reporters read; they do not write.
     let role = desk.refused(REPORTER, "/kb KB-1 retire").await;

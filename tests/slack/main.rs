@@ -14,3 +14,4 @@ mod pacing;
 mod shutdown;
 mod slow;
 mod socket_mode;
+mod triage;

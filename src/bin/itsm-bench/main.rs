@@ -24,6 +24,7 @@ mod process;
 mod report;
 mod scheduler;
 mod sign;
+mod triage;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -68,6 +69,9 @@ enum Section {
     Alerts,
     /// SLA sweep and daily digest over a seeded history.
     Scheduler,
+    /// Triage: service suggestion accuracy, duplicate detection and the
+    /// time suggestions add to a report, over a labelled history.
+    Triage,
 }
 
 impl Section {
@@ -83,6 +87,7 @@ struct Plan {
     starts: usize,
     says: usize,
     settle: Duration,
+    triage: triage::Size,
 }
 
 impl Plan {
@@ -100,6 +105,13 @@ impl Plan {
                 starts: 1,
                 says: 1,
                 settle: Duration::from_millis(200),
+                triage: triage::Size {
+                    history: 20_000,
+                    held_out: 300,
+                    live: 24,
+                    timed: 200,
+                    knn_timed: 20,
+                },
             }
         } else {
             Plan {
@@ -114,6 +126,13 @@ impl Plan {
                 starts: 5,
                 says: 5,
                 settle: Duration::from_secs(3),
+                triage: triage::Size {
+                    history: 1_000_000,
+                    held_out: 2_000,
+                    live: 96,
+                    timed: 1_000,
+                    knn_timed: 20,
+                },
             }
         }
     }
@@ -136,7 +155,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .map_or(cli.database_url.as_str(), |(base, _)| base)
         .to_string();
     let id = std::process::id();
-    let databases = [format!("itsm_bench_{id}"), format!("itsm_bench_sched_{id}")];
+    let databases = [
+        format!("itsm_bench_{id}"),
+        format!("itsm_bench_sched_{id}"),
+        format!("itsm_bench_triage_{id}"),
+    ];
     let work = std::env::temp_dir().join(format!("itsm-bench-{id}"));
     std::fs::create_dir_all(&work)?;
     let mut admin = PgConnection::connect(&cli.database_url)
@@ -206,7 +229,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn measure(
     cli: &Cli,
     plan: &Plan,
-    [url, scheduler_url]: &[String; 2],
+    [url, scheduler_url, triage_url]: &[String; 3],
     work: &Path,
 ) -> anyhow::Result<Vec<Row>> {
     let section = cli.command;
@@ -219,6 +242,9 @@ async fn measure(
     }
     if section.includes(Section::Scheduler) {
         rows.extend(scheduler::run(scheduler_url, plan.history).await?);
+    }
+    if section.includes(Section::Triage) {
+        rows.extend(triage::run(triage_url, plan.triage).await?);
     }
     Ok(rows)
 }

@@ -229,7 +229,7 @@ impl SlackAdapter {
                     // updates; refusals, outages and thanks go to the
                     // clicker alone.
                     let worth_saying = move |reply: &Reply| {
-                        reply.outcome != Outcome::Done || matches!(button, ButtonAction::Rate(..))
+                        reply.outcome != Outcome::Done || button.answers_clicker()
                     };
                     match self.run_within_limit(request, command).await {
                         Ok(reply) => {

@@ -5,6 +5,7 @@
 use sqlx::PgConnection;
 
 use super::{delivers_to, no_such, Engine, ExecError, Request};
+use crate::commands::buttons::{Button, ButtonAction, ButtonStyle};
 use crate::commands::command::ArticleCommand;
 use crate::commands::refusal::{sentence, Refusal};
 use crate::commands::reply::{Block, Message, Reply};
@@ -12,14 +13,29 @@ use crate::domain::duplicate::close_as_duplicate;
 use crate::domain::incident::{Incident, IncidentAction};
 use crate::domain::kb::{self, Article, ArticleStatus, NewArticle};
 use crate::domain::search::{SearchKind, SearchQuery, MAX_HITS, MAX_SUGGESTIONS};
+use crate::domain::triage::{self, Pick, TriageSuggestion};
 use crate::domain::{FreeText, Role, TicketKind, TicketRef, Title, UserId};
 use crate::store::{self, search::Alike, search::ArticleMatch, search::Hit, StoreError};
 
 /// Most open incidents offered as "looks like" on a new report.
 const MAX_ALIKE: i64 = 2;
 
-/// How many similar resolved incidents triage looks at.
-const TRIAGE_NEIGHBOURS: i64 = 20;
+/// Most incidents of one alert delivery offered suggestions.
+pub const MAX_ALERT_SUGGESTIONS: usize = 3;
+
+/// Incidents opened by alerts within a minute above which none is offered
+/// suggestions: a storm.
+pub const ALERT_SUGGESTIONS_QUIET: i64 = 3;
+
+/// A report as suggestions see it.
+struct Report<'a> {
+    title: &'a str,
+    description: &'a str,
+    service: Option<&'a str>,
+    priority: Option<crate::domain::Priority>,
+    /// The report's own ticket id, never its own look-alike (0: none yet).
+    except: i64,
+}
 
 /// What a new report may be: answers the team already has, and open
 /// incidents that look like the same thing.
@@ -30,7 +46,7 @@ pub struct Suggested {
     pub alike: Vec<Alike>,
     /// A service and priority from similar resolved incidents, for a
     /// report without a service.
-    pub triage: Option<crate::domain::triage::TriageSuggestion>,
+    pub triage: Option<TriageSuggestion>,
 }
 
 impl Engine {
@@ -332,36 +348,124 @@ impl Engine {
         )
     }
 
-    /// The answers and look-alikes for a new incident (`except` is its
-    /// ticket id).
+    /// The answers and look-alikes for a new incident, and its triage.
     pub(super) async fn suggest(
         &self,
         conn: &mut PgConnection,
         incident: &Incident,
     ) -> Result<Suggested, StoreError> {
-        let Some(query) = SearchQuery::from_title(&incident.title, &self.config.search.synonyms())
+        self.suggest_for(
+            conn,
+            &Report {
+                title: &incident.title,
+                description: &incident.description,
+                service: incident.service.as_deref(),
+                priority: Some(incident.priority),
+                except: incident.id,
+            },
+        )
+        .await
+    }
+
+    /// What a report reading `title` (on `service`, if given) would be
+    /// offered, as if reported now: for `itsm-bench triage`, which times it.
+    pub async fn suggestions_for_report(
+        &self,
+        title: &str,
+        service: Option<&str>,
+    ) -> Result<Suggested, StoreError> {
+        let mut conn = self.store.acquire().await?;
+        self.suggest_for(
+            &mut conn,
+            &Report {
+                title,
+                description: "",
+                service,
+                priority: None,
+                except: 0,
+            },
+        )
+        .await
+    }
+
+    /// The services and priorities the triage model ranks for a report
+    /// reading `text`, best first (for `itsm-bench triage`'s top-3).
+    pub async fn triage_ranking(
+        &self,
+        text: &str,
+    ) -> Result<(Vec<Pick<String>>, Vec<Pick<crate::domain::Priority>>), StoreError> {
+        let mut conn = self.store.acquire().await?;
+        let (classes, words, order) =
+            store::triage::evidence(&mut conn, &self.triage_text(text, "")).await?;
+        Ok((
+            triage::rank_services(&classes, &words, &order),
+            triage::rank_priorities(&classes, &words, &order),
+        ))
+    }
+
+    /// The text the triage model reads for a report: its words, and the
+    /// team's synonyms of them (a report saying "remote access" reads as
+    /// one saying "vpn" too).
+    fn triage_text(&self, title: &str, description: &str) -> String {
+        // A description is read as far as a paragraph goes: the title and
+        // its first lines carry the telling words.
+        let description: String = description.chars().take(500).collect();
+        let text = format!("{title} {description}");
+        match SearchQuery::from_title(&text, &self.config.search.synonyms()) {
+            Some(query) => query
+                .terms
+                .iter()
+                .flat_map(|term| term.alternatives.iter().flatten())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
+            None => String::new(),
+        }
+    }
+
+    /// The triage model's suggestion for a report, `None` when it is not
+    /// sure enough of anything.
+    async fn triage(
+        &self,
+        conn: &mut PgConnection,
+        title: &str,
+        description: &str,
+    ) -> Result<Option<TriageSuggestion>, StoreError> {
+        let text = self.triage_text(title, description);
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let (classes, words, order) = store::triage::evidence(conn, &text).await?;
+        Ok(triage::suggest(
+            &classes,
+            &words,
+            &order,
+            self.config.triage.min_confidence,
+        ))
+    }
+
+    async fn suggest_for(
+        &self,
+        conn: &mut PgConnection,
+        report: &Report<'_>,
+    ) -> Result<Suggested, StoreError> {
+        let Some(query) = SearchQuery::from_title(report.title, &self.config.search.synonyms())
         else {
             return Ok(Suggested::default());
         };
         let (articles, known_errors) =
             store::search::answers(conn, &query, MAX_SUGGESTIONS).await?;
-        let alike = store::search::alike_open(
-            conn,
-            &query,
-            incident.service.as_deref(),
-            incident.id,
-            MAX_ALIKE,
-        )
-        .await?;
-        let triage = if self.config.triage.suggest && incident.service.is_none() {
-            let neighbours =
-                store::search::similar_resolved(conn, &query, TRIAGE_NEIGHBOURS).await?;
-            crate::domain::triage::suggest(&neighbours, self.config.triage.min_confidence)
+        let alike =
+            store::search::alike_open(conn, &query, report.service, report.except, MAX_ALIKE)
+                .await?;
+        let triage = if self.config.triage.suggest && report.service.is_none() {
+            self.triage(conn, report.title, report.description)
+                .await?
                 // A priority the same as the report's adds nothing.
                 .map(|mut s| {
                     if s.priority
                         .as_ref()
-                        .is_some_and(|p| p.value == incident.priority)
+                        .is_some_and(|p| Some(p.value) == report.priority)
                         && s.service.is_some()
                     {
                         s.priority = None;
@@ -377,6 +481,96 @@ impl Engine {
             alike,
             triage,
         })
+    }
+
+    /// Offers incidents that alerts opened what a person's report is
+    /// offered (articles, known errors, open look-alikes, triage), as a
+    /// post under each card, for at most [`MAX_ALERT_SUGGESTIONS`] of
+    /// `opened`, and for none while alerts are storming (more than
+    /// [`ALERT_SUGGESTIONS_QUIET`] incidents opened by alerts within a
+    /// minute): a storm is one thing, and hundreds of suggestion posts
+    /// would bury the channel and hold the database. Returns how many
+    /// incidents got a post.
+    pub async fn suggest_for_alert_incidents(
+        &self,
+        opened: &[TicketRef],
+    ) -> Result<usize, StoreError> {
+        if opened.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.store.acquire().await?;
+        let now = self.clock.now();
+        let actors: Vec<String> = [
+            crate::domain::alert::AlertSource::Alertmanager,
+            crate::domain::alert::AlertSource::Grafana,
+        ]
+        .into_iter()
+        .filter_map(|source| super::alerts::alert_actor(source).ok())
+        .map(|actor| actor.to_string())
+        .collect();
+        let recent =
+            store::search::opened_by_since(&mut conn, &actors, now - chrono::Duration::minutes(1))
+                .await?;
+        if recent > ALERT_SUGGESTIONS_QUIET {
+            tracing::debug!(recent, "alert storm: no suggestions on alert incidents");
+            return Ok(0);
+        }
+        let mut posted = 0;
+        for reference in opened.iter().take(MAX_ALERT_SUGGESTIONS) {
+            let Some(incident) = store::incidents::get(&mut conn, reference.number).await? else {
+                continue;
+            };
+            let mut suggested = self.suggest(&mut conn, &incident).await?;
+            // Alerts that look alike are one storm (grouping and the
+            // fingerprint handle them); what matters is a person's report
+            // of the same thing.
+            suggested
+                .alike
+                .retain(|alike| !actors.contains(&alike.reporter));
+            if suggested.articles.is_empty()
+                && suggested.known_errors.is_empty()
+                && suggested.alike.is_empty()
+                && suggested.triage.is_none()
+            {
+                continue;
+            }
+            let mut blocks = self.suggestion_blocks(*reference, &suggested);
+            let rest = blocks.split_off(suggested.articles.len());
+            let mut message = Message::default().with(Block::Context(format!(
+                "{reference} ({}): what the desk already knows",
+                incident.title
+            )));
+            message.blocks.extend(blocks);
+            message.blocks.extend(super::problem::known_error_blocks(
+                *reference,
+                &suggested.known_errors,
+            ));
+            message.blocks.extend(rest);
+            // Under the card when it is out already; else right after it
+            // (the outbox sends a channel's rows in order).
+            let thread = store::messages::find(&mut conn, incident.id, incident.origin.platform)
+                .await?
+                .map(|card| card.thread)
+                .or_else(|| incident.origin.thread.clone());
+            let channel = crate::domain::channel::ChannelRef {
+                platform: incident.origin.platform,
+                channel: incident.origin.channel.clone(),
+            };
+            crate::commands::notice::post(
+                &mut conn,
+                &channel,
+                thread.as_deref(),
+                &message,
+                Some(incident.id),
+                now,
+            )
+            .await?;
+            posted += 1;
+        }
+        if posted > 0 {
+            self.outbox_signal.notify_waiters();
+        }
+        Ok(posted)
     }
 
     /// The blocks a report's reply shows for `suggested`: its articles,
@@ -403,6 +597,11 @@ impl Engine {
                 "Suggested: {}. `/incident {incident} accept-suggestion` applies it.",
                 triage.reason()
             )));
+            blocks.push(Block::Actions(vec![Button {
+                label: "Accept suggestion".into(),
+                action: ButtonAction::AcceptSuggestion(incident),
+                style: ButtonStyle::Primary,
+            }]));
         }
         for alike in &suggested.alike {
             let service = alike
@@ -417,6 +616,22 @@ impl Engine {
                 alike.title,
                 alike.number
             )));
+        }
+        if !suggested.alike.is_empty() {
+            blocks.push(Block::Actions(
+                suggested
+                    .alike
+                    .iter()
+                    .map(|alike| Button {
+                        label: format!("Mark duplicate of INC-{}", alike.number),
+                        action: ButtonAction::MarkDuplicate(
+                            incident,
+                            TicketRef::incident(alike.number),
+                        ),
+                        style: ButtonStyle::Default,
+                    })
+                    .collect(),
+            ));
         }
         blocks
     }
@@ -515,16 +730,12 @@ impl Engine {
         if !incident.status.is_open() {
             return Err(nothing(&format!("it is {}", incident.status)));
         }
-        let query = SearchQuery::from_title(&incident.title, &self.config.search.synonyms())
-            .ok_or_else(|| nothing("its title has no words to compare"))?;
-        let neighbours = store::search::similar_resolved(conn, &query, TRIAGE_NEIGHBOURS).await?;
-        let suggestion =
-            crate::domain::triage::suggest(&neighbours, self.config.triage.min_confidence)
-                .ok_or_else(|| {
-                    nothing(
-                        "no service or priority is common enough among similar resolved incidents",
-                    )
-                })?;
+        let suggestion = self
+            .triage(conn, &incident.title, &incident.description)
+            .await?
+            .ok_or_else(|| {
+                nothing("the resolved incidents the desk has learnt from do not point clearly at a service or priority for it")
+            })?;
         let service = suggestion
             .service
             .as_ref()
@@ -547,6 +758,13 @@ impl Engine {
             .change(None, format!("service {}", service.value))
             .body(suggestion.reason());
             store::timeline::append(conn, incident.id, &request.actor, now, &[event]).await?;
+            if priority.is_none() {
+                // A new priority below edits the card anyway.
+                let mut updated = incident.clone();
+                updated.service = Some(service.value.clone());
+                updated.updated_at = now;
+                self.sync_cards(conn, &updated, now).await?;
+            }
             done.push(format!("service {}", service.value));
         }
         if let Some(priority) = priority {

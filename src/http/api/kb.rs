@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::{caller, connection, ApiError, ErrorBody, EventDto, PageOf, WithTimeline};
 use crate::domain::kb::Article;
 use crate::domain::search::{SearchQuery, MAX_HITS};
-use crate::domain::{TicketKind, TicketRef};
+use crate::domain::TicketKind;
 use crate::http::export::{self, Format};
 use crate::http::HttpState;
 use crate::store::{self, search::Hit};
@@ -179,15 +179,9 @@ pub(super) async fn get_article(
     Path(reference): Path<String>,
 ) -> Result<Json<WithTimeline<ArticleDto>>, ApiError> {
     caller(&state, &headers)?;
-    let reference: TicketRef = reference
-        .parse()
-        .ok()
-        .filter(|r: &TicketRef| r.kind == TicketKind::Kb)
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "`{reference}` is not an article reference; they look like KB-3"
-            ))
-        })?;
+    // A reference of another kind is no article: 404, as for every other
+    // kind's route; text that is no reference at all is a bad request.
+    let reference = super::tickets::reference_of(&reference, TicketKind::Kb)?;
     let mut conn = connection(&state).await?;
     let article = store::kb::get(&mut conn, reference.number)
         .await?

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{read_body, BodyError, HttpState};
-use crate::commands::execute::alerts::AlertError;
+use crate::commands::execute::alerts::{AlertAction, AlertError, AlertOutcome};
 use crate::domain::alert::{Alert, AlertSource, AlertStatus, Fingerprint};
 use crate::store::StoreError;
 
@@ -250,9 +250,26 @@ async fn deliver(
             .metrics()
             .alert(source.as_str(), result.action.as_str());
     }
+    offer_suggestions(state, &outcome).await;
     let mut body = json!(outcome);
     if truncated > 0 {
         body["truncated_alerts"] = json!(truncated);
     }
     Ok((StatusCode::OK, Json(body)).into_response())
+}
+
+/// Offers the incidents this delivery opened what the desk already knows,
+/// under their cards: a few per delivery and none in a storm (the engine
+/// bounds it). A courtesy after the delivery is recorded: a failure is
+/// logged, and the delivery stands.
+async fn offer_suggestions(state: &HttpState, outcome: &AlertOutcome) {
+    let opened: Vec<_> = outcome
+        .incidents
+        .iter()
+        .filter(|result| result.action == AlertAction::Opened)
+        .filter_map(|result| result.incident)
+        .collect();
+    if let Err(err) = state.engine.suggest_for_alert_incidents(&opened).await {
+        tracing::warn!(error = %err, "suggestions for alert incidents failed");
+    }
 }
