@@ -319,13 +319,21 @@ fn change_and_problem_fields(report: &Report) -> Vec<(String, String)> {
 /// Service requests, when any was asked, approved or fulfilled in the span
 /// (a desk without a catalog sees no line).
 fn request_line(r: &crate::domain::report::RequestFigures) -> Option<(String, String)> {
-    if r.opened == 0 && r.fulfilled == 0 && r.approved == 0 {
+    if r.opened == 0 && r.fulfilled == 0 && r.approved == 0 && r.fulfil_missed == 0 {
         return None;
     }
+    let compliance = match r.compliance() {
+        Some(percent) => format!(
+            "{percent:.0}% ({} met of {})",
+            r.fulfil_met,
+            r.fulfil_met + r.fulfil_missed
+        ),
+        None => "—".to_string(),
+    };
     Some((
         "Service requests".into(),
         format!(
-            "{} opened · {} fulfilled (mean time to fulfil {}) · {} approved (mean approval time {})",
+            "{} opened · {} fulfilled (mean time to fulfil {}) · {} approved (mean approval time {}) · fulfilment SLA {compliance}",
             r.opened,
             r.fulfilled,
             mean(r.time_to_fulfil),

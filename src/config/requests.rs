@@ -12,6 +12,7 @@ use super::{invalid, CalendarConfig, ConfigError, DurationSetting, RotationConfi
 use crate::domain::automation::runbook::Runbook;
 use crate::domain::calendar::{BusinessCalendar, Hours};
 use crate::domain::request::{Approver, CatalogItem, FieldKind, FieldSpec, Team};
+use crate::domain::channel::ChannelRef;
 use crate::domain::{Role, UserId};
 
 /// `[requests]`
@@ -25,6 +26,10 @@ pub struct RequestsConfig {
     /// one business day.
     #[serde(default = "default_remind")]
     pub remind_approvers_after: DurationSetting,
+    /// The team's channel: where every item's request cards are posted
+    /// (and edited in place), unless the item names its own `channel`.
+    /// Without either, a card goes where the request was asked.
+    pub channel: Option<ChannelRef>,
     /// The catalog, checked.
     #[serde(skip)]
     pub items: Vec<CatalogItem>,
@@ -38,6 +43,7 @@ impl Default for RequestsConfig {
         RequestsConfig {
             catalog: Vec::new(),
             remind_approvers_after: default_remind(),
+            channel: None,
             items: Vec::new(),
             calendars: BTreeMap::new(),
         }
@@ -70,6 +76,9 @@ pub struct CatalogItemConfig {
     pub fulfil_within: Option<DurationSetting>,
     pub calendar: Option<String>,
     pub runbook: Option<String>,
+    /// The channel of the team that fulfils it, where its request cards
+    /// go; default `requests.channel`.
+    pub channel: Option<ChannelRef>,
 }
 
 fn one() -> u32 {
@@ -321,6 +330,7 @@ impl RequestsConfig {
                 fulfil_within: entry.fulfil_within.map(|d| d.0),
                 calendar: entry.calendar.clone(),
                 runbook: entry.runbook.clone(),
+                channel: entry.channel.clone().or_else(|| self.channel.clone()),
             });
         }
         self.items = items;

@@ -147,6 +147,23 @@ pub struct RequestFigures {
     /// from ask to approval, wall-clock.
     pub approved: i64,
     pub approval_time: Option<Duration>,
+    /// Fulfilment clocks judged met in the span: requests fulfilled in it
+    /// at or before their clock's due instant (`fulfil_within` in business
+    /// time from approval, paused on hold), judged at fulfilment.
+    pub fulfil_met: i64,
+    /// Fulfilment clocks judged missed in the span: due in it (and before
+    /// now) and not fulfilled by then, judged at the due instant, whether
+    /// fulfilled later or not at all.
+    pub fulfil_missed: i64,
+}
+
+impl RequestFigures {
+    /// Fulfilment SLA compliance in percent, met / (met + missed), when
+    /// any clock was judged.
+    pub fn compliance(&self) -> Option<f64> {
+        let total = self.fulfil_met + self.fulfil_missed;
+        (total > 0).then(|| 100.0 * self.fulfil_met as f64 / total as f64)
+    }
 }
 
 impl Figures {
