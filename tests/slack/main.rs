@@ -10,6 +10,7 @@ mod fake_slack;
 mod harness;
 mod http_mode;
 mod http_proxy;
+mod requests;
 mod shutdown;
 mod slow;
 mod socket_mode;
