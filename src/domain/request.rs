@@ -128,8 +128,12 @@ pub struct CatalogItem {
     pub team: Team,
     /// The fulfilment steps, in their usual order.
     pub tasks: Vec<String>,
-    /// Business time from approval to fulfilment.
+    /// Business time from approval to fulfilment, in counted hours (`3d`
+    /// in config is three working days of [`CatalogItem::business_day`]).
     pub fulfil_within: Option<Duration>,
+    /// The length of a working day in the item's calendar, for writing
+    /// business time in days.
+    pub business_day: Duration,
     /// The business calendar `fulfil_within` counts in.
     pub calendar: Option<String>,
     /// The runbook run on approval, with the fields as parameters.

@@ -7,7 +7,7 @@ use super::incident::{timeline_line, when};
 use crate::commands::buttons::{Button, ButtonAction, ButtonStyle};
 use crate::commands::reply::{Block, Message};
 use crate::config::RequestsConfig;
-use crate::domain::duration::format_duration;
+use crate::domain::duration::format_business;
 use crate::domain::request::{
     fulfil_clock, holds_of, CatalogItem, FulfilClock, RequestStatus, ServiceRequest,
 };
@@ -97,14 +97,19 @@ pub fn clock_of(
 }
 
 /// The clock as a card field.
-fn clock_text(clock: FulfilClock, zone: Tz, now: chrono::DateTime<chrono::Utc>) -> String {
+fn clock_text(
+    clock: FulfilClock,
+    day: chrono::Duration,
+    zone: Tz,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
     match clock {
         FulfilClock::NotStarted => "starts at approval".into(),
         FulfilClock::Due(due) if due <= now => format!("⚠️ overdue since {}", when(due, zone)),
         FulfilClock::Due(due) => format!("by {}", when(due, zone)),
         FulfilClock::Paused { left } => format!(
             "paused on hold, {} of business time left",
-            format_duration(left.max(chrono::Duration::zero()))
+            format_business(left.max(chrono::Duration::zero()), day)
         ),
         FulfilClock::Stopped { met: true, .. } => "met".into(),
         FulfilClock::Stopped { met: false, .. } => "missed".into(),
@@ -130,7 +135,8 @@ pub fn request_message(
         fields.push(("Taken by".into(), assignee.display_name()));
     }
     if let Some(clock) = clock {
-        fields.push(("Fulfil".into(), clock_text(clock, zone, now)));
+        let day = item.map_or(chrono::Duration::hours(8), |item| item.business_day);
+        fields.push(("Fulfil".into(), clock_text(clock, day, zone, now)));
     }
     for (name, value) in &request.fields {
         fields.push((name.clone(), value.clone()));
