@@ -438,11 +438,9 @@ impl<D: Deliver> OutboxQueue<D> {
                 .post_card(&home.0, home.1.as_deref(), card)
                 .await
                 .map(Some),
-            Job::Direct { to, message } => self
-                .deliver
-                .send_direct(to, message)
-                .await
-                .map(|()| None),
+            Job::Direct { to, message } => {
+                self.deliver.send_direct(to, message).await.map(|()| None)
+            }
             Job::Notice {
                 channel,
                 thread,

@@ -201,6 +201,10 @@ pub fn message(report: &Report) -> Message {
         ]));
     if report.span.period() != Some(Period::Day) {
         message = message.with(Block::Fields(change_and_problem_fields(report)));
+    } else if let Some(line) = request_line(&f.requests) {
+        // The daily digest leaves changes and problems to the weekly
+        // report, but requests are a desk's daily work.
+        message = message.with(Block::Fields(vec![line]));
     }
     if !state.oldest_open.is_empty() {
         message = message.with(Block::List {

@@ -11,9 +11,9 @@ use serde::Deserialize;
 use super::{invalid, CalendarConfig, ConfigError, DurationSetting, RotationConfig};
 use crate::domain::automation::runbook::Runbook;
 use crate::domain::calendar::{BusinessCalendar, Hours};
+use crate::domain::channel::ChannelRef;
 use crate::domain::duration::BusinessLength;
 use crate::domain::request::{Approver, CatalogItem, FieldKind, FieldSpec, Team};
-use crate::domain::channel::ChannelRef;
 use crate::domain::{Role, UserId};
 
 /// `[requests]`
@@ -305,8 +305,7 @@ impl RequestsConfig {
                             format!("{err}; e.g. \"3d\" (three working days) or \"16h\""),
                         )
                     })?;
-                    let within =
-                        length.in_hours_of(business_day, calendar.working_days_per_week());
+                    let within = length.in_hours_of(business_day, calendar.working_days_per_week());
                     if within <= chrono::Duration::zero() {
                         return Err(invalid(key("fulfil_within"), "must be longer than nothing"));
                     }

@@ -150,19 +150,36 @@ mod tests {
     fn business_lengths_count_working_days() {
         let three = BusinessLength::parse("3d").unwrap();
         assert_eq!((three.days, three.rest), (3, Duration::zero()));
-        assert_eq!(three.in_hours_of(Duration::hours(8), 5), Duration::hours(24));
+        assert_eq!(
+            three.in_hours_of(Duration::hours(8), 5),
+            Duration::hours(24)
+        );
         let mixed = BusinessLength::parse("1d4h").unwrap();
-        assert_eq!(mixed.in_hours_of(Duration::hours(8), 5), Duration::hours(12));
+        assert_eq!(
+            mixed.in_hours_of(Duration::hours(8), 5),
+            Duration::hours(12)
+        );
         let week = BusinessLength::parse("1w").unwrap();
         assert_eq!(week.in_hours_of(Duration::hours(8), 5), Duration::hours(40));
         assert_eq!(
-            BusinessLength::parse("72h").unwrap().in_hours_of(Duration::hours(8), 5),
+            BusinessLength::parse("72h")
+                .unwrap()
+                .in_hours_of(Duration::hours(8), 5),
             Duration::hours(72)
         );
         assert!(BusinessLength::parse("3 days").is_err());
-        assert_eq!(format_business(Duration::hours(24), Duration::hours(8)), "3d");
-        assert_eq!(format_business(Duration::hours(12), Duration::hours(8)), "1d4h");
-        assert_eq!(format_business(Duration::hours(5), Duration::hours(8)), "5h");
+        assert_eq!(
+            format_business(Duration::hours(24), Duration::hours(8)),
+            "3d"
+        );
+        assert_eq!(
+            format_business(Duration::hours(12), Duration::hours(8)),
+            "1d4h"
+        );
+        assert_eq!(
+            format_business(Duration::hours(5), Duration::hours(8)),
+            "5h"
+        );
     }
 
     #[test]

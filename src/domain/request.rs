@@ -507,7 +507,10 @@ pub fn check_fields(
         // completed rather than typed again; nothing missing is guessed.
         let example = std::iter::once(format!("/request {}", item.name))
             .chain(item.fields.iter().filter_map(|f| {
-                match given.iter().find(|(name, _)| name.eq_ignore_ascii_case(&f.name)) {
+                match given
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(&f.name))
+                {
                     Some((_, value)) if value.contains(char::is_whitespace) => {
                         Some(format!("{}:\"{value}\"", f.name))
                     }

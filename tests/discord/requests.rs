@@ -100,13 +100,23 @@ async fn card_of(bot: &Bot, number: i64) -> u64 {
         if let Some(id) = id.and_then(|id| id.parse().ok()) {
             return id;
         }
-        assert!(std::time::Instant::now() < deadline, "no card for REQ-{number}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no card for REQ-{number}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 /// A click by `user` on `custom_id` of message `message` in `channel`.
-async fn click(bot: &Bot, id: u64, custom_id: &str, channel: u64, message: u64, user: u64) -> Value {
+async fn click(
+    bot: &Bot,
+    id: u64,
+    custom_id: &str,
+    channel: u64,
+    message: u64,
+    user: u64,
+) -> Value {
     let mut press =
         FakeDiscord::button_interaction(id, &format!("tok-{id}"), custom_id, message, user);
     press["channel_id"] = json!(channel.to_string());
@@ -147,23 +157,47 @@ async fn approved_by_direct_message_then_taken_and_worked_from_the_team_card(poo
 
     let own = click(&bot, 9710, "itsm:approve|REQ-1", dm_channel, 1, STAFF).await;
     assert_eq!(own["data"]["flags"], 64, "ephemeral: {own}");
-    assert!(own.to_string().contains("never approves their own"), "{own}");
+    assert!(
+        own.to_string().contains("never approves their own"),
+        "{own}"
+    );
     assert_eq!(status(&bot, 1).await, "awaiting_approval");
 
     let approve = click(&bot, 9711, "itsm:approve|REQ-1", dm_channel, 1, MANAGER).await;
     assert_eq!(approve["type"], 6, "acknowledged silently: {approve}");
     let edited = edit_of(&bot, card_id, |b| custom_ids(b) == ["itsm:take|REQ-1"]).await;
     assert!(edited.to_string().contains("approved"), "{edited}");
-    post_of(&bot, |p| !p.ends_with(&team), "REQ-1 (New or replacement laptop) is approved").await;
+    post_of(
+        &bot,
+        |p| !p.ends_with(&team),
+        "REQ-1 (New or replacement laptop) is approved",
+    )
+    .await;
 
     let stranger = click(&bot, 9712, "itsm:take|REQ-1", TEAM_CHANNEL, card_id, STAFF).await;
     assert_eq!(stranger["data"]["flags"], 64, "ephemeral: {stranger}");
     assert_eq!(status(&bot, 1).await, "approved");
-    let take = click(&bot, 9713, "itsm:take|REQ-1", TEAM_CHANNEL, card_id, ENGINEER).await;
+    let take = click(
+        &bot,
+        9713,
+        "itsm:take|REQ-1",
+        TEAM_CHANNEL,
+        card_id,
+        ENGINEER,
+    )
+    .await;
     assert_eq!(take["type"], 6, "{take}");
     edit_of(&bot, card_id, |b| custom_ids(b) == ["itsm:task_1|REQ-1"]).await;
     post_of(&bot, |p| !p.ends_with(&team), "took REQ-1").await;
-    let done = click(&bot, 9714, "itsm:task_1|REQ-1", TEAM_CHANNEL, card_id, ENGINEER).await;
+    let done = click(
+        &bot,
+        9714,
+        "itsm:task_1|REQ-1",
+        TEAM_CHANNEL,
+        card_id,
+        ENGINEER,
+    )
+    .await;
     assert_eq!(done["type"], 6, "{done}");
     edit_of(&bot, card_id, |b| custom_ids(b) == ["itsm:task_2|REQ-1"]).await;
     assert_eq!(status(&bot, 1).await, "in_progress");
@@ -174,11 +208,28 @@ async fn the_approvers_reject_button_opens_a_modal(pool: PgPool) {
     let bot = desk(pool).await;
     let asked = request_command(&bot, 9801, STAFF, "laptop model:15-inch").await;
     assert!(asked.to_string().contains("REQ-1 asked"), "{asked}");
-    let (dm_path, _) = post_of(&bot, |p| !p.contains(&TEAM_CHANNEL.to_string()), "Approval asked: REQ-1").await;
-    let form = click(&bot, 9810, "itsm:reject|REQ-1", channel_of(&dm_path), 1, MANAGER).await;
+    let (dm_path, _) = post_of(
+        &bot,
+        |p| !p.contains(&TEAM_CHANNEL.to_string()),
+        "Approval asked: REQ-1",
+    )
+    .await;
+    let form = click(
+        &bot,
+        9810,
+        "itsm:reject|REQ-1",
+        channel_of(&dm_path),
+        1,
+        MANAGER,
+    )
+    .await;
     assert_eq!(form["type"], 9, "a modal: {form}");
     assert_eq!(form["data"]["custom_id"], "itsm:reject|REQ-1");
-    assert_eq!(status(&bot, 1).await, "awaiting_approval", "opening asks only");
+    assert_eq!(
+        status(&bot, 1).await,
+        "awaiting_approval",
+        "opening asks only"
+    );
     bot.fake
         .dispatch(
             "INTERACTION_CREATE",
@@ -194,5 +245,10 @@ async fn the_approvers_reject_button_opens_a_modal(pool: PgPool) {
     let done = bot.callback(9811).await;
     assert!(done.to_string().contains("REQ-1 rejected"), "{done}");
     assert_eq!(status(&bot, 1).await, "rejected");
-    post_of(&bot, |p| !p.contains(&TEAM_CHANNEL.to_string()), "rejected by").await;
+    post_of(
+        &bot,
+        |p| !p.contains(&TEAM_CHANNEL.to_string()),
+        "rejected by",
+    )
+    .await;
 }

@@ -561,7 +561,8 @@ async fn fulfilment_compliance_counts_met_and_missed_clocks(pool: PgPool) {
     desk.ok("mia", "/request REQ-1 approve").await;
     desk.ok("mia", "/request REQ-2 approve").await;
     // One cancelled before it was due is never judged.
-    desk.ok("eve", "/request laptop model:15-inch reason:spare").await;
+    desk.ok("eve", "/request laptop model:15-inch reason:spare")
+        .await;
     desk.ok("mia", "/request REQ-3 approve").await;
     desk.ok("eve", "/request REQ-3 cancel found one").await;
     desk.clock.advance(chrono::Duration::hours(1));
@@ -575,11 +576,15 @@ async fn fulfilment_compliance_counts_met_and_missed_clocks(pool: PgPool) {
     // its end instant.)
     desk.clock.advance(chrono::Duration::minutes(1));
     let early = desk.ok("bob", "/itsm report week").await;
-    assert!(early.contains("fulfilment SLA 100% (1 met of 1)"), "{early}");
+    assert!(
+        early.contains("fulfilment SLA 100% (1 met of 1)"),
+        "{early}"
+    );
     desk.clock.advance(chrono::Duration::days(6));
     let report = desk.ok("bob", "/itsm report week").await;
     assert!(
-        report.contains("3 opened · 1 fulfilled") && report.contains("fulfilment SLA 50% (1 met of 2)"),
+        report.contains("3 opened · 1 fulfilled")
+            && report.contains("fulfilment SLA 50% (1 met of 2)"),
         "{report}"
     );
     let (status, api) = desk

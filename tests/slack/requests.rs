@@ -62,7 +62,15 @@ async fn rows(bot: &Bot, number: i64) -> i64 {
 /// A click by `user` on button `action` for `reference` on the message `ts`
 /// in `channel`; the response_url is recorded under `id`.
 #[allow(clippy::too_many_arguments)]
-async fn click(bot: &Bot, user: &str, channel: &str, ts: &str, action: &str, reference: &str, id: &str) {
+async fn click(
+    bot: &Bot,
+    user: &str,
+    channel: &str,
+    ts: &str,
+    action: &str,
+    reference: &str,
+    id: &str,
+) {
     let payload = block_action(
         user,
         channel,
@@ -102,7 +110,12 @@ async fn a_request_is_approved_by_direct_message_and_worked_from_the_team_card(p
 
     // A missing required field is asked for, not guessed; nothing written.
     let (code, reply) = bot
-        .slash(STAFF, "/request", "laptop reason:\"new starter\"", "t-missing")
+        .slash(
+            STAFF,
+            "/request",
+            "laptop reason:\"new starter\"",
+            "t-missing",
+        )
         .await;
     assert_eq!(code, StatusCode::OK);
     assert!(reply.contains("needs model"), "{reply}");
@@ -114,7 +127,12 @@ async fn a_request_is_approved_by_direct_message_and_worked_from_the_team_card(p
     assert_eq!(requests(&bot).await, 0);
 
     let (code, reply) = bot
-        .slash(STAFF, "/request", "laptop model:13-inch reason:\"new starter\"", "t-ask")
+        .slash(
+            STAFF,
+            "/request",
+            "laptop model:13-inch reason:\"new starter\"",
+            "t-ask",
+        )
         .await;
     assert_eq!(code, StatusCode::OK);
     assert!(reply.contains("REQ-1 asked"), "{reply}");
@@ -135,17 +153,41 @@ async fn a_request_is_approved_by_direct_message_and_worked_from_the_team_card(p
     click(&bot, STAFF, MANAGER, &dm_ts, "itsm:approve", "REQ-1", "own").await;
     let own = bot.fake.wait_for_response("own", WAIT).await;
     assert_eq!(own["response_type"], "ephemeral", "{own}");
-    assert!(own.to_string().contains("never approves their own"), "{own}");
-    click(&bot, ENGINEER, MANAGER, &dm_ts, "itsm:approve", "REQ-1", "stranger").await;
+    assert!(
+        own.to_string().contains("never approves their own"),
+        "{own}"
+    );
+    click(
+        &bot,
+        ENGINEER,
+        MANAGER,
+        &dm_ts,
+        "itsm:approve",
+        "REQ-1",
+        "stranger",
+    )
+    .await;
     let stranger = bot.fake.wait_for_response("stranger", WAIT).await;
     assert_eq!(stranger["response_type"], "ephemeral", "{stranger}");
-    assert!(stranger.to_string().contains("not an approver"), "{stranger}");
+    assert!(
+        stranger.to_string().contains("not an approver"),
+        "{stranger}"
+    );
     assert_eq!(status(&bot, 1).await, "awaiting_approval");
     assert_eq!(rows(&bot, 1).await, before, "nothing was queued");
 
     // The manager approves from the direct message: the card is edited in
     // place and offers Take; the requester hears it.
-    click(&bot, MANAGER, MANAGER, &dm_ts, "itsm:approve", "REQ-1", "approve").await;
+    click(
+        &bot,
+        MANAGER,
+        MANAGER,
+        &dm_ts,
+        "itsm:approve",
+        "REQ-1",
+        "approve",
+    )
+    .await;
     let approved = bot
         .fake
         .wait_for("chat.update", |c| button_ids(c) == ["itsm:take"], WAIT)
@@ -158,11 +200,29 @@ async fn a_request_is_approved_by_direct_message_and_worked_from_the_team_card(p
     assert_eq!(status(&bot, 1).await, "approved");
 
     // Only the team takes it.
-    click(&bot, STAFF, TEAM_CHANNEL, &card_ts, "itsm:take", "REQ-1", "staff-take").await;
+    click(
+        &bot,
+        STAFF,
+        TEAM_CHANNEL,
+        &card_ts,
+        "itsm:take",
+        "REQ-1",
+        "staff-take",
+    )
+    .await;
     let refused = bot.fake.wait_for_response("staff-take", WAIT).await;
     assert_eq!(refused["response_type"], "ephemeral", "{refused}");
     assert_eq!(status(&bot, 1).await, "approved");
-    click(&bot, ENGINEER, TEAM_CHANNEL, &card_ts, "itsm:take", "REQ-1", "take").await;
+    click(
+        &bot,
+        ENGINEER,
+        TEAM_CHANNEL,
+        &card_ts,
+        "itsm:take",
+        "REQ-1",
+        "take",
+    )
+    .await;
     let taken = bot
         .fake
         .wait_for("chat.update", |c| button_ids(c) == ["itsm:task_1"], WAIT)
@@ -172,7 +232,16 @@ async fn a_request_is_approved_by_direct_message_and_worked_from_the_team_card(p
     posted(&bot, STAFF, "took REQ-1").await;
 
     // Done on the next task: the card moves on to the next one.
-    click(&bot, ENGINEER, TEAM_CHANNEL, &card_ts, "itsm:task_1", "REQ-1", "task1").await;
+    click(
+        &bot,
+        ENGINEER,
+        TEAM_CHANNEL,
+        &card_ts,
+        "itsm:task_1",
+        "REQ-1",
+        "task1",
+    )
+    .await;
     let next = bot
         .fake
         .wait_for("chat.update", |c| button_ids(c) == ["itsm:task_2"], WAIT)
@@ -200,35 +269,63 @@ async fn the_approvers_reject_button_asks_for_the_reason(pool: PgPool) {
     assert!(reply.contains("REQ-1 asked"), "{reply}");
     let (_, dm_ts) = posted(&bot, MANAGER, "REQ-1").await;
 
-    click(&bot, MANAGER, MANAGER, &dm_ts, "itsm:reject", "REQ-1", "reject").await;
+    click(
+        &bot,
+        MANAGER,
+        MANAGER,
+        &dm_ts,
+        "itsm:reject",
+        "REQ-1",
+        "reject",
+    )
+    .await;
     let form = bot
         .fake
         .wait_for("views.open", |c| c["trigger_id"] == "trigger-reject", WAIT)
         .await;
     assert_eq!(form["view"]["callback_id"], "itsm:reject");
     assert_eq!(form["view"]["private_metadata"], "REQ-1");
-    assert_eq!(status(&bot, 1).await, "awaiting_approval", "opening asks only");
+    assert_eq!(
+        status(&bot, 1).await,
+        "awaiting_approval",
+        "opening asks only"
+    );
 
     // The requester cannot reject through the form either.
-    let own: serde_json::Map<String, Value> =
-        [text_value("reason", "changed my mind")].into_iter().collect();
+    let own: serde_json::Map<String, Value> = [text_value("reason", "changed my mind")]
+        .into_iter()
+        .collect();
     let (_, body) = bot
-        .interact(&view_submission(STAFF, "itsm:reject", "REQ-1", Value::Object(own)))
+        .interact(&view_submission(
+            STAFF,
+            "itsm:reject",
+            "REQ-1",
+            Value::Object(own),
+        ))
         .await;
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["response_action"], "errors", "{body}");
     assert_eq!(status(&bot, 1).await, "awaiting_approval");
 
-    let values: serde_json::Map<String, Value> =
-        [text_value("reason", "no budget this quarter")].into_iter().collect();
+    let values: serde_json::Map<String, Value> = [text_value("reason", "no budget this quarter")]
+        .into_iter()
+        .collect();
     let (code, body) = bot
-        .interact(&view_submission(MANAGER, "itsm:reject", "REQ-1", Value::Object(values)))
+        .interact(&view_submission(
+            MANAGER,
+            "itsm:reject",
+            "REQ-1",
+            Value::Object(values),
+        ))
         .await;
     assert_eq!(code, StatusCode::OK, "{body}");
     assert!(body.is_empty(), "a good submission closes the form: {body}");
     assert_eq!(status(&bot, 1).await, "rejected");
     let (told, _) = posted(&bot, STAFF, "rejected").await;
-    assert!(told.to_string().contains("no budget this quarter"), "{told}");
+    assert!(
+        told.to_string().contains("no budget this quarter"),
+        "{told}"
+    );
     let card = bot
         .fake
         .wait_for("chat.update", |c| c.to_string().contains("no budget"), WAIT)

@@ -7,16 +7,16 @@ use sqlx::PgConnection;
 
 use super::{delivers_to, Engine, ExecError, Request, LIST_LIMIT};
 use crate::commands::command::{RequestCommand, RequestIntake, RequestList};
+use crate::commands::notice;
 use crate::commands::refusal::{sentence, Refusal};
 use crate::commands::reply::{Block, Message, Reply};
-use crate::commands::notice;
 use crate::commands::view;
 use crate::commands::view::request::RequesterHome;
 use crate::config::runbook_context;
 use crate::domain::incident::Origin;
 use crate::domain::request::{
-    check_fields, closest, fulfil_due, holds_of, ApplyContext, Approver, CatalogItem, NewRequest, RequestAction,
-    RequestStatus, ServiceRequest, Team,
+    check_fields, closest, fulfil_due, holds_of, ApplyContext, Approver, CatalogItem, NewRequest,
+    RequestAction, RequestStatus, ServiceRequest, Team,
 };
 use crate::domain::timeline::{EventAction, NewEvent};
 use crate::domain::{TicketRef, UserId};
@@ -230,14 +230,20 @@ impl Engine {
             return Ok(());
         }
         let item = self.config.requests.item(&request.item);
-        let Some(message) = view::request::step_notice(request, before, action, actor, item)
-        else {
+        let Some(message) = view::request::step_notice(request, before, action, actor, item) else {
             return Ok(());
         };
         match view::request::requester_home(request) {
             RequesterHome::Thread { channel, thread } => {
-                notice::post(conn, &channel, Some(&thread), &message, Some(request.id), now)
-                    .await?;
+                notice::post(
+                    conn,
+                    &channel,
+                    Some(&thread),
+                    &message,
+                    Some(request.id),
+                    now,
+                )
+                .await?;
             }
             RequesterHome::Direct(person) => {
                 notice::direct(conn, &person, &message, Some(request.id), now).await?;

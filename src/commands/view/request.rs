@@ -7,12 +7,12 @@ use super::incident::{timeline_line, when};
 use crate::commands::buttons::{Button, ButtonAction, ButtonStyle};
 use crate::commands::reply::{Block, Message};
 use crate::config::RequestsConfig;
+use crate::domain::channel::ChannelRef;
 use crate::domain::duration::format_business;
+use crate::domain::request::RequestAction;
 use crate::domain::request::{
     fulfil_clock, holds_of, CatalogItem, FulfilClock, RequestStatus, ServiceRequest,
 };
-use crate::domain::channel::ChannelRef;
-use crate::domain::request::RequestAction;
 use crate::domain::timeline::Event;
 use crate::domain::{Platform, UserId};
 
@@ -449,9 +449,7 @@ pub fn step_notice(
         ),
         RequestAction::Approve(_) | RequestAction::Note(_) | RequestAction::Close => return None,
     };
-    Some(
-        Message::text(text).with(Block::Context(format!(
-            "`/request {reference} show` has the whole record."
-        ))),
-    )
+    Some(Message::text(text).with(Block::Context(format!(
+        "`/request {reference} show` has the whole record."
+    ))))
 }

@@ -431,7 +431,10 @@ fn the_due_instant_the_figures_judge_follows_the_holds() {
     );
     let held = approved + Duration::hours(1);
     // Paused with time left: no due instant to judge against.
-    assert_eq!(fulfil_due(Some(approved), within, &hours, &[(held, None)]), None);
+    assert_eq!(
+        fulfil_due(Some(approved), within, &hours, &[(held, None)]),
+        None
+    );
     // Two office hours on hold move it to Friday 11:00.
     assert_eq!(
         fulfil_due(
