@@ -375,11 +375,11 @@ impl<D: Deliver> OutboxQueue<D> {
             }));
         }
         if let Some(request) = store::requests::get_by_id(conn, ticket_id).await? {
-            if item.kind != OutboxKind::TicketMessage {
-                return Ok(Err(DeliveryError::Permanent(format!(
-                    "{} has no survey yet",
-                    request.reference()
-                ))));
+            if item.kind == OutboxKind::Survey {
+                return Ok(Ok(Job::Direct {
+                    to: request.requester.clone(),
+                    message: view::request::survey_message(&request),
+                }));
             }
             // Posted in the team's channel (or where it was asked); edited
             // in place after that.

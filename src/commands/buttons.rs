@@ -211,6 +211,9 @@ impl ButtonAction {
             ButtonAction::Take(r) => request(r, RequestAction::Take),
             ButtonAction::TaskDone(r, k) => request(r, RequestAction::TaskDone(k)),
             ButtonAction::Reject(r) => Click::Ask(Prompt::Rejection(r)),
+            ButtonAction::Rate(r, score) if r.kind == TicketKind::Request => {
+                Click::Run(Command::Request(r, RequestCommand::Rate(score)))
+            }
             ButtonAction::Rate(r, score) => {
                 Click::Run(Command::Incident(r, IncidentCommand::Rate(score)))
             }

@@ -334,10 +334,16 @@ fn request_line(r: &crate::domain::report::RequestFigures) -> Option<(String, St
         ),
         None => "—".to_string(),
     };
+    let csat = r.csat_average.map_or_else(String::new, |a| {
+        format!(
+            " · CSAT {a:.1}/5 ({})",
+            plural(r.csat_answers, "answer", "answers")
+        )
+    });
     Some((
         "Service requests".into(),
         format!(
-            "{} opened · {} fulfilled (mean time to fulfil {}) · {} approved (mean approval time {}) · fulfilment SLA {compliance}",
+            "{} opened · {} fulfilled (mean time to fulfil {}) · {} approved (mean approval time {}) · fulfilment SLA {compliance}{csat}",
             r.opened,
             r.fulfilled,
             mean(r.time_to_fulfil),

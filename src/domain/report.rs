@@ -82,7 +82,8 @@ pub struct Figures {
     /// [`Figures::sla_met`] and [`Figures::breaches`] per priority P1–P4,
     /// as `(met, breached)`.
     pub sla_by_priority: [(i64, i64); 4],
-    /// Satisfaction answers given in the span, per score 1–5.
+    /// Satisfaction answers given in the span about incidents, per score
+    /// 1–5 (requests have their own, [`RequestFigures::csat_answers`]).
     pub csat_scores: [i64; 5],
     pub changes: ChangeFigures,
     pub problems: ProblemFigures,
@@ -155,6 +156,11 @@ pub struct RequestFigures {
     /// now) and not fulfilled by then, judged at the due instant, whether
     /// fulfilled later or not at all.
     pub fulfil_missed: i64,
+    /// Satisfaction answers given in the span to the survey sent after a
+    /// fulfilment, and their mean score (1–5). The incident CSAT of
+    /// [`Figures::csat_scores`] leaves them out.
+    pub csat_answers: i64,
+    pub csat_average: Option<f64>,
 }
 
 impl RequestFigures {

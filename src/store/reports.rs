@@ -89,8 +89,13 @@ pub async fn figures(
                    ARRAY[count(*) FILTER (WHERE s.score = 1), count(*) FILTER (WHERE s.score = 2),
                          count(*) FILTER (WHERE s.score = 3), count(*) FILTER (WHERE s.score = 4),
                          count(*) FILTER (WHERE s.score = 5)] AS scores
-              FROM satisfaction s, b
-             WHERE s.answered_at >= b.lo AND s.answered_at < b.hi
+              FROM satisfaction s JOIN tickets t ON t.id = s.ticket_id, b
+             WHERE s.answered_at >= b.lo AND s.answered_at < b.hi AND t.kind = 'incident'
+             GROUP BY 1),
+         requests_csat AS (
+            SELECT width_bucket(s.answered_at, b.bounds) AS k, count(*) AS n, sum(s.score) AS total
+              FROM satisfaction s JOIN tickets t ON t.id = s.ticket_id, b
+             WHERE s.answered_at >= b.lo AND s.answered_at < b.hi AND t.kind = 'request'
              GROUP BY 1),
          changes_finished AS (
             SELECT width_bucket(c.finished_at, b.bounds) AS k,
@@ -169,7 +174,8 @@ pub async fn figures(
                       COALESCE(po.n, 0), COALESCE(linked.n, 0),
                       COALESCE(ro.n, 0), COALESCE(rf.n, 0), COALESCE(round(rf.mean)::int8, -1),
                       COALESCE(ra.n, 0), COALESCE(round(ra.mean)::int8, -1),
-                      COALESCE(rs.met, 0), COALESCE(rs.missed, 0)]
+                      COALESCE(rs.met, 0), COALESCE(rs.missed, 0),
+                      COALESCE(rc.n, 0), COALESCE(rc.total, 0)]
            FROM b, generate_series(1, cardinality(b.bounds) - 1) AS k
            LEFT JOIN opened USING (k) LEFT JOIN responded USING (k) LEFT JOIN resolved USING (k)
            LEFT JOIN sla USING (k) LEFT JOIN csat USING (k)
@@ -177,7 +183,7 @@ pub async fn figures(
            LEFT JOIN changes_approved ca USING (k) LEFT JOIN problems_opened po USING (k)
            LEFT JOIN linked USING (k) LEFT JOIN requests_opened ro USING (k)
            LEFT JOIN requests_fulfilled rf USING (k) LEFT JOIN requests_approved ra USING (k)
-           LEFT JOIN requests_sla rs USING (k)
+           LEFT JOIN requests_sla rs USING (k) LEFT JOIN requests_csat rc USING (k)
           ORDER BY k",
     )
     .bind(bounds)
@@ -227,6 +233,8 @@ pub async fn figures(
                     approval_time: (at(15) >= 0 && at(14) > 0).then(|| Duration::seconds(at(15))),
                     fulfil_met: at(16),
                     fulfil_missed: at(17),
+                    csat_answers: at(18),
+                    csat_average: (at(18) > 0).then(|| at(19) as f64 / at(18) as f64),
                 },
             }
         })

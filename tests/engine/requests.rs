@@ -571,15 +571,29 @@ async fn fulfilment_compliance_counts_met_and_missed_clocks(pool: PgPool) {
         desk.ok("bob", &format!("/request REQ-1 task {task} done"))
             .await;
     }
-    desk.ok("bob", "/request REQ-1 fulfil").await;
+    let fulfilled = desk.ok("bob", "/request REQ-1 fulfil").await;
+    assert!(
+        fulfilled.contains("/request REQ-1 rate <1-5>"),
+        "{fulfilled}"
+    );
+    // Only the requester rates, and only once it is fulfilled; once.
+    desk.refused("bob", "/request REQ-1 rate 5").await;
+    desk.refused("eve", "/request REQ-2 rate 5").await;
+    desk.refused("eve", "/request REQ-1 rate 7").await;
+    let thanks = desk.ok("eve", "/request REQ-1 rate 4").await;
+    assert!(thanks.contains("You rated REQ-1 4/5"), "{thanks}");
+    let again = desk.ok("eve", "/request REQ-1 rate 1").await;
+    assert!(again.contains("that score stands"), "{again}");
     // Not yet due: nothing missed so far. (A rolling report leaves out
     // its end instant.)
     desk.clock.advance(chrono::Duration::minutes(1));
     let early = desk.ok("bob", "/itsm report week").await;
     assert!(
-        early.contains("fulfilment SLA 100% (1 met of 1)"),
+        early.contains("fulfilment SLA 100% (1 met of 1) · CSAT 4.0/5 (1 answer)"),
         "{early}"
     );
+    // The incidents' CSAT leaves request answers out.
+    assert!(early.contains("CSAT: —"), "{early}");
     desk.clock.advance(chrono::Duration::days(6));
     let report = desk.ok("bob", "/itsm report week").await;
     assert!(
@@ -596,4 +610,7 @@ async fn fulfilment_compliance_counts_met_and_missed_clocks(pool: PgPool) {
     assert_eq!(requests["fulfil_missed"], 1, "{api}");
     assert_eq!(requests["fulfil_compliance"], 50.0, "{api}");
     assert_eq!(requests["opened"], 3, "{api}");
+    assert_eq!(requests["csat_answers"], 1, "{api}");
+    assert_eq!(requests["csat_average"], 4.0, "{api}");
+    assert_eq!(api["csat_answers"], 0, "{api}");
 }

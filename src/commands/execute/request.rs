@@ -294,6 +294,9 @@ impl Engine {
                 ))
                 .about(reference));
             }
+            RequestCommand::Rate(score) => {
+                return self.rate_request(conn, request, reference, score).await;
+            }
             RequestCommand::Act(action) => action,
         };
         if matches!(
@@ -340,6 +343,7 @@ impl Engine {
         self.sync_request_cards(conn, after, now).await?;
         self.tell_requester(conn, after, before.status, &action, &request.actor, now)
             .await?;
+        self.ask_rating(conn, before.status, after, now).await?;
         let became_approved =
             before.status != RequestStatus::Approved && after.status == RequestStatus::Approved;
         let runbook_line = if became_approved {
@@ -398,10 +402,15 @@ impl Engine {
         };
         let mut message = Message::text(text);
         if matches!(action, RequestAction::Fulfil(_)) {
-            message = message.with(Block::Mention {
-                label: "Requester".into(),
-                user: after.requester.to_string(),
-            });
+            message = message
+                .with(Block::Mention {
+                    label: "Requester".into(),
+                    user: after.requester.to_string(),
+                })
+                .with(Block::Context(format!(
+                    "{} is asked to rate it: `/request {reference} rate <1-5>`.",
+                    after.requester.display_name()
+                )));
         }
         if let Some(line) = runbook_line {
             message = message.with(Block::Text(line));
@@ -552,6 +561,8 @@ impl Engine {
                 self.sync_request_cards(conn, &applied.request, now).await?;
                 self.tell_requester(conn, &applied.request, before.status, &action, actor, now)
                     .await?;
+                self.ask_rating(conn, before.status, &applied.request, now)
+                    .await?;
             }
             Err(err) => {
                 tracing::warn!(request = %before.reference(), error = %err, "request could not move on after its runbook");
@@ -618,6 +629,71 @@ impl Engine {
                 store::requests::set_fulfil_due(conn, request.id, due).await
             }
         }
+    }
+
+    /// Asks the requester to rate a request that just became fulfilled,
+    /// by direct message with 1–5 buttons (the incident survey's way).
+    async fn ask_rating(
+        &self,
+        conn: &mut PgConnection,
+        before: RequestStatus,
+        after: &ServiceRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let platform = after.requester.platform();
+        if before == RequestStatus::Fulfilled
+            || after.status != RequestStatus::Fulfilled
+            || !delivers_to(platform)
+        {
+            return Ok(());
+        }
+        store::outbox::enqueue(conn, platform, OutboxKind::Survey, after.id, now).await
+    }
+
+    /// `/request REQ-n rate <1-5>`: the requester's satisfaction score,
+    /// once, after fulfilment; counted in the request figures.
+    async fn rate_request(
+        &self,
+        conn: &mut PgConnection,
+        request: &Request,
+        reference: TicketRef,
+        score: u8,
+    ) -> Result<Reply, ExecError> {
+        let found = store::requests::get(conn, reference.number)
+            .await?
+            .ok_or_else(|| no_such_request(reference))?;
+        if found.requester != request.actor {
+            return Err(Refusal::new(format!(
+                "Only the requester of {reference} ({}) can rate how it was fulfilled.",
+                found.requester.display_name()
+            ))
+            .into());
+        }
+        if !matches!(
+            found.status,
+            RequestStatus::Fulfilled | RequestStatus::Closed
+        ) {
+            return Err(Refusal::new(format!(
+                "{reference} is {}; rate it once it is fulfilled.",
+                found.status
+            ))
+            .into());
+        }
+        let now = self.clock.now();
+        let (standing, new) =
+            store::satisfaction::record_once(conn, found.id, score, &request.actor, now).await?;
+        if !new {
+            return Ok(Reply::answer(Message::text(format!(
+                "You already rated {reference} {standing}/5; that score stands. Thank you!"
+            )))
+            .about(reference));
+        }
+        let event = NewEvent::new(EventAction::Rated).change(None, format!("{score}/5"));
+        store::timeline::append(conn, found.id, &request.actor, now, &[event]).await?;
+        Ok(Reply::answer(Message::text(format!(
+            "Thank you! You rated {reference} {score}/5."
+        )))
+        .about(reference))
     }
 
     /// `/itsm requests [mine|queue|approvals]`.

@@ -355,6 +355,32 @@ pub fn approval_message(request: &ServiceRequest, item: &CatalogItem, zone: Tz) 
         )))
 }
 
+/// The requester's satisfaction survey after fulfilment: 1–5 buttons, as
+/// after an incident's resolution.
+pub fn survey_message(request: &ServiceRequest) -> Message {
+    let reference = request.reference();
+    Message::default()
+        .with(Block::Text(format!(
+            "{reference} ({}) was fulfilled{}. How happy are you with how it was handled? 1 is poor, 5 is excellent.",
+            request.title,
+            request
+                .outcome
+                .as_deref()
+                .map(|o| format!(": {o}"))
+                .unwrap_or_default()
+        )))
+        .with(Block::Actions(
+            (1..=5)
+                .map(|score| Button {
+                    label: score.to_string(),
+                    action: ButtonAction::Rate(reference, score),
+                    style: ButtonStyle::Default,
+                })
+                .collect(),
+        ))
+        .with(Block::Context(format!("Or type `/request {reference} rate <1-5>`.")))
+}
+
 /// Where the requester hears of each step: in the thread of the message
 /// they asked with (or the thread they asked in), else by direct message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -312,6 +312,10 @@ pub struct RequestFiguresDto {
     pub fulfil_met: i64,
     pub fulfil_missed: i64,
     pub fulfil_compliance: Option<f64>,
+    /// Satisfaction answers after fulfilment given in the span, and their
+    /// mean score (1–5).
+    pub csat_answers: i64,
+    pub csat_average: Option<f64>,
 }
 
 /// Change enablement in a span.
@@ -385,6 +389,8 @@ impl From<&Figures> for FiguresDto {
                 fulfil_met: figures.requests.fulfil_met,
                 fulfil_missed: figures.requests.fulfil_missed,
                 fulfil_compliance: figures.requests.compliance(),
+                csat_answers: figures.requests.csat_answers,
+                csat_average: figures.requests.csat_average,
             },
         }
     }
