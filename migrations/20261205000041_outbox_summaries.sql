@@ -31,7 +31,7 @@ ALTER TABLE outbox ADD COLUMN summary_id bigint REFERENCES outbox_summaries (id)
 CREATE INDEX outbox_by_summary ON outbox (summary_id) WHERE summary_id IS NOT NULL;
 ALTER TABLE outbox DROP CONSTRAINT outbox_kind_check;
 ALTER TABLE outbox ADD CONSTRAINT outbox_kind_check
-    CHECK (kind IN ('ticket_message', 'survey', 'notice', 'summary'));
+    CHECK (kind IN ('ticket_message', 'survey', 'notice', 'direct', 'summary'));
 ALTER TABLE outbox DROP CONSTRAINT outbox_ticket_shape;
 ALTER TABLE outbox ADD CONSTRAINT outbox_ticket_shape
     CHECK (kind IN ('notice', 'summary') OR ticket_id IS NOT NULL);

@@ -1599,9 +1599,11 @@ runbook = "provision-vm"
     }
     let fulfilled = say("bob", "/request REQ-1 fulfil handed over at the desk");
     assert!(fulfilled.contains("REQ-1 fulfilled"), "{fulfilled}");
+    let rated = say("alice", "/request REQ-1 rate 5");
+    assert!(rated.contains("You rated REQ-1 5/5"), "{rated}");
     let shown = say("alice", "/request REQ-1 show");
     assert!(
-        shown.contains("fulfilled") && shown.contains("new starter"),
+        shown.contains("fulfilled") && shown.contains("new starter") && shown.contains("rated 5/5"),
         "{shown}"
     );
 

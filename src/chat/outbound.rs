@@ -71,11 +71,12 @@ pub trait Deliver: Send + Sync + 'static {
         card: &Message,
     ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
 
-    /// Sends `survey` to `reporter` directly.
-    fn send_survey(
+    /// Sends `message` to `person` directly (a satisfaction survey, an
+    /// approver's Approve / Reject, a requester told of a step).
+    fn send_direct(
         &self,
-        reporter: &UserId,
-        survey: &Message,
+        person: &UserId,
+        message: &Message,
     ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
 
     /// Posts a notice (an SLA warning, a digest) in `channel`, in `thread`
@@ -567,8 +568,21 @@ impl<D: Deliver> OutboxQueue<D> {
                 message: view::summary::summary_message(&lines),
             }));
         }
-        let Some(ticket_id) = item.ticket_id.filter(|_| item.kind != OutboxKind::Notice) else {
+        let addressed = matches!(item.kind, OutboxKind::Notice | OutboxKind::Direct);
+        let Some(ticket_id) = item.ticket_id.filter(|_| !addressed) else {
             return Ok(match (item.kind, &item.channel, &item.body) {
+                (OutboxKind::Direct, Some(person), Some(body)) => {
+                    match UserId::new(platform, person) {
+                        Ok(to) => Ok(Job::Direct {
+                            to,
+                            message: serde_json::from_str::<Message>(body)
+                                .unwrap_or_else(|_| Message::text(body.clone())),
+                        }),
+                        Err(err) => Err(DeliveryError::Permanent(format!(
+                            "a direct message to `{person}`: {err}"
+                        ))),
+                    }
+                }
                 (OutboxKind::Notice, Some(channel), Some(body)) => Ok(Job::Notice {
                     channel: channel.clone(),
                     thread: item.thread.clone(),
@@ -577,8 +591,8 @@ impl<D: Deliver> OutboxQueue<D> {
                     notice: serde_json::from_str::<Message>(body)
                         .unwrap_or_else(|_| Message::text(body.clone())),
                 }),
-                (OutboxKind::Notice, _, _) => Err(DeliveryError::Permanent(
-                    "a notice without a channel or text".into(),
+                (OutboxKind::Notice | OutboxKind::Direct, _, _) => Err(DeliveryError::Permanent(
+                    "a notice or direct message without a channel or text".into(),
                 )),
                 _ => Err(DeliveryError::Permanent(
                     "a card or survey without a ticket".into(),
@@ -588,9 +602,9 @@ impl<D: Deliver> OutboxQueue<D> {
         if let Some(source) = source {
             let incident = &source.incident;
             if item.kind == OutboxKind::Survey {
-                return Ok(Ok(Job::Survey {
-                    reporter: incident.reporter.clone(),
-                    survey: view::incident::survey_message(incident),
+                return Ok(Ok(Job::Direct {
+                    to: incident.reporter.clone(),
+                    message: view::incident::survey_message(incident),
                 }));
             }
             let clocks = self
@@ -636,25 +650,32 @@ impl<D: Deliver> OutboxQueue<D> {
             }));
         }
         if let Some(request) = store::requests::get_by_id(conn, ticket_id).await? {
-            if item.kind != OutboxKind::TicketMessage {
-                return Ok(Err(DeliveryError::Permanent(format!(
-                    "{} has no survey yet",
-                    request.reference()
-                ))));
+            if item.kind == OutboxKind::Survey {
+                return Ok(Ok(Job::Direct {
+                    to: request.requester.clone(),
+                    message: view::request::survey_message(&request),
+                }));
             }
-            // Posted where it was asked; edited in place after that.
-            if request.origin.platform != platform {
+            // Posted in the team's channel (or where it was asked); edited
+            // in place after that.
+            let item = self.config.requests.item(&request.item);
+            let posted = store::messages::find(conn, ticket_id, platform).await?;
+            let home = view::request::card_home(&request, item, platform);
+            let Some(home) = home.or_else(|| {
+                posted
+                    .as_ref()
+                    .map(|p| (p.channel.clone(), Some(p.thread.clone())))
+            }) else {
                 return Ok(Err(DeliveryError::Permanent(format!(
                     "{} has no channel on {platform}",
                     request.reference()
                 ))));
-            }
-            let posted = store::messages::find(conn, ticket_id, platform).await?;
+            };
             let now = self.clock.now();
             let events = store::timeline::list(conn, ticket_id).await?;
-            let card = view::request::request_message(
+            let card = view::request::team_card(
                 &request,
-                self.config.requests.item(&request.item),
+                item,
                 view::request::clock_of(&self.config.requests, &request, &events, now),
                 self.config.locale.zone(),
                 now,
@@ -662,10 +683,7 @@ impl<D: Deliver> OutboxQueue<D> {
             return Ok(Ok(Job::Card {
                 ticket_id,
                 posted,
-                home: (
-                    request.origin.channel.clone(),
-                    request.origin.thread.clone(),
-                ),
+                home,
                 card,
             }));
         }
@@ -713,11 +731,9 @@ impl<D: Deliver> OutboxQueue<D> {
                 .post_card(channel, None, message)
                 .await
                 .map(Some),
-            Job::Survey { reporter, survey } => self
-                .deliver
-                .send_survey(reporter, survey)
-                .await
-                .map(|()| None),
+            Job::Direct { to, message } => {
+                self.deliver.send_direct(to, message).await.map(|()| None)
+            }
             Job::Notice {
                 channel,
                 thread,
@@ -749,10 +765,8 @@ enum Job {
         posted: Option<PostedMessage>,
         message: Message,
     },
-    Survey {
-        reporter: UserId,
-        survey: Message,
-    },
+    /// A message to one person: a survey, or a direct message row.
+    Direct { to: UserId, message: Message },
     Notice {
         channel: String,
         thread: Option<String>,
@@ -786,7 +800,7 @@ impl Job {
                 channel,
                 thread: None,
             },
-            Job::Survey { reporter, .. } => Sending::Direct { user: reporter },
+            Job::Direct { to, .. } => Sending::Direct { user: to },
             Job::Notice {
                 channel, thread, ..
             } => Sending::Post {

@@ -2,11 +2,12 @@
 //! called, how their ids travel through a platform, and the command a
 //! click becomes.
 
-use super::command::{ChangeCommand, Command, IncidentCommand, ProblemCommand};
+use super::command::{ChangeCommand, Command, IncidentCommand, ProblemCommand, RequestCommand};
 use super::refusal::{sentence, Refusal};
 use crate::domain::change::ChangeAction;
 use crate::domain::incident::IncidentAction;
-use crate::domain::{FreeText, TicketRef, UserId};
+use crate::domain::request::RequestAction;
+use crate::domain::{FreeText, TicketKind, TicketRef, UserId};
 
 /// What a button does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -17,9 +18,9 @@ pub enum ButtonAction {
     Resolve(TicketRef),
     /// A satisfaction score of 1–5.
     Rate(TicketRef, u8),
-    /// A CAB member approves a change.
+    /// A CAB member approves a change; an approver a service request.
     Approve(TicketRef),
-    /// Opens a form asking why the change is rejected.
+    /// Opens a form asking why the change or request is rejected.
     Reject(TicketRef),
     /// Resolves a resolved problem's still-open incidents.
     ResolveProblemIncidents(TicketRef),
@@ -29,6 +30,11 @@ pub enum ButtonAction {
     /// Closes the first incident as a duplicate of the second, the open one
     /// it looks like (`/incident INC-n duplicate-of INC-m`).
     MarkDuplicate(TicketRef, TicketRef),
+    /// The team takes a service request.
+    Take(TicketRef),
+    /// The team marks task `k` (1-based) of a service request done: the
+    /// card's "Done" button names the next task left.
+    TaskDone(TicketRef, u32),
 }
 
 /// How a button looks.
@@ -134,6 +140,9 @@ impl Prompt {
             Prompt::Resolution(r) => {
                 Command::Incident(r, IncidentCommand::Act(IncidentAction::Resolve(text)))
             }
+            Prompt::Rejection(r) if r.kind == TicketKind::Request => {
+                Command::Request(r, RequestCommand::Act(RequestAction::Reject(text)))
+            }
             Prompt::Rejection(r) => {
                 Command::Change(r, ChangeCommand::Act(ChangeAction::Reject(text)))
             }
@@ -162,6 +171,8 @@ impl ButtonAction {
             ButtonAction::MarkDuplicate(r, target) => {
                 (format!("{DUPLICATE_OF}{}", target.number), r)
             }
+            ButtonAction::Take(r) => ("take".to_string(), r),
+            ButtonAction::TaskDone(r, k) => (format!("task_{k}"), r),
         };
         (format!("{PREFIX}{verb}"), reference.to_string())
     }
@@ -183,6 +194,11 @@ impl ButtonAction {
                 (number > 0)
                     .then(|| ButtonAction::MarkDuplicate(reference, TicketRef::incident(number)))
             }
+            "take" => Some(ButtonAction::Take(reference)),
+            other if other.starts_with("task_") => {
+                let task: u32 = other.strip_prefix("task_")?.parse().ok()?;
+                (task >= 1).then_some(ButtonAction::TaskDone(reference, task))
+            }
             other => {
                 let score: u8 = other.strip_prefix("rate_")?.parse().ok()?;
                 (1..=5)
@@ -197,15 +213,26 @@ impl ButtonAction {
         let act = |reference: TicketRef, action| {
             Click::Run(Command::Incident(reference, IncidentCommand::Act(action)))
         };
+        let request = |reference: TicketRef, action| {
+            Click::Run(Command::Request(reference, RequestCommand::Act(action)))
+        };
         match *self {
             ButtonAction::Acknowledge(r) => act(r, IncidentAction::Acknowledge),
             ButtonAction::AssignToMe(r) => act(r, IncidentAction::Assign(actor.clone())),
             ButtonAction::Resolve(r) => Click::Ask(Prompt::Resolution(r)),
+            ButtonAction::Approve(r) if r.kind == TicketKind::Request => {
+                request(r, RequestAction::Approve(None))
+            }
             ButtonAction::Approve(r) => Click::Run(Command::Change(
                 r,
                 ChangeCommand::Act(ChangeAction::Approve(None)),
             )),
+            ButtonAction::Take(r) => request(r, RequestAction::Take),
+            ButtonAction::TaskDone(r, k) => request(r, RequestAction::TaskDone(k)),
             ButtonAction::Reject(r) => Click::Ask(Prompt::Rejection(r)),
+            ButtonAction::Rate(r, score) if r.kind == TicketKind::Request => {
+                Click::Run(Command::Request(r, RequestCommand::Rate(score)))
+            }
             ButtonAction::Rate(r, score) => {
                 Click::Run(Command::Incident(r, IncidentCommand::Rate(score)))
             }
@@ -263,11 +290,15 @@ mod tests {
             ButtonAction::ResolveProblemIncidents("PRB-2".parse().unwrap()),
             ButtonAction::AcceptSuggestion(inc),
             ButtonAction::MarkDuplicate(inc, TicketRef::incident(9)),
+            ButtonAction::Approve("REQ-4".parse().unwrap()),
+            ButtonAction::Take("REQ-4".parse().unwrap()),
+            ButtonAction::TaskDone("REQ-4".parse().unwrap(), 2),
         ] {
             let (id, value) = action.encode();
             assert_eq!(ButtonAction::decode(&id, &value), Some(action));
         }
         assert_eq!(ButtonAction::decode("itsm:rate_9", "INC-7"), None);
+        assert_eq!(ButtonAction::decode("itsm:task_0", "REQ-4"), None);
         assert_eq!(ButtonAction::decode("other:ack", "INC-7"), None);
         assert_eq!(ButtonAction::decode("itsm:ack", "not-a-ref"), None);
         assert_eq!(ButtonAction::decode("itsm:duplicate_of_x", "INC-7"), None);
@@ -310,6 +341,21 @@ mod tests {
             ))
         ));
         assert!(prompt.command("   ").is_err());
+        let req: TicketRef = "REQ-5".parse().unwrap();
+        assert!(matches!(
+            Prompt::Rejection(req).command("no budget"),
+            Ok(Command::Request(
+                _,
+                RequestCommand::Act(RequestAction::Reject(_))
+            ))
+        ));
+        assert!(matches!(
+            ButtonAction::Approve(req).click(&"shell:mia".parse().unwrap()),
+            Click::Run(Command::Request(
+                _,
+                RequestCommand::Act(RequestAction::Approve(None))
+            ))
+        ));
         assert_eq!(Prompt::decode("itsm:report", "CHG-3"), None);
     }
 }

@@ -126,6 +126,7 @@ impl Command {
             Command::RequestCatalog => "request.catalog",
             Command::OpenRequest(_) => "request.create",
             Command::Request(_, RequestCommand::Show) => "request.show",
+            Command::Request(_, RequestCommand::Rate(_)) => "request.rate",
             Command::Request(_, RequestCommand::Act(action)) => match action {
                 R::Approve(_) => "request.approve",
                 R::Reject(_) => "request.reject",
@@ -227,6 +228,8 @@ pub enum RequestCommand {
     Act(crate::domain::request::RequestAction),
     /// Print the request with its fields, tasks and timeline.
     Show,
+    /// The requester's satisfaction score (1–5) once it is fulfilled.
+    Rate(u8),
 }
 
 /// Which requests `/itsm requests` lists.

@@ -48,3 +48,28 @@ pub(crate) async fn post(
         text: message.plain_text(),
     })
 }
+
+/// Queues `message` for `person` directly (chat platforms get it through
+/// the outbox; shell users only in the returned list, printed where a
+/// notice would be).
+pub(crate) async fn direct(
+    conn: &mut sqlx::PgConnection,
+    person: &crate::domain::UserId,
+    message: &Message,
+    ticket_id: Option<i64>,
+    at: DateTime<Utc>,
+) -> Result<Posted, StoreError> {
+    let platform = person.platform();
+    if platform != crate::domain::Platform::Shell {
+        let body =
+            serde_json::to_string(message).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        store::outbox::enqueue_direct(conn, platform, person.id(), &body, ticket_id, at).await?;
+    }
+    Ok(Posted {
+        channel: ChannelRef {
+            platform,
+            channel: format!("@{}", person.id()),
+        },
+        text: message.plain_text(),
+    })
+}

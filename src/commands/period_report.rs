@@ -201,6 +201,10 @@ pub fn message(report: &Report) -> Message {
         ]));
     if report.span.period() != Some(Period::Day) {
         message = message.with(Block::Fields(change_and_problem_fields(report)));
+    } else if let Some(line) = request_line(&f.requests) {
+        // The daily digest leaves changes and problems to the weekly
+        // report, but requests are a desk's daily work.
+        message = message.with(Block::Fields(vec![line]));
     }
     if !state.oldest_open.is_empty() {
         message = message.with(Block::List {
@@ -319,13 +323,27 @@ fn change_and_problem_fields(report: &Report) -> Vec<(String, String)> {
 /// Service requests, when any was asked, approved or fulfilled in the span
 /// (a desk without a catalog sees no line).
 fn request_line(r: &crate::domain::report::RequestFigures) -> Option<(String, String)> {
-    if r.opened == 0 && r.fulfilled == 0 && r.approved == 0 {
+    if r.opened == 0 && r.fulfilled == 0 && r.approved == 0 && r.fulfil_missed == 0 {
         return None;
     }
+    let compliance = match r.compliance() {
+        Some(percent) => format!(
+            "{percent:.0}% ({} met of {})",
+            r.fulfil_met,
+            r.fulfil_met + r.fulfil_missed
+        ),
+        None => "—".to_string(),
+    };
+    let csat = r.csat_average.map_or_else(String::new, |a| {
+        format!(
+            " · CSAT {a:.1}/5 ({})",
+            plural(r.csat_answers, "answer", "answers")
+        )
+    });
     Some((
         "Service requests".into(),
         format!(
-            "{} opened · {} fulfilled (mean time to fulfil {}) · {} approved (mean approval time {})",
+            "{} opened · {} fulfilled (mean time to fulfil {}) · {} approved (mean approval time {}) · fulfilment SLA {compliance}{csat}",
             r.opened,
             r.fulfilled,
             mean(r.time_to_fulfil),

@@ -11,6 +11,8 @@ use serde::Deserialize;
 use super::{invalid, CalendarConfig, ConfigError, DurationSetting, RotationConfig};
 use crate::domain::automation::runbook::Runbook;
 use crate::domain::calendar::{BusinessCalendar, Hours};
+use crate::domain::channel::ChannelRef;
+use crate::domain::duration::BusinessLength;
 use crate::domain::request::{Approver, CatalogItem, FieldKind, FieldSpec, Team};
 use crate::domain::{Role, UserId};
 
@@ -25,6 +27,10 @@ pub struct RequestsConfig {
     /// one business day.
     #[serde(default = "default_remind")]
     pub remind_approvers_after: DurationSetting,
+    /// The team's channel: where every item's request cards are posted
+    /// (and edited in place), unless the item names its own `channel`.
+    /// Without either, a card goes where the request was asked.
+    pub channel: Option<ChannelRef>,
     /// The catalog, checked.
     #[serde(skip)]
     pub items: Vec<CatalogItem>,
@@ -38,6 +44,7 @@ impl Default for RequestsConfig {
         RequestsConfig {
             catalog: Vec::new(),
             remind_approvers_after: default_remind(),
+            channel: None,
             items: Vec::new(),
             calendars: BTreeMap::new(),
         }
@@ -67,9 +74,15 @@ pub struct CatalogItemConfig {
     pub team: Option<String>,
     #[serde(default)]
     pub tasks: Vec<String>,
-    pub fulfil_within: Option<DurationSetting>,
+    /// Business time from approval: `d` is a working day of `calendar`
+    /// (3d with 09:00–17:00 days is 24 counted hours), `w` a working week,
+    /// `h`/`m` business hours and minutes.
+    pub fulfil_within: Option<String>,
     pub calendar: Option<String>,
     pub runbook: Option<String>,
+    /// The channel of the team that fulfils it, where its request cards
+    /// go; default `requests.channel`.
+    pub channel: Option<ChannelRef>,
 }
 
 fn one() -> u32 {
@@ -123,6 +136,7 @@ impl RequestsConfig {
                 "must be longer than nothing, e.g. \"1d\"",
             ));
         }
+        let built = super::sla::build_calendars(calendars, locale)?;
         let mut names = BTreeSet::new();
         let mut items = Vec::with_capacity(self.catalog.len());
         for (index, entry) in self.catalog.iter().enumerate() {
@@ -269,22 +283,35 @@ impl RequestsConfig {
             if entry.tasks.iter().any(|t| t.trim().is_empty()) {
                 return Err(invalid(key("tasks"), "a task needs a name"));
             }
-            if let Some(within) = entry.fulfil_within {
-                if within.0 <= chrono::Duration::zero() {
-                    return Err(invalid(key("fulfil_within"), "must be longer than nothing"));
-                }
-            }
-            if let Some(calendar) = &entry.calendar {
-                if !calendars.contains_key(calendar) {
-                    return Err(invalid(
+            let calendar = match &entry.calendar {
+                Some(calendar) => built.get(calendar).cloned().ok_or_else(|| {
+                    invalid(
                         key("calendar"),
                         format!(
                             "there is no calendar `{calendar}` in `[calendars]`{}",
                             listing(calendars.keys().map(String::as_str))
                         ),
-                    ));
+                    )
+                })?,
+                None => BusinessCalendar::office_utc(),
+            };
+            let business_day = calendar.working_day();
+            let fulfil_within = match &entry.fulfil_within {
+                None => None,
+                Some(text) => {
+                    let length = BusinessLength::parse(text).map_err(|err| {
+                        invalid(
+                            key("fulfil_within"),
+                            format!("{err}; e.g. \"3d\" (three working days) or \"16h\""),
+                        )
+                    })?;
+                    let within = length.in_hours_of(business_day, calendar.working_days_per_week());
+                    if within <= chrono::Duration::zero() {
+                        return Err(invalid(key("fulfil_within"), "must be longer than nothing"));
+                    }
+                    Some(within)
                 }
-            }
+            };
             if let Some(name) = &entry.runbook {
                 let Some((r, runbook)) = runbooks.iter().enumerate().find(|(_, r)| &r.name == name)
                 else {
@@ -318,13 +345,15 @@ impl RequestsConfig {
                 approvals_needed: entry.approvals_needed,
                 team,
                 tasks: entry.tasks.clone(),
-                fulfil_within: entry.fulfil_within.map(|d| d.0),
+                fulfil_within,
+                business_day,
                 calendar: entry.calendar.clone(),
                 runbook: entry.runbook.clone(),
+                channel: entry.channel.clone().or_else(|| self.channel.clone()),
             });
         }
         self.items = items;
-        self.calendars = super::sla::build_calendars(calendars, locale)?;
+        self.calendars = built;
         Ok(())
     }
 }

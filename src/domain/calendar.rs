@@ -190,6 +190,17 @@ impl BusinessCalendar {
         }
     }
 
+    /// The length of a working day: opening to closing time (a day with a
+    /// daylight-saving change is counted the same).
+    pub fn working_day(&self) -> Duration {
+        self.closes - self.opens
+    }
+
+    /// How many days of the week are working days.
+    pub fn working_days_per_week(&self) -> i64 {
+        i64::from(self.working_days.count_ones())
+    }
+
     /// The time zone whose wall clock the working hours follow.
     pub fn time_zone(&self) -> Tz {
         self.time_zone

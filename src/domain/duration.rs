@@ -82,9 +82,105 @@ pub fn format_duration(duration: Duration) -> String {
     out
 }
 
+/// A length of business time as written (`3d`, `1d4h`, `1w`): whole
+/// working days apart from the hours, minutes and seconds, since a
+/// business day is as long as its calendar's working day, not 24 hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusinessLength {
+    /// Working days: `d` each, `w` a working week each.
+    pub days: i64,
+    pub weeks: i64,
+    /// The `h`, `m` and `s` parts: business hours as they are.
+    pub rest: Duration,
+}
+
+impl BusinessLength {
+    /// Reads `3d`, `1d4h`, `2h30m`, `1w` with [`parse_duration`]'s grammar.
+    pub fn parse(input: &str) -> Result<Self, DurationError> {
+        let total = parse_duration(input)?;
+        let (mut days, mut weeks) = (0, 0);
+        let mut rest = input.trim();
+        loop {
+            let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
+            let (number, tail) = rest.split_at(digits);
+            let slot = match tail.chars().next().map(|c| c.to_ascii_lowercase()) {
+                Some('w') => &mut weeks,
+                Some('d') => &mut days,
+                _ => break,
+            };
+            // parse_duration accepted it, so the number is a number.
+            *slot = number.parse().unwrap_or(0);
+            rest = &tail[1..];
+        }
+        Ok(BusinessLength {
+            days,
+            weeks,
+            rest: total - Duration::days(days) - Duration::weeks(weeks),
+        })
+    }
+
+    /// The business time it stands for, with working days of `day` and
+    /// `days_per_week` working days a week.
+    pub fn in_hours_of(self, day: Duration, days_per_week: i64) -> Duration {
+        day * (self.days + self.weeks * days_per_week) as i32 + self.rest
+    }
+}
+
+/// Writes business time with whole working days of `day` as `d`:
+/// `3d` for 24 hours of 8-hour days, `1d4h` for 12.
+pub fn format_business(duration: Duration, day: Duration) -> String {
+    let (total, day) = (duration.num_seconds(), day.num_seconds());
+    if total <= 0 || day <= 0 {
+        return format_duration(duration);
+    }
+    let days = total / day;
+    let rest = Duration::seconds(total % day);
+    match (days, rest.num_seconds()) {
+        (0, _) => format_duration(rest),
+        (days, 0) => format!("{days}d"),
+        (days, _) => format!("{days}d{}", format_duration(rest)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn business_lengths_count_working_days() {
+        let three = BusinessLength::parse("3d").unwrap();
+        assert_eq!((three.days, three.rest), (3, Duration::zero()));
+        assert_eq!(
+            three.in_hours_of(Duration::hours(8), 5),
+            Duration::hours(24)
+        );
+        let mixed = BusinessLength::parse("1d4h").unwrap();
+        assert_eq!(
+            mixed.in_hours_of(Duration::hours(8), 5),
+            Duration::hours(12)
+        );
+        let week = BusinessLength::parse("1w").unwrap();
+        assert_eq!(week.in_hours_of(Duration::hours(8), 5), Duration::hours(40));
+        assert_eq!(
+            BusinessLength::parse("72h")
+                .unwrap()
+                .in_hours_of(Duration::hours(8), 5),
+            Duration::hours(72)
+        );
+        assert!(BusinessLength::parse("3 days").is_err());
+        assert_eq!(
+            format_business(Duration::hours(24), Duration::hours(8)),
+            "3d"
+        );
+        assert_eq!(
+            format_business(Duration::hours(12), Duration::hours(8)),
+            "1d4h"
+        );
+        assert_eq!(
+            format_business(Duration::hours(5), Duration::hours(8)),
+            "5h"
+        );
+    }
 
     #[test]
     fn reads_the_documented_forms() {

@@ -82,7 +82,8 @@ pub struct Figures {
     /// [`Figures::sla_met`] and [`Figures::breaches`] per priority P1–P4,
     /// as `(met, breached)`.
     pub sla_by_priority: [(i64, i64); 4],
-    /// Satisfaction answers given in the span, per score 1–5.
+    /// Satisfaction answers given in the span about incidents, per score
+    /// 1–5 (requests have their own, [`RequestFigures::csat_answers`]).
     pub csat_scores: [i64; 5],
     pub changes: ChangeFigures,
     pub problems: ProblemFigures,
@@ -147,6 +148,28 @@ pub struct RequestFigures {
     /// from ask to approval, wall-clock.
     pub approved: i64,
     pub approval_time: Option<Duration>,
+    /// Fulfilment clocks judged met in the span: requests fulfilled in it
+    /// at or before their clock's due instant (`fulfil_within` in business
+    /// time from approval, paused on hold), judged at fulfilment.
+    pub fulfil_met: i64,
+    /// Fulfilment clocks judged missed in the span: due in it (and before
+    /// now) and not fulfilled by then, judged at the due instant, whether
+    /// fulfilled later or not at all.
+    pub fulfil_missed: i64,
+    /// Satisfaction answers given in the span to the survey sent after a
+    /// fulfilment, and their mean score (1–5). The incident CSAT of
+    /// [`Figures::csat_scores`] leaves them out.
+    pub csat_answers: i64,
+    pub csat_average: Option<f64>,
+}
+
+impl RequestFigures {
+    /// Fulfilment SLA compliance in percent, met / (met + missed), when
+    /// any clock was judged.
+    pub fn compliance(&self) -> Option<f64> {
+        let total = self.fulfil_met + self.fulfil_missed;
+        (total > 0).then(|| 100.0 * self.fulfil_met as f64 / total as f64)
+    }
 }
 
 impl Figures {

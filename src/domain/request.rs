@@ -128,12 +128,19 @@ pub struct CatalogItem {
     pub team: Team,
     /// The fulfilment steps, in their usual order.
     pub tasks: Vec<String>,
-    /// Business time from approval to fulfilment.
+    /// Business time from approval to fulfilment, in counted hours (`3d`
+    /// in config is three working days of [`CatalogItem::business_day`]).
     pub fulfil_within: Option<Duration>,
+    /// The length of a working day in the item's calendar, for writing
+    /// business time in days.
+    pub business_day: Duration,
     /// The business calendar `fulfil_within` counts in.
     pub calendar: Option<String>,
     /// The runbook run on approval, with the fields as parameters.
     pub runbook: Option<String>,
+    /// The team's channel, where the item's request cards are posted
+    /// (`channel`, else `requests.channel`); `None`: where it was asked.
+    pub channel: Option<super::channel::ChannelRef>,
 }
 
 impl CatalogItem {
@@ -496,13 +503,22 @@ pub fn check_fields(
         .map(|f| format!("{} ({})", f.name, f.kind.describe()))
         .collect();
     if !missing.is_empty() {
+        // The example keeps what was given, so it can be copied and
+        // completed rather than typed again; nothing missing is guessed.
         let example = std::iter::once(format!("/request {}", item.name))
-            .chain(
-                item.fields
+            .chain(item.fields.iter().filter_map(|f| {
+                match given
                     .iter()
-                    .filter(|f| f.required)
-                    .map(|f| format!("{}:{}", f.name, f.kind.example())),
-            )
+                    .find(|(name, _)| name.eq_ignore_ascii_case(&f.name))
+                {
+                    Some((_, value)) if value.contains(char::is_whitespace) => {
+                        Some(format!("{}:\"{value}\"", f.name))
+                    }
+                    Some((_, value)) => Some(format!("{}:{value}", f.name)),
+                    None if f.required => Some(format!("{}:{}", f.name, f.kind.example())),
+                    None => None,
+                }
+            }))
             .collect::<Vec<_>>()
             .join(" ");
         return Err(FieldError::Missing {
@@ -946,6 +962,34 @@ pub fn fulfil_clock(
         };
     }
     FulfilClock::Due(due)
+}
+
+/// The instant the fulfilment clock of a request approved at `approved_at`
+/// is due, as the figures judge it: `within` counted in `hours` from
+/// approval, moved on by every hold that ended; `None` before approval and
+/// while a hold pauses it with time left. A clock held only after its due
+/// instant passed stays due then: it was already breached.
+pub fn fulfil_due(
+    approved_at: Option<DateTime<Utc>>,
+    within: Duration,
+    hours: &super::calendar::Hours,
+    holds: &[(DateTime<Utc>, Option<DateTime<Utc>>)],
+) -> Option<DateTime<Utc>> {
+    let start = approved_at?;
+    let held: Duration = holds
+        .iter()
+        .filter_map(|(from, to)| Some((*from, (*to)?)))
+        .filter(|(from, _)| *from >= start)
+        .map(|(from, to)| hours.elapsed(from, to))
+        .fold(Duration::zero(), |sum, d| sum + d);
+    let due = hours.add(start, within + held);
+    let open_hold = holds
+        .iter()
+        .find(|(from, to)| *from >= start && to.is_none());
+    match open_hold {
+        Some((from, _)) if due > *from => None,
+        _ => Some(due),
+    }
 }
 
 /// Business time counted on a fulfilment clock started at `start`, by

@@ -1,7 +1,8 @@
 //! Fulfilment clock warnings: a request whose item has `fulfil_within`
 //! gets a warning at each `sla.warn_at` fraction of it (business time of
 //! its calendar, from approval, not counting holds) and a breach alert at
-//! 100%, posted where it was asked, each once across replicas
+//! 100%, posted in the team's channel (in the card's thread) when the item
+//! has one, else where it was asked, each once across replicas
 //! (`request_clock_alerts`). When several are due at once only the highest
 //! is posted.
 
@@ -61,13 +62,13 @@ pub async fn warn(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, Sto
                 "🚨 {reference} ({}) for {} missed its fulfilment target of {} of business time.",
                 request.title,
                 request.requester.display_name(),
-                crate::domain::duration::format_duration(within)
+                crate::domain::duration::format_business(within, item.business_day)
             )
         } else {
             format!(
                 "⏳ {reference} ({}) has used {threshold}% of its fulfilment target of {}.",
                 request.title,
-                crate::domain::duration::format_duration(within)
+                crate::domain::duration::format_business(within, item.business_day)
             )
         };
         let mut message = Message::text(text);
@@ -82,15 +83,29 @@ pub async fn warn(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, Sto
                 item.team
             )));
         }
-        let channel = ChannelRef {
-            platform: request.origin.platform,
-            channel: request.origin.channel.clone(),
+        // The team's channel when the item has one, in the thread of the
+        // request's card there; else where the request was asked.
+        let (channel, thread) = match &item.channel {
+            Some(team) => {
+                let card = store::messages::find(&mut tx, request.id, team.platform).await?;
+                (
+                    team.clone(),
+                    card.filter(|c| c.channel == team.channel).map(|c| c.thread),
+                )
+            }
+            None => (
+                ChannelRef {
+                    platform: request.origin.platform,
+                    channel: request.origin.channel.clone(),
+                },
+                request.origin.thread.clone(),
+            ),
         };
         posted.push(
             post(
                 &mut tx,
                 &channel,
-                request.origin.thread.as_deref(),
+                thread.as_deref(),
                 &message,
                 Some(request.id),
                 queued_at,

@@ -1,7 +1,8 @@
 //! Approver reminders: a service request awaiting approval for
 //! `requests.remind_approvers_after` (business time of its item's calendar)
 //! reminds its approvers once where it was asked; after twice that, the
-//! team is told once. Each reminder is claimed in `request_reminders`, so
+//! team is told once, in its channel (the item's `channel`, else
+//! `requests.channel`) when it has one. Each reminder is claimed in `request_reminders`, so
 //! several replicas post it once.
 
 use chrono::{DateTime, Utc};
@@ -56,16 +57,24 @@ pub async fn remind(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, S
         } else {
             continue;
         };
-        let channel = ChannelRef {
-            platform: request.origin.platform,
-            channel: request.origin.channel.clone(),
+        // The team's reminder goes to the team's channel when the item has
+        // one; the approvers' where the request was asked.
+        let (channel, thread) = match (&item.channel, kind) {
+            (Some(team), "team") => (team.clone(), None),
+            _ => (
+                ChannelRef {
+                    platform: request.origin.platform,
+                    channel: request.origin.channel.clone(),
+                },
+                request.origin.thread.as_deref(),
+            ),
         };
         let message = reminder(engine, &request, item, kind, waited);
         posted.push(
             post(
                 &mut tx,
                 &channel,
-                request.origin.thread.as_deref(),
+                thread,
                 &message,
                 Some(request.id),
                 queued_at,

@@ -19,6 +19,10 @@ pub enum OutboxKind {
     Notice,
     /// Post a channel's summary of waiting cards, or edit it when posted.
     Summary,
+    /// Send a message to one person directly (`channel` holds their
+    /// platform id): an approver asked to approve, a requester told of a
+    /// step.
+    Direct,
 }
 
 impl OutboxKind {
@@ -28,6 +32,7 @@ impl OutboxKind {
             OutboxKind::Survey => "survey",
             OutboxKind::Notice => "notice",
             OutboxKind::Summary => "summary",
+            OutboxKind::Direct => "direct",
         }
     }
 
@@ -37,6 +42,7 @@ impl OutboxKind {
             "survey" => Ok(OutboxKind::Survey),
             "notice" => Ok(OutboxKind::Notice),
             "summary" => Ok(OutboxKind::Summary),
+            "direct" => Ok(OutboxKind::Direct),
             other => Err(StoreError::Corrupt(format!(
                 "unknown outbox kind `{other}`"
             ))),
@@ -120,9 +126,56 @@ pub async fn enqueue_notice(
     ticket_id: Option<i64>,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    insert_message(
+        conn,
+        OutboxKind::Notice,
+        platform,
+        channel,
+        thread,
+        body,
+        ticket_id,
+        at,
+    )
+    .await
+}
+
+/// Queues a direct message: `body` sent to the person whose platform id
+/// is `user`.
+pub async fn enqueue_direct(
+    conn: &mut PgConnection,
+    platform: Platform,
+    user: &str,
+    body: &str,
+    ticket_id: Option<i64>,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    insert_message(
+        conn,
+        OutboxKind::Direct,
+        platform,
+        user,
+        None,
+        body,
+        ticket_id,
+        at,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_message(
+    conn: &mut PgConnection,
+    kind: OutboxKind,
+    platform: Platform,
+    channel: &str,
+    thread: Option<&str>,
+    body: &str,
+    ticket_id: Option<i64>,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO outbox (platform, kind, ticket_id, channel, thread, body, created_at, not_before)
-         VALUES ($1, 'notice', $2, $3, $4, $5, $6, $6)",
+         VALUES ($1, $7, $2, $3, $4, $5, $6, $6)",
     )
     .bind(platform.as_str())
     .bind(ticket_id)
@@ -130,6 +183,7 @@ pub async fn enqueue_notice(
     .bind(thread)
     .bind(body)
     .bind(at)
+    .bind(kind.as_str())
     .execute(conn)
     .await?;
     Ok(())

@@ -89,8 +89,13 @@ pub async fn figures(
                    ARRAY[count(*) FILTER (WHERE s.score = 1), count(*) FILTER (WHERE s.score = 2),
                          count(*) FILTER (WHERE s.score = 3), count(*) FILTER (WHERE s.score = 4),
                          count(*) FILTER (WHERE s.score = 5)] AS scores
-              FROM satisfaction s, b
-             WHERE s.answered_at >= b.lo AND s.answered_at < b.hi
+              FROM satisfaction s JOIN tickets t ON t.id = s.ticket_id, b
+             WHERE s.answered_at >= b.lo AND s.answered_at < b.hi AND t.kind = 'incident'
+             GROUP BY 1),
+         requests_csat AS (
+            SELECT width_bucket(s.answered_at, b.bounds) AS k, count(*) AS n, sum(s.score) AS total
+              FROM satisfaction s JOIN tickets t ON t.id = s.ticket_id, b
+             WHERE s.answered_at >= b.lo AND s.answered_at < b.hi AND t.kind = 'request'
              GROUP BY 1),
          changes_finished AS (
             SELECT width_bucket(c.finished_at, b.bounds) AS k,
@@ -142,7 +147,20 @@ pub async fn figures(
               FROM requests r JOIN tickets t ON t.id = r.ticket_id, b
              WHERE r.approved_at >= b.lo AND r.approved_at < b.hi
                AND EXISTS (SELECT 1 FROM request_approvals a WHERE a.ticket_id = r.ticket_id)
-             GROUP BY 1)
+             GROUP BY 1),
+         requests_judged AS (
+            SELECT width_bucket(r.fulfilled_at, b.bounds) AS k, true AS met
+              FROM requests r, b
+             WHERE r.fulfilled_at >= b.lo AND r.fulfilled_at < b.hi
+               AND r.fulfilled_at <= r.fulfil_due_at
+            UNION ALL
+            SELECT width_bucket(r.fulfil_due_at, b.bounds), false
+              FROM requests r, b
+             WHERE r.fulfil_due_at >= b.lo AND r.fulfil_due_at < b.hi AND r.fulfil_due_at < $2
+               AND (r.fulfilled_at IS NULL OR r.fulfilled_at > r.fulfil_due_at)),
+         requests_sla AS (
+            SELECT k, count(*) FILTER (WHERE met) AS met, count(*) FILTER (WHERE NOT met) AS missed
+              FROM requests_judged GROUP BY k)
          SELECT k::int4,
                 COALESCE(opened.n, 0), COALESCE(resolved.people, 0), COALESCE(resolved.monitoring, 0),
                 COALESCE(responded.n, 0), responded.mean, resolved.mean,
@@ -155,7 +173,9 @@ pub async fn figures(
                       COALESCE(round(ca.lead)::int8, -1),
                       COALESCE(po.n, 0), COALESCE(linked.n, 0),
                       COALESCE(ro.n, 0), COALESCE(rf.n, 0), COALESCE(round(rf.mean)::int8, -1),
-                      COALESCE(ra.n, 0), COALESCE(round(ra.mean)::int8, -1)]
+                      COALESCE(ra.n, 0), COALESCE(round(ra.mean)::int8, -1),
+                      COALESCE(rs.met, 0), COALESCE(rs.missed, 0),
+                      COALESCE(rc.n, 0), COALESCE(rc.total, 0)]
            FROM b, generate_series(1, cardinality(b.bounds) - 1) AS k
            LEFT JOIN opened USING (k) LEFT JOIN responded USING (k) LEFT JOIN resolved USING (k)
            LEFT JOIN sla USING (k) LEFT JOIN csat USING (k)
@@ -163,6 +183,7 @@ pub async fn figures(
            LEFT JOIN changes_approved ca USING (k) LEFT JOIN problems_opened po USING (k)
            LEFT JOIN linked USING (k) LEFT JOIN requests_opened ro USING (k)
            LEFT JOIN requests_fulfilled rf USING (k) LEFT JOIN requests_approved ra USING (k)
+           LEFT JOIN requests_sla rs USING (k) LEFT JOIN requests_csat rc USING (k)
           ORDER BY k",
     )
     .bind(bounds)
@@ -210,6 +231,10 @@ pub async fn figures(
                     time_to_fulfil: (at(13) >= 0 && at(12) > 0).then(|| Duration::seconds(at(13))),
                     approved: at(14),
                     approval_time: (at(15) >= 0 && at(14) > 0).then(|| Duration::seconds(at(15))),
+                    fulfil_met: at(16),
+                    fulfil_missed: at(17),
+                    csat_answers: at(18),
+                    csat_average: (at(18) > 0).then(|| at(19) as f64 / at(18) as f64),
                 },
             }
         })

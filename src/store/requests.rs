@@ -214,6 +214,40 @@ pub async fn get_by_id(
     fetch(conn, "t.id = $1", id).await
 }
 
+/// Sets the instant request `ticket_id`'s fulfilment clock is due, which
+/// the figures judge it against; `None` clears it (not started, or paused
+/// with time left).
+pub async fn set_fulfil_due(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    due: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE requests SET fulfil_due_at = $2 WHERE ticket_id = $1")
+        .bind(ticket_id)
+        .bind(due)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends request `ticket_id`'s fulfilment clock unfulfilled at `at`
+/// (cancelled, rejected): a clock already due before `at` stays, as it was
+/// breached; one not yet due is never judged.
+pub async fn drop_fulfil_due(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE requests SET fulfil_due_at = NULL WHERE ticket_id = $1 AND fulfil_due_at >= $2",
+    )
+    .bind(ticket_id)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Writes a request's changeable fields back, and the approvals it gained.
 pub async fn update(
     conn: &mut PgConnection,

@@ -491,6 +491,90 @@ async fn the_dashboards_calendar_month_equals_the_apis(pool: PgPool) {
     }
 }
 
+/// The service request figures on the page (opened, fulfilled, mean time
+/// to fulfil, mean approval time, fulfilment SLA compliance) are the
+/// API's report's for the same span (issue 23).
+#[sqlx::test]
+async fn the_dashboards_request_figures_equal_the_apis(pool: PgPool) {
+    const READ: &str = "read-token-0123456789";
+    let catalog = "[{name=\"laptop\", title=\"New laptop\", \
+        fields=[{name=\"model\", kind=\"choice\", choices=[\"13-inch\", \"15-inch\"], required=true}], \
+        approval=[\"shell:mia\"], tasks=[\"Order\"], fulfil_within=\"1d\", calendar=\"office\"}]";
+    let tokens = format!("[{{name=\"reporting\", access=\"read\", token=\"{READ}\"}}]");
+    let mut config = Config::load_with_env(
+        None,
+        [
+            ("ITSM__API__TOKENS".to_string(), tokens),
+            ("ITSM__REQUESTS__CATALOG".to_string(), catalog.to_string()),
+        ],
+    )
+    .unwrap();
+    config.http.dashboard_token = Some(Secret::new(TOKEN));
+    let (_driver, driver_port) = start_chromedriver();
+    let desk = Desk::with_config(pool, config).await;
+    // One fulfilled in time, one left to miss its day, one awaiting approval.
+    for model in ["13-inch", "15-inch", "15-inch"] {
+        desk.ok("eve", &format!("/request laptop model:{model}"))
+            .await;
+    }
+    desk.clock.advance(chrono::Duration::minutes(30));
+    desk.ok("mia", "/request REQ-1 approve").await;
+    desk.ok("mia", "/request REQ-2 approve").await;
+    desk.clock.advance(chrono::Duration::hours(2));
+    desk.ok("bob", "/request REQ-1 take").await;
+    desk.ok("bob", "/request REQ-1 task 1 done").await;
+    desk.ok("bob", "/request REQ-1 fulfil").await;
+    desk.clock.advance(chrono::Duration::days(3));
+    let addr = serve(&desk).await;
+    let (status, api) = desk
+        .http("GET", "/api/v1/reports/week", Some(READ), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{api}");
+    let requests = api["requests"].clone();
+    assert_eq!(requests["opened"], 3, "{api}");
+    assert_eq!(requests["fulfil_met"], 1, "{api}");
+    assert_eq!(requests["fulfil_missed"], 1, "{api}");
+    let client = browser(driver_port).await;
+    let checked = AssertUnwindSafe(async {
+        client
+            .goto(&format!("http://{addr}/?period=week&token={TOKEN}"))
+            .await
+            .unwrap();
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("#fig-req-opened"))
+            .await
+            .unwrap();
+        for (id, key) in [
+            ("opened", "opened"),
+            ("fulfilled", "fulfilled"),
+            ("fulfil-time", "time_to_fulfil_seconds"),
+            ("approval-time", "approval_time_seconds"),
+            ("compliance", "fulfil_compliance"),
+        ] {
+            let on_page = data_value(&client, &format!("#fig-req-{id}")).await;
+            let expected = match &requests[key] {
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            let same = match (on_page.parse::<f64>(), expected.parse::<f64>()) {
+                (Ok(a), Ok(b)) => (a - b).abs() < 1e-9,
+                _ => on_page == expected,
+            };
+            assert!(same, "{id}: page {on_page:?}, API {expected:?}");
+        }
+        let shown = text(&client, "#fig-req-compliance").await;
+        assert!(shown.contains("50% (1/2)"), "{shown}");
+    })
+    .catch_unwind()
+    .await;
+    let _ = client.close().await;
+    if let Err(panic) = checked {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// `<target dir>/<name>`.
 fn screenshot_path(name: &str) -> PathBuf {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));

@@ -11,6 +11,7 @@ mod fake_discord;
 #[path = "../slack/http_proxy.rs"]
 mod http_proxy;
 mod lease;
+mod requests;
 mod slow;
 mod triage;
 

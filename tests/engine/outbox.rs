@@ -82,7 +82,7 @@ impl Deliver for Recorder {
         Ok(())
     }
 
-    async fn send_survey(&self, reporter: &UserId, _survey: &Message) -> Result<(), DeliveryError> {
+    async fn send_direct(&self, reporter: &UserId, _survey: &Message) -> Result<(), DeliveryError> {
         self.sent.lock().unwrap().push(format!("survey {reporter}"));
         Ok(())
     }
@@ -453,7 +453,7 @@ impl Deliver for Paced {
         Ok(())
     }
 
-    async fn send_survey(&self, reporter: &UserId, survey: &Message) -> Result<(), DeliveryError> {
+    async fn send_direct(&self, reporter: &UserId, survey: &Message) -> Result<(), DeliveryError> {
         self.sent
             .lock()
             .unwrap()

@@ -117,12 +117,12 @@ async fn a_laptop_goes_from_ask_to_fulfilled(pool: PgPool) {
     desk.refused("bob", "/request REQ-1 task 4 done").await;
     desk.ok("bob", "/request REQ-1 task 1 done").await;
     let running = desk.ok("bob", "/request REQ-1 show").await;
-    // 3d is 72 counted hours, as in SLA policies: nine office days
-    // (09:00-17:00) from Wednesday 10:00.
+    // 3d is three working days of the office calendar (09:00-17:00), 24
+    // counted hours: from Wednesday 10:00 to Monday 10:00.
     assert!(
         running.contains(&format!(
             "Fulfil: by {}",
-            crate::helpers::dated("2026-12-08 10:00")
+            crate::helpers::dated("2026-11-30 10:00")
         )),
         "{running}"
     );
@@ -483,8 +483,8 @@ async fn the_fulfilment_clock_warns_once_then_alerts_the_breach_once(pool: PgPoo
     use chrono::Duration;
     use itsm_bot::scheduler::sweep::sweep;
     let desk = Desk::with_config(pool, config("http://127.0.0.1:9")).await;
-    // Approved Wednesday 09:00: 3d is 72 office hours, 75% of it (54h) is
-    // reached the next Thursday 15:00.
+    // Approved Wednesday 09:00: 3d is three office days (24 counted
+    // hours), 75% of it (18h) is reached on Friday at 11:00.
     desk.ok("eve", "/request laptop model:13-inch").await;
     desk.ok("mia", "/request REQ-1 approve").await;
     let start = crate::helpers::start();
@@ -492,13 +492,13 @@ async fn the_fulfilment_clock_warns_once_then_alerts_the_breach_once(pool: PgPoo
         posted.into_iter().map(|p| p.text).collect()
     };
     let before = texts(
-        sweep(&desk.engine, start + Duration::days(8) + Duration::hours(5))
+        sweep(&desk.engine, start + Duration::days(2) + Duration::hours(1))
             .await
             .unwrap(),
     );
     assert!(before.is_empty(), "{before:?}");
     let warned = texts(
-        sweep(&desk.engine, start + Duration::days(8) + Duration::hours(7))
+        sweep(&desk.engine, start + Duration::days(2) + Duration::hours(3))
             .await
             .unwrap(),
     );
@@ -508,7 +508,7 @@ async fn the_fulfilment_clock_warns_once_then_alerts_the_breach_once(pool: PgPoo
         "{warned:?}"
     );
     let again = texts(
-        sweep(&desk.engine, start + Duration::days(8) + Duration::hours(8))
+        sweep(&desk.engine, start + Duration::days(2) + Duration::hours(4))
             .await
             .unwrap(),
     );
@@ -538,4 +538,79 @@ async fn the_fulfilment_clock_warns_once_then_alerts_the_breach_once(pool: PgPoo
         shown.contains("Fulfil: by"),
         "the clock is judged at now: {shown}"
     );
+}
+
+/// Fulfilment SLA compliance (issue 23): a clock is met when the request
+/// is fulfilled by its due instant, missed at the due instant otherwise;
+/// the report, the API and the dashboard's figures say the same.
+#[sqlx::test]
+async fn fulfilment_compliance_counts_met_and_missed_clocks(pool: PgPool) {
+    use axum::http::StatusCode;
+    let tokens = format!("[{{name=\"reporting\", access=\"read\", token=\"{READ}\"}}]");
+    let desk = Desk::with_config(
+        pool,
+        config_with_env(
+            "http://127.0.0.1:9",
+            vec![("ITSM__API__TOKENS".to_string(), tokens)],
+        ),
+    )
+    .await;
+    // Both approved Wednesday 09:00; 3d of office days is due Monday 09:00.
+    desk.ok("eve", "/request laptop model:13-inch").await;
+    desk.ok("eve", "/request laptop model:15-inch").await;
+    desk.ok("mia", "/request REQ-1 approve").await;
+    desk.ok("mia", "/request REQ-2 approve").await;
+    // One cancelled before it was due is never judged.
+    desk.ok("eve", "/request laptop model:15-inch reason:spare")
+        .await;
+    desk.ok("mia", "/request REQ-3 approve").await;
+    desk.ok("eve", "/request REQ-3 cancel found one").await;
+    desk.clock.advance(chrono::Duration::hours(1));
+    desk.ok("bob", "/request REQ-1 take").await;
+    for task in 1..=3 {
+        desk.ok("bob", &format!("/request REQ-1 task {task} done"))
+            .await;
+    }
+    let fulfilled = desk.ok("bob", "/request REQ-1 fulfil").await;
+    assert!(
+        fulfilled.contains("/request REQ-1 rate <1-5>"),
+        "{fulfilled}"
+    );
+    // Only the requester rates, and only once it is fulfilled; once.
+    desk.refused("bob", "/request REQ-1 rate 5").await;
+    desk.refused("eve", "/request REQ-2 rate 5").await;
+    desk.refused("eve", "/request REQ-1 rate 7").await;
+    let thanks = desk.ok("eve", "/request REQ-1 rate 4").await;
+    assert!(thanks.contains("You rated REQ-1 4/5"), "{thanks}");
+    let again = desk.ok("eve", "/request REQ-1 rate 1").await;
+    assert!(again.contains("that score stands"), "{again}");
+    // Not yet due: nothing missed so far. (A rolling report leaves out
+    // its end instant.)
+    desk.clock.advance(chrono::Duration::minutes(1));
+    let early = desk.ok("bob", "/itsm report week").await;
+    assert!(
+        early.contains("fulfilment SLA 100% (1 met of 1) · CSAT 4.0/5 (1 answer)"),
+        "{early}"
+    );
+    // The incidents' CSAT leaves request answers out.
+    assert!(early.contains("CSAT: —"), "{early}");
+    desk.clock.advance(chrono::Duration::days(6));
+    let report = desk.ok("bob", "/itsm report week").await;
+    assert!(
+        report.contains("3 opened · 1 fulfilled")
+            && report.contains("fulfilment SLA 50% (1 met of 2)"),
+        "{report}"
+    );
+    let (status, api) = desk
+        .http("GET", "/api/v1/reports/week", Some(READ), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{api}");
+    let requests = &api["requests"];
+    assert_eq!(requests["fulfil_met"], 1, "{api}");
+    assert_eq!(requests["fulfil_missed"], 1, "{api}");
+    assert_eq!(requests["fulfil_compliance"], 50.0, "{api}");
+    assert_eq!(requests["opened"], 3, "{api}");
+    assert_eq!(requests["csat_answers"], 1, "{api}");
+    assert_eq!(requests["csat_average"], 4.0, "{api}");
+    assert_eq!(api["csat_answers"], 0, "{api}");
 }

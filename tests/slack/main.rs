@@ -11,6 +11,7 @@ mod harness;
 mod http_mode;
 mod http_proxy;
 mod pacing;
+mod requests;
 mod shutdown;
 mod slow;
 mod socket_mode;

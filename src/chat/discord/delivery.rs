@@ -183,7 +183,7 @@ impl Deliver for DiscordDelivery {
         Ok(())
     }
 
-    async fn send_survey(&self, reporter: &UserId, survey: &Message) -> Result<(), DeliveryError> {
+    async fn send_direct(&self, reporter: &UserId, survey: &Message) -> Result<(), DeliveryError> {
         let Some(id) = reporter.id().parse::<u64>().ok().filter(|id| *id != 0) else {
             return Err(DeliveryError::Permanent(format!(
                 "{reporter} is not a Discord user"

@@ -146,7 +146,7 @@ impl Deliver for SlackDelivery {
         Ok(())
     }
 
-    async fn send_survey(&self, reporter: &UserId, survey: &Message) -> Result<(), DeliveryError> {
+    async fn send_direct(&self, reporter: &UserId, survey: &Message) -> Result<(), DeliveryError> {
         if reporter.platform() != Platform::Slack {
             return Err(DeliveryError::Permanent(format!(
                 "{reporter} is not a Slack user"

@@ -7,14 +7,16 @@ use sqlx::PgConnection;
 
 use super::{delivers_to, Engine, ExecError, Request, LIST_LIMIT};
 use crate::commands::command::{RequestCommand, RequestIntake, RequestList};
+use crate::commands::notice;
 use crate::commands::refusal::{sentence, Refusal};
 use crate::commands::reply::{Block, Message, Reply};
 use crate::commands::view;
+use crate::commands::view::request::RequesterHome;
 use crate::config::runbook_context;
 use crate::domain::incident::Origin;
 use crate::domain::request::{
-    check_fields, closest, ApplyContext, Approver, CatalogItem, NewRequest, RequestAction,
-    RequestStatus, ServiceRequest, Team,
+    check_fields, closest, fulfil_due, holds_of, ApplyContext, Approver, CatalogItem, NewRequest,
+    RequestAction, RequestStatus, ServiceRequest, Team,
 };
 use crate::domain::timeline::{EventAction, NewEvent};
 use crate::domain::{TicketRef, UserId};
@@ -109,6 +111,7 @@ impl Engine {
             events.push(NewEvent::new(EventAction::Approved).body("no approval needed"));
         }
         store::timeline::append(conn, created.id, &request.actor, now, &events).await?;
+        self.record_fulfil_due(conn, &created, now).await?;
         self.sync_request_cards(conn, &created, now).await?;
         let reference = created.reference();
         let mut message = Message::default().with(Block::Header(format!(
@@ -124,6 +127,11 @@ impl Engine {
             message
                 .blocks
                 .extend(self.approver_mentions(conn, item).await?);
+            if self.ask_approvers(conn, item, &created, now).await? > 0 {
+                message = message.with(Block::Context(
+                    "Each approver was sent it with Approve / Reject buttons.".into(),
+                ));
+            }
         } else {
             message = message.with(Block::Text(format!(
                 "No approval needed: it is with the team ({}).",
@@ -145,12 +153,13 @@ impl Engine {
         Ok(Reply::done(message).about(reference))
     }
 
-    /// Mentions of the approvers named one by one, so chat notifies them.
-    async fn approver_mentions(
+    /// The approvers of `item` one by one: the people listed and the
+    /// holders of the roles listed.
+    async fn approver_people(
         &self,
         conn: &mut PgConnection,
         item: &CatalogItem,
-    ) -> Result<Vec<Block>, StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         let mut people = Vec::new();
         for approver in &item.approval {
             match approver {
@@ -160,13 +169,87 @@ impl Engine {
         }
         people.sort();
         people.dedup();
-        Ok(people
+        Ok(people)
+    }
+
+    /// Mentions of the approvers named one by one, so chat notifies them.
+    async fn approver_mentions(
+        &self,
+        conn: &mut PgConnection,
+        item: &CatalogItem,
+    ) -> Result<Vec<Block>, StoreError> {
+        Ok(self
+            .approver_people(conn, item)
+            .await?
             .into_iter()
             .map(|user| Block::Mention {
                 label: "Approver".into(),
                 user,
             })
             .collect())
+    }
+
+    /// Sends each approver of `request` (but its requester) the request
+    /// with Approve / Reject buttons, by direct message on the platforms
+    /// the bot posts to. How many were sent.
+    async fn ask_approvers(
+        &self,
+        conn: &mut PgConnection,
+        item: &CatalogItem,
+        request: &ServiceRequest,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let message = view::request::approval_message(request, item, self.zone());
+        let mut sent = 0;
+        for person in self.approver_people(conn, item).await? {
+            let Ok(person) = person.parse::<UserId>() else {
+                continue;
+            };
+            if person == request.requester || !delivers_to(person.platform()) {
+                continue;
+            }
+            notice::direct(conn, &person, &message, Some(request.id), now).await?;
+            sent += 1;
+        }
+        Ok(sent)
+    }
+
+    /// Tells the requester of a step, where they asked (the thread of
+    /// their message) or by direct message; nothing for the shell, whose
+    /// requester sees the reply, or for steps they need not hear.
+    async fn tell_requester(
+        &self,
+        conn: &mut PgConnection,
+        request: &ServiceRequest,
+        before: RequestStatus,
+        action: &RequestAction,
+        actor: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if !delivers_to(request.origin.platform) {
+            return Ok(());
+        }
+        let item = self.config.requests.item(&request.item);
+        let Some(message) = view::request::step_notice(request, before, action, actor, item) else {
+            return Ok(());
+        };
+        match view::request::requester_home(request) {
+            RequesterHome::Thread { channel, thread } => {
+                notice::post(
+                    conn,
+                    &channel,
+                    Some(&thread),
+                    &message,
+                    Some(request.id),
+                    now,
+                )
+                .await?;
+            }
+            RequesterHome::Direct(person) => {
+                notice::direct(conn, &person, &message, Some(request.id), now).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Whether `actor` is in `item`'s team: holds its role, or is a member
@@ -211,6 +294,9 @@ impl Engine {
                 ))
                 .about(reference));
             }
+            RequestCommand::Rate(score) => {
+                return self.rate_request(conn, request, reference, score).await;
+            }
             RequestCommand::Act(action) => action,
         };
         if matches!(
@@ -253,7 +339,11 @@ impl Engine {
         let after = &applied.request;
         store::requests::update(conn, &before, after).await?;
         store::timeline::append(conn, after.id, &request.actor, now, &applied.events).await?;
+        self.record_fulfil_due(conn, after, now).await?;
         self.sync_request_cards(conn, after, now).await?;
+        self.tell_requester(conn, after, before.status, &action, &request.actor, now)
+            .await?;
+        self.ask_rating(conn, before.status, after, now).await?;
         let became_approved =
             before.status != RequestStatus::Approved && after.status == RequestStatus::Approved;
         let runbook_line = if became_approved {
@@ -312,10 +402,15 @@ impl Engine {
         };
         let mut message = Message::text(text);
         if matches!(action, RequestAction::Fulfil(_)) {
-            message = message.with(Block::Mention {
-                label: "Requester".into(),
-                user: after.requester.to_string(),
-            });
+            message = message
+                .with(Block::Mention {
+                    label: "Requester".into(),
+                    user: after.requester.to_string(),
+                })
+                .with(Block::Context(format!(
+                    "{} is asked to rate it: `/request {reference} rate <1-5>`.",
+                    after.requester.display_name()
+                )));
         }
         if let Some(line) = runbook_line {
             message = message.with(Block::Text(line));
@@ -462,7 +557,12 @@ impl Engine {
             Ok(applied) => {
                 store::requests::update(conn, &before, &applied.request).await?;
                 store::timeline::append(conn, before.id, actor, now, &applied.events).await?;
+                self.record_fulfil_due(conn, &applied.request, now).await?;
                 self.sync_request_cards(conn, &applied.request, now).await?;
+                self.tell_requester(conn, &applied.request, before.status, &action, actor, now)
+                    .await?;
+                self.ask_rating(conn, before.status, &applied.request, now)
+                    .await?;
             }
             Err(err) => {
                 tracing::warn!(request = %before.reference(), error = %err, "request could not move on after its runbook");
@@ -471,9 +571,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Queues the request's card: posted where it was asked (the team's
-    /// channel when it has one is a later step), then edited in place on
-    /// every change.
+    /// Queues the request's card: posted in the team's channel (the item's
+    /// `channel`, else `requests.channel`; without one, where it was
+    /// asked), then edited in place on every change.
     pub(super) async fn sync_request_cards(
         &self,
         conn: &mut PgConnection,
@@ -481,7 +581,10 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut platforms = store::messages::platforms_of(conn, request.id).await?;
-        platforms.push(request.origin.platform);
+        platforms.push(view::request::card_platform(
+            request,
+            self.config.requests.item(&request.item),
+        ));
         platforms.sort();
         platforms.dedup();
         let mut queued = false;
@@ -491,6 +594,106 @@ impl Engine {
             queued = true;
         }
         Ok(queued)
+    }
+
+    /// Keeps the instant `request`'s fulfilment clock is due, which the
+    /// figures judge it against, up to date with its timeline (appended
+    /// already): set at approval, moved by holds, dropped when it ends
+    /// unfulfilled before it was due.
+    async fn record_fulfil_due(
+        &self,
+        conn: &mut PgConnection,
+        request: &ServiceRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let settings = &self.config.requests;
+        let Some((item, within)) = settings
+            .item(&request.item)
+            .and_then(|item| Some((item, item.fulfil_within?)))
+        else {
+            return Ok(());
+        };
+        match request.status {
+            RequestStatus::Cancelled | RequestStatus::Rejected => {
+                store::requests::drop_fulfil_due(conn, request.id, now).await
+            }
+            RequestStatus::Fulfilled | RequestStatus::Closed => Ok(()),
+            _ => {
+                let events = store::timeline::list(conn, request.id).await?;
+                let due = fulfil_due(
+                    request.approved_at,
+                    within,
+                    &settings.hours(item),
+                    &holds_of(&events),
+                );
+                store::requests::set_fulfil_due(conn, request.id, due).await
+            }
+        }
+    }
+
+    /// Asks the requester to rate a request that just became fulfilled,
+    /// by direct message with 1–5 buttons (the incident survey's way).
+    async fn ask_rating(
+        &self,
+        conn: &mut PgConnection,
+        before: RequestStatus,
+        after: &ServiceRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let platform = after.requester.platform();
+        if before == RequestStatus::Fulfilled
+            || after.status != RequestStatus::Fulfilled
+            || !delivers_to(platform)
+        {
+            return Ok(());
+        }
+        store::outbox::enqueue(conn, platform, OutboxKind::Survey, after.id, now).await
+    }
+
+    /// `/request REQ-n rate <1-5>`: the requester's satisfaction score,
+    /// once, after fulfilment; counted in the request figures.
+    async fn rate_request(
+        &self,
+        conn: &mut PgConnection,
+        request: &Request,
+        reference: TicketRef,
+        score: u8,
+    ) -> Result<Reply, ExecError> {
+        let found = store::requests::get(conn, reference.number)
+            .await?
+            .ok_or_else(|| no_such_request(reference))?;
+        if found.requester != request.actor {
+            return Err(Refusal::new(format!(
+                "Only the requester of {reference} ({}) can rate how it was fulfilled.",
+                found.requester.display_name()
+            ))
+            .into());
+        }
+        if !matches!(
+            found.status,
+            RequestStatus::Fulfilled | RequestStatus::Closed
+        ) {
+            return Err(Refusal::new(format!(
+                "{reference} is {}; rate it once it is fulfilled.",
+                found.status
+            ))
+            .into());
+        }
+        let now = self.clock.now();
+        let (standing, new) =
+            store::satisfaction::record_once(conn, found.id, score, &request.actor, now).await?;
+        if !new {
+            return Ok(Reply::answer(Message::text(format!(
+                "You already rated {reference} {standing}/5; that score stands. Thank you!"
+            )))
+            .about(reference));
+        }
+        let event = NewEvent::new(EventAction::Rated).change(None, format!("{score}/5"));
+        store::timeline::append(conn, found.id, &request.actor, now, &[event]).await?;
+        Ok(Reply::answer(Message::text(format!(
+            "Thank you! You rated {reference} {score}/5."
+        )))
+        .about(reference))
     }
 
     /// `/itsm requests [mine|queue|approvals]`.

@@ -7,7 +7,7 @@ use crate::domain::request::RequestAction;
 use crate::domain::{FreeText, TicketKind, TicketRef};
 
 /// The verbs of an existing request, for refusals.
-pub(super) const REQUEST_ACTIONS: &str = "approve [comment], reject <reason>, take, task <k> done, note <text>, fulfil [note], cancel <why>, hold <why>, resume, close, show";
+pub(super) const REQUEST_ACTIONS: &str = "approve [comment], reject <reason>, take, task <k> done, note <text>, fulfil [note], cancel <why>, hold <why>, resume, close, rate <1-5>, show";
 
 const ASK_USAGE: &str = "Ask with `/request <item> field:value … [details]`, e.g. `/request laptop model:13-inch reason:\"new starter\"`; `/request` lists the catalog.";
 
@@ -120,6 +120,17 @@ fn parse_action(reference: TicketRef, text: &str) -> Result<RequestCommand, Refu
             no_text("take")?;
             RequestAction::Take
         }
+        "rate" => {
+            let score = rest
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|s| (1..=5).contains(s));
+            return score.map(RequestCommand::Rate).ok_or_else(|| {
+                Refusal::new("`rate` takes a score from 1 (poor) to 5 (excellent).")
+                    .hint(args.usage("rate 5"))
+            });
+        }
         "task" => {
             let mut words = rest.split_whitespace();
             let task = match (words.next(), words.next(), words.next()) {
@@ -224,6 +235,10 @@ mod tests {
             parse("REQ-4"),
             Ok(Command::Request(reference, RequestCommand::Show))
         );
+        assert_eq!(
+            parse("REQ-4 rate 5"),
+            Ok(Command::Request(reference, RequestCommand::Rate(5)))
+        );
         for bad in [
             "REQ-4 task two done",
             "REQ-4 task 0 done",
@@ -231,6 +246,8 @@ mod tests {
             "REQ-4 dance",
             "INC-4 show",
             "REQ-4 take now",
+            "REQ-4 rate 6",
+            "REQ-4 rate",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }

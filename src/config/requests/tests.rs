@@ -48,7 +48,9 @@ fn the_spec_catalog_loads_with_its_defaults() {
     assert_eq!(laptop.team, Team::Role(Role::Engineer));
     assert_eq!(laptop.approval[1], Approver::Role(Role::Manager));
     assert!(matches!(laptop.fields[0].kind, FieldKind::Choice(_)));
-    assert_eq!(laptop.fulfil_within, Some(chrono::Duration::days(3)));
+    // Three working days of the office calendar (09:00-17:00): 24 counted hours.
+    assert_eq!(laptop.fulfil_within, Some(chrono::Duration::hours(24)));
+    assert_eq!(laptop.business_day, chrono::Duration::hours(8));
     let vm = config.requests.item("vm").unwrap();
     assert!(vm.approval.is_empty());
     assert_eq!(vm.runbook.as_deref(), Some("provision-vm"));

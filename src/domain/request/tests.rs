@@ -41,9 +41,11 @@ fn laptop() -> CatalogItem {
         approvals_needed: 1,
         team: Team::Role(Role::Engineer),
         tasks: vec!["Order".into(), "Image".into(), "Hand over".into()],
-        fulfil_within: Some(Duration::days(3)),
+        fulfil_within: Some(Duration::hours(24)),
+        business_day: Duration::hours(8),
         calendar: None,
         runbook: None,
+        channel: None,
     }
 }
 
@@ -289,6 +291,19 @@ fn fields_are_checked_with_what_would_work() {
         err.to_string().contains("/request laptop model:13-inch"),
         "{err}"
     );
+    // What was given is kept in the example; what is missing is asked
+    // for, never guessed.
+    let err = check_fields(
+        &item,
+        &pairs(&[("reason", "new starter"), ("start", "2027-01-04")]),
+        Platform::Shell,
+        &eve,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`laptop` needs model (one of 13-inch, 15-inch); for example `/request laptop model:13-inch reason:\"new starter\" start:2027-01-04`"
+    );
     let err = check_fields(&item, &pairs(&[("colour", "red")]), Platform::Shell, &eve).unwrap_err();
     assert!(err.to_string().contains("its fields are model"), "{err}");
     let err = check_fields(
@@ -399,6 +414,42 @@ fn the_fulfilment_clock_counts_business_time_and_pauses_on_hold() {
             at: friday_eleven,
             met: false
         }
+    );
+}
+
+#[test]
+fn the_due_instant_the_figures_judge_follows_the_holds() {
+    use crate::domain::calendar::{BusinessCalendar, Hours};
+    let hours = Hours::Business(BusinessCalendar::office_utc());
+    let approved = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
+    let within = Duration::hours(16);
+    let thursday_five = Utc.with_ymd_and_hms(2026, 11, 26, 17, 0, 0).unwrap();
+    assert_eq!(fulfil_due(None, within, &hours, &[]), None);
+    assert_eq!(
+        fulfil_due(Some(approved), within, &hours, &[]),
+        Some(thursday_five)
+    );
+    let held = approved + Duration::hours(1);
+    // Paused with time left: no due instant to judge against.
+    assert_eq!(
+        fulfil_due(Some(approved), within, &hours, &[(held, None)]),
+        None
+    );
+    // Two office hours on hold move it to Friday 11:00.
+    assert_eq!(
+        fulfil_due(
+            Some(approved),
+            within,
+            &hours,
+            &[(held, Some(held + Duration::hours(2)))]
+        ),
+        Some(Utc.with_ymd_and_hms(2026, 11, 27, 11, 0, 0).unwrap())
+    );
+    // Held after it was due: it stays breached at Thursday 17:00.
+    let late = Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap();
+    assert_eq!(
+        fulfil_due(Some(approved), within, &hours, &[(late, None)]),
+        Some(thursday_five)
     );
 }
 

@@ -307,6 +307,15 @@ pub struct RequestFiguresDto {
     /// time from ask to approval in seconds.
     pub approved: i64,
     pub approval_time_seconds: Option<i64>,
+    /// Fulfilment clocks judged met and missed in the span, and the
+    /// fulfilment SLA compliance in percent, met / (met + missed).
+    pub fulfil_met: i64,
+    pub fulfil_missed: i64,
+    pub fulfil_compliance: Option<f64>,
+    /// Satisfaction answers after fulfilment given in the span, and their
+    /// mean score (1–5).
+    pub csat_answers: i64,
+    pub csat_average: Option<f64>,
 }
 
 /// Change enablement in a span.
@@ -377,6 +386,11 @@ impl From<&Figures> for FiguresDto {
                 time_to_fulfil_seconds: figures.requests.time_to_fulfil.map(|d| d.num_seconds()),
                 approved: figures.requests.approved,
                 approval_time_seconds: figures.requests.approval_time.map(|d| d.num_seconds()),
+                fulfil_met: figures.requests.fulfil_met,
+                fulfil_missed: figures.requests.fulfil_missed,
+                fulfil_compliance: figures.requests.compliance(),
+                csat_answers: figures.requests.csat_answers,
+                csat_average: figures.requests.csat_average,
             },
         }
     }

@@ -183,6 +183,15 @@ struct Texts {
     csat_answers: String,
     open_total: String,
     open_breakdown: String,
+    requests: RequestTexts,
+}
+
+/// The service request figures as written on the page.
+#[derive(Serialize)]
+struct RequestTexts {
+    time_to_fulfil: String,
+    approval_time: String,
+    compliance: String,
 }
 
 #[derive(Serialize)]
@@ -270,6 +279,20 @@ pub fn render(dashboard: &Dashboard) -> Result<String, DashboardError> {
             },
             open_total: open_total.to_string(),
             open_breakdown: format!("P1 {p1} · P2 {p2} · P3 {p3} · P4 {p4}"),
+            requests: RequestTexts {
+                time_to_fulfil: mean(seconds(f.requests.time_to_fulfil_seconds)),
+                approval_time: mean(seconds(f.requests.approval_time_seconds)),
+                compliance: f.requests.fulfil_compliance.map_or_else(
+                    || "—".to_string(),
+                    |c| {
+                        format!(
+                            "{c:.0}% ({}/{})",
+                            f.requests.fulfil_met,
+                            f.requests.fulfil_met + f.requests.fulfil_missed
+                        )
+                    },
+                ),
+            },
         },
         charts: Charts {
             volume: charts::volume(&dashboard.days)?,

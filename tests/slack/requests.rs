@@ -1,0 +1,335 @@
+//! Service requests from Slack (issue 23): the card in the team's channel
+//! with Take and Done buttons, edited in place; the approver's Approve /
+//! Reject by direct message (Reject asks for the reason in a form); the
+//! requester told of each step by direct message; refusals answered to the
+//! clicker alone with nothing written; a missing field asked for.
+
+use axum::http::StatusCode;
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::harness::*;
+
+/// The team's channel (`requests.channel`), not where the requests are asked.
+const TEAM_CHANNEL: &str = "C0TEAM0001";
+/// The laptop's approver.
+const MANAGER: &str = "U0MGR0001";
+
+/// STAFF asks; MANAGER approves laptops; ENGINEER is in the team
+/// (`role:engineer`, the default team).
+async fn desk(pool: PgPool) -> Bot {
+    Bot::start_with(
+        pool,
+        "http",
+        &[
+            ("ITSM__REQUESTS__CHANNEL", format!("slack:{TEAM_CHANNEL}")),
+            (
+                "ITSM__REQUESTS__CATALOG",
+                format!(
+                    "[{{name=\"laptop\", title=\"New or replacement laptop\", \
+                     fields=[{{name=\"model\", kind=\"choice\", choices=[\"13-inch\", \"15-inch\"], required=true}}, \
+                             {{name=\"reason\", kind=\"text\"}}], \
+                     approval=[\"slack:{MANAGER}\"], tasks=[\"Order\", \"Image\"]}}]"
+                ),
+            ),
+        ],
+    )
+    .await
+}
+
+async fn status(bot: &Bot, number: i64) -> String {
+    sqlx::query_scalar("SELECT status FROM tickets WHERE kind = 'request' AND number = $1")
+        .bind(number)
+        .fetch_one(&bot.pool)
+        .await
+        .unwrap()
+}
+
+async fn requests(bot: &Bot) -> i64 {
+    bot.count("SELECT count(*) FROM tickets WHERE kind = 'request'")
+        .await
+}
+
+/// Outbox rows queued for request `number` (cards, notices, messages).
+async fn rows(bot: &Bot, number: i64) -> i64 {
+    bot.count(&format!(
+        "SELECT count(*) FROM outbox o JOIN tickets t ON t.id = o.ticket_id
+         WHERE t.kind = 'request' AND t.number = {number}"
+    ))
+    .await
+}
+
+/// A click by `user` on button `action` for `reference` on the message `ts`
+/// in `channel`; the response_url is recorded under `id`.
+#[allow(clippy::too_many_arguments)]
+async fn click(
+    bot: &Bot,
+    user: &str,
+    channel: &str,
+    ts: &str,
+    action: &str,
+    reference: &str,
+    id: &str,
+) {
+    let payload = block_action(
+        user,
+        channel,
+        ts,
+        action,
+        reference,
+        &format!("trigger-{id}"),
+        &bot.fake.response_url(id),
+    );
+    let (status, body) = bot.interact(&payload).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// The first message posted in `channel` mentioning `text`, and its ts.
+async fn posted(bot: &Bot, channel: &str, text: &str) -> (Value, String) {
+    let call = bot
+        .fake
+        .wait_for(
+            "chat.postMessage",
+            |c| c["channel"] == channel && c.to_string().contains(text),
+            WAIT,
+        )
+        .await;
+    let ts = bot
+        .fake
+        .messages()
+        .into_iter()
+        .find(|m| m["channel"] == channel && m.to_string().contains(text))
+        .and_then(|m| m["ts"].as_str().map(str::to_string))
+        .unwrap();
+    (call, ts)
+}
+
+#[sqlx::test]
+async fn a_request_is_approved_by_direct_message_and_worked_from_the_team_card(pool: PgPool) {
+    let bot = desk(pool).await;
+
+    // A missing required field is asked for, not guessed; nothing written.
+    let (code, reply) = bot
+        .slash(
+            STAFF,
+            "/request",
+            "laptop reason:\"new starter\"",
+            "t-missing",
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(reply.contains("needs model"), "{reply}");
+    assert!(
+        reply.contains("model:13-inch reason:\\\"new starter\\\"")
+            || reply.contains("model:13-inch reason:\"new starter\""),
+        "the example keeps what was given: {reply}"
+    );
+    assert_eq!(requests(&bot).await, 0);
+
+    let (code, reply) = bot
+        .slash(
+            STAFF,
+            "/request",
+            "laptop model:13-inch reason:\"new starter\"",
+            "t-ask",
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(reply.contains("REQ-1 asked"), "{reply}");
+    assert!(reply.contains("Approve / Reject"), "{reply}");
+
+    // The card goes to the team's channel, with nothing to click yet.
+    let (card, card_ts) = posted(&bot, TEAM_CHANNEL, "REQ-1").await;
+    assert!(card.to_string().contains("awaiting_approval"), "{card}");
+    assert!(button_ids(&card).is_empty(), "{card}");
+    // The approver is asked by direct message, with the buttons.
+    let (dm, dm_ts) = posted(&bot, MANAGER, "REQ-1").await;
+    assert_eq!(button_ids(&dm), ["itsm:approve", "itsm:reject"]);
+    assert!(dm.to_string().contains("13-inch"), "{dm}");
+    let before = rows(&bot, 1).await;
+
+    // The requester's own click and a stranger's are refused privately;
+    // nothing is written or queued.
+    click(&bot, STAFF, MANAGER, &dm_ts, "itsm:approve", "REQ-1", "own").await;
+    let own = bot.fake.wait_for_response("own", WAIT).await;
+    assert_eq!(own["response_type"], "ephemeral", "{own}");
+    assert!(
+        own.to_string().contains("never approves their own"),
+        "{own}"
+    );
+    click(
+        &bot,
+        ENGINEER,
+        MANAGER,
+        &dm_ts,
+        "itsm:approve",
+        "REQ-1",
+        "stranger",
+    )
+    .await;
+    let stranger = bot.fake.wait_for_response("stranger", WAIT).await;
+    assert_eq!(stranger["response_type"], "ephemeral", "{stranger}");
+    assert!(
+        stranger.to_string().contains("not an approver"),
+        "{stranger}"
+    );
+    assert_eq!(status(&bot, 1).await, "awaiting_approval");
+    assert_eq!(rows(&bot, 1).await, before, "nothing was queued");
+
+    // The manager approves from the direct message: the card is edited in
+    // place and offers Take; the requester hears it.
+    click(
+        &bot,
+        MANAGER,
+        MANAGER,
+        &dm_ts,
+        "itsm:approve",
+        "REQ-1",
+        "approve",
+    )
+    .await;
+    let approved = bot
+        .fake
+        .wait_for("chat.update", |c| button_ids(c) == ["itsm:take"], WAIT)
+        .await;
+    assert_eq!(approved["channel"], TEAM_CHANNEL);
+    assert_eq!(approved["ts"], card_ts.as_str(), "edited in place");
+    assert!(bot.fake.responses("approve").is_empty(), "the card says it");
+    let (told, _) = posted(&bot, STAFF, "approved").await;
+    assert!(told.to_string().contains("REQ-1"), "{told}");
+    assert_eq!(status(&bot, 1).await, "approved");
+
+    // Only the team takes it.
+    click(
+        &bot,
+        STAFF,
+        TEAM_CHANNEL,
+        &card_ts,
+        "itsm:take",
+        "REQ-1",
+        "staff-take",
+    )
+    .await;
+    let refused = bot.fake.wait_for_response("staff-take", WAIT).await;
+    assert_eq!(refused["response_type"], "ephemeral", "{refused}");
+    assert_eq!(status(&bot, 1).await, "approved");
+    click(
+        &bot,
+        ENGINEER,
+        TEAM_CHANNEL,
+        &card_ts,
+        "itsm:take",
+        "REQ-1",
+        "take",
+    )
+    .await;
+    let taken = bot
+        .fake
+        .wait_for("chat.update", |c| button_ids(c) == ["itsm:task_1"], WAIT)
+        .await;
+    assert_eq!(taken["ts"], card_ts.as_str());
+    assert!(taken.to_string().contains("Order"), "{taken}");
+    posted(&bot, STAFF, "took REQ-1").await;
+
+    // Done on the next task: the card moves on to the next one.
+    click(
+        &bot,
+        ENGINEER,
+        TEAM_CHANNEL,
+        &card_ts,
+        "itsm:task_1",
+        "REQ-1",
+        "task1",
+    )
+    .await;
+    let next = bot
+        .fake
+        .wait_for("chat.update", |c| button_ids(c) == ["itsm:task_2"], WAIT)
+        .await;
+    assert_eq!(next["ts"], card_ts.as_str());
+    posted(&bot, STAFF, "task 1 (Order) done").await;
+    assert_eq!(status(&bot, 1).await, "in_progress");
+    assert_eq!(
+        bot.fake
+            .calls("chat.postMessage")
+            .iter()
+            .filter(|c| c["channel"] == TEAM_CHANNEL)
+            .count(),
+        1,
+        "one card, edited; never a second one"
+    );
+}
+
+#[sqlx::test]
+async fn the_approvers_reject_button_asks_for_the_reason(pool: PgPool) {
+    let bot = desk(pool).await;
+    let (_, reply) = bot
+        .slash(STAFF, "/request", "laptop model:15-inch", "t-ask")
+        .await;
+    assert!(reply.contains("REQ-1 asked"), "{reply}");
+    let (_, dm_ts) = posted(&bot, MANAGER, "REQ-1").await;
+
+    click(
+        &bot,
+        MANAGER,
+        MANAGER,
+        &dm_ts,
+        "itsm:reject",
+        "REQ-1",
+        "reject",
+    )
+    .await;
+    let form = bot
+        .fake
+        .wait_for("views.open", |c| c["trigger_id"] == "trigger-reject", WAIT)
+        .await;
+    assert_eq!(form["view"]["callback_id"], "itsm:reject");
+    assert_eq!(form["view"]["private_metadata"], "REQ-1");
+    assert_eq!(
+        status(&bot, 1).await,
+        "awaiting_approval",
+        "opening asks only"
+    );
+
+    // The requester cannot reject through the form either.
+    let own: serde_json::Map<String, Value> = [text_value("reason", "changed my mind")]
+        .into_iter()
+        .collect();
+    let (_, body) = bot
+        .interact(&view_submission(
+            STAFF,
+            "itsm:reject",
+            "REQ-1",
+            Value::Object(own),
+        ))
+        .await;
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["response_action"], "errors", "{body}");
+    assert_eq!(status(&bot, 1).await, "awaiting_approval");
+
+    let values: serde_json::Map<String, Value> = [text_value("reason", "no budget this quarter")]
+        .into_iter()
+        .collect();
+    let (code, body) = bot
+        .interact(&view_submission(
+            MANAGER,
+            "itsm:reject",
+            "REQ-1",
+            Value::Object(values),
+        ))
+        .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert!(body.is_empty(), "a good submission closes the form: {body}");
+    assert_eq!(status(&bot, 1).await, "rejected");
+    let (told, _) = posted(&bot, STAFF, "rejected").await;
+    assert!(
+        told.to_string().contains("no budget this quarter"),
+        "{told}"
+    );
+    let card = bot
+        .fake
+        .wait_for("chat.update", |c| c.to_string().contains("no budget"), WAIT)
+        .await;
+    assert_eq!(card["channel"], TEAM_CHANNEL);
+    assert!(button_ids(&card).is_empty(), "{card}");
+}
