@@ -408,14 +408,18 @@ async fn statements(pool: PgPool, size: usize) -> (usize, usize) {
 /// Issue 12: a delivery takes the same few statements whatever its size.
 /// New alerts: lock their fingerprints and groups, read their links and
 /// their groups' incidents, read the services, open, link, point the
-/// groups, commit. Repeats: lock, read the links and groups, lock the
+/// groups, commit, and count the recent openings (too many for
+/// suggestions). Repeats: lock, read the links and groups, lock the
 /// incidents, note, commit. (Alert by alert, ten new alerts took 24 and
 /// ten repeats 54.)
 #[sqlx::test]
 async fn a_delivery_takes_a_few_statements_whatever_its_size(pool: PgPool) {
-    let (new_one, repeat_one) = statements(pool.clone(), 1).await;
+    // Five and up: a delivery opening fewer also offers their incidents
+    // suggestions, after it is recorded (one more statement when it opens
+    // more, to see that it does).
+    let (new_five, repeat_five) = statements(pool.clone(), 5).await;
     let (new_ten, repeat_ten) = statements(pool, 10).await;
-    assert_eq!((new_ten, repeat_ten), (new_one, repeat_one));
-    assert_eq!(new_ten, 8, "statements for ten new alerts");
+    assert_eq!((new_ten, repeat_ten), (new_five, repeat_five));
+    assert_eq!(new_ten, 9, "statements for ten new alerts");
     assert_eq!(repeat_ten, 6, "statements for ten repeats");
 }
