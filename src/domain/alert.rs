@@ -36,17 +36,6 @@ impl AlertSource {
     }
 }
 
-impl AlertSource {
-    /// Whether `reporter` is a monitoring system's actor (`shell:alertmanager`,
-    /// `shell:grafana`): the incidents alerts open and attach to.
-    pub fn reported(reporter: &super::UserId) -> bool {
-        reporter.platform() == super::Platform::Shell
-            && [AlertSource::Alertmanager, AlertSource::Grafana]
-                .iter()
-                .any(|source| source.as_str() == reporter.id())
-    }
-}
-
 /// Alerts a card names before pointing at `show` for the rest.
 pub const ALERTS_ON_CARD: usize = 5;
 

@@ -164,6 +164,15 @@ impl fmt::Display for SystemActor<'_> {
 }
 
 impl UserId {
+    /// The user alert-made changes from `source` are recorded under:
+    /// `shell:alertmanager`, `shell:grafana`. A user id needs a platform,
+    /// and `shell` is the bot's own local one: no chat platform owns the
+    /// name, and a `shell:` reporter is not sent a satisfaction survey,
+    /// which suits a monitoring system.
+    pub fn monitoring(source: AlertSource) -> Result<UserId, UserIdError> {
+        UserId::new(Platform::Shell, source.as_str())
+    }
+
     /// Which of the bot's own actors this id is, or `None` for a person.
     ///
     /// The one classification of actors: alert sources (`shell:alertmanager`,

@@ -176,7 +176,12 @@ pub async fn card_sources(
     // cards (every chat report) read nothing more.
     let monitored: Vec<i64> = sources
         .iter()
-        .filter(|source| crate::domain::alert::AlertSource::reported(&source.incident.reporter))
+        .filter(|source| {
+            matches!(
+                source.incident.reporter.system_actor(),
+                Some(crate::domain::user::SystemActor::Monitoring(_))
+            )
+        })
         .map(|source| source.incident.id)
         .collect();
     if !monitored.is_empty() {

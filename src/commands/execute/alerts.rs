@@ -23,7 +23,8 @@ use crate::store::{self, StoreError};
 mod batch;
 mod grouping;
 
-use batch::{Delivery, Route};
+use batch::Route;
+use grouping::Delivery;
 
 /// What the engine did with one alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -95,12 +96,9 @@ impl AlertError {
     }
 }
 
-/// The user alert-made changes are recorded under: `shell:alertmanager`,
-/// `shell:grafana`. A user id needs a platform, and `shell` is the bot's own
-/// local one: no chat platform owns the name, and a `shell:` reporter is not
-/// sent a satisfaction survey, which suits a monitoring system.
+/// The user alert-made changes are recorded under ([`UserId::monitoring`]).
 pub fn alert_actor(source: AlertSource) -> Result<UserId, crate::domain::user::UserIdError> {
-    UserId::new(Platform::Shell, source.as_str())
+    UserId::monitoring(source)
 }
 
 impl Engine {

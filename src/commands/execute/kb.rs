@@ -505,7 +505,7 @@ impl Engine {
             crate::domain::alert::AlertSource::Grafana,
         ]
         .into_iter()
-        .filter_map(|source| super::alerts::alert_actor(source).ok())
+        .filter_map(|source| crate::domain::UserId::monitoring(source).ok())
         .map(|actor| actor.to_string())
         .collect();
         let recent =

@@ -8,18 +8,18 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+use super::grouping::{self, Delivery};
 use super::{AlertAction, AlertResult};
 use crate::commands::execute::Engine;
 use crate::domain::alert::{Alert, AlertSource, AlertStatus, GroupKey};
 use crate::domain::automation::{Rule, Trigger};
-use crate::domain::incident::{Incident, IncidentAction, LifecycleRules};
+use crate::domain::incident::{Incident, IncidentAction};
 use crate::domain::timeline::NewEvent;
-use crate::domain::{FreeText, UserId};
+use crate::domain::FreeText;
 use crate::store::alert_delivery::Notes;
-use crate::store::alerts::{AlertLink, NewLink};
+use crate::store::alerts::NewLink;
 use crate::store::{self, StoreError};
 
 /// How one alert of a delivery is handled.
@@ -47,26 +47,6 @@ pub(super) enum Route {
     OneByOne,
 }
 
-/// What routing a delivery reads.
-pub(super) struct Delivery<'a> {
-    pub source: AlertSource,
-    pub actor: &'a UserId,
-    pub alerts: &'a [Alert],
-    /// Each alert's own group, at the same place.
-    pub own: &'a [GroupKey],
-    /// The delivery's alerts as stored, by fingerprint.
-    pub links: &'a HashMap<String, AlertLink>,
-    /// The incidents of those links and groups, locked, by ticket id.
-    pub incidents: &'a HashMap<i64, Incident>,
-    /// The open incidents of the delivery's groups and of live storms.
-    pub groups: &'a HashMap<GroupKey, i64>,
-    pub now: DateTime<Utc>,
-    pub lifecycle: &'a LifecycleRules,
-    /// Whether new alerts may be opened together: not when a rule reacts to
-    /// an opening, since rules run alert by alert, between the openings.
-    pub open_together: bool,
-}
-
 /// Whether `rules` leave new alerts free to be opened together: none of
 /// them reacts to an incident being opened or an alert firing.
 pub(super) fn may_open_together(rules: &[Rule]) -> bool {
@@ -77,7 +57,7 @@ pub(super) fn may_open_together(rules: &[Rule]) -> bool {
 
 /// Decides how each alert of `delivery` is handled, in its order; `into`
 /// holds the group each alert's incident is found or opened under
-/// ([`super::grouping::plan`]).
+/// ([`grouping::plan`]).
 pub(super) fn routes(delivery: &Delivery<'_>, into: &[GroupKey]) -> Vec<Route> {
     let mut times_listed: HashMap<&str, usize> = HashMap::new();
     for alert in delivery.alerts {
@@ -95,8 +75,7 @@ pub(super) fn routes(delivery: &Delivery<'_>, into: &[GroupKey]) -> Vec<Route> {
             if alert.status != AlertStatus::Firing || times_listed[fingerprint] > 1 {
                 return Route::OneByOne;
             }
-            let Some(existed) =
-                super::grouping::needs_incident(alert, delivery.links, delivery.incidents)
+            let Some(existed) = grouping::needs_incident(alert, delivery.links, delivery.incidents)
             else {
                 let Some(incident) = delivery
                     .links
@@ -439,8 +418,12 @@ mod tests {
 
     use super::*;
     use crate::domain::alert::{Fingerprint, GroupBy};
+    use crate::domain::incident::LifecycleRules;
     use crate::domain::incident::{IncidentStatus, Origin};
+    use crate::domain::UserId;
     use crate::domain::{Level, Platform, Priority};
+    use crate::store::alerts::AlertLink;
+    use chrono::{DateTime, Utc};
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 25, 9, 30, 0).unwrap()

@@ -6,9 +6,32 @@ use std::collections::HashMap;
 
 use crate::domain::alert::{Alert, AlertRules, AlertStatus, GroupKey, StormGuard};
 use crate::domain::incident::Incident;
+use chrono::{DateTime, Utc};
+
+use crate::domain::alert::AlertSource;
+use crate::domain::incident::LifecycleRules;
+use crate::domain::UserId;
 use crate::store::alerts::AlertLink;
 
-use super::batch::Delivery;
+/// What routing a delivery reads.
+pub(super) struct Delivery<'a> {
+    pub source: AlertSource,
+    pub actor: &'a UserId,
+    pub alerts: &'a [Alert],
+    /// Each alert's own group, at the same place.
+    pub own: &'a [GroupKey],
+    /// The delivery's alerts as stored, by fingerprint.
+    pub links: &'a HashMap<String, AlertLink>,
+    /// The incidents of those links and groups, locked, by ticket id.
+    pub incidents: &'a HashMap<i64, Incident>,
+    /// The open incidents of the delivery's groups and of live storms.
+    pub groups: &'a HashMap<GroupKey, i64>,
+    pub now: DateTime<Utc>,
+    pub lifecycle: &'a LifecycleRules,
+    /// Whether new alerts may be opened together: not when a rule reacts to
+    /// an opening, since rules run alert by alert, between the openings.
+    pub open_together: bool,
+}
 
 /// Whether a firing alert needs an incident other than its own: `None` when
 /// it is not firing or its own incident is open (it notes that one), else
@@ -75,9 +98,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::domain::alert::{AlertSource, Fingerprint, GroupBy};
-    use crate::domain::incident::LifecycleRules;
-    use crate::domain::{Platform, Priority, UserId};
+    use crate::domain::alert::{Fingerprint, GroupBy};
+    use crate::domain::{Platform, Priority};
 
     fn alert(fingerprint: &str, group: &str, service: &str) -> Alert {
         Alert {
