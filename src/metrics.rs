@@ -121,7 +121,7 @@ impl Metrics {
         )
         .expect("static metric definition");
         let alerts = IntCounterVec::new(
-            Opts::new("itsm_alerts_total", "Alerts received by webhook, by source and what they did (opened, noted, resolved, ignored)."),
+            Opts::new("itsm_alerts_total", "Alerts received by webhook, by source and what they did (opened, grouped, noted, resolved, ignored)."),
             &["source", "action"],
         )
         .expect("static metric definition");

@@ -190,10 +190,17 @@ pub async fn open_groups(
     }
     let keys: Vec<&str> = keys.iter().map(|key| key.as_str()).collect();
     let rows: Vec<(String, i64)> = sqlx::query_as(
+        // One primary-key lookup per key, fenced like `find_all`'s: a plan
+        // prepared while the table was small must not become a scan.
         "SELECT g.group_key, g.ticket_id
-         FROM alert_groups g JOIN tickets t ON t.id = g.ticket_id
-         WHERE g.source = $1 AND g.group_key = ANY($2::text[])
-           AND t.status NOT IN ('resolved', 'closed')",
+         FROM unnest($2::text[]) AS k(key)
+         CROSS JOIN LATERAL (
+            SELECT group_key, ticket_id FROM alert_groups
+            WHERE source = $1 AND group_key = k.key
+            OFFSET 0
+         ) g
+         JOIN tickets t ON t.id = g.ticket_id
+         WHERE t.status NOT IN ('resolved', 'closed')",
     )
     .bind(source.as_str())
     .bind(&keys)
