@@ -4,12 +4,10 @@
 
 use std::collections::HashMap;
 
-use crate::domain::alert::{Alert, AlertRules, AlertStatus, GroupKey, StormGuard};
-use crate::domain::incident::Incident;
 use chrono::{DateTime, Utc};
 
-use crate::domain::alert::AlertSource;
-use crate::domain::incident::LifecycleRules;
+use crate::domain::alert::{Alert, AlertRules, AlertSource, AlertStatus, GroupKey, StormGuard};
+use crate::domain::incident::{Incident, LifecycleRules};
 use crate::domain::UserId;
 use crate::store::alerts::AlertLink;
 
