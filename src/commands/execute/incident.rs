@@ -374,9 +374,24 @@ impl Engine {
             ))
             .into());
         }
+        self.record_rating(conn, incident.id, reference, score, &request.actor)
+            .await
+    }
+
+    /// Records `actor`'s rating of ticket `ticket_id` once (a second one
+    /// leaves the first standing) with its timeline event, and thanks them:
+    /// incidents and service requests are rated the same way.
+    pub(super) async fn record_rating(
+        &self,
+        conn: &mut PgConnection,
+        ticket_id: i64,
+        reference: TicketRef,
+        score: u8,
+        actor: &UserId,
+    ) -> Result<Reply, ExecError> {
         let now = self.clock.now();
         let (standing, new) =
-            store::satisfaction::record_once(conn, incident.id, score, &request.actor, now).await?;
+            store::satisfaction::record_once(conn, ticket_id, score, actor, now).await?;
         if !new {
             return Ok(Reply::answer(Message::text(format!(
                 "You already rated {reference} {standing}/5; that score stands. Thank you!"
@@ -384,7 +399,7 @@ impl Engine {
             .about(reference));
         }
         let event = NewEvent::new(EventAction::Rated).change(None, format!("{score}/5"));
-        store::timeline::append(conn, incident.id, &request.actor, now, &[event]).await?;
+        store::timeline::append(conn, ticket_id, actor, now, &[event]).await?;
         Ok(Reply::answer(Message::text(format!(
             "Thank you! You rated {reference} {score}/5."
         )))

@@ -679,21 +679,8 @@ impl Engine {
             ))
             .into());
         }
-        let now = self.clock.now();
-        let (standing, new) =
-            store::satisfaction::record_once(conn, found.id, score, &request.actor, now).await?;
-        if !new {
-            return Ok(Reply::answer(Message::text(format!(
-                "You already rated {reference} {standing}/5; that score stands. Thank you!"
-            )))
-            .about(reference));
-        }
-        let event = NewEvent::new(EventAction::Rated).change(None, format!("{score}/5"));
-        store::timeline::append(conn, found.id, &request.actor, now, &[event]).await?;
-        Ok(Reply::answer(Message::text(format!(
-            "Thank you! You rated {reference} {score}/5."
-        )))
-        .about(reference))
+        self.record_rating(conn, found.id, reference, score, &request.actor)
+            .await
     }
 
     /// `/itsm requests [mine|queue|approvals]`.
