@@ -409,6 +409,30 @@ pub fn storm_incident(
     (title, shorten(&description, MAX_TEXT_CHARS))
 }
 
+/// The notice a channel gets when alerts that would have posted there
+/// (`services`, by their service's channel) join incident `incident`,
+/// titled `title`, whose card is in another channel: the channel hears
+/// once where its alerts went instead of seeing nothing.
+pub fn joined_elsewhere(
+    source: AlertSource,
+    services: &[&str],
+    incident: &crate::domain::TicketRef,
+    title: &str,
+) -> String {
+    let about = match services {
+        [] => String::new(),
+        [one] => format!(" on {one}"),
+        many => format!(" on {}", many.join(", ")),
+    };
+    shorten(
+        &format!(
+            "{} alerts{about} are grouped into {incident} “{title}”, whose card is in another channel: further alerts join it there instead of posting here. `/incident {incident} show` lists them.",
+            source.product()
+        ),
+        MAX_TEXT_CHARS,
+    )
+}
+
 fn non_empty(value: Option<&String>) -> Option<&str> {
     value.map(|v| v.trim()).filter(|v| !v.is_empty())
 }

@@ -7,6 +7,8 @@ use sqlx::PgConnection;
 
 use super::StoreError;
 use crate::domain::alert::{AlertSource, AlertStatus, AlertTally, GroupKey};
+use crate::domain::channel::ChannelRef;
+use crate::domain::Platform;
 
 /// The incident an alert is tied to, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,6 +320,44 @@ pub async fn live_storms(
         .into_iter()
         .map(|(key, ticket)| (GroupKey::from_stored(key), ticket))
         .collect())
+}
+
+/// Records that each of `channels` was told its alerts joined incident
+/// `ticket_id`, and returns those not told before: the caller owes each
+/// of them one notice. Concurrent deliveries (and replicas) agree on the
+/// primary key, so a channel is told once.
+pub async fn tell_channels(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    channels: &[ChannelRef],
+    at: DateTime<Utc>,
+) -> Result<Vec<ChannelRef>, StoreError> {
+    if channels.is_empty() {
+        return Ok(Vec::new());
+    }
+    let platforms: Vec<&str> = channels.iter().map(|c| c.platform.as_str()).collect();
+    let names: Vec<&str> = channels.iter().map(|c| c.channel.as_str()).collect();
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "INSERT INTO alert_channel_notices (ticket_id, platform, channel, noticed_at)
+         SELECT $1, c.platform, c.channel, $2
+         FROM UNNEST($3::text[], $4::text[]) AS c(platform, channel)
+         ON CONFLICT DO NOTHING
+         RETURNING platform, channel",
+    )
+    .bind(ticket_id)
+    .bind(at)
+    .bind(&platforms)
+    .bind(&names)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|(platform, channel)| {
+            let platform: Platform = platform
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("unknown platform {platform}")))?;
+            Ok(ChannelRef { platform, channel })
+        })
+        .collect()
 }
 
 /// [`AlertTally`] for each of `ticket_ids` that has alerts, listing at most

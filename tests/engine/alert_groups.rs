@@ -339,3 +339,92 @@ async fn a_storm_attaches_to_one_storm_incident_with_one_card(pool: PgPool) {
     let later = deliver(&desk, &delivery("{}:{}", &alerts(300, 1, "firing", "vpn"))).await;
     assert_eq!(later, [("opened".to_string(), Some("INC-6".to_string()))]);
 }
+
+/// A service of the catalog whose pages and alert cards go to `channel`.
+fn service(name: &str, channel: &str) -> itsm_bot::config::ServiceConfig {
+    itsm_bot::config::ServiceConfig {
+        name: name.into(),
+        description: String::new(),
+        owner: None,
+        availability_target: 99.9,
+        channel: Some(channel.parse().unwrap()),
+        tier: None,
+        rotation: None,
+        public: true,
+        depends_on: Vec::new(),
+    }
+}
+
+#[sqlx::test]
+async fn alert_cards_go_to_their_services_channels_and_a_storm_of_all_tells_each_once(
+    pool: PgPool,
+) {
+    let mut config = Config::defaults().unwrap();
+    config.hooks.token = Some(Secret::new(TOKEN));
+    config.hooks.channel = "slack:C0ALERTS".parse().unwrap();
+    config.hooks.group_by = GroupBySetting::Named("fingerprint".into());
+    config.hooks.storm_threshold = 2;
+    config.services = vec![
+        service("vpn", "slack:C0VPN"),
+        service("email", "slack:C0MAIL"),
+    ];
+    let desk = Desk::with_config(pool.clone(), config).await;
+    let recorder = Recorder::new();
+    let outbox = worker(&desk, &recorder);
+
+    // Two openings, each in its service's channel; then the total is over
+    // the threshold: every further alert joins the storm of all, whose card
+    // is in hooks.channel.
+    let first = deliver(&desk, &delivery("{}:{}", &alerts(0, 1, "firing", "vpn"))).await;
+    let second = deliver(&desk, &delivery("{}:{}", &alerts(1, 1, "firing", "email"))).await;
+    assert_eq!(first[0].0, "opened");
+    assert_eq!(second[0].0, "opened");
+    let mut storm = alerts(10, 4, "firing", "vpn");
+    storm.extend(alerts(20, 4, "firing", "email"));
+    storm.extend(alerts(30, 2, "firing", "unknown-service"));
+    let joined = deliver(&desk, &delivery("{}:{}", &storm)).await;
+    assert_eq!(joined[0], ("opened".to_string(), Some("INC-3".to_string())));
+    assert!(joined[1..]
+        .iter()
+        .all(|r| *r == ("grouped".to_string(), Some("INC-3".to_string()))));
+    // A second wave tells nobody again.
+    deliver(&desk, &delivery("{}:{}", &alerts(40, 3, "firing", "email"))).await;
+
+    outbox.drain().await.unwrap();
+    let cards: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT t.number, m.channel FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id
+         ORDER BY t.number",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        cards,
+        [
+            (1, "C0VPN".to_string()),
+            (2, "C0MAIL".to_string()),
+            (3, "C0ALERTS".to_string())
+        ]
+    );
+    let notices: Vec<String> = recorder
+        .sent()
+        .into_iter()
+        .filter(|s| s.starts_with("notice "))
+        .collect();
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    for (channel, service) in [("C0VPN", "vpn"), ("C0MAIL", "email")] {
+        let notice = notices
+            .iter()
+            .find(|n| n.starts_with(&format!("notice {channel} ")))
+            .unwrap_or_else(|| panic!("no notice in {channel}: {notices:?}"));
+        assert!(
+            notice.contains(&format!("alerts on {service} are grouped into INC-3"))
+                && notice.contains("/incident INC-3 show"),
+            "{notice}"
+        );
+    }
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM alert_channel_notices").await,
+        2
+    );
+}

@@ -12,6 +12,7 @@ use sqlx::PgConnection;
 use super::{rules, Engine};
 use crate::domain::alert::{Alert, AlertSource, AlertStatus, GroupKey, StormGuard};
 use crate::domain::automation::Trigger;
+use crate::domain::channel::ChannelRef;
 use crate::domain::incident::{Incident, IncidentAction, IncidentStatus, NewIncident, Origin};
 use crate::domain::sla::{Checkpoint, ClockView};
 use crate::domain::timeline::{EventAction, NewEvent};
@@ -344,6 +345,8 @@ impl Engine {
                     .await?;
                 known.seen(fingerprint, ticket_id, AlertStatus::Firing);
                 known.groups.insert(own.clone(), ticket_id);
+                self.tell_other_channels(conn, source, &noted, &[alert])
+                    .await?;
                 self.fire_alert_rules(conn, Trigger::AlertFired, alert, &noted)
                     .await?;
                 return Ok(result(alert, &noted, AlertAction::Grouped, None));
@@ -460,7 +463,93 @@ impl Engine {
         Ok(result(alert, &incident, AlertAction::Noted, None))
     }
 
-    /// Opens the incident for a firing alert, posted to `hooks.channel`.
+    /// Where cards of incidents opened by alerts on `service` (a catalog
+    /// name) go: the service's `channel`, else `hooks.channel`.
+    fn channel_of_service(&self, service: Option<&str>) -> &ChannelRef {
+        service
+            .and_then(|name| self.config.services.iter().find(|s| s.name == name))
+            .and_then(|s| s.channel.as_ref())
+            .unwrap_or(&self.config.hooks.channel)
+    }
+
+    /// The channel `alert`'s own incident would have been posted to: its
+    /// service's (when the catalog has the service), else `hooks.channel`.
+    fn channel_of_alert(&self, alert: &Alert) -> (&ChannelRef, Option<String>) {
+        let rules = self.config.hooks.rules();
+        let service = alert
+            .service(&rules)
+            .map(str::to_ascii_lowercase)
+            .filter(|name| self.config.services.iter().any(|s| &s.name == name));
+        (self.channel_of_service(service.as_deref()), service)
+    }
+
+    /// Tells each channel the `joined` alerts would have posted to, other
+    /// than `incident`'s own, once per incident, that they joined it: a
+    /// storm of every service (or a group spanning services) keeps its card
+    /// in one channel, and the others must not go quiet without a word.
+    async fn tell_other_channels(
+        &self,
+        conn: &mut PgConnection,
+        source: AlertSource,
+        incident: &Incident,
+        joined: &[&Alert],
+    ) -> Result<(), StoreError> {
+        // Channel → the services whose alerts would have gone there.
+        let mut elsewhere: Vec<(ChannelRef, Vec<String>)> = Vec::new();
+        for alert in joined {
+            let (channel, service) = self.channel_of_alert(alert);
+            if !super::delivers_to(channel.platform)
+                || (channel.platform == incident.origin.platform
+                    && channel.channel == incident.origin.channel)
+            {
+                continue;
+            }
+            let at = match elsewhere.iter().position(|(known, _)| known == channel) {
+                Some(at) => at,
+                None => {
+                    elsewhere.push((channel.clone(), Vec::new()));
+                    elsewhere.len() - 1
+                }
+            };
+            if let Some(service) = service {
+                if !elsewhere[at].1.contains(&service) {
+                    elsewhere[at].1.push(service);
+                }
+            }
+        }
+        if elsewhere.is_empty() {
+            return Ok(());
+        }
+        let channels: Vec<ChannelRef> = elsewhere.iter().map(|(c, _)| c.clone()).collect();
+        let now = self.clock.now();
+        let untold = store::alerts::tell_channels(conn, incident.id, &channels, now).await?;
+        for (channel, services) in elsewhere {
+            if !untold.contains(&channel) {
+                continue;
+            }
+            let services: Vec<&str> = services.iter().map(String::as_str).collect();
+            let body = crate::domain::alert::joined_elsewhere(
+                source,
+                &services,
+                &incident.reference(),
+                &incident.title,
+            );
+            store::outbox::enqueue_notice(
+                conn,
+                channel.platform,
+                &channel.channel,
+                None,
+                &body,
+                Some(incident.id),
+                now,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Opens the incident for a firing alert, posted to its service's
+    /// channel or `hooks.channel`.
     /// Returns it and, when the alert named a service the catalog does not
     /// have, a note saying so (also on the timeline).
     async fn open_for_alert(
@@ -533,6 +622,7 @@ impl Engine {
             ),
             None => (alert.title(), alert.description(source)),
         };
+        let channel = self.channel_of_service(service.as_deref());
         let new = NewIncident {
             title,
             description,
@@ -542,8 +632,8 @@ impl Engine {
             service,
             reporter: actor.clone(),
             origin: Origin {
-                platform: hooks.channel.platform,
-                channel: hooks.channel.channel.clone(),
+                platform: channel.platform,
+                channel: channel.channel.clone(),
                 thread: None,
                 message: None,
             },

@@ -367,6 +367,9 @@ impl Engine {
         let mut links = Vec::new();
         let mut groups = Vec::new();
         for (incident, joined) in &targets {
+            let alerts: Vec<&Alert> = joined.iter().map(|i| &delivery.alerts[*i]).collect();
+            self.tell_other_channels(conn, delivery.source, incident, &alerts)
+                .await?;
             let note = super::joined_note(
                 delivery.source,
                 joined.iter().map(|index| names[*index].as_str()),
