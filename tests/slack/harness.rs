@@ -140,6 +140,23 @@ impl Bot {
                 .header("x-slack-request-timestamp", timestamp.to_string())
                 .header("x-slack-signature", signature);
         }
+        self.send(request, body).await
+    }
+
+    /// POSTs an Alertmanager delivery to `/hooks/alertmanager` with the
+    /// hooks bearer `token`.
+    pub async fn alertmanager(&self, token: &str, body: &str) -> (StatusCode, String) {
+        let request = Request::post("/hooks/alertmanager")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"));
+        self.send(request, body).await
+    }
+
+    async fn send(
+        &self,
+        request: axum::http::request::Builder,
+        body: &str,
+    ) -> (StatusCode, String) {
         let response = self
             .router
             .clone()

@@ -15,4 +15,5 @@ mod requests;
 mod shutdown;
 mod slow;
 mod socket_mode;
+mod storm;
 mod triage;
