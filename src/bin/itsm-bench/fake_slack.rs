@@ -5,12 +5,15 @@
 //! including Slack's documented rate limits ([`LIMITS`]): a call over them
 //! answers 429 with `Retry-After`, and is counted
 //! ([`FakeSlack::rate_limited`]) so a run can report the 429s it caused.
+//! Started with [`FakeSlack::start_journaled`], it also keeps what each
+//! channel was shown: every accepted post with when it arrived, and each
+//! message as last posted or updated.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -47,11 +50,40 @@ struct Shared {
     rate_limited: AtomicU64,
     /// Per method: whether it counts per channel, and its limiter.
     limiters: HashMap<&'static str, (bool, DefaultKeyedRateLimiter<String>)>,
+    /// What the channels were shown, when journaling.
+    journal: Option<Mutex<Journal>>,
+}
+
+/// What a journaling fake saw accepted.
+#[derive(Debug, Default, Clone)]
+pub struct Journal {
+    /// Every accepted `chat.postMessage`: when, to which channel, its body.
+    pub posts: Vec<Post>,
+    /// Each message by (channel, ts): the body of its latest post or update.
+    pub messages: HashMap<(String, String), String>,
+}
+
+/// One accepted `chat.postMessage`.
+#[derive(Debug, Clone)]
+pub struct Post {
+    pub at: Instant,
+    pub channel: String,
+    pub body: String,
 }
 
 impl FakeSlack {
     /// Starts it on a free port.
     pub async fn start() -> anyhow::Result<FakeSlack> {
+        FakeSlack::start_with(false).await
+    }
+
+    /// Starts it on a free port, keeping a [`Journal`] of what the
+    /// channels were shown.
+    pub async fn start_journaled() -> anyhow::Result<FakeSlack> {
+        FakeSlack::start_with(true).await
+    }
+
+    async fn start_with(journaled: bool) -> anyhow::Result<FakeSlack> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let mut limiters = HashMap::new();
@@ -65,6 +97,7 @@ impl FakeSlack {
             calls: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
             limiters,
+            journal: journaled.then(|| Mutex::new(Journal::default())),
         });
         let app = Router::new()
             .route("/api/{method}", any(api_call))
@@ -93,6 +126,15 @@ impl FakeSlack {
     pub fn rate_limited(&self) -> u64 {
         self.state.rate_limited.load(Ordering::Relaxed)
     }
+
+    /// What the channels were shown so far (empty unless journaled).
+    pub fn journal(&self) -> Journal {
+        self.state
+            .journal
+            .as_ref()
+            .and_then(|journal| journal.lock().ok().map(|j| j.clone()))
+            .unwrap_or_default()
+    }
 }
 
 impl Drop for FakeSlack {
@@ -101,13 +143,13 @@ impl Drop for FakeSlack {
     }
 }
 
-/// The `channel` parameter of a JSON or form body.
-fn channel_of(body: &[u8]) -> String {
+/// The `name` parameter of a JSON or form body.
+fn param_of(body: &[u8], name: &str) -> String {
     if let Ok(value) = serde_json::from_slice::<Value>(body) {
-        return value["channel"].as_str().unwrap_or_default().to_string();
+        return value[name].as_str().unwrap_or_default().to_string();
     }
     url::form_urlencoded::parse(body)
-        .find(|(key, _)| key == "channel")
+        .find(|(key, _)| key == name)
         .map(|(_, value)| value.into_owned())
         .unwrap_or_default()
 }
@@ -118,7 +160,7 @@ async fn api_call(
     body: Bytes,
 ) -> Response {
     let n = state.calls.fetch_add(1, Ordering::Relaxed) + 1;
-    let channel = channel_of(&body);
+    let channel = param_of(&body, "channel");
     if let Some((per_channel, limiter)) = state.limiters.get(method.as_str()) {
         let key = if *per_channel {
             channel.clone()
@@ -143,6 +185,28 @@ async fn api_call(
         channel
     };
     let ts = format!("1764000000.{n:06}");
+    if let Some(journal) = &state.journal {
+        if let Ok(mut journal) = journal.lock() {
+            let shown = String::from_utf8_lossy(&body).into_owned();
+            match method.as_str() {
+                "chat.postMessage" => {
+                    journal.posts.push(Post {
+                        at: Instant::now(),
+                        channel: channel.clone(),
+                        body: shown.clone(),
+                    });
+                    journal
+                        .messages
+                        .insert((channel.clone(), ts.clone()), shown);
+                }
+                "chat.update" => {
+                    let updated = param_of(&body, "ts");
+                    journal.messages.insert((channel.clone(), updated), shown);
+                }
+                _ => {}
+            }
+        }
+    }
     Json(match method.as_str() {
         "auth.test" => json!({
             "ok": true, "url": "https://bench.slack.invalid/", "team": "Bench",

@@ -24,6 +24,7 @@ mod process;
 mod report;
 mod scheduler;
 mod sign;
+mod storm;
 mod triage;
 
 use std::path::Path;
@@ -72,6 +73,9 @@ enum Section {
     /// Triage: service suggestion accuracy, duplicate detection and the
     /// time suggestions add to a report, over a labelled history.
     Triage,
+    /// An alert storm under Slack's rate limits: 5,000 alerts in 10 s over
+    /// 20 services and 3 channels (starts its own bot).
+    Storm,
 }
 
 impl Section {
@@ -88,6 +92,7 @@ struct Plan {
     says: usize,
     settle: Duration,
     triage: triage::Size,
+    storm: storm::Size,
 }
 
 impl Plan {
@@ -112,6 +117,10 @@ impl Plan {
                     timed: 200,
                     knn_timed: 20,
                 },
+                storm: storm::Size {
+                    alerts: 500,
+                    over: Duration::from_secs(2),
+                },
             }
         } else {
             Plan {
@@ -132,6 +141,10 @@ impl Plan {
                     live: 96,
                     timed: 1_000,
                     knn_timed: 20,
+                },
+                storm: storm::Size {
+                    alerts: 5_000,
+                    over: Duration::from_secs(10),
                 },
             }
         }
@@ -159,6 +172,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         format!("itsm_bench_{id}"),
         format!("itsm_bench_sched_{id}"),
         format!("itsm_bench_triage_{id}"),
+        format!("itsm_bench_storm_{id}"),
     ];
     let work = std::env::temp_dir().join(format!("itsm-bench-{id}"));
     std::fs::create_dir_all(&work)?;
@@ -229,7 +243,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn measure(
     cli: &Cli,
     plan: &Plan,
-    [url, scheduler_url, triage_url]: &[String; 3],
+    [url, scheduler_url, triage_url, storm_url]: &[String; 4],
     work: &Path,
 ) -> anyhow::Result<Vec<Row>> {
     let section = cli.command;
@@ -242,6 +256,9 @@ async fn measure(
     }
     if section.includes(Section::Scheduler) {
         rows.extend(scheduler::run(scheduler_url, plan.history).await?);
+    }
+    if section.includes(Section::Storm) {
+        rows.extend(storm::run(storm_url, work, plan.storm).await?);
     }
     if section.includes(Section::Triage) {
         rows.extend(triage::run(triage_url, plan.triage).await?);
@@ -402,7 +419,7 @@ storm_threshold = 0
 "#;
 
 /// A port nobody listens on right now.
-fn free_port() -> anyhow::Result<u16> {
+pub fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }
