@@ -216,6 +216,23 @@ impl Bot {
             .await
     }
 
+    /// Waits until the outbox holds nothing left to send, failing after
+    /// `limit` (a bound for a broken bot, not a timing test).
+    pub async fn wait_outbox_drained(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self
+            .count("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
+            .await
+            > 0
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the outbox did not drain within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
     }

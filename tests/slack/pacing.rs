@@ -34,15 +34,7 @@ async fn a_burst_of_cards_becomes_a_summary_without_a_429(pool: PgPool) {
     );
 
     // Bounded wait for the outbox to drain (generous: this is no timing test).
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while bot
-        .count("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
-        .await
-        > 0
-    {
-        assert!(Instant::now() < deadline, "the outbox did not drain");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    bot.wait_outbox_drained(Duration::from_secs(90)).await;
 
     assert_eq!(bot.fake.rate_limited(), 0, "the bot earned 429s");
     let posts: Vec<Value> = bot

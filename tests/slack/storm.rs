@@ -101,15 +101,7 @@ async fn a_five_hundred_alert_storm_is_a_storm_post_without_a_429(pool: PgPool) 
     );
 
     // The outbox drains; every card ends up counting its alerts.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while bot
-        .count("SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
-        .await
-        > 0
-    {
-        assert!(Instant::now() < deadline, "the outbox did not drain");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    bot.wait_outbox_drained(Duration::from_secs(90)).await;
     let cards: Vec<(i64, String, i64)> = sqlx::query_as(
         "SELECT t.number, m.message_id,
                 (SELECT count(*) FROM alerts a WHERE a.ticket_id = t.id AND a.status = 'firing')
