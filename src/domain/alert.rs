@@ -433,6 +433,18 @@ pub fn joined_elsewhere(
     )
 }
 
+/// The priority an alert-grouping incident at `current` is raised to when
+/// alerts of `joining` priorities join it: the most urgent of them, when
+/// that is more urgent than the incident. A storm that began with a warning
+/// becomes P1 when a critical alert joins it; joining alerts never lower a
+/// priority that people or earlier alerts set.
+pub fn raised_priority(
+    current: Priority,
+    joining: impl IntoIterator<Item = Priority>,
+) -> Option<Priority> {
+    joining.into_iter().min().filter(|most| *most < current)
+}
+
 fn non_empty(value: Option<&String>) -> Option<&str> {
     value.map(|v| v.trim()).filter(|v| !v.is_empty())
 }
@@ -610,6 +622,15 @@ mod tests {
         for _ in 0..100 {
             assert_eq!(off.place(vpn), None);
         }
+    }
+
+    #[test]
+    fn joining_alerts_only_raise_the_priority() {
+        use Priority::{P1, P2, P3, P4};
+        assert_eq!(raised_priority(P3, [P4, P1, P2]), Some(P1));
+        assert_eq!(raised_priority(P2, [P2, P3]), None);
+        assert_eq!(raised_priority(P1, [P4]), None);
+        assert_eq!(raised_priority(P4, []), None);
     }
 
     #[test]

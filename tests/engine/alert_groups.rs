@@ -428,3 +428,46 @@ async fn alert_cards_go_to_their_services_channels_and_a_storm_of_all_tells_each
         2
     );
 }
+
+#[sqlx::test]
+async fn a_critical_alert_joining_a_group_of_warnings_raises_its_incident(pool: PgPool) {
+    let desk = desk(pool.clone(), by_group(), 0).await;
+    let group = "{}:{alertname=\"SwitchPortDown\"}";
+    let warnings = delivery(group, &alerts(0, 2, "firing", "vpn")).replace("critical", "warning");
+    let opened = deliver(&desk, &warnings).await;
+    assert_eq!(opened[0], ("opened".to_string(), Some("INC-1".to_string())));
+    let priority = || async {
+        scalar(
+            &pool,
+            "SELECT priority::bigint FROM tickets WHERE kind = 'incident' AND number = 1",
+        )
+        .await
+    };
+    let warned = priority().await;
+    assert!(warned > 1, "a warning opens below P1 (P{warned})");
+
+    // Another warning changes nothing; a critical one raises it to P1.
+    let more = delivery(group, &alerts(2, 1, "firing", "vpn")).replace("critical", "warning");
+    deliver(&desk, &more).await;
+    assert_eq!(priority().await, warned);
+    let critical = deliver(&desk, &delivery(group, &alerts(3, 1, "firing", "vpn"))).await;
+    assert_eq!(
+        critical[0],
+        ("grouped".to_string(), Some("INC-1".to_string()))
+    );
+    assert_eq!(priority().await, 1);
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT count(*) FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id
+             WHERE t.number = 1 AND e.action = 'priority_changed'",
+        )
+        .await,
+        1
+    );
+
+    // A warning joining later never lowers it.
+    let late = delivery(group, &alerts(4, 1, "firing", "vpn")).replace("critical", "warning");
+    deliver(&desk, &late).await;
+    assert_eq!(priority().await, 1);
+}

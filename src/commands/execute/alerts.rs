@@ -340,6 +340,7 @@ impl Engine {
                 let noted = self
                     .alert_acts(conn, actor, alert, &incident, note_action(alert, &note)?)
                     .await?;
+                let noted = self.raise_for_joined(conn, actor, &[alert], noted).await?;
                 store::alerts::link_all(conn, source, &[new_link(ticket_id)], now).await?;
                 store::alerts::set_groups(conn, source, &group_links(own, own, ticket_id), now)
                     .await?;
@@ -546,6 +547,42 @@ impl Engine {
             .await?;
         }
         Ok(())
+    }
+
+    /// Raises `incident` to the most urgent priority of the `joined`
+    /// alerts when that is more urgent than its own (as the monitoring
+    /// system, with the rules on a priority change run); returns it as it
+    /// now stands.
+    async fn raise_for_joined(
+        &self,
+        conn: &mut PgConnection,
+        actor: &UserId,
+        joined: &[&Alert],
+        incident: Incident,
+    ) -> Result<Incident, AlertError> {
+        let rules = self.config.hooks.rules();
+        let Some(raised) = crate::domain::alert::raised_priority(
+            incident.priority,
+            joined.iter().map(|alert| alert.priority(&rules).0),
+        ) else {
+            return Ok(incident);
+        };
+        let Some(first) = joined.first() else {
+            return Ok(incident);
+        };
+        let after = self
+            .alert_acts(
+                conn,
+                actor,
+                first,
+                &incident,
+                IncidentAction::SetPriority(raised),
+            )
+            .await?;
+        for facts in super::incident::incident_change_facts(&incident, &after, self.clock.now()) {
+            self.fire_rules(conn, &facts).await?;
+        }
+        Ok(after)
     }
 
     /// Opens the incident for a firing alert, posted to its service's

@@ -385,6 +385,9 @@ impl Engine {
                     super::note_action(first, &note)?,
                 )
                 .await?;
+            let noted = self
+                .raise_for_joined(conn, delivery.actor, &alerts, noted)
+                .await?;
             for index in joined {
                 let alert = &delivery.alerts[*index];
                 let existed = matches!(
