@@ -1,6 +1,6 @@
 //! The SLA sweep and the daily digest over a million tickets.
 //!
-//! Seeds 1,000,000 incidents (50,000 open, each with its SLA checkpoints)
+//! Seeds 1,000,000 incidents (50,000 open, each with its SLA clock rows)
 //! in its own database `itsm_bench_sla`, then times:
 //! - a sweep with nothing due (the every-minute steady state),
 //! - a sweep with 5,000 threshold crossings due at once (a burst),
@@ -8,7 +8,7 @@
 //!
 //! and, as baselines in the same run, raw SQL doing the least the database
 //! must do for the same result: one set-based statement that claims the
-//! same number of due checkpoints and writes their ledger rows, and one
+//! same number of due clock rows and writes their ledger rows, and one
 //! sequential pass over the incidents table.
 //!
 //! `cargo bench --bench sla` (DATABASE_URL names the server).
@@ -78,18 +78,19 @@ fn main() -> anyhow::Result<()> {
             posted.len(),
         );
 
-        // Baseline: the same number of due checkpoints claimed and written
+        // Baseline: the same number of due clock rows claimed and written
         // to the ledger in one set-based statement.
         reset_burst(&pool, now).await?;
         let started = Instant::now();
         let rows = sqlx::query(
             "WITH due AS (
-                DELETE FROM sla_checkpoints WHERE (ticket_id, clock, threshold) IN (
-                    SELECT ticket_id, clock, threshold FROM sla_checkpoints
-                    WHERE due_at <= $1 FOR UPDATE SKIP LOCKED)
-                RETURNING ticket_id, clock, threshold, due_at)
+                SELECT ticket_id, clock, next_threshold, next_due_at FROM sla_outcomes
+                 WHERE next_due_at <= $1 FOR UPDATE SKIP LOCKED
+             ), advanced AS (
+                UPDATE sla_outcomes o SET next_threshold = NULL, next_due_at = NULL
+                  FROM due WHERE o.ticket_id = due.ticket_id AND o.clock = due.clock)
              INSERT INTO sla_notifications (ticket_id, clock, threshold, due_at, posted_at)
-             SELECT ticket_id, clock, threshold, due_at, $1 FROM due ON CONFLICT DO NOTHING",
+             SELECT ticket_id, clock, next_threshold, next_due_at, $1 FROM due ON CONFLICT DO NOTHING",
         )
         .bind(now + Duration::seconds(1))
         .execute(&pool)
@@ -136,7 +137,7 @@ fn report(name: &str, started: Instant, items: usize) {
 }
 
 /// A million incidents over the last 90 days, most resolved; the newest
-/// 50,000 open with their checkpoints, 5,000 of which are due at `now`.
+/// 50,000 open with their clock rows, 5,000 of which are due at `now`.
 async fn seed(pool: &PgPool, now: chrono::DateTime<Utc>) -> anyhow::Result<()> {
     let open_from = TICKETS - OPEN + 1;
     sqlx::query(
@@ -168,23 +169,19 @@ async fn seed(pool: &PgPool, now: chrono::DateTime<Utc>) -> anyhow::Result<()> {
     )
     .execute(pool)
     .await?;
+    // Open incidents: a row per clock standing for its breach, all in the
+    // future except the response clocks of the BURST oldest, which are
+    // past their targets by the policy too (so the sweep posts one
+    // crossing per row).
     sqlx::query(
-        "INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds)
-         SELECT t.id, c.clock, 3600, t.created_at + interval '1 hour', i.resolved_at, i.resolved_at IS NOT NULL, 600
+        "INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds,
+                                   next_threshold, next_due_at)
+         SELECT t.id, c.clock, 3600, t.created_at + interval '1 hour', i.resolved_at, i.resolved_at IS NOT NULL, 600,
+                CASE WHEN t.status = 'new' THEN 100 END,
+                CASE WHEN t.status <> 'new' THEN NULL
+                     WHEN t.number < $2 + $3 AND c.clock = 'respond' THEN $1 - interval '1 minute'
+                     ELSE $1 + make_interval(mins => 100 + (t.number % 600)::int) END
          FROM tickets t JOIN incidents i ON i.ticket_id = t.id, (VALUES ('respond'), ('resolve')) AS c(clock)",
-    )
-    .execute(pool)
-    .await?;
-    // Open incidents: six checkpoints each, all in the future except the
-    // 75% response warning of BURST of them.
-    sqlx::query(
-        "INSERT INTO sla_checkpoints (ticket_id, clock, threshold, due_at)
-         SELECT t.id, c.clock, th.threshold,
-                CASE WHEN t.number < $2 + $3 AND c.clock = 'respond' AND th.threshold = 75
-                     THEN $1 - interval '1 minute'
-                     ELSE $1 + make_interval(mins => th.threshold + (t.number % 600)::int) END
-         FROM tickets t, (VALUES ('respond'), ('resolve')) AS c(clock), (VALUES (75), (90), (100)) AS th(threshold)
-         WHERE t.status = 'new'",
     )
     .bind(now)
     .bind(open_from)
@@ -195,11 +192,12 @@ async fn seed(pool: &PgPool, now: chrono::DateTime<Utc>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Makes the same number of checkpoints due again for the baseline.
+/// Makes the same number of clock rows due again for the baseline.
 async fn reset_burst(pool: &PgPool, now: chrono::DateTime<Utc>) -> anyhow::Result<()> {
     sqlx::query(
-        "INSERT INTO sla_checkpoints (ticket_id, clock, threshold, due_at)
-         SELECT t.id, 'resolve', 50, $1 FROM tickets t WHERE t.status = 'new' ORDER BY t.id LIMIT $2",
+        "UPDATE sla_outcomes SET next_threshold = 50, next_due_at = $1
+          WHERE clock = 'resolve' AND ticket_id IN (
+                SELECT t.id FROM tickets t WHERE t.status = 'new' ORDER BY t.id LIMIT $2)",
     )
     .bind(now)
     .bind(BURST)

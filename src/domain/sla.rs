@@ -299,6 +299,55 @@ impl SlaPolicy {
         }
         out
     }
+
+    /// What each running clock's row stands for when nothing has been
+    /// posted yet (a new incident): the first of its checkpoints.
+    pub fn next_checkpoints(&self, incident: &Incident, pauses: &[Pause]) -> Vec<Checkpoint> {
+        let mut out: Vec<Checkpoint> = Vec::new();
+        for checkpoint in self.checkpoints(incident, pauses) {
+            if !out.iter().any(|c| c.clock == checkpoint.clock) {
+                out.push(checkpoint);
+            }
+        }
+        out
+    }
+
+    /// What a sweep at `at` does with `clock`'s row, which stands for
+    /// `claimed` (due by `at`): the crossings it posts now, in order —
+    /// `claimed`, then each later threshold already due, as after a sweep
+    /// that ran late — and what the row stands for afterwards (`None`:
+    /// nothing more to post for this clock).
+    pub fn advance(
+        &self,
+        incident: &Incident,
+        pauses: &[Pause],
+        claimed: Checkpoint,
+        at: DateTime<Utc>,
+    ) -> (Vec<Checkpoint>, Option<Checkpoint>) {
+        let mut due = vec![claimed];
+        let mut next = None;
+        let later = self
+            .checkpoints(incident, pauses)
+            .into_iter()
+            .filter(|c| c.clock == claimed.clock && c.threshold > claimed.threshold);
+        for checkpoint in later {
+            if !checkpoint.is_due(at) {
+                next = Some(checkpoint);
+                break;
+            }
+            due.push(checkpoint);
+        }
+        (due, next)
+    }
+}
+
+impl Checkpoint {
+    /// Whether a sweep at `at` posts it: a warning from its instant on, a
+    /// breach only once `at` is past it (a clock that stops at its due
+    /// instant is met, so the breach waits for the next sweep).
+    pub fn is_due(&self, at: DateTime<Utc>) -> bool {
+        self.due_at <= at && (self.threshold < 100 || self.due_at < at)
+    }
 }
 
 /// `at` as the clocks read it: the start of its second.

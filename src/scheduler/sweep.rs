@@ -1,6 +1,8 @@
 //! The sweep: posts every SLA warning and breach that has come due, every
 //! change reminder, on-call escalation and error-budget warning, once.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use crate::commands::execute::rules;
@@ -11,11 +13,11 @@ use crate::domain::automation::Trigger;
 use crate::domain::channel::ChannelRef;
 use crate::domain::duration::format_duration;
 use crate::domain::incident::Incident;
-use crate::domain::sla::{ClockState, SlaClock};
+use crate::domain::sla::{ClockState, Pause, SlaClock};
 use crate::store::sla::DueCheckpoint;
 use crate::store::{self, StoreError};
 
-/// Checkpoints claimed per transaction.
+/// Clock rows claimed per transaction.
 const BATCH: i64 = 500;
 
 /// Posts every threshold crossing due at `at` that was not posted before,
@@ -24,23 +26,53 @@ pub async fn sweep(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, St
     let mut posted = Vec::new();
     loop {
         let mut tx = engine.store().begin().await?;
-        let due = store::sla::claim_due(&mut tx, at, BATCH).await?;
-        if due.is_empty() {
+        let claimed = store::sla::claim_due(&mut tx, at, BATCH).await?;
+        if claimed.is_empty() {
             break;
         }
+        // Each claimed row's crossings due now (its own, and any later one
+        // a late sweep also missed), and where the row goes next.
+        let mut due = Vec::new();
+        let mut moves = Vec::new();
+        let mut incidents = HashMap::new();
+        for row in &claimed {
+            let Some(incident) = store::incidents::get_by_id(&mut tx, row.ticket_id).await? else {
+                moves.push((row.ticket_id, row.clock, None));
+                continue;
+            };
+            let pauses = store::sla::pauses(&mut tx, incident.id).await?;
+            let (now_due, next) =
+                engine
+                    .sla_policy()
+                    .advance(&incident, &pauses, row.checkpoint(), at);
+            due.extend(
+                now_due
+                    .into_iter()
+                    .map(|c| DueCheckpoint::of(row.ticket_id, c)),
+            );
+            moves.push((row.ticket_id, row.clock, next));
+            incidents.insert(incident.id, (incident, pauses));
+        }
+        // Announced in the order they fell due.
+        due.sort_by(|a, b| {
+            (a.due_at, a.ticket_id, a.clock.as_str(), a.threshold).cmp(&(
+                b.due_at,
+                b.ticket_id,
+                b.clock.as_str(),
+                b.threshold,
+            ))
+        });
         for checkpoint in &due {
-            let Some(incident) = store::incidents::get_by_id(&mut tx, checkpoint.ticket_id).await?
-            else {
+            let Some((incident, pauses)) = incidents.get(&checkpoint.ticket_id) else {
                 continue;
             };
             // Warnings are for running clocks of open incidents; a breach is
             // announced whenever the clock is breached, even when it stopped
             // (late) before this sweep saw it: every breach a report counts
             // was announced.
-            let pauses = store::sla::pauses(&mut tx, incident.id).await?;
             let state = engine
                 .sla_policy()
-                .clocks(&incident, &pauses, at)
+                .clocks(incident, pauses, at)
                 .into_iter()
                 .find(|view| view.clock == checkpoint.clock)
                 .map(|view| view.state);
@@ -74,13 +106,13 @@ pub async fn sweep(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, St
                 )
                 .await?;
             }
-            posted.extend(announce(engine, &mut tx, &incident, checkpoint, at).await?);
+            posted.extend(announce(engine, &mut tx, incident, pauses, checkpoint, at).await?);
             let trigger = if checkpoint.threshold >= 100 {
                 Trigger::SlaBreach
             } else {
                 Trigger::SlaWarning
             };
-            let mut facts = rules::incident_facts(trigger, &incident, None, at);
+            let mut facts = rules::incident_facts(trigger, incident, None, at);
             facts.detail = Some(format!(
                 "{} {}%",
                 checkpoint.clock.as_str(),
@@ -88,6 +120,7 @@ pub async fn sweep(engine: &Engine, at: DateTime<Utc>) -> Result<Vec<Posted>, St
             ));
             posted.extend(engine.fire_rules(&mut tx, &facts).await?.posted);
         }
+        store::sla::advance(&mut tx, &moves).await?;
         tx.commit().await?;
     }
     if !posted.is_empty() {
@@ -108,13 +141,13 @@ async fn announce(
     engine: &Engine,
     conn: &mut sqlx::PgConnection,
     incident: &Incident,
+    pauses: &[Pause],
     checkpoint: &DueCheckpoint,
     at: DateTime<Utc>,
 ) -> Result<Vec<Posted>, StoreError> {
     let policy = engine.sla_policy();
-    let pauses = store::sla::pauses(conn, incident.id).await?;
     let view = policy
-        .clocks(incident, &pauses, at)
+        .clocks(incident, pauses, at)
         .into_iter()
         .find(|view| view.clock == checkpoint.clock);
     let target = view

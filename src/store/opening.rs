@@ -1,5 +1,5 @@
 //! Opening an incident in one statement: its ticket and incident rows, its
-//! first timeline events, its SLA checkpoints and outcomes, the outbox rows
+//! first timeline events, its SLA clock rows (outcome and next checkpoint), the outbox rows
 //! for its cards, the claim on the chat delivery that asked for it, and the
 //! known errors its title matches.
 //!
@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use super::problems::known_errors_matching;
-use super::sla::{CheckpointColumns, OutcomeColumns};
+use super::sla::OutcomeColumns;
 use super::timeline::EventColumns;
 use super::StoreError;
 use crate::domain::incident::NewIncident;
@@ -32,7 +32,12 @@ pub struct Opening<'a> {
     /// Who the first events are recorded under.
     pub actor: &'a UserId,
     pub events: &'a [NewEvent],
+    /// What each running clock's row stands for: its first checkpoint
+    /// ([`SlaPolicy::next_checkpoints`]).
+    ///
+    /// [`SlaPolicy::next_checkpoints`]: crate::domain::sla::SlaPolicy::next_checkpoints
     pub checkpoints: &'a [Checkpoint],
+    /// Each clock's standing, one row per clock with its checkpoint.
     pub outcomes: &'a [ClockView],
     /// Platforms to queue a card for.
     pub cards: &'a [Platform],
@@ -75,7 +80,7 @@ static OPEN_SQL: LazyLock<String> = LazyLock::new(|| {
             SELECT nextval('tickets_id_seq') AS id
          ), claim AS (
             INSERT INTO processed_inbound (platform, event_id, processed_at, ticket_id)
-            SELECT $28, $29, $10, id FROM new_ticket WHERE $29::text IS NOT NULL
+            SELECT $27, $28, $10, id FROM new_ticket WHERE $28::text IS NOT NULL
             ON CONFLICT DO NOTHING
             RETURNING ticket_id
          ), ticket AS (
@@ -85,7 +90,7 @@ static OPEN_SQL: LazyLock<String> = LazyLock::new(|| {
             SELECT id, 'incident', nextval('incident_number_seq'), $1, $2, 'new', $3, $4,
                    $5, $6, $7, $8, $9, $10, $10
             FROM new_ticket
-            WHERE $29::text IS NULL OR EXISTS (SELECT 1 FROM claim)
+            WHERE $28::text IS NULL OR EXISTS (SELECT 1 FROM claim)
             RETURNING id, number
          ), details AS (
             INSERT INTO incidents (ticket_id, impact, urgency) SELECT id, $11, $12 FROM ticket
@@ -95,23 +100,20 @@ static OPEN_SQL: LazyLock<String> = LazyLock::new(|| {
             FROM ticket, UNNEST($14::text[], $15::text[], $16::text[], $17::text[])
                  WITH ORDINALITY AS e(action, from_value, to_value, body, n)
             ORDER BY e.n
-         ), checkpoints AS (
-            INSERT INTO sla_checkpoints (ticket_id, clock, threshold, due_at)
-            SELECT ticket.id, c.clock, c.threshold, c.due_at
-            FROM ticket, UNNEST($18::text[], $19::smallint[], $20::timestamptz[]) AS c(clock, threshold, due_at)
-         ), outcomes AS (
-            INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds)
+         ), clocks AS (
+            INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds,
+                                      next_threshold, next_due_at)
             SELECT ticket.id, o.*
-            FROM ticket, UNNEST($21::text[], $22::bigint[], $23::timestamptz[], $24::timestamptz[],
-                                $25::bool[], $26::bigint[]) AS o
+            FROM ticket, UNNEST($18::text[], $19::bigint[], $20::timestamptz[], $21::timestamptz[],
+                                $22::bool[], $23::bigint[], $24::smallint[], $25::timestamptz[]) AS o
          ), cards AS (
             INSERT INTO outbox (platform, kind, ticket_id, created_at, not_before)
-            SELECT p, 'ticket_message', ticket.id, $10, $10 FROM ticket, UNNEST($27::text[]) AS p
+            SELECT p, 'ticket_message', ticket.id, $10, $10 FROM ticket, UNNEST($26::text[]) AS p
          )
          SELECT ticket.id, ticket.number, k.number, k.title, k.workaround
          FROM ticket LEFT JOIN LATERAL ({}) k ON true
          ORDER BY k.rank",
-        known_errors_matching("$30", "$31", "$32")
+        known_errors_matching("$29", "$30", "$31")
     )
 });
 
@@ -125,8 +127,7 @@ type OpenedRow = (i64, i64, Option<i64>, Option<String>, Option<String>);
 pub async fn open(conn: &mut PgConnection, opening: &Opening<'_>) -> Result<Opened, StoreError> {
     let new = opening.incident;
     let events = EventColumns::of(opening.events);
-    let checkpoints = CheckpointColumns::of(opening.checkpoints);
-    let outcomes = OutcomeColumns::of(opening.outcomes);
+    let clocks = OutcomeColumns::of(opening.outcomes, opening.checkpoints);
     let cards: Vec<&str> = opening.cards.iter().map(|p| p.as_str()).collect();
     let (delivery_platform, delivery_id) = match opening.delivery {
         Some((platform, id)) => (Some(platform.as_str()), Some(id)),
@@ -151,15 +152,14 @@ pub async fn open(conn: &mut PgConnection, opening: &Opening<'_>) -> Result<Open
         .bind(&events.froms)
         .bind(&events.tos)
         .bind(&events.bodies)
-        .bind(&checkpoints.clocks)
-        .bind(&checkpoints.thresholds)
-        .bind(&checkpoints.dues)
-        .bind(&outcomes.clocks)
-        .bind(&outcomes.targets)
-        .bind(&outcomes.dues)
-        .bind(&outcomes.stops)
-        .bind(&outcomes.mets)
-        .bind(&outcomes.margins)
+        .bind(&clocks.clocks)
+        .bind(&clocks.targets)
+        .bind(&clocks.dues)
+        .bind(&clocks.stops)
+        .bind(&clocks.mets)
+        .bind(&clocks.margins)
+        .bind(&clocks.next_thresholds)
+        .bind(&clocks.next_dues)
         .bind(&cards)
         .bind(delivery_platform)
         .bind(delivery_id)
@@ -190,7 +190,7 @@ pub async fn open(conn: &mut PgConnection, opening: &Opening<'_>) -> Result<Open
 
 // One statement for many incidents: each opening's values sit at the same
 // place in the per-incident arrays (its ordinal `n`, from 1), and its
-// events, checkpoints, outcomes and cards carry that `n` in a column of
+// events, clock rows and cards carry that `n` in a column of
 // their own. The ids and numbers are drawn first and then paired with the
 // ordinals by rank, so numbers follow the openings' order however the
 // sequence calls happen to be evaluated.
@@ -227,23 +227,19 @@ const OPEN_ALL_SQL: &str = "WITH ids AS MATERIALIZED (
         JOIN new_ticket t USING (n)
         JOIN UNNEST($10::timestamptz[], $13::text[]) WITH ORDINALITY AS o(at, actor, n) USING (n)
         ORDER BY e.k
-     ), checkpoints AS (
-        INSERT INTO sla_checkpoints (ticket_id, clock, threshold, due_at)
-        SELECT t.id, c.clock, c.threshold, c.due_at
-        FROM UNNEST($19::bigint[], $20::text[], $21::smallint[], $22::timestamptz[])
-             AS c(n, clock, threshold, due_at)
-        JOIN new_ticket t USING (n)
-     ), outcomes AS (
-        INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds)
-        SELECT t.id, o.clock, o.target_seconds, o.due_at, o.stopped_at, o.met, o.margin_seconds
-        FROM UNNEST($23::bigint[], $24::text[], $25::bigint[], $26::timestamptz[], $27::timestamptz[],
-                    $28::bool[], $29::bigint[])
-             AS o(n, clock, target_seconds, due_at, stopped_at, met, margin_seconds)
+     ), clocks AS (
+        INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds,
+                                  next_threshold, next_due_at)
+        SELECT t.id, o.clock, o.target_seconds, o.due_at, o.stopped_at, o.met, o.margin_seconds,
+               o.next_threshold, o.next_due_at
+        FROM UNNEST($19::bigint[], $20::text[], $21::bigint[], $22::timestamptz[], $23::timestamptz[],
+                    $24::bool[], $25::bigint[], $26::smallint[], $27::timestamptz[])
+             AS o(n, clock, target_seconds, due_at, stopped_at, met, margin_seconds, next_threshold, next_due_at)
         JOIN new_ticket t USING (n)
      ), cards AS (
         INSERT INTO outbox (platform, kind, ticket_id, created_at, not_before)
         SELECT c.platform, 'ticket_message', t.id, o.at, o.at
-        FROM UNNEST($30::bigint[], $31::text[]) WITH ORDINALITY AS c(n, platform, k)
+        FROM UNNEST($28::bigint[], $29::text[]) WITH ORDINALITY AS c(n, platform, k)
         JOIN new_ticket t USING (n)
         JOIN UNNEST($10::timestamptz[]) WITH ORDINALITY AS o(at, n) USING (n)
         ORDER BY c.k
@@ -275,8 +271,6 @@ pub async fn open_all(
     let incidents: Vec<&NewIncident> = openings.iter().map(|o| o.incident).collect();
     let mut events = EventColumns::default();
     let mut event_owners = Vec::new();
-    let mut checkpoints = CheckpointColumns::default();
-    let mut checkpoint_owners = Vec::new();
     let mut outcomes = OutcomeColumns::default();
     let mut outcome_owners = Vec::new();
     let mut card_owners = Vec::new();
@@ -284,9 +278,7 @@ pub async fn open_all(
     for (n, opening) in (1_i64..).zip(openings) {
         events.extend(opening.events);
         event_owners.extend(std::iter::repeat_n(n, opening.events.len()));
-        checkpoints.extend(opening.checkpoints);
-        checkpoint_owners.extend(std::iter::repeat_n(n, opening.checkpoints.len()));
-        outcomes.extend(opening.outcomes);
+        outcomes.extend(opening.outcomes, opening.checkpoints);
         outcome_owners.extend(std::iter::repeat_n(n, opening.outcomes.len()));
         card_owners.extend(std::iter::repeat_n(n, opening.cards.len()));
         cards.extend(opening.cards.iter().map(|p| p.as_str()));
@@ -332,10 +324,6 @@ pub async fn open_all(
         .bind(&events.froms)
         .bind(&events.tos)
         .bind(&events.bodies)
-        .bind(&checkpoint_owners)
-        .bind(&checkpoints.clocks)
-        .bind(&checkpoints.thresholds)
-        .bind(&checkpoints.dues)
         .bind(&outcome_owners)
         .bind(&outcomes.clocks)
         .bind(&outcomes.targets)
@@ -343,6 +331,8 @@ pub async fn open_all(
         .bind(&outcomes.stops)
         .bind(&outcomes.mets)
         .bind(&outcomes.margins)
+        .bind(&outcomes.next_thresholds)
+        .bind(&outcomes.next_dues)
         .bind(&card_owners)
         .bind(&cards)
         .fetch_all(conn)

@@ -1,5 +1,6 @@
-//! SLA state: pauses, checkpoints, the notification ledger, outcomes, and
-//! scheduled job runs.
+//! SLA state: pauses, the clock rows (each clock's outcome and the
+//! checkpoint it posts next), the notification ledger, and scheduled job
+//! runs.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -53,29 +54,55 @@ pub async fn close_pause(
     Ok(())
 }
 
-/// Replaces a ticket's checkpoints with `checkpoints`, in one statement.
-pub async fn replace_checkpoints(
+/// Records each clock's current standing for reports and what the sweep
+/// posts next for it, in one statement: of `schedule` (every threshold
+/// crossing of the running clocks, from [`SlaPolicy::checkpoints`]) each
+/// clock's row stands for the earliest one not in the ledger yet; a clock
+/// with none left (stopped, paused, or everything posted) stands for
+/// nothing.
+///
+/// [`SlaPolicy::checkpoints`]: crate::domain::sla::SlaPolicy::checkpoints
+pub async fn record_clocks(
     conn: &mut PgConnection,
     ticket_id: i64,
-    checkpoints: &[Checkpoint],
+    views: &[ClockView],
+    schedule: &[Checkpoint],
 ) -> Result<(), StoreError> {
-    let columns = CheckpointColumns::of(checkpoints);
+    let columns = OutcomeColumns::of(views, &[]);
+    let schedule = CheckpointColumns::of(schedule);
     sqlx::query(
-        "WITH wanted AS (
-            SELECT * FROM UNNEST($2::text[], $3::smallint[], $4::timestamptz[]) AS w(clock, threshold, due_at)
-         ), stale AS (
-            DELETE FROM sla_checkpoints c WHERE c.ticket_id = $1
-               AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.clock = c.clock AND w.threshold = c.threshold)
+        "WITH next AS (
+            SELECT DISTINCT ON (w.clock) w.clock, w.threshold, w.due_at
+              FROM UNNEST($9::text[], $10::smallint[], $11::timestamptz[]) AS w(clock, threshold, due_at)
+             WHERE NOT EXISTS (SELECT 1 FROM sla_notifications n
+                                WHERE n.ticket_id = $1 AND n.clock = w.clock AND n.threshold = w.threshold)
+             ORDER BY w.clock, w.threshold
          )
-         INSERT INTO sla_checkpoints (ticket_id, clock, threshold, due_at)
-         SELECT $1, clock, threshold, due_at FROM wanted
-         ON CONFLICT (ticket_id, clock, threshold) DO UPDATE SET due_at = EXCLUDED.due_at
-         WHERE sla_checkpoints.due_at IS DISTINCT FROM EXCLUDED.due_at",
+         INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds,
+                                   counted, next_threshold, next_due_at)
+         SELECT $1, o.clock, o.target_seconds, o.due_at, o.stopped_at, o.met, o.margin_seconds, o.counted,
+                next.threshold, next.due_at
+           FROM UNNEST($2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::bool[],
+                       $7::bigint[], $8::bool[])
+                AS o(clock, target_seconds, due_at, stopped_at, met, margin_seconds, counted)
+           LEFT JOIN next ON next.clock = o.clock
+         ON CONFLICT (ticket_id, clock) DO UPDATE SET
+            target_seconds = EXCLUDED.target_seconds, due_at = EXCLUDED.due_at,
+            stopped_at = EXCLUDED.stopped_at, met = EXCLUDED.met, margin_seconds = EXCLUDED.margin_seconds,
+            counted = EXCLUDED.counted, next_threshold = EXCLUDED.next_threshold,
+            next_due_at = EXCLUDED.next_due_at",
     )
     .bind(ticket_id)
     .bind(&columns.clocks)
-    .bind(&columns.thresholds)
+    .bind(&columns.targets)
     .bind(&columns.dues)
+    .bind(&columns.stops)
+    .bind(&columns.mets)
+    .bind(&columns.margins)
+    .bind(&columns.counted)
+    .bind(&schedule.clocks)
+    .bind(&schedule.thresholds)
+    .bind(&schedule.dues)
     .execute(conn)
     .await?;
     Ok(())
@@ -93,49 +120,17 @@ pub(super) struct CheckpointColumns {
 impl CheckpointColumns {
     pub fn of(checkpoints: &[Checkpoint]) -> Self {
         let mut columns = CheckpointColumns::default();
-        columns.extend(checkpoints);
+        for checkpoint in checkpoints {
+            columns.clocks.push(checkpoint.clock.as_str());
+            columns.thresholds.push(i16::from(checkpoint.threshold));
+            columns.dues.push(checkpoint.due_at);
+        }
         columns
     }
-
-    /// Adds `checkpoints` after those already held.
-    pub fn extend(&mut self, checkpoints: &[Checkpoint]) {
-        for checkpoint in checkpoints {
-            self.clocks.push(checkpoint.clock.as_str());
-            self.thresholds.push(i16::from(checkpoint.threshold));
-            self.dues.push(checkpoint.due_at);
-        }
-    }
 }
 
-/// Records each clock's current standing for reports, in one statement.
-pub async fn record_outcomes(
-    conn: &mut PgConnection,
-    ticket_id: i64,
-    views: &[ClockView],
-) -> Result<(), StoreError> {
-    let columns = OutcomeColumns::of(views);
-    sqlx::query(
-        "INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds, counted)
-         SELECT $1, * FROM UNNEST($2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::bool[], $7::bigint[], $8::bool[])
-         ON CONFLICT (ticket_id, clock) DO UPDATE SET
-            target_seconds = EXCLUDED.target_seconds, due_at = EXCLUDED.due_at,
-            stopped_at = EXCLUDED.stopped_at, met = EXCLUDED.met, margin_seconds = EXCLUDED.margin_seconds,
-            counted = EXCLUDED.counted",
-    )
-    .bind(ticket_id)
-    .bind(&columns.clocks)
-    .bind(&columns.targets)
-    .bind(&columns.dues)
-    .bind(&columns.stops)
-    .bind(&columns.mets)
-    .bind(&columns.margins)
-    .bind(&columns.counted)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Clock outcomes as the column arrays `UNNEST` takes.
+/// Clock rows (outcome and next checkpoint) as the column arrays `UNNEST`
+/// takes.
 #[derive(Default)]
 pub(super) struct OutcomeColumns {
     pub clocks: Vec<&'static str>,
@@ -146,17 +141,22 @@ pub(super) struct OutcomeColumns {
     pub margins: Vec<Option<i64>>,
     /// False for a clock that ended without a verdict.
     pub counted: Vec<bool>,
+    /// The threshold the clock's row stands for, and its instant.
+    pub next_thresholds: Vec<Option<i16>>,
+    pub next_dues: Vec<Option<DateTime<Utc>>>,
 }
 
 impl OutcomeColumns {
-    pub fn of(views: &[ClockView]) -> Self {
+    /// `views`, each with the first of `next` on its clock.
+    pub fn of(views: &[ClockView], next: &[Checkpoint]) -> Self {
         let mut columns = OutcomeColumns::default();
-        columns.extend(views);
+        columns.extend(views, next);
         columns
     }
 
-    /// Adds `views` after those already held.
-    pub fn extend(&mut self, views: &[ClockView]) {
+    /// Adds `views` after those already held, each with the first of
+    /// `next` on its clock.
+    pub fn extend(&mut self, views: &[ClockView], next: &[Checkpoint]) {
         for view in views {
             let (met, margin) = match &view.state {
                 ClockState::Met { margin } => (Some(true), Some(margin.num_seconds())),
@@ -165,6 +165,7 @@ impl OutcomeColumns {
                     (None, None)
                 }
             };
+            let upcoming = next.iter().find(|c| c.clock == view.clock);
             self.counted
                 .push(!matches!(view.state, ClockState::NotCounted));
             self.clocks.push(view.clock.as_str());
@@ -173,6 +174,9 @@ impl OutcomeColumns {
             self.stops.push(view.stopped_at);
             self.mets.push(met);
             self.margins.push(margin);
+            self.next_thresholds
+                .push(upcoming.map(|c| i16::from(c.threshold)));
+            self.next_dues.push(upcoming.map(|c| c.due_at));
         }
     }
 }
@@ -198,7 +202,8 @@ pub async fn record_breach(
     Ok(())
 }
 
-/// A checkpoint claimed by a sweep.
+/// A crossing a sweep posts: a clock row it claimed, or a later threshold
+/// of the same clock that was due too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueCheckpoint {
     pub ticket_id: i64,
@@ -207,34 +212,48 @@ pub struct DueCheckpoint {
     pub due_at: DateTime<Utc>,
 }
 
-/// Claims up to `limit` checkpoints due at `at` by deleting them, earliest
-/// first (a breach only once `at` is past its due instant: a clock that
-/// stops at its due instant is met, so the breach waits for the next sweep); other sweepers skip the rows this one has locked. Should the
-/// transaction roll back, the checkpoints are due again.
-///
-/// Claiming and deleting are one statement: every claimed checkpoint is
-/// spent whatever the sweep then decides (posted, already posted, incident
-/// closed), and a separate delete per checkpoint was a round trip each.
+impl DueCheckpoint {
+    /// The crossing as the domain sees it.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            clock: self.clock,
+            threshold: self.threshold,
+            due_at: self.due_at,
+        }
+    }
+
+    /// `checkpoint` of ticket `ticket_id`.
+    pub fn of(ticket_id: i64, checkpoint: Checkpoint) -> Self {
+        DueCheckpoint {
+            ticket_id,
+            clock: checkpoint.clock,
+            threshold: checkpoint.threshold,
+            due_at: checkpoint.due_at,
+        }
+    }
+}
+
+/// Claims up to `limit` clock rows whose checkpoint is due at `at` (see
+/// [`Checkpoint::is_due`]), earliest first, locking them until the
+/// transaction ends; other sweepers skip the rows this one has locked. The
+/// caller moves every claimed row on with [`advance`] before committing;
+/// should the transaction roll back, the rows are due again.
 pub async fn claim_due(
     conn: &mut PgConnection,
     at: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<DueCheckpoint>, StoreError> {
     let rows: Vec<(i64, String, i16, DateTime<Utc>)> = sqlx::query_as(
-        "DELETE FROM sla_checkpoints
-          WHERE (ticket_id, clock, threshold) IN (
-                SELECT ticket_id, clock, threshold FROM sla_checkpoints
-                 WHERE due_at <= $1 AND (threshold < 100 OR due_at < $1)
-                 ORDER BY due_at, ticket_id, clock, threshold
-                 LIMIT $2 FOR UPDATE SKIP LOCKED)
-         RETURNING ticket_id, clock, threshold, due_at",
+        "SELECT ticket_id, clock, next_threshold, next_due_at FROM sla_outcomes
+          WHERE next_due_at <= $1 AND (next_threshold < 100 OR next_due_at < $1)
+          ORDER BY next_due_at, ticket_id, clock
+          LIMIT $2 FOR UPDATE SKIP LOCKED",
     )
     .bind(at)
     .bind(limit)
     .fetch_all(conn)
     .await?;
-    let mut due = rows
-        .into_iter()
+    rows.into_iter()
         .map(|(ticket_id, clock, threshold, due_at)| {
             Ok(DueCheckpoint {
                 ticket_id,
@@ -245,17 +264,38 @@ pub async fn claim_due(
                 due_at,
             })
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    // RETURNING has no order: announce in the order they fell due.
-    due.sort_by(|a, b| {
-        (a.due_at, a.ticket_id, a.clock.as_str(), a.threshold).cmp(&(
-            b.due_at,
-            b.ticket_id,
-            b.clock.as_str(),
-            b.threshold,
-        ))
-    });
-    Ok(due)
+        .collect()
+}
+
+/// Moves claimed clock rows on, in one statement: each `(ticket, clock)`
+/// to the checkpoint it stands for next, or to nothing.
+pub async fn advance(
+    conn: &mut PgConnection,
+    moves: &[(i64, SlaClock, Option<Checkpoint>)],
+) -> Result<(), StoreError> {
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = moves.iter().map(|m| m.0).collect();
+    let clocks: Vec<&str> = moves.iter().map(|m| m.1.as_str()).collect();
+    let thresholds: Vec<Option<i16>> = moves
+        .iter()
+        .map(|m| m.2.map(|c| i16::from(c.threshold)))
+        .collect();
+    let dues: Vec<Option<DateTime<Utc>>> = moves.iter().map(|m| m.2.map(|c| c.due_at)).collect();
+    sqlx::query(
+        "UPDATE sla_outcomes o SET next_threshold = m.threshold, next_due_at = m.due_at
+           FROM UNNEST($1::bigint[], $2::text[], $3::smallint[], $4::timestamptz[])
+                AS m(ticket_id, clock, threshold, due_at)
+          WHERE o.ticket_id = m.ticket_id AND o.clock = m.clock",
+    )
+    .bind(&ids)
+    .bind(&clocks)
+    .bind(&thresholds)
+    .bind(&dues)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Writes the ledger entry for a crossing; false when it was posted before.

@@ -90,7 +90,7 @@ async fn deliver(desk: &Desk, body: &str) -> Vec<[Option<String>; 4]> {
 /// Everything the incidents opened in `channel` hold, as text, with ticket
 /// ids and numbers replaced by the incident's place among them and `prefix`
 /// (the fingerprints' prefix) by `*`: their rows, incident details,
-/// timelines, SLA checkpoints and outcomes, queued cards and alerts.
+/// timelines, SLA clock rows, queued cards and alerts.
 async fn written(pool: &PgPool, channel: &str, prefix: &str) -> Vec<String> {
     let tables = [
         "SELECT row_to_json(x)::text FROM (SELECT t.title, t.description, t.status, t.priority,
@@ -101,10 +101,9 @@ async fn written(pool: &PgPool, channel: &str, prefix: &str) -> Vec<String> {
                 FROM incidents WHERE ticket_id = $1) x",
         "SELECT row_to_json(x)::text FROM (SELECT at, actor, action, from_value, to_value, body
                 FROM ticket_events WHERE ticket_id = $1 ORDER BY id) x",
-        "SELECT row_to_json(x)::text FROM (SELECT clock, threshold, due_at
-                FROM sla_checkpoints WHERE ticket_id = $1 ORDER BY clock, threshold) x",
         "SELECT row_to_json(x)::text FROM (SELECT clock, target_seconds, due_at, stopped_at, met,
-                margin_seconds FROM sla_outcomes WHERE ticket_id = $1 ORDER BY clock) x",
+                margin_seconds, next_threshold, next_due_at
+                FROM sla_outcomes WHERE ticket_id = $1 ORDER BY clock) x",
         "SELECT row_to_json(x)::text FROM (SELECT platform, kind, created_at, not_before, attempts
                 FROM outbox WHERE ticket_id = $1 ORDER BY id) x",
         "SELECT row_to_json(x)::text FROM (SELECT fingerprint, status, opened_at, updated_at

@@ -243,7 +243,7 @@ P1 = {{ respond = "{P1_RESPOND_SECS}s", resolve = "4h" }}
     while Instant::now() < drain_deadline {
         let pending: i64 = sqlx::query_scalar(
             "SELECT (SELECT count(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL)
-                  + (SELECT count(*) FROM sla_checkpoints WHERE due_at < now() + interval '10 minutes')",
+                  + (SELECT count(*) FROM sla_outcomes WHERE next_due_at < now() + interval '10 minutes')",
         )
         .fetch_one(&pool)
         .await

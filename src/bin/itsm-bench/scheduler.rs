@@ -22,9 +22,10 @@ pub struct Size {
     pub open: i64,
 }
 
-/// Open incidents' future checkpoints are spread evenly over this many
-/// minutes, so each minute's sweep finds a steady trickle due (50,000 open
-/// incidents × 6 checkpoints over a week: about 30 a minute).
+/// Open incidents' clock rows are due at the pace six checkpoints each
+/// spread over this many minutes would be, so each minute's sweep finds a
+/// steady trickle due (50,000 open incidents × 6 over a week: about 30 a
+/// minute; with one row per clock, the rows span a third of it).
 const SPREAD_MINUTES: i64 = 7 * 24 * 60;
 
 /// Seeds, measures, and returns the rows; `url` names the section's
@@ -54,13 +55,14 @@ pub async fn run(url: &str, size: Size) -> anyhow::Result<Vec<Row>> {
     let started = Instant::now();
     let claimed = sqlx::query(
         "WITH due AS (
-            DELETE FROM sla_checkpoints WHERE (ticket_id, clock, threshold) IN (
-                SELECT ticket_id, clock, threshold FROM sla_checkpoints
-                WHERE due_at <= $1 + interval '1 day' ORDER BY due_at LIMIT $2
-                FOR UPDATE SKIP LOCKED)
-            RETURNING ticket_id, clock, threshold, due_at)
+            SELECT ticket_id, clock, next_threshold, next_due_at FROM sla_outcomes
+             WHERE next_due_at <= $1 + interval '1 day' ORDER BY next_due_at LIMIT $2
+               FOR UPDATE SKIP LOCKED
+         ), advanced AS (
+            UPDATE sla_outcomes o SET next_threshold = NULL, next_due_at = NULL
+              FROM due WHERE o.ticket_id = due.ticket_id AND o.clock = due.clock)
          INSERT INTO sla_notifications (ticket_id, clock, threshold, due_at, posted_at)
-         SELECT ticket_id, clock, threshold, due_at, $1 FROM due ON CONFLICT DO NOTHING",
+         SELECT ticket_id, clock, next_threshold, next_due_at, $1 FROM due ON CONFLICT DO NOTHING",
     )
     .bind(at)
     .bind(crossings)
@@ -210,7 +212,7 @@ async fn day_figures(pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<()> {
 /// A history of `size.tickets` incidents over the 90 days before `now`,
 /// `size.open` of the newest still open. Priorities as a desk sees them (2 %
 /// P1, 8 % P2, 40 % P3, 50 % P4); resolved ones with both SLA outcomes;
-/// open ones with their six future checkpoints spread over the next week;
+/// open ones with their clock rows due over the next days;
 /// P1/P2 reviews already reminded (a bot that has been running). Set-based
 /// statements only: a million rows in a few statements, not a million
 /// round trips.
@@ -256,23 +258,22 @@ async fn seed(pool: &PgPool, now: DateTime<Utc>, size: Size) -> anyhow::Result<(
     )
     .execute(&mut *conn)
     .await?;
+    // Open incidents' clocks are all past their targets by the policy
+    // (the seeded history is days old), so each row stands for its breach:
+    // the sweep posts one crossing per row and has nothing left after it.
     sqlx::query(
-        "INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds)
+        "INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds,
+                                   next_threshold, next_due_at)
          SELECT t.id, c.clock, 3600, t.created_at + interval '1 hour',
                 CASE c.clock WHEN 'respond' THEN i.responded_at ELSE i.resolved_at END,
                 CASE WHEN i.resolved_at IS NOT NULL THEN true END,
-                CASE WHEN i.resolved_at IS NOT NULL THEN 600 END
+                CASE WHEN i.resolved_at IS NOT NULL THEN 600 END,
+                CASE WHEN t.status = 'new' THEN 100 END,
+                CASE WHEN t.status = 'new' THEN
+                     $1 + make_interval(secs => 30 + (row_number() OVER (PARTITION BY t.status = 'new'
+                                                                         ORDER BY t.id, c.clock) - 1)
+                                                 * $2 * 60.0 / ($3 * 6)) END
          FROM tickets t JOIN incidents i ON i.ticket_id = t.id, (VALUES ('respond'), ('resolve')) AS c(clock)",
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "INSERT INTO sla_checkpoints (ticket_id, clock, threshold, due_at)
-         SELECT id, clock, threshold,
-                $1 + make_interval(secs => 30 + (row_number() OVER (ORDER BY id, clock, threshold) - 1)
-                                            * $2 * 60.0 / ($3 * 6))
-         FROM tickets, (VALUES ('respond'), ('resolve')) AS c(clock), (VALUES (75), (90), (100)) AS th(threshold)
-         WHERE status = 'new'",
     )
     .bind(now)
     .bind(SPREAD_MINUTES as f64)

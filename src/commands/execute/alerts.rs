@@ -691,7 +691,7 @@ impl Engine {
             .filter(|p| super::delivers_to(*p))
             .collect();
         Prepared {
-            checkpoints: policy.checkpoints(&unnumbered, &[]),
+            checkpoints: policy.next_checkpoints(&unnumbered, &[]),
             outcomes: policy.clocks(&unnumbered, &[], now),
             new,
             service_id,

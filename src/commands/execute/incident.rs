@@ -173,7 +173,7 @@ impl Engine {
         // The policy reads no id or number, so a new incident's clocks are
         // known before the database numbers it.
         let unnumbered = new.opened(0, 0, now);
-        let checkpoints = policy.checkpoints(&unnumbered, &[]);
+        let checkpoints = policy.next_checkpoints(&unnumbered, &[]);
         let clocks = policy.clocks(&unnumbered, &[], now);
         let cards: Vec<Platform> = [platform].into_iter().filter(|p| delivers_to(*p)).collect();
         let events = [new.created_event()];
@@ -285,8 +285,8 @@ impl Engine {
     }
 
     /// Brings the incident's SLA state up to date after a change: pauses
-    /// for holds and the time between a resolve and a reopen, the
-    /// checkpoints the sweep will post, and each clock's outcome.
+    /// for holds and the time between a resolve and a reopen, and each
+    /// clock's row: its outcome and the checkpoint the sweep posts next.
     pub(super) async fn sync_sla(
         &self,
         conn: &mut PgConnection,
@@ -326,9 +326,8 @@ impl Engine {
         } else {
             Vec::new()
         };
-        store::sla::replace_checkpoints(conn, incident.id, &checkpoints).await?;
         let clocks = policy.clocks(incident, &pauses, now);
-        store::sla::record_outcomes(conn, incident.id, &clocks).await?;
+        store::sla::record_clocks(conn, incident.id, &clocks, &checkpoints).await?;
         Ok(())
     }
 

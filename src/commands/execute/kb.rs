@@ -688,7 +688,7 @@ impl Engine {
         let resolution = FreeText::parse("resolution", &format!("Duplicate of {target}"))
             .map_err(|err| Refusal::new(sentence(&err.to_string())))?;
         // For the SLA clocks a duplicate ends like a resolve: its pause (if
-        // on hold) closes and its checkpoints go.
+        // on hold) closes and its clocks post nothing more.
         self.sync_sla(
             conn,
             &done.duplicate,

@@ -298,3 +298,48 @@ fn views_and_checkpoints_agree_on_the_breach_instant_with_fractional_pauses() {
     let after = policy().clocks(&inc, &pauses, breach + Duration::seconds(1));
     assert!(matches!(after[1].state, ClockState::Breached { .. }));
 }
+
+#[test]
+fn a_new_incident_s_clock_rows_stand_for_their_first_warning() {
+    let created = at(25, 9, 0);
+    let inc = incident(Priority::P1, created);
+    let next = policy().next_checkpoints(&inc, &[]);
+    let all = policy().checkpoints(&inc, &[]);
+    assert_eq!(next.len(), 2);
+    for clock in [SlaClock::Respond, SlaClock::Resolve] {
+        let row = next.iter().find(|c| c.clock == clock).unwrap();
+        assert_eq!(row.threshold, 75);
+        assert_eq!(row.due_at, due(&all, clock, 75));
+    }
+}
+
+#[test]
+fn the_sweep_advances_a_clock_row_threshold_by_threshold() {
+    let created = at(25, 9, 0);
+    let inc = incident(Priority::P1, created);
+    let all = policy().checkpoints(&inc, &[]);
+    let first = *all
+        .iter()
+        .find(|c| c.clock == SlaClock::Respond && c.threshold == 75)
+        .unwrap();
+    // On time: the 75% warning, then the row stands for 90%.
+    let (posted, next) = policy().advance(&inc, &[], first, first.due_at);
+    assert_eq!(posted, vec![first]);
+    let next = next.unwrap();
+    assert_eq!(
+        (next.threshold, next.due_at),
+        (90, due(&all, SlaClock::Respond, 90))
+    );
+    // At the breach instant itself the breach is not due yet.
+    let breach = due(&all, SlaClock::Respond, 100);
+    let (posted, after) = policy().advance(&inc, &[], next, breach);
+    assert_eq!(posted.len(), 1);
+    assert_eq!(after.map(|c| c.threshold), Some(100));
+    // Late (the bot was down): every missed crossing in order, then nothing.
+    let (posted, after) = policy().advance(&inc, &[], first, breach + Duration::minutes(1));
+    assert_eq!(
+        posted.iter().map(|c| c.threshold).collect::<Vec<_>>(),
+        vec![75, 90, 100]
+    );
+    assert_eq!(after, None);
+}
