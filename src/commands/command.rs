@@ -251,6 +251,24 @@ impl RequestIntake {
             details,
         })
     }
+
+    /// The text after `/request` that asks for this, as `parse` reads it
+    /// back: `laptop reason:"new starter" for Sam`. Buttons that carry what
+    /// was typed (a form to complete it) carry this.
+    pub fn to_text(&self) -> String {
+        let mut parts = vec![self.item.clone()];
+        for (name, value) in &self.fields {
+            if value.contains(char::is_whitespace) || value.starts_with('"') {
+                parts.push(format!("{name}:\"{}\"", value.replace('"', "'")));
+            } else {
+                parts.push(format!("{name}:{value}"));
+            }
+        }
+        if let Some(details) = &self.details {
+            parts.push(details.to_string());
+        }
+        parts.join(" ")
+    }
 }
 
 /// What to do with an existing service request.

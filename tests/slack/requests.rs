@@ -31,7 +31,8 @@ async fn desk(pool: PgPool) -> Bot {
                     "[{{name=\"laptop\", title=\"New or replacement laptop\", \
                      fields=[{{name=\"model\", kind=\"choice\", choices=[\"13-inch\", \"15-inch\"], required=true}}, \
                              {{name=\"reason\", kind=\"text\"}}, {{name=\"start\", kind=\"date\"}}], \
-                     approval=[\"slack:{MANAGER}\"], tasks=[\"Order\", \"Image\"]}}]"
+                     approval=[\"slack:{MANAGER}\"], tasks=[\"Order\", \"Image\"]}}, \
+                     {{name=\"badge\", title=\"Door badge\"}}]"
                 ),
             ),
         ],
@@ -101,6 +102,50 @@ async fn a_request_is_approved_by_direct_message_and_worked_from_the_team_card(p
             || reply.contains("model:13-inch reason:\"new starter\""),
         "the example keeps what was given: {reply}"
     );
+    assert_eq!(requests(&bot).await, 0);
+    // It also offers the item's form, holding what was typed.
+    let reply: Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(button_ids(&reply), ["itsm:request_fill"], "{reply}");
+    let typed = reply["blocks"]
+        .as_array()
+        .and_then(|blocks| blocks.last())
+        .map(|block| block["elements"][0]["value"].clone())
+        .unwrap();
+    assert_eq!(typed, "laptop reason:\"new starter\"");
+    bot.click(
+        STAFF,
+        CHANNEL,
+        "",
+        "itsm:request_fill",
+        typed.as_str().unwrap(),
+        "fill",
+    )
+    .await;
+    let filled = bot
+        .fake
+        .wait_for("views.open", |c| c["trigger_id"] == "trigger-fill", WAIT)
+        .await;
+    let view = &filled["view"];
+    assert_eq!(view["private_metadata"], format!("{CHANNEL}|laptop"));
+    let block = |id: &str| {
+        view["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["block_id"] == id)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        block("field:reason")["element"]["initial_value"],
+        "new starter",
+        "{view}"
+    );
+    assert!(
+        block("field:model")["element"]["initial_option"].is_null(),
+        "not guessed: {view}"
+    );
+    assert_eq!(block("field:model")["optional"], false, "{view}");
     assert_eq!(requests(&bot).await, 0);
 
     let (code, reply) = bot
@@ -401,4 +446,60 @@ async fn the_catalog_form_picks_an_item_shows_bad_values_on_their_field_and_asks
     assert_eq!(fields, "model=15-inch reason=new starter start=2027-01-04");
     let (dm, _) = posted(&bot, MANAGER, "REQ-1").await;
     assert!(dm.to_string().contains("new starter"), "{dm}");
+}
+
+#[sqlx::test]
+async fn the_survey_buttons_after_fulfilment_store_one_rating(pool: PgPool) {
+    let bot = desk(pool).await;
+    // A badge needs no approval; the team takes and fulfils it.
+    let (_, asked) = bot.slash(STAFF, "/request", "badge", "t-badge").await;
+    assert!(asked.contains("REQ-1 asked"), "{asked}");
+    bot.slash(ENGINEER, "/request", "REQ-1 take", "t-take")
+        .await;
+    let (_, fulfilled) = bot
+        .slash(ENGINEER, "/request", "REQ-1 fulfil at the desk", "t-fulfil")
+        .await;
+    assert!(fulfilled.contains("fulfilled"), "{fulfilled}");
+    assert_eq!(status(&bot, 1).await, "fulfilled");
+
+    // The requester is sent the survey by direct message: 1-5 buttons.
+    let survey = bot
+        .fake
+        .wait_for(
+            "chat.postMessage",
+            |c| c["channel"] == STAFF && button_ids(c).contains(&"itsm:rate_5".to_string()),
+            WAIT,
+        )
+        .await;
+    assert_eq!(button_ids(&survey).len(), 5, "{survey}");
+    let ts = bot
+        .fake
+        .messages()
+        .into_iter()
+        .find(|m| m["channel"] == STAFF && button_ids(m).len() == 5)
+        .and_then(|m| m["ts"].as_str().map(str::to_string))
+        .unwrap();
+
+    // Only the requester rates; their click is thanked privately and stored.
+    bot.click(ENGINEER, STAFF, &ts, "itsm:rate_1", "REQ-1", "stranger")
+        .await;
+    let stranger = bot.fake.wait_for_response("stranger", WAIT).await;
+    assert_eq!(stranger["response_type"], "ephemeral", "{stranger}");
+    bot.click(STAFF, STAFF, &ts, "itsm:rate_4", "REQ-1", "rate")
+        .await;
+    let rated = bot.fake.wait_for_response("rate", WAIT).await;
+    assert_eq!(rated["response_type"], "ephemeral", "{rated}");
+    assert!(rated.to_string().contains("You rated REQ-1 4/5"), "{rated}");
+    bot.click(STAFF, STAFF, &ts, "itsm:rate_1", "REQ-1", "again")
+        .await;
+    let again = bot.fake.wait_for_response("again", WAIT).await;
+    assert!(again.to_string().contains("that score stands"), "{again}");
+    let scores: Vec<(i16, String)> = sqlx::query_as(
+        "SELECT s.score, s.respondent FROM satisfaction s JOIN tickets t ON t.id = s.ticket_id
+         WHERE t.kind = 'request' AND t.number = 1",
+    )
+    .fetch_all(&bot.pool)
+    .await
+    .unwrap();
+    assert_eq!(scores, [(4, format!("slack:{STAFF}"))]);
 }

@@ -19,6 +19,32 @@ pub const REQUEST_FORM: &str = "itsm:request";
 /// fields (`views.update`).
 pub const REQUEST_ITEM: &str = "itsm:request_item";
 
+/// Action id of the "Fill in the form" button on a `/request <item> …`
+/// refused for a field; its value is the request as typed
+/// ([`crate::commands::RequestIntake::to_text`]).
+pub const REQUEST_FILL: &str = "itsm:request_fill";
+
+/// Slack's limit on a button's value.
+const BUTTON_VALUE_LIMIT: usize = 2_000;
+
+/// The "Fill in the form" button under a refused `/request <item> …`:
+/// it opens the item's form holding `typed`. `None` when `typed` is
+/// longer than a button can carry (the reply still says what to type).
+pub fn fill_in_button(typed: &str) -> Option<SlackBlock> {
+    if typed.chars().count() > BUTTON_VALUE_LIMIT {
+        return None;
+    }
+    let button = SlackBlockButtonElement::new("Fill in the form".into())
+        .with_action_id(REQUEST_FILL.into())
+        .with_value(typed.to_string())
+        .with_style(SlackBlockButtonStyle::Primary);
+    Some(
+        SlackActionsBlock::new(vec![button.into()])
+            .with_block_id(REQUEST_FILL.into())
+            .into(),
+    )
+}
+
 /// Block and action id of the request form's details (free text).
 pub const REQUEST_DETAILS: &str = "request:details";
 

@@ -59,6 +59,11 @@ impl SlackAdapter {
             Ok(parsed) => parsed,
             Err(refusal) => return respond(&Reply::refused(&refusal), self).await,
         };
+        // A request refused for a field offers its form, holding what was typed.
+        let typed = match &parsed {
+            Command::OpenRequest(intake) => Some(intake.to_text()),
+            _ => None,
+        };
         let mut request = request(user, &event.channel_id.0);
         if parsed.types_a_local_time() {
             // The person's Slack profile zone is their default for typed times.
@@ -67,7 +72,20 @@ impl SlackAdapter {
         // A slash command has no event id; its trigger id is unique per invocation.
         request.event_id = Some(format!("command:{}", event.trigger_id.0));
         match self.run_within_limit(request, parsed).await {
-            Ok(reply) => respond(&reply, self).await,
+            Ok(reply) => {
+                let mut response = respond(&reply, self).await;
+                let button = typed
+                    .filter(|_| reply.outcome == Outcome::Refused && reply.field.is_some())
+                    .and_then(|typed| blocks::fill_in_button(&typed));
+                if let Some(button) = button {
+                    response
+                        .content
+                        .blocks
+                        .get_or_insert_with(Vec::new)
+                        .push(button);
+                }
+                response
+            }
             Err(work) => {
                 let adapter = self.clone();
                 let response_url = event.response_url.clone();
@@ -198,6 +216,39 @@ impl SlackAdapter {
         }
     }
 
+    /// "Fill in the form" under a refused `/request <item> …`: the item's
+    /// form, holding what was typed (`typed`, read as the command reads it).
+    async fn open_filled_form(
+        &self,
+        event: &SlackInteractionBlockActionsEvent,
+        user: &UserId,
+        channel: &str,
+        typed: &str,
+    ) {
+        let ctx = ParseContext {
+            platform: Platform::Slack,
+            actor: user,
+        };
+        let Ok(Command::OpenRequest(intake)) = parse("/request", typed, ctx) else {
+            return;
+        };
+        let catalog = &self.inner.engine.config().requests.items;
+        let picked = catalog.iter().find(|item| item.name == intake.item);
+        let details = intake.details.as_ref().map(ToString::to_string);
+        let view =
+            blocks::request_form(channel, catalog, picked, &intake.fields, details.as_deref());
+        let session = self.inner.client.open_session(&self.inner.bot_token);
+        if let Err(err) = session
+            .views_open(&SlackApiViewsOpenRequest::new(
+                event.trigger_id.clone(),
+                view,
+            ))
+            .await
+        {
+            tracing::warn!(error = %err, "views.open failed");
+        }
+    }
+
     /// Posts `reply` to a slash command's or action's `response_url`.
     pub async fn post_to_response_url(&self, url: &SlackResponseUrl, reply: &Reply) {
         let content = blocks::render(&reply.message, &self.inner.people).await;
@@ -270,6 +321,11 @@ impl SlackAdapter {
         for action in event.actions.iter().flatten() {
             if action.action_id.0 == blocks::REQUEST_ITEM {
                 self.show_request_item(&event, action).await;
+                continue;
+            }
+            if action.action_id.0 == blocks::REQUEST_FILL {
+                let typed = action.value.as_deref().unwrap_or_default();
+                self.open_filled_form(&event, &user, &channel, typed).await;
                 continue;
             }
             let Some(button) = ButtonAction::decode(
