@@ -424,6 +424,10 @@ async fn the_catalog_form_picks_an_item_shows_bad_values_on_their_field_and_asks
     assert_eq!(answer["response_action"], "errors", "{answer}");
     let error = answer["errors"]["field:model"].as_str().unwrap_or_default();
     assert!(error.contains("one of 13-inch, 15-inch"), "{answer}");
+    assert!(
+        !error.contains("/request"),
+        "the form, not the command: {answer}"
+    );
     assert_eq!(requests(&bot).await, 0, "nothing written");
 
     // A good one asks, exactly as the text command does: REQ-1 shown in

@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 use super::blocks::{self, field, REPORT_FORM, REQUEST_FORM};
 use super::{manifest, SlackAdapter};
 use crate::commands::buttons::{ButtonAction, Click, Prompt};
-use crate::commands::reply::{Message, Outcome, Reply, Visibility};
+use crate::commands::reply::{Block, Message, Outcome, Reply, Visibility};
 use crate::commands::{parse, Command, IncidentIntake, ParseContext, Request, RequestIntake};
 use crate::domain::{FreeText, Level, Platform, Title, UserId};
 
@@ -500,18 +500,21 @@ impl SlackAdapter {
                 }
             };
         let title = FORM_ANSWER_TITLE;
-        let on_field = |reply: &Reply| {
-            let block = match &reply.field {
-                Some(field)
-                    if catalog
-                        .iter()
-                        .any(|i| i.name == name && i.field(field).is_some()) =>
-                {
-                    blocks::request_field(field)
-                }
-                _ => blocks::REQUEST_DETAILS.to_string(),
-            };
-            text_errors(vec![(block, reply.message.plain_text())])
+        let on_item = |field: &str| {
+            catalog
+                .iter()
+                .any(|i| i.name == name && i.field(field).is_some())
+        };
+        let on_field = |reply: &Reply| match (&reply.field, reply.message.blocks.first()) {
+            // The reason says what the field takes; the hint (the typed
+            // form of the command) would only distract in a form.
+            (Some(field), Some(Block::Text(reason))) if on_item(field) => {
+                text_errors(vec![(blocks::request_field(field), reason.clone())])
+            }
+            _ => text_errors(vec![(
+                blocks::REQUEST_DETAILS.to_string(),
+                reply.message.plain_text(),
+            )]),
         };
         match self
             .run_within_limit(request, Command::OpenRequest(intake))
