@@ -862,3 +862,56 @@ fn prompt_form(prompt: Prompt) -> CreateInteractionResponse {
         )]),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::request::{FieldKind, Team};
+    use crate::domain::roles::Role;
+
+    fn item(fields: &[(&str, bool)]) -> CatalogItem {
+        CatalogItem {
+            name: "onboarding".into(),
+            title: "Everything a new starter needs".into(),
+            description: String::new(),
+            fields: fields
+                .iter()
+                .map(|(name, required)| FieldSpec {
+                    name: (*name).into(),
+                    kind: FieldKind::Text,
+                    required: *required,
+                })
+                .collect(),
+            approval: Vec::new(),
+            approvals_needed: 1,
+            team: Team::Role(Role::Engineer),
+            tasks: Vec::new(),
+            fulfil_within: None,
+            business_day: chrono::Duration::hours(8),
+            calendar: None,
+            runbook: None,
+            channel: None,
+        }
+    }
+
+    #[test]
+    fn a_form_holds_five_fields_required_first() {
+        let long = item(&[
+            ("desk", false),
+            ("name", true),
+            ("phone", false),
+            ("laptop", false),
+            ("start", true),
+            ("team", true),
+            ("notes", false),
+        ]);
+        let names: Vec<&str> = form_fields(&long).iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["name", "start", "team", "desk", "phone"]);
+        let short = item(&[("name", true), ("notes", false)]);
+        assert_eq!(
+            form_fields(&short).len(),
+            2,
+            "all of them, with room for details"
+        );
+    }
+}

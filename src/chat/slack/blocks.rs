@@ -443,3 +443,72 @@ fn slack_user_of(value: &str) -> Option<String> {
         .or_else(|| value.strip_prefix("slack:"))?;
     (!id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric())).then(|| id.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::request::Team;
+    use crate::domain::roles::Role;
+
+    fn laptop() -> CatalogItem {
+        let field = |name: &str, kind: FieldKind, required: bool| FieldSpec {
+            name: name.into(),
+            kind,
+            required,
+        };
+        CatalogItem {
+            name: "laptop".into(),
+            title: "New or replacement laptop".into(),
+            description: String::new(),
+            fields: vec![
+                field(
+                    "model",
+                    FieldKind::Choice(vec!["13-inch".into(), "15-inch".into()]),
+                    true,
+                ),
+                field("start", FieldKind::Date, false),
+                field("for", FieldKind::User, false),
+            ],
+            approval: Vec::new(),
+            approvals_needed: 1,
+            team: Team::Role(Role::Engineer),
+            tasks: Vec::new(),
+            fulfil_within: None,
+            business_day: chrono::Duration::hours(8),
+            calendar: None,
+            runbook: None,
+            channel: None,
+        }
+    }
+
+    #[test]
+    fn a_filled_form_shows_what_its_inputs_can_hold() {
+        let item = laptop();
+        let given = [
+            ("model".to_string(), "15-INCH".to_string()),
+            ("start".to_string(), "24.12.2026".to_string()),
+            ("for".to_string(), "<@U0SAM0001>".to_string()),
+        ];
+        let view = request_form("C1", std::slice::from_ref(&item), Some(&item), &given, None);
+        let json = serde_json::to_value(&view).unwrap();
+        let block = |id: &str| {
+            json["blocks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|b| b["block_id"] == id)
+                .cloned()
+                .unwrap()
+        };
+        assert_eq!(
+            block("field:model")["element"]["initial_option"]["value"],
+            "15-inch"
+        );
+        // Not a date the picker can show: left for the person to pick.
+        assert!(block("field:start")["element"]["initial_date"].is_null());
+        assert_eq!(block("field:for")["element"]["initial_user"], "U0SAM0001");
+        assert_eq!(json["private_metadata"], "C1|laptop");
+        assert_eq!(read_request_metadata("C1|laptop"), ("C1", Some("laptop")));
+        assert_eq!(read_request_metadata("C1|"), ("C1", None));
+    }
+}
