@@ -221,6 +221,56 @@ pub struct RequestIntake {
     pub details: Option<FreeText>,
 }
 
+impl RequestIntake {
+    /// A request from a chat form: the item picked, each field's value as
+    /// entered, and the details typed. Blank values are left out (an
+    /// optional field left empty is not given, a required one is then
+    /// missing); the engine checks the rest exactly as it checks
+    /// `/request <item> field:value`, so a form and the text command
+    /// accept and refuse the same values.
+    pub fn from_form(
+        item: &str,
+        fields: impl IntoIterator<Item = (String, String)>,
+        details: Option<&str>,
+    ) -> Result<Self, super::Refusal> {
+        let fields = fields
+            .into_iter()
+            .filter(|(_, value)| !value.trim().is_empty())
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_string()))
+            .collect();
+        let details =
+            match details.map(str::trim) {
+                None | Some("") => None,
+                Some(text) => Some(FreeText::parse("details", text).map_err(|err| {
+                    super::Refusal::new(super::refusal::sentence(&err.to_string()))
+                })?),
+            };
+        Ok(RequestIntake {
+            item: item.to_ascii_lowercase(),
+            fields,
+            details,
+        })
+    }
+
+    /// The text after `/request` that asks for this, as `parse` reads it
+    /// back: `laptop reason:"new starter" for Sam`. Buttons that carry what
+    /// was typed (a form to complete it) carry this.
+    pub fn to_text(&self) -> String {
+        let mut parts = vec![self.item.clone()];
+        for (name, value) in &self.fields {
+            if value.contains(char::is_whitespace) || value.starts_with('"') {
+                parts.push(format!("{name}:\"{}\"", value.replace('"', "'")));
+            } else {
+                parts.push(format!("{name}:{value}"));
+            }
+        }
+        if let Some(details) = &self.details {
+            parts.push(details.to_string());
+        }
+        parts.join(" ")
+    }
+}
+
 /// What to do with an existing service request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestCommand {

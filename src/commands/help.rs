@@ -29,7 +29,7 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
             .with(Block::List {
                 title: Some("Ask for what you need".into()),
                 items: vec![
-                    "/request: the service catalog · /request <item> field:value … [details] · /request REQ-n approve · reject <reason> · take · task <k> done · fulfil [note] · cancel <why> · show".into(),
+                    "/request: the service catalog (a form on Slack and Discord) · /request <item> field:value … [details] · /request REQ-n approve · reject <reason> · take · task <k> done · fulfil [note] · cancel <why> · show".into(),
                     "/itsm requests [mine|queue|approvals]".into(),
                 ],
             })
@@ -160,7 +160,7 @@ pub fn help(topic: Option<&str>) -> Result<Message, Refusal> {
         Some("request" | "requests") => Message::default()
             .with(Block::Header("Service requests".into()))
             .with(Block::Text(
-                "A service request asks for something from the catalog (`[[requests.catalog]]`): a laptop, access, a virtual machine. `/request` lists the items with their fields; `/request laptop model:13-inch reason:\"new starter\"` asks for one (values with spaces are quoted; other words become details) and answers with `REQ-<n>`.".into(),
+                "A service request asks for something from the catalog (`[[requests.catalog]]`): a laptop, access, a virtual machine. `/request` lists the items with their fields (on Slack and Discord it opens the catalog form: pick the item, fill in its fields); `/request laptop model:13-inch reason:\"new starter\"` asks for one (values with spaces are quoted; other words become details) and answers with `REQ-<n>`. A request refused for a field (one missing, a value the item does not take) says what would work, and on Slack and Discord offers a \"Fill in the form\" button holding what you typed.".into(),
             ))
             .with(Block::List {
                 title: Some("Lifecycle: awaiting_approval → approved → in_progress → fulfilled → closed; rejected; cancelled; on_hold".into()),

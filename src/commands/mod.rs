@@ -19,7 +19,7 @@ pub mod view;
 
 pub use command::{
     ChangeCommand, ChangeDraft, Command, IncidentCommand, IncidentIntake, ProblemCommand,
-    ProblemDraft, QueryCommand, ScheduleRange,
+    ProblemDraft, QueryCommand, RequestIntake, ScheduleRange,
 };
 pub use execute::{Engine, Request};
 pub use inbound::Inbound;

@@ -8,6 +8,9 @@ use std::fmt;
 pub struct Refusal {
     pub reason: String,
     pub hint: Option<String>,
+    /// The form field the refusal is about (a catalog item's field name),
+    /// so a form can show it on that field rather than above the form.
+    pub field: Option<String>,
 }
 
 impl Refusal {
@@ -16,12 +19,19 @@ impl Refusal {
         Refusal {
             reason: reason.into(),
             hint: None,
+            field: None,
         }
     }
 
     /// Adds what would work instead.
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Names the form field the refusal is about.
+    pub fn on_field(mut self, field: Option<&str>) -> Self {
+        self.field = field.map(str::to_string);
         self
     }
 }

@@ -118,6 +118,9 @@ pub struct Reply {
     pub message: Message,
     /// The ticket the command created or changed, if any.
     pub ticket: Option<TicketRef>,
+    /// For a refusal: the form field it is about, if one (see
+    /// [`super::Refusal::field`]).
+    pub field: Option<String>,
 }
 
 impl Reply {
@@ -128,6 +131,7 @@ impl Reply {
             visibility: Visibility::Channel,
             message,
             ticket: None,
+            field: None,
         }
     }
 
@@ -150,6 +154,7 @@ impl Reply {
             visibility: Visibility::Ephemeral,
             message,
             ticket: None,
+            field: refusal.field.clone(),
         }
     }
 
@@ -162,6 +167,7 @@ impl Reply {
                 "The service desk database is unavailable, please try again in a moment. Nothing was changed.",
             ),
             ticket: None,
+            field: None,
         }
     }
 

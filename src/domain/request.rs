@@ -450,7 +450,10 @@ pub enum FieldError {
     #[error("`{item}` needs {}; for example `{example}`", .missing.join(" and "))]
     Missing {
         item: String,
+        /// Each missing field with what it takes: `model (one of …)`.
         missing: Vec<String>,
+        /// The first missing field's name.
+        first: String,
         example: String,
     },
     #[error("`{value}` is not a valid {field}: it must be {expected}")]
@@ -461,6 +464,18 @@ pub enum FieldError {
     },
     #[error("`{field}` is given twice; give it once")]
     Twice { field: String },
+}
+
+impl FieldError {
+    /// The field the error is about, so a form shows it there.
+    pub fn field(&self) -> &str {
+        match self {
+            FieldError::Unknown { field, .. }
+            | FieldError::BadValue { field, .. }
+            | FieldError::Twice { field } => field,
+            FieldError::Missing { first, .. } => first,
+        }
+    }
 }
 
 /// The result of a legal action.
@@ -496,13 +511,16 @@ pub fn check_fields(
             });
         }
     }
-    let missing: Vec<String> = item
+    let missing_fields: Vec<&FieldSpec> = item
         .fields
         .iter()
         .filter(|f| f.required && !values.contains_key(&f.name))
-        .map(|f| format!("{} ({})", f.name, f.kind.describe()))
         .collect();
-    if !missing.is_empty() {
+    if let Some(first) = missing_fields.first() {
+        let missing = missing_fields
+            .iter()
+            .map(|f| format!("{} ({})", f.name, f.kind.describe()))
+            .collect();
         // The example keeps what was given, so it can be copied and
         // completed rather than typed again; nothing missing is guessed.
         let example = std::iter::once(format!("/request {}", item.name))
@@ -524,6 +542,7 @@ pub fn check_fields(
         return Err(FieldError::Missing {
             item: item.name.clone(),
             missing,
+            first: first.name.clone(),
             example,
         });
     }

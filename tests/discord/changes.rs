@@ -120,17 +120,6 @@ async fn card_of(bot: &Bot, number: i64) -> u64 {
     }
 }
 
-/// A click by `user` on button `custom_id` of the card `card_id`, which
-/// sits in the CAB channel; returns the callback's body.
-async fn click(bot: &Bot, id: u64, custom_id: &str, card_id: u64, user: u64) -> Value {
-    let mut press =
-        FakeDiscord::button_interaction(id, &format!("tok-{id}"), custom_id, card_id, user);
-    press["channel_id"] = json!(CAB_CHANNEL.to_string());
-    press["message"]["channel_id"] = json!(CAB_CHANNEL.to_string());
-    bot.fake.dispatch("INTERACTION_CREATE", press).await;
-    bot.callback(id).await
-}
-
 /// The edit of message `card_id` whose body contains `needle`.
 async fn edit_of(bot: &Bot, card_id: u64, needle: &str) -> Value {
     bot.fake
@@ -171,7 +160,9 @@ async fn cab_members_approve_from_the_card_and_it_updates_in_place(pool: PgPool)
     let card_id = card_of(&bot, 1).await;
 
     // The requester is refused, privately, and nothing changes.
-    let own = click(&bot, 9810, "itsm:approve|CHG-1", card_id, ENGINEER).await;
+    let own = bot
+        .click(9810, "itsm:approve|CHG-1", CAB_CHANNEL, card_id, ENGINEER)
+        .await;
     assert_eq!(own["type"], 4, "{own}");
     assert_eq!(own["data"]["flags"], 64, "ephemeral: {own}");
     assert!(
@@ -179,14 +170,18 @@ async fn cab_members_approve_from_the_card_and_it_updates_in_place(pool: PgPool)
         "{own}"
     );
     // So is someone without the cab role.
-    let staff = click(&bot, 9811, "itsm:approve|CHG-1", card_id, STAFF).await;
+    let staff = bot
+        .click(9811, "itsm:approve|CHG-1", CAB_CHANNEL, card_id, STAFF)
+        .await;
     assert_eq!(staff["data"]["flags"], 64, "ephemeral: {staff}");
     assert!(staff.to_string().contains("cab role"), "{staff}");
     assert_eq!(approvals(&bot, 1).await, 0);
     assert_eq!(change_status(&bot, 1).await, "submitted");
 
     // A CAB approval is acknowledged silently and shows on the card.
-    let first = click(&bot, 9812, "itsm:approve|CHG-1", card_id, CAB_ONE).await;
+    let first = bot
+        .click(9812, "itsm:approve|CHG-1", CAB_CHANNEL, card_id, CAB_ONE)
+        .await;
     assert_eq!(first["type"], 6, "{first}");
     let edited = edit_of(&bot, card_id, "1 of 2").await;
     assert!(
@@ -199,7 +194,9 @@ async fn cab_members_approve_from_the_card_and_it_updates_in_place(pool: PgPool)
     );
     assert_eq!(change_status(&bot, 1).await, "submitted");
 
-    let second = click(&bot, 9813, "itsm:approve|CHG-1", card_id, CAB_TWO).await;
+    let second = bot
+        .click(9813, "itsm:approve|CHG-1", CAB_CHANNEL, card_id, CAB_TWO)
+        .await;
     assert_eq!(second["type"], 6, "{second}");
     let edited = edit_of(&bot, card_id, "2 of 2").await;
     assert!(edited.to_string().contains("approved"), "{edited}");
@@ -228,7 +225,9 @@ async fn the_reject_button_opens_a_modal_that_rejects(pool: PgPool) {
     submit(&bot, 1, "Replace the core switch", 9900).await;
     let card_id = card_of(&bot, 1).await;
 
-    let form = click(&bot, 9910, "itsm:reject|CHG-1", card_id, CAB_ONE).await;
+    let form = bot
+        .click(9910, "itsm:reject|CHG-1", CAB_CHANNEL, card_id, CAB_ONE)
+        .await;
     assert_eq!(form["type"], 9, "a modal: {form}");
     assert_eq!(form["data"]["custom_id"], "itsm:reject|CHG-1");
     assert_eq!(

@@ -15,7 +15,9 @@
 //!   (`204`), interaction webhooks (`@original` edits and follow-ups), channel
 //!   messages (send, edit, get, delete), reactions by the bot, threads and DM
 //!   channels. Anything else is recorded and answers
-//!   `404 {"message":"Unknown","code":0}`.
+//!   `404 {"message":"Unknown","code":0}`. An interaction response that
+//!   breaks Discord's documented limits on modals and select menus (see
+//!   `check_callback`) answers `400 Invalid Form Body` (code 50035).
 //!   **Rate limits** are enforced as Discord documents them, in one table
 //!   ([`ROUTE_LIMITS`] and [`GLOBAL_LIMIT`]): fixed-window buckets announced
 //!   in `X-RateLimit-Limit`, `-Remaining`, `-Reset-After` and `-Bucket`; a
@@ -555,6 +557,24 @@ impl FakeDiscord {
         interaction
     }
 
+    /// INTERACTION_CREATE data for `user_id` picking `values` in the string
+    /// select `custom_id` of message `message_id` (a message of the bot in
+    /// [`CHANNEL_ID`]).
+    pub fn select_interaction(
+        id: u64,
+        token: &str,
+        custom_id: &str,
+        values: &[&str],
+        message_id: u64,
+        user_id: u64,
+    ) -> Value {
+        let mut interaction = interaction_json(id, 3, token, user_id);
+        interaction["data"] =
+            json!({"custom_id": custom_id, "component_type": 3, "values": values});
+        interaction["message"] = message_json(message_id, CHANNEL_ID, bot_user_json(), "");
+        interaction
+    }
+
     /// MESSAGE_CREATE data: message `id` with `content` by the human `user_id` in
     /// `channel_id` of [`GUILD_ID`] (with `guild_id` and a partial `member`; remove
     /// both for a DM).
@@ -826,6 +846,71 @@ fn ok(value: Value) -> Response {
     (StatusCode::OK, Json(value)).into_response()
 }
 
+/// Discord's answer to a body that breaks its documented limits.
+fn invalid_form_body(why: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"message": "Invalid Form Body", "code": 50035, "errors": {"_errors": [{"code": "BASE_TYPE_INVALID", "message": why}]}})),
+    )
+        .into_response()
+}
+
+/// Discord's documented limits on an interaction response's forms and
+/// menus: a modal (type 9) has a custom id of at most 100 characters, a
+/// title of 1 to 45, and 1 to 5 action rows of one text input each (label
+/// at most 45, custom id and placeholder at most 100, value at most 4,000);
+/// a message's string select (component type 3) has 1 to 25 options whose
+/// label, value and description are at most 100 characters.
+fn check_callback(body: &Value) -> Result<(), String> {
+    let chars = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+    let data = &body["data"];
+    let rows = data["components"].as_array().cloned().unwrap_or_default();
+    if body["type"] == 9 {
+        if chars(&data["custom_id"]) == 0 || chars(&data["custom_id"]) > 100 {
+            return Err("modal custom_id must be 1 to 100 characters".into());
+        }
+        if !(1..=45).contains(&chars(&data["title"])) {
+            return Err("modal title must be 1 to 45 characters".into());
+        }
+        if !(1..=5).contains(&rows.len()) {
+            return Err("a modal has 1 to 5 action rows".into());
+        }
+        for row in &rows {
+            let inputs = row["components"].as_array().cloned().unwrap_or_default();
+            let [input] = inputs.as_slice() else {
+                return Err("each modal row holds one text input".into());
+            };
+            if input["type"] != 4
+                || !(1..=45).contains(&chars(&input["label"]))
+                || !(1..=100).contains(&chars(&input["custom_id"]))
+                || chars(&input["placeholder"]) > 100
+                || chars(&input["value"]) > 4000
+            {
+                return Err(format!("text input out of limits: {input}"));
+            }
+        }
+        return Ok(());
+    }
+    for component in rows
+        .iter()
+        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+    {
+        if component["type"] == 3 {
+            let options = component["options"].as_array().cloned().unwrap_or_default();
+            if !(1..=25).contains(&options.len())
+                || options.iter().any(|o| {
+                    !(1..=100).contains(&chars(&o["label"]))
+                        || !(1..=100).contains(&chars(&o["value"]))
+                        || chars(&o["description"]) > 100
+                })
+            {
+                return Err("a string select has 1 to 25 options of at most 100 characters".into());
+            }
+        }
+    }
+    Ok(())
+}
+
 fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
@@ -881,6 +966,9 @@ fn route(shared: &Shared, method: &str, segments: &[&str], body: &Value) -> Resp
 
         // Interactions.
         ("POST", ["interactions", _, token, "callback"]) => {
+            if let Err(why) = check_callback(body) {
+                return invalid_form_body(&why);
+            }
             interaction_callback(shared, token, body);
             no_content()
         }

@@ -121,6 +121,24 @@ impl Bot {
             .unwrap()
     }
 
+    /// A click (interaction `id`) by `user` on the button `custom_id` of
+    /// message `message` in `channel`; the callback's body.
+    async fn click(
+        &self,
+        id: u64,
+        custom_id: &str,
+        channel: u64,
+        message: u64,
+        user: u64,
+    ) -> Value {
+        let mut press =
+            FakeDiscord::button_interaction(id, &format!("tok-{id}"), custom_id, message, user);
+        press["channel_id"] = json!(channel.to_string());
+        press["message"]["channel_id"] = json!(channel.to_string());
+        self.fake.dispatch("INTERACTION_CREATE", press).await;
+        self.callback(id).await
+    }
+
     /// The callback body the bot sent for interaction `id`.
     async fn callback(&self, id: u64) -> Value {
         self.fake

@@ -7,7 +7,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use super::{create_options, custom_ids, Bot, ENGINEER, STAFF};
-use crate::fake_discord::FakeDiscord;
+use crate::fake_discord::{FakeDiscord, CHANNEL_ID};
 
 /// Runs `text` from the shell as an engineer; its reply's text.
 async fn shell(bot: &Bot, text: &str) -> String {
@@ -17,9 +17,7 @@ async fn shell(bot: &Bot, text: &str) -> String {
 
 /// A click by `user` on `custom_id` (interaction `id`); the callback.
 async fn click(bot: &Bot, id: u64, custom_id: &str, user: u64) -> Value {
-    let press = FakeDiscord::button_interaction(id, &format!("tok-{id}"), custom_id, 1, user);
-    bot.fake.dispatch("INTERACTION_CREATE", press).await;
-    bot.callback(id).await
+    bot.click(id, custom_id, CHANNEL_ID, 1, user).await
 }
 
 #[sqlx::test]

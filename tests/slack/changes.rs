@@ -116,22 +116,6 @@ async fn cab_card(bot: &Bot, number: i64) -> (Value, String) {
     (card, ts)
 }
 
-/// A click on the card's `action` button by `user`; the response_url is
-/// recorded under `id`.
-async fn click(bot: &Bot, user: &str, ts: &str, action: &str, change: &str, id: &str) {
-    let payload = block_action(
-        user,
-        CAB_CHANNEL,
-        ts,
-        action,
-        change,
-        &format!("trigger-{id}"),
-        &bot.fake.response_url(id),
-    );
-    let (status, body) = bot.interact(&payload).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-}
-
 #[sqlx::test]
 async fn cab_members_approve_from_the_card_and_it_updates_in_place(pool: PgPool) {
     let bot = cab_bot(pool).await;
@@ -144,7 +128,8 @@ async fn cab_members_approve_from_the_card_and_it_updates_in_place(pool: PgPool)
     assert_eq!(card_rows(&bot, 1).await, 1);
 
     // The requester's click is refused privately and changes nothing.
-    click(&bot, ENGINEER, &ts, "itsm:approve", "CHG-1", "own").await;
+    bot.click(ENGINEER, CAB_CHANNEL, &ts, "itsm:approve", "CHG-1", "own")
+        .await;
     let own = bot.fake.wait_for_response("own", WAIT).await;
     assert_eq!(own["response_type"], "ephemeral", "{own}");
     assert!(
@@ -152,7 +137,8 @@ async fn cab_members_approve_from_the_card_and_it_updates_in_place(pool: PgPool)
         "{own}"
     );
     // So is a click by someone without the cab role.
-    click(&bot, STAFF, &ts, "itsm:approve", "CHG-1", "staff").await;
+    bot.click(STAFF, CAB_CHANNEL, &ts, "itsm:approve", "CHG-1", "staff")
+        .await;
     let staff = bot.fake.wait_for_response("staff", WAIT).await;
     assert_eq!(staff["response_type"], "ephemeral", "{staff}");
     assert!(staff.to_string().contains("cab role"), "{staff}");
@@ -162,7 +148,8 @@ async fn cab_members_approve_from_the_card_and_it_updates_in_place(pool: PgPool)
 
     // The first CAB approval: the same message now shows 1 of 2, still
     // with both buttons, and the approver hears nothing more.
-    click(&bot, CAB_ONE, &ts, "itsm:approve", "CHG-1", "cab1").await;
+    bot.click(CAB_ONE, CAB_CHANNEL, &ts, "itsm:approve", "CHG-1", "cab1")
+        .await;
     let first = bot
         .fake
         .wait_for("chat.update", |c| c.to_string().contains("1 of 2"), WAIT)
@@ -176,7 +163,8 @@ async fn cab_members_approve_from_the_card_and_it_updates_in_place(pool: PgPool)
     assert_eq!(change_status(&bot, 1).await, "submitted");
 
     // The second: approved, and the card asks nothing any more.
-    click(&bot, CAB_TWO, &ts, "itsm:approve", "CHG-1", "cab2").await;
+    bot.click(CAB_TWO, CAB_CHANNEL, &ts, "itsm:approve", "CHG-1", "cab2")
+        .await;
     let second = bot
         .fake
         .wait_for("chat.update", |c| c.to_string().contains("2 of 2"), WAIT)
@@ -205,7 +193,8 @@ async fn the_reject_button_asks_for_a_reason_and_rejects(pool: PgPool) {
     submit(&bot, 1, "Replace the core switch").await;
     let (_, ts) = cab_card(&bot, 1).await;
 
-    click(&bot, CAB_ONE, &ts, "itsm:reject", "CHG-1", "reject").await;
+    bot.click(CAB_ONE, CAB_CHANNEL, &ts, "itsm:reject", "CHG-1", "reject")
+        .await;
     let form = bot
         .fake
         .wait_for("views.open", |c| c["trigger_id"] == "trigger-reject", WAIT)
@@ -389,8 +378,8 @@ async fn simultaneous_approvals_leave_the_card_approved(pool: PgPool) {
     let (_, ts) = cab_card(&bot, 1).await;
 
     tokio::join!(
-        click(&bot, CAB_ONE, &ts, "itsm:approve", "CHG-1", "both1"),
-        click(&bot, CAB_TWO, &ts, "itsm:approve", "CHG-1", "both2"),
+        bot.click(CAB_ONE, CAB_CHANNEL, &ts, "itsm:approve", "CHG-1", "both1"),
+        bot.click(CAB_TWO, CAB_CHANNEL, &ts, "itsm:approve", "CHG-1", "both2"),
     );
     assert_eq!(change_status(&bot, 1).await, "approved");
     assert_eq!(approvers(&bot, 1).await.len(), 2);

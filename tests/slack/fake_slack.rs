@@ -9,6 +9,16 @@
 //!   `chat.postEphemeral`, `views.open/update/push`, `users.info`,
 //!   `conversations.history/replies`, `auth.test`, `apps.connections.open`,
 //!   `chat.getPermalink`). Any other method answers `{"ok":true}`.
+//!   **Views** are kept as Slack keeps them: `views.open`/`push` check the
+//!   view against Slack's documented modal rules (title, submit and close at
+//!   most 24 characters, a submit button when there is an input block, at
+//!   most 100 blocks with distinct block ids, at most 100 options of at most
+//!   75 characters in a select, private metadata at most 3,000 characters)
+//!   and answer `invalid_arguments` when it breaks one; otherwise the view
+//!   is stored under a new id and hash and echoed back. `views.update` needs
+//!   the id (`view_id`) of a view it handed out (`not_found` otherwise) and,
+//!   when given, its current `hash` (`hash_conflict`). [`FakeSlack::views`]
+//!   lists the views as they stand.
 //!   [`FakeSlack::fail_next`] queues HTTP failures (429 with `Retry-After`, 5xx, ...);
 //!   [`FakeSlack::set_chaos`] makes a random share of all calls fail, for the fault
 //!   test. [`FakeSlack::accepted`] lists the calls that were not made to fail.
@@ -251,6 +261,9 @@ struct Data {
     messages: Vec<Map<String, Value>>,
     /// Failures queued by [`FakeSlack::fail_next`], by method.
     failures: HashMap<String, VecDeque<(u16, Option<u64>)>>,
+    /// The views handed out by `views.open`/`push`, as last updated: id,
+    /// hash, and the view as Slack would send it in a payload.
+    views: Vec<(String, String, Value)>,
     /// Client frames carrying an `envelope_id`, oldest first, with a flag telling
     /// whether [`FakeSlack::wait_ack`] has already returned that ack.
     acks: Vec<(Value, bool)>,
@@ -420,6 +433,17 @@ impl FakeSlack {
                 pretty(&Value::Array(self.calls(method)))
             ),
         }
+    }
+
+    /// The views the bot opened, as they stand after its updates, oldest
+    /// first: each as Slack sends it in a payload (`id`, `hash`, `blocks`,
+    /// `callback_id`, `private_metadata`, ...).
+    pub fn views(&self) -> Vec<Value> {
+        lock(&self.shared().data)
+            .views
+            .iter()
+            .map(|(_, _, view)| view.clone())
+            .collect()
     }
 
     /// The bodies POSTed to response_url `id`, oldest first (JSON bodies parsed,
@@ -790,20 +814,7 @@ async fn api_call(
         "chat.postMessage" => chat_post_message(&shared, &params),
         "chat.update" => chat_update(&shared, &params),
         "chat.postEphemeral" => json!({"ok": true, "message_ts": shared.next_ts()}),
-        "views.open" | "views.update" | "views.push" => {
-            let n = shared.last_view.fetch_add(1, Ordering::SeqCst) + 1;
-            json!({
-                "ok": true,
-                "view": {
-                    "id": format!("V{n}"),
-                    "team_id": "T0001",
-                    "hash": format!("h{n}"),
-                    "type": "modal",
-                    "title": {"type": "plain_text", "text": "t"},
-                    "blocks": [],
-                }
-            })
-        }
+        "views.open" | "views.update" | "views.push" => views_call(&shared, &method, &params),
         "users.info" => users_info(&shared, &params),
         "conversations.history" => conversations_history(&shared, &params),
         "conversations.replies" => conversations_replies(&shared, &params),
@@ -905,6 +916,120 @@ fn chat_update(shared: &Shared, params: &Value) -> Value {
         }
     }
     json!({"ok": true, "channel": channel, "ts": ts, "message": {}})
+}
+
+/// `views.open`, `views.push` and `views.update`, as described in the module
+/// documentation.
+fn views_call(shared: &Shared, method: &str, params: &Value) -> Value {
+    let mut view = match params.get("view") {
+        Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
+        Some(view) => view.clone(),
+        None => Value::Null,
+    };
+    if let Err(message) = check_view(&view) {
+        return json!({
+            "ok": false,
+            "error": "invalid_arguments",
+            "response_metadata": { "messages": [format!("[ERROR] {message}")] }
+        });
+    }
+    let mut data = lock(&shared.data);
+    let slot = if method == "views.update" {
+        let Some(id) = str_param(params, "view_id") else {
+            return api_error("not_found");
+        };
+        let Some(slot) = data.views.iter().position(|(known, _, _)| *known == id) else {
+            return api_error("not_found");
+        };
+        if let Some(hash) = str_param(params, "hash") {
+            if hash != data.views[slot].1 {
+                return api_error("hash_conflict");
+            }
+        }
+        Some(slot)
+    } else {
+        if str_param(params, "trigger_id").is_none() {
+            return api_error("invalid_trigger_id");
+        }
+        None
+    };
+    let n = shared.last_view.fetch_add(1, Ordering::SeqCst) + 1;
+    let hash = format!("h{n}");
+    let id = match slot {
+        Some(slot) => data.views[slot].0.clone(),
+        None => format!("V{n}"),
+    };
+    if let Some(object) = view.as_object_mut() {
+        object.insert("id".into(), json!(id));
+        object.insert("team_id".into(), json!("T0001"));
+        object.insert("hash".into(), json!(hash));
+        object.insert("state".into(), json!({ "values": {} }));
+        for key in ["private_metadata", "callback_id"] {
+            object.entry(key).or_insert(json!(""));
+        }
+    }
+    match slot {
+        Some(slot) => data.views[slot] = (id, hash, view.clone()),
+        None => data.views.push((id, hash, view.clone())),
+    }
+    json!({ "ok": true, "view": view })
+}
+
+/// Slack's documented rules for a modal view (see the module documentation).
+fn check_view(view: &Value) -> Result<(), String> {
+    if view["type"] != "modal" {
+        return Err("view.type must be modal".into());
+    }
+    let text = |key: &str| view[key]["text"].as_str().map(|t| t.chars().count());
+    match text("title") {
+        Some(1..=24) => {}
+        _ => return Err("title must be 1 to 24 characters".into()),
+    }
+    for key in ["submit", "close"] {
+        if text(key).is_some_and(|n| n > 24) {
+            return Err(format!("{key} must be at most 24 characters"));
+        }
+    }
+    let blocks = view["blocks"].as_array().cloned().unwrap_or_default();
+    if blocks.len() > 100 {
+        return Err("at most 100 blocks".into());
+    }
+    if blocks.iter().any(|b| b["type"] == "input") && text("submit").is_none() {
+        return Err("submit is required when a view has an input block".into());
+    }
+    let mut ids = std::collections::HashSet::new();
+    for block in &blocks {
+        if let Some(id) = block["block_id"].as_str() {
+            if !ids.insert(id.to_string()) || id.len() > 255 {
+                return Err(format!("block_id `{id}` repeated or too long"));
+            }
+        }
+        let elements = match block["type"].as_str() {
+            Some("input") => vec![block["element"].clone()],
+            Some("actions") => block["elements"].as_array().cloned().unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        for element in elements {
+            if let Some(options) = element["options"].as_array() {
+                if options.len() > 100
+                    || options.iter().any(|o| {
+                        o["text"]["text"]
+                            .as_str()
+                            .is_none_or(|t| t.chars().count() > 75)
+                    })
+                {
+                    return Err("a select has at most 100 options of at most 75 characters".into());
+                }
+            }
+        }
+    }
+    if view["private_metadata"]
+        .as_str()
+        .is_some_and(|m| m.chars().count() > 3000)
+    {
+        return Err("private_metadata must be at most 3000 characters".into());
+    }
+    Ok(())
 }
 
 fn users_info(shared: &Shared, params: &Value) -> Value {

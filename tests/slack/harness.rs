@@ -209,6 +209,31 @@ impl Bot {
         .await
     }
 
+    /// A click by `user` on the button `action` (with `value`, a ticket
+    /// reference) of the message `ts` in `channel`; its response_url is
+    /// recorded under `id` and its trigger is `trigger-<id>`.
+    pub async fn click(
+        &self,
+        user: &str,
+        channel: &str,
+        ts: &str,
+        action: &str,
+        value: &str,
+        id: &str,
+    ) {
+        let payload = block_action(
+            user,
+            channel,
+            ts,
+            action,
+            value,
+            &format!("trigger-{id}"),
+            &self.fake.response_url(id),
+        );
+        let (status, body) = self.interact(&payload).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
     /// A signed Events API callback.
     pub async fn event(&self, event_id: &str, event: Value) -> (StatusCode, String) {
         let body = event_callback(event_id, event).to_string();
@@ -343,6 +368,28 @@ pub fn block_action(
     })
 }
 
+/// A `block_actions` payload for picking `value` in the static select
+/// `action_id` of the open modal `view` (as the fake keeps it: see
+/// `FakeSlack::views`). Slack sends the whole view, its state so far,
+/// and no response_url.
+pub fn view_select(user: &str, view: &Value, action_id: &str, value: &str) -> Value {
+    json!({
+        "type": "block_actions",
+        "team": { "id": "T0001", "domain": "example" },
+        "user": { "id": user, "username": "someone", "team_id": "T0001" },
+        "api_app_id": "A0001",
+        "token": "gIkuvaNzQIHg97ATvDxqgjtO",
+        "container": { "type": "view", "view_id": view["id"] },
+        "trigger_id": "12466734323.1395872399",
+        "view": view,
+        "actions": [{
+            "type": "static_select", "action_id": action_id, "block_id": action_id,
+            "selected_option": { "text": { "type": "plain_text", "text": value }, "value": value },
+            "action_ts": "1764000000.000901"
+        }]
+    })
+}
+
 /// A `view_submission` payload of the form `callback_id` with `values`
 /// (block id = action id = field name).
 pub fn view_submission(user: &str, callback_id: &str, metadata: &str, values: Value) -> Value {
@@ -376,6 +423,14 @@ pub fn select_value(field: &str, value: &str) -> (String, Value) {
     (
         field.to_string(),
         json!({ field: { "type": "static_select", "selected_option": { "text": { "type": "plain_text", "text": value }, "value": value } } }),
+    )
+}
+
+/// A date picker's value in a view's state, under the block and action id `id`.
+pub fn date_value(id: &str, date: &str) -> (String, Value) {
+    (
+        id.to_string(),
+        json!({ id: { "type": "datepicker", "selected_date": date } }),
     )
 }
 

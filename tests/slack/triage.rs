@@ -59,17 +59,8 @@ fn button_value(message: &Value, action_id: &str) -> String {
 /// A click by `user` on the report reply's button; the answer posted to
 /// its response_url `id`.
 async fn click(bot: &Bot, user: &str, action_id: &str, value: &str, id: &str) -> Value {
-    let payload = block_action(
-        user,
-        CHANNEL,
-        "1764000000.000100",
-        action_id,
-        value,
-        &format!("trigger-{id}"),
-        &bot.fake.response_url(id),
-    );
-    let (status, body) = bot.interact(&payload).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    bot.click(user, CHANNEL, "1764000000.000100", action_id, value, id)
+        .await;
     bot.fake.wait_for_response(id, WAIT).await
 }
 

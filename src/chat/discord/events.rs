@@ -5,10 +5,11 @@ use std::future::Future;
 
 use serenity::all::{
     ActionRowComponent, AutocompleteChoice, CommandInteraction, CommandType, ComponentInteraction,
-    Context, CreateActionRow, CreateAutocompleteResponse, CreateInputText,
-    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
-    CreateModal, EditInteractionResponse, EventHandler, GuildId, InputTextStyle, Interaction,
-    Message, ModalInteraction, Reaction, ReactionType, Ready, ResolvedTarget,
+    ComponentInteractionDataKind, Context, CreateActionRow, CreateAutocompleteResponse,
+    CreateButton, CreateInputText, CreateInteractionResponse, CreateInteractionResponseFollowup,
+    CreateInteractionResponseMessage, CreateModal, CreateSelectMenu, CreateSelectMenuKind,
+    CreateSelectMenuOption, EditInteractionResponse, EventHandler, GuildId, InputTextStyle,
+    Interaction, Message, ModalInteraction, Reaction, ReactionType, Ready, ResolvedTarget,
 };
 
 use super::commands::{definitions, invocation, Invocation};
@@ -16,10 +17,39 @@ use super::render::{button_action, render};
 use super::DiscordAdapter;
 use crate::commands::buttons::{Click, Prompt};
 use crate::commands::reply::{Outcome, Reply, Visibility};
-use crate::commands::{parse, Command, IncidentIntake, ParseContext, Refusal, Request};
+use crate::commands::{
+    parse, Command, IncidentIntake, ParseContext, Refusal, Request, RequestIntake,
+};
+use crate::domain::request::{CatalogItem, FieldSpec, MAX_FIELD_CHARS};
 use crate::domain::{FreeText, Platform, Priority, Title, UserId};
 
 const REPORT_FORM: &str = "itsm:report";
+
+/// The custom id of the catalog's select menu (`/request` alone).
+const REQUEST_ITEM: &str = "itsm:request_item";
+
+/// The custom id of the "Fill in the form" button under a `/request <item>
+/// …` refused for a field: `itsm:request_fill|laptop reason:"new starter"`,
+/// the request as typed ([`RequestIntake::to_text`]).
+const REQUEST_FILL: &str = "itsm:request_fill";
+
+/// Discord's limit on a custom id.
+const CUSTOM_ID_LIMIT: usize = 100;
+
+/// The custom id of an item's form: `itsm:request|laptop`.
+const REQUEST_FORM: &str = "itsm:request";
+
+/// The custom id of the request form's details input; a catalog field
+/// has its own name as custom id, so this one cannot be a field's.
+const REQUEST_DETAILS: &str = "request:details";
+
+/// Discord's limits: 5 inputs in a modal, 25 options in a select menu,
+/// 45 characters in a modal title or an input label, 100 in an option,
+/// a placeholder or a description.
+const MODAL_INPUTS: usize = 5;
+const SELECT_OPTIONS: usize = 25;
+const LABEL_LIMIT: usize = 45;
+const OPTION_LIMIT: usize = 100;
 
 /// serenity's event handler for the adapter.
 pub struct Handler {
@@ -255,6 +285,21 @@ impl DiscordAdapter {
                 },
             ),
         };
+        if let Ok(Command::RequestCatalog) = parsed {
+            return command
+                .create_response(&ctx.http, self.request_picker())
+                .await;
+        }
+        // A request refused for a field offers its form, holding what was
+        // typed, when that fits in a button's custom id; the reply says
+        // what to type either way.
+        let fill = match &parsed {
+            Ok(Command::OpenRequest(intake)) => {
+                Some(format!("{REQUEST_FILL}|{}", intake.to_text()))
+                    .filter(|id| id.chars().count() <= CUSTOM_ID_LIMIT)
+            }
+            _ => None,
+        };
         let answer = match parsed {
             Ok(parsed) => {
                 let work = self.inner.engine.execute(&request, parsed);
@@ -264,9 +309,76 @@ impl DiscordAdapter {
             Err(refusal) => Answer::InTime(Reply::refused(&refusal)),
         };
         match answer {
-            Answer::InTime(reply) => command.create_response(&ctx.http, respond(&reply)).await,
+            Answer::InTime(reply) => {
+                let fill =
+                    fill.filter(|_| reply.outcome == Outcome::Refused && reply.field.is_some());
+                let response = match (respond(&reply), fill) {
+                    (CreateInteractionResponse::Message(message), Some(id)) => {
+                        let button = CreateButton::new(id)
+                            .label("Fill in the form")
+                            .style(serenity::all::ButtonStyle::Primary);
+                        CreateInteractionResponse::Message(
+                            message.components(vec![CreateActionRow::Buttons(vec![button])]),
+                        )
+                    }
+                    (response, _) => response,
+                };
+                command.create_response(&ctx.http, response).await
+            }
             Answer::Late(reply) => self.answer_deferred(ctx, &command.token, &reply).await,
         }
+    }
+
+    /// `/request` alone: the catalog, for the person alone, with a select
+    /// menu of its items; picking one opens the item's form.
+    fn request_picker(&self) -> CreateInteractionResponse {
+        let catalog = &self.inner.engine.config().requests.items;
+        let reply = Reply::answer(crate::commands::view::request::catalog(catalog));
+        let CreateInteractionResponse::Message(mut message) = respond(&reply) else {
+            return respond(&reply);
+        };
+        if catalog.is_empty() {
+            return CreateInteractionResponse::Message(message);
+        }
+        let options = catalog
+            .iter()
+            .take(SELECT_OPTIONS)
+            .map(|item| {
+                let mut option =
+                    CreateSelectMenuOption::new(clip(&item.title, OPTION_LIMIT), &item.name);
+                if !item.description.is_empty() {
+                    option = option.description(clip(&item.description, OPTION_LIMIT));
+                }
+                option
+            })
+            .collect();
+        let menu = CreateSelectMenu::new(REQUEST_ITEM, CreateSelectMenuKind::String { options })
+            .placeholder("Pick what you need: its form opens");
+        let mut notes = Vec::new();
+        if catalog.len() > SELECT_OPTIONS {
+            notes.push(format!(
+                "The menu holds the first {SELECT_OPTIONS} items; ask for the others with `/request <item> field:value …`."
+            ));
+        }
+        let long: Vec<String> = catalog
+            .iter()
+            .filter(|item| form_fields(item).len() < item.fields.len())
+            .map(|item| format!("`{}`", item.name))
+            .collect();
+        if !long.is_empty() {
+            notes.push(format!(
+                "A Discord form holds {MODAL_INPUTS} inputs: the forms of {} ask the first {MODAL_INPUTS} fields (required ones first); to give the others, type `/request <item> field:value …` instead.",
+                long.join(", ")
+            ));
+        }
+        if !notes.is_empty() {
+            message = message.content(notes.join("\n"));
+        }
+        CreateInteractionResponse::Message(
+            message
+                .components(vec![CreateActionRow::SelectMenu(menu)])
+                .ephemeral(true),
+        )
     }
 
     async fn on_autocomplete(
@@ -301,6 +413,29 @@ impl DiscordAdapter {
         ctx: &Context,
         component: &ComponentInteraction,
     ) -> serenity::Result<()> {
+        if component.data.custom_id == REQUEST_ITEM {
+            let picked = match &component.data.kind {
+                ComponentInteractionDataKind::StringSelect { values } => values.first(),
+                _ => None,
+            };
+            let catalog = &self.inner.engine.config().requests.items;
+            let response = match picked.and_then(|name| catalog.iter().find(|i| &i.name == name)) {
+                Some(item) => request_form(item, &[], None),
+                None => respond(&Reply::refused(
+                    &Refusal::new("That item is no longer in the service catalog.")
+                        .hint("`/request` shows the catalog as it is now."),
+                )),
+            };
+            return component.create_response(&ctx.http, response).await;
+        }
+        if let Some(typed) = component
+            .data
+            .custom_id
+            .strip_prefix(REQUEST_FILL)
+            .and_then(|rest| rest.strip_prefix('|'))
+        {
+            return self.open_filled_form(ctx, component, typed).await;
+        }
         let (Some(user), Some(action)) = (
             person(component.user.id),
             button_action(&component.data.custom_id),
@@ -345,6 +480,48 @@ impl DiscordAdapter {
         }
     }
 
+    /// "Fill in the form" under a refused `/request <item> …`: the item's
+    /// form, holding what was typed (`typed`, read as the command reads it).
+    async fn open_filled_form(
+        &self,
+        ctx: &Context,
+        component: &ComponentInteraction,
+        typed: &str,
+    ) -> serenity::Result<()> {
+        let Some(user) = person(component.user.id) else {
+            return Ok(());
+        };
+        let parsed = parse(
+            "/request",
+            typed,
+            ParseContext {
+                platform: Platform::Discord,
+                actor: &user,
+            },
+        );
+        let catalog = &self.inner.engine.config().requests.items;
+        let response = match parsed {
+            Ok(Command::OpenRequest(intake)) => {
+                match catalog.iter().find(|item| item.name == intake.item) {
+                    Some(item) => request_form(
+                        item,
+                        &intake.fields,
+                        intake.details.as_ref().map(ToString::to_string),
+                    ),
+                    None => respond(&Reply::refused(
+                        &Refusal::new(format!(
+                            "`{}` is no longer in the service catalog.",
+                            intake.item
+                        ))
+                        .hint("`/request` shows the catalog as it is now."),
+                    )),
+                }
+            }
+            _ => return Ok(()),
+        };
+        component.create_response(&ctx.http, response).await
+    }
+
     async fn on_form(&self, ctx: &Context, modal: &ModalInteraction) -> serenity::Result<()> {
         let Some(user) = person(modal.user.id) else {
             return Ok(());
@@ -375,6 +552,24 @@ impl DiscordAdapter {
                 None,
                 field("description").as_deref(),
             ),
+            // The same command as `/request <item> field:value … [details]`:
+            // the engine checks the values, and a refusal names the field
+            // and what it takes.
+            REQUEST_FORM => {
+                let catalog = &self.inner.engine.config().requests.items;
+                let fields: Vec<(String, String)> = catalog
+                    .iter()
+                    .find(|item| item.name == ticket)
+                    .map(|item| {
+                        item.fields
+                            .iter()
+                            .filter_map(|f| Some((f.name.clone(), field(&f.name)?)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                RequestIntake::from_form(ticket, fields, field(REQUEST_DETAILS).as_deref())
+                    .map(Command::OpenRequest)
+            }
             _ => match Prompt::decode(form, ticket) {
                 Some(prompt) => prompt.command(&field(prompt.field()).unwrap_or_default()),
                 None => return Ok(()),
@@ -581,6 +776,79 @@ fn report_form() -> CreateInteractionResponse {
     )
 }
 
+fn clip(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(limit.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The fields of `item` its Discord form asks: all of them when they fit,
+/// else the first [`MODAL_INPUTS`], required ones first. Discord cannot
+/// answer a form's submission with another form, so a second form would
+/// need a button in between and the first form's values kept somewhere
+/// meanwhile; a catalog item rarely has more than five fields, so the rest
+/// are given by typing `/request <item> field:value …` (the catalog says
+/// so), and a required one left out is asked for, as when typed.
+fn form_fields(item: &CatalogItem) -> Vec<&FieldSpec> {
+    let mut fields: Vec<&FieldSpec> = item.fields.iter().filter(|f| f.required).collect();
+    fields.extend(item.fields.iter().filter(|f| !f.required));
+    fields.truncate(MODAL_INPUTS);
+    fields
+}
+
+/// The form of catalog item `item`: a text input per field (see
+/// [`form_fields`]) holding `given` (field, value), and the details
+/// (holding `details`) when there is room for them.
+fn request_form(
+    item: &CatalogItem,
+    given: &[(String, String)],
+    details: Option<String>,
+) -> CreateInteractionResponse {
+    let value_of = |name: &str| {
+        given
+            .iter()
+            .find(|(field, _)| field.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.clone())
+    };
+    let fields = form_fields(item);
+    let mut rows: Vec<CreateActionRow> = fields
+        .iter()
+        .map(|field| {
+            let mut input = CreateInputText::new(
+                InputTextStyle::Short,
+                clip(&field.name, LABEL_LIMIT),
+                field.name.clone(),
+            )
+            .placeholder(clip(&field.kind.describe(), OPTION_LIMIT))
+            .required(field.required)
+            .max_length(MAX_FIELD_CHARS as u16);
+            if let Some(value) = value_of(&field.name) {
+                input = input.value(value.chars().take(MAX_FIELD_CHARS).collect::<String>());
+            }
+            CreateActionRow::InputText(input)
+        })
+        .collect();
+    if rows.len() < MODAL_INPUTS {
+        let mut input = CreateInputText::new(InputTextStyle::Paragraph, "Details", REQUEST_DETAILS)
+            .required(false)
+            .max_length(4000);
+        if let Some(details) = details {
+            input = input.value(details);
+        }
+        rows.push(CreateActionRow::InputText(input));
+    }
+    CreateInteractionResponse::Modal(
+        CreateModal::new(
+            format!("{REQUEST_FORM}|{}", item.name),
+            clip(&item.title, LABEL_LIMIT),
+        )
+        .components(rows),
+    )
+}
+
 /// A one-field form whose answer completes a command (see [`Prompt`]).
 fn prompt_form(prompt: Prompt) -> CreateInteractionResponse {
     CreateInteractionResponse::Modal(
@@ -593,4 +861,57 @@ fn prompt_form(prompt: Prompt) -> CreateInteractionResponse {
                 .max_length(4000),
         )]),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::request::{FieldKind, Team};
+    use crate::domain::roles::Role;
+
+    fn item(fields: &[(&str, bool)]) -> CatalogItem {
+        CatalogItem {
+            name: "onboarding".into(),
+            title: "Everything a new starter needs".into(),
+            description: String::new(),
+            fields: fields
+                .iter()
+                .map(|(name, required)| FieldSpec {
+                    name: (*name).into(),
+                    kind: FieldKind::Text,
+                    required: *required,
+                })
+                .collect(),
+            approval: Vec::new(),
+            approvals_needed: 1,
+            team: Team::Role(Role::Engineer),
+            tasks: Vec::new(),
+            fulfil_within: None,
+            business_day: chrono::Duration::hours(8),
+            calendar: None,
+            runbook: None,
+            channel: None,
+        }
+    }
+
+    #[test]
+    fn a_form_holds_five_fields_required_first() {
+        let long = item(&[
+            ("desk", false),
+            ("name", true),
+            ("phone", false),
+            ("laptop", false),
+            ("start", true),
+            ("team", true),
+            ("notes", false),
+        ]);
+        let names: Vec<&str> = form_fields(&long).iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["name", "start", "team", "desk", "phone"]);
+        let short = item(&[("name", true), ("notes", false)]);
+        assert_eq!(
+            form_fields(&short).len(),
+            2,
+            "all of them, with room for details"
+        );
+    }
 }

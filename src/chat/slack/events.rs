@@ -6,11 +6,11 @@ use std::time::Duration;
 use slack_morphism::prelude::*;
 use tokio::task::JoinHandle;
 
-use super::blocks::{self, field, REPORT_FORM};
+use super::blocks::{self, field, REPORT_FORM, REQUEST_FORM};
 use super::{manifest, SlackAdapter};
 use crate::commands::buttons::{ButtonAction, Click, Prompt};
-use crate::commands::reply::{Message, Outcome, Reply, Visibility};
-use crate::commands::{parse, Command, IncidentIntake, ParseContext, Request};
+use crate::commands::reply::{Block, Message, Outcome, Reply, Visibility};
+use crate::commands::{parse, Command, IncidentIntake, ParseContext, Request, RequestIntake};
 use crate::domain::{FreeText, Level, Platform, Title, UserId};
 
 /// What a failed handling means for Slack: answer with an error status so
@@ -46,14 +46,23 @@ impl SlackAdapter {
         if text.trim().is_empty() && matches!(command.trim_start_matches('/'), "incident") {
             return self.open_report_form(&event).await;
         }
+        if text.trim().is_empty() && matches!(command.trim_start_matches('/'), "request") {
+            return self.open_request_form(&event, &user).await;
+        }
         let ctx = ParseContext {
             platform: Platform::Slack,
             actor: &user,
         };
         let parsed = match parse(&command, &text, ctx) {
             Ok(Command::OpenIncidentForm) => return self.open_report_form(&event).await,
+            Ok(Command::RequestCatalog) => return self.open_request_form(&event, &user).await,
             Ok(parsed) => parsed,
             Err(refusal) => return respond(&Reply::refused(&refusal), self).await,
+        };
+        // A request refused for a field offers its form, holding what was typed.
+        let typed = match &parsed {
+            Command::OpenRequest(intake) => Some(intake.to_text()),
+            _ => None,
         };
         let mut request = request(user, &event.channel_id.0);
         if parsed.types_a_local_time() {
@@ -63,7 +72,20 @@ impl SlackAdapter {
         // A slash command has no event id; its trigger id is unique per invocation.
         request.event_id = Some(format!("command:{}", event.trigger_id.0));
         match self.run_within_limit(request, parsed).await {
-            Ok(reply) => respond(&reply, self).await,
+            Ok(reply) => {
+                let mut response = respond(&reply, self).await;
+                let button = typed
+                    .filter(|_| reply.outcome == Outcome::Refused && reply.field.is_some())
+                    .and_then(|typed| blocks::fill_in_button(&typed));
+                if let Some(button) = button {
+                    response
+                        .content
+                        .blocks
+                        .get_or_insert_with(Vec::new)
+                        .push(button);
+                }
+                response
+            }
             Err(work) => {
                 let adapter = self.clone();
                 let response_url = event.response_url.clone();
@@ -126,6 +148,104 @@ impl SlackAdapter {
                     "The incident form could not be opened. Report with `/incident <what is broken> [P1-P4]` instead.",
                 ))
             }
+        }
+    }
+
+    /// `/request` alone: the catalog as a form to pick an item from. With
+    /// an empty catalog, or when the form cannot be opened, the catalog
+    /// as text, which says how to ask by typing.
+    async fn open_request_form(
+        &self,
+        event: &SlackCommandEvent,
+        user: &UserId,
+    ) -> SlackCommandEventResponse {
+        let catalog = &self.inner.engine.config().requests.items;
+        let as_text = || async {
+            let request = request(user.clone(), &event.channel_id.0);
+            let reply = self
+                .inner
+                .engine
+                .execute(&request, Command::RequestCatalog)
+                .await;
+            respond(&reply, self).await
+        };
+        if catalog.is_empty() {
+            return as_text().await;
+        }
+        let view = blocks::request_form(&event.channel_id.0, catalog, None, &[], None);
+        let session = self.inner.client.open_session(&self.inner.bot_token);
+        match session
+            .views_open(&SlackApiViewsOpenRequest::new(
+                event.trigger_id.clone(),
+                view,
+            ))
+            .await
+        {
+            Ok(_) => SlackCommandEventResponse::new(SlackMessageContent::new()),
+            Err(err) => {
+                tracing::warn!(error = %err, "views.open failed");
+                as_text().await
+            }
+        }
+    }
+
+    /// An item picked in the request form: the form shows its fields.
+    async fn show_request_item(
+        &self,
+        event: &SlackInteractionBlockActionsEvent,
+        action: &SlackInteractionActionInfo,
+    ) {
+        let SlackInteractionActionContainer::View(container) = &event.container else {
+            return;
+        };
+        let metadata = match &event.view {
+            Some(SlackView::Modal(modal)) => modal.private_metadata.clone().unwrap_or_default(),
+            _ => String::new(),
+        };
+        let (channel, _) = blocks::read_request_metadata(&metadata);
+        let catalog = &self.inner.engine.config().requests.items;
+        let picked = action
+            .selected_option
+            .as_ref()
+            .and_then(|option| catalog.iter().find(|item| item.name == option.value));
+        let view = blocks::request_form(channel, catalog, picked, &[], None);
+        let session = self.inner.client.open_session(&self.inner.bot_token);
+        let update = SlackApiViewsUpdateRequest::new(view).with_view_id(container.view_id.clone());
+        if let Err(err) = session.views_update(&update).await {
+            tracing::warn!(error = %err, "views.update failed");
+        }
+    }
+
+    /// "Fill in the form" under a refused `/request <item> …`: the item's
+    /// form, holding what was typed (`typed`, read as the command reads it).
+    async fn open_filled_form(
+        &self,
+        event: &SlackInteractionBlockActionsEvent,
+        user: &UserId,
+        channel: &str,
+        typed: &str,
+    ) {
+        let ctx = ParseContext {
+            platform: Platform::Slack,
+            actor: user,
+        };
+        let Ok(Command::OpenRequest(intake)) = parse("/request", typed, ctx) else {
+            return;
+        };
+        let catalog = &self.inner.engine.config().requests.items;
+        let picked = catalog.iter().find(|item| item.name == intake.item);
+        let details = intake.details.as_ref().map(ToString::to_string);
+        let view =
+            blocks::request_form(channel, catalog, picked, &intake.fields, details.as_deref());
+        let session = self.inner.client.open_session(&self.inner.bot_token);
+        if let Err(err) = session
+            .views_open(&SlackApiViewsOpenRequest::new(
+                event.trigger_id.clone(),
+                view,
+            ))
+            .await
+        {
+            tracing::warn!(error = %err, "views.open failed");
         }
     }
 
@@ -199,6 +319,15 @@ impl SlackAdapter {
             })
             .unwrap_or_default();
         for action in event.actions.iter().flatten() {
+            if action.action_id.0 == blocks::REQUEST_ITEM {
+                self.show_request_item(&event, action).await;
+                continue;
+            }
+            if action.action_id.0 == blocks::REQUEST_FILL {
+                let typed = action.value.as_deref().unwrap_or_default();
+                self.open_filled_form(&event, &user, &channel, typed).await;
+                continue;
+            }
             let Some(button) = ButtonAction::decode(
                 &action.action_id.0,
                 action.value.as_deref().unwrap_or_default(),
@@ -273,7 +402,11 @@ impl SlackAdapter {
             .map(|c| c.0.as_str())
             .unwrap_or_default();
         let metadata = modal.private_metadata.clone().unwrap_or_default();
-        let mut request = request(user, &metadata);
+        let channel = match callback {
+            REQUEST_FORM => blocks::read_request_metadata(&metadata).0,
+            _ => metadata.as_str(),
+        };
+        let mut request = request(user, channel);
         request.event_id = Some(format!(
             "view:{}:{}",
             event.view.state_params.id.0, event.view.state_params.hash
@@ -283,6 +416,16 @@ impl SlackAdapter {
                 Ok(report) => (Command::OpenIncident(report), field::TITLE),
                 Err(errors) => return form_errors(errors),
             },
+            REQUEST_FORM => {
+                let Some(name) = blocks::read_request_metadata(&metadata).1 else {
+                    // Slack offers no submit before an item is picked.
+                    return SlackInteractionResponse::Empty;
+                };
+                let view_id = event.view.state_params.id.clone();
+                return self
+                    .submit_request_form(request, view_id, name, &values)
+                    .await;
+            }
             _ => {
                 let Some(prompt) = Prompt::decode(callback, &metadata) else {
                     return SlackInteractionResponse::Empty;
@@ -306,6 +449,89 @@ impl SlackAdapter {
                 // Slack closes a form that gets no answer within 3 s with
                 // an error; say "working on it" in its place now and show
                 // the answer there once it is ready.
+                let adapter = self.clone();
+                let busy = self.busy();
+                tokio::spawn(async move {
+                    let _busy = busy;
+                    let reply = finish(work).await;
+                    adapter
+                        .show_in_form(&view_id, title, &reply.message.plain_text())
+                        .await;
+                });
+                SlackViewSubmissionResponse::Update(SlackViewSubmissionUpdateResponse::new(
+                    blocks::notice_view(title, "Working on it…"),
+                ))
+                .into()
+            }
+        }
+    }
+
+    /// A submitted request form: the same command as `/request <item>
+    /// field:value … [details]`, so the engine checks the values as it
+    /// checks typed ones. A refusal is shown on the field it is about
+    /// (else on the details box) and nothing is written; a request asked
+    /// shows its reply in the form's place.
+    async fn submit_request_form(
+        &self,
+        request: Request,
+        view_id: SlackViewId,
+        name: &str,
+        values: &FormValues<'_>,
+    ) -> SlackInteractionResponse {
+        let catalog = &self.inner.engine.config().requests.items;
+        let fields: Vec<(String, String)> = catalog
+            .iter()
+            .find(|item| item.name == name)
+            .map(|item| {
+                item.fields
+                    .iter()
+                    .filter_map(|f| {
+                        let value = values.any(&blocks::request_field(&f.name))?;
+                        Some((f.name.clone(), value))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let intake =
+            match RequestIntake::from_form(name, fields, values.text(blocks::REQUEST_DETAILS)) {
+                Ok(intake) => intake,
+                Err(refusal) => {
+                    return text_errors(vec![(blocks::REQUEST_DETAILS.to_string(), refusal.reason)])
+                }
+            };
+        let title = FORM_ANSWER_TITLE;
+        let on_item = |field: &str| {
+            catalog
+                .iter()
+                .any(|i| i.name == name && i.field(field).is_some())
+        };
+        let on_field = |reply: &Reply| match (&reply.field, reply.message.blocks.first()) {
+            // The reason says what the field takes; the hint (the typed
+            // form of the command) would only distract in a form.
+            (Some(field), Some(Block::Text(reason))) if on_item(field) => {
+                text_errors(vec![(blocks::request_field(field), reason.clone())])
+            }
+            _ => text_errors(vec![(
+                blocks::REQUEST_DETAILS.to_string(),
+                reply.message.plain_text(),
+            )]),
+        };
+        match self
+            .run_within_limit(request, Command::OpenRequest(intake))
+            .await
+        {
+            Ok(reply) => match reply.outcome {
+                Outcome::Done => {
+                    SlackViewSubmissionResponse::Update(SlackViewSubmissionUpdateResponse::new(
+                        blocks::notice_view(title, &reply.message.plain_text()),
+                    ))
+                    .into()
+                }
+                Outcome::Refused | Outcome::Unavailable => on_field(&reply),
+            },
+            Err(work) => {
+                // As the incident form: "working on it" now, the answer
+                // (which names any field it refuses) in its place later.
                 let adapter = self.clone();
                 let busy = self.busy();
                 tokio::spawn(async move {
@@ -635,6 +861,18 @@ impl FormValues<'_> {
         self.get(id)?.value.as_deref()
     }
 
+    /// Whatever the input `id` holds, as the text command would take it:
+    /// typed text, the option, the date, or the person as a mention.
+    fn any(&self, id: &str) -> Option<String> {
+        let value = self.get(id)?;
+        value
+            .value
+            .clone()
+            .or_else(|| value.selected_option.as_ref().map(|o| o.value.clone()))
+            .or_else(|| value.selected_date.clone())
+            .or_else(|| value.selected_user.as_ref().map(|u| format!("<@{}>", u.0)))
+    }
+
     fn selected(&self, id: &str) -> Option<&str> {
         self.get(id)?
             .selected_option
@@ -680,9 +918,16 @@ fn report_from_form(
 }
 
 fn form_errors(errors: Vec<(&'static str, String)>) -> SlackInteractionResponse {
-    let map = errors
-        .into_iter()
-        .map(|(field, message)| (field.to_string(), message))
-        .collect();
+    text_errors(
+        errors
+            .into_iter()
+            .map(|(field, message)| (field.to_string(), message))
+            .collect(),
+    )
+}
+
+/// `response_action: errors`: each message shown under its block.
+fn text_errors(errors: Vec<(String, String)>) -> SlackInteractionResponse {
+    let map = errors.into_iter().collect();
     SlackViewSubmissionResponse::Errors(SlackViewSubmissionErrorsResponse::new(map)).into()
 }

@@ -78,7 +78,9 @@ impl Engine {
             &request.actor,
         )
         .map_err(|err| {
-            Refusal::new(sentence(&err.to_string())).hint(format!("The form: `{}`.", item.usage()))
+            Refusal::new(sentence(&err.to_string()))
+                .hint(format!("The form: `{}`.", item.usage()))
+                .on_field(Some(err.field()))
         })?;
         let new = NewRequest::new(
             item,

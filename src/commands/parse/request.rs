@@ -218,6 +218,17 @@ mod tests {
         );
         assert_eq!(intake.details.unwrap().as_str(), "for Eve in sales");
         assert!(parse("laptop reason:\"open").is_err());
+        // A form button carries the request as text; it reads back the same.
+        let Ok(Command::OpenRequest(intake)) =
+            parse("laptop model:13-inch reason:\"new starter\" for Eve")
+        else {
+            panic!("not a request");
+        };
+        assert_eq!(
+            intake.to_text(),
+            "laptop model:13-inch reason:\"new starter\" for Eve"
+        );
+        assert_eq!(parse(&intake.to_text()), Ok(Command::OpenRequest(intake)));
         assert_eq!(parse(""), Ok(Command::RequestCatalog));
     }
 

@@ -304,6 +304,7 @@ fn fields_are_checked_with_what_would_work() {
         err.to_string(),
         "`laptop` needs model (one of 13-inch, 15-inch); for example `/request laptop model:13-inch reason:\"new starter\" start:2027-01-04`"
     );
+    assert_eq!(err.field(), "model", "a form shows it on the missing field");
     let err = check_fields(&item, &pairs(&[("colour", "red")]), Platform::Shell, &eve).unwrap_err();
     assert!(err.to_string().contains("its fields are model"), "{err}");
     let err = check_fields(
@@ -314,6 +315,7 @@ fn fields_are_checked_with_what_would_work() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("one of 13-inch, 15-inch"), "{err}");
+    assert_eq!(err.field(), "model");
     for (field, value) in [("start", "24.12.2026"), ("for", "nobody at all")] {
         let given = pairs(&[("model", "13-inch"), (field, value)]);
         assert!(
