@@ -40,10 +40,17 @@ pub async fn evidence(
          ), known AS (
             SELECT q.pos, coalesce(
                 (SELECT v.lexeme FROM triage_vocabulary v WHERE v.lexeme = q.w),
-                (SELECT v.lexeme FROM triage_vocabulary v
-                 WHERE char_length(q.w) >= $2 AND v.lexeme % q.w
-                   AND similarity(v.lexeme, q.w) >= $3
-                 ORDER BY similarity(v.lexeme, q.w) DESC, v.incidents DESC, v.lexeme
+                -- The nearest known words by trigram distance, from the
+                -- GiST index (`<->` ordered, a handful of index pages);
+                -- of those alike enough, the most used.
+                (SELECT n.lexeme FROM (
+                    SELECT v.lexeme, v.incidents, v.lexeme <-> q.w AS distance
+                    FROM triage_vocabulary v
+                    WHERE char_length(q.w) >= $2
+                    ORDER BY v.lexeme <-> q.w
+                    LIMIT 4) n
+                 WHERE n.distance <= 1 - $3
+                 ORDER BY n.distance, n.incidents DESC, n.lexeme
                  LIMIT 1)) AS lexeme
             FROM q
          )
