@@ -245,9 +245,15 @@ pub async fn alike_open(
             SELECT c.*, least(1.0, c.weight / sqrt((SELECT max(norm2) FROM ranked) * d.norm2))
                         AS similarity
             FROM candidates c CROSS JOIN LATERAL (
-                SELECT sum(power(ln((m.n + 1) / (coalesce(v.incidents, 0) + 1)) + 1, 2)) AS norm2
-                FROM model m, unnest(tsvector_to_array(c.document)) AS w(lexeme)
-                LEFT JOIN triage_vocabulary v ON v.lexeme = w.lexeme) d
+                -- The words the model knows, in one primary-key lookup
+                -- (`= ANY` of an array: a join was planned as a pass over
+                -- the vocabulary, and a lookup word by word through the
+                -- trigram index); the others weigh as never seen.
+                SELECT (length(c.document) - count(v.lexeme)) * power(ln(m.n + 1) + 1, 2)
+                       + coalesce(sum(power(ln((m.n + 1) / (v.incidents + 1)) + 1, 2)), 0) AS norm2
+                FROM model m LEFT JOIN triage_vocabulary v
+                  ON v.lexeme = ANY (tsvector_to_array(c.document))
+                GROUP BY m.n) d
          )
          SELECT c.number, c.title, s.name, c.created_at, c.reporter, c.similarity
          FROM scored c
