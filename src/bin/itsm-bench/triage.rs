@@ -476,7 +476,11 @@ pub async fn run(url: &str, size: Size) -> anyhow::Result<Vec<Row>> {
     // place, other words), half report something new.
     let (mut tp, mut fp, mut positives) = (0usize, 0usize, 0usize);
     for (i, outage) in live.iter().enumerate() {
-        let repeat = report(&mut rng, Some(outage.service), Some(&outage.place));
+        let repeat = report(
+            &mut rng,
+            Some(outage.service),
+            Some(&format!("in {} office", outage.place)),
+        );
         positives += 1;
         match first_alike(&app, &repeat.title).await? {
             Some(number) if number == outage.number => tp += 1,
@@ -625,6 +629,7 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
 struct Live {
     number: i64,
     service: usize,
+    /// The place's name ("Berlin"): its reports say "in Berlin office".
     place: String,
 }
 
@@ -724,7 +729,7 @@ async fn seed(
         live.push(Live {
             number,
             service,
-            place: format!("in {place} office"),
+            place,
         });
     }
     copy.send(chunk.as_bytes()).await?;
