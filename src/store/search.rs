@@ -203,7 +203,13 @@ pub async fn alike_open(
     limit: i64,
 ) -> Result<Vec<Alike>, StoreError> {
     let rows: Vec<AlikeRow> = sqlx::query_as(
-        "WITH model AS (SELECT incidents::float8 AS n FROM triage_training),
+        "WITH model AS (
+            -- One row (its key is `true`); LIMIT 1 tells the planner so.
+            -- Read as the table's size, the estimate of every join below
+            -- grew past `jit_above_cost` on a fresh database, and
+            -- compiling took seconds where JIT is on (tests' pools).
+            SELECT incidents::float8 AS n FROM triage_training LIMIT 1
+         ),
          terms AS (
             SELECT x.ord, to_tsquery('english', x.tq) AS tq, x.words
             FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(tq, words, ord)
