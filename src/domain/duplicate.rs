@@ -9,6 +9,50 @@ use super::incident::{Incident, IncidentStatus};
 use super::reference::TicketRef;
 use super::timeline::{EventAction, NewEvent};
 
+/// How alike an open incident must be to a report to be offered as the
+/// same thing: the cosine of their words, each word weighted by how
+/// telling it is (its inverse document frequency over the trained
+/// history), 0–1. Two reports of one outage share its telling words (a
+/// place, a host, an error) and differ in the common ones ("vpn", "slow",
+/// "cannot"), so they score well above this; a report that shares only a
+/// service's everyday words with an open incident scores well below.
+pub const MIN_ALIKE: f64 = 0.4;
+
+/// An open incident that looks like a new report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alike {
+    pub number: i64,
+    pub title: String,
+    pub service: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Who reported it (`shell:alertmanager` for one opened by an alert).
+    pub reporter: String,
+    /// How alike, 0–1 (see [`MIN_ALIKE`]).
+    pub similarity: f64,
+}
+
+/// The look-alikes to offer a report on `service` (given, or the service
+/// triage is sure of; `None` when neither): the open incidents at least
+/// [`MIN_ALIKE`] alike that are on that service or on none — an outage of
+/// the mail service is not a duplicate of a VPN report, whatever words
+/// they share — most alike first, at most `limit`.
+pub fn offered(mut candidates: Vec<Alike>, service: Option<&str>, limit: usize) -> Vec<Alike> {
+    candidates.retain(|alike| {
+        alike.similarity >= MIN_ALIKE
+            && match (service, alike.service.as_deref()) {
+                (Some(report), Some(other)) => report == other,
+                _ => true,
+            }
+    });
+    candidates.sort_by(|a, b| {
+        b.similarity
+            .total_cmp(&a.similarity)
+            .then(a.created_at.cmp(&b.created_at))
+    });
+    candidates.truncate(limit);
+    candidates
+}
+
 /// Why an incident cannot be closed as a duplicate. The text says what
 /// would work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -164,6 +208,37 @@ mod tests {
         assert_eq!(done.duplicate.closed_at, Some(now));
         assert_eq!(done.duplicate_events[0].to.as_deref(), Some("INC-9"));
         assert_eq!(done.target_events[0].to.as_deref(), Some("INC-12"));
+    }
+
+    fn alike(number: i64, service: Option<&str>, similarity: f64) -> Alike {
+        Alike {
+            number,
+            title: format!("INC-{number}"),
+            service: service.map(str::to_string),
+            created_at: DateTime::UNIX_EPOCH + chrono::Duration::minutes(number),
+            reporter: "shell:dave".into(),
+            similarity,
+        }
+    }
+
+    #[test]
+    fn offers_the_most_alike_on_the_same_service_or_none() {
+        let candidates = vec![
+            alike(1, Some("email"), 0.9),
+            alike(2, Some("vpn"), 0.6),
+            alike(3, None, 0.7),
+            alike(4, Some("vpn"), 0.3),
+            alike(5, Some("vpn"), 0.7),
+        ];
+        let numbers = |offered: Vec<Alike>| offered.iter().map(|a| a.number).collect::<Vec<_>>();
+        // Ties go to the older incident: it is the one the others repeat.
+        assert_eq!(
+            numbers(offered(candidates.clone(), Some("vpn"), 5)),
+            [3, 5, 2]
+        );
+        assert_eq!(numbers(offered(candidates.clone(), Some("vpn"), 2)), [3, 5]);
+        // No service known: every service, still only the alike enough.
+        assert_eq!(numbers(offered(candidates, None, 9)), [1, 3, 5, 2]);
     }
 
     #[test]

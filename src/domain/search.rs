@@ -326,6 +326,23 @@ impl SearchQuery {
         self.terms.iter().map(Term::tsquery).collect()
     }
 
+    /// Each term's words (every alternative's) as plain text, in the order
+    /// of [`SearchQuery::term_queries`]: how common a term is, is read
+    /// from its words.
+    pub fn term_words(&self) -> Vec<String> {
+        self.terms
+            .iter()
+            .map(|term| {
+                term.alternatives
+                    .iter()
+                    .flatten()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
     /// The typed words long enough for trigrams to recognise a
     /// misspelling of them (four letters or more), each once: searches
     /// match each against titles on its own, so one misspelt word among
@@ -498,6 +515,10 @@ mod tests {
         assert_eq!(from_word.tsquery(), "((vpn | remote <-> access | tunnel))");
         let from_other = SearchQuery::from_title("tunnel down", &s).unwrap();
         assert_eq!(from_other.terms.len(), 2);
+        assert_eq!(
+            from_other.term_words(),
+            ["vpn remote access tunnel", "down"]
+        );
         assert_eq!(from_other.min_shared(), 2);
     }
 

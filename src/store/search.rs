@@ -29,19 +29,11 @@ pub struct ArticleMatch {
     pub body: String,
 }
 
-/// An open incident that looks like a new report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Alike {
-    pub number: i64,
-    pub title: String,
-    pub service: Option<String>,
-    pub created_at: DateTime<Utc>,
-    /// Who reported it (`shell:alertmanager` for one opened by an alert).
-    pub reporter: String,
-}
+pub use crate::domain::duplicate::Alike;
 
-/// An open look-alike as read: number, title, service, created, reporter.
-type AlikeRow = (i64, String, Option<String>, DateTime<Utc>, String);
+/// An open look-alike as read: number, title, service, created, reporter,
+/// similarity.
+type AlikeRow = (i64, String, Option<String>, DateTime<Utc>, String, f64);
 
 /// A search hit as read: kind, number, title, status, service, created.
 type HitRow = (String, i64, String, String, Option<String>, DateTime<Utc>);
@@ -188,52 +180,114 @@ pub async fn answers(
 }
 
 /// Open incidents (not duplicates themselves, not `except`) that look like
-/// a new report: sharing [`SearchQuery::min_shared`] terms, or a title
-/// that is nearly the same (trigrams). Same service first, then the most
-/// alike, at most `limit`.
+/// a new report: sharing at least two of its terms (all, when it has
+/// fewer) and at least `min_similarity` alike — the cosine of the two
+/// documents' words, each weighted by its inverse document frequency in
+/// the triage model's vocabulary (a word the model never saw is the most
+/// telling; before any training every word weighs the same). Most alike
+/// first, at most `limit`; the caller picks among them by service.
+///
+/// One statement, and an index lookup: the candidates come from the
+/// partial GIN index over the open incidents' stored documents, through a
+/// tsquery of pairs of the report's terms in which one term at least is
+/// telling enough. The least telling terms, as many as together weigh
+/// less than `min_similarity` of the report (Σ idf² < s²·‖report‖²), can
+/// never make an incident alike enough on their own, so pairs of only
+/// those are not looked up ("prefix filtering"): a report saying "cannot
+/// use the vpn" does not read every open incident that says "cannot use".
 pub async fn alike_open(
     conn: &mut PgConnection,
     query: &SearchQuery,
-    service: Option<&str>,
+    min_similarity: f64,
     except: i64,
     limit: i64,
 ) -> Result<Vec<Alike>, StoreError> {
     let rows: Vec<AlikeRow> = sqlx::query_as(
-        "WITH q AS (SELECT to_tsquery('english', $1) AS q),
-              terms AS (SELECT to_tsquery('english', x) AS tq FROM unnest($2::text[]) AS x)
-         SELECT number, title, service, created_at, reporter FROM (
-            SELECT t.number, t.title, s.name AS service, t.created_at, t.reporter,
-                   (SELECT count(*) FROM terms
-                    WHERE ticket_document(t.title, t.description) @@ terms.tq) AS shared,
-                   similarity(t.title, $4) AS near
-            FROM tickets t JOIN incidents i ON i.ticket_id = t.id
-            LEFT JOIN services s ON s.id = t.service_id, q
+        "WITH model AS (
+            -- One row (its key is `true`); LIMIT 1 tells the planner so.
+            -- Read as the table's size, the estimate of every join below
+            -- grew past `jit_above_cost` on a fresh database, and
+            -- compiling took seconds where JIT is on (tests' pools).
+            SELECT incidents::float8 AS n FROM triage_training LIMIT 1
+         ),
+         terms AS (
+            SELECT x.ord, to_tsquery('english', x.tq) AS tq, x.words
+            FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(tq, words, ord)
+         ), ranked AS (
+            -- Smoothed idf, ln((N + 1) / (df + 1)) + 1; a synonym group is
+            -- as common as its commonest word. Terms of stop words only
+            -- (\"the\") have no lexeme and drop out.
+            SELECT ord, tq, idf,
+                   sum(idf * idf) OVER (ORDER BY idf, ord) AS upto,
+                   sum(idf * idf) OVER () AS norm2,
+                   count(*) OVER () AS terms
+            FROM (SELECT t.ord, t.tq,
+                         ln((m.n + 1) / (coalesce(
+                            (SELECT max(v.incidents) FROM triage_vocabulary v
+                             WHERE v.lexeme = ANY (tsvector_to_array(to_tsvector('english', t.words)))),
+                            0) + 1)) + 1 AS idf
+                  FROM terms t, model m WHERE numnode(t.tq) > 0) weighted
+         ), probe AS (
+            -- Pairs with one telling term at least (each pair once); a
+            -- report of one term looks for that term.
+            SELECT string_agg(format('(%s) & (%s)', a.tq, b.tq), ' | ')::tsquery AS q
+            FROM ranked a JOIN ranked b
+              ON a.terms = 1
+              OR b.ord > a.ord OR (b.ord < a.ord AND b.upto < $3 * $3 * b.norm2)
+            WHERE a.upto >= $3 * $3 * a.norm2
+         ), candidates AS (
+            -- The most shared weight first; only these few have their
+            -- own length read.
+            SELECT t.id, t.number, t.title, t.service_id, t.created_at, t.reporter,
+                   t.document, sh.weight
+            FROM tickets t
+            CROSS JOIN LATERAL (SELECT sum(r.idf * r.idf) AS weight
+                                FROM ranked r WHERE t.document @@ r.tq) sh
             WHERE t.kind = 'incident' AND t.status IN ('new', 'acknowledged', 'on_hold')
-              AND i.duplicate_of IS NULL AND t.id <> $5
-              AND (ticket_document(t.title, t.description) @@ q.q OR t.title % $4)
-         ) found
-         WHERE shared >= $3 OR near >= 0.5
-         ORDER BY ($6::text IS NOT NULL AND service = $6) DESC, shared DESC, near DESC, created_at
-         LIMIT $7",
+              AND t.document @@ (SELECT q FROM probe) AND t.id <> $4
+            ORDER BY sh.weight DESC, t.created_at
+            LIMIT 20
+         ), scored AS (
+            SELECT c.*, least(1.0, c.weight / sqrt((SELECT max(norm2) FROM ranked) * d.norm2))
+                        AS similarity
+            FROM candidates c CROSS JOIN LATERAL (
+                -- The words the model knows, in one primary-key lookup
+                -- (`= ANY` of an array: a join was planned as a pass over
+                -- the vocabulary, and a lookup word by word through the
+                -- trigram index); the others weigh as never seen.
+                SELECT (length(c.document) - count(v.lexeme)) * power(ln(m.n + 1) + 1, 2)
+                       + coalesce(sum(power(ln((m.n + 1) / (v.incidents + 1)) + 1, 2)), 0) AS norm2
+                FROM model m LEFT JOIN triage_vocabulary v
+                  ON v.lexeme = ANY (tsvector_to_array(c.document))
+                GROUP BY m.n) d
+         )
+         SELECT c.number, c.title, s.name, c.created_at, c.reporter, c.similarity
+         FROM scored c
+         JOIN incidents i ON i.ticket_id = c.id AND i.duplicate_of IS NULL
+         LEFT JOIN services s ON s.id = c.service_id
+         WHERE c.similarity >= $3
+         ORDER BY c.similarity DESC, c.created_at
+         LIMIT $5",
     )
-    .bind(query.tsquery())
     .bind(query.term_queries())
-    .bind(query.min_shared())
-    .bind(&query.text)
+    .bind(query.term_words())
+    .bind(min_similarity)
     .bind(except)
-    .bind(service)
     .bind(limit)
     .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(number, title, service, created_at, reporter)| Alike {
-            number,
-            title,
-            service,
-            created_at,
-            reporter,
-        })
+        .map(
+            |(number, title, service, created_at, reporter, similarity)| Alike {
+                number,
+                title,
+                service,
+                created_at,
+                reporter,
+                similarity,
+            },
+        )
         .collect())
 }
 

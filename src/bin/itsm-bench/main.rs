@@ -48,6 +48,10 @@ struct Cli {
     /// the harness works, measures nothing worth keeping.
     #[arg(long, global = true)]
     quick: bool,
+    /// Keep the databases at the end (their names are printed), to look
+    /// into them, e.g. with EXPLAIN ANALYZE; drop them by hand afterwards.
+    #[arg(long, global = true)]
+    keep: bool,
     /// The PostgreSQL server; the harness creates and drops its own databases there.
     #[arg(
         long,
@@ -205,8 +209,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .map(|database| format!("{base}/{database}"));
     let result = measure(&cli, &plan, &urls, &work).await;
 
-    // Whatever happened, leave nothing behind.
-    for database in &databases {
+    // Whatever happened, leave nothing behind (unless asked to).
+    if cli.keep {
+        println!("kept: {}", databases.join(", "));
+    }
+    for database in databases.iter().filter(|_| !cli.keep) {
         if let Err(err) = sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
             .execute(&mut admin)
             .await

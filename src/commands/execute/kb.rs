@@ -9,7 +9,7 @@ use crate::commands::buttons::{Button, ButtonAction, ButtonStyle};
 use crate::commands::command::ArticleCommand;
 use crate::commands::refusal::{sentence, Refusal};
 use crate::commands::reply::{Block, Message, Reply};
-use crate::domain::duplicate::close_as_duplicate;
+use crate::domain::duplicate::{self, close_as_duplicate};
 use crate::domain::incident::{Incident, IncidentAction};
 use crate::domain::kb::{self, Article, ArticleStatus, NewArticle};
 use crate::domain::search::{SearchKind, SearchQuery, MAX_HITS, MAX_SUGGESTIONS};
@@ -18,7 +18,11 @@ use crate::domain::{FreeText, Role, TicketKind, TicketRef, Title, UserId};
 use crate::store::{self, search::Alike, search::ArticleMatch, search::Hit, StoreError};
 
 /// Most open incidents offered as "looks like" on a new report.
-const MAX_ALIKE: i64 = 2;
+const MAX_ALIKE: usize = 2;
+
+/// Most open look-alikes read for a report, before those on another
+/// service are left out.
+const ALIKE_CANDIDATES: i64 = 10;
 
 /// Most incidents of one alert delivery offered suggestions.
 pub const MAX_ALERT_SUGGESTIONS: usize = 3;
@@ -455,9 +459,14 @@ impl Engine {
         };
         let (articles, known_errors) =
             store::search::answers(conn, &query, MAX_SUGGESTIONS).await?;
-        let alike =
-            store::search::alike_open(conn, &query, report.service, report.except, MAX_ALIKE)
-                .await?;
+        let candidates = store::search::alike_open(
+            conn,
+            &query,
+            duplicate::MIN_ALIKE,
+            report.except,
+            ALIKE_CANDIDATES,
+        )
+        .await?;
         let triage = if self.config.triage.suggest && report.service.is_none() {
             self.triage(conn, report.title, report.description)
                 .await?
@@ -475,6 +484,15 @@ impl Engine {
         } else {
             None
         };
+        // The same thing is on the same service: the one given, else the
+        // one triage is sure of.
+        let service = report.service.or_else(|| {
+            triage
+                .as_ref()
+                .and_then(|t| t.service.as_ref())
+                .map(|pick| pick.value.as_str())
+        });
+        let alike = duplicate::offered(candidates, service, MAX_ALIKE);
         Ok(Suggested {
             articles,
             known_errors,
