@@ -615,6 +615,13 @@ pub async fn summarize(
 
 /// Queues a post or edit of summary `summary`, unless one is already
 /// waiting that no worker holds (it will show the latest state).
+///
+/// First it waits for the summary lock ([`try_lock_summaries`]): a worker
+/// holding it may be leasing the waiting row in a transaction not yet
+/// committed, and rendering the summary before this transaction's tickets
+/// are visible. Seen as unheld, that row would be taken to cover them, and
+/// the edit listing them lost; after the lock, its lease is visible and a
+/// new row is queued.
 pub async fn queue_summary(
     conn: &mut PgConnection,
     platform: Platform,
@@ -622,6 +629,10 @@ pub async fn queue_summary(
     channel: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(-$1)")
+        .bind(summary)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "INSERT INTO outbox (platform, kind, summary_id, channel, created_at, not_before)
          SELECT $1, 'summary', $2, $3, $4, $4
