@@ -616,12 +616,13 @@ pub async fn summarize(
 /// Queues a post or edit of summary `summary`, unless one is already
 /// waiting that no worker holds (it will show the latest state).
 ///
-/// First it waits for the summary lock ([`try_lock_summaries`]): a worker
-/// holding it may be leasing the waiting row in a transaction not yet
-/// committed, and rendering the summary before this transaction's tickets
-/// are visible. Seen as unheld, that row would be taken to cover them, and
-/// the edit listing them lost; after the lock, its lease is visible and a
-/// new row is queued.
+/// "Holds" includes a worker that has locked the waiting row in a claim
+/// not yet committed: it may be rendering the summary before this
+/// transaction's tickets are visible, and its row cannot cover them. So
+/// the waiting row counts only if this statement can lock it (`FOR UPDATE
+/// SKIP LOCKED`, never waiting); locked, it stays with this transaction
+/// until the end, so no claim renders it before these tickets show. (An
+/// advisory lock here instead deadlocked against `open_summary`.)
 pub async fn queue_summary(
     conn: &mut PgConnection,
     platform: Platform,
@@ -629,17 +630,15 @@ pub async fn queue_summary(
     channel: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_advisory_xact_lock(-$1)")
-        .bind(summary)
-        .execute(&mut *conn)
-        .await?;
     sqlx::query(
-        "INSERT INTO outbox (platform, kind, summary_id, channel, created_at, not_before)
-         SELECT $1, 'summary', $2, $3, $4, $4
-         WHERE NOT EXISTS (
-            SELECT 1 FROM outbox WHERE summary_id = $2 AND kind = 'summary'
+        "WITH waiting AS (
+            SELECT id FROM outbox WHERE summary_id = $2 AND kind = 'summary'
               AND sent_at IS NULL AND failed_at IS NULL
-              AND (claimed_until IS NULL OR claimed_until <= $4))",
+              AND (claimed_until IS NULL OR claimed_until <= $4)
+            FOR UPDATE SKIP LOCKED)
+         INSERT INTO outbox (platform, kind, summary_id, channel, created_at, not_before)
+         SELECT $1, 'summary', $2, $3, $4, $4
+         WHERE NOT EXISTS (SELECT 1 FROM waiting)",
     )
     .bind(platform.as_str())
     .bind(summary)
