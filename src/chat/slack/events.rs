@@ -445,24 +445,7 @@ impl SlackAdapter {
                     form_errors(vec![(error_field, reply.message.plain_text())])
                 }
             },
-            Err(work) => {
-                // Slack closes a form that gets no answer within 3 s with
-                // an error; say "working on it" in its place now and show
-                // the answer there once it is ready.
-                let adapter = self.clone();
-                let busy = self.busy();
-                tokio::spawn(async move {
-                    let _busy = busy;
-                    let reply = finish(work).await;
-                    adapter
-                        .show_in_form(&view_id, title, &reply.message.plain_text())
-                        .await;
-                });
-                SlackViewSubmissionResponse::Update(SlackViewSubmissionUpdateResponse::new(
-                    blocks::notice_view(title, "Working on it…"),
-                ))
-                .into()
-            }
+            Err(work) => self.answer_in_form_later(view_id, title, work),
         }
     }
 
@@ -529,24 +512,33 @@ impl SlackAdapter {
                 }
                 Outcome::Refused | Outcome::Unavailable => on_field(&reply),
             },
-            Err(work) => {
-                // As the incident form: "working on it" now, the answer
-                // (which names any field it refuses) in its place later.
-                let adapter = self.clone();
-                let busy = self.busy();
-                tokio::spawn(async move {
-                    let _busy = busy;
-                    let reply = finish(work).await;
-                    adapter
-                        .show_in_form(&view_id, title, &reply.message.plain_text())
-                        .await;
-                });
-                SlackViewSubmissionResponse::Update(SlackViewSubmissionUpdateResponse::new(
-                    blocks::notice_view(title, "Working on it…"),
-                ))
-                .into()
-            }
+            // The answer names any field it refuses.
+            Err(work) => self.answer_in_form_later(view_id, title, work),
         }
+    }
+
+    /// A form's answer that is not ready within Slack's 3 s: Slack would
+    /// close the form with an error, so it says "working on it" in its
+    /// place now and shows the answer there once `work` is done.
+    fn answer_in_form_later(
+        &self,
+        view_id: SlackViewId,
+        title: &'static str,
+        work: JoinHandle<Reply>,
+    ) -> SlackInteractionResponse {
+        let adapter = self.clone();
+        let busy = self.busy();
+        tokio::spawn(async move {
+            let _busy = busy;
+            let reply = finish(work).await;
+            adapter
+                .show_in_form(&view_id, title, &reply.message.plain_text())
+                .await;
+        });
+        SlackViewSubmissionResponse::Update(SlackViewSubmissionUpdateResponse::new(
+            blocks::notice_view(title, "Working on it…"),
+        ))
+        .into()
     }
 
     /// Replaces the form `view_id` with `text` (`views.update`).
