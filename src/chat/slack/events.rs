@@ -133,21 +133,12 @@ impl SlackAdapter {
     async fn open_report_form(&self, event: &SlackCommandEvent) -> SlackCommandEventResponse {
         let services = self.inner.engine.service_names().await.unwrap_or_default();
         let view = blocks::report_form(&event.channel_id.0, &services);
-        let session = self.inner.client.open_session(&self.inner.bot_token);
-        match session
-            .views_open(&SlackApiViewsOpenRequest::new(
-                event.trigger_id.clone(),
-                view,
+        if self.open_view(event.trigger_id.clone(), view).await {
+            SlackCommandEventResponse::new(SlackMessageContent::new())
+        } else {
+            ephemeral(Message::text(
+                "The incident form could not be opened. Report with `/incident <what is broken> [P1-P4]` instead.",
             ))
-            .await
-        {
-            Ok(_) => SlackCommandEventResponse::new(SlackMessageContent::new()),
-            Err(err) => {
-                tracing::warn!(error = %err, "views.open failed");
-                ephemeral(Message::text(
-                    "The incident form could not be opened. Report with `/incident <what is broken> [P1-P4]` instead.",
-                ))
-            }
         }
     }
 
@@ -173,19 +164,10 @@ impl SlackAdapter {
             return as_text().await;
         }
         let view = blocks::request_form(&event.channel_id.0, catalog, None, &[], None);
-        let session = self.inner.client.open_session(&self.inner.bot_token);
-        match session
-            .views_open(&SlackApiViewsOpenRequest::new(
-                event.trigger_id.clone(),
-                view,
-            ))
-            .await
-        {
-            Ok(_) => SlackCommandEventResponse::new(SlackMessageContent::new()),
-            Err(err) => {
-                tracing::warn!(error = %err, "views.open failed");
-                as_text().await
-            }
+        if self.open_view(event.trigger_id.clone(), view).await {
+            SlackCommandEventResponse::new(SlackMessageContent::new())
+        } else {
+            as_text().await
         }
     }
 
@@ -237,15 +219,22 @@ impl SlackAdapter {
         let details = intake.details.as_ref().map(ToString::to_string);
         let view =
             blocks::request_form(channel, catalog, picked, &intake.fields, details.as_deref());
+        self.open_view(event.trigger_id.clone(), view).await;
+    }
+
+    /// Opens `view` as a modal for the click or command of `trigger`
+    /// (`views.open`); whether Slack took it (a failure is logged).
+    async fn open_view(&self, trigger: SlackTriggerId, view: SlackView) -> bool {
         let session = self.inner.client.open_session(&self.inner.bot_token);
-        if let Err(err) = session
-            .views_open(&SlackApiViewsOpenRequest::new(
-                event.trigger_id.clone(),
-                view,
-            ))
+        match session
+            .views_open(&SlackApiViewsOpenRequest::new(trigger, view))
             .await
         {
-            tracing::warn!(error = %err, "views.open failed");
+            Ok(_) => true,
+            Err(err) => {
+                tracing::warn!(error = %err, "views.open failed");
+                false
+            }
         }
     }
 
@@ -336,17 +325,8 @@ impl SlackAdapter {
             };
             match button.click(&user) {
                 Click::Ask(prompt) => {
-                    let session = self.inner.client.open_session(&self.inner.bot_token);
                     let view = blocks::prompt_form(prompt);
-                    if let Err(err) = session
-                        .views_open(&SlackApiViewsOpenRequest::new(
-                            event.trigger_id.clone(),
-                            view,
-                        ))
-                        .await
-                    {
-                        tracing::warn!(error = %err, "views.open failed");
-                    }
+                    self.open_view(event.trigger_id.clone(), view).await;
                 }
                 Click::Run(command) => {
                     let mut request = request(user.clone(), &channel);
