@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 
 use super::{rules, Engine};
-use crate::domain::alert::{Alert, AlertSource, AlertStatus, GroupKey, StormGuard};
+use crate::domain::alert::{Alert, AlertRules, AlertSource, AlertStatus, GroupKey, StormGuard};
 use crate::domain::automation::Trigger;
 use crate::domain::channel::ChannelRef;
 use crate::domain::incident::{Incident, IncidentAction, IncidentStatus, NewIncident, Origin};
@@ -475,10 +475,9 @@ impl Engine {
 
     /// The channel `alert`'s own incident would have been posted to: its
     /// service's (when the catalog has the service), else `hooks.channel`.
-    fn channel_of_alert(&self, alert: &Alert) -> (&ChannelRef, Option<String>) {
-        let rules = self.config.hooks.rules();
+    fn channel_of_alert(&self, alert: &Alert, rules: &AlertRules) -> (&ChannelRef, Option<String>) {
         let service = alert
-            .service(&rules)
+            .service(rules)
             .map(str::to_ascii_lowercase)
             .filter(|name| self.config.services.iter().any(|s| &s.name == name));
         (self.channel_of_service(service.as_deref()), service)
@@ -497,8 +496,10 @@ impl Engine {
     ) -> Result<(), StoreError> {
         // Channel → the services whose alerts would have gone there.
         let mut elsewhere: Vec<(ChannelRef, Vec<String>)> = Vec::new();
+        // Read once: the rules are rebuilt from the configuration.
+        let rules = self.config.hooks.rules();
         for alert in joined {
-            let (channel, service) = self.channel_of_alert(alert);
+            let (channel, service) = self.channel_of_alert(alert, &rules);
             if !super::delivers_to(channel.platform)
                 || (channel.platform == incident.origin.platform
                     && channel.channel == incident.origin.channel)
