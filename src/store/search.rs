@@ -31,6 +31,11 @@ pub struct ArticleMatch {
 
 pub use crate::domain::duplicate::Alike;
 
+/// Most open incidents matching a report's telling terms that are weighed
+/// as its look-alikes, the newest: the cost of a report stays bounded
+/// however many open incidents share its words.
+const ALIKE_SCAN: i64 = 200;
+
 /// An open look-alike as read: number, title, service, created, reporter,
 /// similarity.
 type AlikeRow = (i64, String, Option<String>, DateTime<Utc>, String, f64);
@@ -213,20 +218,23 @@ pub async fn alike_open(
          terms AS (
             SELECT x.ord, to_tsquery('english', x.tq) AS tq, x.words
             FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(tq, words, ord)
-         ), ranked AS (
+         ), weighted AS MATERIALIZED (
             -- Smoothed idf, ln((N + 1) / (df + 1)) + 1; a synonym group is
             -- as common as its commonest word. Terms of stop words only
-            -- (\"the\") have no lexeme and drop out.
+            -- (\"the\") have no lexeme and drop out. Materialized: each
+            -- term's words are looked up once, not once per window below.
+            SELECT t.ord, t.tq,
+                   ln((m.n + 1) / (coalesce(
+                      (SELECT max(v.incidents) FROM triage_vocabulary v
+                       WHERE v.lexeme = ANY (tsvector_to_array(to_tsvector('english', t.words)))),
+                      0) + 1)) + 1 AS idf
+            FROM terms t, model m WHERE numnode(t.tq) > 0
+         ), ranked AS (
             SELECT ord, tq, idf,
                    sum(idf * idf) OVER (ORDER BY idf, ord) AS upto,
                    sum(idf * idf) OVER () AS norm2,
                    count(*) OVER () AS terms
-            FROM (SELECT t.ord, t.tq,
-                         ln((m.n + 1) / (coalesce(
-                            (SELECT max(v.incidents) FROM triage_vocabulary v
-                             WHERE v.lexeme = ANY (tsvector_to_array(to_tsvector('english', t.words)))),
-                            0) + 1)) + 1 AS idf
-                  FROM terms t, model m WHERE numnode(t.tq) > 0) weighted
+            FROM weighted
          ), probe AS (
             -- Pairs with one telling term at least (each pair once); a
             -- report of one term looks for that term.
@@ -235,16 +243,26 @@ pub async fn alike_open(
               ON a.terms = 1
               OR b.ord > a.ord OR (b.ord < a.ord AND b.upto < $3 * $3 * b.norm2)
             WHERE a.upto >= $3 * $3 * a.norm2
+         ), matched AS (
+            -- At most $6 matches are weighed, the newest (a report
+            -- repeats a live outage, which is recent). When every open
+            -- incident shares the report's words (a backlog of alike
+            -- reports), weighing them all made each new report cost more
+            -- than the last; reading and ordering them costs a
+            -- microsecond or two each.
+            SELECT t.id, t.number, t.title, t.service_id, t.created_at, t.reporter, t.document
+            FROM tickets t
+            WHERE t.kind = 'incident' AND t.status IN ('new', 'acknowledged', 'on_hold')
+              AND t.document @@ (SELECT q FROM probe) AND t.id <> $4
+            ORDER BY t.id DESC
+            LIMIT $6
          ), candidates AS (
             -- The most shared weight first; only these few have their
             -- own length read.
-            SELECT t.id, t.number, t.title, t.service_id, t.created_at, t.reporter,
-                   t.document, sh.weight
-            FROM tickets t
+            SELECT t.*, sh.weight
+            FROM matched t
             CROSS JOIN LATERAL (SELECT sum(r.idf * r.idf) AS weight
                                 FROM ranked r WHERE t.document @@ r.tq) sh
-            WHERE t.kind = 'incident' AND t.status IN ('new', 'acknowledged', 'on_hold')
-              AND t.document @@ (SELECT q FROM probe) AND t.id <> $4
             ORDER BY sh.weight DESC, t.created_at
             LIMIT 20
          ), scored AS (
@@ -274,6 +292,7 @@ pub async fn alike_open(
     .bind(min_similarity)
     .bind(except)
     .bind(limit)
+    .bind(ALIKE_SCAN)
     .fetch_all(conn)
     .await?;
     Ok(rows
@@ -292,18 +311,23 @@ pub async fn alike_open(
 }
 
 /// How many incidents reported by any of `reporters` were opened since
-/// `since` (`tickets_by_created` bounds the read to those).
+/// `since`, counted up to `at_most` (`tickets_by_created` bounds the read
+/// to those): asked whether alerts are storming, it reads a handful of
+/// rows even when a storm has opened thousands in the minute.
 pub async fn opened_by_since(
     conn: &mut PgConnection,
     reporters: &[String],
     since: DateTime<Utc>,
+    at_most: i64,
 ) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
-        "SELECT count(*) FROM tickets
-         WHERE created_at >= $2 AND kind = 'incident' AND reporter = ANY($1)",
+        "SELECT count(*) FROM (SELECT 1 FROM tickets
+         WHERE created_at >= $2 AND kind = 'incident' AND reporter = ANY($1)
+         LIMIT $3) recent",
     )
     .bind(reporters)
     .bind(since)
+    .bind(at_most)
     .fetch_one(conn)
     .await?)
 }
