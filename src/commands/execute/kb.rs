@@ -526,9 +526,13 @@ impl Engine {
         .filter_map(|source| crate::domain::UserId::monitoring(source).ok())
         .map(|actor| actor.to_string())
         .collect();
-        let recent =
-            store::search::opened_by_since(&mut conn, &actors, now - chrono::Duration::minutes(1))
-                .await?;
+        let recent = store::search::opened_by_since(
+            &mut conn,
+            &actors,
+            now - chrono::Duration::minutes(1),
+            ALERT_SUGGESTIONS_QUIET + 1,
+        )
+        .await?;
         if recent > ALERT_SUGGESTIONS_QUIET {
             tracing::debug!(recent, "alert storm: no suggestions on alert incidents");
             return Ok(0);
