@@ -399,26 +399,27 @@ impl<D: Deliver> OutboxQueue<D> {
         store::outbox::note_channels(conn, &noted).await?;
         let tickets: Vec<i64> = posts.iter().map(|(_, ticket, _)| *ticket).collect();
         let listed = store::outbox::summaries_of(conn, platform, &tickets).await?;
+        // One fold (and one queued edit) per summary for the whole claim:
+        // in a storm most jobs of a claim are changes of tickets the same
+        // summary lists, and a statement pair per job held the claim's
+        // transaction (and its card locks) for as many round trips.
         let mut folded: Vec<usize> = Vec::new();
+        let mut folds: Vec<(i64, &str, Vec<i64>)> = Vec::new();
         for (index, ticket, _) in &posts {
             let Some((_, summary, channel)) = listed.iter().find(|(t, _, _)| t == ticket) else {
                 continue;
             };
-            store::outbox::fold_into_summary(
-                conn,
-                platform,
-                &leased[*index].covered,
-                *summary,
-                channel,
-                now,
-            )
-            .await?;
-            self.metrics.coalesced(
-                platform.as_str(),
-                "summary",
-                leased[*index].covered.len() as u64,
-            );
+            let covered = &leased[*index].covered;
+            match folds.iter_mut().find(|(s, _, _)| s == summary) {
+                Some((_, _, ids)) => ids.extend(covered),
+                None => folds.push((*summary, channel.as_str(), covered.clone())),
+            }
             folded.push(*index);
+        }
+        for (summary, channel, ids) in &folds {
+            store::outbox::fold_into_summary(conn, platform, ids, *summary, channel, now).await?;
+            self.metrics
+                .coalesced(platform.as_str(), "summary", ids.len() as u64);
         }
         let after = self.config.outbox.coalesce_after();
         let mut channels: Vec<&str> = posts
