@@ -200,6 +200,8 @@ pub async fn answers(
 /// never make an incident alike enough on their own, so pairs of only
 /// those are not looked up ("prefix filtering"): a report saying "cannot
 /// use the vpn" does not read every open incident that says "cannot use".
+/// Of the open incidents the probe finds, the [`ALIKE_SCAN`] newest are
+/// weighed.
 pub async fn alike_open(
     conn: &mut PgConnection,
     query: &SearchQuery,
