@@ -499,24 +499,22 @@ impl DiscordAdapter {
                 actor: &user,
             },
         );
-        let catalog = &self.inner.engine.config().requests.items;
+        let requests = &self.inner.engine.config().requests;
         let response = match parsed {
-            Ok(Command::OpenRequest(intake)) => {
-                match catalog.iter().find(|item| item.name == intake.item) {
-                    Some(item) => request_form(
-                        item,
-                        &intake.fields,
-                        intake.details.as_ref().map(ToString::to_string),
-                    ),
-                    None => respond(&Reply::refused(
-                        &Refusal::new(format!(
-                            "`{}` is no longer in the service catalog.",
-                            intake.item
-                        ))
-                        .hint("`/request` shows the catalog as it is now."),
-                    )),
-                }
-            }
+            Ok(Command::OpenRequest(intake)) => match requests.item(&intake.item) {
+                Some(item) => request_form(
+                    item,
+                    &intake.fields,
+                    intake.details.as_ref().map(ToString::to_string),
+                ),
+                None => respond(&Reply::refused(
+                    &Refusal::new(format!(
+                        "`{}` is no longer in the service catalog.",
+                        intake.item
+                    ))
+                    .hint("`/request` shows the catalog as it is now."),
+                )),
+            },
             _ => return Ok(()),
         };
         component.create_response(&ctx.http, response).await
@@ -556,16 +554,8 @@ impl DiscordAdapter {
             // the engine checks the values, and a refusal names the field
             // and what it takes.
             REQUEST_FORM => {
-                let catalog = &self.inner.engine.config().requests.items;
-                let fields: Vec<(String, String)> = catalog
-                    .iter()
-                    .find(|item| item.name == ticket)
-                    .map(|item| {
-                        item.fields
-                            .iter()
-                            .filter_map(|f| Some((f.name.clone(), field(&f.name)?)))
-                            .collect()
-                    })
+                let fields = (self.inner.engine.config().requests.item(ticket))
+                    .map(|item| item.form_values(|name| field(name)))
                     .unwrap_or_default();
                 RequestIntake::from_form(ticket, fields, field(REQUEST_DETAILS).as_deref())
                     .map(Command::OpenRequest)

@@ -185,12 +185,12 @@ impl SlackAdapter {
             _ => String::new(),
         };
         let (channel, _) = blocks::read_request_metadata(&metadata);
-        let catalog = &self.inner.engine.config().requests.items;
+        let requests = &self.inner.engine.config().requests;
         let picked = action
             .selected_option
             .as_ref()
-            .and_then(|option| catalog.iter().find(|item| item.name == option.value));
-        let view = blocks::request_form(channel, catalog, picked, &[], None);
+            .and_then(|option| requests.item(&option.value));
+        let view = blocks::request_form(channel, &requests.items, picked, &[], None);
         let session = self.inner.client.open_session(&self.inner.bot_token);
         let update = SlackApiViewsUpdateRequest::new(view).with_view_id(container.view_id.clone());
         if let Err(err) = session.views_update(&update).await {
@@ -214,11 +214,16 @@ impl SlackAdapter {
         let Ok(Command::OpenRequest(intake)) = parse("/request", typed, ctx) else {
             return;
         };
-        let catalog = &self.inner.engine.config().requests.items;
-        let picked = catalog.iter().find(|item| item.name == intake.item);
+        let requests = &self.inner.engine.config().requests;
+        let picked = requests.item(&intake.item);
         let details = intake.details.as_ref().map(ToString::to_string);
-        let view =
-            blocks::request_form(channel, catalog, picked, &intake.fields, details.as_deref());
+        let view = blocks::request_form(
+            channel,
+            &requests.items,
+            picked,
+            &intake.fields,
+            details.as_deref(),
+        );
         self.open_view(event.trigger_id.clone(), view).await;
     }
 
@@ -441,19 +446,9 @@ impl SlackAdapter {
         name: &str,
         values: &FormValues<'_>,
     ) -> SlackInteractionResponse {
-        let catalog = &self.inner.engine.config().requests.items;
-        let fields: Vec<(String, String)> = catalog
-            .iter()
-            .find(|item| item.name == name)
-            .map(|item| {
-                item.fields
-                    .iter()
-                    .filter_map(|f| {
-                        let value = values.any(&blocks::request_field(&f.name))?;
-                        Some((f.name.clone(), value))
-                    })
-                    .collect()
-            })
+        let catalog = &self.inner.engine.config().requests;
+        let fields = (catalog.item(name))
+            .map(|item| item.form_values(|field| values.any(&blocks::request_field(field))))
             .unwrap_or_default();
         let intake =
             match RequestIntake::from_form(name, fields, values.text(blocks::REQUEST_DETAILS)) {
@@ -463,11 +458,7 @@ impl SlackAdapter {
                 }
             };
         let title = FORM_ANSWER_TITLE;
-        let on_item = |field: &str| {
-            catalog
-                .iter()
-                .any(|i| i.name == name && i.field(field).is_some())
-        };
+        let on_item = |field: &str| catalog.item(name).is_some_and(|i| i.field(field).is_some());
         let on_field = |reply: &Reply| match (&reply.field, reply.message.blocks.first()) {
             // The reason says what the field takes; the hint (the typed
             // form of the command) would only distract in a form.
