@@ -221,7 +221,7 @@ pub async fn claim(
            AND NOT (kind = 'summary' AND EXISTS (
                 SELECT 1 FROM outbox c
                 WHERE c.summary_id = o.summary_id AND c.kind = 'summary'
-                  AND coalesce(c.sent_at, c.failed_at) IS NULL AND c.claimed_until > $2))
+                  AND c.sent_at IS NULL AND c.failed_at IS NULL AND c.claimed_until > $2))
          ORDER BY not_before, id
          LIMIT $3
          FOR UPDATE SKIP LOCKED",
