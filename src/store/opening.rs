@@ -102,8 +102,8 @@ static OPEN_SQL: LazyLock<String> = LazyLock::new(|| {
             ORDER BY e.n
          ), clocks AS (
             INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds,
-                                      next_threshold, next_due_at)
-            SELECT ticket.id, o.*
+                                      next_threshold, next_due_at, priority)
+            SELECT ticket.id, o.*, $3
             FROM ticket, UNNEST($18::text[], $19::bigint[], $20::timestamptz[], $21::timestamptz[],
                                 $22::bool[], $23::bigint[], $24::smallint[], $25::timestamptz[]) AS o
          ), cards AS (
@@ -229,13 +229,14 @@ const OPEN_ALL_SQL: &str = "WITH ids AS MATERIALIZED (
         ORDER BY e.k
      ), clocks AS (
         INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds,
-                                  next_threshold, next_due_at)
+                                  next_threshold, next_due_at, priority)
         SELECT t.id, o.clock, o.target_seconds, o.due_at, o.stopped_at, o.met, o.margin_seconds,
-               o.next_threshold, o.next_due_at
+               o.next_threshold, o.next_due_at, p.priority
         FROM UNNEST($19::bigint[], $20::text[], $21::bigint[], $22::timestamptz[], $23::timestamptz[],
                     $24::bool[], $25::bigint[], $26::smallint[], $27::timestamptz[])
              AS o(n, clock, target_seconds, due_at, stopped_at, met, margin_seconds, next_threshold, next_due_at)
         JOIN new_ticket t USING (n)
+        JOIN UNNEST($3::smallint[]) WITH ORDINALITY AS p(priority, n) USING (n)
      ), cards AS (
         INSERT INTO outbox (platform, kind, ticket_id, created_at, not_before)
         SELECT c.platform, 'ticket_message', t.id, o.at, o.at

@@ -73,18 +73,17 @@ pub async fn figures(
                AND i.duplicate_of IS NULL
              GROUP BY 1),
          judged AS (
-            SELECT width_bucket(o.stopped_at, b.bounds) AS k, t.priority, true AS met
-              FROM sla_outcomes o JOIN tickets t ON t.id = o.ticket_id, b
-             WHERE o.counted AND o.stopped_at >= $3 AND o.stopped_at < $4
-               AND o.stopped_at <= o.due_at AND NOT EXISTS (SELECT 1 FROM incidents d
-                   WHERE d.ticket_id = o.ticket_id AND d.duplicate_of IS NOT NULL)
+            -- A clock row carries its incident's priority and duplicate
+            -- mark (kept by triggers), so a day's clocks are read alone.
+            SELECT width_bucket(o.stopped_at, b.bounds) AS k, o.priority, true AS met
+              FROM sla_outcomes o, b
+             WHERE o.counted AND NOT o.duplicate AND o.stopped_at >= $3 AND o.stopped_at < $4
+               AND o.stopped_at <= o.due_at
             UNION ALL
-            SELECT width_bucket(o.due_at, b.bounds), t.priority, false
-              FROM sla_outcomes o JOIN tickets t ON t.id = o.ticket_id, b
-             WHERE o.counted AND o.due_at >= $3 AND o.due_at < $4 AND o.due_at < $2
-               AND (o.stopped_at IS NULL OR o.stopped_at > o.due_at)
-               AND NOT EXISTS (SELECT 1 FROM incidents d
-                   WHERE d.ticket_id = o.ticket_id AND d.duplicate_of IS NOT NULL)),
+            SELECT width_bucket(o.due_at, b.bounds), o.priority, false
+              FROM sla_outcomes o, b
+             WHERE o.counted AND NOT o.duplicate AND o.due_at >= $3 AND o.due_at < $4 AND o.due_at < $2
+               AND (o.stopped_at IS NULL OR o.stopped_at > o.due_at)),
          sla AS (
             SELECT k,
                    ARRAY[count(*) FILTER (WHERE met AND priority = 1), count(*) FILTER (WHERE met AND priority = 2),
@@ -251,22 +250,28 @@ pub async fn figures(
         .collect())
 }
 
-/// Whether an incident was open at `$1`: reported before it and, of its
-/// resolutions and reopenings before it, the last was not a resolution.
-/// Only incidents open now or resolved since `$1` can have been open then,
-/// and only for those the timeline is read.
-const OPEN_AT: &str = "t.kind = 'incident' AND t.created_at < $1
+/// The incidents open at `$1` (`t`, with `i` their incident rows): reported
+/// before it and, of their resolutions and reopenings before it, the last
+/// was not a resolution. Only incidents open now or resolved since `$1` can
+/// have been open then, and only for those the timeline is read.
+const OPEN_AT: &str = "FROM tickets t JOIN incidents i ON i.ticket_id = t.id
+    WHERE t.kind = 'incident' AND t.created_at < $1
     AND (t.status IN ('new', 'acknowledged', 'on_hold') OR i.resolved_at >= $1)
     AND (SELECT e.action FROM ticket_events e
           WHERE e.ticket_id = t.id AND e.at < $1 AND e.action IN ('resolved', 'reopened')
           ORDER BY e.at DESC, e.id DESC LIMIT 1) IS DISTINCT FROM 'resolved'";
 
-/// Incidents open now: what [`OPEN_AT`] says of an instant not yet past,
-/// read from the status alone (the timeline adds nothing about the present).
-const OPEN_NOW: &str = "t.kind = 'incident' AND t.created_at < $1
+/// Incidents open now (`t`): what [`OPEN_AT`] says of an instant not yet
+/// past, read from the status alone (the timeline adds nothing about the
+/// present), and from the open-incidents index alone: joined to their
+/// incident rows as [`OPEN_AT`] is, counting 50,000 open incidents by
+/// priority took 47 ms, nearly all of it in the join.
+const OPEN_NOW: &str = "FROM tickets t
+    WHERE t.kind = 'incident' AND t.created_at < $1
     AND t.status IN ('new', 'acknowledged', 'on_hold')";
 
-fn open_condition(at: DateTime<Utc>, now: DateTime<Utc>) -> &'static str {
+/// The `FROM … WHERE …` of the incidents open at `at`.
+fn open_incidents_at(at: DateTime<Utc>, now: DateTime<Utc>) -> &'static str {
     if at >= now {
         OPEN_NOW
     } else {
@@ -281,9 +286,8 @@ pub async fn open_by_priority(
     now: DateTime<Utc>,
 ) -> Result<[i64; 4], StoreError> {
     let rows: Vec<(i16, i64)> = sqlx::query_as(&format!(
-        "SELECT t.priority, count(*) FROM tickets t JOIN incidents i ON i.ticket_id = t.id
-          WHERE {} GROUP BY t.priority",
-        open_condition(at, now)
+        "SELECT t.priority, count(*) {} GROUP BY t.priority",
+        open_incidents_at(at, now)
     ))
     .bind(at)
     .fetch_all(conn)
@@ -305,10 +309,9 @@ pub async fn oldest_open(
     limit: i64,
 ) -> Result<Vec<OpenItem>, StoreError> {
     let rows: Vec<(i64, i16, String, DateTime<Utc>)> = sqlx::query_as(&format!(
-        "SELECT t.number, t.priority, t.title, t.created_at
-           FROM tickets t JOIN incidents i ON i.ticket_id = t.id
-          WHERE {} ORDER BY t.created_at, t.id LIMIT $2",
-        open_condition(at, now)
+        "SELECT t.number, t.priority, t.title, t.created_at {}
+          ORDER BY t.created_at, t.id LIMIT $2",
+        open_incidents_at(at, now)
     ))
     .bind(at)
     .bind(limit)

@@ -79,13 +79,15 @@ pub async fn record_clocks(
              ORDER BY w.clock, w.threshold
          )
          INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds,
-                                   counted, next_threshold, next_due_at)
+                                   counted, next_threshold, next_due_at, priority, duplicate)
          SELECT $1, o.clock, o.target_seconds, o.due_at, o.stopped_at, o.met, o.margin_seconds, o.counted,
-                next.threshold, next.due_at
-           FROM UNNEST($2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::bool[],
+                next.threshold, next.due_at, t.priority, i.duplicate_of IS NOT NULL
+           FROM tickets t JOIN incidents i ON i.ticket_id = t.id,
+                UNNEST($2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::bool[],
                        $7::bigint[], $8::bool[])
                 AS o(clock, target_seconds, due_at, stopped_at, met, margin_seconds, counted)
            LEFT JOIN next ON next.clock = o.clock
+          WHERE t.id = $1
          ON CONFLICT (ticket_id, clock) DO UPDATE SET
             target_seconds = EXCLUDED.target_seconds, due_at = EXCLUDED.due_at,
             stopped_at = EXCLUDED.stopped_at, met = EXCLUDED.met, margin_seconds = EXCLUDED.margin_seconds,

@@ -612,6 +612,61 @@ async fn monitoring_resolutions_are_apart_and_late_stops_are_announced(pool: PgP
     );
 }
 
+/// SLA figures count each clock under its incident's priority as it is
+/// now, and leave duplicates out, however either came about after the
+/// clock's row was written (the rows carry both, kept by triggers).
+#[sqlx::test]
+async fn sla_figures_follow_priority_changes_and_leave_duplicates_out(pool: PgPool) {
+    let desk = Desk::with_config(pool, config(Tz::UTC)).await;
+    let at = |minutes: i64| start() + Duration::minutes(minutes);
+    desk.ok("alice", "/incident Printer jams on floor 3 P3")
+        .await; // INC-1
+    desk.clock.set(at(1));
+    desk.ok("alice", "/incident Mail queue stuck P3").await; // INC-2
+    desk.clock.set(at(2));
+    desk.ok("carol", "/incident Printer on floor 3 jams again P3")
+        .await; // INC-3
+    desk.clock.set(at(3));
+    // P1 from here: respond due at 16 (met by the ack at 4), resolve due
+    // at 241 (breached: never resolved).
+    desk.ok("bob", "/incident INC-2 priority P1").await;
+    // Unmarked, its respond clock would breach as a P3 at 242.
+    desk.ok("bob", "/incident INC-3 duplicate INC-1").await;
+    desk.clock.set(at(4));
+    desk.ok("bob", "/incident INC-1 ack").await;
+    desk.ok("bob", "/incident INC-2 ack").await;
+
+    let rows: Vec<(i64, i16, bool)> = sqlx::query_as(
+        "SELECT t.number, o.priority, o.duplicate FROM sla_outcomes o
+           JOIN tickets t ON t.id = o.ticket_id ORDER BY t.number, o.clock",
+    )
+    .fetch_all(&desk.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        [
+            (1, 3, false),
+            (1, 3, false),
+            (2, 1, false),
+            (2, 1, false),
+            (3, 3, true),
+            (3, 3, true)
+        ]
+    );
+
+    let day = Span::calendar(Period::Day, start().date_naive(), Tz::UTC);
+    desk.clock.set(at(60 * 24));
+    let report = period_report::report(&desk.engine, day).await.unwrap();
+    let f = &report.figures;
+    assert_eq!(
+        f.sla_by_priority,
+        [(1, 1), (0, 0), (1, 0), (0, 0)],
+        "INC-2 judged as the P1 it became, INC-3 not at all"
+    );
+    assert_eq!((f.sla_met, f.breaches), (2, 1));
+}
+
 /// Reports and lists come as CSV too, and bad periods say what would work.
 #[sqlx::test]
 async fn reports_and_lists_export_as_csv(pool: PgPool) {

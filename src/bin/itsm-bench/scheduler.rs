@@ -263,7 +263,7 @@ async fn seed(pool: &PgPool, now: DateTime<Utc>, size: Size) -> anyhow::Result<(
     // the sweep posts one crossing per row and has nothing left after it.
     sqlx::query(
         "INSERT INTO sla_outcomes (ticket_id, clock, target_seconds, due_at, stopped_at, met, margin_seconds,
-                                   next_threshold, next_due_at)
+                                   next_threshold, next_due_at, priority, duplicate)
          SELECT t.id, c.clock, 3600, t.created_at + interval '1 hour',
                 CASE c.clock WHEN 'respond' THEN i.responded_at ELSE i.resolved_at END,
                 CASE WHEN i.resolved_at IS NOT NULL THEN true END,
@@ -272,7 +272,8 @@ async fn seed(pool: &PgPool, now: DateTime<Utc>, size: Size) -> anyhow::Result<(
                 CASE WHEN t.status = 'new' THEN
                      $1 + make_interval(secs => 30 + (row_number() OVER (PARTITION BY t.status = 'new'
                                                                          ORDER BY t.id, c.clock) - 1)
-                                                 * $2 * 60.0 / ($3 * 6)) END
+                                                 * $2 * 60.0 / ($3 * 6)) END,
+                t.priority, i.duplicate_of IS NOT NULL
          FROM tickets t JOIN incidents i ON i.ticket_id = t.id, (VALUES ('respond'), ('resolve')) AS c(clock)",
     )
     .bind(now)
