@@ -349,6 +349,7 @@ async fn with_bot(
     server.stop()?;
 
     if section.includes(Section::Process) {
+        bot::settle(&pool).await?;
         let script = scripts.join("say_baseline.sql");
         std::fs::write(&script, chat::CREATE_SQL.replace("chr(58)", "':'"))?;
         let say = process::median(plan.says, || bot.say("bench", "/incident Say bench P3"))?;
