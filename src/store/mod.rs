@@ -138,6 +138,25 @@ pub struct Store {
     pool: PgPool,
 }
 
+/// The session settings of every connection the bot opens, sent in the
+/// startup packet (no round trip). `itsm-bench` gives its raw-SQL
+/// baselines the same, so both sides are planned alike.
+///
+/// No JIT compilation. The bot's statements are short (a command, an
+/// index range of due work), and the few aggregates (digest figures,
+/// reports) sit near PostgreSQL's default `jit_above_cost`: over a million
+/// tickets the digest's figures were estimated at about 90,000, and when an
+/// estimate crossed 100,000, compiling added 330 ms to a query that runs in
+/// 90 ms on a 2-core machine.
+///
+/// Random reads priced as what they are for the bot: index lookups into
+/// tables it keeps reading, cached (PostgreSQL's default 4 prices a read
+/// from a spinning disk). At the default, run 7's figures joined a day's
+/// 16,000 SLA clocks to their tickets by hashing all million tickets
+/// (418 ms) rather than by 16,000 primary-key lookups (85 ms; BENCHMARKS
+/// run 7).
+pub const SESSION_SETTINGS: [(&str, &str); 2] = [("jit", "off"), ("random_page_cost", "1.1")];
+
 impl Store {
     /// Wraps an existing pool (tests get one per test from `#[sqlx::test]`).
     pub fn from_pool(pool: PgPool) -> Self {
@@ -147,24 +166,10 @@ impl Store {
     /// Creates the database if it does not exist, connects, and applies
     /// pending migrations.
     pub async fn open(config: &DatabaseConfig) -> Result<Self, StoreError> {
-        // No JIT compilation in the bot's sessions. Its statements are short
-        // (a command, an index range of due work), and the few aggregates
-        // (digest figures, reports) sit near PostgreSQL's default
-        // `jit_above_cost`: over a million tickets the digest's figures
-        // were estimated at about 90,000, and when an estimate crossed
-        // 100,000, compiling added 330 ms to a query that runs in 90 ms on
-        // a 2-core machine. Set in the startup packet: no round trip.
-        //
-        // And random reads priced as what they are for the bot: index
-        // lookups into tables it keeps reading, cached (PostgreSQL's
-        // default 4 prices a read from a spinning disk). At the default,
-        // the figures joined a day's 16,000 SLA clocks to their tickets by
-        // hashing all million tickets (418 ms) rather than by 16,000
-        // primary-key lookups (85 ms; BENCHMARKS run 7).
         let options: PgConnectOptions = config
             .url
             .parse::<PgConnectOptions>()?
-            .options([("jit", "off"), ("random_page_cost", "1.1")]);
+            .options(SESSION_SETTINGS);
         let pool_options = PgPoolOptions::new()
             .max_connections(config.max_connections)
             // sqlx pings every idle connection before handing it out: a

@@ -302,12 +302,10 @@ async fn with_bot(
     };
     bot.migrate()?;
     let scripts = work.to_path_buf();
-    // The raw-SQL baselines run with the session settings the bot uses
-    // (no JIT, random reads priced as cached; see `Store::open`), so both
-    // sides are planned alike and neither pays for compiling.
+    // The raw-SQL baselines run with the session settings the bot uses, so
+    // both sides are planned alike and neither pays for compiling.
     let options: sqlx::postgres::PgConnectOptions = url.parse()?;
-    let pool = PgPool::connect_with(options.options([("jit", "off"), ("random_page_cost", "1.1")]))
-        .await?;
+    let pool = PgPool::connect_with(options.options(itsm_bot::store::SESSION_SETTINGS)).await?;
     let mut rows = Vec::new();
 
     // Start to ready, with migrations applied: the last start stays up.

@@ -554,7 +554,12 @@ impl DiscordAdapter {
             // the engine checks the values, and a refusal names the field
             // and what it takes.
             REQUEST_FORM => {
-                let fields = (self.inner.engine.config().requests.item(ticket))
+                let fields = self
+                    .inner
+                    .engine
+                    .config()
+                    .requests
+                    .item(ticket)
                     .map(|item| item.form_values(|name| field(name)))
                     .unwrap_or_default();
                 RequestIntake::from_form(ticket, fields, field(REQUEST_DETAILS).as_deref())

@@ -446,8 +446,9 @@ impl SlackAdapter {
         name: &str,
         values: &FormValues<'_>,
     ) -> SlackInteractionResponse {
-        let catalog = &self.inner.engine.config().requests;
-        let fields = (catalog.item(name))
+        let requests = &self.inner.engine.config().requests;
+        let fields = requests
+            .item(name)
             .map(|item| item.form_values(|field| values.any(&blocks::request_field(field))))
             .unwrap_or_default();
         let intake =
@@ -458,7 +459,11 @@ impl SlackAdapter {
                 }
             };
         let title = FORM_ANSWER_TITLE;
-        let on_item = |field: &str| catalog.item(name).is_some_and(|i| i.field(field).is_some());
+        let on_item = |field: &str| {
+            requests
+                .item(name)
+                .is_some_and(|i| i.field(field).is_some())
+        };
         let on_field = |reply: &Reply| match (&reply.field, reply.message.blocks.first()) {
             // The reason says what the field takes; the hint (the typed
             // form of the command) would only distract in a form.
