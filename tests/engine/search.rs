@@ -6,7 +6,7 @@
 use itsm_bot::clock::Clock;
 use sqlx::PgPool;
 
-use crate::helpers::{timeline_actions, Desk};
+use crate::helpers::{start, timeline_actions, Desk};
 
 #[sqlx::test]
 async fn search_finds_every_kind_ranked_and_filtered(pool: PgPool) {
@@ -133,6 +133,30 @@ async fn a_report_is_offered_articles_known_errors_and_the_open_incident(pool: P
     assert!(report.contains("Looks like INC-1, open since"), "{report}");
     assert!(
         report.contains("`/incident INC-2 duplicate-of INC-1`"),
+        "{report}"
+    );
+}
+
+/// In an outage every new report says the same thing: the look-alikes are
+/// weighed among the newest open incidents (read first, from the
+/// open-incidents index), not the whole backlog. Among equally alike ones
+/// the oldest is offered, so with 60 open the offer is the oldest of the 50
+/// newest, INC-11; weighing the backlog would offer INC-1.
+#[sqlx::test]
+async fn in_an_outage_the_newest_reports_are_weighed(pool: PgPool) {
+    let desk = Desk::new(pool).await;
+    for n in 1..=60 {
+        desk.clock.set(start() + chrono::Duration::minutes(n));
+        desk.ok(&format!("user{n}"), "/incident VPN down in Berlin office")
+            .await;
+    }
+    desk.clock.set(start() + chrono::Duration::minutes(61));
+    let report = desk
+        .ok("carol", "/incident VPN down in Berlin office")
+        .await;
+    assert!(report.contains("Looks like INC-11, open since"), "{report}");
+    assert!(
+        report.contains("`/incident INC-61 duplicate-of INC-11`"),
         "{report}"
     );
 }
