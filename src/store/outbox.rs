@@ -584,15 +584,33 @@ pub async fn summarize(
     .fetch_one(&mut *conn)
     .await?;
     let joined = sqlx::query(
-        "WITH posts AS (
+        "WITH theirs AS (
+            -- The channel's cards no worker holds, read through the
+            -- channel's waiting cards (`outbox_waiting_cards`). Apart from
+            -- the claim's own rows: as one condition with an OR, the pair
+            -- was planned as a pass over the platform's whole backlog
+            -- whenever the outbox's statistics said it was small (analyzed
+            -- before a burst), 4 ms a claim in a storm.
             SELECT o.id, o.ticket_id FROM outbox o
-            WHERE o.platform = $1 AND o.kind = 'ticket_message'
+            WHERE o.platform = $1 AND o.channel = $2 AND o.kind = 'ticket_message'
               AND o.sent_at IS NULL AND o.failed_at IS NULL
-              AND ((o.channel = $2 AND (o.claimed_until IS NULL OR o.claimed_until <= $4))
-                   OR o.id = ANY($5))
+              AND (o.claimed_until IS NULL OR o.claimed_until <= $4)
               AND NOT EXISTS (SELECT 1 FROM ticket_messages m
                               WHERE m.ticket_id = o.ticket_id AND m.platform = o.platform)
             FOR UPDATE SKIP LOCKED
+         ), mine AS (
+            -- This claim's rows (already locked by this transaction), by
+            -- their ids alone: written `sent_at IS NULL AND failed_at IS
+            -- NULL`, the test let the planner read them through `outbox_due`
+            -- (a partial index of every waiting row) and filter the ids.
+            SELECT o.id, o.ticket_id FROM outbox o
+            WHERE o.id = ANY($5) AND o.platform = $1 AND o.kind = 'ticket_message'
+              AND coalesce(o.sent_at, o.failed_at) IS NULL
+              AND NOT EXISTS (SELECT 1 FROM ticket_messages m
+                              WHERE m.ticket_id = o.ticket_id AND m.platform = o.platform)
+            FOR UPDATE SKIP LOCKED
+         ), posts AS (
+            SELECT id, ticket_id FROM theirs UNION SELECT id, ticket_id FROM mine
          ), listed AS (
             INSERT INTO outbox_summary_tickets (summary_id, ticket_id)
             SELECT DISTINCT $3::bigint, ticket_id FROM posts
