@@ -286,6 +286,14 @@ impl Store {
         Ok(self.pool.acquire().await?)
     }
 
+    /// A connection only if one is idle now and nobody is waiting for
+    /// one: for work that may run beside a command's own, and otherwise
+    /// runs after it on the command's connection. (Waiting for a second
+    /// connection while holding one could starve the pool.)
+    pub fn try_acquire(&self) -> Option<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+        self.pool.try_acquire()
+    }
+
     /// Starts a transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(self.pool.begin().await?)

@@ -161,6 +161,37 @@ async fn in_an_outage_the_newest_reports_are_weighed(pool: PgPool) {
     );
 }
 
+/// With a connection idle in the pool, a report's suggestions are read
+/// beside its opening, on that connection: the reply still offers the open
+/// look-alike, and never the report itself, which the reads may already
+/// see committed.
+#[sqlx::test]
+async fn suggestions_read_beside_the_opening_offer_others_not_itself(pool: PgPool) {
+    let desk = Desk::new(pool.clone()).await;
+    desk.ok("alice", "/incident VPN down in Berlin office")
+        .await;
+    // Three connections opened and handed back: idle ones for the next
+    // report to take.
+    let held = [
+        pool.acquire().await.unwrap(),
+        pool.acquire().await.unwrap(),
+        pool.acquire().await.unwrap(),
+    ];
+    drop(held);
+    // A dropped connection goes back to the pool on a task of its own.
+    for _ in 0..200 {
+        if pool.num_idle() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(pool.num_idle() >= 2, "{} idle", pool.num_idle());
+    let report = desk.ok("bob", "/incident VPN down in Berlin office").await;
+    assert!(report.contains("INC-2 reported"), "{report}");
+    assert!(report.contains("Looks like INC-1, open since"), "{report}");
+    assert!(!report.contains("Looks like INC-2"), "{report}");
+}
+
 #[sqlx::test]
 async fn a_duplicate_is_closed_its_reporter_follows_and_hears(pool: PgPool) {
     let desk = Desk::new(pool.clone()).await;
