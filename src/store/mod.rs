@@ -289,7 +289,10 @@ impl Store {
     /// A connection only if one is idle now and nobody is waiting for
     /// one: for work that may run beside a command's own, and otherwise
     /// runs after it on the command's connection. (Waiting for a second
-    /// connection while holding one could starve the pool.)
+    /// connection while holding one could starve the pool.) Unlike
+    /// [`Store::acquire`], it does not ping a connection that has sat idle:
+    /// after a database restart it may be broken, so a caller must be ready
+    /// to do the work again on its own connection.
     pub fn try_acquire(&self) -> Option<sqlx::pool::PoolConnection<sqlx::Postgres>> {
         self.pool.try_acquire()
     }

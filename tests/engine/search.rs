@@ -4,7 +4,7 @@
 //! incident they follow is resolved, and counted once.
 
 use itsm_bot::clock::Clock;
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::helpers::{start, timeline_actions, Desk};
 
@@ -177,19 +177,82 @@ async fn suggestions_read_beside_the_opening_offer_others_not_itself(pool: PgPoo
         pool.acquire().await.unwrap(),
         pool.acquire().await.unwrap(),
     ];
+    let handed_back = pool.num_idle() + held.len();
     drop(held);
-    // A dropped connection goes back to the pool on a task of its own.
-    for _ in 0..200 {
-        if pool.num_idle() >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert!(pool.num_idle() >= 2, "{} idle", pool.num_idle());
+    wait_idle(&pool, handed_back).await;
     let report = desk.ok("bob", "/incident VPN down in Berlin office").await;
     assert!(report.contains("INC-2 reported"), "{report}");
     assert!(report.contains("Looks like INC-1, open since"), "{report}");
     assert!(!report.contains("Looks like INC-2"), "{report}");
+}
+
+/// Waits until `pool` holds `idle` idle connections: a dropped connection
+/// goes back to the pool on a task of its own.
+async fn wait_idle(pool: &PgPool, idle: usize) {
+    for _ in 0..200 {
+        if pool.num_idle() == idle {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{} idle, not {idle}", pool.num_idle());
+}
+
+/// An idle connection is taken for the suggestions without the check a
+/// command's own connection gets, and a database restart leaves idle
+/// connections broken: the suggestions are then read on the command's own
+/// connection, and the reply still offers them.
+#[sqlx::test]
+async fn suggestions_survive_a_broken_idle_connection(pool: PgPool) {
+    let desk = Desk::new(pool.clone()).await;
+    desk.ok("alice", "/incident VPN down in Berlin office")
+        .await;
+    // Every idle connection held, then two handed back in order: the
+    // command takes the first (sound), the suggestions the second, whose
+    // server process is gone.
+    let mut held = Vec::new();
+    while pool.num_idle() > 0 {
+        held.push(pool.acquire().await.unwrap());
+    }
+    let sound = match held.pop() {
+        Some(sound) => sound,
+        None => pool.acquire().await.unwrap(),
+    };
+    let mut broken = pool.acquire().await.unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *broken)
+        .await
+        .unwrap();
+    drop(sound);
+    wait_idle(&pool, 1).await;
+    drop(broken);
+    wait_idle(&pool, 2).await;
+    // From outside the pool, as a restart would: the pool does not notice.
+    let mut admin = PgConnection::connect_with(&pool.connect_options())
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        let alive: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)")
+                .bind(pid)
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
+        if !alive {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(pool.num_idle(), 2);
+
+    let report = desk.ok("bob", "/incident VPN down in Berlin office").await;
+    assert!(report.contains("INC-2 reported"), "{report}");
+    assert!(report.contains("Looks like INC-1, open since"), "{report}");
 }
 
 #[sqlx::test]

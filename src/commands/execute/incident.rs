@@ -238,7 +238,14 @@ impl Engine {
         // back). Read beside the opening, the reads may have seen it
         // committed: a report is not its own look-alike.
         let suggested = match early {
-            Some(early) => early.map(|reads| reads.offer(Some(number))),
+            Some(Ok(reads)) => Ok(reads.offer(Some(number))),
+            Some(Err(err)) => {
+                // The idle connection was not checked before it was taken
+                // (a database restart leaves idle ones broken); the
+                // command's own connection has just worked.
+                tracing::debug!(error = %err, "suggestions read beside the opening failed; reading them again");
+                self.suggest(conn, &incident).await
+            }
             None => self.suggest(conn, &incident).await,
         };
         let suggested = match suggested {
