@@ -4,6 +4,7 @@
 //! incident they follow is resolved, and counted once.
 
 use itsm_bot::clock::Clock;
+use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::helpers::{start, timeline_actions, Desk};
@@ -167,9 +168,11 @@ async fn in_an_outage_the_newest_reports_are_weighed(pool: PgPool) {
 /// see committed.
 #[sqlx::test]
 async fn suggestions_read_beside_the_opening_offer_others_not_itself(pool: PgPool) {
+    let pool = keeping_idle(&pool).await;
     let desk = Desk::new(pool.clone()).await;
     desk.ok("alice", "/incident VPN down in Berlin office")
         .await;
+    settle(&pool).await;
     // Three connections opened and handed back: idle ones for the next
     // report to take.
     let held = [
@@ -186,8 +189,31 @@ async fn suggestions_read_beside_the_opening_offer_others_not_itself(pool: PgPoo
     assert!(!report.contains("Looks like INC-2"), "{report}");
 }
 
-/// Waits until `pool` holds `idle` idle connections: a dropped connection
-/// goes back to the pool on a task of its own.
+/// A pool over the test's database that keeps its idle connections:
+/// `#[sqlx::test]`'s closes them after a second idle, and these tests need
+/// one idle when the report comes.
+async fn keeping_idle(pool: &PgPool) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(5)
+        .idle_timeout(None)
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .unwrap()
+}
+
+/// Waits until every connection of `pool` is back in it: a dropped
+/// connection goes back on a task of its own.
+async fn settle(pool: &PgPool) {
+    for _ in 0..200 {
+        if pool.num_idle() == pool.size() as usize {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{} of {} idle", pool.num_idle(), pool.size());
+}
+
+/// Waits until `pool` holds `idle` idle connections.
 async fn wait_idle(pool: &PgPool, idle: usize) {
     for _ in 0..200 {
         if pool.num_idle() == idle {
@@ -204,9 +230,11 @@ async fn wait_idle(pool: &PgPool, idle: usize) {
 /// connection, and the reply still offers them.
 #[sqlx::test]
 async fn suggestions_survive_a_broken_idle_connection(pool: PgPool) {
+    let pool = keeping_idle(&pool).await;
     let desk = Desk::new(pool.clone()).await;
     desk.ok("alice", "/incident VPN down in Berlin office")
         .await;
+    settle(&pool).await;
     // Every idle connection held, then two handed back in order: the
     // command takes the first (sound), the suggestions the second, whose
     // server process is gone.
