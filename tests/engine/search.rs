@@ -168,11 +168,7 @@ async fn in_an_outage_the_newest_reports_are_weighed(pool: PgPool) {
 /// see committed.
 #[sqlx::test]
 async fn suggestions_read_beside_the_opening_offer_others_not_itself(pool: PgPool) {
-    let pool = keeping_idle(&pool).await;
-    let desk = Desk::new(pool.clone()).await;
-    desk.ok("alice", "/incident VPN down in Berlin office")
-        .await;
-    settle(&pool).await;
+    let (pool, desk) = desk_after_a_report(&pool).await;
     // Three connections opened and handed back: idle ones for the next
     // report to take.
     let held = [
@@ -201,19 +197,19 @@ async fn keeping_idle(pool: &PgPool) -> PgPool {
         .unwrap()
 }
 
-/// Waits until every connection of `pool` is back in it: a dropped
-/// connection goes back on a task of its own.
-async fn settle(pool: &PgPool) {
-    for _ in 0..200 {
-        if pool.num_idle() == pool.size() as usize {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("{} of {} idle", pool.num_idle(), pool.size());
+/// A desk on a [`keeping_idle`] pool after alice's report of "VPN down in
+/// Berlin office" (INC-1), every connection back in the pool.
+async fn desk_after_a_report(pool: &PgPool) -> (PgPool, Desk) {
+    let pool = keeping_idle(pool).await;
+    let desk = Desk::new(pool.clone()).await;
+    desk.ok("alice", "/incident VPN down in Berlin office")
+        .await;
+    wait_idle(&pool, pool.size() as usize).await;
+    (pool, desk)
 }
 
-/// Waits until `pool` holds `idle` idle connections.
+/// Waits until `pool` holds `idle` idle connections: a dropped connection
+/// goes back on a task of its own.
 async fn wait_idle(pool: &PgPool, idle: usize) {
     for _ in 0..200 {
         if pool.num_idle() == idle {
@@ -230,11 +226,7 @@ async fn wait_idle(pool: &PgPool, idle: usize) {
 /// connection, and the reply still offers them.
 #[sqlx::test]
 async fn suggestions_survive_a_broken_idle_connection(pool: PgPool) {
-    let pool = keeping_idle(&pool).await;
-    let desk = Desk::new(pool.clone()).await;
-    desk.ok("alice", "/incident VPN down in Berlin office")
-        .await;
-    settle(&pool).await;
+    let (pool, desk) = desk_after_a_report(&pool).await;
     // Every idle connection held, then two handed back in order: the
     // command takes the first (sound), the suggestions the second, whose
     // server process is gone.

@@ -237,15 +237,17 @@ impl Engine {
         // PostgreSQL answers a COMMIT of a spoiled transaction by rolling it
         // back). Read beside the opening, the reads may have seen it
         // committed: a report is not its own look-alike.
+        //
+        // When the reads beside it failed, they are read again here: the
+        // idle connection was not checked before it was taken (a database
+        // restart leaves idle ones broken), and this one has just worked.
+        let early = early.and_then(|reads| {
+            reads
+                .inspect_err(|err| tracing::debug!(error = %err, "suggestions read beside the opening failed; reading them again"))
+                .ok()
+        });
         let suggested = match early {
-            Some(Ok(reads)) => Ok(reads.offer(Some(number))),
-            Some(Err(err)) => {
-                // The idle connection was not checked before it was taken
-                // (a database restart leaves idle ones broken); the
-                // command's own connection has just worked.
-                tracing::debug!(error = %err, "suggestions read beside the opening failed; reading them again");
-                self.suggest(conn, &incident).await
-            }
+            Some(reads) => Ok(reads.offer(Some(number))),
             None => self.suggest(conn, &incident).await,
         };
         let suggested = match suggested {
