@@ -77,7 +77,9 @@ pub enum Opened {
 static OPEN_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH new_ticket AS (
-            SELECT nextval('tickets_id_seq') AS id
+            -- COALESCE stops at the first argument that is not NULL: a
+            -- reserved id draws nothing more from the sequence.
+            SELECT coalesce($32::bigint, nextval('tickets_id_seq')) AS id
          ), claim AS (
             INSERT INTO processed_inbound (platform, event_id, processed_at, ticket_id)
             SELECT $27, $28, $10, id FROM new_ticket WHERE $28::text IS NOT NULL
@@ -117,14 +119,31 @@ static OPEN_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Draws the id the next ticket will be stored under, for an [`Opening`]
+/// whose id must be known before it is written: reads run beside the
+/// opening leave the new ticket out by this id, whether or not they
+/// already see it committed. An id drawn and never used is a gap in the
+/// ids, as after any failed insert; the INC numbers have none.
+pub async fn reserve_ticket_id(conn: &mut PgConnection) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT nextval('tickets_id_seq')")
+        .fetch_one(conn)
+        .await?)
+}
+
 /// The ticket's id and number, and one known error it may be (none when
 /// the row's last three columns are NULL).
 type OpenedRow = (i64, i64, Option<i64>, Option<String>, Option<String>);
 
-/// Opens the incident in one statement. Fails as a whole, writing nothing;
-/// a second report of the same chat message fails with
+/// Opens the incident in one statement, as ticket `reserved_id` when one
+/// was drawn beforehand ([`reserve_ticket_id`]), else under an id the
+/// statement draws. Fails as a whole, writing nothing; a second report of
+/// the same chat message fails with
 /// `StoreError::Conflict("tickets_by_origin_message")`.
-pub async fn open(conn: &mut PgConnection, opening: &Opening<'_>) -> Result<Opened, StoreError> {
+pub async fn open(
+    conn: &mut PgConnection,
+    opening: &Opening<'_>,
+    reserved_id: Option<i64>,
+) -> Result<Opened, StoreError> {
     let new = opening.incident;
     let events = EventColumns::of(opening.events);
     let clocks = OutcomeColumns::of(opening.outcomes, opening.checkpoints);
@@ -166,6 +185,7 @@ pub async fn open(conn: &mut PgConnection, opening: &Opening<'_>) -> Result<Open
         .bind(search.map(|s| s.title))
         .bind(search.map_or(0, |s| s.min_shared))
         .bind(search.map_or(0, |s| s.limit))
+        .bind(reserved_id)
         .fetch_all(conn)
         .await?;
     let Some(&(id, number, ..)) = rows.first() else {

@@ -162,6 +162,59 @@ async fn in_an_outage_the_newest_reports_are_weighed(pool: PgPool) {
     );
 }
 
+/// Read beside the opening, the look-alike search may see the new report
+/// committed or not: either way it weighs the same newest others. Here the
+/// search is held (its model table locked) until the report has committed,
+/// so it does see it; counting the report in the newest 50 would have
+/// offered INC-12.
+#[sqlx::test]
+async fn a_report_read_beside_its_opening_weighs_the_same_newest_others(pool: PgPool) {
+    let pool = keeping_idle(&pool).await;
+    let desk = Desk::new(pool.clone()).await;
+    for n in 1..=60 {
+        desk.clock.set(start() + chrono::Duration::minutes(n));
+        desk.ok(&format!("user{n}"), "/incident VPN down in Berlin office")
+            .await;
+    }
+    desk.clock.set(start() + chrono::Duration::minutes(61));
+    wait_idle(&pool, pool.size() as usize).await;
+    assert!(pool.num_idle() >= 2, "{} idle", pool.num_idle());
+
+    let mut admin = PgConnection::connect_with(&pool.connect_options())
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut admin).await.unwrap();
+    sqlx::query("LOCK TABLE triage_training IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let release = async {
+        for _ in 0..1000 {
+            let committed: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM tickets WHERE kind = 'incident' AND number = 61)",
+            )
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+            if committed {
+                sqlx::query("COMMIT").execute(&mut admin).await.unwrap();
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("INC-61 never committed");
+    };
+    let (report, ()) = tokio::join!(
+        desk.ok("carol", "/incident VPN down in Berlin office"),
+        release
+    );
+    assert!(report.contains("Looks like INC-11, open since"), "{report}");
+    assert!(
+        report.contains("`/incident INC-61 duplicate-of INC-11`"),
+        "{report}"
+    );
+}
+
 /// With a connection idle in the pool, a report's suggestions are read
 /// beside its opening, on that connection: the reply still offers the open
 /// look-alike, and never the report itself, which the reads may already

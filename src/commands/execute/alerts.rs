@@ -602,7 +602,8 @@ impl Engine {
         let now = self.clock.now();
         let prepared = self.prepare_opening(source, actor, alert, into, services, now);
         let opening = prepared.opening(actor, now);
-        let Opened::New { id, number, .. } = store::opening::open(conn, &opening).await? else {
+        let Opened::New { id, number, .. } = store::opening::open(conn, &opening, None).await?
+        else {
             return Err(StoreError::Corrupt("an alert's incident was not opened".into()).into());
         };
         Ok((prepared.new.opened(id, number, now), prepared.note))

@@ -196,7 +196,10 @@ impl Engine {
         // beside it on a second connection when one is idle, so the reply
         // waits for the longer of the two rather than for both (BENCHMARKS
         // run 10). Inside a transaction they are read after, on its
-        // connection.
+        // connection. Read beside it, they may or may not see the new
+        // ticket committed; its id is drawn first so they leave it out
+        // either way, and the newest incidents they weigh are the same
+        // others whichever way the race goes.
         let in_transaction = sqlx::Connection::is_in_transaction(conn);
         let spare = if in_transaction {
             None
@@ -205,13 +208,15 @@ impl Engine {
         };
         let (opened, early) = match spare {
             Some(mut spare) => {
+                let id = store::opening::reserve_ticket_id(conn).await?;
+                let reading = new.opened(id, 0, now);
                 let (opened, suggested) = tokio::join!(
-                    store::opening::open(conn, &opening),
-                    self.read_suggestions(&mut spare, &unnumbered),
+                    store::opening::open(conn, &opening, Some(id)),
+                    self.suggest(&mut spare, &reading),
                 );
                 (opened, Some(suggested))
             }
-            None => (store::opening::open(conn, &opening).await, None),
+            None => (store::opening::open(conn, &opening, None).await, None),
         };
         let (id, number) = match opened {
             Ok(Opened::New { id, number, .. }) => (id, number),
@@ -235,19 +240,18 @@ impl Engine {
         // answered as done, without them. Inside a transaction a failure
         // must fail the command instead (the transaction is spoiled, and
         // PostgreSQL answers a COMMIT of a spoiled transaction by rolling it
-        // back). Read beside the opening, the reads may have seen it
-        // committed: a report is not its own look-alike.
+        // back).
         //
         // When the reads beside it failed, they are read again here: the
         // idle connection was not checked before it was taken (a database
         // restart leaves idle ones broken), and this one has just worked.
-        let early = early.and_then(|reads| {
-            reads
+        let early = early.and_then(|suggested| {
+            suggested
                 .inspect_err(|err| tracing::debug!(error = %err, "suggestions read beside the opening failed; reading them again"))
                 .ok()
         });
         let suggested = match early {
-            Some(reads) => Ok(reads.offer(Some(number))),
+            Some(suggested) => Ok(suggested),
             None => self.suggest(conn, &incident).await,
         };
         let suggested = match suggested {

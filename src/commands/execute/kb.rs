@@ -41,37 +41,6 @@ struct Report<'a> {
     except: i64,
 }
 
-/// What the suggestions for a report read, before the look-alikes to
-/// offer are picked from the candidates: a report's own ticket is known
-/// only once it is opened, and the reads may run beside the opening.
-#[derive(Debug, Default)]
-pub(super) struct SuggestionReads {
-    articles: Vec<ArticleMatch>,
-    known_errors: Vec<crate::domain::problem::KnownErrorMatch>,
-    candidates: Vec<Alike>,
-    triage: Option<TriageSuggestion>,
-    /// The service look-alikes must be on: the report's, else the one
-    /// triage is sure of.
-    service: Option<String>,
-}
-
-impl SuggestionReads {
-    /// The suggestions, never offering incident `own` (the report itself,
-    /// when the reads may have seen it committed).
-    pub(super) fn offer(self, own: Option<i64>) -> Suggested {
-        let mut candidates = self.candidates;
-        if let Some(own) = own {
-            candidates.retain(|alike| alike.number != own);
-        }
-        Suggested {
-            articles: self.articles,
-            known_errors: self.known_errors,
-            alike: duplicate::offered(candidates, self.service.as_deref(), MAX_ALIKE),
-            triage: self.triage,
-        }
-    }
-}
-
 /// What a new report may be: answers the team already has, and open
 /// incidents that look like the same thing.
 #[derive(Debug, Clone, Default)]
@@ -389,17 +358,7 @@ impl Engine {
         conn: &mut PgConnection,
         incident: &Incident,
     ) -> Result<Suggested, StoreError> {
-        Ok(self.read_suggestions(conn, incident).await?.offer(None))
-    }
-
-    /// What [`Engine::suggest`] reads for `incident`, which may not be
-    /// stored yet (id 0): offer them once its number is known.
-    pub(super) async fn read_suggestions(
-        &self,
-        conn: &mut PgConnection,
-        incident: &Incident,
-    ) -> Result<SuggestionReads, StoreError> {
-        self.read_suggestions_for(
+        self.suggest_for(
             conn,
             &Report {
                 title: &incident.title,
@@ -494,17 +453,9 @@ impl Engine {
         conn: &mut PgConnection,
         report: &Report<'_>,
     ) -> Result<Suggested, StoreError> {
-        Ok(self.read_suggestions_for(conn, report).await?.offer(None))
-    }
-
-    async fn read_suggestions_for(
-        &self,
-        conn: &mut PgConnection,
-        report: &Report<'_>,
-    ) -> Result<SuggestionReads, StoreError> {
         let Some(query) = SearchQuery::from_title(report.title, &self.config.search.synonyms())
         else {
-            return Ok(SuggestionReads::default());
+            return Ok(Suggested::default());
         };
         let (articles, known_errors) =
             store::search::answers(conn, &query, MAX_SUGGESTIONS).await?;
@@ -535,18 +486,18 @@ impl Engine {
         };
         // The same thing is on the same service: the one given, else the
         // one triage is sure of.
-        let service = report.service.map(str::to_string).or_else(|| {
+        let service = report.service.or_else(|| {
             triage
                 .as_ref()
                 .and_then(|t| t.service.as_ref())
-                .map(|pick| pick.value.clone())
+                .map(|pick| pick.value.as_str())
         });
-        Ok(SuggestionReads {
+        let alike = duplicate::offered(candidates, service, MAX_ALIKE);
+        Ok(Suggested {
             articles,
             known_errors,
-            candidates,
+            alike,
             triage,
-            service,
         })
     }
 
@@ -966,44 +917,4 @@ fn article_message(article: &Article, engine: &Engine) -> Message {
         .with(Block::Header(format!("{reference}: {}", article.title)))
         .with(Block::Fields(facts))
         .with(Block::Text(body))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn alike(number: i64, similarity: f64) -> Alike {
-        Alike {
-            number,
-            title: "VPN down in Berlin".into(),
-            service: None,
-            created_at: chrono::DateTime::UNIX_EPOCH,
-            reporter: "slack:U1".into(),
-            similarity,
-        }
-    }
-
-    /// Read beside the opening, the look-alike search may already see the
-    /// report committed, as the most alike of all: it is never offered as
-    /// its own look-alike, and the others still are.
-    #[test]
-    fn a_report_is_not_offered_as_its_own_look_alike() {
-        let reads = || SuggestionReads {
-            articles: Vec::new(),
-            known_errors: Vec::new(),
-            candidates: vec![alike(7, 1.0), alike(3, 0.8), alike(5, 0.6)],
-            triage: None,
-            service: None,
-        };
-        let offered = |own| -> Vec<i64> {
-            reads()
-                .offer(own)
-                .alike
-                .iter()
-                .map(|alike| alike.number)
-                .collect()
-        };
-        assert_eq!(offered(Some(7)), vec![3, 5]);
-        assert_eq!(offered(None), vec![7, 3]);
-    }
 }
