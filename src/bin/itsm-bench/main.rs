@@ -281,8 +281,8 @@ async fn with_bot(
     work: &Path,
 ) -> anyhow::Result<Vec<Row>> {
     let slack = fake_slack::FakeSlack::start().await?;
-    let secret = format!("bench-signing-{}", std::process::id());
-    let hooks_token = format!("bench-hooks-{}", std::process::id());
+    let secret = sign::bench_secret("bench-signing");
+    let hooks_token = sign::bench_secret("bench-hooks");
     let config = work.join("bench.toml");
     std::fs::write(&config, BOT_CONFIG)?;
     let bot = Bot {

@@ -145,7 +145,7 @@ async fn send_storm(
 /// Runs the storm against a fresh bot on database `url`; its rows.
 pub async fn run(url: &str, work: &Path, size: Size) -> anyhow::Result<Vec<Row>> {
     let slack = FakeSlack::start_journaled().await?;
-    let token = format!("storm-hooks-{}", std::process::id());
+    let token = crate::sign::bench_secret("storm-hooks");
     let config = work.join("storm.toml");
     std::fs::write(&config, self::config())?;
     let bot = Bot {
@@ -160,7 +160,7 @@ pub async fn run(url: &str, work: &Path, size: Size) -> anyhow::Result<Vec<Row>>
             ),
             (
                 "ITSM__SLACK__SIGNING_SECRET".into(),
-                format!("storm-signing-{}", std::process::id()),
+                crate::sign::bench_secret("storm-signing"),
             ),
             ("ITSM__HOOKS__TOKEN".into(), token.clone()),
         ],
