@@ -563,26 +563,29 @@ pub async fn summarize(
     mine: &[i64],
     now: DateTime<Utc>,
 ) -> Result<(i64, u64), StoreError> {
-    sqlx::query(
-        "INSERT INTO outbox_summaries (platform, channel, opened_at, updated_at)
-         VALUES ($1, $2, $3, $3)
-         ON CONFLICT (platform, channel) WHERE closed_at IS NULL DO NOTHING",
-    )
-    .bind(platform.as_str())
-    .bind(channel)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    let summary: i64 = sqlx::query_scalar(
-        "UPDATE outbox_summaries SET updated_at = $3
-         WHERE platform = $1 AND channel = $2 AND closed_at IS NULL
-         RETURNING id",
-    )
-    .bind(platform.as_str())
-    .bind(channel)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
+    // Through a storm the channel's summary is open at nearly every claim:
+    // it is touched first, and opened only when there is none (one
+    // statement a claim instead of an insert that conflicts, then the
+    // touch). An insert racing another claim's waits for it and does
+    // nothing; the second touch then finds the one that claim opened.
+    let summary = match touch_open_summary(conn, platform, channel, now).await? {
+        Some(summary) => summary,
+        None => {
+            sqlx::query(
+                "INSERT INTO outbox_summaries (platform, channel, opened_at, updated_at)
+                 VALUES ($1, $2, $3, $3)
+                 ON CONFLICT (platform, channel) WHERE closed_at IS NULL DO NOTHING",
+            )
+            .bind(platform.as_str())
+            .bind(channel)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            touch_open_summary(conn, platform, channel, now)
+                .await?
+                .ok_or(sqlx::Error::RowNotFound)?
+        }
+    };
     let joined = sqlx::query(
         "WITH theirs AS (
             -- The channel's cards no worker holds, read through the
@@ -629,6 +632,26 @@ pub async fn summarize(
     .rows_affected();
     queue_summary(conn, platform, summary, channel, now).await?;
     Ok((summary, joined))
+}
+
+/// Marks the open summary of `channel` on `platform` as joined `now` (so
+/// it stays open) and returns it; `None` when the channel has none.
+async fn touch_open_summary(
+    conn: &mut PgConnection,
+    platform: Platform,
+    channel: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "UPDATE outbox_summaries SET updated_at = $3
+         WHERE platform = $1 AND channel = $2 AND closed_at IS NULL
+         RETURNING id",
+    )
+    .bind(platform.as_str())
+    .bind(channel)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// Queues a post or edit of summary `summary`, unless one is already
