@@ -146,15 +146,27 @@ async fn a_report_is_offered_articles_known_errors_and_the_open_incident(pool: P
 #[sqlx::test]
 async fn in_an_outage_the_newest_reports_are_weighed(pool: PgPool) {
     let desk = Desk::new(pool).await;
+    sixty_open_reports_of_one_outage(&desk).await;
+    let report = desk
+        .ok("carol", "/incident VPN down in Berlin office")
+        .await;
+    assert_offers_the_oldest_of_the_newest_fifty(&report);
+}
+
+/// Sixty reports of "VPN down in Berlin office" a minute apart (INC-1 to
+/// INC-60), the clock left a minute after the last.
+async fn sixty_open_reports_of_one_outage(desk: &Desk) {
     for n in 1..=60 {
         desk.clock.set(start() + chrono::Duration::minutes(n));
         desk.ok(&format!("user{n}"), "/incident VPN down in Berlin office")
             .await;
     }
     desk.clock.set(start() + chrono::Duration::minutes(61));
-    let report = desk
-        .ok("carol", "/incident VPN down in Berlin office")
-        .await;
+}
+
+/// INC-61's reply, after [`sixty_open_reports_of_one_outage`], offers
+/// INC-11: the oldest of the 50 newest others.
+fn assert_offers_the_oldest_of_the_newest_fifty(report: &str) {
     assert!(report.contains("Looks like INC-11, open since"), "{report}");
     assert!(
         report.contains("`/incident INC-61 duplicate-of INC-11`"),
@@ -171,12 +183,7 @@ async fn in_an_outage_the_newest_reports_are_weighed(pool: PgPool) {
 async fn a_report_read_beside_its_opening_weighs_the_same_newest_others(pool: PgPool) {
     let pool = keeping_idle(&pool).await;
     let desk = Desk::new(pool.clone()).await;
-    for n in 1..=60 {
-        desk.clock.set(start() + chrono::Duration::minutes(n));
-        desk.ok(&format!("user{n}"), "/incident VPN down in Berlin office")
-            .await;
-    }
-    desk.clock.set(start() + chrono::Duration::minutes(61));
+    sixty_open_reports_of_one_outage(&desk).await;
     // The report takes one connection, and its suggestions an idle one.
     hand_back_three(&pool).await;
 
@@ -208,11 +215,7 @@ async fn a_report_read_beside_its_opening_weighs_the_same_newest_others(pool: Pg
         desk.ok("carol", "/incident VPN down in Berlin office"),
         release
     );
-    assert!(report.contains("Looks like INC-11, open since"), "{report}");
-    assert!(
-        report.contains("`/incident INC-61 duplicate-of INC-11`"),
-        "{report}"
-    );
+    assert_offers_the_oldest_of_the_newest_fifty(&report);
 }
 
 /// With a connection idle in the pool, a report's suggestions are read
