@@ -545,12 +545,13 @@ impl<D: Deliver> OutboxQueue<D> {
     ) -> Result<Result<Job, DeliveryError>, StoreError> {
         let platform = self.deliver.platform();
         if let (OutboxKind::Summary, Some(summary)) = (item.kind, item.summary_id) {
-            let Some(post) = store::outbox::summary_post(conn, summary).await? else {
+            let shown = view::summary::SHOWN as i64;
+            let Some(post) = store::outbox::summary_post(conn, summary, shown).await? else {
                 return Ok(Err(DeliveryError::Permanent(format!(
                     "summary {summary} is gone"
                 ))));
             };
-            let lines: Vec<view::summary::SummaryLine> = post
+            let first: Vec<view::summary::SummaryLine> = post
                 .tickets
                 .into_iter()
                 .map(
@@ -562,11 +563,16 @@ impl<D: Deliver> OutboxQueue<D> {
                     },
                 )
                 .collect();
+            let list = view::summary::SummaryList {
+                first,
+                listed: usize::try_from(post.listed).unwrap_or(0),
+                incidents_only: post.listed_incidents == post.listed,
+            };
             return Ok(Ok(Job::Summary {
                 summary,
                 channel: post.channel,
                 posted: post.posted,
-                message: view::summary::summary_message(&lines),
+                message: view::summary::summary_message(&list),
             }));
         }
         let addressed = matches!(item.kind, OutboxKind::Notice | OutboxKind::Direct);

@@ -618,6 +618,15 @@ pub async fn summarize(
             INSERT INTO outbox_summary_tickets (summary_id, ticket_id)
             SELECT DISTINCT $3::bigint, ticket_id FROM posts
             ON CONFLICT DO NOTHING
+            RETURNING ticket_id
+         ), counted AS (
+            -- The summary's counts follow its list (`summary_post`).
+            UPDATE outbox_summaries
+            SET listed = listed + (SELECT count(*) FROM listed),
+                listed_incidents = listed_incidents + (
+                    SELECT count(*) FROM listed JOIN tickets t ON t.id = listed.ticket_id
+                    WHERE t.kind = 'incident')
+            WHERE id = $3
          )
          UPDATE outbox SET sent_at = $4, claimed_until = NULL, summary_id = $3
          WHERE id IN (SELECT id FROM posts)",
@@ -700,11 +709,23 @@ pub async fn summaries_of(
     if tickets.is_empty() {
         return Ok(Vec::new());
     }
+    // Ticket by ticket, each looked up by its own id, so no plan can read
+    // a whole summary's list: a storm's summary lists thousands of
+    // tickets, and the plan cached for `ticket_id = ANY(...)` (made while
+    // the summaries were small) read every ticket of the summary and
+    // filtered them, 2 ms a claim and growing with the storm. The array
+    // is read through a subquery so the cached plan is kept (as in
+    // `store::opening`).
     Ok(sqlx::query_as(
-        "SELECT DISTINCT ON (t.ticket_id) t.ticket_id, s.id, s.channel
-         FROM outbox_summary_tickets t JOIN outbox_summaries s ON s.id = t.summary_id
-         WHERE t.ticket_id = ANY($1) AND s.platform = $2
-         ORDER BY t.ticket_id, s.id DESC",
+        "SELECT x.ticket_id, l.id, l.channel
+         FROM unnest((SELECT $1::bigint[])) AS x(ticket_id)
+         CROSS JOIN LATERAL (
+            SELECT s.id, s.channel
+            FROM outbox_summary_tickets t JOIN outbox_summaries s ON s.id = t.summary_id
+            WHERE t.ticket_id = x.ticket_id AND s.platform = $2
+            ORDER BY s.id DESC
+            LIMIT 1
+         ) l",
     )
     .bind(tickets)
     .bind(platform.as_str())
@@ -772,21 +793,34 @@ pub struct SummaryPost {
     pub channel: String,
     /// Where it landed, once posted.
     pub posted: Option<PostedMessage>,
-    /// Its tickets, oldest first: reference, title, priority (1–4) and
-    /// status.
+    /// Its first tickets, oldest first (as many as asked for): reference,
+    /// title, priority (1–4) and status.
     pub tickets: Vec<(String, String, Option<i16>, String)>,
+    /// How many tickets it lists in all.
+    pub listed: i64,
+    /// How many of them are incidents.
+    pub listed_incidents: i64,
 }
 
-/// Summary `summary`, if it exists.
+/// Summary `summary`, if it exists, naming its first `shown` tickets.
+///
+/// Reads those tickets alone (the list in ticket order, from its primary
+/// key) and the counts kept with the summary: a storm's summary lists
+/// thousands, and it is read at every edit.
 pub async fn summary_post(
     conn: &mut PgConnection,
     summary: i64,
+    shown: i64,
 ) -> Result<Option<SummaryPost>, StoreError> {
-    let Some((channel, message_id, thread)): Option<(String, Option<String>, Option<String>)> =
-        sqlx::query_as("SELECT channel, message_id, thread FROM outbox_summaries WHERE id = $1")
-            .bind(summary)
-            .fetch_optional(&mut *conn)
-            .await?
+    type Head = (String, Option<String>, Option<String>, i32, i32);
+    let Some((channel, message_id, thread, listed, listed_incidents)): Option<Head> =
+        sqlx::query_as(
+            "SELECT channel, message_id, thread, listed, listed_incidents
+             FROM outbox_summaries WHERE id = $1",
+        )
+        .bind(summary)
+        .fetch_optional(&mut *conn)
+        .await?
     else {
         return Ok(None);
     };
@@ -794,10 +828,13 @@ pub async fn summary_post(
         "SELECT CASE t.kind WHEN 'incident' THEN 'INC-' WHEN 'problem' THEN 'PRB-'
                             WHEN 'change' THEN 'CHG-' WHEN 'request' THEN 'REQ-' ELSE '' END || t.number,
                 t.title, t.priority, t.status
-         FROM outbox_summary_tickets s JOIN tickets t ON t.id = s.ticket_id
-         WHERE s.summary_id = $1 ORDER BY t.id",
+         FROM (SELECT ticket_id FROM outbox_summary_tickets WHERE summary_id = $1
+               ORDER BY ticket_id LIMIT $2) s
+         JOIN tickets t ON t.id = s.ticket_id
+         ORDER BY t.id",
     )
     .bind(summary)
+    .bind(shown)
     .fetch_all(conn)
     .await?;
     let posted = message_id.map(|message_id| PostedMessage {
@@ -809,6 +846,8 @@ pub async fn summary_post(
         channel,
         posted,
         tickets,
+        listed: i64::from(listed),
+        listed_incidents: i64::from(listed_incidents),
     }))
 }
 

@@ -19,18 +19,29 @@ pub struct SummaryLine {
     pub status: String,
 }
 
-/// The summary of `lines` (oldest first): "12 new incidents", the first
-/// [`SHOWN`] by reference, title, priority and (past `new`) status, and
-/// where to find the rest.
-pub fn summary_message(lines: &[SummaryLine]) -> Message {
-    let incidents = lines.iter().all(|line| line.reference.starts_with("INC-"));
-    let noun = match (incidents, lines.len()) {
+/// What a summary lists: its first tickets and how many it lists in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryList {
+    /// The first tickets, oldest first ([`SHOWN`] of them are named).
+    pub first: Vec<SummaryLine>,
+    /// How many tickets it lists in all.
+    pub listed: usize,
+    /// Whether every ticket it lists is an incident.
+    pub incidents_only: bool,
+}
+
+/// The summary of `list`: "12 new incidents", the first [`SHOWN`] by
+/// reference, title, priority and (past `new`) status, and where to find
+/// the rest.
+pub fn summary_message(list: &SummaryList) -> Message {
+    let noun = match (list.incidents_only, list.listed) {
         (true, 1) => "new incident",
         (true, _) => "new incidents",
         (false, 1) => "new ticket",
         (false, _) => "new tickets",
     };
-    let items: Vec<String> = lines
+    let items: Vec<String> = list
+        .first
         .iter()
         .take(SHOWN)
         .map(|line| {
@@ -45,9 +56,9 @@ pub fn summary_message(lines: &[SummaryLine]) -> Message {
         })
         .collect();
     let mut message = Message::default()
-        .with(Block::Header(format!("{} {noun}", lines.len())))
+        .with(Block::Header(format!("{} {noun}", list.listed)))
         .with(Block::List { title: None, items });
-    let more = lines.len().saturating_sub(SHOWN);
+    let more = list.listed.saturating_sub(SHOWN.min(list.first.len()));
     let rest = if more > 0 {
         format!("…and {more} more. ")
     } else {
@@ -79,7 +90,12 @@ mod tests {
             .map(|n| line(n, 1, if n == 41 { "acknowledged" } else { "new" }))
             .chain((52..60).map(|n| line(n, 3, "new")))
             .collect();
-        let text = summary_message(&lines).plain_text();
+        let text = summary_message(&SummaryList {
+            first: lines,
+            listed: 20,
+            incidents_only: true,
+        })
+        .plain_text();
         assert!(text.contains("20 new incidents"), "{text}");
         assert!(text.contains("INC-40 Alert 40 (P1)"), "{text}");
         assert!(
@@ -94,15 +110,35 @@ mod tests {
 
     #[test]
     fn one_ticket_of_another_kind() {
-        let lines = [SummaryLine {
+        let first = vec![SummaryLine {
             reference: "CHG-3".into(),
             title: "Patch".into(),
             priority: None,
             status: "submitted".into(),
         }];
-        let text = summary_message(&lines).plain_text();
+        let text = summary_message(&SummaryList {
+            first,
+            listed: 1,
+            incidents_only: false,
+        })
+        .plain_text();
         assert!(text.contains("1 new ticket"), "{text}");
         assert!(text.contains("CHG-3 Patch · submitted"), "{text}");
         assert!(!text.contains("more"), "{text}");
+    }
+
+    #[test]
+    fn a_storm_is_counted_from_the_summary_not_from_the_lines_read() {
+        // The store reads only the first SHOWN tickets of a long list.
+        let first: Vec<SummaryLine> = (100..100 + SHOWN).map(|n| line(n, 2, "new")).collect();
+        let text = summary_message(&SummaryList {
+            first,
+            listed: 4213,
+            incidents_only: true,
+        })
+        .plain_text();
+        assert!(text.contains("4213 new incidents"), "{text}");
+        assert!(text.contains("INC-114 Alert 114 (P2)"), "{text}");
+        assert!(text.contains("…and 4198 more"), "{text}");
     }
 }
