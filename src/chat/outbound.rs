@@ -331,6 +331,26 @@ impl<D: Deliver> OutboxQueue<D> {
                 .iter()
                 .map(|(_, item, covered)| (*item, covered.clone())),
         );
+        // Cards whose channel is known (an incident's is written when it
+        // opens) are folded into summaries before anything is read to
+        // render them: through a storm nearly every card is, and reading
+        // and rendering each one first was a third of a claim's time.
+        let known: Vec<Candidate<'_>> = batch
+            .iter()
+            .filter(|(item, _)| item.kind == OutboxKind::TicketMessage)
+            .filter_map(|(item, covered)| {
+                Some(Candidate {
+                    ticket: item.ticket_id?,
+                    channel: item.channel.as_deref(),
+                    rows: covered,
+                })
+            })
+            .collect();
+        let folded = self.coalesce(&mut tx, &known, now).await?;
+        let batch: Vec<(&OutboxItem, Vec<i64>)> = batch
+            .into_iter()
+            .filter(|(_, covered)| !covered.iter().any(|id| folded.contains(id)))
+            .collect();
         let rendered: Vec<i64> = batch
             .iter()
             .filter_map(|(item, _)| item.ticket_id)
@@ -348,7 +368,7 @@ impl<D: Deliver> OutboxQueue<D> {
                 job,
             });
         }
-        let leased = self.coalesce(&mut tx, leased, now).await?;
+        let leased = self.coalesce_rendered(&mut tx, leased, now).await?;
         let leased = self.pace(&mut tx, leased, now).await?;
         tx.commit().await?;
         Ok(Some(queue::Claim {
@@ -357,75 +377,97 @@ impl<D: Deliver> OutboxQueue<D> {
         }))
     }
 
-    /// Lists new cards in their channel's summary post instead of posting
-    /// them, where posting them one by one would take longer than
-    /// `outbox.coalesce_after` at the platform's pace (or the channel's
-    /// summary is still open from such a backlog); and folds a change of a
-    /// ticket already listed in a summary into an edit of that summary.
-    /// Returns the jobs still to send.
-    async fn coalesce(
+    /// Folds the new cards of rendered jobs whose channel was not known
+    /// before rendering (an older row, or a change's or request's card)
+    /// as [`coalesce`](Self::coalesce) does, after noting their channel on
+    /// their rows. Returns the jobs still to send.
+    async fn coalesce_rendered(
         &self,
         conn: &mut sqlx::PgConnection,
         leased: Vec<Leased>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Leased>, StoreError> {
-        // New cards: (job, ticket, channel).
-        let posts: Vec<(usize, i64, String)> = leased
+        let posts: Vec<Candidate<'_>> = leased
             .iter()
-            .enumerate()
-            .filter_map(|(index, leased)| match &leased.job {
+            .filter(|leased| leased.item.channel.is_none())
+            .filter_map(|leased| match &leased.job {
                 Ok(Job::Card {
                     ticket_id,
                     posted: None,
                     home,
                     ..
-                }) => Some((index, *ticket_id, home.0.clone())),
+                }) => Some(Candidate {
+                    ticket: *ticket_id,
+                    channel: Some(home.0.as_str()),
+                    rows: &leased.covered,
+                }),
                 _ => None,
             })
             .collect();
         if posts.is_empty() {
             return Ok(leased);
         }
-        let platform = self.deliver.platform();
         let noted: Vec<(i64, &str)> = posts
             .iter()
-            .flat_map(|(index, _, channel)| {
-                leased[*index]
-                    .covered
-                    .iter()
-                    .map(move |id| (*id, channel.as_str()))
+            .flat_map(|post| {
+                let channel = post.channel.unwrap_or_default();
+                post.rows.iter().map(move |id| (*id, channel))
             })
             .collect();
         store::outbox::note_channels(conn, &noted).await?;
-        let tickets: Vec<i64> = posts.iter().map(|(_, ticket, _)| *ticket).collect();
+        let folded = self.coalesce(conn, &posts, now).await?;
+        Ok(leased
+            .into_iter()
+            .filter(|leased| !leased.covered.iter().any(|id| folded.contains(id)))
+            .collect())
+    }
+
+    /// Lists new cards in their channel's summary post instead of posting
+    /// them, where posting them one by one would take longer than
+    /// `outbox.coalesce_after` at the platform's pace (or the channel's
+    /// summary is still open from such a backlog); and folds a change of a
+    /// ticket already listed in a summary into an edit of that summary.
+    /// A card whose ticket has been posted on its own is left alone.
+    /// Returns the rows folded.
+    async fn coalesce(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        cards: &[Candidate<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        if cards.is_empty() {
+            return Ok(Vec::new());
+        }
+        let platform = self.deliver.platform();
+        let tickets: Vec<i64> = cards.iter().map(|card| card.ticket).collect();
         let listed = store::outbox::summaries_of(conn, platform, &tickets).await?;
         // One fold (and one queued edit) per summary for the whole claim:
         // in a storm most jobs of a claim are changes of tickets the same
         // summary lists, and a statement pair per job held the claim's
         // transaction (and its card locks) for as many round trips.
-        let mut folded: Vec<usize> = Vec::new();
+        let mut folded: Vec<i64> = Vec::new();
         let mut folds: Vec<(i64, &str, Vec<i64>)> = Vec::new();
-        for (index, ticket, _) in &posts {
-            let Some((_, summary, channel)) = listed.iter().find(|(t, _, _)| t == ticket) else {
+        for card in cards {
+            let Some((_, summary, channel)) = listed.iter().find(|(t, _, _)| *t == card.ticket)
+            else {
                 continue;
             };
-            let covered = &leased[*index].covered;
             match folds.iter_mut().find(|(s, _, _)| s == summary) {
-                Some((_, _, ids)) => ids.extend(covered),
-                None => folds.push((*summary, channel.as_str(), covered.clone())),
+                Some((_, _, ids)) => ids.extend(card.rows),
+                None => folds.push((*summary, channel.as_str(), card.rows.to_vec())),
             }
-            folded.push(*index);
         }
         for (summary, channel, ids) in &folds {
             store::outbox::fold_into_summary(conn, platform, ids, *summary, channel, now).await?;
             self.metrics
                 .coalesced(platform.as_str(), "summary", ids.len() as u64);
+            folded.extend(ids);
         }
         let after = self.config.outbox.coalesce_after();
-        let mut channels: Vec<&str> = posts
+        let mut channels: Vec<&str> = cards
             .iter()
-            .filter(|(index, _, _)| !folded.contains(index))
-            .map(|(_, _, channel)| channel.as_str())
+            .filter(|card| !card.rows.iter().any(|id| folded.contains(id)))
+            .filter_map(|card| card.channel)
             .collect();
         channels.sort_unstable();
         channels.dedup();
@@ -446,33 +488,27 @@ impl<D: Deliver> OutboxQueue<D> {
             if !storm {
                 continue;
             }
-            let mine: Vec<usize> = posts
+            let mine: Vec<i64> = cards
                 .iter()
-                .filter(|(index, _, home)| home == channel && !folded.contains(index))
-                .map(|(index, _, _)| *index)
+                .filter(|card| card.channel == Some(channel))
+                .filter(|card| !card.rows.iter().any(|id| folded.contains(id)))
+                .flat_map(|card| card.rows.iter().copied())
                 .collect();
-            let ids: Vec<i64> = mine
-                .iter()
-                .flat_map(|index| leased[*index].covered.iter().copied())
-                .collect();
-            let (summary, joined) =
-                store::outbox::summarize(conn, platform, channel, &ids, now).await?;
-            tracing::info!(
-                platform = %platform,
-                channel,
-                summary,
-                joined,
-                "a channel's backlog of cards is listed in one summary post"
-            );
+            let (summary, joined, taken) =
+                store::outbox::summarize(conn, platform, channel, &mine, now).await?;
+            if joined > 0 {
+                tracing::info!(
+                    platform = %platform,
+                    channel,
+                    summary,
+                    joined,
+                    "a channel's backlog of cards is listed in one summary post"
+                );
+            }
             self.metrics.coalesced(platform.as_str(), "summary", joined);
-            folded.extend(mine);
+            folded.extend(taken);
         }
-        Ok(leased
-            .into_iter()
-            .enumerate()
-            .filter(|(index, _)| !folded.contains(index))
-            .map(|(_, leased)| leased)
-            .collect())
+        Ok(folded)
     }
 
     /// Keeps the jobs whose pace allows a send now and gives the others
@@ -828,6 +864,14 @@ impl Job {
             _ => None,
         }
     }
+}
+
+/// A card row a claim may fold into a summary: its ticket, its channel
+/// when known, and the rows its send would cover.
+struct Candidate<'a> {
+    ticket: i64,
+    channel: Option<&'a str>,
+    rows: &'a [i64],
 }
 
 /// A leased row, the rows its send stands for, and what to send.

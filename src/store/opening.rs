@@ -1,7 +1,8 @@
 //! Opening an incident in one statement: its ticket and incident rows, its
-//! first timeline events, its SLA clock rows (outcome and next checkpoint), the outbox rows
-//! for its cards, the claim on the chat delivery that asked for it, and the
-//! known errors its title matches.
+//! first timeline events, its SLA clock rows (outcome and next checkpoint),
+//! the outbox rows for its cards (with the channel they go to), the claim on
+//! the chat delivery that asked for it, and the known errors its title
+//! matches.
 //!
 //! Opening is the commonest write, and PostgreSQL's cost per command is
 //! mostly per statement: one data-modifying CTE does in one round trip what
@@ -109,8 +110,12 @@ static OPEN_SQL: LazyLock<String> = LazyLock::new(|| {
             FROM ticket, UNNEST($18::text[], $19::bigint[], $20::timestamptz[], $21::timestamptz[],
                                 $22::bool[], $23::bigint[], $24::smallint[], $25::timestamptz[]) AS o
          ), cards AS (
-            INSERT INTO outbox (platform, kind, ticket_id, created_at, not_before)
-            SELECT p, 'ticket_message', ticket.id, $10, $10 FROM ticket, UNNEST($26::text[]) AS p
+            -- An incident's card goes to the channel it was reported in:
+            -- written here, the outbox can fold it into a storm's summary
+            -- without reading the incident first.
+            INSERT INTO outbox (platform, kind, ticket_id, created_at, not_before, channel)
+            SELECT p, 'ticket_message', ticket.id, $10, $10, CASE WHEN p = $6 THEN $7 END
+            FROM ticket, UNNEST($26::text[]) AS p
          )
          SELECT ticket.id, ticket.number, k.number, k.title, k.workaround
          FROM ticket LEFT JOIN LATERAL ({}) k ON true
@@ -265,11 +270,13 @@ const OPEN_ALL_SQL: &str = "WITH ids AS MATERIALIZED (
         JOIN new_ticket t USING (n)
         JOIN UNNEST((SELECT $3::smallint[])) WITH ORDINALITY AS p(priority, n) USING (n)
      ), cards AS (
-        INSERT INTO outbox (platform, kind, ticket_id, created_at, not_before)
-        SELECT c.platform, 'ticket_message', t.id, o.at, o.at
+        INSERT INTO outbox (platform, kind, ticket_id, created_at, not_before, channel)
+        SELECT c.platform, 'ticket_message', t.id, o.at, o.at,
+               CASE WHEN c.platform = o.platform THEN o.channel END
         FROM UNNEST((SELECT $28::bigint[]), (SELECT $29::text[])) WITH ORDINALITY AS c(n, platform, k)
         JOIN new_ticket t USING (n)
-        JOIN UNNEST((SELECT $10::timestamptz[])) WITH ORDINALITY AS o(at, n) USING (n)
+        JOIN UNNEST((SELECT $10::timestamptz[]), (SELECT $6::text[]), (SELECT $7::text[]))
+             WITH ORDINALITY AS o(at, platform, channel, n) USING (n)
         ORDER BY c.k
      )
      SELECT t.id, t.number FROM ticket JOIN new_ticket t USING (id) ORDER BY t.n";

@@ -553,16 +553,17 @@ pub async fn open_summary(
 
 /// Lists the waiting card posts of `channel` on `platform` in its open
 /// summary (opened now if there is none) instead of posting them: those no
-/// other worker holds, and this claim's rows `mine`. The rows count as
-/// delivered through the summary, and the summary is queued for a post or an
-/// edit. Returns the summary and how many rows joined it.
+/// other worker holds, and this claim's rows `mine` (a row of a ticket
+/// whose card is posted stays: its card is edited in place). The rows count
+/// as delivered through the summary, and the summary is queued for a post or
+/// an edit. Returns the summary, how many rows joined it, and which.
 pub async fn summarize(
     conn: &mut PgConnection,
     platform: Platform,
     channel: &str,
     mine: &[i64],
     now: DateTime<Utc>,
-) -> Result<(i64, u64), StoreError> {
+) -> Result<(i64, u64, Vec<i64>), StoreError> {
     // Through a storm the channel's summary is open at nearly every claim:
     // it is touched first, and opened only when there is none (one
     // statement a claim instead of an insert that conflicts, then the
@@ -586,7 +587,7 @@ pub async fn summarize(
                 .ok_or(sqlx::Error::RowNotFound)?
         }
     };
-    let joined = sqlx::query(
+    let joined: Vec<i64> = sqlx::query_scalar(
         "WITH theirs AS (
             -- The channel's cards no worker holds, read through the
             -- channel's waiting cards (`outbox_waiting_cards`). Apart from
@@ -629,18 +630,22 @@ pub async fn summarize(
             WHERE id = $3
          )
          UPDATE outbox SET sent_at = $4, claimed_until = NULL, summary_id = $3
-         WHERE id IN (SELECT id FROM posts)",
+         WHERE id IN (SELECT id FROM posts)
+         RETURNING id",
     )
     .bind(platform.as_str())
     .bind(channel)
     .bind(summary)
     .bind(now)
     .bind(mine)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    queue_summary(conn, platform, summary, channel, now).await?;
-    Ok((summary, joined))
+    .fetch_all(&mut *conn)
+    .await?;
+    // Nothing joined (every row was of a card posted on its own, or held
+    // by another worker): the summary shows what it showed.
+    if !joined.is_empty() {
+        queue_summary(conn, platform, summary, channel, now).await?;
+    }
+    Ok((summary, joined.len() as u64, joined))
 }
 
 /// Marks the open summary of `channel` on `platform` as joined `now` (so
