@@ -137,49 +137,6 @@ pub struct NewLink<'a> {
     pub name: &'a str,
 }
 
-/// Ties firing alerts of `source` to their incidents in one statement: a
-/// new row per new alert, or the row of an earlier episode of the same
-/// alert moved to its new incident.
-pub async fn link_all(
-    conn: &mut PgConnection,
-    source: AlertSource,
-    links: &[NewLink<'_>],
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    if links.is_empty() {
-        return Ok(());
-    }
-    let fingerprints: Vec<&str> = links.iter().map(|l| l.fingerprint).collect();
-    let tickets: Vec<i64> = links.iter().map(|l| l.ticket_id).collect();
-    let existed: Vec<bool> = links.iter().map(|l| l.existed).collect();
-    let names: Vec<&str> = links.iter().map(|l| l.name).collect();
-    // New alerts get a plain INSERT (no ON CONFLICT): if another delivery
-    // got there first despite the lock, the primary key refuses this one
-    // rather than leaving two incidents for one alert.
-    sqlx::query(
-        "WITH wanted AS (
-            SELECT * FROM UNNEST($3::text[], $4::bigint[], $5::bool[], $6::text[])
-                AS l(fingerprint, ticket_id, existed, name)
-         ), moved AS (
-            UPDATE alerts a SET ticket_id = w.ticket_id, status = 'firing', opened_at = $2,
-                                updated_at = $2, name = w.name
-            FROM wanted w
-            WHERE w.existed AND a.source = $1 AND a.fingerprint = w.fingerprint
-         )
-         INSERT INTO alerts (source, fingerprint, ticket_id, status, opened_at, updated_at, name)
-         SELECT $1, fingerprint, ticket_id, 'firing', $2, $2, name FROM wanted WHERE NOT existed",
-    )
-    .bind(source.as_str())
-    .bind(at)
-    .bind(&fingerprints)
-    .bind(&tickets)
-    .bind(&existed)
-    .bind(&names)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// The open incidents of the alert groups `keys` from `source`, by key;
 /// groups with no open incident are absent.
 pub async fn open_groups(
@@ -223,21 +180,34 @@ pub struct GroupLink<'a> {
     pub storm: bool,
 }
 
-/// Points the groups `links` of `source` at their incidents, in one
-/// statement: new groups get a row, groups of an ended episode move.
-pub async fn set_groups(
+/// Ties firing alerts of `source` to their incidents and points their
+/// groups at them, in one statement (a delivery's opening is followed by
+/// this and its commit alone).
+///
+/// Alerts: a new row per new alert, or the row of an earlier episode of
+/// the same alert moved to its new incident. New alerts get a plain INSERT
+/// (no ON CONFLICT): if another delivery got there first despite the lock,
+/// the primary key refuses this one rather than leaving two incidents for
+/// one alert. Groups: new groups get a row, groups of an ended episode
+/// move (one row per key, the last word wins).
+pub async fn attach(
     conn: &mut PgConnection,
     source: AlertSource,
-    links: &[GroupLink<'_>],
+    links: &[NewLink<'_>],
+    groups: &[GroupLink<'_>],
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    if links.is_empty() {
+    if links.is_empty() && groups.is_empty() {
         return Ok(());
     }
-    let mut links = links.to_vec();
+    let fingerprints: Vec<&str> = links.iter().map(|l| l.fingerprint).collect();
+    let tickets: Vec<i64> = links.iter().map(|l| l.ticket_id).collect();
+    let existed: Vec<bool> = links.iter().map(|l| l.existed).collect();
+    let names: Vec<&str> = links.iter().map(|l| l.name).collect();
+    let mut groups = groups.to_vec();
     // One row per key (the last word wins), in a stable order.
-    links.sort_by(|a, b| a.key.cmp(b.key));
-    links.dedup_by(|later, earlier| {
+    groups.sort_by(|a, b| a.key.cmp(b.key));
+    groups.dedup_by(|later, earlier| {
         if later.key == earlier.key {
             *earlier = *later;
             true
@@ -245,21 +215,37 @@ pub async fn set_groups(
             false
         }
     });
-    let keys: Vec<&str> = links.iter().map(|l| l.key.as_str()).collect();
-    let tickets: Vec<i64> = links.iter().map(|l| l.ticket_id).collect();
-    let storms: Vec<bool> = links.iter().map(|l| l.storm).collect();
+    let keys: Vec<&str> = groups.iter().map(|g| g.key.as_str()).collect();
+    let group_tickets: Vec<i64> = groups.iter().map(|g| g.ticket_id).collect();
+    let storms: Vec<bool> = groups.iter().map(|g| g.storm).collect();
     sqlx::query(
-        "INSERT INTO alert_groups (source, group_key, ticket_id, storm, opened_at)
+        "WITH wanted AS (
+            SELECT * FROM UNNEST($3::text[], $4::bigint[], $5::bool[], $6::text[])
+                AS l(fingerprint, ticket_id, existed, name)
+         ), moved AS (
+            UPDATE alerts a SET ticket_id = w.ticket_id, status = 'firing', opened_at = $2,
+                                updated_at = $2, name = w.name
+            FROM wanted w
+            WHERE w.existed AND a.source = $1 AND a.fingerprint = w.fingerprint
+         ), linked AS (
+            INSERT INTO alerts (source, fingerprint, ticket_id, status, opened_at, updated_at, name)
+            SELECT $1, fingerprint, ticket_id, 'firing', $2, $2, name FROM wanted WHERE NOT existed
+         )
+         INSERT INTO alert_groups (source, group_key, ticket_id, storm, opened_at)
          SELECT $1, g.key, g.ticket_id, g.storm, $2
-         FROM UNNEST($3::text[], $4::bigint[], $5::bool[]) AS g(key, ticket_id, storm)
+         FROM UNNEST($7::text[], $8::bigint[], $9::bool[]) AS g(key, ticket_id, storm)
          ON CONFLICT (source, group_key) DO UPDATE
             SET ticket_id = EXCLUDED.ticket_id, storm = EXCLUDED.storm, opened_at = EXCLUDED.opened_at
             WHERE alert_groups.ticket_id <> EXCLUDED.ticket_id",
     )
     .bind(source.as_str())
     .bind(at)
-    .bind(&keys)
+    .bind(&fingerprints)
     .bind(&tickets)
+    .bind(&existed)
+    .bind(&names)
+    .bind(&keys)
+    .bind(&group_tickets)
     .bind(&storms)
     .execute(conn)
     .await?;

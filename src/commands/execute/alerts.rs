@@ -341,9 +341,8 @@ impl Engine {
                     .alert_acts(conn, actor, alert, &incident, note_action(alert, &note)?)
                     .await?;
                 let noted = self.raise_for_joined(conn, actor, &[alert], noted).await?;
-                store::alerts::link_all(conn, source, &[new_link(ticket_id)], now).await?;
-                store::alerts::set_groups(conn, source, &group_links(own, own, ticket_id), now)
-                    .await?;
+                let groups = group_links(own, own, ticket_id);
+                store::alerts::attach(conn, source, &[new_link(ticket_id)], &groups, now).await?;
                 known.seen(fingerprint, ticket_id, AlertStatus::Firing);
                 known.groups.insert(own.clone(), ticket_id);
                 self.tell_other_channels(conn, source, &noted, &[alert])
@@ -356,8 +355,8 @@ impl Engine {
         let (incident, note) = self
             .open_for_alert(conn, source, actor, alert, into, &known.services)
             .await?;
-        store::alerts::link_all(conn, source, &[new_link(incident.id)], now).await?;
-        store::alerts::set_groups(conn, source, &group_links(own, into, incident.id), now).await?;
+        let groups = group_links(own, into, incident.id);
+        store::alerts::attach(conn, source, &[new_link(incident.id)], &groups, now).await?;
         known.seen(fingerprint, incident.id, AlertStatus::Firing);
         known.groups.insert(own.clone(), incident.id);
         known.groups.insert(into.clone(), incident.id);

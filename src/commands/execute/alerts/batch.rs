@@ -1,10 +1,10 @@
 //! A delivery's common cases, handled together: repeats of firing alerts
 //! whose incident is open are noted in one statement, and new alerts open
-//! their incidents in one statement and are linked in another. Handled
-//! alert by alert, a delivery of ten took some fifty round trips, and the
-//! round trips were the time. Everything else (recoveries, an alert firing
-//! again after it resolved, an alert listed twice, incidents rules react to)
-//! goes alert by alert as before.
+//! their incidents in one statement and are linked (with their groups) in
+//! another. Handled alert by alert, a delivery of ten took some fifty round
+//! trips, and the round trips were the time. Everything else (recoveries,
+//! an alert firing again after it resolved, an alert listed twice,
+//! incidents rules react to) goes alert by alert as before.
 
 use std::collections::HashMap;
 
@@ -256,7 +256,7 @@ impl Engine {
 
     /// Opens the incidents of every [`Route::Open`] of `routes` in one
     /// statement, numbered in the alerts' order, links their alerts and
-    /// points their groups at them in two more, and puts their results in
+    /// points their groups at them in one more, and puts their results in
     /// `results`. Returns the opened incidents by their alert's place.
     pub(super) async fn open_together(
         &self,
@@ -315,8 +315,7 @@ impl Engine {
             ));
             incidents.insert(*index, incident);
         }
-        store::alerts::link_all(conn, delivery.source, &links, delivery.now).await?;
-        store::alerts::set_groups(conn, delivery.source, &groups, delivery.now).await?;
+        store::alerts::attach(conn, delivery.source, &links, &groups, delivery.now).await?;
         Ok(incidents)
     }
 
@@ -410,8 +409,7 @@ impl Engine {
                 results[*index] = Some(super::result(alert, &noted, AlertAction::Grouped, None));
             }
         }
-        store::alerts::link_all(conn, delivery.source, &links, delivery.now).await?;
-        store::alerts::set_groups(conn, delivery.source, &groups, delivery.now).await?;
+        store::alerts::attach(conn, delivery.source, &links, &groups, delivery.now).await?;
         Ok(())
     }
 }
