@@ -84,18 +84,23 @@ mod tests {
         }
     }
 
+    /// The summary's text for `first` of `listed` tickets.
+    fn text_of(first: Vec<SummaryLine>, listed: usize, incidents_only: bool) -> String {
+        summary_message(&SummaryList {
+            first,
+            listed,
+            incidents_only,
+        })
+        .plain_text()
+    }
+
     #[test]
     fn names_the_first_tickets_and_counts_the_rest() {
         let lines: Vec<SummaryLine> = (40..52)
             .map(|n| line(n, 1, if n == 41 { "acknowledged" } else { "new" }))
             .chain((52..60).map(|n| line(n, 3, "new")))
             .collect();
-        let text = summary_message(&SummaryList {
-            first: lines,
-            listed: 20,
-            incidents_only: true,
-        })
-        .plain_text();
+        let text = text_of(lines, 20, true);
         assert!(text.contains("20 new incidents"), "{text}");
         assert!(text.contains("INC-40 Alert 40 (P1)"), "{text}");
         assert!(
@@ -116,12 +121,7 @@ mod tests {
             priority: None,
             status: "submitted".into(),
         }];
-        let text = summary_message(&SummaryList {
-            first,
-            listed: 1,
-            incidents_only: false,
-        })
-        .plain_text();
+        let text = text_of(first, 1, false);
         assert!(text.contains("1 new ticket"), "{text}");
         assert!(text.contains("CHG-3 Patch · submitted"), "{text}");
         assert!(!text.contains("more"), "{text}");
@@ -131,12 +131,7 @@ mod tests {
     fn a_storm_is_counted_from_the_summary_not_from_the_lines_read() {
         // The store reads only the first SHOWN tickets of a long list.
         let first: Vec<SummaryLine> = (100..100 + SHOWN).map(|n| line(n, 2, "new")).collect();
-        let text = summary_message(&SummaryList {
-            first,
-            listed: 4213,
-            incidents_only: true,
-        })
-        .plain_text();
+        let text = text_of(first, 4213, true);
         assert!(text.contains("4213 new incidents"), "{text}");
         assert!(text.contains("INC-114 Alert 114 (P2)"), "{text}");
         assert!(text.contains("…and 4198 more"), "{text}");
