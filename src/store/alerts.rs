@@ -181,8 +181,7 @@ pub struct GroupLink<'a> {
 }
 
 /// Ties firing alerts of `source` to their incidents and points their
-/// groups at them, in one statement (a delivery's opening is followed by
-/// this and its commit alone).
+/// groups at them, in one statement (the two always go together).
 ///
 /// Alerts: a new row per new alert, or the row of an earlier episode of
 /// the same alert moved to its new incident. New alerts get a plain INSERT
