@@ -422,3 +422,23 @@ async fn a_delivery_takes_a_few_statements_whatever_its_size(pool: PgPool) {
     assert_eq!(new_ten, 8, "statements for ten new alerts");
     assert_eq!(repeat_ten, 6, "statements for ten repeats");
 }
+
+/// The incidents a delivery opens together queue their cards with the
+/// channel they go to, as a report's do (the outbox folds a storm's cards
+/// without reading their incidents).
+#[sqlx::test]
+async fn cards_of_incidents_opened_together_name_their_channel(pool: PgPool) {
+    let desk = desk(pool.clone(), "C0ALERTS", false, true).await;
+    let body = delivery(&[
+        ("named-1", "firing", "vpn"),
+        ("named-2", "firing", "vpn"),
+        ("named-3", "firing", "vpn"),
+    ]);
+    deliver(&desk, &body).await;
+    let channels: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT channel FROM outbox WHERE kind = 'ticket_message' ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(channels, vec![Some("C0ALERTS".to_string()); 3]);
+}

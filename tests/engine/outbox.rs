@@ -542,6 +542,30 @@ async fn two_workers_share_the_pace_of_a_channel(pool: PgPool) {
     assert_eq!((cards, waiting, summaries), (6, 0, 0));
 }
 
+/// An incident's card row names the channel it goes to from the moment
+/// the incident opens, so a claim can fold it into a storm's summary
+/// without reading the incident to render it.
+#[sqlx::test]
+async fn an_incidents_card_row_names_its_channel_when_it_opens(pool: PgPool) {
+    let desk = Desk::new(pool.clone()).await;
+    report_in(&desk, "C0STORM", "Kiosk frozen").await;
+    report_in(&desk, "C0QUIET", "Printer jammed").await;
+    let channels: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT t.title, o.channel FROM outbox o JOIN tickets t ON t.id = o.ticket_id
+         WHERE o.kind = 'ticket_message' ORDER BY o.id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        channels,
+        [
+            ("Kiosk frozen".to_string(), Some("C0STORM".to_string())),
+            ("Printer jammed".to_string(), Some("C0QUIET".to_string())),
+        ]
+    );
+}
+
 /// A backlog that would take longer than `outbox.coalesce_after` to post
 /// at the channel's pace becomes one summary post, edited as its tickets
 /// change; nothing is lost and no card is posted twice.
