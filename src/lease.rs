@@ -14,10 +14,16 @@
 //! sent, so it has stopped by the time anyone else can start.
 //!
 //! Timing for a failover time `F`: every attempt (a renewal by the holder,
-//! a claim by a standby) is `F/6` apart; a claim lasts `4·F/6`; the holder
-//! gives up `F/6` before its claim expires, that is after two renewals in
-//! a row failed. A holder that dies is replaced after at most `4·F/6` (its
+//! a claim by a standby) is `F/6` apart; a claim lasts `5·F/6`; the holder
+//! gives up `2·F/6` before its claim expires, that is after two renewals in
+//! a row failed. A holder that dies is replaced after at most `5·F/6` (its
 //! last claim) plus `F/6` (the standby's next attempt), within `F`.
+//!
+//! The margin is what the holder has to close its connection before a
+//! standby may open one. One attempt's spacing (`F/6`, the margin before
+//! 2026-12-05) was not always enough: the holder notices on its own tick,
+//! which a loaded machine runs late, and closing the Discord gateway takes
+//! a while; the Discord lease test, which records any overlap, saw one.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -45,8 +51,8 @@ impl LeaseTiming {
         let every = (failover / 6).max(Duration::from_millis(50));
         LeaseTiming {
             every,
-            ttl: every * 4,
-            margin: every,
+            ttl: every * 5,
+            margin: every * 2,
         }
     }
 }

@@ -210,6 +210,8 @@ struct Shared {
     seq: AtomicU64,
     identifies: AtomicUsize,
     resumes: AtomicUsize,
+    /// Gateway connections still open when a newer one came (and cut by it).
+    displaced: AtomicUsize,
     data: Mutex<Data>,
     /// The rate-limit buckets.
     buckets: Mutex<Buckets>,
@@ -284,6 +286,7 @@ impl FakeDiscord {
             next_session: AtomicU64::new(0),
             seq: AtomicU64::new(0),
             identifies: AtomicUsize::new(0),
+            displaced: AtomicUsize::new(0),
             resumes: AtomicUsize::new(0),
             data: Mutex::new(Data::default()),
             buckets: Mutex::new(Buckets::default()),
@@ -413,6 +416,13 @@ impl FakeDiscord {
     /// Whether a gateway connection is open (ready or not).
     pub fn connected(&self) -> bool {
         lock(&self.shared().gateway).is_some()
+    }
+
+    /// How many gateway connections were still open when a newer one
+    /// connected: recorded by the fake as it happens, so a test need not
+    /// catch the moment between one closing and the next opening.
+    pub fn displaced(&self) -> usize {
+        self.shared().displaced.load(Ordering::SeqCst)
     }
 
     /// Number of IDENTIFY (op 2) payloads received so far, on any connection.
@@ -1244,6 +1254,7 @@ async fn gateway_upgrade(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade
                 ready: false,
             };
             if let Some(old) = slot.replace(conn) {
+                shared.displaced.fetch_add(1, Ordering::SeqCst);
                 old.task.abort();
             }
             task

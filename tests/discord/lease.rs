@@ -155,20 +155,18 @@ async fn when_the_holder_is_cut_off_the_standby_connects_within_the_failover_tim
 
     let died = Instant::now();
     cut_off.close().await;
-    let mut closed_at = None;
     while fake.identifies() < 2 {
-        if closed_at.is_none() && !fake.connected() {
-            closed_at = Some(died.elapsed());
-        }
         assert!(died.elapsed() < FAILOVER * 3, "the standby never connected");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let took = died.elapsed();
-    let closed_at =
-        closed_at.expect("the old connection was still open when the standby connected");
-    assert!(
-        closed_at < took,
-        "closed at {closed_at:?}, standby at {took:?}"
+    // The fake records a connection still open when a newer one came; a
+    // test polling for the gap between the two could miss it when its
+    // task was not scheduled in time (CI's run of 2026-12-05 did).
+    assert_eq!(
+        fake.displaced(),
+        0,
+        "the old connection was still open when the standby connected"
     );
     assert!(
         took <= FAILOVER + Duration::from_millis(500),
