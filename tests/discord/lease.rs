@@ -160,9 +160,9 @@ async fn when_the_holder_is_cut_off_the_standby_connects_within_the_failover_tim
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let took = died.elapsed();
-    // The fake records a connection still open when a newer one came; a
-    // test polling for the gap between the two could miss it when its
-    // task was not scheduled in time (CI's run of 2026-12-05 did).
+    // The fake records a connection still open when a newer one came: a
+    // test polling for the gap between the two could miss the gap when
+    // its own task was scheduled late, and fail a handover that was right.
     assert_eq!(
         fake.displaced(),
         0,
