@@ -349,7 +349,7 @@ impl<D: Deliver> OutboxQueue<D> {
         let folded = self.coalesce(&mut tx, &known, now).await?;
         let batch: Vec<(&OutboxItem, Vec<i64>)> = batch
             .into_iter()
-            .filter(|(_, covered)| !covered.iter().any(|id| folded.contains(id)))
+            .filter(|(_, covered)| !any_folded(covered, &folded))
             .collect();
         let rendered: Vec<i64> = batch
             .iter()
@@ -410,15 +410,17 @@ impl<D: Deliver> OutboxQueue<D> {
         let noted: Vec<(i64, &str)> = posts
             .iter()
             .flat_map(|post| {
-                let channel = post.channel.unwrap_or_default();
-                post.rows.iter().map(move |id| (*id, channel))
+                let rows = post.rows;
+                post.channel
+                    .into_iter()
+                    .flat_map(move |channel| rows.iter().map(move |id| (*id, channel)))
             })
             .collect();
         store::outbox::note_channels(conn, &noted).await?;
         let folded = self.coalesce(conn, &posts, now).await?;
         Ok(leased
             .into_iter()
-            .filter(|leased| !leased.covered.iter().any(|id| folded.contains(id)))
+            .filter(|leased| !any_folded(&leased.covered, &folded))
             .collect())
     }
 
@@ -466,7 +468,7 @@ impl<D: Deliver> OutboxQueue<D> {
         let after = self.config.outbox.coalesce_after();
         let mut channels: Vec<&str> = cards
             .iter()
-            .filter(|card| !card.rows.iter().any(|id| folded.contains(id)))
+            .filter(|card| !any_folded(card.rows, &folded))
             .filter_map(|card| card.channel)
             .collect();
         channels.sort_unstable();
@@ -491,11 +493,12 @@ impl<D: Deliver> OutboxQueue<D> {
             let mine: Vec<i64> = cards
                 .iter()
                 .filter(|card| card.channel == Some(channel))
-                .filter(|card| !card.rows.iter().any(|id| folded.contains(id)))
+                .filter(|card| !any_folded(card.rows, &folded))
                 .flat_map(|card| card.rows.iter().copied())
                 .collect();
-            let (summary, joined, taken) =
+            let (summary, taken) =
                 store::outbox::summarize(conn, platform, channel, &mine, now).await?;
+            let joined = taken.len() as u64;
             if joined > 0 {
                 tracing::info!(
                     platform = %platform,
@@ -864,6 +867,12 @@ impl Job {
             _ => None,
         }
     }
+}
+
+/// Whether any of a job's `rows` were folded into a summary (a job's rows
+/// are folded all together or not at all).
+fn any_folded(rows: &[i64], folded: &[i64]) -> bool {
+    rows.iter().any(|id| folded.contains(id))
 }
 
 /// A card row a claim may fold into a summary: its ticket, its channel

@@ -556,14 +556,14 @@ pub async fn open_summary(
 /// other worker holds, and this claim's rows `mine` (a row of a ticket
 /// whose card is posted stays: its card is edited in place). The rows count
 /// as delivered through the summary, and the summary is queued for a post or
-/// an edit. Returns the summary, how many rows joined it, and which.
+/// an edit. Returns the summary and the rows that joined it.
 pub async fn summarize(
     conn: &mut PgConnection,
     platform: Platform,
     channel: &str,
     mine: &[i64],
     now: DateTime<Utc>,
-) -> Result<(i64, u64, Vec<i64>), StoreError> {
+) -> Result<(i64, Vec<i64>), StoreError> {
     // Through a storm the channel's summary is open at nearly every claim:
     // it is touched first, and opened only when there is none (one
     // statement a claim instead of an insert that conflicts, then the
@@ -645,7 +645,7 @@ pub async fn summarize(
     if !joined.is_empty() {
         queue_summary(conn, platform, summary, channel, now).await?;
     }
-    Ok((summary, joined.len() as u64, joined))
+    Ok((summary, joined))
 }
 
 /// Marks the open summary of `channel` on `platform` as joined `now` (so
