@@ -138,6 +138,30 @@ pub async fn search(
         .collect()
 }
 
+/// The statement of [`answers`]: `$1` the whole query as tsquery text,
+/// `$2` each term's, `$3` the terms an answer must share, `$4` how many.
+/// Public so `itsm-bench` can run the same text through `pgbench`.
+pub const ANSWERS_SQL: &str = "WITH q AS (SELECT to_tsquery('english', $1) AS q),
+          terms AS (SELECT to_tsquery('english', x) AS tq FROM unnest($2::text[]) AS x)
+     SELECT kind, number, title, answer FROM (
+        SELECT 'kb' AS kind, t.number, t.title, k.body AS answer,
+               ts_rank_cd(k.search, q.q) AS rank,
+               (SELECT count(*) FROM terms WHERE k.search @@ terms.tq) AS shared
+        FROM tickets t JOIN kb_articles k ON k.ticket_id = t.id, q
+        WHERE t.kind = 'kb' AND t.status = 'published' AND k.search @@ q.q
+        UNION ALL
+        SELECT 'problem', t.number, t.title, p.workaround,
+               ts_rank_cd(p.search, q.q),
+               (SELECT count(*) FROM terms WHERE p.search @@ terms.tq)
+        FROM tickets t JOIN problems p ON p.ticket_id = t.id, q
+        WHERE t.kind = 'problem' AND t.status = 'known_error' AND p.search @@ q.q
+          AND NOT EXISTS (SELECT 1 FROM kb_articles a JOIN tickets at ON at.id = a.ticket_id
+                          WHERE a.source_ticket_id = t.id AND at.status = 'published')
+     ) found
+     WHERE shared >= $3
+     ORDER BY kind = 'kb' DESC, shared DESC, rank DESC, number DESC
+     LIMIT $4";
+
 /// Published articles and known errors sharing at least
 /// [`SearchQuery::min_shared`] terms with a new report (synonyms count as
 /// their word), best first: articles, then known errors, at most `limit`
@@ -148,34 +172,13 @@ pub async fn answers(
     query: &SearchQuery,
     limit: i64,
 ) -> Result<(Vec<ArticleMatch>, Vec<KnownErrorMatch>), StoreError> {
-    let rows: Vec<(String, i64, String, Option<String>)> = sqlx::query_as(
-        "WITH q AS (SELECT to_tsquery('english', $1) AS q),
-              terms AS (SELECT to_tsquery('english', x) AS tq FROM unnest($2::text[]) AS x)
-         SELECT kind, number, title, answer FROM (
-            SELECT 'kb' AS kind, t.number, t.title, k.body AS answer,
-                   ts_rank_cd(k.search, q.q) AS rank,
-                   (SELECT count(*) FROM terms WHERE k.search @@ terms.tq) AS shared
-            FROM tickets t JOIN kb_articles k ON k.ticket_id = t.id, q
-            WHERE t.kind = 'kb' AND t.status = 'published' AND k.search @@ q.q
-            UNION ALL
-            SELECT 'problem', t.number, t.title, p.workaround,
-                   ts_rank_cd(p.search, q.q),
-                   (SELECT count(*) FROM terms WHERE p.search @@ terms.tq)
-            FROM tickets t JOIN problems p ON p.ticket_id = t.id, q
-            WHERE t.kind = 'problem' AND t.status = 'known_error' AND p.search @@ q.q
-              AND NOT EXISTS (SELECT 1 FROM kb_articles a JOIN tickets at ON at.id = a.ticket_id
-                              WHERE a.source_ticket_id = t.id AND at.status = 'published')
-         ) found
-         WHERE shared >= $3
-         ORDER BY kind = 'kb' DESC, shared DESC, rank DESC, number DESC
-         LIMIT $4",
-    )
-    .bind(query.tsquery())
-    .bind(query.term_queries())
-    .bind(query.min_shared())
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
+    let rows: Vec<(String, i64, String, Option<String>)> = sqlx::query_as(ANSWERS_SQL)
+        .bind(query.tsquery())
+        .bind(query.term_queries())
+        .bind(query.min_shared())
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
     let mut articles = Vec::new();
     let mut known = Vec::new();
     for (kind, number, title, answer) in rows {
@@ -206,7 +209,11 @@ pub async fn answers(
 /// took about 1 ms, longer than running it, and in `itsm-bench chat` it
 /// was planned for 84 % of reports; now every plan guesses the same, and
 /// the generic one is kept after the first five calls.
-static ALIKE_SQL: LazyLock<String> = LazyLock::new(|| {
+///
+/// Its binds: `$1` the report's terms as tsquery text, `$2` their words,
+/// `$3` the least similarity, `$4` the ticket left out, `$5` how many.
+/// Public so `itsm-bench` can run the same text through `pgbench`.
+pub static ALIKE_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH model AS (
             -- One row (its key is `true`); LIMIT 1 tells the planner so.

@@ -11,15 +11,52 @@ use crate::domain::Priority;
 
 /// Shortest word a misspelling is looked up for: trigrams of shorter words
 /// say too little ("vpm" is as near "vpn" as "pm").
-const FUZZY_MIN_CHARS: i32 = 4;
+pub const FUZZY_MIN_CHARS: i32 = 4;
 
 /// How alike (trigram similarity, 0–1) a misspelt word and a known one must
 /// be to be read as it: "priner" and "printer" are 0.5 alike.
-const FUZZY_MIN_SIMILARITY: f32 = 0.45;
+pub const FUZZY_MIN_SIMILARITY: f32 = 0.45;
 
 /// A row of evidence as read: the word (none for a prior), its position in
 /// the report, service ('' for none), priority, incidents.
 type EvidenceRow = (Option<String>, Option<i32>, String, i16, i64);
+
+/// The statement of [`evidence`]: `$1` the report's text, `$2`
+/// [`FUZZY_MIN_CHARS`], `$3` [`FUZZY_MIN_SIMILARITY`]. Public so
+/// `itsm-bench` can run the same text through `pgbench`.
+pub const EVIDENCE_SQL: &str = "WITH q AS (
+        SELECT w, min(pos) AS pos FROM (
+            SELECT (u).lexeme AS w, (u).positions[1]::int AS pos
+            FROM unnest(to_tsvector('english', $1)) AS u) words
+        GROUP BY w
+     ), known AS MATERIALIZED (
+        -- Materialized: each word is looked up once, not once per
+        -- count row the join below reads.
+        SELECT q.pos, coalesce(
+            e.lexeme,
+            -- The nearest known words by trigram distance, from the
+            -- GiST index (`<->` ordered, a handful of index pages);
+            -- of those alike enough, the most used.
+            (SELECT n.lexeme FROM (
+                SELECT v.lexeme, v.incidents, v.lexeme <-> q.w AS distance
+                FROM triage_vocabulary v
+                WHERE char_length(q.w) >= $2
+                ORDER BY v.lexeme <-> q.w
+                LIMIT 4) n
+             WHERE n.distance <= 1 - $3
+             ORDER BY n.distance, n.incidents DESC, n.lexeme
+             LIMIT 1)) AS lexeme
+        -- The known words in one primary-key lookup (`= ANY` of an
+        -- array; `=` word by word was planned through the trigram
+        -- index, twenty times slower).
+        FROM q LEFT JOIN (
+            SELECT v.lexeme FROM triage_vocabulary v
+            WHERE v.lexeme = ANY ((SELECT array_agg(w) FROM q)::text[])) e ON e.lexeme = q.w
+     )
+     SELECT k.lexeme, k.pos, t.service, t.priority, t.incidents
+     FROM known k JOIN triage_terms t ON t.lexeme = k.lexeme
+     UNION ALL
+     SELECT NULL, NULL, c.service, c.priority, c.incidents FROM triage_classes c";
 
 /// The model's counts for a report reading `text`: every prior, and the
 /// counts of each of its words (a misspelt one read as the nearest known
@@ -31,46 +68,12 @@ pub async fn evidence(
 ) -> Result<(Vec<ClassCount>, Vec<WordCount>, Vec<String>), StoreError> {
     // Words of the report as lexemes, in order; each read as itself when
     // known, else as the most alike known word of enough similarity.
-    let rows: Vec<EvidenceRow> = sqlx::query_as(
-        "WITH q AS (
-            SELECT w, min(pos) AS pos FROM (
-                SELECT (u).lexeme AS w, (u).positions[1]::int AS pos
-                FROM unnest(to_tsvector('english', $1)) AS u) words
-            GROUP BY w
-         ), known AS MATERIALIZED (
-            -- Materialized: each word is looked up once, not once per
-            -- count row the join below reads.
-            SELECT q.pos, coalesce(
-                e.lexeme,
-                -- The nearest known words by trigram distance, from the
-                -- GiST index (`<->` ordered, a handful of index pages);
-                -- of those alike enough, the most used.
-                (SELECT n.lexeme FROM (
-                    SELECT v.lexeme, v.incidents, v.lexeme <-> q.w AS distance
-                    FROM triage_vocabulary v
-                    WHERE char_length(q.w) >= $2
-                    ORDER BY v.lexeme <-> q.w
-                    LIMIT 4) n
-                 WHERE n.distance <= 1 - $3
-                 ORDER BY n.distance, n.incidents DESC, n.lexeme
-                 LIMIT 1)) AS lexeme
-            -- The known words in one primary-key lookup (`= ANY` of an
-            -- array; `=` word by word was planned through the trigram
-            -- index, twenty times slower).
-            FROM q LEFT JOIN (
-                SELECT v.lexeme FROM triage_vocabulary v
-                WHERE v.lexeme = ANY ((SELECT array_agg(w) FROM q)::text[])) e ON e.lexeme = q.w
-         )
-         SELECT k.lexeme, k.pos, t.service, t.priority, t.incidents
-         FROM known k JOIN triage_terms t ON t.lexeme = k.lexeme
-         UNION ALL
-         SELECT NULL, NULL, c.service, c.priority, c.incidents FROM triage_classes c",
-    )
-    .bind(text)
-    .bind(FUZZY_MIN_CHARS)
-    .bind(FUZZY_MIN_SIMILARITY)
-    .fetch_all(conn)
-    .await?;
+    let rows: Vec<EvidenceRow> = sqlx::query_as(EVIDENCE_SQL)
+        .bind(text)
+        .bind(FUZZY_MIN_CHARS)
+        .bind(FUZZY_MIN_SIMILARITY)
+        .fetch_all(conn)
+        .await?;
     let mut classes = Vec::new();
     let mut words = Vec::new();
     let mut order: Vec<(i32, String)> = Vec::new();

@@ -1,9 +1,10 @@
 //! Section 1: signed `/incident` slash commands end to end (signature check
 //! → parse → transaction → reply) at 1, 8 and 32 clients, incidents counted
-//! in the database afterwards; beside each, two `pgbench` baselines: the
+//! in the database afterwards; beside each, three `pgbench` baselines: the
 //! incident's three rows (ticket, incident, timeline event) in a
-//! transaction, and every row a report really writes (see
-//! [`SAME_ROWS_SQL`]).
+//! transaction, every row a report really writes (see [`SAME_ROWS_SQL`]),
+//! and those rows with the reads its reply is built from (see
+//! [`report_work_sql`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -83,6 +84,89 @@ SELECT id, now(), 'slack' || chr(58) || 'U0BENCH', 'created', 'P3 · ' || title 
 /// Rows a report writes, as [`SAME_ROWS_SQL`] writes them (counted on a P3
 /// report over Slack: claim, ticket, incident, event, two clock rows, card).
 pub const REPORT_ROWS: usize = 7;
+
+/// The third baseline: all a report asks of the database, its writes and
+/// the reads its reply is built from, statement for statement as the bot
+/// sends them: the ticket id drawn first, [`SAME_ROWS_SQL`], then the
+/// published articles and known errors, the open look-alikes and the
+/// triage model's evidence for its title, each the bot's own statement
+/// text (`store::search::ANSWERS_SQL`, `ALIKE_SQL`,
+/// `store::triage::EVIDENCE_SQL`) with the bot's parameters. Each
+/// title's words are its own ("baseline b 1234"), and the newest open
+/// incidents match them, as each bench report's newest do ("bench c8 …").
+/// What is left between the bot and this is the bot's own: HTTP, its round
+/// trips, its cards.
+pub fn report_work_sql() -> anyhow::Result<String> {
+    use itsm_bot::commands::execute::kb::ALIKE_CANDIDATES;
+    use itsm_bot::domain::duplicate::MIN_ALIKE;
+    use itsm_bot::domain::search::{SearchQuery, Synonyms, MAX_SUGGESTIONS};
+    use itsm_bot::store::{search, triage};
+
+    // A word the title cannot otherwise hold, replaced by pgbench's `:w`.
+    const WORD: &str = "4242424242";
+    let Some(query) = SearchQuery::from_title(
+        &format!("Baseline b {WORD}"),
+        &Synonyms::new(&Default::default()),
+    ) else {
+        bail!("the baseline's title has no search terms");
+    };
+    // A text literal, with the placeholder read from the variable (typed,
+    // so the prepared statement's parameter is text).
+    let text = |s: &str| {
+        format!(
+            "'{}'",
+            s.replace('\'', "''").replace(WORD, "' || (:w)::text || '")
+        )
+    };
+    let texts = |items: Vec<String>| {
+        let items: Vec<String> = items.iter().map(|s| text(s)).collect();
+        format!("ARRAY[{}]::text[]", items.join(", "))
+    };
+    let triage_text = query.term_words().join(" ");
+    let answers = bind(
+        search::ANSWERS_SQL,
+        &[
+            text(&query.tsquery()),
+            texts(query.term_queries()),
+            query.min_shared().to_string(),
+            MAX_SUGGESTIONS.to_string(),
+        ],
+    );
+    let alike = bind(
+        &search::ALIKE_SQL,
+        &[
+            texts(query.term_queries()),
+            texts(query.term_words()),
+            format!("{MIN_ALIKE}::float8"),
+            "(:id)::bigint".into(),
+            ALIKE_CANDIDATES.to_string(),
+        ],
+    );
+    let evidence = bind(
+        triage::EVIDENCE_SQL,
+        &[
+            text(&triage_text),
+            triage::FUZZY_MIN_CHARS.to_string(),
+            format!("{}::real", triage::FUZZY_MIN_SIMILARITY),
+        ],
+    );
+    Ok(format!(
+        "\\set w random(1, 1000000000)\nSELECT nextval('tickets_id_seq') AS id \\gset\n{SAME_ROWS_SQL}{answers};\n{alike};\n{evidence};\n"
+    ))
+}
+
+/// `sql` with its binds `$1`, `$2`, … written in as `values` (the highest
+/// first, so `$1` never takes the front of `$10`).
+fn bind(sql: &str, values: &[String]) -> String {
+    let mut sql = sql.to_string();
+    for (n, value) in values.iter().enumerate().rev() {
+        sql = sql.replace(&format!("${}", n + 1), &format!("({value})"));
+    }
+    sql
+}
+
+/// Reads a report's reply is built from, as [`report_work_sql`] runs them.
+pub const REPORT_READS: usize = 3;
 
 /// Deletes the second baseline's cards, which would otherwise wait in the
 /// outbox (and hold up the harness's wait for the bot's cards).
@@ -171,6 +255,8 @@ pub async fn run(setup: &Setup<'_>) -> anyhow::Result<(Vec<Row>, u64)> {
     std::fs::write(&script, CREATE_SQL)?;
     let same_rows = setup.scripts.join("report_rows.sql");
     std::fs::write(&same_rows, SAME_ROWS_SQL)?;
+    let report_work = setup.scripts.join("report_work.sql");
+    std::fs::write(&report_work, report_work_sql()?)?;
     let mut rows = Vec::new();
     let mut peak = 0;
     for clients in [1, 8, 32] {
@@ -201,8 +287,11 @@ pub async fn run(setup: &Setup<'_>) -> anyhow::Result<(Vec<Row>, u64)> {
         let baseline = pgbench::tps(setup.url, &script, clients, setup.budget.time)?;
         let same = pgbench::tps(setup.url, &same_rows, clients, setup.budget.time)?;
         forget_same_rows_cards(setup.pool).await?;
+        let work = pgbench::tps(setup.url, &report_work, clients, setup.budget.time)?;
+        forget_same_rows_cards(setup.pool).await?;
         rows.push(row(clients, &measured, committed, backlog, baseline));
         rows.push(same_rows_row(clients, &measured, committed, same));
+        rows.push(report_work_row(clients, &measured, committed, work));
     }
     Ok((rows, peak))
 }
@@ -260,6 +349,24 @@ fn same_rows_row(clients: usize, measured: &Measured, committed: u64, baseline: 
     Row {
         section: "chat",
         what: format!("/incident, {clients} clients, against the report's {REPORT_ROWS} rows"),
+        measured: format!("{per_second:.0}/s"),
+        baseline: format!("{baseline:.0}/s pgbench"),
+        ratio: Some(per_second / baseline),
+        latency: None,
+        goals: Vec::new(),
+    }
+}
+
+/// The same phase against the third baseline (pgbench asking the database
+/// all a report asks: its rows and its reads): what is left is the bot's
+/// own cost. The goals stay on the first row.
+fn report_work_row(clients: usize, measured: &Measured, committed: u64, baseline: f64) -> Row {
+    let per_second = committed as f64 / measured.elapsed.as_secs_f64();
+    Row {
+        section: "chat",
+        what: format!(
+            "/incident, {clients} clients, against its {REPORT_ROWS} rows and {REPORT_READS} reads"
+        ),
         measured: format!("{per_second:.0}/s"),
         baseline: format!("{baseline:.0}/s pgbench"),
         ratio: Some(per_second / baseline),

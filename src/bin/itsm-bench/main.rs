@@ -49,7 +49,9 @@ struct Cli {
     #[arg(long, global = true)]
     quick: bool,
     /// Keep the databases at the end (their names are printed), to look
-    /// into them, e.g. with EXPLAIN ANALYZE; drop them by hand afterwards.
+    /// into them, e.g. with EXPLAIN ANALYZE, and the work directory (the
+    /// pgbench scripts, the bot's configuration and log), to run a baseline
+    /// again by hand; remove both by hand afterwards.
     #[arg(long, global = true)]
     keep: bool,
     /// The PostgreSQL server; the harness creates and drops its own databases there.
@@ -211,7 +213,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
     // Whatever happened, leave nothing behind (unless asked to).
     if cli.keep {
-        println!("kept: {}", databases.join(", "));
+        println!(
+            "kept: {}, and the scripts, configuration and bot log in {}",
+            databases.join(", "),
+            work.display()
+        );
     }
     for database in databases.iter().filter(|_| !cli.keep) {
         if let Err(err) = sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
@@ -228,7 +234,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return Err(err);
         }
     };
-    let _ = std::fs::remove_dir_all(&work);
+    if !cli.keep {
+        let _ = std::fs::remove_dir_all(&work);
+    }
     println!();
     report::print(&rows);
     println!();

@@ -22,7 +22,7 @@ const MAX_ALIKE: usize = 2;
 
 /// Most open look-alikes read for a report, before those on another
 /// service are left out.
-const ALIKE_CANDIDATES: i64 = 10;
+pub const ALIKE_CANDIDATES: i64 = 10;
 
 /// Most incidents of one alert delivery offered suggestions.
 pub const MAX_ALERT_SUGGESTIONS: usize = 3;
