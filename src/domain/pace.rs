@@ -8,6 +8,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+/// How long a new card waits before it is claimed while its channel's
+/// storm summary is open. Such a card is only listed in the summary, whose
+/// edits go out about once a second at most (Slack's `chat.update` is Tier
+/// 3, Discord allows 5 edits per 5 s per channel), so waiting that long
+/// shows nothing later; and the cards that came meanwhile are folded by one
+/// claim instead of one claim each, which at hundreds of reports a second
+/// was a tenth of the database's work (BENCHMARKS run 13).
+pub const STORM_CARD_WAIT: Duration = Duration::from_secs(1);
+
 /// How fast sends counted under one `key` may go: one per `every` after a
 /// burst of `burst`. The chat adapters say what their platform allows
 /// (`chat.postMessage:C123`, `messages:42`); the outbox applies it.

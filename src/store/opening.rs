@@ -19,6 +19,7 @@ use super::sla::OutcomeColumns;
 use super::timeline::EventColumns;
 use super::StoreError;
 use crate::domain::incident::NewIncident;
+use crate::domain::pace::STORM_CARD_WAIT;
 use crate::domain::problem::KnownErrorMatch;
 use crate::domain::sla::{Checkpoint, ClockView};
 use crate::domain::timeline::NewEvent;
@@ -66,6 +67,9 @@ pub enum Opened {
         id: i64,
         number: i64,
         known_errors: Vec<KnownErrorMatch>,
+        /// Whether a card was queued that is due now (none waits for a
+        /// storm's next fold): the outbox has something to send.
+        cards_due: bool,
     },
     /// The delivery was handled before (or is being handled by another
     /// worker, which has now committed): nothing was written.
@@ -112,12 +116,26 @@ static OPEN_SQL: LazyLock<String> = LazyLock::new(|| {
          ), cards AS (
             -- An incident's card goes to the channel it was reported in:
             -- written here, the outbox can fold it into a storm's summary
-            -- without reading the incident first.
+            -- without reading the incident first. While that channel is
+            -- storming, the card would only join its summary: it waits for
+            -- the next fold ($33, `STORM_CARD_WAIT`). Storming is a summary
+            -- open and folded into within the last three waits: through a
+            -- storm, folds come every one or two (the outbox looks every
+            -- second), and a summary is closed only by the next claim after
+            -- the storm.
             INSERT INTO outbox (platform, kind, ticket_id, created_at, not_before, channel)
-            SELECT p, 'ticket_message', ticket.id, $10, $10, CASE WHEN p = $6 THEN $7 END
+            SELECT p, 'ticket_message', ticket.id, $10,
+                   CASE WHEN p = $6 AND EXISTS (
+                            SELECT 1 FROM outbox_summaries s
+                            WHERE s.platform = $6 AND s.channel = $7 AND s.closed_at IS NULL
+                              AND s.updated_at > $10 - 3 * $33::interval)
+                        THEN $10 + $33::interval ELSE $10 END,
+                   CASE WHEN p = $6 THEN $7 END
             FROM ticket, UNNEST($26::text[]) AS p
+            RETURNING not_before
          )
-         SELECT ticket.id, ticket.number, k.number, k.title, k.workaround
+         SELECT ticket.id, ticket.number, k.number, k.title, k.workaround,
+                (SELECT coalesce(bool_or(not_before <= $10), false) FROM cards)
          FROM ticket LEFT JOIN LATERAL ({}) k ON true
          ORDER BY k.rank",
         known_errors_matching("$29", "$30", "$31")
@@ -135,9 +153,15 @@ pub async fn reserve_ticket_id(conn: &mut PgConnection) -> Result<i64, StoreErro
         .await?)
 }
 
-/// The ticket's id and number, and one known error it may be (none when
-/// the row's last three columns are NULL).
-type OpenedRow = (i64, i64, Option<i64>, Option<String>, Option<String>);
+/// The ticket's id and number, one known error it may be (none when those
+/// three columns are NULL), and whether a card of it is due now.
+type OpenedRow = (i64, i64, Option<i64>, Option<String>, Option<String>, bool);
+
+/// How long a new card waits when its channel's storm summary is open,
+/// as a bind.
+fn storm_card_wait() -> chrono::Duration {
+    chrono::Duration::from_std(STORM_CARD_WAIT).unwrap_or(chrono::Duration::seconds(1))
+}
 
 /// Opens the incident in one statement, as ticket `reserved_id` when one
 /// was drawn beforehand ([`reserve_ticket_id`]), else under an id the
@@ -191,14 +215,15 @@ pub async fn open(
         .bind(search.map_or(0, |s| s.min_shared))
         .bind(search.map_or(0, |s| s.limit))
         .bind(reserved_id)
+        .bind(storm_card_wait())
         .fetch_all(conn)
         .await?;
-    let Some(&(id, number, ..)) = rows.first() else {
+    let Some(&(id, number, .., cards_due)) = rows.first() else {
         return Ok(Opened::AlreadyHandled);
     };
     let known_errors = rows
         .into_iter()
-        .filter_map(|(_, _, hint, title, workaround)| {
+        .filter_map(|(_, _, hint, title, workaround, _)| {
             Some(KnownErrorMatch {
                 number: hint?,
                 title: title?,
@@ -210,6 +235,7 @@ pub async fn open(
         id,
         number,
         known_errors,
+        cards_due,
     })
 }
 
@@ -270,8 +296,15 @@ const OPEN_ALL_SQL: &str = "WITH ids AS MATERIALIZED (
         JOIN new_ticket t USING (n)
         JOIN UNNEST((SELECT $3::smallint[])) WITH ORDINALITY AS p(priority, n) USING (n)
      ), cards AS (
+        -- As `open`'s: a card that would only join the summary of its
+        -- storming channel waits for the next fold ($30).
         INSERT INTO outbox (platform, kind, ticket_id, created_at, not_before, channel)
-        SELECT c.platform, 'ticket_message', t.id, o.at, o.at,
+        SELECT c.platform, 'ticket_message', t.id, o.at,
+               CASE WHEN c.platform = o.platform AND EXISTS (
+                        SELECT 1 FROM outbox_summaries s
+                        WHERE s.platform = o.platform AND s.channel = o.channel AND s.closed_at IS NULL
+                          AND s.updated_at > o.at - 3 * (SELECT $30::interval))
+                    THEN o.at + (SELECT $30::interval) ELSE o.at END,
                CASE WHEN c.platform = o.platform THEN o.channel END
         FROM UNNEST((SELECT $28::bigint[]), (SELECT $29::text[])) WITH ORDINALITY AS c(n, platform, k)
         JOIN new_ticket t USING (n)
@@ -370,6 +403,7 @@ pub async fn open_all(
         .bind(&outcomes.next_dues)
         .bind(&card_owners)
         .bind(&cards)
+        .bind(storm_card_wait())
         .fetch_all(conn)
         .await?;
     if rows.len() != openings.len() {

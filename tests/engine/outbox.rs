@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
 use itsm_bot::chat::outbound::{Deliver, DeliveryError, OutboxWorker, Sending};
 use itsm_bot::commands::inbound::Inbound;
 use itsm_bot::commands::reply::Message;
@@ -484,6 +485,87 @@ fn paced_worker(desk: &Desk, paced: &Arc<Paced>) -> OutboxWorker<Paced> {
         desk.engine.config().clone(),
         desk.engine.metrics().clone(),
     )
+}
+
+/// Whether reporting `title` in `channel` wakes the outbox workers.
+async fn wakes_the_outbox(desk: &Desk, channel: &str, title: &str) -> bool {
+    let signal = desk.engine.outbox_signal();
+    let woken = signal.notified();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    report_in(desk, channel, title).await;
+    tokio::time::timeout(std::time::Duration::from_millis(100), woken)
+        .await
+        .is_ok()
+}
+
+/// When the card of `title` is due, counted from when it was queued.
+async fn card_wait(pool: &PgPool, title: &str) -> chrono::Duration {
+    let (created, due): (DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
+        "SELECT o.created_at, o.not_before FROM outbox o JOIN tickets t ON t.id = o.ticket_id
+         WHERE t.title = $1 AND o.kind = 'ticket_message'",
+    )
+    .bind(title)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    due - created
+}
+
+#[sqlx::test]
+async fn a_card_for_a_storming_channel_waits_for_the_next_fold(pool: PgPool) {
+    let desk = Desk::new(pool.clone()).await;
+    let paced = Paced::new();
+    for n in 0..30 {
+        report_in(&desk, "C0STORM", &format!("Storm alert {n}")).await;
+    }
+    let worker = paced_worker(&desk, &paced);
+    worker.drain().await.unwrap();
+    assert_eq!(paced.posts_in("C0STORM"), 1, "{:?}", paced.sent());
+
+    // A report in the storming channel queues a card that would only join
+    // the summary: it waits a second, and nothing is woken for it.
+    assert!(!wakes_the_outbox(&desk, "C0STORM", "Storm alert late").await);
+    assert_eq!(
+        card_wait(&pool, "Storm alert late").await,
+        chrono::Duration::seconds(1)
+    );
+    // A report in a quiet channel is carded at once.
+    assert!(wakes_the_outbox(&desk, "C0QUIET", "Printer jam").await);
+    assert_eq!(
+        card_wait(&pool, "Printer jam").await,
+        chrono::Duration::zero()
+    );
+
+    let listed = |title: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM outbox_summary_tickets l JOIN tickets t ON t.id = l.ticket_id
+                 WHERE t.title = $1",
+            )
+            .bind(title)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    worker.drain().await.unwrap();
+    assert_eq!(listed("Storm alert late").await, 0, "not due yet");
+    assert_eq!(paced.posts_in("C0QUIET"), 1, "{:?}", paced.sent());
+    // A second on, the next claim folds it into the summary.
+    desk.clock.advance(chrono::Duration::seconds(1));
+    worker.drain().await.unwrap();
+    assert_eq!(listed("Storm alert late").await, 1);
+    assert_eq!(paced.posts_in("C0STORM"), 1, "{:?}", paced.sent());
+
+    // Once the storm is over, a new report there is carded at once again.
+    desk.clock.advance(chrono::Duration::seconds(30));
+    assert!(wakes_the_outbox(&desk, "C0STORM", "Later, alone").await);
+    assert_eq!(
+        card_wait(&pool, "Later, alone").await,
+        chrono::Duration::zero()
+    );
 }
 
 /// Reports an incident from Slack in `channel`.

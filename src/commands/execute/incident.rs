@@ -76,12 +76,16 @@ impl Engine {
     ) -> Result<Reply, ExecError> {
         if self.opens_alone(&report) {
             let mut conn = self.store.acquire().await?;
-            let reply = self.report_incident(&mut conn, request, report).await?;
-            self.outbox_signal.notify_waiters();
+            let (reply, cards_due) = self.report_incident(&mut conn, request, report).await?;
+            // A card waiting for its storm's next fold is not due: waking
+            // the outbox for it would cost a claim that finds nothing.
+            if cards_due {
+                self.outbox_signal.notify_waiters();
+            }
             return Ok(reply);
         }
         let mut tx = self.store.begin().await?;
-        let reply = self.report_incident(&mut tx, request, report).await?;
+        let (reply, _) = self.report_incident(&mut tx, request, report).await?;
         if reply.outcome != Outcome::Done {
             return Ok(reply);
         }
@@ -127,12 +131,14 @@ impl Engine {
         (priority, impact, urgency)
     }
 
+    /// Opens the incident `report` asks for and builds the reply; says too
+    /// whether the opening queued a card that is due now.
     pub(super) async fn report_incident(
         &self,
         conn: &mut PgConnection,
         request: &Request,
         report: IncidentIntake,
-    ) -> Result<Reply, ExecError> {
+    ) -> Result<(Reply, bool), ExecError> {
         let service_id = match &report.service {
             Some(name) => Some(self.find_service(conn, name).await?),
             None => None,
@@ -218,9 +224,16 @@ impl Engine {
             }
             None => (store::opening::open(conn, &opening, None).await, None),
         };
-        let (id, number) = match opened {
-            Ok(Opened::New { id, number, .. }) => (id, number),
-            Ok(Opened::AlreadyHandled) => return self.replay_delivery(conn, request).await,
+        let (id, number, cards_due) = match opened {
+            Ok(Opened::New {
+                id,
+                number,
+                cards_due,
+                ..
+            }) => (id, number, cards_due),
+            Ok(Opened::AlreadyHandled) => {
+                return Ok((self.replay_delivery(conn, request).await?, false))
+            }
             Err(StoreError::Conflict(constraint)) if constraint == "tickets_by_origin_message" => {
                 // Someone reported the same message a moment ago.
                 return Err(
@@ -262,7 +275,10 @@ impl Engine {
                 super::kb::Suggested::default()
             }
         };
-        Ok(self.reported_reply(&incident, &clocks, paged.as_ref(), &suggested, fired))
+        Ok((
+            self.reported_reply(&incident, &clocks, paged.as_ref(), &suggested, fired),
+            cards_due,
+        ))
     }
 
     /// The reply to a report: what was opened, its priority and SLA, whom it

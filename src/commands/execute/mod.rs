@@ -306,7 +306,10 @@ impl Engine {
         match command {
             // `run_once` sends reports to `report`, which decides whether
             // they need a transaction; this arm serves callers that have one.
-            Command::OpenIncident(report) => self.report_incident(conn, request, report).await,
+            Command::OpenIncident(report) => self
+                .report_incident(conn, request, report)
+                .await
+                .map(|(reply, _)| reply),
             Command::OpenIncidentForm => Err(Refusal::new("This chat has no forms.")
                 .hint("Report with `/incident <what is broken> [P1-P4] [service:<name>]`, e.g. `/incident VPN down in Berlin office P2`.")
                 .into()),
