@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-/// How long a new card waits before it is claimed while its channel's
-/// storm summary is open. Such a card is only listed in the summary, whose
+/// How long a new card waits before it is claimed while its channel is
+/// storming (its summary open, and folded into within the last three
+/// waits). Such a card is only listed in the summary, whose
 /// edits go out about once a second at most (Slack's `chat.update` is Tier
 /// 3, Discord allows 5 edits per 5 s per channel), so waiting that long
 /// shows nothing later; and the cards that came meanwhile are folded by one
