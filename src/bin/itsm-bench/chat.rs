@@ -197,14 +197,19 @@ struct SlashCommand {
 }
 
 impl SlashCommand {
-    /// The commands of the measured phase with `clients` clients.
-    fn phase(setup: &Setup<'_>, clients: usize) -> Self {
+    /// Commands titled `title` with trigger ids tagged `tag`.
+    fn new(setup: &Setup<'_>, title: &str, tag: &str) -> Self {
         SlashCommand {
             secret: setup.secret.to_string(),
-            title: format!("Bench c{clients}"),
-            tag: format!("c{clients}"),
+            title: title.to_string(),
+            tag: tag.to_string(),
             response_url: setup.response_url.clone(),
         }
+    }
+
+    /// The commands of the measured phase with `clients` clients.
+    fn phase(setup: &Setup<'_>, clients: usize) -> Self {
+        Self::new(setup, &format!("Bench c{clients}"), &format!("c{clients}"))
     }
 }
 
@@ -318,12 +323,7 @@ pub async fn run(setup: &Setup<'_>) -> anyhow::Result<(Vec<Row>, u64)> {
 /// look-alike search read and sorted the whole table, 1.6 ms a report by
 /// the end of the phase (BENCHMARKS run 13).
 async fn warm_up(setup: &Setup<'_>) -> anyhow::Result<()> {
-    let request = Arc::new(SlashCommand {
-        secret: setup.secret.to_string(),
-        title: "Warm-up".into(),
-        tag: "warm-up".into(),
-        response_url: setup.response_url.clone(),
-    });
+    let request = Arc::new(SlashCommand::new(setup, "Warm-up", "warm-up"));
     let budget = Budget {
         time: setup.budget.time.min(Duration::from_secs(2)),
         requests: setup.budget.requests.min(WARM_UP),
