@@ -116,20 +116,11 @@ static OPEN_SQL: LazyLock<String> = LazyLock::new(|| {
          ), cards AS (
             -- An incident's card goes to the channel it was reported in:
             -- written here, the outbox can fold it into a storm's summary
-            -- without reading the incident first. While that channel is
-            -- storming, the card would only join its summary: it waits for
-            -- the next fold ($33, `STORM_CARD_WAIT`). Storming is a summary
-            -- open and folded into within the last three waits: through a
-            -- storm, folds come every one or two (the outbox looks every
-            -- second), and a summary is closed only by the next claim after
-            -- the storm.
+            -- without reading the incident first; while that channel is
+            -- storming, it waits for the next fold (`card_due`).
             INSERT INTO outbox (platform, kind, ticket_id, created_at, not_before, channel)
             SELECT p, 'ticket_message', ticket.id, $10,
-                   CASE WHEN p = $6 AND EXISTS (
-                            SELECT 1 FROM outbox_summaries s
-                            WHERE s.platform = $6 AND s.channel = $7 AND s.closed_at IS NULL
-                              AND s.updated_at > $10 - 3 * $33::interval)
-                        THEN $10 + $33::interval ELSE $10 END,
+                   {due},
                    CASE WHEN p = $6 THEN $7 END
             FROM ticket, UNNEST($26::text[]) AS p
             RETURNING not_before
@@ -138,9 +129,28 @@ static OPEN_SQL: LazyLock<String> = LazyLock::new(|| {
                 (SELECT coalesce(bool_or(not_before <= $10), false) FROM cards)
          FROM ticket LEFT JOIN LATERAL ({}) k ON true
          ORDER BY k.rank",
-        known_errors_matching("$29", "$30", "$31")
+        known_errors_matching("$29", "$30", "$31"),
+        due = card_due("p", "$6", "$7", "$10", "$33::interval"),
     )
 });
+
+/// When a new card of a ticket reported on `platform` in `channel` at `at`
+/// is due, as SQL: on `card_platform`, at once; but while that channel is
+/// storming, the card would only join its summary, and it waits `wait`
+/// (`STORM_CARD_WAIT`) for the next fold. Storming is a summary open and
+/// folded into within the last three waits: through a storm folds come
+/// every one or two (the outbox looks every second), and a summary is
+/// closed only by the next claim after the storm. One rule for both
+/// opening statements.
+fn card_due(card_platform: &str, platform: &str, channel: &str, at: &str, wait: &str) -> String {
+    format!(
+        "CASE WHEN {card_platform} = {platform} AND EXISTS (
+                 SELECT 1 FROM outbox_summaries s
+                 WHERE s.platform = {platform} AND s.channel = {channel} AND s.closed_at IS NULL
+                   AND s.updated_at > {at} - 3 * {wait})
+              THEN {at} + {wait} ELSE {at} END"
+    )
+}
 
 /// Draws the id the next ticket will be stored under, for an [`Opening`]
 /// whose id must be known before it is written: reads run beside the
@@ -252,7 +262,9 @@ pub async fn open(
 // anew on every delivery (0.4 ms of each delivery's 5 ms in
 // `itsm-bench alerts`); the generic plan it keeps now joins the same few
 // rows. (The look-alike search does the same: `store::search`.)
-const OPEN_ALL_SQL: &str = "WITH ids AS MATERIALIZED (
+static OPEN_ALL_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH ids AS MATERIALIZED (
         SELECT nextval('tickets_id_seq') AS id FROM generate_series(1, cardinality((SELECT $1::text[])))
      ), numbers AS MATERIALIZED (
         SELECT nextval('incident_number_seq') AS number FROM generate_series(1, cardinality((SELECT $1::text[])))
@@ -296,15 +308,10 @@ const OPEN_ALL_SQL: &str = "WITH ids AS MATERIALIZED (
         JOIN new_ticket t USING (n)
         JOIN UNNEST((SELECT $3::smallint[])) WITH ORDINALITY AS p(priority, n) USING (n)
      ), cards AS (
-        -- As `open`'s: a card that would only join the summary of its
-        -- storming channel waits for the next fold ($30).
+        -- As `open`'s: waiting for the next fold while the channel storms.
         INSERT INTO outbox (platform, kind, ticket_id, created_at, not_before, channel)
         SELECT c.platform, 'ticket_message', t.id, o.at,
-               CASE WHEN c.platform = o.platform AND EXISTS (
-                        SELECT 1 FROM outbox_summaries s
-                        WHERE s.platform = o.platform AND s.channel = o.channel AND s.closed_at IS NULL
-                          AND s.updated_at > o.at - 3 * (SELECT $30::interval))
-                    THEN o.at + (SELECT $30::interval) ELSE o.at END,
+               {due},
                CASE WHEN c.platform = o.platform THEN o.channel END
         FROM UNNEST((SELECT $28::bigint[]), (SELECT $29::text[])) WITH ORDINALITY AS c(n, platform, k)
         JOIN new_ticket t USING (n)
@@ -312,7 +319,10 @@ const OPEN_ALL_SQL: &str = "WITH ids AS MATERIALIZED (
              WITH ORDINALITY AS o(at, platform, channel, n) USING (n)
         ORDER BY c.k
      )
-     SELECT t.id, t.number FROM ticket JOIN new_ticket t USING (id) ORDER BY t.n";
+     SELECT t.id, t.number FROM ticket JOIN new_ticket t USING (id) ORDER BY t.n",
+        due = card_due("c.platform", "o.platform", "o.channel", "o.at", "(SELECT $30::interval)"),
+    )
+});
 
 /// Opens every incident of `openings` in one statement, numbered in their
 /// order, and returns each one's ticket id and number in that order. Fails
@@ -373,7 +383,7 @@ pub async fn open_all(
     let impacts: Vec<&str> = incidents.iter().map(|i| i.impact.as_str()).collect();
     let urgencies: Vec<&str> = incidents.iter().map(|i| i.urgency.as_str()).collect();
     let actors: Vec<String> = openings.iter().map(|o| o.actor.to_string()).collect();
-    let rows: Vec<(i64, i64)> = sqlx::query_as(OPEN_ALL_SQL)
+    let rows: Vec<(i64, i64)> = sqlx::query_as(OPEN_ALL_SQL.as_str())
         .bind(&titles)
         .bind(&descriptions)
         .bind(&priorities)
